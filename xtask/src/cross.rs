@@ -1,0 +1,1 @@
+//! Cross-compilation environment for cargo and Go (being written).

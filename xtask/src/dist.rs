@@ -1,0 +1,11 @@
+//! `cargo xtask` command (being written).
+
+use anyhow::Result;
+
+use crate::{flags, Ctx};
+
+impl flags::Dist {
+    pub fn run(self, _ctx: &Ctx) -> Result<()> {
+        anyhow::bail!("not written yet")
+    }
+}

@@ -1,0 +1,1 @@
+//! Reading ELF files with goblin (being written).

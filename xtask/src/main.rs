@@ -1,0 +1,60 @@
+//! `cargo xtask`: the build pipeline of the semantic router, in Rust.
+//!
+//! Layout (one concern per module):
+//! - `flags`: the command line;
+//! - `workspace`: which workspace we act on, its target directory and metadata;
+//! - `metrics`: timing of steps, printed as a table;
+//! - one module per command (`codegen`, `model`, `test`, ...).
+
+mod bench;
+mod build;
+mod clean_stale;
+mod codegen;
+mod cross;
+mod dist;
+mod doctor;
+mod elf;
+mod flags;
+mod metrics;
+mod model;
+mod platform;
+mod precache;
+mod symbols;
+mod test;
+mod verify;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use workspace::Ctx;
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+    let ctx = Ctx::new(flags.manifest_path)?;
+    use flags::Cmd;
+    match flags.cmd {
+        Cmd::Codegen(cmd) => cmd.run(&ctx),
+        Cmd::Model(cmd) => cmd.run(&ctx),
+        Cmd::Test(cmd) => cmd.run(&ctx),
+        Cmd::Build(cmd) => cmd.run(&ctx),
+        Cmd::VerifySymbols(cmd) => cmd.run(&ctx),
+        Cmd::Symbols(cmd) => cmd.run(&ctx),
+        Cmd::Dist(cmd) => cmd.run(&ctx),
+        Cmd::Doctor(cmd) => cmd.run(&ctx),
+        Cmd::Precache(cmd) => cmd.run(&ctx),
+        Cmd::CleanStale(cmd) => cmd.run(&ctx),
+        Cmd::Bench(cmd) => cmd.run(&ctx),
+    }
+}

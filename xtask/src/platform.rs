@@ -1,0 +1,1 @@
+//! Platforms: Docker platform strings, Rust triples, Go arch, toolchains (being written).

@@ -1,0 +1,115 @@
+//! Which workspace xtask acts on.
+//!
+//! xtask acts on the workspace of the current directory (or `--manifest-path`),
+//! never on the tree it was compiled in: in Docker a prebuilt xtask binary runs
+//! first inside a skeleton and then inside the real sources.
+
+use std::{
+    cell::OnceCell,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+/// What every command gets: a shell and the (lazily located) workspace.
+pub struct Ctx {
+    pub sh: Shell,
+    manifest_path: Option<PathBuf>,
+    workspace: OnceCell<Workspace>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Directory of the workspace's root `Cargo.toml`.
+    pub root: PathBuf,
+    /// The root `Cargo.toml`.
+    pub manifest: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(manifest_path: Option<PathBuf>) -> Result<Ctx> {
+        let sh = Shell::new().context("cannot set up a shell in the current directory")?;
+        if let Some(path) = &manifest_path {
+            if !path.is_file() {
+                bail!("--manifest-path {} does not exist", path.display());
+            }
+        }
+        Ok(Ctx { sh, manifest_path, workspace: OnceCell::new() })
+    }
+
+    /// The workspace, located on first use with `cargo locate-project`.
+    pub fn workspace(&self) -> Result<&Workspace> {
+        if let Some(ws) = self.workspace.get() {
+            return Ok(ws);
+        }
+        let ws = Workspace::locate(&self.sh, self.manifest_path.as_deref())?;
+        Ok(self.workspace.get_or_init(|| ws))
+    }
+}
+
+impl Workspace {
+    pub fn locate(sh: &Shell, manifest_path: Option<&Path>) -> Result<Workspace> {
+        let cargo = cargo();
+        let extra: Vec<&std::ffi::OsStr> = match manifest_path {
+            Some(p) => vec!["--manifest-path".as_ref(), p.as_os_str()],
+            None => vec![],
+        };
+        let out = cmd!(sh, "{cargo} locate-project --workspace --message-format plain {extra...}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .with_context(|| {
+                format!(
+                    "no cargo workspace found from {} (run inside the project, or pass --manifest-path)",
+                    sh.current_dir().display()
+                )
+            })?;
+        let manifest = PathBuf::from(out.trim());
+        let root = manifest.parent().context("workspace manifest has no parent")?.to_path_buf();
+        Ok(Workspace { root, manifest })
+    }
+
+    /// `cargo metadata` of the workspace (resolving dependencies, offline if possible).
+    pub fn metadata(&self) -> Result<cargo_metadata::Metadata> {
+        cargo_metadata::MetadataCommand::new()
+            .manifest_path(&self.manifest)
+            .exec()
+            .with_context(|| format!("cargo metadata failed for {}", self.manifest.display()))
+    }
+
+    /// The target directory cargo uses (honours `CARGO_TARGET_DIR` and `build.target-dir`).
+    pub fn target_dir(&self) -> Result<PathBuf> {
+        let meta = cargo_metadata::MetadataCommand::new()
+            .manifest_path(&self.manifest)
+            .no_deps()
+            .exec()
+            .with_context(|| format!("cargo metadata failed for {}", self.manifest.display()))?;
+        Ok(meta.target_directory.into_std_path_buf())
+    }
+
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// The cargo to run: the one that ran us (`$CARGO`), else `cargo` from PATH.
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into())
+}
+
+/// Map a `--release/--profile` choice to (cargo args, directory name under target/).
+pub fn profile_args(profile: &crate::flags::Profile) -> (Vec<String>, String) {
+    match (&profile.profile, profile.release) {
+        (Some(name), _) => {
+            let dir = match name.as_str() {
+                "dev" | "test" => "debug".to_string(),
+                "bench" => "release".to_string(),
+                other => other.to_string(),
+            };
+            (vec!["--profile".into(), name.clone()], dir)
+        }
+        (None, true) => (vec!["--release".into()], "release".into()),
+        (None, false) => (vec![], "debug".into()),
+    }
+}
