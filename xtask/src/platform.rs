@@ -1,1 +1,259 @@
-//! Platforms: Docker platform strings, Rust triples, Go arch, toolchains (being written).
+//! Platforms: one model for Docker platform strings, Rust triples, Go's
+//! GOOS/GOARCH, GNU toolchain prefixes, Debian architectures and ELF machines.
+//!
+//! The OS is always Linux for now; [`Platform::os`] exists so that callers do
+//! not hard-code it.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    pub arch: Arch,
+}
+
+/// The spellings accepted by [`Platform::parse`], shown when parsing fails.
+const SUPPORTED: &str = "linux/amd64 (amd64, x86_64, x86_64-unknown-linux-gnu), \
+     linux/arm64 (linux/arm64/v8, arm64, aarch64, aarch64-unknown-linux-gnu)";
+
+impl Platform {
+    pub const AMD64: Platform = Platform { arch: Arch::Amd64 };
+    pub const ARM64: Platform = Platform { arch: Arch::Arm64 };
+    /// Every supported platform.
+    pub const ALL: [Platform; 2] = [Platform::AMD64, Platform::ARM64];
+
+    /// Parse a Docker platform (`linux/arm64`, `linux/arm64/v8`), a bare
+    /// architecture (`amd64`, `x86_64`, `arm64`, `aarch64`) or a Rust triple
+    /// (`x86_64-unknown-linux-gnu`). Case-insensitive, surrounding blanks ignored.
+    pub fn parse(s: &str) -> Result<Platform> {
+        let norm = s.trim().to_ascii_lowercase();
+        let arch = match norm.as_str() {
+            "linux/amd64" | "linux/amd64/v1" | "linux/amd64/v2" | "linux/amd64/v3"
+            | "linux/amd64/v4" | "linux/x86_64" | "amd64" | "x86_64" | "x86-64"
+            | "x86_64-unknown-linux-gnu" => Arch::Amd64,
+            "linux/arm64" | "linux/arm64/v8" | "linux/aarch64" | "arm64" | "arm64/v8"
+            | "aarch64" | "aarch64-unknown-linux-gnu" => Arch::Arm64,
+            _ => bail!("unsupported platform `{}`; supported: {SUPPORTED}", s.trim()),
+        };
+        Ok(Platform { arch })
+    }
+
+    /// The platform xtask runs on.
+    pub fn host() -> Result<Platform> {
+        Platform::from_consts(std::env::consts::OS, std::env::consts::ARCH)
+    }
+
+    fn from_consts(os: &str, arch: &str) -> Result<Platform> {
+        if os != "linux" {
+            bail!("host OS `{os}` is not supported; supported: {SUPPORTED}");
+        }
+        match arch {
+            "x86_64" => Ok(Platform::AMD64),
+            "aarch64" => Ok(Platform::ARM64),
+            _ => bail!("host architecture `{arch}` is not supported; supported: {SUPPORTED}"),
+        }
+    }
+
+    /// Parse every item (each may itself be comma separated); an empty list
+    /// means the host. Duplicates are dropped, first occurrence order kept.
+    pub fn parse_list(items: &[String]) -> Result<Vec<Platform>> {
+        let mut out = Vec::new();
+        for item in items.iter().flat_map(|i| i.split(',')).filter(|i| !i.trim().is_empty()) {
+            let p = Platform::parse(item)?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.is_empty() {
+            out.push(Platform::host()?);
+        }
+        Ok(out)
+    }
+
+    pub fn os(&self) -> &'static str {
+        "linux"
+    }
+
+    /// Docker's `--platform` form, e.g. `linux/amd64`.
+    pub fn docker(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "linux/amd64",
+            Arch::Arm64 => "linux/arm64",
+        }
+    }
+
+    /// A directory name, e.g. `linux-amd64` (for `dist/` and `target/go/`).
+    pub fn dir_name(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "linux-amd64",
+            Arch::Arm64 => "linux-arm64",
+        }
+    }
+
+    pub fn rust_triple(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "x86_64-unknown-linux-gnu",
+            Arch::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    pub fn goos(&self) -> &'static str {
+        "linux"
+    }
+
+    pub fn goarch(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// Prefix of the GNU cross tools, e.g. `aarch64-linux-gnu-` (+ `gcc`).
+    pub fn gnu_prefix(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "x86_64-linux-gnu-",
+            Arch::Arm64 => "aarch64-linux-gnu-",
+        }
+    }
+
+    /// Debian's architecture name (`dpkg --print-architecture`).
+    pub fn debian_arch(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The `e_machine` of ELF files built for this platform.
+    pub fn elf_machine(&self) -> u16 {
+        use goblin::elf::header::{EM_AARCH64, EM_X86_64};
+        match self.arch {
+            Arch::Amd64 => EM_X86_64,
+            Arch::Arm64 => EM_AARCH64,
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        Platform::host().map(|h| h == *self).unwrap_or(false)
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.docker())
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Platform> {
+        Platform::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_every_spelling() {
+        for s in [
+            "linux/amd64",
+            "amd64",
+            "x86_64",
+            "x86_64-unknown-linux-gnu",
+            " LINUX/AMD64 ",
+        ] {
+            assert_eq!(Platform::parse(s).unwrap(), Platform::AMD64, "{s}");
+        }
+        for s in [
+            "linux/arm64",
+            "linux/arm64/v8",
+            "arm64",
+            "aarch64",
+            "aarch64-unknown-linux-gnu",
+        ] {
+            assert_eq!(Platform::parse(s).unwrap(), Platform::ARM64, "{s}");
+        }
+    }
+
+    #[test]
+    fn unknown_is_one_error_listing_supported() {
+        for s in ["", "linux/riscv64", "windows/amd64", "armv7", "x86_64-pc-windows-msvc"] {
+            let err = Platform::parse(s).unwrap_err().to_string();
+            assert!(err.contains("unsupported platform"), "{err}");
+            assert!(err.contains("linux/amd64") && err.contains("linux/arm64"), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_whole_table() {
+        let amd = Platform::AMD64;
+        assert_eq!(amd.os(), "linux");
+        assert_eq!(amd.docker(), "linux/amd64");
+        assert_eq!(amd.to_string(), "linux/amd64");
+        assert_eq!(amd.dir_name(), "linux-amd64");
+        assert_eq!(amd.rust_triple(), "x86_64-unknown-linux-gnu");
+        assert_eq!(amd.goos(), "linux");
+        assert_eq!(amd.goarch(), "amd64");
+        assert_eq!(amd.gnu_prefix(), "x86_64-linux-gnu-");
+        assert_eq!(amd.debian_arch(), "amd64");
+        assert_eq!(amd.elf_machine(), 62);
+
+        let arm = Platform::ARM64;
+        assert_eq!(arm.os(), "linux");
+        assert_eq!(arm.docker(), "linux/arm64");
+        assert_eq!(arm.to_string(), "linux/arm64");
+        assert_eq!(arm.dir_name(), "linux-arm64");
+        assert_eq!(arm.rust_triple(), "aarch64-unknown-linux-gnu");
+        assert_eq!(arm.goos(), "linux");
+        assert_eq!(arm.goarch(), "arm64");
+        assert_eq!(arm.gnu_prefix(), "aarch64-linux-gnu-");
+        assert_eq!(arm.debian_arch(), "arm64");
+        assert_eq!(arm.elf_machine(), 183);
+    }
+
+    #[test]
+    fn round_trips() {
+        for p in Platform::ALL {
+            assert_eq!(Platform::parse(p.docker()).unwrap(), p);
+            assert_eq!(Platform::parse(p.rust_triple()).unwrap(), p);
+            assert_eq!(Platform::parse(p.goarch()).unwrap(), p);
+            assert_eq!(Platform::parse(p.debian_arch()).unwrap(), p);
+            assert_eq!(p.to_string().parse::<Platform>().unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn host_matches_consts() {
+        let host = Platform::host().unwrap();
+        assert!(host.is_host());
+        assert_eq!(host.rust_triple().split('-').next().unwrap(), std::env::consts::ARCH);
+        assert_eq!(Platform::ALL.iter().filter(|p| p.is_host()).count(), 1);
+        assert!(Platform::from_consts("macos", "x86_64").is_err());
+        assert!(Platform::from_consts("linux", "riscv64").is_err());
+    }
+
+    #[test]
+    fn parse_list_defaults_dedups_keeps_order() {
+        let host = Platform::host().unwrap();
+        assert_eq!(Platform::parse_list(&[]).unwrap(), vec![host]);
+        assert_eq!(Platform::parse_list(&["".into()]).unwrap(), vec![host]);
+        let list: Vec<String> =
+            ["linux/arm64", "amd64", "aarch64", "x86_64-unknown-linux-gnu"].map(String::from).into();
+        assert_eq!(Platform::parse_list(&list).unwrap(), vec![Platform::ARM64, Platform::AMD64]);
+        assert_eq!(
+            Platform::parse_list(&["linux/amd64,linux/arm64".into()]).unwrap(),
+            vec![Platform::AMD64, Platform::ARM64]
+        );
+        assert!(Platform::parse_list(&["amd64".into(), "sparc".into()]).is_err());
+    }
+}
