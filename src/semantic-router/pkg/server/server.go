@@ -1,0 +1,310 @@
+// Package server is the router's HTTP API:
+//
+//	POST /v1/route  {"prompt": "..."} -> {"category": "...", "model": "...", "score": 0.71}
+//	GET  /healthz   200 {"status":"ok"} once the model is loaded, 503 before
+//	GET  /metrics   Prometheus text format
+//
+// Errors are JSON objects {"error": "..."}.
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/metrics"
+	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/router"
+)
+
+// MaxBodyBytes is the largest accepted request body (413 above).
+const MaxBodyBytes = 64 << 10
+
+// Paths of the API; any other path is reported in metrics as route "other".
+const (
+	PathRoute   = "/v1/route"
+	PathHealthz = "/healthz"
+	PathMetrics = "/metrics"
+	RouteOther  = "other"
+)
+
+// Router decides the route of a prompt (*router.Router in production).
+type Router interface {
+	Route(prompt string) (router.Result, error)
+}
+
+type routerBox struct{ r Router }
+
+// Server serves the API. Create it with New; it reports not ready (503)
+// until SetRouter is called.
+type Server struct {
+	metrics *metrics.Registry
+	logger  *log.Logger
+	router  atomic.Pointer[routerBox]
+}
+
+// New returns a server recording into m and logging to logger (nil: the
+// standard logger).
+func New(m *metrics.Registry, logger *log.Logger) *Server {
+	if logger == nil {
+		logger = log.Default()
+	}
+	return &Server{metrics: m, logger: logger}
+}
+
+// SetRouter installs the router and marks the server ready.
+func (s *Server) SetRouter(r Router) { s.router.Store(&routerBox{r}) }
+
+// Ready reports whether a router is installed (the model is loaded).
+func (s *Server) Ready() bool { return s.router.Load() != nil }
+
+// Handler returns the HTTP handler: dispatch, panic recovery and metrics.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	route := routeLabel(r.URL.Path)
+	defer func() {
+		v := recover()
+		if v != nil {
+			if v == http.ErrAbortHandler {
+				s.metrics.ObserveRequest(route, statusOr(sw, 500), time.Since(start))
+				panic(v)
+			}
+			s.logger.Printf("panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
+			if !sw.wroteHeader {
+				writeError(sw, http.StatusInternalServerError, "internal server error")
+			}
+		}
+		s.metrics.ObserveRequest(route, statusOr(sw, http.StatusOK), time.Since(start))
+	}()
+	s.dispatch(sw, r)
+}
+
+func statusOr(sw *statusWriter, def int) int {
+	if sw.wroteHeader {
+		return sw.status
+	}
+	return def
+}
+
+func routeLabel(path string) string {
+	switch path {
+	case PathRoute, PathHealthz, PathMetrics:
+		return path
+	}
+	return RouteOther
+}
+
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case PathRoute:
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		s.handleRoute(w, r)
+	case PathHealthz:
+		if !allow(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		if !s.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	case PathMetrics:
+		if !allow(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		var buf bytes.Buffer
+		if _, err := s.metrics.WriteTo(&buf); err != nil {
+			writeError(w, http.StatusInternalServerError, "cannot write metrics")
+			return
+		}
+		w.Header().Set("Content-Type", metrics.ContentType)
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(buf.Bytes())
+		}
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("not found: %s", r.URL.Path))
+	}
+}
+
+// allow answers 405 with an Allow header unless r's method is one of methods.
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	list := strings.Join(methods, ", ")
+	w.Header().Set("Allow", list)
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, list))
+	return false
+}
+
+type routeRequest struct {
+	Prompt *string `json:"prompt"`
+}
+
+func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
+	box := s.router.Load()
+	if box == nil {
+		writeError(w, http.StatusServiceUnavailable, "model is loading, retry later")
+		return
+	}
+	if r.ContentLength > MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		return
+	}
+	prompt, msg := parseRouteRequest(body)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	res, err := box.r.Route(prompt)
+	if err != nil {
+		s.logger.Printf("routing failed: %v", err)
+		writeError(w, http.StatusInternalServerError, "routing failed: "+err.Error())
+		return
+	}
+	s.metrics.ObserveRoute(res.Category)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// parseRouteRequest returns the prompt, or a message saying what is wrong.
+func parseRouteRequest(body []byte) (string, string) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", "request body is empty: expected {\"prompt\": \"...\"}"
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req routeRequest
+	if err := dec.Decode(&req); err != nil {
+		var typ *json.UnmarshalTypeError
+		var syn *json.SyntaxError
+		switch {
+		case errors.As(err, &typ) && typ.Field != "":
+			return "", fmt.Sprintf("invalid request: field %q must be a %s, not %s", typ.Field, typ.Type, typ.Value)
+		case errors.As(err, &typ):
+			return "", fmt.Sprintf("invalid request: expected a JSON object, not %s", typ.Value)
+		case errors.As(err, &syn):
+			return "", fmt.Sprintf("invalid JSON at offset %d: %v", syn.Offset, syn)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return "", "invalid JSON: unexpected end of input"
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return "", "invalid request: unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		default:
+			return "", "invalid JSON: " + err.Error()
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", "invalid JSON: unexpected data after the request object"
+	}
+	switch {
+	case req.Prompt == nil:
+		return "", "missing field \"prompt\""
+	case strings.TrimSpace(*req.Prompt) == "":
+		return "", "field \"prompt\" is empty"
+	case strings.IndexByte(*req.Prompt, 0) >= 0:
+		return "", "field \"prompt\" contains a NUL character"
+	}
+	return *req.Prompt, ""
+}
+
+func writeJSON(w http.ResponseWriter, status int, v interface{}) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(map[string]string{"error": "cannot encode response: " + err.Error()})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController-style helpers reach the original writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully:
+// the listener closes at once and in-flight requests get up to
+// shutdownTimeout to finish. It returns nil after a clean shutdown.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, logger *log.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if logger != nil {
+		srv.ErrorLog = logger
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err // Serve failed on its own
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
