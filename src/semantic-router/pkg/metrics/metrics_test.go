@@ -1,0 +1,131 @@
+package metrics
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestExposition(t *testing.T) {
+	r := New("coding", "math")
+	r.ObserveRequest("/v1/route", 200, 3*time.Millisecond)
+	r.ObserveRequest("/v1/route", 200, 30*time.Millisecond)
+	r.ObserveRequest("/v1/route", 400, 200*time.Microsecond)
+	r.ObserveRequest("/healthz", 503, 20*time.Second) // beyond the last bucket
+	r.ObserveRoute("coding")
+	r.ObserveRoute("coding")
+	r.ObserveRoute(`we"ird\`)
+
+	var buf bytes.Buffer
+	if _, err := r.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	text := buf.String()
+	t.Log("\n" + text)
+	e, err := Parse(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range map[string]string{
+		"router_requests_total":           "counter",
+		"router_request_duration_seconds": "histogram",
+		"router_routes_total":             "counter",
+	} {
+		if e.Type[name] != typ {
+			t.Errorf("TYPE %s = %q, want %q", name, e.Type[name], typ)
+		}
+		if e.Help[name] == "" {
+			t.Errorf("no HELP for %s", name)
+		}
+	}
+	want := []struct {
+		name   string
+		labels map[string]string
+		value  float64
+	}{
+		{"router_requests_total", map[string]string{"route": "/v1/route", "status": "200"}, 2},
+		{"router_requests_total", map[string]string{"route": "/v1/route", "status": "400"}, 1},
+		{"router_requests_total", map[string]string{"route": "/healthz", "status": "503"}, 1},
+		{"router_request_duration_seconds_count", map[string]string{"route": "/v1/route"}, 3},
+		{"router_request_duration_seconds_bucket", map[string]string{"route": "/v1/route", "le": "0.001"}, 1},
+		{"router_request_duration_seconds_bucket", map[string]string{"route": "/v1/route", "le": "0.005"}, 2},
+		{"router_request_duration_seconds_bucket", map[string]string{"route": "/v1/route", "le": "0.05"}, 3},
+		{"router_request_duration_seconds_bucket", map[string]string{"route": "/v1/route", "le": "+Inf"}, 3},
+		{"router_request_duration_seconds_bucket", map[string]string{"route": "/healthz", "le": "10"}, 0},
+		{"router_request_duration_seconds_bucket", map[string]string{"route": "/healthz", "le": "+Inf"}, 1},
+		{"router_request_duration_seconds_sum", map[string]string{"route": "/healthz"}, 20},
+		{"router_routes_total", map[string]string{"category": "coding"}, 2},
+		{"router_routes_total", map[string]string{"category": "math"}, 0},
+		{"router_routes_total", map[string]string{"category": `we"ird\`}, 1},
+	}
+	for _, w := range want {
+		got, ok := e.Value(w.name, w.labels)
+		if !ok {
+			t.Errorf("missing %s", SeriesKey(w.name, w.labels))
+			continue
+		}
+		if got != w.value {
+			t.Errorf("%s = %v, want %v", SeriesKey(w.name, w.labels), got, w.value)
+		}
+	}
+	sum, _ := e.Value("router_request_duration_seconds_sum", map[string]string{"route": "/v1/route"})
+	if sum < 0.0331 || sum > 0.0333 {
+		t.Errorf("sum %v, want 0.0332", sum)
+	}
+	// Buckets are cumulative and non-decreasing.
+	var prev float64 = -1
+	for _, s := range e.Samples {
+		if s.Name == "router_request_duration_seconds_bucket" && s.Labels["route"] == "/v1/route" {
+			if s.Value < prev {
+				t.Errorf("bucket le=%s decreases", s.Labels["le"])
+			}
+			prev = s.Value
+		}
+	}
+}
+
+func TestEmptyRegistry(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := New().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Parse(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Samples) != 0 || len(e.Type) != 3 {
+		t.Fatalf("got %d samples, %d types", len(e.Samples), len(e.Type))
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	r := New()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				r.ObserveRequest("/v1/route", 200, time.Millisecond)
+				r.ObserveRoute("x")
+				var buf bytes.Buffer
+				_, _ = r.WriteTo(&buf)
+			}
+		}()
+	}
+	wg.Wait()
+	var buf bytes.Buffer
+	_, _ = r.WriteTo(&buf)
+	e, err := Parse(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := e.Value("router_requests_total", map[string]string{"route": "/v1/route", "status": "200"}); v != 800 {
+		t.Fatalf("requests %v, want 800", v)
+	}
+	if v, _ := e.Value("router_routes_total", map[string]string{"category": "x"}); v != 800 {
+		t.Fatalf("routes %v, want 800", v)
+	}
+}
