@@ -97,6 +97,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	go func() {
+		<-sigCtx.Done()
+		stop() // a second signal during the graceful shutdown kills at once
+	}()
 	ctx, cancel := context.WithCancel(sigCtx)
 	defer cancel()
 
