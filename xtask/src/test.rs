@@ -1,6 +1,110 @@
-//! being written
-use anyhow::Result;
-use crate::{flags, Ctx};
+//! `cargo xtask test`: build the library once, then run every suite against it.
+//!
+//! Suites run in order and all of them run; the command fails at the end,
+//! naming each suite that failed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::cmd;
+
+use crate::{flags, metrics::Metrics, workspace::cargo, Ctx};
+
+/// Every suite, in the order they run.
+pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router"];
+
 impl flags::Test {
-    pub fn run(self, _ctx: &Ctx) -> Result<()> { anyhow::bail!("not written yet") }
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        for s in &self.suite {
+            if !SUITES.contains(&s.as_str()) {
+                bail!("unknown suite `{s}`; suites: {}", SUITES.join(", "));
+            }
+        }
+        let wanted = |s: &str| self.suite.is_empty() || self.suite.iter().any(|w| w == s);
+        let needs_library = ["rust", "go-binding", "router"].iter().any(|s| wanted(s));
+
+        let ws = ctx.workspace()?;
+        let mut metrics = Metrics::default();
+        let mut env = Env::default();
+        if needs_library {
+            metrics.step("model", || {
+                env.model_dir = model_dir(ctx)?;
+                Ok(())
+            })?;
+            metrics.step("build library (release)", || {
+                let (cargo, manifest, sh) = (cargo(), &ws.manifest, &ctx.sh);
+                cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}").run()?;
+                env.lib_dir = ws.target_dir()?.join("release");
+                Ok(())
+            })?;
+        }
+
+        let mut failed = Vec::new();
+        for &suite in SUITES.iter().filter(|s| wanted(s)) {
+            if let Err(err) = metrics.step(format!("suite {suite}"), || run_suite(ctx, suite, &env)) {
+                eprintln!("suite {suite} FAILED: {err:#}");
+                failed.push(suite);
+            }
+        }
+        eprintln!("\n{}", metrics.table());
+        let ran = SUITES.iter().filter(|s| wanted(s)).count();
+        eprintln!("suites: {} passed, {} failed", ran - failed.len(), failed.len());
+        if !failed.is_empty() {
+            bail!("failed suites: {}", failed.join(", "));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Env {
+    model_dir: PathBuf,
+    lib_dir: PathBuf,
+}
+
+/// The verified model directory, fetched first if needed (same as `cargo xtask model`).
+fn model_dir(ctx: &Ctx) -> Result<PathBuf> {
+    let dir = crate::model::default_dir(ctx)?;
+    if !crate::model::verified(&dir)? {
+        flags::Model { dir: Some(dir.clone()), from: None, wheel: None }.run(ctx)?;
+    }
+    std::path::absolute(&dir).context("cannot make the model path absolute")
+}
+
+fn run_suite(ctx: &Ctx, suite: &str, env: &Env) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let sh = &ctx.sh;
+    let cargo = cargo();
+    let manifest = &ws.manifest;
+    match suite {
+        "xtask" => cmd!(sh, "{cargo} test --package xtask --manifest-path {manifest}").run()?,
+        "codegen" => {
+            let crate_dir = ws.path(crate::codegen::CRATE_DIR);
+            crate::codegen::check(&crate_dir, &crate_dir.join(crate::codegen::HEADER))?;
+            eprintln!("header is up to date");
+        }
+        "rust" => cmd!(sh, "{cargo} test --release --package candle-semantic-router --manifest-path {manifest}")
+            .env("CANDLE_MODEL_DIR", &env.model_dir)
+            .run()?,
+        "go-binding" => go_test(ctx, &ws.path("candle-binding"), env)?,
+        "router" => go_test(ctx, &ws.path("src/semantic-router"), env)?,
+        other => bail!("unknown suite `{other}`"),
+    }
+    Ok(())
+}
+
+/// `go test -race` in `dir`, linking the library in `env.lib_dir`.
+fn go_test(ctx: &Ctx, dir: &Path, env: &Env) -> Result<()> {
+    let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
+    let sh = &ctx.sh;
+    let _cd = sh.push_dir(dir);
+    let lib = env.lib_dir.display();
+    cmd!(sh, "{go} test -race -count=1 ./...")
+        .env("CGO_ENABLED", "1")
+        .env("CGO_LDFLAGS", format!("-L{lib} -Wl,-rpath,{lib}"))
+        .env("LD_LIBRARY_PATH", &env.lib_dir)
+        .env("CANDLE_MODEL_DIR", &env.model_dir)
+        .env("GOPROXY", "off")
+        .run()?;
+    Ok(())
 }
