@@ -1,11 +1,158 @@
-//! `cargo xtask` command (being written).
+//! `cargo xtask build`: candle-binding, then the Go router, for each platform.
+//!
+//! Layout (the same one `verify-symbols`, `dist`, `clean-stale` and the
+//! Dockerfiles use):
+//! - library: `<target-dir>[/<triple> when cross]/<profile>/libcandle_semantic_router.{so,a}`;
+//! - router:  `<target-dir>/go/<os>-<arch>/extproc`, linked against exactly that
+//!   library directory, with `RUNPATH=$ORIGIN/../lib` (the `dist` layout).
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
 
-use crate::{flags, Ctx};
+use anyhow::{Context, Result};
+use xshell::cmd;
+
+use crate::{
+    cross, flags,
+    metrics::Metrics,
+    platform::Platform,
+    workspace::{cargo, profile_args, Workspace},
+    Ctx,
+};
+
+/// The Rust package and its library file stem.
+pub const PACKAGE: &str = "candle-semantic-router";
+pub const LIB_STEM: &str = "libcandle_semantic_router";
+/// The Go module of the router, relative to the workspace root, and its main package.
+pub const ROUTER_DIR: &str = "src/semantic-router";
+pub const ROUTER_MAIN: &str = "./cmd/extproc";
+pub const ROUTER_BIN: &str = "extproc";
+
+/// What to build, shared by `build`, `dist` and the Docker steps.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub profile: flags::Profile,
+    pub features: Option<String>,
+    pub jobs: Option<u32>,
+    pub go: bool,
+}
+
+/// Where one platform's outputs are.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub platform: Platform,
+    pub lib_dir: PathBuf,
+    pub router: PathBuf,
+}
+
+impl Outputs {
+    pub fn new(target_dir: &Path, platform: Platform, profile: &flags::Profile) -> Outputs {
+        let (_, profile_dir) = profile_args(profile);
+        let mut lib_dir = target_dir.to_path_buf();
+        if !platform.is_host() {
+            lib_dir.push(platform.rust_triple());
+        }
+        lib_dir.push(profile_dir);
+        let router = target_dir.join("go").join(platform.dir_name()).join(ROUTER_BIN);
+        Outputs { platform, lib_dir, router }
+    }
+
+    pub fn shared_lib(&self) -> PathBuf {
+        self.lib_dir.join(format!("{LIB_STEM}.so"))
+    }
+
+    pub fn static_lib(&self) -> PathBuf {
+        self.lib_dir.join(format!("{LIB_STEM}.a"))
+    }
+}
 
 impl flags::Build {
-    pub fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("not written yet")
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let platforms = Platform::parse_list(&self.platform)?;
+        let opts = Options { profile: self.profile, features: self.features, jobs: self.jobs, go: !self.no_go };
+        let mut metrics = Metrics::default();
+        let result = platforms.iter().try_for_each(|p| build(ctx, *p, &opts, &mut metrics).map(drop));
+        eprintln!("\n{}", metrics.table());
+        result
+    }
+}
+
+/// Build one platform: the library, then (if asked) the router against it.
+pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metrics) -> Result<Outputs> {
+    let ws = ctx.workspace()?;
+    let out = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
+    metrics.step(format!("cargo build {PACKAGE} ({platform})"), || build_library(ctx, ws, platform, opts))?;
+    if opts.go {
+        metrics.step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out))?;
+    }
+    Ok(out)
+}
+
+fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) -> Result<()> {
+    let env = cross::rust_env(&platform)?;
+    let cargo = cargo();
+    let manifest = &ws.manifest;
+    let (profile, _) = profile_args(&opts.profile);
+    let mut args: Vec<String> = Vec::new();
+    if !platform.is_host() {
+        args.extend(["--target".into(), platform.rust_triple().into()]);
+    }
+    if let Some(features) = &opts.features {
+        args.extend(["--features".into(), features.clone()]);
+    }
+    if let Some(jobs) = opts.jobs {
+        args.extend(["--jobs".into(), jobs.to_string()]);
+    }
+    let sh = &ctx.sh;
+    let mut cmd = cmd!(sh, "{cargo} build --locked --package {PACKAGE} --manifest-path {manifest} {profile...} {args...}");
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run().with_context(|| format!("building {PACKAGE} for {platform} failed"))?;
+    Ok(())
+}
+
+fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs) -> Result<()> {
+    let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
+    let lib = out.shared_lib();
+    if !lib.is_file() {
+        anyhow::bail!("{} was not built", lib.display());
+    }
+    let sh = &ctx.sh;
+    let _dir = sh.push_dir(ws.path(ROUTER_DIR));
+    let output = &out.router;
+    let version = version();
+    let ldflags = format!("-X main.version={version}");
+    let mut cmd = cmd!(sh, "{go} build -trimpath -buildvcs=false -ldflags {ldflags} -o {output} {ROUTER_MAIN}");
+    for (k, v) in cross::go_env(&out.platform, &out.lib_dir) {
+        // The router finds the library next to it in `dist/` (bin/ and lib/).
+        let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
+        cmd = cmd.env(k, v);
+    }
+    cmd.env("GOPROXY", "off").env("GOFLAGS", "-mod=mod").run().with_context(|| {
+        format!("building the router for {} failed", out.platform)
+    })?;
+    Ok(())
+}
+
+/// The version stamped into the router: `$VERSION`, else xtask's own.
+pub fn version() -> String {
+    std::env::var("VERSION").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_layout_matches_cargo_and_go() {
+        let host = Platform::host().unwrap();
+        let release = flags::Profile { release: true, profile: None };
+        let out = Outputs::new(Path::new("/t"), host, &release);
+        assert_eq!(out.shared_lib(), Path::new("/t/release/libcandle_semantic_router.so"));
+        assert_eq!(out.router, Path::new("/t/go").join(host.dir_name()).join("extproc"));
+
+        let foreign = Platform::ALL.into_iter().find(|p| !p.is_host()).unwrap();
+        let out = Outputs::new(Path::new("/t"), foreign, &flags::Profile::default());
+        assert_eq!(out.static_lib(), Path::new("/t").join(foreign.rust_triple()).join("debug/libcandle_semantic_router.a"));
     }
 }
