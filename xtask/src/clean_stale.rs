@@ -1,11 +1,727 @@
-//! `cargo xtask` command (being written).
+//! `cargo xtask clean-stale`: remove every local crate's build artifacts
+//! (workspace members and path dependencies), keep the dependencies'.
+//!
+//! Why: after building a skeleton with dummy sources, cargo's fingerprints of
+//! the local crates describe the dummies. When the real sources arrive with
+//! older mtimes (a Docker `COPY` keeps them), cargo trusts those fingerprints
+//! and reuses the empty library. Removing only the final `.so`/`.a` does not
+//! help: cargo uplifts them again from `deps/`. So remove everything cargo
+//! could reuse, for local packages only:
+//!
+//! in each `<dir>[/<triple>]/<profile>` (dir = target dir and build dir):
+//! - `.fingerprint/<pkg>-<hash>` and `build/<pkg>-<hash>` (package names);
+//! - `deps/lib<crate>[-<hash>].*`, `deps/<crate>-<hash>[.*]`, `deps/<lib>.*`;
+//! - `incremental/<crate>-*` and `incremental/build_script_*`;
+//! - `examples/<example>*`;
+//! - uplifted files `lib<crate>.*`, `<crate>.*` (libs) and `<bin>`, `<bin>.*`.
+//!
+//! `<hash>` is exactly 16 lowercase hex digits, so package `foo` never matches
+//! `foo-bar-<hash>`. When a local crate shares its name with a registry crate,
+//! a hashed file is removed only if its hash is one of the local package's
+//! fingerprint hashes.
 
-use anyhow::Result;
+use std::{
+    collections::{BTreeSet, HashSet},
+    fs,
+    path::{Path, PathBuf},
+};
 
-use crate::{flags, Ctx};
+use anyhow::{Context, Result};
+use toml_edit::{DocumentMut, Item};
+
+use crate::{flags, platform::Platform, workspace::Workspace, Ctx};
+
+/// What was (or, in a dry run, would be) removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Files and directories removed (a directory counts once).
+    pub count: usize,
+    /// Bytes freed (hard links counted once).
+    pub bytes: u64,
+    pub paths: Vec<PathBuf>,
+    /// The profile directories looked at.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Which `<target-dir>[/<triple>]/<profile>` directories to clean.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The host layout `<target-dir>/<profile>` (builds without `--target`).
+    pub host: bool,
+    /// `<target-dir>/<triple>/<profile>` for each triple (or custom target name).
+    pub triples: Vec<String>,
+    /// The host layout and every triple directory found.
+    pub all: bool,
+    /// Only this profile directory (`debug`, `release`, custom); None: all found.
+    pub profile_dir: Option<String>,
+    /// Report, do not remove.
+    pub dry_run: bool,
+}
+
+impl Scope {
+    /// The host layout plus every `build.target` cargo would use from `cwd`
+    /// (config files up the tree from `cwd` and from the workspace root,
+    /// `$CARGO_HOME/config.toml`, `CARGO_BUILD_TARGET`).
+    pub fn configured(ws_root: &Path, cwd: &Path) -> Result<Scope> {
+        let mut triples = BTreeSet::new();
+        if let Ok(t) = std::env::var("CARGO_BUILD_TARGET") {
+            triples.extend(target_dir_names(t.split(',').map(str::trim)));
+        }
+        for file in config_files(&[cwd, ws_root]) {
+            let text = fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let targets = build_targets(&text)
+                .with_context(|| format!("cannot read build.target from {}", file.display()))?;
+            triples.extend(targets);
+        }
+        Ok(Scope { host: true, triples: triples.into_iter().collect(), ..Scope::default() })
+    }
+
+    /// One platform's `<target-dir>/<triple>`, and the host layout: with
+    /// `--target`, build scripts and proc-macros are built there.
+    pub fn platform(p: &Platform) -> Scope {
+        Scope { host: true, triples: vec![p.rust_triple().to_owned()], ..Scope::default() }
+    }
+
+    pub fn all() -> Scope {
+        Scope { all: true, host: true, ..Scope::default() }
+    }
+
+    pub fn profile(mut self, dir: Option<String>) -> Scope {
+        self.profile_dir = dir;
+        self
+    }
+}
 
 impl flags::CleanStale {
-    pub fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("not written yet")
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let ws = ctx.workspace()?;
+        let scope = match (&self.platform, self.all) {
+            (Some(p), _) => Scope::platform(&Platform::parse(p)?),
+            (None, true) => Scope::all(),
+            (None, false) => Scope::configured(&ws.root, &ctx.sh.current_dir())?,
+        };
+        let profile_dir = self.profile.map(|name| {
+            crate::workspace::profile_args(&flags::Profile { release: false, profile: Some(name) }).1
+        });
+        let scope = Scope { dry_run: self.dry_run, ..scope.profile(profile_dir) };
+        let removed = clean_workspace_artifacts(ws, &scope)?;
+        print_report(&removed, scope.dry_run);
+        Ok(())
+    }
+}
+
+/// Remove the artifacts of every local package of `ws` in `scope`.
+/// Idempotent; never touches registry or git dependencies.
+pub fn clean_workspace_artifacts(ws: &Workspace, scope: &Scope) -> Result<Removed> {
+    let meta = ws.metadata()?;
+    clean_with_metadata(&meta, scope)
+}
+
+/// [`clean_workspace_artifacts`] when the metadata is already at hand.
+pub fn clean_with_metadata(meta: &cargo_metadata::Metadata, scope: &Scope) -> Result<Removed> {
+    let names = Names::from_metadata(meta);
+    for clash in names.packages.intersection(&names.foreign_packages) {
+        eprintln!(
+            "warning: local package `{clash}` has the name of a dependency; \
+             its fingerprints cannot be told apart and are removed too"
+        );
+    }
+    let mut roots = vec![meta.target_directory.clone().into_std_path_buf()];
+    if let Some(build_dir) = &meta.build_directory {
+        let build_dir = build_dir.clone().into_std_path_buf();
+        if !roots.contains(&build_dir) {
+            roots.push(build_dir);
+        }
+    }
+    let mut removed = Removed::default();
+    let mut seen = HashSet::new();
+    for root in roots {
+        for dir in profile_dirs(&root, scope) {
+            clean_profile_dir(&names, &dir, scope.dry_run, &mut removed, &mut seen)?;
+            removed.dirs.push(dir);
+        }
+    }
+    Ok(removed)
+}
+
+pub fn print_report(removed: &Removed, dry_run: bool) {
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for p in &removed.paths {
+        println!("{verb} {}", p.display());
+    }
+    let dirs: Vec<String> = removed.dirs.iter().map(|d| d.display().to_string()).collect();
+    println!(
+        "clean-stale: {verb} {} entries ({}) in {}",
+        removed.count,
+        human_bytes(removed.bytes),
+        if dirs.is_empty() { "no build directory (nothing built yet)".to_owned() } else { dirs.join(", ") }
+    );
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// The names that identify local artifacts, and those of dependencies (to
+/// detect clashes).
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// Local package names: `.fingerprint/<pkg>-<hash>`, `build/<pkg>-<hash>`.
+    pub packages: BTreeSet<String>,
+    /// Crate names of local library targets: `lib<crate>*`, `<crate>.*`.
+    pub libs: BTreeSet<String>,
+    /// Crate names of every local target but build scripts: `<crate>-<hash>*`.
+    pub crates: BTreeSet<String>,
+    /// Local binary names as uplifted (dashes kept) and as crate names.
+    pub bins: BTreeSet<String>,
+    /// Local example names, both spellings.
+    pub examples: BTreeSet<String>,
+    /// Crate names of dependencies' libraries.
+    pub foreign_crates: BTreeSet<String>,
+    /// Package names of dependencies.
+    pub foreign_packages: BTreeSet<String>,
+}
+
+fn crate_name(target: &str) -> String {
+    target.replace('-', "_")
+}
+
+impl Names {
+    pub fn from_metadata(meta: &cargo_metadata::Metadata) -> Names {
+        let mut n = Names::default();
+        for p in &meta.packages {
+            let local = p.source.is_none();
+            if !local {
+                n.foreign_packages.insert(p.name.to_string());
+                n.foreign_crates.extend(
+                    p.targets.iter().filter(|t| is_lib(t)).map(|t| crate_name(&t.name)),
+                );
+                continue;
+            }
+            n.packages.insert(p.name.to_string());
+            for t in &p.targets {
+                n.add_target(&t.name, target_role(t));
+            }
+        }
+        n
+    }
+
+    /// Add one local target (used by tests and by `from_metadata`).
+    pub fn add_target(&mut self, name: &str, role: Role) {
+        let krate = crate_name(name);
+        match role {
+            Role::Lib => {
+                self.libs.insert(krate.clone());
+                self.crates.insert(krate);
+            }
+            Role::Bin => {
+                self.bins.insert(name.to_owned());
+                self.bins.insert(krate.clone());
+                self.crates.insert(krate);
+            }
+            Role::Example => {
+                self.examples.insert(name.to_owned());
+                self.examples.insert(krate);
+            }
+            Role::Test => {
+                self.crates.insert(krate);
+            }
+            Role::Build => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Lib,
+    Bin,
+    Example,
+    /// Tests and benches.
+    Test,
+    Build,
+}
+
+fn is_lib(t: &cargo_metadata::Target) -> bool {
+    use cargo_metadata::TargetKind as K;
+    t.kind.iter().any(|k| {
+        matches!(k, K::Lib | K::RLib | K::DyLib | K::CDyLib | K::StaticLib | K::ProcMacro)
+    })
+}
+
+fn target_role(t: &cargo_metadata::Target) -> Role {
+    if is_lib(t) {
+        Role::Lib
+    } else if t.is_bin() {
+        Role::Bin
+    } else if t.is_example() {
+        Role::Example
+    } else if t.is_custom_build() {
+        Role::Build
+    } else {
+        Role::Test
+    }
+}
+
+/// `<name>-<16 hex>` followed by nothing or by `.…`: returns the hash.
+pub fn hashed<'a>(file: &'a str, name: &str) -> Option<&'a str> {
+    let rest = file.strip_prefix(name)?.strip_prefix('-')?;
+    let hash = rest.get(..16)?;
+    if !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    let tail = &rest[16..];
+    (tail.is_empty() || tail.starts_with('.')).then_some(hash)
+}
+
+/// The kind of directory an entry sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// `.fingerprint/` and `build/`: `<pkg>-<hash>` directories.
+    PerPackage,
+    Deps,
+    Incremental,
+    Examples,
+    /// The profile directory itself: uplifted files.
+    Uplifted,
+}
+
+/// Whether `file` in `area` belongs to a local package. `owned` holds the
+/// hashes of local fingerprints (used only when a name clashes with a dependency).
+pub fn is_local_artifact(names: &Names, area: Area, file: &str, owned: &BTreeSet<String>) -> bool {
+    let accept = |krate: &str, hash: Option<&str>| match hash {
+        Some(h) if names.foreign_crates.contains(krate) => owned.contains(h),
+        _ => true,
+    };
+    match area {
+        Area::PerPackage => {
+            names.packages.iter().any(|p| hashed(file, p).is_some() && file.len() == p.len() + 17)
+        }
+        Area::Deps => {
+            for c in &names.libs {
+                if let Some(rest) = file.strip_prefix("lib").and_then(|f| f.strip_prefix(c.as_str())) {
+                    if rest.starts_with('.') {
+                        return true; // unhashed: cdylib/staticlib builds; dependencies always hash
+                    }
+                    if let Some(h) = hashed(&file[3..], c) {
+                        if accept(c, Some(h)) {
+                            return true;
+                        }
+                    }
+                }
+                if file.strip_prefix(c.as_str()).is_some_and(|r| r.starts_with('.')) {
+                    return true; // `<lib>.d`, `<lib>.dll`, `<lib>.pdb`
+                }
+            }
+            names.crates.iter().any(|c| hashed(file, c).is_some_and(|h| accept(c, Some(h))))
+        }
+        Area::Incremental => {
+            file.starts_with("build_script_")
+                || names.crates.iter().any(|c| {
+                    file.strip_prefix(c.as_str())
+                        .and_then(|r| r.strip_prefix('-'))
+                        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+                })
+        }
+        Area::Examples => names.examples.iter().any(|e| {
+            let unlib = file.strip_prefix("lib").unwrap_or("");
+            [file, unlib].into_iter().any(|f| {
+                f == e
+                    || f.strip_prefix(e.as_str()).is_some_and(|r| r.starts_with('.'))
+                    || hashed(f, e).is_some()
+            })
+        }),
+        Area::Uplifted => {
+            names.libs.iter().any(|c| {
+                let with = |f: &str| f.strip_prefix(c.as_str()).is_some_and(|r| r.starts_with('.'));
+                file.strip_prefix("lib").is_some_and(with) || with(file)
+            }) || names.bins.iter().any(|b| {
+                file == b || file.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('.'))
+            })
+        }
+    }
+}
+
+fn is_profile_dir(dir: &Path) -> bool {
+    dir.join(".fingerprint").is_dir() || dir.join("deps").is_dir()
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    out.sort();
+    out
+}
+
+/// The profile directories of `scope` that exist under `root`.
+pub fn profile_dirs(root: &Path, scope: &Scope) -> Vec<PathBuf> {
+    let mut bases = Vec::new();
+    if scope.host || scope.all {
+        bases.push(root.to_path_buf());
+    }
+    if scope.all {
+        bases.extend(
+            subdirs(root)
+                .into_iter()
+                .filter(|d| !is_profile_dir(d) && subdirs(d).iter().any(|p| is_profile_dir(p))),
+        );
+    }
+    for t in &scope.triples {
+        let base = root.join(t);
+        if !bases.contains(&base) {
+            bases.push(base);
+        }
+    }
+    let mut out = Vec::new();
+    for base in bases {
+        match &scope.profile_dir {
+            Some(p) => {
+                let d = base.join(p);
+                if is_profile_dir(&d) {
+                    out.push(d);
+                }
+            }
+            None => out.extend(subdirs(&base).into_iter().filter(|d| is_profile_dir(d))),
+        }
+    }
+    out
+}
+
+fn names_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        if let Some(name) = entry.file_name().to_str() {
+            out.push((name.to_owned(), entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Clean one `<profile>` directory.
+pub fn clean_profile_dir(
+    names: &Names,
+    dir: &Path,
+    dry_run: bool,
+    removed: &mut Removed,
+    seen: &mut HashSet<(u64, u64)>,
+) -> Result<()> {
+    // Hashes of local fingerprints, to tell local from foreign on a name clash.
+    let mut owned = BTreeSet::new();
+    for (file, _) in names_in(&dir.join(".fingerprint"))? {
+        for p in &names.packages {
+            if let Some(h) = hashed(&file, p).filter(|_| file.len() == p.len() + 17) {
+                owned.insert(h.to_owned());
+            }
+        }
+    }
+    let areas = [
+        (".fingerprint", Area::PerPackage),
+        ("build", Area::PerPackage),
+        ("deps", Area::Deps),
+        ("incremental", Area::Incremental),
+        ("examples", Area::Examples),
+        ("", Area::Uplifted),
+    ];
+    for (sub, area) in areas {
+        for (file, path) in names_in(&dir.join(sub))? {
+            if !is_local_artifact(names, area, &file, &owned) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path)
+                .with_context(|| format!("cannot stat {}", path.display()))?;
+            if area == Area::Uplifted && meta.is_dir() {
+                continue; // `deps/`, `build/`, ...: never a whole directory here
+            }
+            removed.bytes += disk_size(&path, seen);
+            removed.count += 1;
+            if !dry_run {
+                let res = if meta.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+                res.with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+            removed.paths.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Bytes under `path`, each inode counted once (uplifted files are hard links).
+fn disk_size(path: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
+    if meta.is_dir() {
+        let Ok(rd) = fs::read_dir(path) else { return 0 };
+        return rd.filter_map(|e| e.ok()).map(|e| disk_size(&e.path(), seen)).sum();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if !seen.insert((meta.dev(), meta.ino())) {
+            return 0;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = seen;
+    meta.len()
+}
+
+/// Cargo config files that apply in these directories (deepest first), then
+/// `$CARGO_HOME/config.toml`.
+fn config_files(dirs: &[&Path]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut push = |p: PathBuf| {
+        if p.is_file() && !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for dir in dirs {
+        for d in dir.ancestors() {
+            push(d.join(".cargo/config.toml"));
+            push(d.join(".cargo/config"));
+        }
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = home {
+        push(home.join("config.toml"));
+        push(home.join("config"));
+    }
+    out
+}
+
+/// `build.target` of one cargo config file: a string or an array of strings;
+/// a custom target `path/to/foo.json` uses the directory `foo`.
+pub fn build_targets(config: &str) -> Result<Vec<String>> {
+    let doc: DocumentMut = config.parse().context("not valid TOML")?;
+    let Some(target) = doc.get("build").and_then(|b| b.get("target")) else { return Ok(Vec::new()) };
+    let items: Vec<&str> = match target {
+        Item::Value(toml_edit::Value::String(s)) => vec![s.value().as_str()],
+        Item::Value(toml_edit::Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().context("build.target must be a string or an array of strings"))
+            .collect::<Result<_>>()?,
+        _ => anyhow::bail!("build.target must be a string or an array of strings"),
+    };
+    Ok(target_dir_names(items.into_iter()))
+}
+
+fn target_dir_names<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
+    items
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.strip_suffix(".json") {
+            Some(path) => Path::new(path)
+                .file_name()
+                .map_or_else(|| path.to_owned(), |f| f.to_string_lossy().into_owned()),
+            None => t.to_owned(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "0123456789abcdef";
+
+    fn names() -> Names {
+        let mut n = Names::default();
+        for p in ["foo", "foo-cli", "mac"] {
+            n.packages.insert(p.into());
+        }
+        n.add_target("foo", Role::Lib);
+        n.add_target("foo-cli", Role::Bin);
+        n.add_target("demo", Role::Example);
+        n.add_target("it", Role::Test);
+        n.add_target("mac", Role::Lib);
+        n.add_target("build-script-build", Role::Build);
+        n.foreign_crates.extend(["itoa".to_owned(), "foo_bar".to_owned(), "it".to_owned()]);
+        n.foreign_packages.extend(["itoa".to_owned(), "foo-bar".to_owned()]);
+        n
+    }
+
+    fn local(area: Area, file: &str) -> bool {
+        is_local_artifact(&names(), area, file, &BTreeSet::new())
+    }
+
+    #[test]
+    fn hashes_are_exactly_sixteen_hex_digits() {
+        assert_eq!(hashed(&format!("foo-{H}"), "foo"), Some(H));
+        assert_eq!(hashed(&format!("foo-{H}.d"), "foo"), Some(H));
+        assert_eq!(hashed(&format!("foo-bar-{H}"), "foo"), None);
+        assert_eq!(hashed("foo-0123456789abcde", "foo"), None);
+        assert_eq!(hashed("foo-0123456789ABCDEF", "foo"), None);
+        assert_eq!(hashed(&format!("foo-{H}0"), "foo"), None);
+        assert_eq!(hashed(&format!("foo_{H}"), "foo"), None);
+    }
+
+    #[test]
+    fn per_package_directories() {
+        assert!(local(Area::PerPackage, &format!("foo-{H}")));
+        assert!(local(Area::PerPackage, &format!("foo-cli-{H}")));
+        assert!(!local(Area::PerPackage, &format!("foo-bar-{H}")), "a dependency named foo-bar");
+        assert!(!local(Area::PerPackage, &format!("itoa-{H}")));
+        assert!(!local(Area::PerPackage, &format!("foo-{H}.x")));
+    }
+
+    #[test]
+    fn deps_files() {
+        for f in [
+            format!("libfoo-{H}.rlib"),
+            format!("libfoo-{H}.rmeta"),
+            format!("foo-{H}.d"),
+            format!("foo-{H}"),
+            "libfoo.so".into(),
+            "libfoo.a".into(),
+            "libfoo.rlib".into(),
+            "foo.d".into(),
+            format!("foo_cli-{H}"),
+            format!("foo_cli-{H}.d"),
+            format!("libmac-{H}.so"),
+        ] {
+            assert!(local(Area::Deps, &f), "{f}");
+        }
+        for f in [
+            format!("libfoo_bar-{H}.rlib"),
+            format!("foo_bar-{H}.d"),
+            format!("libitoa-{H}.rlib"),
+            format!("itoa-{H}.d"),
+            "libfoo_bar.so".into(),
+            format!("libfoox-{H}.rlib"),
+            format!("it-{H}.d"),
+        ] {
+            assert!(!local(Area::Deps, &f), "{f}");
+        }
+    }
+
+    #[test]
+    fn clashing_names_need_an_owned_hash() {
+        let n = names();
+        let owned: BTreeSet<String> = [H.to_owned()].into();
+        let other = "fedcba9876543210";
+        assert!(is_local_artifact(&n, Area::Deps, &format!("it-{H}"), &owned));
+        assert!(!is_local_artifact(&n, Area::Deps, &format!("it-{other}.d"), &owned));
+    }
+
+    #[test]
+    fn incremental_examples_and_uplifted() {
+        assert!(local(Area::Incremental, "foo-39w0v8rstupl0"));
+        assert!(local(Area::Incremental, "build_script_build-0pj71ua0txirv"));
+        assert!(local(Area::Incremental, "foo_cli-1rpwlwev9uhxb"));
+        assert!(!local(Area::Incremental, "foo_bar-1rpwlwev9uhxb"));
+        assert!(local(Area::Examples, "demo"));
+        assert!(local(Area::Examples, "demo.d"));
+        assert!(local(Area::Examples, &format!("demo-{H}")));
+        assert!(local(Area::Examples, &format!("libdemo-{H}.rlib")));
+        assert!(!local(Area::Examples, "demox"));
+        for f in ["libfoo.so", "libfoo.a", "libfoo.rlib", "libfoo.d", "foo-cli", "foo-cli.d", "foo_cli.pdb", "foo.dll"] {
+            assert!(local(Area::Uplifted, f), "{f}");
+        }
+        for f in ["libfoo_bar.so", "foo-client", "libitoa.rlib", ".cargo-lock", "deps"] {
+            assert!(!local(Area::Uplifted, f), "{f}");
+        }
+    }
+
+    #[test]
+    fn build_target_from_config() {
+        assert_eq!(build_targets("[build]\ntarget = \"x86_64-unknown-linux-gnu\"\n").unwrap(), ["x86_64-unknown-linux-gnu"]);
+        assert_eq!(build_targets("build.target = [\"a\", \"specs/my-os.json\"]\n").unwrap(), ["a", "my-os"]);
+        assert!(build_targets("[build]\njobs = 2\n").unwrap().is_empty());
+        assert!(build_targets("[build]\ntarget = 3\n").is_err());
+        assert!(build_targets("[build\n").is_err());
+    }
+
+    /// A fake target dir: local and foreign artifacts side by side.
+    fn fake_target(root: &Path) {
+        let files = [
+            format!("debug/.fingerprint/foo-{H}/lib-foo"),
+            format!("debug/.fingerprint/foo-bar-{H}/lib-foo_bar"),
+            format!("debug/.fingerprint/itoa-{H}/lib-itoa"),
+            format!("debug/build/foo-{H}/out/generated.rs"),
+            format!("debug/build/foo-bar-{H}/out/x"),
+            "debug/deps/libfoo.so".into(),
+            "debug/deps/foo.d".into(),
+            format!("debug/deps/libfoo_bar-{H}.rlib"),
+            format!("debug/deps/libitoa-{H}.rlib"),
+            format!("debug/deps/foo_cli-{H}"),
+            "debug/incremental/foo-abc/s".into(),
+            "debug/examples/demo".into(),
+            "debug/libfoo.so".into(),
+            "debug/foo-cli".into(),
+            "debug/.cargo-lock".into(),
+            format!("x86_64-unknown-linux-gnu/release/deps/libfoo-{H}.rlib"),
+            format!("x86_64-unknown-linux-gnu/release/deps/libitoa-{H}.rlib"),
+        ];
+        for f in files {
+            let p = root.join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "0123456789").unwrap();
+        }
+    }
+
+    fn clean(root: &Path, scope: &Scope) -> Removed {
+        let mut removed = Removed::default();
+        let mut seen = HashSet::new();
+        for dir in profile_dirs(root, scope) {
+            clean_profile_dir(&names(), &dir, scope.dry_run, &mut removed, &mut seen).unwrap();
+        }
+        removed
+    }
+
+    #[test]
+    fn cleaning_a_fake_target_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fake_target(root);
+
+        let dry = clean(root, &Scope { host: true, dry_run: true, ..Scope::default() });
+        assert_eq!(dry.count, 9);
+        assert!(root.join("debug/libfoo.so").exists(), "a dry run removes nothing");
+
+        let host = clean(root, &Scope { host: true, ..Scope::default() });
+        assert_eq!(host.count, 9);
+        assert_eq!(host.bytes, 9 * 10);
+        for kept in [
+            format!("debug/.fingerprint/foo-bar-{H}/lib-foo_bar"),
+            format!("debug/.fingerprint/itoa-{H}/lib-itoa"),
+            format!("debug/build/foo-bar-{H}/out/x"),
+            format!("debug/deps/libfoo_bar-{H}.rlib"),
+            format!("debug/deps/libitoa-{H}.rlib"),
+            "debug/.cargo-lock".into(),
+            format!("x86_64-unknown-linux-gnu/release/deps/libfoo-{H}.rlib"),
+        ] {
+            assert!(root.join(&kept).exists(), "{kept} must be kept");
+        }
+        for gone in ["debug/libfoo.so", "debug/foo-cli", "debug/deps/libfoo.so", "debug/examples/demo"] {
+            assert!(!root.join(gone).exists(), "{gone} must be removed");
+        }
+        assert_eq!(clean(root, &Scope { host: true, ..Scope::default() }).count, 0, "idempotent");
+
+        let triple = Scope { triples: vec!["x86_64-unknown-linux-gnu".into()], ..Scope::default() };
+        assert_eq!(clean(root, &triple.clone().profile(Some("debug".into()))).count, 0);
+        assert_eq!(clean(root, &triple).count, 1);
+        assert!(root.join(format!("x86_64-unknown-linux-gnu/release/deps/libitoa-{H}.rlib")).exists());
+    }
+
+    #[test]
+    fn all_finds_every_triple() {
+        let tmp = tempfile::tempdir().unwrap();
+        fake_target(tmp.path());
+        fs::create_dir_all(tmp.path().join("doc/foo")).unwrap();
+        let dirs = profile_dirs(tmp.path(), &Scope::all());
+        let rel: Vec<_> = dirs.iter().map(|d| d.strip_prefix(tmp.path()).unwrap().to_owned()).collect();
+        assert_eq!(rel, [PathBuf::from("debug"), PathBuf::from("x86_64-unknown-linux-gnu/release")]);
+        assert_eq!(clean(tmp.path(), &Scope::all()).count, 10);
     }
 }

@@ -193,6 +193,9 @@ pub struct PrecacheCook {
     /// Parallel jobs for cargo.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<u32>,
+    /// Also build tests, benches and examples (and so dev-dependencies).
+    #[arg(long)]
+    pub all_targets: bool,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +209,9 @@ pub struct CleanStale {
     /// Only this profile (`dev`, `release`, or a custom one).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Print what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

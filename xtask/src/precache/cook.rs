@@ -1,0 +1,152 @@
+//! `cargo xtask precache cook`: build a skeleton's dependencies in place, then
+//! remove every local crate's artifacts so that none can be mistaken for real.
+
+use std::{fs, path::Path};
+
+use anyhow::{Context, Result};
+use xshell::cmd;
+
+use super::skeleton::Skeleton;
+use crate::{
+    clean_stale::{self, Removed, Scope},
+    cross, flags,
+    platform::Platform,
+    workspace::{cargo, profile_args, Workspace},
+    Ctx,
+};
+
+/// What to build: the same selection as the real build, so that features are
+/// unified the same way and every dependency unit is reused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CookPlan {
+    pub triple: Option<String>,
+    pub profile_args: Vec<String>,
+    pub features: Option<String>,
+    pub packages: Vec<String>,
+    pub jobs: Option<u32>,
+    pub all_targets: bool,
+    pub locked: bool,
+}
+
+impl CookPlan {
+    /// `cargo build …` arguments (pure).
+    pub fn cargo_args(&self, manifest: &Path) -> Vec<String> {
+        let mut args = vec!["build".to_owned()];
+        if self.locked {
+            args.push("--locked".into());
+        }
+        args.extend(self.profile_args.iter().cloned());
+        if let Some(t) = &self.triple {
+            args.extend(["--target".into(), t.clone()]);
+        }
+        if let Some(f) = &self.features {
+            args.extend(["--features".into(), f.clone()]);
+        }
+        for p in &self.packages {
+            args.extend(["--package".into(), p.clone()]);
+        }
+        if let Some(j) = self.jobs {
+            args.extend(["--jobs".into(), j.to_string()]);
+        }
+        if self.all_targets {
+            args.push("--all-targets".into());
+        }
+        args.extend(["--manifest-path".into(), manifest.display().to_string()]);
+        args
+    }
+}
+
+impl flags::PrecacheCook {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
+        let ws = match &self.recipe {
+            Some(recipe) => {
+                let dir = sh.current_dir();
+                let text = fs::read_to_string(recipe)
+                    .with_context(|| format!("cannot read recipe {}", recipe.display()))?;
+                let sk = Skeleton::from_recipe(&text)
+                    .with_context(|| format!("bad recipe {}", recipe.display()))?;
+                sk.write_files(&dir)?;
+                eprintln!("cook: unpacked {} files into {}", sk.files.len(), dir.display());
+                Workspace::locate(sh, Some(&dir.join("Cargo.toml")))?
+            }
+            None => ctx.workspace()?.clone(),
+        };
+        let platform = self.platform.as_deref().map(Platform::parse).transpose()?;
+        let (profile_args, profile_dir) = profile_args(&self.profile);
+        let locked = ws.path("Cargo.lock").is_file();
+        if !locked {
+            eprintln!(
+                "warning: no Cargo.lock in {}: the cooked versions may differ from the real build's",
+                ws.root.display()
+            );
+        }
+        let plan = CookPlan {
+            triple: platform.map(|p| p.rust_triple().to_owned()),
+            profile_args,
+            features: self.features,
+            packages: self.package,
+            jobs: self.jobs,
+            all_targets: self.all_targets,
+            locked,
+        };
+        let removed = cook(sh, &ws, &plan, platform.as_ref(), &profile_dir)?;
+        clean_stale::print_report(&removed, false);
+        Ok(())
+    }
+}
+
+/// Build, then clean the local artifacts of the profile directory just built
+/// (for a `--target` build also the host directory: local build scripts and
+/// proc-macros live there).
+pub fn cook(
+    sh: &xshell::Shell,
+    ws: &Workspace,
+    plan: &CookPlan,
+    platform: Option<&Platform>,
+    profile_dir: &str,
+) -> Result<Removed> {
+    let env = match platform {
+        Some(p) => cross::rust_env(p)?,
+        None => Vec::new(),
+    };
+    let cargo = cargo();
+    let args = plan.cargo_args(&ws.manifest);
+    let _dir = sh.push_dir(&ws.root);
+    cmd!(sh, "{cargo} {args...}")
+        .envs(env)
+        .run()
+        .with_context(|| format!("cooking the dependencies of {} failed", ws.root.display()))?;
+
+    let scope = match platform {
+        Some(p) => Scope::platform(p),
+        None => Scope::configured(&ws.root, &ws.root)?,
+    };
+    let meta = ws.metadata()?;
+    clean_stale::clean_with_metadata(&meta, &scope.profile(Some(profile_dir.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_arguments() {
+        let plan = CookPlan {
+            triple: Some("aarch64-unknown-linux-gnu".into()),
+            profile_args: vec!["--release".into()],
+            features: Some("a,b".into()),
+            packages: vec!["candle-semantic-router".into()],
+            jobs: Some(2),
+            all_targets: false,
+            locked: true,
+        };
+        assert_eq!(
+            plan.cargo_args(Path::new("/app/Cargo.toml")).join(" "),
+            "build --locked --release --target aarch64-unknown-linux-gnu --features a,b \
+             --package candle-semantic-router --jobs 2 --manifest-path /app/Cargo.toml"
+        );
+        let plain = CookPlan::default();
+        assert_eq!(plain.cargo_args(Path::new("Cargo.toml")), ["build", "--manifest-path", "Cargo.toml"]);
+    }
+}
