@@ -118,6 +118,9 @@ pub struct VerifySymbols {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// With the default files: do not expect the Go router binary.
+    #[arg(long)]
+    pub no_go: bool,
     /// Files to check (default: the built `.so`, `.a` and router binary).
     pub files: Vec<PathBuf>,
 }

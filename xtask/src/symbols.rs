@@ -1,11 +1,27 @@
-//! `cargo xtask` command (being written).
+//! `cargo xtask symbols FILE`: the exported dynamic symbols of an ELF file, one
+//! per line, sorted — the names `nm -D --defined-only` prints, without
+//! `@VERSION` suffixes and without duplicates.
 
-use anyhow::Result;
+use std::io::Write;
 
-use crate::{flags, Ctx};
+use anyhow::{Context, Result};
+
+use crate::{elf, flags, Ctx};
 
 impl flags::Symbols {
     pub fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("not written yet")
+        let names = elf::exported_symbols(&self.file)?;
+        let mut out = std::io::stdout().lock();
+        for name in names {
+            if let Err(e) = writeln!(out, "{name}") {
+                // `| head` closes the pipe: not an error worth reporting.
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(());
+                }
+                return Err(e).context("cannot write to stdout");
+            }
+        }
+        out.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+            .context("cannot write to stdout")
     }
 }
