@@ -449,7 +449,7 @@ fn version_of(sh: &Shell, prog: &Path, args: &[&str]) -> Result<String> {
         .quiet()
         .ignore_stderr()
         .read()
-        .map_err(|_| anyhow::anyhow!("`{} {}` failed or is not installed", prog.display(), args.join(" ")))?;
+        .map_err(|_| anyhow::anyhow!("`{} {}` does not run", prog.display(), args.join(" ")))?;
     Ok(out.lines().next().unwrap_or("").trim().to_string())
 }
 
@@ -495,7 +495,8 @@ fn check_cross_cc(sh: &Shell, p: Platform) -> Result<String> {
     if !Path::new(libc.trim()).is_absolute() {
         bail!("{gcc} has no libc for {p}: install {}", hint());
     }
-    Ok(format!("{gcc}, libc {}", libc.trim()))
+    let libc = std::fs::canonicalize(libc.trim()).unwrap_or_else(|_| PathBuf::from(libc.trim()));
+    Ok(format!("{gcc}, libc {}", libc.display()))
 }
 
 fn qemu_name(p: Platform) -> &'static str {

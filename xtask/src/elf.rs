@@ -272,15 +272,32 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Binary> {
 
 /// Run a parser, turning a panic inside goblin into an error naming the file.
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    // Keep the default hook from printing a panic message for input we reject.
-    let prev = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
+    install_quiet_hook();
+    IN_GUARD.with(|g| g.set(g.get() + 1));
     let r = panic::catch_unwind(AssertUnwindSafe(f));
-    panic::set_hook(prev);
+    IN_GUARD.with(|g| g.set(g.get() - 1));
     match r {
         Ok(r) => r,
         Err(_) => bail!("{}: malformed ELF (the parser gave up)", path.display()),
     }
+}
+
+thread_local! {
+    static IN_GUARD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A panic hook that stays silent for panics inside [`guarded`] on this
+/// thread (they become errors) and defers to the previous hook otherwise.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let prev = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if IN_GUARD.with(|g| g.get()) == 0 {
+                prev(info);
+            }
+        }));
+    });
 }
 
 fn check_magic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -502,6 +519,105 @@ mod tests {
         ] {
             let err = format!("{:#}", parse(p, bytes).unwrap_err());
             assert!(err.contains(want) && err.contains("x.bin"), "{err}");
+        }
+    }
+
+    /// A small real shared library to mutate: libz, else the test binary.
+    fn sample_elf() -> Vec<u8> {
+        for p in ["/lib/x86_64-linux-gnu/libz.so.1", "/lib/aarch64-linux-gnu/libz.so.1", "/usr/lib64/libz.so.1"] {
+            if let Ok(b) = std::fs::read(p) {
+                return b;
+            }
+        }
+        std::fs::read(std::env::current_exe().unwrap()).unwrap()
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn config(cases: u32) -> ProptestConfig {
+            // Bounded: the whole module runs in well under 10 s.
+            ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+        }
+
+        fn no_panic(bytes: &[u8]) {
+            // `parse` returns Ok or Err; a panic fails the test, an abort kills it.
+            let r = std::panic::catch_unwind(|| parse(Path::new("fuzz.bin"), bytes).map(|_| ()));
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => assert!(format!("{e:#}").contains("fuzz.bin")),
+                Err(_) => panic!("parse panicked on {} bytes", bytes.len()),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config(256))]
+
+            #[test]
+            fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                no_panic(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_after_elf_magic(
+                class in 0u8..4, data in 0u8..4,
+                rest in proptest::collection::vec(any::<u8>(), 0..1024),
+            ) {
+                let mut bytes = b"\x7fELF".to_vec();
+                bytes.extend([class, data, 1]);
+                bytes.extend(rest);
+                no_panic(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_after_ar_magic(rest in proptest::collection::vec(any::<u8>(), 0..1024)) {
+                let mut bytes = AR_MAGIC.to_vec();
+                bytes.extend(rest);
+                no_panic(&bytes);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config(400))]
+
+            #[test]
+            fn truncated_real_elf(cut in any::<prop::sample::Index>()) {
+                let elf = sample_elf();
+                let n = cut.index(elf.len());
+                no_panic(&elf[..n]);
+            }
+
+            #[test]
+            fn mutated_real_elf(
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<bool>()), 1..16),
+            ) {
+                let mut elf = sample_elf();
+                let len = elf.len();
+                for (at, byte, in_headers) in edits {
+                    // Half of the edits hit the ELF and program headers or the
+                    // section headers at the end, where the structure lives.
+                    let i = if in_headers {
+                        let h = at.index(1024.min(len));
+                        if byte & 1 == 0 { h } else { len - 1 - h }
+                    } else {
+                        at.index(len)
+                    };
+                    elf[i] = byte;
+                }
+                no_panic(&elf);
+            }
+
+            #[test]
+            fn mutated_header_fields(field in 16usize..64, value in any::<u64>()) {
+                // Overwrite 8 bytes of the ELF header with an arbitrary value:
+                // offsets and counts pointing anywhere.
+                let mut elf = sample_elf();
+                let end = (field + 8).min(64);
+                elf[field..end].copy_from_slice(&value.to_le_bytes()[..end - field]);
+                no_panic(&elf);
+            }
         }
     }
 
