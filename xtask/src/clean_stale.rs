@@ -11,7 +11,7 @@
 //! in each `<dir>[/<triple>]/<profile>` (dir = target dir and build dir):
 //! - `.fingerprint/<pkg>-<hash>` and `build/<pkg>-<hash>` (package names);
 //! - `deps/lib<crate>[-<hash>].*`, `deps/<crate>-<hash>[.*]`, `deps/<lib>.*`;
-//! - `incremental/<crate>-*` and `incremental/build_script_*`;
+//! - `incremental/<crate>-*` (examples included) and `incremental/build_script_*`;
 //! - `examples/<example>*`;
 //! - uplifted files `lib<crate>.*`, `<crate>.*` (libs) and `<bin>`, `<bin>.*`.
 //!
@@ -322,7 +322,7 @@ pub fn is_local_artifact(names: &Names, area: Area, file: &str, owned: &BTreeSet
         }
         Area::Incremental => {
             file.starts_with("build_script_")
-                || names.crates.iter().any(|c| {
+                || names.crates.iter().chain(&names.examples).any(|c| {
                     file.strip_prefix(c.as_str())
                         .and_then(|r| r.strip_prefix('-'))
                         .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -620,6 +620,7 @@ mod tests {
         assert!(local(Area::Incremental, "build_script_build-0pj71ua0txirv"));
         assert!(local(Area::Incremental, "foo_cli-1rpwlwev9uhxb"));
         assert!(!local(Area::Incremental, "foo_bar-1rpwlwev9uhxb"));
+        assert!(local(Area::Incremental, "demo-2d7qzj33lj5rr"), "examples compile incrementally too");
         assert!(local(Area::Examples, "demo"));
         assert!(local(Area::Examples, "demo.d"));
         assert!(local(Area::Examples, &format!("demo-{H}")));
