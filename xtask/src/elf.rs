@@ -141,9 +141,6 @@ pub struct ElfInfo {
     /// The dynamic symbols without the null symbol, in table order.
     #[serde(skip)]
     pub dynsyms: Vec<Symbol>,
-    /// The static symbol table (`.symtab`), if not stripped.
-    #[serde(skip)]
-    pub symtab: Vec<Symbol>,
     /// Every `GLIBC_x.y[.z]` version required through verneed, ascending.
     pub glibc_required: Vec<String>,
 }
@@ -409,8 +406,6 @@ fn parse_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo> {
         dynsyms.push(symbol(dyn_strtab, &s, version));
     }
 
-    let symtab = elf.syms.iter().skip(1).map(|s| symbol(&elf.strtab, &s, None)).collect();
-
     Ok(ElfInfo {
         path: path.to_path_buf(),
         ident,
@@ -420,7 +415,6 @@ fn parse_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo> {
         runpath: elf.runpaths.iter().map(|s| s.to_string()).collect(),
         interpreter: elf.interpreter.map(String::from),
         dynsyms,
-        symtab,
         glibc_required: glibc_names,
     })
 }

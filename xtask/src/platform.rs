@@ -27,6 +27,7 @@ impl Platform {
     pub const AMD64: Platform = Platform { arch: Arch::Amd64 };
     pub const ARM64: Platform = Platform { arch: Arch::Arm64 };
     /// Every supported platform.
+    #[allow(dead_code)] // for callers that iterate over platforms; the tests do
     pub const ALL: [Platform; 2] = [Platform::AMD64, Platform::ARM64];
 
     /// Parse a Docker platform (`linux/arm64`, `linux/arm64/v8`), a bare
@@ -105,7 +106,7 @@ impl Platform {
     }
 
     pub fn goos(&self) -> &'static str {
-        "linux"
+        self.os()
     }
 
     pub fn goarch(&self) -> &'static str {
