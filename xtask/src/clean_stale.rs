@@ -106,7 +106,7 @@ impl flags::CleanStale {
         });
         let scope = Scope { dry_run: self.dry_run, ..scope.profile(profile_dir) };
         let removed = clean_workspace_artifacts(ws, &scope)?;
-        print_report(&removed, scope.dry_run);
+        print_report(&removed, scope.dry_run, true);
         Ok(())
     }
 }
@@ -145,9 +145,10 @@ pub fn clean_with_metadata(meta: &cargo_metadata::Metadata, scope: &Scope) -> Re
     Ok(removed)
 }
 
-pub fn print_report(removed: &Removed, dry_run: bool) {
+/// Print the summary line, and with `list` every removed path.
+pub fn print_report(removed: &Removed, dry_run: bool, list: bool) {
     let verb = if dry_run { "would remove" } else { "removed" };
-    for p in &removed.paths {
+    for p in removed.paths.iter().filter(|_| list) {
         println!("{verb} {}", p.display());
     }
     let dirs: Vec<String> = removed.dirs.iter().map(|d| d.display().to_string()).collect();

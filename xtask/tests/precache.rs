@@ -187,6 +187,9 @@ struct Case {
     observe: Observe,
     /// Name prefixes of every local artifact (none may survive `cook`).
     local_prefixes: &'static [&'static str],
+    /// Go through a JSON recipe (`prepare --recipe`, `cook --recipe`) instead
+    /// of a skeleton directory.
+    via_recipe: bool,
 }
 
 const CDYLIB_PREFIXES: &[&str] = &["ffi", "libffi", "build_script_"];
@@ -205,8 +208,15 @@ fn roundtrip(case: &Case, edit: impl Fn(&Path)) {
     cargo(&real, &reference, &build);
     let expected = (case.observe)(&reference.join(case.out_dir));
 
-    xtask(&real, &target, &["precache", "prepare", "--out", work.to_str().unwrap()]);
+    let recipe = tmp.path().join("recipe.json");
     let mut cook = vec!["precache", "cook"];
+    if case.via_recipe {
+        xtask(&real, &target, &["precache", "prepare", "--recipe", recipe.to_str().unwrap()]);
+        fs::create_dir(&work).unwrap();
+        cook.extend(["--recipe", recipe.to_str().unwrap()]);
+    } else {
+        xtask(&real, &target, &["precache", "prepare", "--out", work.to_str().unwrap()]);
+    }
     cook.extend(case.cook);
     let cooked = xtask(&work, &target, &cook);
     assert!(cooked.contains("clean-stale: removed"), "{cooked}");
@@ -234,6 +244,7 @@ fn cdylib_roundtrip() {
             out_dir: "debug",
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
+            via_recipe: false,
         },
         |_| {},
     );
@@ -252,6 +263,7 @@ fn cdylib_roundtrip_when_masking_cannot_help() {
             out_dir: "debug",
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
+            via_recipe: false,
         },
         |real| {
             for f in ["ffi/Cargo.toml", "ffi-cli/Cargo.toml", "Cargo.lock"] {
@@ -278,6 +290,7 @@ fn cdylib_roundtrip_for_a_platform() {
             out_dir: "x86_64-unknown-linux-gnu/debug",
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
+            via_recipe: true,
         },
         |_| {},
     );
@@ -293,6 +306,7 @@ fn full_workspace_roundtrip() {
             out_dir: "debug",
             observe: observe_full,
             local_prefixes: &["fx", "libfx", "demo", "it-", "speed", "build_script_"],
+            via_recipe: false,
         },
         |_| {},
     );
@@ -312,6 +326,7 @@ fn build_target_roundtrip_release() {
             out_dir: "x86_64-unknown-linux-gnu/release",
             observe: observe_build_target,
             local_prefixes: &["bt", "libbt", "build_script_"],
+            via_recipe: true,
         },
         |_| {},
     );

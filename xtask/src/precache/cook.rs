@@ -91,7 +91,7 @@ impl flags::PrecacheCook {
             locked,
         };
         let removed = cook(sh, &ws, &plan, platform.as_ref(), &profile_dir)?;
-        clean_stale::print_report(&removed, false);
+        clean_stale::print_report(&removed, false, false);
         Ok(())
     }
 }

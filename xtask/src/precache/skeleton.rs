@@ -197,8 +197,8 @@ impl Skeleton {
         }
 
         for (path, text) in dummy_sources(packages, &manifests)? {
-            if let Some(existing) = files.get(&path) {
-                bail!("{path} is both a target source and a manifest ({})", existing.len());
+            if files.contains_key(&path) {
+                bail!("{path} is a target's source and also a manifest, lock or config file");
             }
             files.insert(path, text);
         }
