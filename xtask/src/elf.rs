@@ -531,8 +531,10 @@ mod tests {
 
         use super::*;
 
+        /// Bounded so that the whole module runs in about a second;
+        /// `XTASK_FUZZ_CASES=N` runs N cases per property instead.
         fn config(cases: u32) -> ProptestConfig {
-            // Bounded: the whole module runs in well under 10 s.
+            let cases = std::env::var("XTASK_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
             ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
         }
 
