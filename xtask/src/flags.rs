@@ -47,6 +47,12 @@ pub enum Cmd {
     CleanStale(CleanStale),
     /// Benchmarks that print figures and ratios.
     Bench(Bench),
+    /// Build container images (`docker buildx`, or `docker build` without buildx).
+    Docker(Docker),
+    /// Helpers for the CI workflows (the GitHub build matrix).
+    Ci(Ci),
+    /// End-to-end test of the images: local registry, both platforms, rebuild figures.
+    E2e(E2e),
 }
 
 /// Options shared by every command that builds Rust code.
@@ -229,4 +235,173 @@ pub enum BenchCmd {
     Precache,
     /// arm64 cross build vs amd64 native build; verify-symbols vs `nm -D`.
     Cross,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Docker {
+    #[command(subcommand)]
+    pub cmd: Option<DockerCmd>,
+    #[command(flatten)]
+    pub build: DockerBuild,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DockerCmd {
+    /// Merge per-platform images into one multi-arch tag, then check its platforms.
+    Manifest(DockerManifest),
+    /// (In a builder stage) install what building for a platform needs.
+    Toolchain(DockerToolchain),
+    /// (In a builder stage) copy the built router, library and config to an image tree.
+    Stage(DockerStage),
+}
+
+/// `cargo xtask docker <image>`: build one image for one or more platforms.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DockerBuild {
+    /// The image to build (`extproc`).
+    #[arg(required = true)]
+    pub image: Option<String>,
+    /// Target platforms, e.g. `linux/amd64,linux/arm64` (default: the host).
+    #[arg(long, value_delimiter = ',', value_name = "P")]
+    pub platform: Vec<String>,
+    /// Tags: a name (`pr-1`, prefixed with `<registry>/<image>:`) or a full reference (with `/`).
+    #[arg(long, short = 't', value_name = "T")]
+    pub tag: Vec<String>,
+    /// Push to the registry by digest (tags, if any, are then merged with `docker manifest`).
+    #[arg(long, conflicts_with = "load")]
+    pub push: bool,
+    /// Load the image into the local engine.
+    #[arg(long)]
+    pub load: bool,
+    /// Pull-request fast path: native single-platform Dockerfile, fewer jobs.
+    #[arg(long)]
+    pub pr: bool,
+    /// Build cache: `gha`, `registry`, `local` or `none`.
+    #[arg(long, value_name = "KIND", default_value = "none")]
+    pub cache: String,
+    /// Directory of the `local` cache (default: `target/xtask/buildcache/<scope>`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Registry (and namespace) the image is pushed to, e.g. `ghcr.io/org/repo`.
+    #[arg(long, value_name = "R")]
+    pub registry: Option<String>,
+    /// Write the build's metadata (digest, ...) to this file.
+    #[arg(long, value_name = "F")]
+    pub metadata_file: Option<PathBuf>,
+    /// After a push, touch `DIR/<digest hex>` per platform (for `docker manifest --digests`).
+    #[arg(long, value_name = "DIR")]
+    pub digests_dir: Option<PathBuf>,
+    /// Print the commands, one argv per line, shell-quoted; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The docker CLI (default: `$DOCKER`, else `docker`).
+    #[arg(long, value_name = "BIN")]
+    pub docker: Option<String>,
+    /// Build argument `K=V`; K must be an ARG of the Dockerfile.
+    #[arg(long, value_name = "K=V")]
+    pub build_arg: Vec<String>,
+    /// Network mode of RUN steps (e.g. `host`).
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Build context (default: the workspace root).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub buildx: String,
+    /// Where to write the step metrics (default: `target/xtask/metrics.json`).
+    #[arg(long, value_name = "F")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DockerManifest {
+    /// The image (`extproc`).
+    pub image: String,
+    /// Tags to create: a name or a full reference (with `/`).
+    #[arg(long, short = 't', value_name = "T", required = true)]
+    pub tag: Vec<String>,
+    /// Directory of files named by digest (`<hex>` or `sha256:<hex>`).
+    #[arg(long, value_name = "DIR", conflicts_with = "sources", required_unless_present = "sources")]
+    pub digests: Option<PathBuf>,
+    /// Source images (full references, by digest or tag).
+    #[arg(long, value_name = "REF", num_args = 1..)]
+    pub sources: Vec<String>,
+    /// Registry (and namespace) of the image.
+    #[arg(long, value_name = "R")]
+    pub registry: Option<String>,
+    /// Platforms the merged tag must contain (default: every platform of the image).
+    #[arg(long, value_delimiter = ',', value_name = "P")]
+    pub platform: Vec<String>,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_name = "BIN")]
+    pub docker: Option<String>,
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub buildx: String,
+    #[arg(long, value_name = "F")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerToolchain {
+    /// The platform to build for (default: the host).
+    #[arg(long, value_name = "P")]
+    pub platform: Option<String>,
+    /// Print what would be installed, install nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerStage {
+    /// The platform that was built (default: the host).
+    #[arg(long, value_name = "P")]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub profile: Profile,
+    /// The image tree to fill: `bin/`, `lib/`, `config/`.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Ci {
+    #[command(subcommand)]
+    pub cmd: CiCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCmd {
+    /// Print the GitHub Actions build matrix (image x platform) as JSON.
+    Matrix(CiMatrix),
+}
+
+#[derive(Debug, Args)]
+pub struct CiMatrix {
+    /// Pull request: amd64 only.
+    #[arg(long)]
+    pub pr: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct E2e {
+    /// Registry address (loopback only).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5000")]
+    pub registry: String,
+    /// Skip the rebuild figures (no-change and app-change rebuilds).
+    #[arg(long)]
+    pub no_rebuild: bool,
+    /// Only these platforms (default: linux/amd64,linux/arm64).
+    #[arg(long, value_delimiter = ',', value_name = "P")]
+    pub platform: Vec<String>,
+    /// Keep the work directory (build contexts) for inspection.
+    #[arg(long)]
+    pub keep: bool,
+    /// The docker CLI (default: `$DOCKER`, else the first CLI that can build).
+    #[arg(long, value_name = "BIN")]
+    pub docker: Option<String>,
+    #[arg(long, value_name = "F")]
+    pub metrics_file: Option<PathBuf>,
 }

@@ -8,11 +8,14 @@
 
 mod bench;
 mod build;
+mod ci;
 mod clean_stale;
 mod codegen;
 mod cross;
 mod dist;
+mod docker;
 mod doctor;
+mod e2e;
 mod elf;
 mod flags;
 mod metrics;
@@ -56,5 +59,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Precache(cmd) => cmd.run(&ctx),
         Cmd::CleanStale(cmd) => cmd.run(&ctx),
         Cmd::Bench(cmd) => cmd.run(&ctx),
+        Cmd::Docker(cmd) => cmd.run(&ctx),
+        Cmd::Ci(cmd) => cmd.run(&ctx),
+        Cmd::E2e(cmd) => cmd.run(&ctx),
     }
 }

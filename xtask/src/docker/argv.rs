@@ -1,0 +1,448 @@
+//! The docker command lines, as PURE functions of the request: which
+//! Dockerfile, which build arguments, cache, output, provenance, and the
+//! `docker build` fallback when buildx is absent. Golden-tested; nothing here
+//! runs anything or reads the environment.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use super::{dockerfile::DeclaredArgs, images::ImageSpec};
+use crate::platform::Platform;
+
+/// One command: environment assignments and an argv (never a shell string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub env: Vec<(String, String)>,
+    pub argv: Vec<String>,
+}
+
+impl Command {
+    fn new(argv: Vec<String>) -> Command {
+        Command { env: Vec::new(), argv }
+    }
+
+    /// The command as one shell line: `K=V prog 'arg with space'`.
+    pub fn shell_line(&self) -> String {
+        let env = self.env.iter().map(|(k, v)| format!("{k}={}", quote(v)));
+        let argv = self.argv.iter().map(|a| quote(a));
+        env.chain(argv).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// POSIX shell quoting, only when needed: single quotes, `'\''` for a quote.
+pub fn quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Where layers are cached between builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheKind {
+    #[default]
+    None,
+    /// GitHub Actions cache service (`type=gha`).
+    Gha,
+    /// A `buildcache-<os>-<arch>` tag in the registry.
+    Registry,
+    /// A directory.
+    Local,
+}
+
+impl CacheKind {
+    pub fn parse(s: &str) -> Result<CacheKind> {
+        Ok(match s {
+            "none" => CacheKind::None,
+            "gha" => CacheKind::Gha,
+            "registry" => CacheKind::Registry,
+            "local" => CacheKind::Local,
+            _ => bail!("unknown cache `{s}`; one of: gha, registry, local, none"),
+        })
+    }
+}
+
+/// Everything a build depends on, already parsed.
+#[derive(Debug, Clone)]
+pub struct BuildRequest<'a> {
+    pub spec: &'a ImageSpec,
+    pub platforms: Vec<Platform>,
+    pub host: Platform,
+    pub tags: Vec<String>,
+    pub push: bool,
+    pub load: bool,
+    pub pr: bool,
+    pub cache: CacheKind,
+    /// Directory of `local` caches; each platform gets `<dir>/<image>-<os>-<arch>`
+    /// (or exactly this directory when `cache_dir_exact`).
+    pub cache_dir: String,
+    pub cache_dir_exact: bool,
+    pub registry: Option<String>,
+    pub metadata_file: Option<String>,
+    pub docker: String,
+    pub build_args: Vec<(String, String)>,
+    pub network: Option<String>,
+    pub context: String,
+}
+
+/// One platform's build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformBuild {
+    pub platform: Platform,
+    pub dockerfile: String,
+    pub build: Command,
+    /// Fallback only: `docker push <ref>` after the build.
+    pub push: Option<Command>,
+    /// Fallback only: the tag pushed (its digest is read with `docker inspect`).
+    pub pushed_ref: Option<String>,
+    /// Where the metadata (with `containerimage.digest`) ends up.
+    pub metadata_file: Option<String>,
+    /// The references the image is loaded as.
+    pub loaded: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildPlan {
+    pub buildx: bool,
+    pub builds: Vec<PlatformBuild>,
+    /// Features the fallback had to drop (printed on stderr).
+    pub dropped: Vec<String>,
+}
+
+impl BuildPlan {
+    /// Every command in order, as argv lists.
+    pub fn argvs(&self) -> Vec<Vec<String>> {
+        self.commands().into_iter().map(|c| c.argv.clone()).collect()
+    }
+
+    pub fn commands(&self) -> Vec<&Command> {
+        let mut out = Vec::new();
+        for b in &self.builds {
+            out.push(&b.build);
+            out.extend(b.push.as_ref());
+        }
+        out
+    }
+}
+
+/// `<registry>/<image>`, or `<image>` without a registry.
+pub fn image_name(registry: Option<&str>, image: &str) -> String {
+    match registry {
+        Some(r) => format!("{}/{image}", r.trim_end_matches('/')),
+        None => image.to_owned(),
+    }
+}
+
+/// A tag given on the command line: a full reference when it has a `/`,
+/// else a tag of `name`.
+pub fn tag_ref(name: &str, tag: &str) -> String {
+    if tag.contains('/') {
+        tag.to_owned()
+    } else {
+        format!("{name}:{tag}")
+    }
+}
+
+/// The cache scope of one platform: `<image>-<os>-<arch>`.
+pub fn scope(image: &str, p: Platform) -> String {
+    format!("{image}-{}-{}", p.os(), p.goarch())
+}
+
+/// `metadata.json` → `metadata-linux-arm64.json` when several platforms are built.
+fn per_platform_file(file: &str, p: Platform, many: bool) -> String {
+    if !many {
+        return file.to_owned();
+    }
+    let path = Path::new(file);
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{}.{}", p.dir_name(), ext.to_string_lossy()),
+        None => format!("{stem}-{}", p.dir_name()),
+    };
+    path.with_file_name(name).display().to_string()
+}
+
+/// Plan the build of every requested platform. `declared` gives the ARGs of
+/// a Dockerfile (relative to the context).
+pub fn plan_build(
+    req: &BuildRequest<'_>,
+    declared: &dyn Fn(&str) -> Result<DeclaredArgs>,
+    buildx: bool,
+) -> Result<BuildPlan> {
+    if req.platforms.is_empty() {
+        bail!("no platform to build");
+    }
+    if req.push && req.registry.is_none() {
+        bail!("--push needs --registry (e.g. ghcr.io/<owner>/<repo>)");
+    }
+    if req.cache == CacheKind::Registry && req.registry.is_none() {
+        bail!("--cache registry needs --registry");
+    }
+    if req.pr {
+        if let Some(p) = req.platforms.iter().find(|p| **p != req.host) {
+            bail!("--pr builds natively for the host ({}) only, not {p}", req.host);
+        }
+    }
+    let name = image_name(req.registry.as_deref(), req.spec.name);
+    let many = req.platforms.len() > 1;
+    let jobs = if req.push { "20" } else { "8" };
+    let mut args: Vec<(String, String)> = Vec::new();
+    if !req.build_args.iter().any(|(k, _)| k == "CARGO_BUILD_JOBS") {
+        args.push(("CARGO_BUILD_JOBS".into(), jobs.into()));
+    }
+    args.extend(req.build_args.iter().cloned());
+
+    let mut dropped: Vec<String> = Vec::new();
+    let mut drop_note = |s: String| {
+        if !dropped.contains(&s) {
+            dropped.push(s);
+        }
+    };
+    let mut builds = Vec::new();
+    for &p in &req.platforms {
+        let dockerfile = if p == req.host { req.spec.native } else { req.spec.cross };
+        declared(dockerfile)?.check(&args, dockerfile)?;
+        let file = if req.context == "." {
+            dockerfile.to_owned()
+        } else {
+            Path::new(&req.context).join(dockerfile).display().to_string()
+        };
+        let scope = scope(req.spec.name, p);
+        let suffix = |t: &str| if many { format!("{t}-{}", p.goarch()) } else { t.to_owned() };
+        let loaded: Vec<String> = if req.load || !buildx {
+            req.tags.iter().map(|t| suffix(&tag_ref(&name, t))).collect()
+        } else {
+            Vec::new()
+        };
+        let metadata_file = req.metadata_file.as_deref().map(|f| per_platform_file(f, p, many));
+
+        let mut argv: Vec<String> = vec![req.docker.clone()];
+        let mut cmd_env = Vec::new();
+        if buildx {
+            argv.extend(["buildx".into(), "build".into()]);
+        } else {
+            cmd_env.push(("DOCKER_BUILDKIT".to_owned(), "1".to_owned()));
+            argv.push("build".into());
+        }
+        argv.extend(["--progress".into(), "plain".into(), "--platform".into(), p.docker().into()]);
+        argv.extend(["--file".into(), file]);
+        for (k, v) in &args {
+            argv.extend(["--build-arg".into(), format!("{k}={v}")]);
+        }
+        let local_dir = if req.cache_dir_exact {
+            req.cache_dir.clone()
+        } else {
+            Path::new(&req.cache_dir).join(&scope).display().to_string()
+        };
+        let (from, to) = match req.cache {
+            CacheKind::None => (None, None),
+            CacheKind::Gha => (
+                Some(format!("type=gha,scope={scope}")),
+                Some(format!("type=gha,scope={scope},mode=max")),
+            ),
+            CacheKind::Registry => {
+                let r = format!("{name}:buildcache-{}-{}", p.os(), p.goarch());
+                (Some(format!("type=registry,ref={r}")), Some(format!("type=registry,ref={r},mode=max")))
+            }
+            CacheKind::Local => (
+                Some(format!("type=local,src={local_dir}")),
+                Some(format!("type=local,dest={local_dir},mode=max")),
+            ),
+        };
+        let mut push_cmd = None;
+        let mut pushed_ref = None;
+        if buildx {
+            if let Some(from) = from {
+                argv.extend(["--cache-from".into(), from]);
+            }
+            if let Some(to) = to {
+                argv.extend(["--cache-to".into(), to]);
+            }
+            if req.push {
+                argv.extend([
+                    "--output".into(),
+                    format!("type=image,name={name},push-by-digest=true,name-canonical=true,push=true"),
+                ]);
+                argv.push("--provenance=mode=max".into());
+            } else {
+                if req.load {
+                    argv.push("--load".into());
+                }
+                for t in &loaded {
+                    argv.extend(["--tag".into(), t.clone()]);
+                }
+                argv.push("--provenance=false".into());
+            }
+            if let Some(m) = &metadata_file {
+                argv.extend(["--metadata-file".into(), m.clone()]);
+            }
+        } else {
+            if req.cache != CacheKind::None {
+                drop_note(format!(
+                    "--cache {}: cache import/export needs buildx; building with the engine's local cache only",
+                    match req.cache {
+                        CacheKind::Gha => "gha",
+                        CacheKind::Registry => "registry",
+                        CacheKind::Local => "local",
+                        CacheKind::None => "none",
+                    }
+                ));
+            }
+            let mut tags = loaded.clone();
+            if req.push {
+                let r = format!("{name}:xtask-{}-{}", p.os(), p.goarch());
+                drop_note(format!(
+                    "push-by-digest needs buildx; pushing the tag {name}:xtask-<os>-<arch> and reading its digest"
+                ));
+                drop_note("provenance attestations need buildx; none are attached".into());
+                tags.push(r.clone());
+                push_cmd = Some(Command::new(vec![req.docker.clone(), "push".into(), r.clone()]));
+                pushed_ref = Some(r);
+            }
+            if many {
+                drop_note("multi-platform needs buildx; one `docker build` per platform".into());
+            }
+            if metadata_file.is_some() {
+                drop_note("--metadata-file needs buildx; xtask writes it from `docker inspect`".into());
+            }
+            for t in &tags {
+                argv.extend(["--tag".into(), t.clone()]);
+            }
+        }
+        if let Some(n) = &req.network {
+            argv.extend(["--network".into(), n.clone()]);
+        }
+        argv.push(req.context.clone());
+        builds.push(PlatformBuild {
+            platform: p,
+            dockerfile: dockerfile.to_owned(),
+            build: Command { env: cmd_env, argv },
+            push: push_cmd,
+            pushed_ref,
+            metadata_file,
+            loaded,
+        });
+    }
+    Ok(BuildPlan { buildx, builds, dropped })
+}
+
+/// Everything `docker manifest` depends on.
+#[derive(Debug, Clone)]
+pub struct ManifestRequest {
+    pub docker: String,
+    /// Full references of the tags to create.
+    pub tags: Vec<String>,
+    /// Full references of the per-platform images.
+    pub sources: Vec<String>,
+    /// Registry is plain HTTP on loopback (fallback needs `--insecure`).
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPlan {
+    pub create: Vec<Command>,
+    /// Prints the raw manifest list of the first tag.
+    pub inspect: Command,
+    pub dropped: Vec<String>,
+}
+
+pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan> {
+    if req.tags.is_empty() {
+        bail!("no tag to create (--tag)");
+    }
+    if req.sources.is_empty() {
+        bail!("no source image to merge (--digests DIR is empty, or no --sources)");
+    }
+    let d = || req.docker.clone();
+    let s = |x: &str| x.to_owned();
+    if buildx {
+        let mut create = vec![d(), s("buildx"), s("imagetools"), s("create")];
+        for t in &req.tags {
+            create.extend([s("--tag"), t.clone()]);
+        }
+        create.extend(req.sources.iter().cloned());
+        let inspect = vec![d(), s("buildx"), s("imagetools"), s("inspect"), s("--raw"), req.tags[0].clone()];
+        return Ok(ManifestPlan { create: vec![Command::new(create)], inspect: Command::new(inspect), dropped: vec![] });
+    }
+    let insecure: Vec<String> = if req.insecure { vec![s("--insecure")] } else { vec![] };
+    let mut create = Vec::new();
+    for t in &req.tags {
+        let mut c = vec![d(), s("manifest"), s("create"), s("--amend")];
+        c.extend(insecure.iter().cloned());
+        c.push(t.clone());
+        c.extend(req.sources.iter().cloned());
+        create.push(Command::new(c));
+        let mut p = vec![d(), s("manifest"), s("push"), s("--purge")];
+        p.extend(insecure.iter().cloned());
+        p.push(t.clone());
+        create.push(Command::new(p));
+    }
+    let mut inspect = vec![d(), s("manifest"), s("inspect")];
+    inspect.extend(insecure.iter().cloned());
+    inspect.push(req.tags[0].clone());
+    Ok(ManifestPlan {
+        create,
+        inspect: Command::new(inspect),
+        dropped: vec![s(
+            "imagetools needs buildx; using `docker manifest` (sources must not carry attestations)",
+        )],
+    })
+}
+
+/// Whether a registry address is loopback (plain HTTP allowed).
+pub fn is_loopback_registry(registry: &str) -> bool {
+    let host = registry.split('/').next().unwrap_or("");
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+/// `sha256:<hex>` or `<hex>` → `<name>@sha256:<hex>`.
+pub fn digest_ref(name: &str, digest: &str) -> Result<String> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        bail!("`{digest}` is not a sha256 digest");
+    }
+    Ok(format!("{name}@sha256:{hex}"))
+}
+
+/// The platforms (`os/arch[/variant]`) of a raw manifest list or OCI index,
+/// without attestation entries (`unknown/unknown`).
+pub fn index_platforms(raw: &str) -> Result<Vec<String>> {
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| anyhow::anyhow!("the registry's manifest is not JSON: {e}"))?;
+    let Some(list) = v.get("manifests").and_then(|m| m.as_array()) else {
+        bail!("not a multi-platform manifest list (no `manifests`)");
+    };
+    let mut out = Vec::new();
+    for m in list {
+        let Some(p) = m.get("platform") else { continue };
+        let os = p.get("os").and_then(|x| x.as_str()).unwrap_or("unknown");
+        let arch = p.get("architecture").and_then(|x| x.as_str()).unwrap_or("unknown");
+        if os == "unknown" || arch == "unknown" {
+            continue;
+        }
+        let mut s = format!("{os}/{arch}");
+        if let Some(variant) = p.get("variant").and_then(|x| x.as_str()) {
+            s = format!("{s}/{variant}");
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Fail unless every expected platform is in the index.
+pub fn check_platforms(tag: &str, raw: &str, expected: &[Platform]) -> Result<Vec<String>> {
+    let found = index_platforms(raw).map_err(|e| anyhow::anyhow!("{tag}: {e}"))?;
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|p| !found.iter().any(|f| Platform::parse(f).map(|fp| fp == **p).unwrap_or(false)))
+        .map(|p| p.docker())
+        .collect();
+    if !missing.is_empty() {
+        bail!("{tag} lacks {} (it has: {})", missing.join(", "), if found.is_empty() { "nothing".into() } else { found.join(", ") });
+    }
+    Ok(found)
+}

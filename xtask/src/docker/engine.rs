@@ -1,0 +1,196 @@
+//! The docker CLI and engine: which binary, whether the engine answers,
+//! whether buildx exists, and running commands (streaming their output).
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Command as Proc, Stdio},
+};
+
+use anyhow::{bail, Context, Result};
+
+use super::argv::Command;
+
+/// A usable docker CLI.
+#[derive(Debug, Clone)]
+pub struct Docker {
+    /// As given (printed in commands).
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// `--docker`, else `$DOCKER`, else `docker`.
+pub fn choose(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var("DOCKER").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "docker".to_owned())
+}
+
+impl Docker {
+    /// Resolve the binary; one error when it does not exist.
+    pub fn find(name: &str) -> Result<Docker> {
+        let path = which::which(name).map_err(|_| {
+            anyhow::anyhow!("docker CLI `{name}` not found (install docker, or set DOCKER=/path/to/docker or --docker)")
+        })?;
+        Ok(Docker { name: name.to_owned(), path })
+    }
+
+    fn output(&self, args: &[&str]) -> Result<std::process::Output> {
+        Proc::new(&self.path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {}", self.path.display()))
+    }
+
+    /// Check that the engine answers; one error naming DOCKER_HOST otherwise.
+    pub fn check_engine(&self) -> Result<String> {
+        let out = self.output(&["version", "--format", "{{.Server.Version}}"])?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() || version.is_empty() {
+            let why = first_line(&String::from_utf8_lossy(&out.stderr));
+            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            bail!(
+                "the Docker engine at {host} is not running or not reachable ({why}); start dockerd or fix DOCKER_HOST"
+            );
+        }
+        Ok(version)
+    }
+
+    /// The client's version (`20.10.24+dfsg1`), if it answers.
+    pub fn client_version(&self) -> Option<String> {
+        let out = self.output(&["version", "--format", "{{.Client.Version}}"]).ok()?;
+        let v = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        (!v.is_empty()).then_some(v)
+    }
+
+    /// Whether `docker buildx version` works.
+    pub fn has_buildx(&self) -> bool {
+        self.output(&["buildx", "version"]).map(|o| o.status.success()).unwrap_or(false)
+    }
+
+    /// Decide buildx (`auto`, `yes`, `no`); without buildx the CLI must be
+    /// one that still drives BuildKit itself (before 23.0).
+    pub fn buildx_mode(&self, when: &str) -> Result<bool> {
+        let buildx = match when {
+            "auto" => self.has_buildx(),
+            "yes" => {
+                if !self.has_buildx() {
+                    bail!("--buildx yes, but `{} buildx version` fails", self.name);
+                }
+                true
+            }
+            "no" => false,
+            _ => bail!("--buildx takes auto, yes or no, not `{when}`"),
+        };
+        if !buildx {
+            if let Some(v) = self.client_version() {
+                if major(&v) >= 23 {
+                    bail!(
+                        "docker CLI {} ({v}) has no buildx and, since 23.0, refuses BuildKit without it: \
+                         install buildx, or choose a CLI <= 20.10 with DOCKER=/usr/bin/docker or --docker",
+                        self.name
+                    );
+                }
+            }
+        }
+        Ok(buildx)
+    }
+
+    /// Run a command, streaming its output; returns the combined output.
+    pub fn run(&self, cmd: &Command) -> Result<String> {
+        run_streaming(cmd, &self.path)
+    }
+
+    /// Run a command and capture stdout (stderr passes through).
+    pub fn read(&self, cmd: &Command) -> Result<String> {
+        let (prog, args) = cmd.argv.split_first().context("empty command")?;
+        let prog = if *prog == self.name { self.path.clone() } else { PathBuf::from(prog) };
+        let out = Proc::new(prog)
+            .args(args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+        if !out.status.success() {
+            bail!("`{}` failed ({})", cmd.shell_line(), out.status);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `docker inspect --format <fmt> <ref>`.
+    pub fn inspect(&self, format: &str, what: &str) -> Result<String> {
+        let out = self.output(&["inspect", "--format", format, what])?;
+        if !out.status.success() {
+            bail!("`{} inspect {what}` failed: {}", self.name, first_line(&String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+/// Run `cmd` (argv[0] replaced by `prog`), copying stdout and stderr to our
+/// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
+pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
+    let (_, args) = cmd.argv.split_first().context("empty command")?;
+    let mut child = Proc::new(prog)
+        .args(args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || copy_lines(stdout));
+    let err_lines = copy_lines(stderr);
+    let out_lines = out_thread.join().unwrap_or_default();
+    let status = child.wait().context("waiting for docker")?;
+    let all = format!("{out_lines}{err_lines}");
+    if !status.success() {
+        bail!("`{}` failed ({status})", short(&cmd.shell_line()));
+    }
+    Ok(all)
+}
+
+fn copy_lines(r: impl std::io::Read) -> String {
+    let mut all = String::new();
+    for line in BufReader::new(r).lines() {
+        let Ok(line) = line else { break };
+        eprintln!("{line}");
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no answer");
+    line.to_owned()
+}
+
+/// Commands can be long: keep error lines readable.
+fn short(s: &str) -> String {
+    if s.len() > 160 {
+        format!("{}…", &s[..s.char_indices().nth(160).map(|(i, _)| i).unwrap_or(s.len())])
+    } else {
+        s.to_owned()
+    }
+}
+
+fn major(version: &str) -> u32 {
+    version.split(['.', '+', '-']).next().and_then(|m| m.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn majors() {
+        assert_eq!(major("20.10.24+dfsg1"), 20);
+        assert_eq!(major("28.2.2"), 28);
+        assert_eq!(major("dev"), 0);
+    }
+}

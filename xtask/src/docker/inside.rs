@@ -1,0 +1,202 @@
+//! Steps that run INSIDE the builder stages of the Dockerfiles:
+//!
+//! - `xtask docker toolchain [--platform P]`: install what building for P
+//!   needs (Go, the C compiler, and for a foreign P the C cross compiler and
+//!   the Rust std), whatever the base image: with rustup the std comes from
+//!   `rustup target add`, otherwise from apt/dnf (Debian: `libstd-rust-web-dev:<arch>`,
+//!   built with `/usr/bin/rustc`). Package names come from `doctor`'s table.
+//! - `xtask docker stage --out DIR`: the image tree `bin/extproc`,
+//!   `lib/libcandle_semantic_router.so`, `config/config.json` (the router's
+//!   RUNPATH is `$ORIGIN/../lib`).
+
+use std::{fs, path::Path};
+
+use anyhow::{bail, Context, Result};
+use xshell::cmd;
+
+use crate::{
+    build::{Outputs, ROUTER_BIN, ROUTER_DIR},
+    cross,
+    doctor::{self, Need, PkgManager},
+    flags,
+    platform::Platform,
+    Ctx,
+};
+
+/// What is missing to build for `target` on `host`, given probes.
+pub fn missing(
+    host: Platform,
+    target: Platform,
+    tool: &dyn Fn(&str) -> bool,
+    has_target_std: &dyn Fn() -> bool,
+) -> Vec<Need> {
+    let mut out = Vec::new();
+    if !tool("cc") {
+        out.push(Need::HostCc);
+    }
+    if !tool("go") {
+        out.push(Need::Go);
+    }
+    if target != host {
+        if !tool(&format!("{}gcc", target.gnu_prefix())) {
+            out.push(Need::CrossCc(target));
+        }
+        if !has_target_std() {
+            out.push(Need::TargetStd(target));
+        }
+    }
+    out
+}
+
+/// The commands that install `missing`: `rustup target add` when rustup
+/// exists, the rest with the package manager.
+pub fn install_plan(
+    missing: &[Need],
+    host: Platform,
+    pm: Option<PkgManager>,
+    rustup: bool,
+) -> Result<Vec<Vec<String>>> {
+    let mut plan = Vec::new();
+    let mut pkgs: Vec<Need> = Vec::new();
+    for need in missing {
+        match need {
+            Need::TargetStd(p) if rustup => {
+                plan.push(vec!["rustup".into(), "target".into(), "add".into(), p.rust_triple().into()])
+            }
+            n => pkgs.push(*n),
+        }
+    }
+    if !pkgs.is_empty() {
+        let Some(pm) = pm else {
+            let what: Vec<String> = pkgs.iter().map(|n| n.label()).collect();
+            bail!("{} missing and neither apt-get nor dnf is here to install it", what.join(", "));
+        };
+        let mut pkg_plan = doctor::fix_plan(&pkgs, pm, host, "xtask");
+        plan.append(&mut pkg_plan);
+    }
+    Ok(plan)
+}
+
+pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
+    let host = Platform::host()?;
+    let target = match &opts.platform {
+        Some(p) => Platform::parse(p)?,
+        None => host,
+    };
+    let probe_std = || cross::target_std(&target).is_ok();
+    let need = missing(host, target, &cross::tool_exists, &probe_std);
+    if need.is_empty() {
+        eprintln!("toolchain: everything for {target} is here");
+        return Ok(());
+    }
+    let pm = if cross::tool_exists("apt-get") {
+        Some(PkgManager::Apt)
+    } else if cross::tool_exists("dnf") {
+        Some(PkgManager::Dnf)
+    } else {
+        None
+    };
+    let plan = install_plan(&need, host, pm, cross::tool_exists("rustup"))?;
+    let sh = xshell::Shell::new()?;
+    for argv in &plan {
+        let line = argv.iter().map(|a| super::argv::quote(a)).collect::<Vec<_>>().join(" ");
+        eprintln!("$ {line}");
+        if opts.dry_run {
+            continue;
+        }
+        let (prog, args) = argv.split_first().expect("never empty");
+        cmd!(sh, "{prog} {args...}")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .run()
+            .with_context(|| format!("`{line}` failed"))?;
+    }
+    if opts.dry_run {
+        return Ok(());
+    }
+    let left = missing(host, target, &cross::tool_exists, &probe_std);
+    if !left.is_empty() {
+        let what: Vec<String> = left.iter().map(|n| n.label()).collect();
+        bail!("still missing after installing: {}", what.join(", "));
+    }
+    eprintln!("toolchain: ready for {target}");
+    Ok(())
+}
+
+pub fn stage(ctx: &Ctx, opts: &flags::DockerStage) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let platform = match &opts.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host()?,
+    };
+    let built = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
+    let out = ctx.sh.current_dir().join(&opts.out);
+    let config = ws.path(ROUTER_DIR).join("config/config.json");
+    let copies = [
+        (built.router.clone(), out.join("bin").join(ROUTER_BIN), 0o755),
+        (built.shared_lib(), out.join("lib").join(built.shared_lib().file_name().unwrap()), 0o755),
+        (config, out.join("config/config.json"), 0o644),
+    ];
+    for (from, to, mode) in copies {
+        copy(&from, &to, mode)?;
+        eprintln!("stage: {} -> {}", from.display(), to.display());
+    }
+    Ok(())
+}
+
+fn copy(from: &Path, to: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if !from.is_file() {
+        bail!("{} was not built", from.display());
+    }
+    let dir = to.parent().context("no parent")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AMD: Platform = Platform::AMD64;
+    const ARM: Platform = Platform::ARM64;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn debian_base_cross_to_arm64() {
+        let none = |_: &str| false;
+        let need = missing(AMD, ARM, &none, &|| false);
+        assert_eq!(need, [Need::HostCc, Need::Go, Need::CrossCc(ARM), Need::TargetStd(ARM)]);
+        let plan = install_plan(&need, AMD, Some(PkgManager::Apt), false).unwrap();
+        assert_eq!(plan[0], s(&["dpkg", "--add-architecture", "arm64"]));
+        assert_eq!(plan[1], s(&["apt-get", "update"]));
+        let install = plan[2].join(" ");
+        for pkg in ["gcc", "libc6-dev", "golang-go", "gcc-aarch64-linux-gnu", "libstd-rust-web-dev:arm64", "rustc-web"] {
+            assert!(install.split(' ').any(|w| w == pkg), "{pkg} in {install}");
+        }
+    }
+
+    #[test]
+    fn rust_image_uses_rustup_for_the_std() {
+        let has = |t: &str| t == "cc";
+        let need = missing(AMD, ARM, &has, &|| false);
+        let plan = install_plan(&need, AMD, Some(PkgManager::Apt), true).unwrap();
+        assert_eq!(plan[0], s(&["rustup", "target", "add", "aarch64-unknown-linux-gnu"]));
+        assert!(!plan.iter().flatten().any(|w| w.contains("libstd-rust")));
+        assert!(plan.iter().flatten().any(|w| w == "golang-go"));
+    }
+
+    #[test]
+    fn native_needs_only_go_and_cc() {
+        let all = |_: &str| true;
+        assert!(missing(AMD, AMD, &all, &|| false).is_empty());
+        let no_go = |t: &str| t != "go";
+        assert_eq!(missing(ARM, ARM, &no_go, &|| false), [Need::Go]);
+        let err = install_plan(&[Need::Go], AMD, None, false).unwrap_err().to_string();
+        assert!(err.contains("neither apt-get nor dnf"), "{err}");
+    }
+}

@@ -1,0 +1,337 @@
+//! `cargo xtask docker`: container images, the same code in CI, in the e2e
+//! test and on a laptop.
+//!
+//! - `images`: the table of images and their Dockerfiles;
+//! - `dockerfile`: the `ARG`s a Dockerfile declares;
+//! - `argv`: the docker command lines, pure and golden-tested;
+//! - `engine`: the docker CLI and engine (probes, running commands);
+//! - `report`: step timing, GitHub annotations, `metrics.json`;
+//! - `inside`: the steps that run inside the builder stages (`toolchain`, `stage`).
+//!
+//! `cargo xtask docker <image>` builds (and pushes or loads) one image per
+//! platform; `cargo xtask docker manifest <image>` merges per-platform
+//! digests into a multi-arch tag and checks its platforms.
+
+pub mod argv;
+pub mod dockerfile;
+pub mod engine;
+pub mod images;
+pub mod inside;
+pub mod report;
+
+use std::{fs, path::PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{flags, platform::Platform, Ctx};
+use argv::{BuildRequest, CacheKind, ManifestRequest};
+use dockerfile::DeclaredArgs;
+use engine::Docker;
+use report::Report;
+
+impl flags::Docker {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        match self.cmd {
+            None => {
+                let image = self.build.image.clone().unwrap_or_default();
+                let mut report = Report::new(format!("docker {image}"));
+                let metrics_file = report::metrics_path(ctx, self.build.metrics_file.as_deref());
+                let res = build(ctx, &self.build, &mut report).map(drop);
+                report.finish(&res, &metrics_file);
+                res
+            }
+            Some(flags::DockerCmd::Manifest(m)) => {
+                let mut report = Report::new(format!("docker manifest {}", m.image));
+                let metrics_file = report::metrics_path(ctx, m.metrics_file.as_deref());
+                let res = manifest(ctx, &m, &mut report).map(drop);
+                report.finish(&res, &metrics_file);
+                res
+            }
+            Some(flags::DockerCmd::Toolchain(t)) => inside::toolchain(ctx, &t),
+            Some(flags::DockerCmd::Stage(s)) => inside::stage(ctx, &s),
+        }
+    }
+}
+
+/// What one platform's build produced.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub platform: Platform,
+    pub dockerfile: String,
+    /// Everything docker printed (progress included), e.g. to look for `CACHED`.
+    pub output: String,
+    pub digest: Option<String>,
+    pub loaded: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Resolve the docker CLI and decide buildx. A dry run needs no engine (and
+/// assumes buildx when the CLI is missing, i.e. prints what CI runs).
+fn docker_for(flag: Option<&str>, buildx: &str, dry_run: bool) -> Result<(Option<Docker>, bool)> {
+    let name = engine::choose(flag);
+    if dry_run {
+        let docker = Docker::find(&name).ok();
+        let bx = match (buildx, &docker) {
+            ("yes", _) => true,
+            ("no", _) => false,
+            ("auto", Some(d)) => d.has_buildx(),
+            ("auto", None) => true,
+            (other, _) => bail!("--buildx takes auto, yes or no, not `{other}`"),
+        };
+        return Ok((docker, bx));
+    }
+    let docker = Docker::find(&name)?;
+    docker.check_engine()?;
+    let bx = docker.buildx_mode(buildx)?;
+    Ok((Some(docker), bx))
+}
+
+/// `cargo xtask docker <image> …` (also called by the e2e test).
+pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Result<Vec<Built>> {
+    let image = opts.image.as_deref().context("which image? (e.g. `cargo xtask docker extproc`)")?;
+    let spec = images::find(image)?;
+    let host = Platform::host()?;
+    let platforms = spec.platforms_for(&opts.platform)?;
+    let cache = CacheKind::parse(&opts.cache)?;
+    let build_args =
+        opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
+    let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
+    let docker_name = engine::choose(opts.docker.as_deref());
+
+    let cwd = ctx.sh.current_dir();
+    let context_dir = match &opts.context {
+        Some(c) => cwd.join(c),
+        None => ctx.workspace()?.root.clone(),
+    };
+    let context = if context_dir == cwd { ".".to_owned() } else { context_dir.display().to_string() };
+    let xtask_dir = match ctx.workspace() {
+        Ok(ws) => ws.target_dir().unwrap_or_else(|_| ws.path("target")).join("xtask"),
+        Err(_) => cwd.join("target/xtask"),
+    };
+    let (cache_dir, cache_dir_exact) = match &opts.cache_dir {
+        Some(d) => (cwd.join(d).display().to_string(), true),
+        None => (xtask_dir.join("buildcache").display().to_string(), false),
+    };
+    // A push always records its digest: in the given file, else in ours.
+    let metadata_file = match (&opts.metadata_file, opts.push && !opts.dry_run) {
+        (Some(f), _) => Some(cwd.join(f).display().to_string()),
+        (None, true) => Some(xtask_dir.join("docker").join(format!("{image}-metadata.json")).display().to_string()),
+        (None, false) => None,
+    };
+    let req = BuildRequest {
+        spec,
+        platforms,
+        host,
+        tags: opts.tag.clone(),
+        push: opts.push,
+        load: opts.load,
+        pr: opts.pr,
+        cache,
+        cache_dir,
+        cache_dir_exact,
+        registry: opts.registry.clone(),
+        metadata_file,
+        docker: docker_name,
+        build_args,
+        network: opts.network.clone(),
+        context,
+    };
+    let declared = |file: &str| -> Result<DeclaredArgs> {
+        let path = context_dir.join(file);
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(DeclaredArgs::parse(&text))
+    };
+    let plan = argv::plan_build(&req, &declared, buildx)?;
+    for note in &plan.dropped {
+        eprintln!("note: no buildx: {note}");
+    }
+    if opts.dry_run {
+        for c in plan.commands() {
+            println!("{}", c.shell_line());
+        }
+        return Ok(Vec::new());
+    }
+    let docker = docker.expect("not a dry run");
+    if let Some(f) = &req.metadata_file {
+        if let Some(dir) = std::path::Path::new(f).parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
+    if cache == CacheKind::Local && buildx {
+        fs::create_dir_all(&req.cache_dir).ok();
+    }
+
+    let name = argv::image_name(req.registry.as_deref(), spec.name);
+    let mut built = Vec::new();
+    for b in &plan.builds {
+        eprintln!("$ {}", b.build.shell_line());
+        let start = std::time::Instant::now();
+        let (output, digest) = report.image(spec.name, b.platform.docker(), || {
+            let output = docker.run(&b.build)?;
+            let mut digest = None;
+            if let (Some(push), Some(r)) = (&b.push, &b.pushed_ref) {
+                eprintln!("$ {}", push.shell_line());
+                docker.run(push)?;
+                let d = repo_digest(&docker, r, &name)?;
+                if let Some(f) = &b.metadata_file {
+                    let meta = serde_json::json!({
+                        "containerimage.digest": d,
+                        "image.name": r,
+                        "xtask.note": "written by xtask (docker build without buildx)",
+                    });
+                    fs::write(f, serde_json::to_string_pretty(&meta)? + "\n")?;
+                }
+                digest = Some(d);
+            } else if opts.push {
+                let f = b.metadata_file.as_deref().context("a push has a metadata file")?;
+                digest = Some(metadata_digest(f)?);
+            }
+            Ok(((output, digest.clone()), digest))
+        })?;
+        if let Some(d) = &digest {
+            eprintln!("{} {}: pushed {name}@{d}", spec.name, b.platform);
+            if let Some(dir) = &opts.digests_dir {
+                let dir = cwd.join(dir);
+                fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                fs::write(dir.join(d.trim_start_matches("sha256:")), b"")?;
+            }
+            if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
+                use std::io::Write;
+                let line = format!("digest={d}\n");
+                fs::OpenOptions::new().create(true).append(true).open(out)?.write_all(line.as_bytes())?;
+            }
+        }
+        built.push(Built {
+            platform: b.platform,
+            dockerfile: b.dockerfile.clone(),
+            output,
+            digest,
+            loaded: b.loaded.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+
+    // Pushed with tags: merge the digests into the tags.
+    if opts.push && !opts.tag.is_empty() {
+        let sources = built
+            .iter()
+            .filter_map(|b| b.digest.as_deref())
+            .map(|d| argv::digest_ref(&name, d))
+            .collect::<Result<Vec<_>>>()?;
+        let tags = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
+        let expected: Vec<Platform> = built.iter().map(|b| b.platform).collect();
+        merge(&docker, buildx, tags, sources, &expected, report)?;
+    }
+    Ok(built)
+}
+
+fn metadata_digest(file: &str) -> Result<String> {
+    let text = fs::read_to_string(file).with_context(|| format!("cannot read the build metadata {file}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{file} is not JSON"))?;
+    v.get("containerimage.digest")
+        .and_then(|d| d.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{file} has no containerimage.digest"))
+}
+
+/// The registry digest of a pushed tag (`RepoDigests` of the local image).
+fn repo_digest(docker: &Docker, r: &str, name: &str) -> Result<String> {
+    let json = docker.inspect("{{json .RepoDigests}}", r)?;
+    let list: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
+    list.iter()
+        .find_map(|d| d.strip_prefix(&format!("{name}@")).map(str::to_owned))
+        .with_context(|| format!("no digest of {name} among the RepoDigests of {r}: {json}"))
+}
+
+/// `cargo xtask docker manifest <image> …` (also called by the e2e test).
+pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut Report) -> Result<Vec<String>> {
+    let spec = images::find(&opts.image)?;
+    let expected = if opts.platform.is_empty() {
+        spec.platforms.to_vec()
+    } else {
+        spec.platforms_for(&opts.platform)?
+    };
+    let name = argv::image_name(opts.registry.as_deref(), spec.name);
+    let sources = match &opts.digests {
+        Some(dir) => {
+            if opts.registry.is_none() {
+                bail!("--digests needs --registry (the digests are of <registry>/{})", spec.name);
+            }
+            let dir = ctx.sh.current_dir().join(dir);
+            let mut names: Vec<String> = fs::read_dir(&dir)
+                .with_context(|| format!("cannot read the digests directory {}", dir.display()))?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            names.iter().map(|d| argv::digest_ref(&name, d)).collect::<Result<Vec<_>>>()?
+        }
+        None => opts.sources.clone(),
+    };
+    let tags: Vec<String> = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
+    let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
+    if opts.dry_run {
+        let req = ManifestRequest {
+            docker: engine::choose(opts.docker.as_deref()),
+            insecure: tags.first().map(|t| argv::is_loopback_registry(t)).unwrap_or(false),
+            tags,
+            sources,
+        };
+        let plan = argv::plan_manifest(&req, buildx)?;
+        for note in &plan.dropped {
+            eprintln!("note: no buildx: {note}");
+        }
+        for c in plan.create.iter().chain([&plan.inspect]) {
+            println!("{}", c.shell_line());
+        }
+        return Ok(Vec::new());
+    }
+    merge(&docker.expect("not a dry run"), buildx, tags, sources, &expected, report)
+}
+
+/// Create the tags from the sources, push, inspect, check the platforms.
+pub fn merge(
+    docker: &Docker,
+    buildx: bool,
+    tags: Vec<String>,
+    sources: Vec<String>,
+    expected: &[Platform],
+    report: &mut Report,
+) -> Result<Vec<String>> {
+    let req = ManifestRequest {
+        docker: docker.name.clone(),
+        insecure: tags.first().map(|t| argv::is_loopback_registry(t)).unwrap_or(false),
+        tags,
+        sources,
+    };
+    let plan = argv::plan_manifest(&req, buildx)?;
+    for note in &plan.dropped {
+        eprintln!("note: no buildx: {note}");
+    }
+    let tag = req.tags[0].clone();
+    report.step(format!("docker manifest create {tag}"), || {
+        for c in &plan.create {
+            eprintln!("$ {}", c.shell_line());
+            docker.run(c)?;
+        }
+        Ok(())
+    })?;
+    report.step(format!("docker manifest inspect {tag}"), || {
+        eprintln!("$ {}", plan.inspect.shell_line());
+        let raw = docker.read(&plan.inspect)?;
+        let found = argv::check_platforms(&tag, &raw, expected)?;
+        eprintln!("{tag}: {}", found.join(", "));
+        Ok(found)
+    })
+}
+
+/// Where e2e and tests put their files: `<target>/xtask/<sub>`.
+pub fn xtask_dir(ctx: &Ctx, sub: &str) -> PathBuf {
+    let target = ctx
+        .workspace()
+        .ok()
+        .and_then(|ws| ws.target_dir().ok())
+        .unwrap_or_else(|| ctx.sh.current_dir().join("target"));
+    target.join("xtask").join(sub)
+}
