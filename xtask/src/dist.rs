@@ -1,11 +1,175 @@
-//! `cargo xtask` command (being written).
+//! `cargo xtask dist`: the main job without Docker.
+//!
+//! For each platform: build (release by default), verify the library, the
+//! static library and the router with goblin, then assemble
+//! `dist/<os>-<arch>/`:
+//!
+//! ```text
+//! bin/extproc                      RUNPATH $ORIGIN/../lib
+//! lib/libcandle_semantic_router.so
+//! lib/libcandle_semantic_router.a
+//! include/candle_semantic_router.h
+//! config/config.json               the example config
+//! SHA256SUMS                       of every file above
+//! ```
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
 
-use crate::{flags, Ctx};
+use anyhow::{Context, Result};
+
+use crate::{
+    build::{self, Outputs},
+    flags, fsutil,
+    metrics::Metrics,
+    platform::Platform,
+    verify::{self, Expectations},
+    workspace::profile_args,
+    Ctx,
+};
+
+/// The example config shipped beside the router, relative to the workspace root.
+pub const EXAMPLE_CONFIG: &str = "src/semantic-router/config/config.json";
+const HEADER_DIR: &str = "candle-binding/include";
 
 impl flags::Dist {
-    pub fn run(self, _ctx: &Ctx) -> Result<()> {
-        anyhow::bail!("not written yet")
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let ws = ctx.workspace()?;
+        let platforms = Platform::parse_list(&self.platform)?;
+        let profile = release_by_default(self.profile);
+        let out_root = self.out.unwrap_or_else(|| ws.path("dist"));
+        let mut metrics = Metrics::default();
+        let result = (|| {
+            for platform in platforms {
+                let dir = dist_platform(ctx, platform, &profile, &out_root, &mut metrics)?;
+                println!("{}", dir.display());
+            }
+            Ok(())
+        })();
+        eprintln!("\n{}", metrics.table());
+        result
+    }
+}
+
+fn release_by_default(profile: flags::Profile) -> flags::Profile {
+    if profile.profile.is_none() && !profile.release {
+        flags::Profile { release: true, profile: None }
+    } else {
+        profile
+    }
+}
+
+/// Build, verify and assemble one platform; returns its dist directory.
+pub fn dist_platform(
+    ctx: &Ctx,
+    platform: Platform,
+    profile: &flags::Profile,
+    out_root: &Path,
+    metrics: &mut Metrics,
+) -> Result<PathBuf> {
+    let ws = ctx.workspace()?;
+    let opts = build::Options { profile: profile.clone(), go: true, ..Default::default() };
+    let outputs = build::build(ctx, platform, &opts, metrics)?;
+    metrics.step(format!("verify-symbols ({platform})"), || {
+        let exp = Expectations::from_workspace(&ws.root, platform, None)?;
+        let (_, profile_dir) = profile_args(profile);
+        let report = verify::verify_outputs(&ws.target_dir()?, &profile_dir, true, &exp)?;
+        print!("{}", report.table());
+        report.into_result()
+    })?;
+    let dir = out_root.join(platform.dir_name());
+    metrics.step(format!("assemble {}", dir.display()), || assemble(&ws.root, &outputs, &dir))?;
+    Ok(dir)
+}
+
+/// Lay out one platform's tree (replacing an old one) and write `SHA256SUMS`.
+pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the old {}", dir.display()))?;
+    }
+    let mut files: Vec<(PathBuf, String)> = vec![
+        (outputs.router.clone(), format!("bin/{}", build::ROUTER_BIN)),
+        (outputs.shared_lib(), format!("lib/{}.so", build::LIB_STEM)),
+        (outputs.static_lib(), format!("lib/{}.a", build::LIB_STEM)),
+        (root.join(EXAMPLE_CONFIG), "config/config.json".into()),
+    ];
+    let headers = root.join(HEADER_DIR);
+    for entry in std::fs::read_dir(&headers).with_context(|| format!("cannot read {}", headers.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "h") {
+            let name = path.file_name().expect("a file").to_string_lossy().into_owned();
+            files.push((path, format!("include/{name}")));
+        }
+    }
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut sums = String::new();
+    for (from, rel) in &files {
+        let to = dir.join(rel);
+        fsutil::copy(from, &to)?;
+        sums += &format!("{}  {rel}\n", fsutil::sha256_hex(&to)?);
+    }
+    std::fs::write(dir.join("SHA256SUMS"), sums).context("cannot write SHA256SUMS")?;
+    Ok(())
+}
+
+/// How to run `platform`'s binaries on this machine: nothing for the host,
+/// qemu-user with the cross sysroot otherwise.
+pub fn runner(platform: Platform) -> Result<Vec<String>> {
+    if platform.is_host() {
+        return Ok(Vec::new());
+    }
+    let qemu = format!("qemu-{}", platform.rust_triple().split('-').next().unwrap_or_default());
+    let bin = [format!("{qemu}-static"), qemu.clone()]
+        .into_iter()
+        .find(|b| which::which(b).is_ok())
+        .with_context(|| format!("{qemu}-static is needed to run {platform} binaries: apt-get install qemu-user-static"))?;
+    let sysroot = format!("/usr/{}", platform.gnu_prefix().trim_end_matches('-'));
+    if !Path::new(&sysroot).join("lib").is_dir() {
+        anyhow::bail!("{sysroot} (the {platform} C library) is missing: run `cargo xtask doctor --fix --platform {platform}`");
+    }
+    Ok(vec![bin, "-L".into(), sysroot])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assemble_lays_out_the_tree_with_checksums() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ws");
+        let target = tmp.path().join("target");
+        let host = Platform::host().unwrap();
+        let outputs = Outputs::new(&target, host, &flags::Profile { release: true, profile: None });
+        for (path, body) in [
+            (outputs.router.clone(), "router"),
+            (outputs.shared_lib(), "so"),
+            (outputs.static_lib(), "a"),
+            (root.join(EXAMPLE_CONFIG), "{}"),
+            (root.join(HEADER_DIR).join("candle_semantic_router.h"), "h"),
+            (root.join(HEADER_DIR).join("README.txt"), "not a header"),
+        ] {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        let dir = tmp.path().join("dist").join(host.dir_name());
+        std::fs::create_dir_all(dir.join("stale")).unwrap();
+        assemble(&root, &outputs, &dir).unwrap();
+
+        let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+        let listed: Vec<&str> = sums.lines().map(|l| l.split_once("  ").unwrap().1).collect();
+        assert_eq!(
+            listed,
+            [
+                "bin/extproc",
+                "config/config.json",
+                "include/candle_semantic_router.h",
+                "lib/libcandle_semantic_router.a",
+                "lib/libcandle_semantic_router.so"
+            ]
+        );
+        assert!(!dir.join("stale").exists(), "an old tree is replaced");
+        // sha256("so"), as sha256sum prints it
+        assert!(sums.contains("a1d9890884c1b4b960c279cfe7554a900d169422d6cec980beef67761487d3b9  lib/libcandle_semantic_router.so"));
+        assert_eq!(std::fs::read_to_string(dir.join("bin/extproc")).unwrap(), "router");
     }
 }

@@ -80,7 +80,7 @@ fn staging_dir(dir: &Path) -> Result<PathBuf> {
 fn install(staging: &Path, dir: &Path) -> Result<()> {
     let mut manifest = String::new();
     for file in MODEL_FILES {
-        manifest += &format!("{}  {file}\n", sha256_hex(&staging.join(file))?);
+        manifest += &format!("{}  {file}\n", crate::fsutil::sha256_hex(&staging.join(file))?);
     }
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
@@ -98,7 +98,7 @@ pub fn verified(dir: &Path) -> Result<bool> {
     for file in MODEL_FILES {
         let Some(want) = listed.get(file) else { return Ok(false) };
         let path = dir.join(file);
-        if !path.is_file() || sha256_hex(&path)? != *want {
+        if !path.is_file() || crate::fsutil::sha256_hex(&path)? != *want {
             return Ok(false);
         }
     }
@@ -198,13 +198,6 @@ fn parse_record(record: &str) -> BTreeMap<&str, &str> {
             Some((path, hash))
         })
         .collect()
-}
-
-fn sha256_hex(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ use xshell::cmd;
 use crate::{flags, metrics::Metrics, workspace::cargo, Ctx};
 
 /// Every suite, in the order they run.
-pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router"];
+pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist"];
+
+/// Platforms the `dist` suite builds and runs (foreign ones under qemu-user).
+pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
 
 impl flags::Test {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
@@ -21,7 +24,7 @@ impl flags::Test {
             }
         }
         let wanted = |s: &str| self.suite.is_empty() || self.suite.iter().any(|w| w == s);
-        let needs_library = ["rust", "go-binding", "router"].iter().any(|s| wanted(s));
+        let needs_library = ["rust", "go-binding", "router", "dist"].iter().any(|s| wanted(s));
 
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
@@ -88,6 +91,7 @@ fn run_suite(ctx: &Ctx, suite: &str, env: &Env) -> Result<()> {
             .run()?,
         "go-binding" => go_test(ctx, &ws.path("candle-binding"), env)?,
         "router" => go_test(ctx, &ws.path("src/semantic-router"), env)?,
+        "dist" => dist_test(ctx, env)?,
         other => bail!("unknown suite `{other}`"),
     }
     Ok(())
@@ -106,5 +110,25 @@ fn go_test(ctx: &Ctx, dir: &Path, env: &Env) -> Result<()> {
         .env("CANDLE_MODEL_DIR", &env.model_dir)
         .env("GOPROXY", "off")
         .run()?;
+    Ok(())
+}
+
+/// `dist` for every platform of [`DIST_PLATFORMS`], then each tree's router
+/// answers `/healthz` and one `/v1/route` on loopback with the real model.
+fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let out = ws.target_dir()?.join("xtask/dist-test");
+    let release = flags::Profile { release: true, profile: None };
+    let mut metrics = Metrics::default();
+    for p in DIST_PLATFORMS {
+        let platform = crate::platform::Platform::parse(p)?;
+        let dir = crate::dist::dist_platform(ctx, platform, &release, &out, &mut metrics)?;
+        let runner = crate::dist::runner(platform)?;
+        let answer = metrics.step(format!("smoke {platform} (runner: {runner:?})"), || {
+            crate::smoke::smoke(&runner, &dir.join("bin/extproc"), &dir.join("config/config.json"), &env.model_dir, &[])
+        })?;
+        eprintln!("{platform}: /healthz 200, /v1/route -> {answer}");
+    }
+    eprintln!("{}", metrics.table());
     Ok(())
 }
