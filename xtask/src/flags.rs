@@ -277,6 +277,9 @@ pub struct DockerBuild {
     /// Pull-request fast path: native single-platform Dockerfile, fewer jobs.
     #[arg(long)]
     pub pr: bool,
+    /// Do not use cached layers (their results are still cached for the next build).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Build cache: `gha`, `registry`, `local` or `none`.
     #[arg(long, value_name = "KIND", default_value = "none")]
     pub cache: String,
@@ -301,6 +304,10 @@ pub struct DockerBuild {
     /// Build argument `K=V`; K must be an ARG of the Dockerfile.
     #[arg(long, value_name = "K=V")]
     pub build_arg: Vec<String>,
+    /// Build secret `id=ID,src=FILE`, e.g. `id=cacert,src=/etc/ssl/certs/ca-certificates.crt`
+    /// (the Dockerfiles mount `cacert` as the CA bundle of the steps that reach crates.io).
+    #[arg(long, value_name = "SPEC")]
+    pub secret: Vec<String>,
     /// Network mode of RUN steps (e.g. `host`).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
@@ -396,9 +403,12 @@ pub struct E2e {
     /// Only these platforms (default: linux/amd64,linux/arm64).
     #[arg(long, value_delimiter = ',', value_name = "P")]
     pub platform: Vec<String>,
-    /// Keep the work directory (build contexts) for inspection.
+    /// Keep the work directory (build contexts) and the services it started.
     #[arg(long)]
     pub keep: bool,
+    /// Build the first images with `--no-cache`, so that the cold figures are cold.
+    #[arg(long)]
+    pub cold: bool,
     /// The docker CLI (default: `$DOCKER`, else the first CLI that can build).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,

@@ -75,6 +75,7 @@ pub struct BuildRequest<'a> {
     pub push: bool,
     pub load: bool,
     pub pr: bool,
+    pub no_cache: bool,
     pub cache: CacheKind,
     /// Directory of `local` caches; each platform gets `<dir>/<image>-<os>-<arch>`
     /// (or exactly this directory when `cache_dir_exact`).
@@ -84,6 +85,8 @@ pub struct BuildRequest<'a> {
     pub metadata_file: Option<String>,
     pub docker: String,
     pub build_args: Vec<(String, String)>,
+    /// `--secret` specs, passed as they are.
+    pub secrets: Vec<String>,
     pub network: Option<String>,
     pub context: String,
 }
@@ -113,7 +116,8 @@ pub struct BuildPlan {
 }
 
 impl BuildPlan {
-    /// Every command in order, as argv lists.
+    /// Every command in order, as argv lists (what the golden tests compare).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn argvs(&self) -> Vec<Vec<String>> {
         self.commands().into_iter().map(|c| c.argv.clone()).collect()
     }
@@ -231,6 +235,12 @@ pub fn plan_build(
         argv.extend(["--file".into(), file]);
         for (k, v) in &args {
             argv.extend(["--build-arg".into(), format!("{k}={v}")]);
+        }
+        if req.no_cache {
+            argv.push("--no-cache".into());
+        }
+        for secret in &req.secrets {
+            argv.extend(["--secret".into(), secret.clone()]);
         }
         let local_dir = if req.cache_dir_exact {
             req.cache_dir.clone()
@@ -445,4 +455,245 @@ pub fn check_platforms(tag: &str, raw: &str, expected: &[Platform]) -> Result<Ve
         bail!("{tag} lacks {} (it has: {})", missing.join(", "), if found.is_empty() { "nothing".into() } else { found.join(", ") });
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::images::IMAGES;
+
+    const AMD: Platform = Platform::AMD64;
+    const ARM: Platform = Platform::ARM64;
+
+    fn declared(file: &str) -> Result<DeclaredArgs> {
+        let mut d = DeclaredArgs::parse("ARG BUILDER_IMAGE\nARG RUNTIME_IMAGE\nFROM x\nARG CARGO_BUILD_JOBS=default\nARG VERSION=\n");
+        if file.ends_with(".cross") {
+            d.names.push("TARGETARCH".into());
+        }
+        Ok(d)
+    }
+
+    fn req(platforms: &[Platform]) -> BuildRequest<'static> {
+        BuildRequest {
+            spec: &IMAGES[0],
+            platforms: platforms.to_vec(),
+            host: AMD,
+            tags: vec![],
+            push: false,
+            load: false,
+            pr: false,
+            no_cache: false,
+            cache: CacheKind::None,
+            cache_dir: "/w/target/xtask/buildcache".into(),
+            cache_dir_exact: false,
+            registry: None,
+            metadata_file: None,
+            docker: "docker".into(),
+            build_args: vec![],
+            secrets: vec![],
+            network: None,
+            context: ".".into(),
+        }
+    }
+
+    fn lines(plan: &BuildPlan) -> Vec<String> {
+        plan.commands().iter().map(|c| c.shell_line()).collect()
+    }
+
+    #[test]
+    fn golden_pr_amd64() {
+        let r = BuildRequest { pr: true, load: true, tags: vec!["pr-42".into()], cache: CacheKind::Gha, ..req(&[AMD]) };
+        let plan = plan_build(&r, &declared, true).unwrap();
+        assert_eq!(
+            lines(&plan),
+            ["docker buildx build --progress plain --platform linux/amd64 --file tools/docker/Dockerfile.extproc \
+              --build-arg CARGO_BUILD_JOBS=8 --cache-from type=gha,scope=extproc-linux-amd64 \
+              --cache-to type=gha,scope=extproc-linux-amd64,mode=max --load --tag extproc:pr-42 --provenance=false ."]
+        );
+        assert!(plan.dropped.is_empty());
+    }
+
+    #[test]
+    fn golden_push_arm64_gha() {
+        let r = BuildRequest {
+            push: true,
+            cache: CacheKind::Gha,
+            registry: Some("ghcr.io/vllm-project/semantic-router".into()),
+            metadata_file: Some("/tmp/metadata.json".into()),
+            ..req(&[ARM])
+        };
+        let plan = plan_build(&r, &declared, true).unwrap();
+        assert_eq!(
+            plan.argvs(),
+            [[
+                "docker", "buildx", "build", "--progress", "plain", "--platform", "linux/arm64",
+                "--file", "tools/docker/Dockerfile.extproc.cross", "--build-arg", "CARGO_BUILD_JOBS=20",
+                "--cache-from", "type=gha,scope=extproc-linux-arm64",
+                "--cache-to", "type=gha,scope=extproc-linux-arm64,mode=max",
+                "--output",
+                "type=image,name=ghcr.io/vllm-project/semantic-router/extproc,push-by-digest=true,name-canonical=true,push=true",
+                "--provenance=mode=max", "--metadata-file", "/tmp/metadata.json", ".",
+            ]
+            .map(String::from)
+            .to_vec()]
+        );
+    }
+
+    #[test]
+    fn golden_registry_cache_two_platforms() {
+        let r = BuildRequest {
+            push: true,
+            cache: CacheKind::Registry,
+            registry: Some("127.0.0.1:5000".into()),
+            metadata_file: Some("out/meta.json".into()),
+            build_args: vec![("CARGO_BUILD_JOBS".into(), "2".into())],
+            secrets: vec!["id=cacert,src=/etc/ssl/certs/ca-certificates.crt".into()],
+            network: Some("host".into()),
+            context: "/src".into(),
+            ..req(&[AMD, ARM])
+        };
+        let plan = plan_build(&r, &declared, true).unwrap();
+        assert_eq!(
+            lines(&plan),
+            [
+                "docker buildx build --progress plain --platform linux/amd64 --file /src/tools/docker/Dockerfile.extproc \
+                 --build-arg CARGO_BUILD_JOBS=2 --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt --cache-from type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-amd64 \
+                 --cache-to type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-amd64,mode=max \
+                 --output type=image,name=127.0.0.1:5000/extproc,push-by-digest=true,name-canonical=true,push=true \
+                 --provenance=mode=max --metadata-file out/meta-linux-amd64.json --network host /src",
+                "docker buildx build --progress plain --platform linux/arm64 --file /src/tools/docker/Dockerfile.extproc.cross \
+                 --build-arg CARGO_BUILD_JOBS=2 --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt --cache-from type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64 \
+                 --cache-to type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64,mode=max \
+                 --output type=image,name=127.0.0.1:5000/extproc,push-by-digest=true,name-canonical=true,push=true \
+                 --provenance=mode=max --metadata-file out/meta-linux-arm64.json --network host /src",
+            ]
+        );
+        // Without buildx: one `docker build` per platform, a tag pushed, features dropped and said so.
+        let plan = plan_build(&r, &declared, false).unwrap();
+        assert_eq!(
+            lines(&plan),
+            [
+                "DOCKER_BUILDKIT=1 docker build --progress plain --platform linux/amd64 --file /src/tools/docker/Dockerfile.extproc \
+                 --build-arg CARGO_BUILD_JOBS=2 --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt --tag 127.0.0.1:5000/extproc:xtask-linux-amd64 --network host /src",
+                "docker push 127.0.0.1:5000/extproc:xtask-linux-amd64",
+                "DOCKER_BUILDKIT=1 docker build --progress plain --platform linux/arm64 --file /src/tools/docker/Dockerfile.extproc.cross \
+                 --build-arg CARGO_BUILD_JOBS=2 --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt --tag 127.0.0.1:5000/extproc:xtask-linux-arm64 --network host /src",
+                "docker push 127.0.0.1:5000/extproc:xtask-linux-arm64",
+            ]
+        );
+        assert_eq!(plan.builds[1].pushed_ref.as_deref(), Some("127.0.0.1:5000/extproc:xtask-linux-arm64"));
+        let notes = plan.dropped.join("\n");
+        for what in ["--cache registry", "push-by-digest", "provenance", "multi-platform", "--metadata-file"] {
+            assert!(notes.contains(what), "{what} in {notes}");
+        }
+    }
+
+    #[test]
+    fn golden_local_cache() {
+        let r = BuildRequest { cache: CacheKind::Local, load: true, ..req(&[ARM]) };
+        let plan = plan_build(&r, &declared, true).unwrap();
+        let line = &lines(&plan)[0];
+        assert!(line.contains(
+            "--cache-from type=local,src=/w/target/xtask/buildcache/extproc-linux-arm64 \
+             --cache-to type=local,dest=/w/target/xtask/buildcache/extproc-linux-arm64,mode=max --load"
+        ), "{line}");
+    }
+
+    #[test]
+    fn golden_manifest_merge() {
+        let d1 = format!("sha256:{}", "a".repeat(64));
+        let d2 = "b".repeat(64);
+        let name = image_name(Some("ghcr.io/o/r/"), "extproc");
+        let req = ManifestRequest {
+            docker: "docker".into(),
+            tags: vec![tag_ref(&name, "latest"), tag_ref(&name, "sha-1234")],
+            sources: vec![digest_ref(&name, &d1).unwrap(), digest_ref(&name, &d2).unwrap()],
+            insecure: false,
+        };
+        let plan = plan_manifest(&req, true).unwrap();
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        assert_eq!(
+            plan.create.iter().map(|c| c.shell_line()).collect::<Vec<_>>(),
+            [format!(
+                "docker buildx imagetools create --tag ghcr.io/o/r/extproc:latest --tag ghcr.io/o/r/extproc:sha-1234 \
+                 ghcr.io/o/r/extproc@sha256:{a} ghcr.io/o/r/extproc@sha256:{b}"
+            )]
+        );
+        assert_eq!(plan.inspect.shell_line(), "docker buildx imagetools inspect --raw ghcr.io/o/r/extproc:latest");
+
+        let req = ManifestRequest {
+            tags: vec!["127.0.0.1:5000/extproc:e2e".into()],
+            sources: vec![format!("127.0.0.1:5000/extproc@sha256:{a}")],
+            insecure: is_loopback_registry("127.0.0.1:5000/extproc:e2e"),
+            ..req
+        };
+        let plan = plan_manifest(&req, false).unwrap();
+        assert_eq!(
+            plan.create.iter().chain([&plan.inspect]).map(|c| c.shell_line()).collect::<Vec<_>>(),
+            [
+                format!("docker manifest create --amend --insecure 127.0.0.1:5000/extproc:e2e 127.0.0.1:5000/extproc@sha256:{a}"),
+                "docker manifest push --purge --insecure 127.0.0.1:5000/extproc:e2e".into(),
+                "docker manifest inspect --insecure 127.0.0.1:5000/extproc:e2e".into(),
+            ]
+        );
+        assert!(plan_manifest(&ManifestRequest { sources: vec![], ..req }, true).is_err());
+    }
+
+    #[test]
+    fn tags_and_args_with_shell_characters_stay_literal() {
+        let nasty_tag = "pr 1;rm -rf ~'x\"";
+        let nasty_arg = ("VERSION".to_string(), "1.0; echo 'pwned' \"$HOME\" `id`".to_string());
+        let r = BuildRequest { load: true, tags: vec![nasty_tag.into()], build_args: vec![nasty_arg.clone()], ..req(&[AMD]) };
+        for buildx in [true, false] {
+            let plan = plan_build(&r, &declared, buildx).unwrap();
+            let argv = &plan.argvs()[0];
+            assert!(argv.contains(&format!("extproc:{nasty_tag}")), "{argv:?}");
+            assert!(argv.contains(&format!("VERSION={}", nasty_arg.1)), "{argv:?}");
+            // The printed line is valid shell for the same argv.
+            let line = plan.builds[0].build.shell_line();
+            assert!(line.contains(r#"'extproc:pr 1;rm -rf ~'\''x"'"#), "{line}");
+            assert!(line.contains(r#"'VERSION=1.0; echo '\''pwned'\'' "$HOME" `id`'"#), "{line}");
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("plain-arg_1.0:x/y,z=@%+"), "plain-arg_1.0:x/y,z=@%+");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("a;b"), "'a;b'");
+        assert_eq!(quote("$X"), "'$X'");
+    }
+
+    #[test]
+    fn request_errors() {
+        let err = |r: BuildRequest<'_>| plan_build(&r, &declared, true).unwrap_err().to_string();
+        assert!(err(BuildRequest { push: true, ..req(&[AMD]) }).contains("--push needs --registry"));
+        assert!(err(BuildRequest { cache: CacheKind::Registry, ..req(&[AMD]) }).contains("--cache registry needs --registry"));
+        assert!(err(BuildRequest { pr: true, ..req(&[ARM]) }).contains("--pr builds natively"));
+        let e = err(BuildRequest { build_args: vec![("NOPE".into(), "1".into())], ..req(&[AMD]) });
+        assert!(e.starts_with("build argument `NOPE` not declared by tools/docker/Dockerfile.extproc"), "{e}");
+        // TARGETARCH is declared by the cross file only.
+        let r = BuildRequest { build_args: vec![("TARGETARCH".into(), "x".into())], ..req(&[ARM]) };
+        assert!(plan_build(&r, &declared, true).is_ok());
+        assert!(CacheKind::parse("s3").unwrap_err().to_string().contains("gha, registry, local, none"));
+    }
+
+    #[test]
+    fn index_checks() {
+        let raw = r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+            {"digest":"sha256:1","platform":{"os":"linux","architecture":"amd64"}},
+            {"digest":"sha256:2","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+            {"digest":"sha256:3","platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+        assert_eq!(check_platforms("t", raw, &[AMD, ARM]).unwrap(), ["linux/amd64", "linux/arm64/v8"]);
+        let one = r#"{"manifests":[{"platform":{"os":"linux","architecture":"amd64"}}]}"#;
+        let err = check_platforms("t", one, &[AMD, ARM]).unwrap_err().to_string();
+        assert_eq!(err, "t lacks linux/arm64 (it has: linux/amd64)");
+        assert!(check_platforms("t", r#"{"config":{}}"#, &[AMD]).unwrap_err().to_string().contains("not a multi-platform"));
+        assert!(is_loopback_registry("localhost:5000/x") && is_loopback_registry("127.0.0.1:5000"));
+        assert!(!is_loopback_registry("ghcr.io/o/r"));
+        assert!(digest_ref("n", "sha256:XYZ").is_err());
+    }
 }

@@ -61,7 +61,6 @@ pub struct Built {
     /// Everything docker printed (progress included), e.g. to look for `CACHED`.
     pub output: String,
     pub digest: Option<String>,
-    pub loaded: Vec<String>,
     pub seconds: f64,
 }
 
@@ -126,6 +125,7 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
         push: opts.push,
         load: opts.load,
         pr: opts.pr,
+        no_cache: opts.no_cache,
         cache,
         cache_dir,
         cache_dir_exact,
@@ -133,6 +133,7 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
         metadata_file,
         docker: docker_name,
         build_args,
+        secrets: opts.secret.clone(),
         network: opts.network.clone(),
         context,
     };
@@ -201,12 +202,14 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
                 fs::OpenOptions::new().create(true).append(true).open(out)?.write_all(line.as_bytes())?;
             }
         }
+        for r in &b.loaded {
+            eprintln!("{} {}: loaded as {r}", spec.name, b.platform);
+        }
         built.push(Built {
             platform: b.platform,
             dockerfile: b.dockerfile.clone(),
             output,
             digest,
-            loaded: b.loaded.clone(),
             seconds: start.elapsed().as_secs_f64(),
         });
     }

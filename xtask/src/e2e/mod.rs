@@ -1,0 +1,429 @@
+//! `cargo xtask e2e`: the images end to end, on this machine only (loopback
+//! and host networking, nothing else):
+//!
+//! 1. a Docker engine (reused, or `dockerd --bridge=none --iptables=false`);
+//! 2. local Debian base images made with debootstrap (amd64, arm64), cached
+//!    as `xtask-e2e/debian:bookworm-<arch>-v<N>`;
+//! 3. Debian's `docker-registry` on 127.0.0.1:5000 (reused if it answers);
+//! 4. `extproc` for linux/amd64 (native Dockerfile) and linux/arm64 (cross
+//!    Dockerfile), built and pushed by the same code as `cargo xtask docker`,
+//!    base images overridden with `--build-arg`; the multi-arch tag made and
+//!    inspected by `cargo xtask docker manifest`'s code;
+//! 5. each platform's image pulled by digest and run (arm64 under QEMU
+//!    binfmt) with the model mounted read-only: `/healthz` and `/v1/route`;
+//! 6. rebuilds with no change and with a change in candle-binding, timed
+//!    against the first build, with the dependency cook checked CACHED.
+
+mod http;
+mod services;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::{
+    docker::{self, argv, engine::Docker, report::Report, Built},
+    flags,
+    platform::Platform,
+    Ctx,
+};
+
+/// Bump to rebuild the cached base images.
+pub const BASE_VERSION: u32 = 1;
+pub const SUITE: &str = "bookworm";
+
+pub fn base_image(p: Platform) -> String {
+    format!("xtask-e2e/debian:{SUITE}-{}-v{BASE_VERSION}", p.debian_arch())
+}
+
+impl flags::E2e {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let mut report = Report::new("e2e");
+        let metrics_file = docker::report::metrics_path(ctx, self.metrics_file.as_deref());
+        let mut started = services::Started::default();
+        let res = e2e(ctx, &self, &mut report, &mut started);
+        if !self.keep {
+            started.stop();
+        }
+        report.finish(&res, &metrics_file);
+        res
+    }
+}
+
+struct Env<'a> {
+    ctx: &'a Ctx,
+    docker: Docker,
+    buildx: bool,
+    registry: String,
+    work: PathBuf,
+    secrets: Vec<String>,
+}
+
+fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services::Started) -> Result<()> {
+    let host = Platform::host()?;
+    let platforms = if opts.platform.is_empty() {
+        vec![Platform::AMD64, Platform::ARM64]
+    } else {
+        Platform::parse_list(&opts.platform)?
+    };
+    if !opts.registry.starts_with("127.") && !opts.registry.starts_with("localhost:") {
+        bail!("--registry must be a loopback address (127.x.x.x:PORT or localhost:PORT), not {}", opts.registry);
+    }
+    let work = docker::xtask_dir(ctx, "e2e");
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+
+    // 1. engine, binfmt
+    let docker = report.step("docker engine", || services::engine(opts.docker.as_deref(), &work, started))?;
+    let buildx = docker.has_buildx();
+    eprintln!("e2e: docker CLI {} ({}), buildx: {buildx}", docker.name, docker.path.display());
+    if platforms.iter().any(|p| *p != host) {
+        report.step("qemu binfmt", || services::binfmt(&platforms, host))?;
+    }
+
+    // 2. base images
+    for &p in &platforms {
+        report.step(format!("base image {}", base_image(p)), || services::base_image(&docker, p, &base_image(p), &work))?;
+    }
+
+    // 3. registry
+    report.step(format!("registry {}", opts.registry), || services::registry(&opts.registry, &work, started))?;
+
+    // The model, for the runs.
+    let model = crate::model::default_dir(ctx)?;
+    if !crate::model::verified(&model).unwrap_or(false) {
+        report.step("model", || flags::Model { dir: None, from: None, wheel: None }.run(ctx))?;
+    }
+
+    // 4. build and push each platform from a copy of the sources
+    let context = work.join("context");
+    report.step("build context", || copy_sources(ctx, &context))?;
+    let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    let secrets = if ca.is_file() { vec![format!("id=cacert,src={}", ca.display())] } else { vec![] };
+    let env = Env { ctx, docker, buildx, registry: opts.registry.clone(), work: work.clone(), secrets };
+
+    let mut cold: Vec<Built> = Vec::new();
+    for &p in &platforms {
+        let b = build(&env, &context, p, host, opts.cold, report)?;
+        let cook = cook_cached(&b.output);
+        eprintln!(
+            "e2e: {p} built from {} in {} (dependency cook {})",
+            b.dockerfile,
+            docker::report::minutes(b.seconds),
+            cook.describe()
+        );
+        cold.push(b);
+    }
+
+    // 5. the multi-arch tag
+    let name = argv::image_name(Some(&env.registry), "extproc");
+    let tag = format!("{name}:e2e");
+    let sources = cold
+        .iter()
+        .map(|b| argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?))
+        .collect::<Result<Vec<_>>>()?;
+    let found = docker::merge(&env.docker, env.buildx, vec![tag.clone()], sources, &platforms, report)?;
+    ensure!(found.len() >= platforms.len(), "{tag} has {} platforms, expected {}", found.len(), platforms.len());
+
+    // 6. run each platform's image, as listed in the index
+    let raw = env.docker.read(&argv_inspect(&env, &tag))?;
+    for &p in &platforms {
+        let digest = platform_digest(&raw, p)?;
+        let image = format!("{name}@{digest}");
+        report.step(format!("run {p}"), || run_image(&env, &image, p, &model))?;
+    }
+
+    // 7. rebuild figures
+    if !opts.no_rebuild {
+        rebuilds(&env, &context, &platforms, host, &cold, report)?;
+    }
+    if !opts.keep {
+        fs::remove_dir_all(&context).ok();
+    }
+    Ok(())
+}
+
+fn argv_inspect(env: &Env<'_>, tag: &str) -> argv::Command {
+    let req = argv::ManifestRequest {
+        docker: env.docker.name.clone(),
+        tags: vec![tag.to_owned()],
+        sources: vec!["unused".into()],
+        insecure: argv::is_loopback_registry(tag),
+    };
+    argv::plan_manifest(&req, env.buildx).expect("valid request").inspect
+}
+
+/// The digest of `p`'s image in a raw index.
+fn platform_digest(raw: &str, p: Platform) -> Result<String> {
+    let v: serde_json::Value = serde_json::from_str(raw).context("the index is not JSON")?;
+    for m in v["manifests"].as_array().into_iter().flatten() {
+        let os = m["platform"]["os"].as_str().unwrap_or("");
+        let arch = m["platform"]["architecture"].as_str().unwrap_or("");
+        if Platform::parse(&format!("{os}/{arch}")).ok() == Some(p) {
+            return m["digest"].as_str().map(str::to_owned).context("an index entry without digest");
+        }
+    }
+    bail!("the index has no {p} image")
+}
+
+/// Build and push one platform with `cargo xtask docker`'s code.
+fn build(env: &Env<'_>, context: &Path, p: Platform, host: Platform, no_cache: bool, report: &mut Report) -> Result<Built> {
+    let opts = flags::DockerBuild {
+        image: Some("extproc".into()),
+        platform: vec![p.docker().into()],
+        push: true,
+        no_cache,
+        registry: Some(env.registry.clone()),
+        network: Some("host".into()),
+        context: Some(context.to_path_buf()),
+        docker: Some(env.docker.name.clone()),
+        build_arg: vec![
+            format!("BUILDER_IMAGE={}", base_image(host)),
+            format!("RUNTIME_IMAGE={}", base_image(p)),
+        ],
+        secret: env.secrets.clone(),
+        metadata_file: Some(env.work.join(format!("metadata-{}.json", p.dir_name()))),
+        buildx: if env.buildx { "yes".into() } else { "no".into() },
+        cache: "none".into(),
+        ..Default::default()
+    };
+    let mut built = docker::build(env.ctx, &opts, report)?;
+    ensure!(built.len() == 1, "one build expected");
+    Ok(built.remove(0))
+}
+
+/// Whether the dependency cook step was CACHED in a build's plain progress output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cook {
+    Cached,
+    Ran,
+    NotFound,
+}
+
+impl Cook {
+    fn describe(self) -> &'static str {
+        match self {
+            Cook::Cached => "CACHED",
+            Cook::Ran => "ran",
+            Cook::NotFound => "not seen in the output",
+        }
+    }
+}
+
+/// Find the vertex `#N [...] RUN ... precache cook ...` and whether `#N CACHED` follows.
+pub fn cook_cached(output: &str) -> Cook {
+    step_cached(output, "precache cook")
+}
+
+/// The same for any RUN step whose command contains `needle`.
+pub fn step_cached(output: &str, needle: &str) -> Cook {
+    let mut ids = Vec::new();
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix('#') else { continue };
+        let Some((id, text)) = rest.split_once(' ') else { continue };
+        if text.starts_with('[') && text.contains("RUN ") && text.contains(needle) {
+            ids.push(id.to_owned());
+        }
+    }
+    if ids.is_empty() {
+        return Cook::NotFound;
+    }
+    let cached = ids.iter().all(|id| output.lines().any(|l| l.trim_end() == format!("#{id} CACHED")));
+    if cached {
+        Cook::Cached
+    } else {
+        Cook::Ran
+    }
+}
+
+/// Copy the files git knows (tracked and untracked, not ignored) to `to`.
+fn copy_sources(ctx: &Ctx, to: &Path) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&ws.root)
+        .output()
+        .context("cannot run git ls-files")?;
+    ensure!(out.status.success(), "git ls-files failed in {}", ws.root.display());
+    if to.exists() {
+        fs::remove_dir_all(to).with_context(|| format!("cannot clear {}", to.display()))?;
+    }
+    let mut n = 0;
+    for rel in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(rel).context("non-UTF-8 path")?);
+        let from = ws.root.join(rel);
+        if !from.is_file() {
+            continue; // deleted in the work tree
+        }
+        let dest = to.join(rel);
+        fs::create_dir_all(dest.parent().unwrap())?;
+        fs::copy(&from, &dest).with_context(|| format!("cannot copy {}", from.display()))?;
+        n += 1;
+    }
+    eprintln!("e2e: {n} files copied to {}", to.display());
+    Ok(())
+}
+
+/// Run one image on the host network with the model, check the two endpoints.
+fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()> {
+    let d = &env.docker;
+    let port = http::free_port()?;
+    let name = format!("xtask-e2e-{}-{port}", p.goarch());
+    let sh = xshell::Shell::new()?;
+    let docker = &d.path;
+    let pd = p.docker();
+    xshell::cmd!(sh, "{docker} pull --platform {pd} {image}").run().context("docker pull failed")?;
+    let mount = format!("type=bind,src={},dst=/models/all-MiniLM-L6-v2,readonly", model.display());
+    let listen = format!("127.0.0.1:{port}");
+    xshell::cmd!(sh, "{docker} run -d --rm --name {name} --platform {pd} --network host --mount {mount} {image} --listen {listen}")
+        .run()
+        .context("docker run failed")?;
+    let result = (|| -> Result<()> {
+        let start = Instant::now();
+        let deadline = Duration::from_secs(if p.is_host() { 120 } else { 300 });
+        loop {
+            match http::request("GET", &listen, "/healthz", None) {
+                Ok((200, _)) => break,
+                other => {
+                    if start.elapsed() > deadline {
+                        bail!("{p}: /healthz did not answer 200 within {deadline:?} (last: {other:?})");
+                    }
+                    if !container_running(d, &name) {
+                        bail!("{p}: the container exited before answering");
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+        eprintln!("e2e: {p}: /healthz 200 after {:.1}s", start.elapsed().as_secs_f64());
+        let body = r#"{"prompt":"How do I fix a segmentation fault in my C++ program?"}"#;
+        let (status, answer) = http::request("POST", &listen, "/v1/route", Some(body))?;
+        ensure!(status == 200, "{p}: /v1/route answered {status}: {answer}");
+        let v: serde_json::Value = serde_json::from_str(&answer).with_context(|| format!("{p}: /v1/route: {answer}"))?;
+        ensure!(v["category"] == "coding", "{p}: a coding prompt was routed to {answer}");
+        eprintln!("e2e: {p}: /v1/route -> {answer}");
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = xshell::cmd!(sh, "{docker} logs {name}").run();
+    }
+    let _ = xshell::cmd!(sh, "{docker} stop -t 5 {name}").quiet().ignore_stdout().ignore_stderr().run();
+    result
+}
+
+fn container_running(d: &Docker, name: &str) -> bool {
+    d.inspect("{{.State.Running}}", name).map(|s| s == "true").unwrap_or(false)
+}
+
+/// No-change and app-change rebuilds, with their ratios to the first build.
+fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platform, cold: &[Built], report: &mut Report) -> Result<()> {
+    let mut rows = Vec::new();
+    for (i, &p) in platforms.iter().enumerate() {
+        let first = &cold[i];
+        let again = build(env, context, p, host, false, report)?;
+        let steps_run = ran_steps(&again.output);
+        ensure!(steps_run.is_empty(), "{p}: a rebuild without change ran steps again: {}", steps_run.join("; "));
+        rows.push((p, "no change", again.seconds, first.seconds, cook_cached(&again.output)));
+    }
+    // A change to candle-binding's code: a new public item, not in the C ABI.
+    let lib = context.join("candle-binding/src/lib.rs");
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let mut text = fs::read_to_string(&lib)?;
+    text.push_str(&format!(
+        "\n/// Rebuild marker written by `cargo xtask e2e` into its copy of the sources.\n#[doc(hidden)]\npub const E2E_REBUILD_MARKER: u128 = {stamp};\n"
+    ));
+    fs::write(&lib, text)?;
+    for (i, &p) in platforms.iter().enumerate() {
+        let first = &cold[i];
+        let changed = build(env, context, p, host, false, report)?;
+        let cook = cook_cached(&changed.output);
+        ensure!(cook == Cook::Cached, "{p}: after a change in candle-binding the dependency cook {}", cook.describe());
+        ensure!(
+            step_cached(&changed.output, "xtask build") == Cook::Ran,
+            "{p}: after a change in candle-binding the build step did not run"
+        );
+        rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
+    }
+    eprintln!("\n{:<13} {:<22} {:>10} {:>10} {:>7}  dependency cook", "platform", "rebuild", "time", "first", "ratio");
+    for (p, what, t, first, cook) in &rows {
+        let ratio = t / first;
+        eprintln!(
+            "{:<13} {:<22} {:>10} {:>10} {:>6.1}%  {}",
+            p.docker(),
+            what,
+            crate::metrics::human(Duration::from_secs_f64(*t)),
+            crate::metrics::human(Duration::from_secs_f64(*first)),
+            ratio * 100.0,
+            cook.describe()
+        );
+        let key = format!("{} {} ratio", p.dir_name(), what.replace(' ', "-"));
+        report.figure(key, ratio);
+        report.figure(format!("{} {} seconds", p.dir_name(), what.replace(' ', "-")), *t);
+        if *what == "no change" && ratio > 0.05 {
+            let first_cold = cook_cached(&cold[rows.iter().position(|r| r.0 == *p).unwrap_or(0)].output) == Cook::Ran;
+            if first_cold {
+                eprintln!("warning: {p}: a rebuild without change took {:.1}% of the cold build (goal: 5%)", ratio * 100.0);
+            } else {
+                eprintln!("note: {p}: the first build was itself cached, so the ratio is not against a cold build (use --cold)");
+            }
+        }
+    }
+    for (i, &p) in platforms.iter().enumerate() {
+        report.figure(format!("{} first-build seconds", p.dir_name()), cold[i].seconds);
+        report.figure(format!("{} first-build cold", p.dir_name()), if cook_cached(&cold[i].output) == Cook::Ran { 1.0 } else { 0.0 });
+    }
+    Ok(())
+}
+
+/// RUN steps that executed (not CACHED) in a build's output.
+pub fn ran_steps(output: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix('#') else { continue };
+        let Some((id, text)) = rest.split_once(' ') else { continue };
+        if text.starts_with('[') && text.contains(" RUN ") {
+            if !output.lines().any(|l| l.trim_end() == format!("#{id} CACHED")) {
+                out.push(text.chars().take(100).collect());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUT: &str = "#1 [internal] load build definition from Dockerfile.extproc\n\
+#12 [build 3/6] RUN --mount=type=secret,id=cacert xtask precache cook --release\n\
+#12 CACHED\n\
+#13 [build 4/6] COPY . .\n\
+#14 [build 5/6] RUN --mount=type=cache,target=/root/.cache/go-build xtask clean-stale --all && xtask build --release\n\
+#14 0.5 ==> cargo build\n\
+#14 DONE 80.1s\n";
+
+    #[test]
+    fn cached_steps_are_found() {
+        assert_eq!(cook_cached(OUT), Cook::Cached);
+        assert_eq!(step_cached(OUT, "xtask build"), Cook::Ran);
+        assert_eq!(step_cached(OUT, "nothing like it"), Cook::NotFound);
+        assert_eq!(ran_steps(OUT).len(), 1);
+        assert!(ran_steps(OUT)[0].contains("xtask clean-stale"));
+    }
+
+    #[test]
+    fn base_image_names() {
+        assert_eq!(base_image(Platform::ARM64), format!("xtask-e2e/debian:bookworm-arm64-v{BASE_VERSION}"));
+    }
+
+    #[test]
+    fn digest_of_a_platform() {
+        let raw = r#"{"manifests":[{"digest":"sha256:a","platform":{"os":"linux","architecture":"amd64"}},
+                     {"digest":"sha256:b","platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#;
+        assert_eq!(platform_digest(raw, Platform::ARM64).unwrap(), "sha256:b");
+        assert!(platform_digest(r#"{"manifests":[]}"#, Platform::AMD64).is_err());
+    }
+}
