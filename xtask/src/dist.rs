@@ -111,22 +111,43 @@ pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// How to run `platform`'s binaries on this machine: nothing for the host,
-/// qemu-user with the cross sysroot otherwise.
-pub fn runner(platform: Platform) -> Result<Vec<String>> {
+/// How to run `bin`, built for `platform`, on this machine: directly on the
+/// host; otherwise under qemu-user, through the program interpreter of the
+/// cross C library (`/usr/<gnu-prefix>/lib/ld-linux-*.so.*`).
+///
+/// The interpreter is named explicitly rather than with qemu's `-L` prefix:
+/// under qemu 7.2 a dynamically linked cgo program started with `-L` spins
+/// forever before `main`, while the same program started through its
+/// interpreter runs.
+pub fn runner(platform: Platform, bin: &Path) -> Result<Vec<String>> {
     if platform.is_host() {
         return Ok(Vec::new());
     }
     let qemu = format!("qemu-{}", platform.rust_triple().split('-').next().unwrap_or_default());
-    let bin = [format!("{qemu}-static"), qemu.clone()]
+    let qemu_bin = [format!("{qemu}-static"), qemu.clone()]
         .into_iter()
         .find(|b| which::which(b).is_ok())
         .with_context(|| format!("{qemu}-static is needed to run {platform} binaries: apt-get install qemu-user-static"))?;
-    let sysroot = format!("/usr/{}", platform.gnu_prefix().trim_end_matches('-'));
-    if !Path::new(&sysroot).join("lib").is_dir() {
-        anyhow::bail!("{sysroot} (the {platform} C library) is missing: run `cargo xtask doctor --fix --platform {platform}`");
+    let lib = PathBuf::from(format!("/usr/{}/lib", platform.gnu_prefix().trim_end_matches('-')));
+    let interp = match crate::elf::read(bin)? {
+        crate::elf::Binary::Elf(info) => info.interpreter,
+        crate::elf::Binary::Archive(_) => None,
     }
-    Ok(vec![bin, "-L".into(), sysroot])
+    .with_context(|| format!("{} has no program interpreter: is it an executable?", bin.display()))?;
+    let interp_name = Path::new(&interp).file_name().context("empty interpreter path")?;
+    let loader = lib.join(interp_name);
+    if !loader.is_file() {
+        anyhow::bail!(
+            "{} (the {platform} C library) is missing: run `cargo xtask doctor --fix --platform {platform}`",
+            loader.display()
+        );
+    }
+    Ok(vec![
+        qemu_bin,
+        "-E".into(),
+        format!("LD_LIBRARY_PATH={}", lib.display()),
+        loader.display().to_string(),
+    ])
 }
 
 #[cfg(test)]

@@ -123,9 +123,11 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     for p in DIST_PLATFORMS {
         let platform = crate::platform::Platform::parse(p)?;
         let dir = crate::dist::dist_platform(ctx, platform, &release, &out, &mut metrics)?;
-        let runner = crate::dist::runner(platform)?;
-        let answer = metrics.step(format!("smoke {platform} (runner: {runner:?})"), || {
-            crate::smoke::smoke(&runner, &dir.join("bin/extproc"), &dir.join("config/config.json"), &env.model_dir, &[])
+        let bin = dir.join("bin/extproc");
+        let runner = crate::dist::runner(platform, &bin)?;
+        let how = if runner.is_empty() { "native" } else { "qemu-user" };
+        let answer = metrics.step(format!("smoke {platform} ({how})"), || {
+            crate::smoke::smoke(&runner, &bin, &dir.join("config/config.json"), &env.model_dir, &[])
         })?;
         eprintln!("{platform}: /healthz 200, /v1/route -> {answer}");
     }
