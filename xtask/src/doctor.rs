@@ -333,6 +333,37 @@ impl flags::Doctor {
     }
 }
 
+/// Make sure what `platforms` need (and `extra`, e.g. the docker engine) is
+/// present before a command uses it. Missing items are installed as `--fix`
+/// would when running as root; otherwise one error names them and the fix.
+/// This is what lets `cargo xtask test` run as written on a fresh machine.
+pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
+    let host = Platform::host()?;
+    let wanted = |c: &Check| c.need.required() || extra.contains(&c.need);
+    let missing = |checks: &[Check]| -> Vec<Check> { checks.iter().filter(|c| !c.ok && wanted(c)).cloned().collect() };
+    let before = missing(&check_all(ctx, host, platforms));
+    if before.is_empty() {
+        return Ok(());
+    }
+    let labels = |checks: &[Check]| checks.iter().map(|c| c.need.label()).collect::<Vec<_>>().join(", ");
+    if !is_root() {
+        bail!("missing: {}; run `cargo xtask doctor --fix` as root (or install as `cargo xtask doctor` shows)", labels(&before));
+    }
+    eprintln!("doctor: installing what is missing: {}", labels(&before));
+    let mut needs: Vec<Need> = before.iter().map(|c| c.need).collect();
+    if needs.contains(&Need::Model) && !needs.contains(&Need::Pip) {
+        needs.insert(0, Need::Pip);
+    }
+    needs.dedup();
+    needs.sort_by_key(|n| *n == Need::Model);
+    fix(&ctx.sh, &needs, host)?;
+    let after = missing(&check_all(ctx, host, platforms));
+    if !after.is_empty() {
+        bail!("still missing after installing: {}", labels(&after));
+    }
+    Ok(())
+}
+
 /// Items `--fix` installs: required ones, plus pip when the model is missing.
 fn to_fix(checks: &[Check]) -> Vec<Need> {
     let mut out: Vec<Need> = Vec::new();

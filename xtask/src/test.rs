@@ -29,6 +29,13 @@ impl flags::Test {
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
         let mut env = Env::default();
+        metrics.step("prerequisites (doctor)", || {
+            let mut platforms = vec![crate::platform::Platform::host()?];
+            if wanted("dist") {
+                platforms = crate::platform::Platform::parse_list(&DIST_PLATFORMS.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+            }
+            crate::doctor::ensure(ctx, &platforms, &[])
+        })?;
         if needs_library {
             metrics.step("model", || {
                 env.model_dir = model_dir(ctx)?;
