@@ -23,7 +23,6 @@ use crate::{
     metrics::Metrics,
     platform::Platform,
     verify::{self, Expectations},
-    workspace::profile_args,
     Ctx,
 };
 
@@ -71,8 +70,7 @@ pub fn dist_platform(
     let outputs = build::build(ctx, platform, &opts, metrics)?;
     metrics.step(format!("verify-symbols ({platform})"), || {
         let exp = Expectations::from_workspace(&ws.root, platform, None)?;
-        let (_, profile_dir) = profile_args(profile);
-        let report = verify::verify_outputs(&ws.target_dir()?, &profile_dir, true, &exp)?;
+        let report = verify::verify_outputs(&outputs, true, &exp)?;
         print!("{}", report.table());
         report.into_result()
     })?;

@@ -32,17 +32,15 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::{
+    build::Outputs,
     elf::{self, ArchiveInfo, Class, ElfInfo, ElfType, Endianness, GlibcVersion, Ident},
     flags,
     platform::Platform,
-    workspace::profile_args,
     Ctx,
 };
 
 /// SONAME of the library, set by `candle-binding/build.rs`.
 pub const SONAME: &str = "libcandle_semantic_router.so";
-pub const LIB_SO: &str = "libcandle_semantic_router.so";
-pub const LIB_A: &str = "libcandle_semantic_router.a";
 /// The generated C header, relative to the workspace root.
 pub const HEADER: &str = "candle-binding/include/candle_semantic_router.h";
 /// Where the Go code that calls the library lives, relative to the workspace root.
@@ -65,26 +63,6 @@ pub const NEEDED_ALLOWLIST: &[&str] = &[
     "ld-linux-x86-64.so.2",
     "ld-linux-aarch64.so.1",
 ];
-
-/// The router binary for `platform`: `<target-dir>/go/<os>-<arch>/extproc`.
-pub fn router_path(target_dir: &Path, platform: Platform) -> PathBuf {
-    target_dir.join("go").join(platform.dir_name()).join("extproc")
-}
-
-/// Where cargo puts `platform`'s artifacts for a profile directory.
-/// Host builds live in `<target-dir>/<profile>/` unless only a
-/// `--target`-style `<target-dir>/<triple>/<profile>/` exists.
-pub fn lib_dir(target_dir: &Path, platform: Platform, profile_dir: &str) -> PathBuf {
-    let triple_dir = target_dir.join(platform.rust_triple()).join(profile_dir);
-    if platform.is_host() {
-        let plain = target_dir.join(profile_dir);
-        if !plain.join(LIB_SO).exists() && triple_dir.join(LIB_SO).exists() {
-            return triple_dir;
-        }
-        return plain;
-    }
-    triple_dir
-}
 
 // ---------------------------------------------------------------------------
 // Report
@@ -583,18 +561,12 @@ pub fn verify_file(path: &Path, exp: &Expectations) -> Result<Report> {
     })
 }
 
-/// The default files of a build: the `.so`, the `.a` and (with `router`) the
-/// router binary. A missing file is a failed `built` check.
-pub fn verify_outputs(
-    target_dir: &Path,
-    profile_dir: &str,
-    router: bool,
-    exp: &Expectations,
-) -> Result<Report> {
-    let dir = lib_dir(target_dir, exp.platform, profile_dir);
-    let mut files = vec![(dir.join(LIB_SO), Role::Library), (dir.join(LIB_A), Role::Archive)];
+/// The default files of a build (see [`Outputs`]): the `.so`, the `.a` and
+/// (with `router`) the router binary. A missing file is a failed `built` check.
+pub fn verify_outputs(outputs: &Outputs, router: bool, exp: &Expectations) -> Result<Report> {
+    let mut files = vec![(outputs.shared_lib(), Role::Library), (outputs.static_lib(), Role::Archive)];
     if router {
-        files.push((router_path(target_dir, exp.platform), Role::Router));
+        files.push((outputs.router.clone(), Role::Router));
     }
     let mut report = Report::default();
     for (path, role) in files {
@@ -630,8 +602,7 @@ impl flags::VerifySymbols {
             } else {
                 self.profile.clone()
             };
-            let (_, profile_dir) = profile_args(&profile);
-            verify_outputs(&ws.target_dir()?, &profile_dir, !self.no_go, &exp)?
+            verify_outputs(&Outputs::new(&ws.target_dir()?, platform, &profile), !self.no_go, &exp)?
         } else {
             let mut report = Report::default();
             for f in &self.files {
