@@ -49,7 +49,22 @@ impl Ctx {
 }
 
 impl Workspace {
+    /// The workspace of `manifest_path`, or of the current directory.
+    ///
+    /// Fast path: the nearest `Cargo.toml` is itself a workspace root (the
+    /// usual case: run at the root, or inside a precache skeleton). Anything
+    /// else (a member directory, `package.workspace`, a lone package) is
+    /// answered by `cargo locate-project`, which knows every rule.
     pub fn locate(sh: &Shell, manifest_path: Option<&Path>) -> Result<Workspace> {
+        let nearest = match manifest_path {
+            Some(p) => Some(p.to_path_buf()),
+            None => sh.current_dir().ancestors().map(|d| d.join("Cargo.toml")).find(|m| m.is_file()),
+        };
+        if let Some(manifest) = nearest.filter(|m| is_workspace_root(m)) {
+            let manifest = std::path::absolute(&manifest)?;
+            let root = manifest.parent().context("workspace manifest has no parent")?.to_path_buf();
+            return Ok(Workspace { root, manifest });
+        }
         let cargo = cargo();
         let extra: Vec<&std::ffi::OsStr> = match manifest_path {
             Some(p) => vec!["--manifest-path".as_ref(), p.as_os_str()],
@@ -91,6 +106,14 @@ impl Workspace {
     pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join(rel)
     }
+}
+
+/// Whether `manifest` has a `[workspace]` table.
+fn is_workspace_root(manifest: &Path) -> bool {
+    std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| text.parse::<toml_edit::DocumentMut>().ok())
+        .is_some_and(|doc| doc.get("workspace").is_some_and(|w| w.is_table_like()))
 }
 
 /// The cargo to run: the one that ran us (`$CARGO`), else `cargo` from PATH.
