@@ -30,11 +30,14 @@ impl flags::Test {
         let mut metrics = Metrics::default();
         let mut env = Env::default();
         metrics.step("prerequisites (doctor)", || {
-            let mut platforms = vec![crate::platform::Platform::host()?];
+            use crate::{doctor::Need, platform::Platform};
+            let mut platforms = vec![Platform::host()?];
             if wanted("dist") {
-                platforms = crate::platform::Platform::parse_list(&DIST_PLATFORMS.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+                platforms = DIST_PLATFORMS.iter().map(|p| Platform::parse(p)).collect::<Result<_>>()?;
             }
-            crate::doctor::ensure(ctx, &platforms, &[])
+            // The dist suite runs foreign routers under qemu-user.
+            let extra: Vec<Need> = platforms.iter().filter(|p| !p.is_host()).map(|p| Need::Qemu(*p)).collect();
+            crate::doctor::ensure(ctx, &platforms, &extra)
         })?;
         if needs_library {
             metrics.step("model", || {
