@@ -181,6 +181,10 @@ pub struct PrecachePrepare {
     /// Write the skeleton as one JSON recipe file.
     #[arg(long, value_name = "FILE")]
     pub recipe: Option<PathBuf>,
+    /// Leave out examples, tests and benches: adding a test file then keeps
+    /// the skeleton (and the cooked layer); enough when cook builds libs and bins.
+    #[arg(long)]
+    pub no_dev_targets: bool,
 }
 
 #[derive(Debug, Args)]
@@ -188,7 +192,8 @@ pub struct PrecacheCook {
     /// Unpack this recipe into the current directory before cooking.
     #[arg(long, value_name = "FILE")]
     pub recipe: Option<PathBuf>,
-    /// Target platform (default: the host).
+    /// Target platform, as for `xtask build`: `--target <triple>` for a foreign
+    /// platform, the host layout for the host (default: the host, or `build.target`).
     #[arg(long, value_name = "P")]
     pub platform: Option<String>,
     #[command(flatten)]

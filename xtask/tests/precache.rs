@@ -276,8 +276,10 @@ fn cdylib_roundtrip_when_masking_cannot_help() {
     );
 }
 
+/// `cook --platform <the host>` (the Dockerfile on a native builder) must use
+/// the layout of `xtask build --platform <the host>`: no `--target`.
 #[test]
-fn cdylib_roundtrip_for_a_platform() {
+fn cdylib_roundtrip_for_the_host_platform() {
     if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
         eprintln!("skipped: needs an x86_64 Linux host");
         return;
@@ -286,8 +288,8 @@ fn cdylib_roundtrip_for_a_platform() {
         &Case {
             fixture: "cdylib",
             cook: &["--platform", "linux/amd64"],
-            build: &["--target", HOST],
-            out_dir: "x86_64-unknown-linux-gnu/debug",
+            build: &[],
+            out_dir: "debug",
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
             via_recipe: true,
@@ -493,13 +495,10 @@ fn skeleton_changes_only_when_dependencies_do() {
     edit(&real.join("Cargo.toml"), "version = \"0.2\" }", "version = \"0.3\" }");
     edit(&real.join("fmt/Cargo.toml"), "version = \"0.2.0\"", "version = \"0.3.0\"");
     edit(&real.join("app/Cargo.toml"), "version = \"0.2\" }", "version = \"0.3\" }");
+    edit(&real.join("Cargo.lock"), "version = \"0.2.0\"", "version = \"0.3.0\"");
     let (tree_b, recipe_b) = prepare("b");
     assert!(recipe_a == recipe_b, "the recipe changed");
     assert!(tree_a == tree_b, "the skeleton changed");
-    assert!(
-        fs::read_to_string(real.join("Cargo.lock")).unwrap().contains("version = \"0.3.0\""),
-        "the real lock file does carry the new versions"
-    );
 
     edit(&real.join("Cargo.toml"), "itoa = \"1\"", "itoa = \"1.0.19\"");
     let (tree_c, recipe_c) = prepare("c");

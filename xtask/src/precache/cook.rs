@@ -82,7 +82,7 @@ impl flags::PrecacheCook {
             );
         }
         let plan = CookPlan {
-            triple: platform.map(|p| p.rust_triple().to_owned()),
+            triple: target_triple(platform.as_ref()),
             profile_args,
             features: self.features,
             packages: self.package,
@@ -94,6 +94,13 @@ impl flags::PrecacheCook {
         clean_stale::print_report(&removed, false, false);
         Ok(())
     }
+}
+
+/// The `--target` of the build: like `xtask build`, only for a foreign
+/// platform, so that the target-dir layout (`<target-dir>[/<triple>]/<profile>`)
+/// is the one the real build uses and every cooked unit is found again.
+pub fn target_triple(platform: Option<&Platform>) -> Option<String> {
+    platform.filter(|p| !p.is_host()).map(|p| p.rust_triple().to_owned())
 }
 
 /// Build, then clean the local artifacts of the profile directory just built
@@ -146,6 +153,11 @@ mod tests {
             "build --locked --release --target aarch64-unknown-linux-gnu --features a,b \
              --package candle-semantic-router --jobs 2 --manifest-path /app/Cargo.toml"
         );
+        let host = Platform::host().unwrap();
+        assert_eq!(target_triple(Some(&host)), None, "the host layout, as `xtask build` uses");
+        assert_eq!(target_triple(None), None);
+        let foreign = Platform::ALL.into_iter().find(|p| *p != host).unwrap();
+        assert_eq!(target_triple(Some(&foreign)).as_deref(), Some(foreign.rust_triple()));
         let plain = CookPlan::default();
         assert_eq!(plain.cargo_args(Path::new("Cargo.toml")), ["build", "--manifest-path", "Cargo.toml"]);
     }

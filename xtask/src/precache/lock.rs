@@ -4,36 +4,43 @@
 //! (`--locked` fails on any difference), so the edit is done in place with
 //! toml_edit, keeping cargo's layout; only version strings change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use toml_edit::{DocumentMut, Item, Value};
 
 use super::manifest::MASKED_VERSION;
 
-/// Set the version of every local package named in `versions` (name → its
-/// real version) to [`MASKED_VERSION`], in its `[[package]]` entry and in the
-/// `dependencies` lists that spell the version out (`"name 0.3.0"`).
-/// Registry and git packages of the same name (they have a `source`) are kept.
-pub fn mask_lock(text: &str, versions: &BTreeMap<String, String>) -> Result<String> {
+/// Set the version of every local package named in `names` to
+/// [`MASKED_VERSION`]: its `[[package]]` entry (local entries have no
+/// `source`) and the `dependencies` strings that spell its version out
+/// (`"name 0.3.0"`, written when several packages share a name). Registry and
+/// git packages of the same name (they have a `source`) are kept. The versions
+/// come from the lock itself, so a lock that lags behind the manifests still
+/// masks the same way.
+pub fn mask_lock(text: &str, names: &BTreeSet<String>) -> Result<String> {
     let mut doc: DocumentMut = text.parse().context("Cargo.lock is not valid TOML")?;
     let Some(packages) = doc.get_mut("package").and_then(Item::as_array_of_tables_mut) else {
         return Ok(doc.to_string());
     };
+    let mut local_versions = BTreeMap::new();
     for pkg in packages.iter_mut() {
-        let local = !pkg.contains_key("source");
         let name = pkg.get("name").and_then(Item::as_str).unwrap_or_default().to_owned();
-        if local {
-            if let (Some(real), Some(Item::Value(v))) = (versions.get(&name), pkg.get_mut("version")) {
-                if v.as_str() == Some(real.as_str()) {
-                    replace_keeping_decor(v, MASKED_VERSION);
-                }
+        if pkg.contains_key("source") || !names.contains(&name) {
+            continue;
+        }
+        if let Some(Item::Value(v)) = pkg.get_mut("version") {
+            if let Some(real) = v.as_str() {
+                local_versions.insert(name, real.to_owned());
+                replace_keeping_decor(v, MASKED_VERSION);
             }
         }
+    }
+    for pkg in packages.iter_mut() {
         if let Some(deps) = pkg.get_mut("dependencies").and_then(Item::as_array_mut) {
             for i in 0..deps.len() {
                 let Some(dep) = deps.get(i).and_then(Value::as_str) else { continue };
-                if let Some(masked) = mask_dependency(dep, versions) {
+                if let Some(masked) = mask_dependency(dep, &local_versions) {
                     let decor = deps.get(i).map(|v| v.decor().clone()).unwrap_or_default();
                     let mut new = Value::from(masked);
                     *new.decor_mut() = decor;
@@ -96,13 +103,13 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
 checksum = "1111111111111111111111111111111111111111111111111111111111111111"
 "#;
 
-    fn versions(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
     fn masks_only_local_packages_and_keeps_layout() {
-        let out = mask_lock(LOCK, &versions(&[("app", "0.3.0"), ("core", "0.3.0")])).unwrap();
+        let out = mask_lock(LOCK, &names(&["app", "core"])).unwrap();
         let expected = LOCK
             .replacen("name = \"app\"\nversion = \"0.3.0\"", "name = \"app\"\nversion = \"0.0.1\"", 1)
             .replacen("name = \"core\"\nversion = \"0.3.0\"", "name = \"core\"\nversion = \"0.0.1\"", 1)
@@ -112,12 +119,12 @@ checksum = "1111111111111111111111111111111111111111111111111111111111111111"
 
     #[test]
     fn nothing_to_mask_is_the_identity() {
-        assert_eq!(mask_lock(LOCK, &versions(&[])).unwrap(), LOCK);
-        assert_eq!(mask_lock(LOCK, &versions(&[("itoa", "1.0.19")])).unwrap(), LOCK);
+        assert_eq!(mask_lock(LOCK, &names(&[])).unwrap(), LOCK);
+        assert_eq!(mask_lock(LOCK, &names(&["itoa"])).unwrap(), LOCK, "registry packages are never masked");
     }
 
     #[test]
     fn bad_lock_is_an_error() {
-        assert!(mask_lock("[[package]\n", &versions(&[])).is_err());
+        assert!(mask_lock("[[package]\n", &names(&[])).is_err());
     }
 }

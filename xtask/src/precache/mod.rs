@@ -17,7 +17,7 @@ use std::{fs, io::ErrorKind};
 
 use anyhow::{Context, Result};
 
-use crate::{flags, Ctx};
+use crate::{flags, workspace::Workspace, Ctx};
 use skeleton::Skeleton;
 
 impl flags::Precache {
@@ -32,7 +32,7 @@ impl flags::Precache {
 impl flags::PrecachePrepare {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let ws = ctx.workspace()?;
-        let sk = prepare(&ws.metadata()?)?;
+        let sk = prepare(&skeleton_metadata(ws)?, !self.no_dev_targets)?;
         let cwd = ctx.sh.current_dir();
         if let Some(out) = &self.out {
             let out = cwd.join(out);
@@ -53,10 +53,48 @@ impl flags::PrecachePrepare {
     }
 }
 
-/// The skeleton of the workspace described by `meta`.
-pub fn prepare(meta: &cargo_metadata::Metadata) -> Result<Skeleton> {
+/// Metadata enough for the skeleton: `--no-deps` (no download, no resolution:
+/// the planner stage of a Dockerfile runs it on every source change) unless a
+/// path dependency lies outside the workspace members, or `[patch]`/`[replace]`
+/// exist: then only the full metadata knows every local package.
+pub fn skeleton_metadata(ws: &Workspace) -> Result<cargo_metadata::Metadata> {
+    let shallow = cargo_metadata::MetadataCommand::new()
+        .manifest_path(&ws.manifest)
+        .no_deps()
+        .exec()
+        .with_context(|| format!("cargo metadata failed for {}", ws.manifest.display()))?;
+    let root = fs::read_to_string(&ws.manifest)
+        .with_context(|| format!("cannot read {}", ws.manifest.display()))?;
+    if needs_full_metadata(&shallow, &root) {
+        ws.metadata()
+    } else {
+        Ok(shallow)
+    }
+}
+
+fn needs_full_metadata(shallow: &cargo_metadata::Metadata, root_manifest: &str) -> bool {
+    let member_dirs: Vec<&cargo_metadata::camino::Utf8Path> =
+        shallow.packages.iter().filter_map(|p| p.manifest_path.parent()).collect();
+    let outside = shallow
+        .packages
+        .iter()
+        .flat_map(|p| &p.dependencies)
+        .filter_map(|d| d.path.as_deref())
+        .any(|path| !member_dirs.contains(&path));
+    let patched = root_manifest
+        .parse::<toml_edit::DocumentMut>()
+        .map_or(true, |doc| doc.contains_key("patch") || doc.contains_key("replace"));
+    outside || patched
+}
+
+/// The skeleton of the workspace described by `meta` (with or without the
+/// examples, tests and benches).
+pub fn prepare(meta: &cargo_metadata::Metadata, dev_targets: bool) -> Result<Skeleton> {
     let root = meta.workspace_root.as_std_path();
-    let packages = Skeleton::local_packages(meta)?;
+    let mut packages = Skeleton::local_packages(meta)?;
+    if !dev_targets {
+        skeleton::drop_dev_targets(&mut packages);
+    }
     Skeleton::build(&packages, |rel| {
         let path = root.join(rel);
         match fs::read_to_string(&path) {

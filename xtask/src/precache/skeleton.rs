@@ -180,14 +180,9 @@ impl Skeleton {
         }
 
         if let Some(lock) = read("Cargo.lock")? {
-            let versions: BTreeMap<String, String> = packages
-                .iter()
-                .filter(|p| mask.names.contains(&p.name))
-                .map(|p| (p.name.clone(), p.version.clone()))
-                .collect();
             files.insert(
                 "Cargo.lock".to_owned(),
-                mask_lock(&lock, &versions).context("cannot mask versions in Cargo.lock")?,
+                mask_lock(&lock, &mask.names).context("cannot mask versions in Cargo.lock")?,
             );
         }
         for rel in VERBATIM {
@@ -267,6 +262,13 @@ impl Skeleton {
         let marker = dir.join(MARKER);
         fs::write(&marker, self.to_recipe())
             .with_context(|| format!("cannot write {}", marker.display()))
+    }
+}
+
+/// Drop examples, tests and benches (`prepare --no-dev-targets`).
+pub fn drop_dev_targets(packages: &mut [LocalPackage]) {
+    for p in packages {
+        p.targets.retain(|t| !matches!(t.kind, TargetKind::Example | TargetKind::Test | TargetKind::Bench));
     }
 }
 
@@ -549,6 +551,23 @@ mod tests {
 
         let back = Skeleton::from_recipe(&sk.to_recipe()).unwrap();
         assert_eq!(back, sk);
+    }
+
+    #[test]
+    fn without_dev_targets_new_tests_do_not_matter() {
+        let (mut pkgs, files) = workspace();
+        drop_dev_targets(&mut pkgs);
+        let sk = Skeleton::build(&pkgs, |rel| Ok(files.get(rel).cloned())).unwrap();
+        assert!(!sk.files.contains_key("app/tests/it.rs"));
+        assert!(!sk.files.contains_key("app/benches/raw.rs"));
+        let app = &sk.files["app/Cargo.toml"];
+        assert!(!app.contains("[[test]]") && !app.contains("[[bench]]"), "{app}");
+        assert!(app.contains("autotests = false"), "{app}");
+
+        let (mut more, _) = workspace();
+        more[0].targets.push(t("new", TargetKind::Test, &["bin"], "app/tests/new.rs"));
+        drop_dev_targets(&mut more);
+        assert_eq!(Skeleton::build(&more, |rel| Ok(files.get(rel).cloned())).unwrap(), sk);
     }
 
     #[test]
