@@ -86,6 +86,8 @@ fn cargo(dir: &Path, target_dir: &Path, args: &[&str]) {
 struct Artifact {
     local: bool,
     fresh: bool,
+    /// Shown (through `Debug`) in assertion messages.
+    #[allow(dead_code)]
     name: String,
 }
 
