@@ -1,6 +1,4 @@
-//! `cargo xtask bench`: benchmarks that print figures and ratios.
-//!
-//! `bench precache` compares, on a snapshot of this workspace:
+//! `cargo xtask bench precache` compares, on a snapshot of this workspace:
 //! - a cold release build of candle-binding (fresh target directory), with
 //! - the Docker flow after an application-source change: the cooked layer is
 //!   cached, so the rebuild is prepare → copy sources → clean-stale → build;
@@ -21,29 +19,18 @@ use xshell::cmd;
 
 use crate::{
     clean_stale::{clean_workspace_artifacts, Scope},
-    flags,
     metrics::{human, Metrics},
     precache::{self, cook::CookPlan},
     workspace::{cargo, Workspace},
     Ctx,
 };
 
-/// The package the Docker image builds.
-const PACKAGE: &str = "candle-semantic-router";
+use crate::build::PACKAGE;
 const LIB: &str = "libcandle_semantic_router.so";
 /// The ratio the cache must reach.
 const GOAL: f64 = 8.0;
 
-impl flags::Bench {
-    pub fn run(self, ctx: &Ctx) -> Result<()> {
-        match self.cmd {
-            flags::BenchCmd::Precache => bench_precache(ctx),
-            flags::BenchCmd::Cross => bail!("`bench cross` is not written yet"),
-        }
-    }
-}
-
-fn bench_precache(ctx: &Ctx) -> Result<()> {
+pub fn run(ctx: &Ctx) -> Result<()> {
     let sh = &ctx.sh;
     let ws = ctx.workspace()?;
     let base = ws.target_dir()?.join("xtask-bench-precache");

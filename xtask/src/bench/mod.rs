@@ -1,0 +1,17 @@
+//! `cargo xtask bench`: benchmarks that print figures and ratios, in one run.
+
+mod cross;
+mod precache;
+
+use anyhow::Result;
+
+use crate::{flags, Ctx};
+
+impl flags::Bench {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        match self.cmd {
+            flags::BenchCmd::Precache => precache::run(ctx),
+            flags::BenchCmd::Cross => cross::run(ctx),
+        }
+    }
+}
