@@ -1,13 +1,14 @@
 //! `cargo xtask verify-symbols` end to end, on small real libraries built with
 //! `cc` (and `rustc`) at test time in a temporary workspace that holds the
-//! fixture header and Go binding (`tests/fixtures/elf/`).
+//! generated header and a fixture Go binding (`tests/fixtures/elf/`).
 
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
-const HEADER: &str = include_str!("fixtures/elf/candle_semantic_router.h");
+/// The real generated header: the fixtures export (or omit) its functions.
+const HEADER: &str = include_str!("../../candle-binding/include/candle_semantic_router.h");
 const GO: &str = include_str!("fixtures/elf/binding.go");
 const SONAME: &str = "libcandle_semantic_router.so";
 
