@@ -414,6 +414,9 @@ pub struct E2e {
     /// Build the first images with `--no-cache`, so that the cold figures are cold.
     #[arg(long)]
     pub cold: bool,
+    /// Build from this commit (`git archive`) instead of the work tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
     /// The docker CLI (default: `$DOCKER`, else the first CLI that can build).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,

@@ -100,7 +100,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
 
     // 4. build and push each platform from a copy of the sources
     let context = work.join("context");
-    report.step("build context", || copy_sources(ctx, &context))?;
+    report.step("build context", || copy_sources(ctx, &context, opts.rev.as_deref()))?;
     let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
     let secrets = if ca.is_file() { vec![format!("id=cacert,src={}", ca.display())] } else { vec![] };
     let env = Env { ctx, docker, buildx, registry: opts.registry.clone(), work: work.clone(), secrets };
@@ -239,9 +239,31 @@ pub fn step_cached(output: &str, needle: &str) -> Cook {
     }
 }
 
-/// Copy the files git knows (tracked and untracked, not ignored) to `to`.
-fn copy_sources(ctx: &Ctx, to: &Path) -> Result<()> {
+/// Copy the files git knows (tracked and untracked, not ignored) to `to`,
+/// or with `rev` the tree of that commit.
+fn copy_sources(ctx: &Ctx, to: &Path, rev: Option<&str>) -> Result<()> {
     let ws = ctx.workspace()?;
+    if let Some(rev) = rev {
+        if to.exists() {
+            fs::remove_dir_all(to).with_context(|| format!("cannot clear {}", to.display()))?;
+        }
+        fs::create_dir_all(to)?;
+        let mut git = std::process::Command::new("git")
+            .args(["archive", "--format=tar", rev])
+            .current_dir(&ws.root)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot run git archive")?;
+        let st = std::process::Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(to)
+            .stdin(git.stdout.take().expect("piped"))
+            .status()?;
+        ensure!(git.wait()?.success() && st.success(), "git archive {rev} | tar -x failed");
+        eprintln!("e2e: sources of {rev} extracted to {}", to.display());
+        return Ok(());
+    }
     let out = std::process::Command::new("git")
         .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
         .current_dir(&ws.root)
