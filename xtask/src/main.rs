@@ -19,6 +19,7 @@ mod e2e;
 mod elf;
 mod flags;
 mod fsutil;
+mod lint;
 mod metrics;
 mod model;
 mod platform;
@@ -64,5 +65,6 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Docker(cmd) => cmd.run(&ctx),
         Cmd::Ci(cmd) => cmd.run(&ctx),
         Cmd::E2e(cmd) => cmd.run(&ctx),
+        Cmd::Lint(cmd) => cmd.run(&ctx),
     }
 }

