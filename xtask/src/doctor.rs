@@ -220,8 +220,20 @@ const PACKAGES: &[Row] = &[
         dnf: &["codespell"],
         other: "`cargo xtask lint --install` (pip, without root)",
     },
-    Row { kind: Kind::Lint(LintPkg::Node), arch: None, apt: &["nodejs", "npm"], dnf: &["nodejs", "npm"], other: "https://nodejs.org" },
-    Row { kind: Kind::Lint(LintPkg::PythonVenv), arch: None, apt: &["python3-venv"], dnf: &["python3"], other: "" },
+    Row {
+        kind: Kind::Lint(LintPkg::Node),
+        arch: None,
+        apt: &["nodejs", "npm"],
+        dnf: &["nodejs", "npm"],
+        other: "https://nodejs.org",
+    },
+    Row {
+        kind: Kind::Lint(LintPkg::PythonVenv),
+        arch: None,
+        apt: &["python3-venv"],
+        dnf: &["python3"],
+        other: "",
+    },
 ];
 
 fn row(need: &Need) -> Option<&'static Row> {

@@ -39,7 +39,10 @@ pub struct Instr {
 
 impl Instr {
     pub fn flag(&self, name: &str) -> Option<&str> {
-        self.flags.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.flags
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The arguments as words: a JSON array (`["a", "b"]`) or whitespace
@@ -51,7 +54,10 @@ impl Instr {
                 return v;
             }
         }
-        first.split_whitespace().map(|w| unquote(w).to_owned()).collect()
+        first
+            .split_whitespace()
+            .map(|w| unquote(w).to_owned())
+            .collect()
     }
 }
 
@@ -93,7 +99,9 @@ impl Dockerfile {
                 let words = ins.words();
                 let image = words.first().cloned().unwrap_or_default();
                 let name = match words.as_slice() {
-                    [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+                    [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => {
+                        Some(name.to_ascii_lowercase())
+                    }
                     _ => None,
                 };
                 df.stages.push(Stage {
@@ -143,7 +151,11 @@ impl Dockerfile {
 
     /// Whether this is a cross Dockerfile: a stage pinned to `$BUILDPLATFORM`.
     pub fn has_buildplatform_stage(&self) -> bool {
-        self.stages.iter().any(|s| s.platform.as_deref().is_some_and(|p| p.contains("BUILDPLATFORM")))
+        self.stages.iter().any(|s| {
+            s.platform
+                .as_deref()
+                .is_some_and(|p| p.contains("BUILDPLATFORM"))
+        })
     }
 
     /// Whether stage `i` runs on the build machine: pinned to `$BUILDPLATFORM`,
@@ -152,7 +164,9 @@ impl Dockerfile {
         let s = &self.stages[i];
         match &s.platform {
             Some(p) => p.contains("BUILDPLATFORM"),
-            None => self.stage_ref(&s.image, i).is_some_and(|parent| self.on_build_platform(parent)),
+            None => self
+                .stage_ref(&s.image, i)
+                .is_some_and(|parent| self.on_build_platform(parent)),
         }
     }
 
@@ -160,7 +174,9 @@ impl Dockerfile {
     /// every stage it uses through `FROM`, `COPY --from` or `RUN --mount=from=`.
     pub fn final_closure(&self) -> BTreeSet<usize> {
         let mut seen = BTreeSet::new();
-        let Some(last) = self.stages.len().checked_sub(1) else { return seen };
+        let Some(last) = self.stages.len().checked_sub(1) else {
+            return seen;
+        };
         let mut todo = vec![last];
         while let Some(i) = todo.pop() {
             if !seen.insert(i) {
@@ -174,7 +190,11 @@ impl Dockerfile {
                 }
                 for (k, v) in &ins.flags {
                     if k == "mount" {
-                        refs.extend(v.split(',').filter_map(|kv| kv.strip_prefix("from=")).map(str::to_owned));
+                        refs.extend(
+                            v.split(',')
+                                .filter_map(|kv| kv.strip_prefix("from="))
+                                .map(str::to_owned),
+                        );
                     }
                 }
             }
@@ -217,7 +237,9 @@ pub fn instructions(text: &str) -> Vec<Instr> {
                     logical.push_str(body);
                     logical.push(' ');
                     // Comment and empty lines inside a continuation are dropped.
-                    while i < lines.len() && (lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#')) {
+                    while i < lines.len()
+                        && (lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#'))
+                    {
                         i += 1;
                     }
                     if i >= lines.len() {
@@ -251,7 +273,11 @@ pub fn instructions(text: &str) -> Vec<Instr> {
                 while i < lines.len() {
                     let line = lines[i];
                     i += 1;
-                    let cmp = if strip_tabs { line.trim_start_matches('\t') } else { line };
+                    let cmp = if strip_tabs {
+                        line.trim_start_matches('\t')
+                    } else {
+                        line
+                    };
                     if cmp == word {
                         break;
                     }
@@ -260,7 +286,12 @@ pub fn instructions(text: &str) -> Vec<Instr> {
                 }
             }
         }
-        out.push(Instr { line: start + 1, keyword, flags, args });
+        out.push(Instr {
+            line: start + 1,
+            keyword,
+            flags,
+            args,
+        });
     }
     out
 }
@@ -269,8 +300,12 @@ pub fn instructions(text: &str) -> Vec<Instr> {
 fn escape_directive(lines: &[&str]) -> char {
     for line in lines {
         let t = line.trim();
-        let Some(comment) = t.strip_prefix('#') else { break };
-        let Some((k, v)) = comment.split_once('=') else { break };
+        let Some(comment) = t.strip_prefix('#') else {
+            break;
+        };
+        let Some((k, v)) = comment.split_once('=') else {
+            break;
+        };
         match k.trim().to_ascii_lowercase().as_str() {
             "escape" => return v.trim().chars().next().unwrap_or('\\'),
             "syntax" | "check" => continue,
@@ -322,12 +357,20 @@ pub fn check(file: &str, text: &str) -> Vec<Finding> {
 }
 
 fn finding(file: &str, line: usize, rule: &str, message: String) -> Finding {
-    Finding { file: file.to_owned(), line, rule: rule.to_owned(), message }
+    Finding {
+        file: file.to_owned(),
+        line,
+        rule: rule.to_owned(),
+        message,
+    }
 }
 
 /// `ARG` name referenced by an image that is exactly `$X` or `${X}`.
 fn image_arg(image: &str) -> Option<&str> {
-    let name = image.strip_prefix("${").and_then(|s| s.strip_suffix('}')).or_else(|| image.strip_prefix('$'))?;
+    let name = image
+        .strip_prefix("${")
+        .and_then(|s| s.strip_suffix('}'))
+        .or_else(|| image.strip_prefix('$'))?;
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
@@ -395,14 +438,43 @@ pub fn cross_runs(file: &str, df: &Dockerfile) -> Vec<Finding> {
 
 /// Directories every image has: mentioning one says nothing about a file under it.
 const SYSTEM_DIRS: &[&str] = &[
-    "/", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64",
-    "/usr/local", "/usr/local/bin", "/usr/local/sbin", "/usr/local/lib", "/usr/share", "/etc", "/opt",
-    "/var", "/var/lib", "/var/cache", "/tmp", "/root", "/home", "/srv", "/run", "/dev", "/proc", "/sys",
+    "/",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/usr/local/lib",
+    "/usr/share",
+    "/etc",
+    "/opt",
+    "/var",
+    "/var/lib",
+    "/var/cache",
+    "/tmp",
+    "/root",
+    "/home",
+    "/srv",
+    "/run",
+    "/dev",
+    "/proc",
+    "/sys",
 ];
 
 /// `a/./b//c/` → `/a/b/c`; relative paths are relative to `base`.
 fn normalize(path: &str, base: &str) -> String {
-    let joined = if path.starts_with('/') { path.to_owned() } else { format!("{base}/{path}") };
+    let joined = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("{base}/{path}")
+    };
     let mut parts: Vec<&str> = Vec::new();
     for p in joined.split('/') {
         match p {
@@ -427,7 +499,10 @@ fn mentions(hay: &str, needle: &str) -> bool {
     while let Some(pos) = hay[from..].find(needle) {
         let start = from + pos;
         let end = start + needle.len();
-        let before_ok = hay[..start].chars().next_back().is_none_or(|c| !path_char(c) && c != '/');
+        let before_ok = hay[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !path_char(c) && c != '/');
         let after_ok = hay[end..].chars().next().is_none_or(|c| !path_char(c));
         if before_ok && after_ok {
             return true;
@@ -461,7 +536,11 @@ fn created_in(df: &Dockerfile, stage: usize, path: &str) -> bool {
                     }
                 }
                 "ENV" => {
-                    for value in ins.args.split_whitespace().filter_map(|kv| kv.split_once('=').map(|(_, v)| v)) {
+                    for value in ins
+                        .args
+                        .split_whitespace()
+                        .filter_map(|kv| kv.split_once('=').map(|(_, v)| v))
+                    {
                         for dir in unquote(value).split(':').filter(|d| d.starts_with('/')) {
                             if is_under(path, &normalize(dir, "/")) {
                                 return true;
@@ -492,17 +571,28 @@ pub fn copy_from(file: &str, df: &Dockerfile) -> Vec<Finding> {
     let mut out = Vec::new();
     for s in &df.stages {
         for ins in s.body.iter().filter(|i| i.keyword == "COPY") {
-            let Some(from) = ins.flag("from") else { continue };
-            let Some(src_stage) = df.stage_ref(from, s.index) else { continue }; // an external image
-            // A stage that only names an image (`FROM img AS tools`) is an external image too.
-            if df.chain(src_stage).iter().all(|&i| df.stages[i].body.is_empty()) {
+            let Some(from) = ins.flag("from") else {
+                continue;
+            };
+            let Some(src_stage) = df.stage_ref(from, s.index) else {
+                continue;
+            }; // an external image
+               // A stage that only names an image (`FROM img AS tools`) is an external image too.
+            if df
+                .chain(src_stage)
+                .iter()
+                .all(|&i| df.stages[i].body.is_empty())
+            {
                 continue;
             }
             let words = ins.words();
             if words.len() < 2 {
                 continue;
             }
-            let src_name = df.stages[src_stage].name.clone().unwrap_or_else(|| src_stage.to_string());
+            let src_name = df.stages[src_stage]
+                .name
+                .clone()
+                .unwrap_or_else(|| src_stage.to_string());
             for src in &words[..words.len() - 1] {
                 if src.contains('$') || src.starts_with("<<") {
                     continue;
@@ -546,7 +636,10 @@ pub struct PassedArg {
 
 /// `build-arg`: every passed argument is an `ARG` of each Dockerfile it is passed to.
 /// `read` gives a Dockerfile's text (`None`: missing).
-pub fn check_build_args(passed: &[PassedArg], read: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
+pub fn check_build_args(
+    passed: &[PassedArg],
+    read: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for p in passed {
@@ -557,7 +650,10 @@ pub fn check_build_args(passed: &[PassedArg], read: &dyn Fn(&str) -> Option<Stri
             let message = match read(df) {
                 None => format!("{} passes `{}` to {df}, which does not exist", p.by, p.name),
                 Some(text) if !DeclaredArgs::parse(&text).contains(&p.name) => {
-                    format!("{} passes `{}` to {df}, which declares no `ARG {}`", p.by, p.name, p.name)
+                    format!(
+                        "{} passes `{}` to {df}, which declares no `ARG {}`",
+                        p.by, p.name, p.name
+                    )
                 }
                 Some(_) => continue,
             };
@@ -588,7 +684,10 @@ pub fn source_build_args(text: &str) -> Vec<(usize, String)> {
             }
         }
         for lit in string_literals(rest) {
-            let name: String = lit.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = lit
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             if !name.is_empty() && lit[name.len()..].starts_with('=') {
                 out.push((n + 1, name));
             }
@@ -628,7 +727,10 @@ mod tests {
     use super::*;
 
     fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
     }
 
     fn fixtures() -> PathBuf {
@@ -642,7 +744,9 @@ mod tests {
         for (i, l) in lines.iter().enumerate() {
             if let Some(rules) = l.trim().strip_prefix("# expect-next:") {
                 let next = (i + 1..lines.len())
-                    .find(|&j| !lines[j].trim().is_empty() && !lines[j].trim_start().starts_with('#'))
+                    .find(|&j| {
+                        !lines[j].trim().is_empty() && !lines[j].trim_start().starts_with('#')
+                    })
                     .expect("an instruction after expect-next");
                 for rule in rules.split(',') {
                     out.push((next + 1, rule.trim().to_owned()));
@@ -654,7 +758,8 @@ mod tests {
     }
 
     fn got(findings: &[Finding]) -> Vec<(usize, String)> {
-        let mut v: Vec<(usize, String)> = findings.iter().map(|f| (f.line, f.rule.clone())).collect();
+        let mut v: Vec<(usize, String)> =
+            findings.iter().map(|f| (f.line, f.rule.clone())).collect();
         v.sort();
         v
     }
@@ -690,10 +795,17 @@ mod tests {
 
     #[test]
     fn good_fixtures_and_shipped_dockerfiles_are_quiet() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join("good")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join("good"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         for e in std::fs::read_dir(root().join("tools/docker")).unwrap() {
             let p = e.unwrap().path();
-            if p.file_name().unwrap().to_string_lossy().starts_with("Dockerfile") {
+            if p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("Dockerfile")
+            {
                 files.push(p);
             }
         }
@@ -711,7 +823,11 @@ mod tests {
             let df = Dockerfile::parse(&std::fs::read_to_string(root().join(spec.cross)).unwrap());
             assert!(df.has_buildplatform_stage() && is_cross_name(spec.cross));
             let last = df.stages.len() - 1;
-            assert!(!df.on_build_platform(last), "{}: final stage is on the target platform", spec.cross);
+            assert!(
+                !df.on_build_platform(last),
+                "{}: final stage is on the target platform",
+                spec.cross
+            );
             assert!(df.on_build_platform(df.stage_ref("build", last).unwrap()));
         }
     }
@@ -725,10 +841,20 @@ mod tests {
         assert_eq!(df.global.len(), 1);
         assert_eq!(df.global_args(), ["A", "B"]);
         let s = &df.stages[0];
-        assert_eq!((s.line, s.name.as_deref(), s.image.as_str()), (5, Some("one"), "${A}"));
+        assert_eq!(
+            (s.line, s.name.as_deref(), s.image.as_str()),
+            (5, Some("one"), "${A}")
+        );
         assert_eq!(s.platform.as_deref(), Some("$BUILDPLATFORM"));
-        let lines: Vec<(usize, &str)> = s.body.iter().map(|i| (i.line, i.keyword.as_str())).collect();
-        assert_eq!(lines, [(6, "RUN"), (11, "COPY"), (14, "COPY"), (15, "WORKDIR")]);
+        let lines: Vec<(usize, &str)> = s
+            .body
+            .iter()
+            .map(|i| (i.line, i.keyword.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [(6, "RUN"), (11, "COPY"), (14, "COPY"), (15, "WORKDIR")]
+        );
         assert_eq!(s.body[0].flag("mount"), Some("type=cache,target=/c"));
         assert!(s.body[0].args.contains("echo hi") && s.body[0].args.contains("&& true"));
         assert!(s.body[1].args.contains("/made/here"));
@@ -748,7 +874,9 @@ mod tests {
     fn path_helpers() {
         assert_eq!(normalize("./a//b/../c/", "/"), "/a/c");
         assert_eq!(normalize("out", "/src"), "/src/out");
-        assert!(is_under("/src/a", "/src") && is_under("/src", "/src") && !is_under("/srcx", "/src"));
+        assert!(
+            is_under("/src/a", "/src") && is_under("/src", "/src") && !is_under("/srcx", "/src")
+        );
         assert!(mentions("--out /out && x", "/out"));
         assert!(mentions("cp a /out/", "/out"));
         assert!(!mentions("/layout", "/out"));
@@ -762,7 +890,8 @@ mod tests {
 
     #[test]
     fn copy_from_stage_index_and_external_images() {
-        let text = "ARG I=x\nFROM ${I}\nRUN make /dist\nFROM ${I} AS b\nCOPY --from=0 /dist/app /\n\
+        let text =
+            "ARG I=x\nFROM ${I}\nRUN make /dist\nFROM ${I} AS b\nCOPY --from=0 /dist/app /\n\
                     COPY --from=0 /nope /\nCOPY --from=alpine:3 /bin/sh /\n";
         let f = check("Dockerfile", text);
         assert_eq!(got(&f), [(6, "copy-from".to_owned())], "{f:#?}");
@@ -773,10 +902,34 @@ mod tests {
         let df = "ARG A\nFROM scratch\n";
         let read = |name: &str| (name == "D").then(|| df.to_owned());
         let passed = vec![
-            PassedArg { name: "A".into(), file: "w.yml".into(), line: 3, by: "w".into(), dockerfiles: vec!["D".into()] },
-            PassedArg { name: "B".into(), file: "w.yml".into(), line: 4, by: "w".into(), dockerfiles: vec!["D".into()] },
-            PassedArg { name: "HTTP_PROXY".into(), file: "w.yml".into(), line: 5, by: "w".into(), dockerfiles: vec!["D".into()] },
-            PassedArg { name: "A".into(), file: "x.rs".into(), line: 9, by: "x".into(), dockerfiles: vec!["E".into()] },
+            PassedArg {
+                name: "A".into(),
+                file: "w.yml".into(),
+                line: 3,
+                by: "w".into(),
+                dockerfiles: vec!["D".into()],
+            },
+            PassedArg {
+                name: "B".into(),
+                file: "w.yml".into(),
+                line: 4,
+                by: "w".into(),
+                dockerfiles: vec!["D".into()],
+            },
+            PassedArg {
+                name: "HTTP_PROXY".into(),
+                file: "w.yml".into(),
+                line: 5,
+                by: "w".into(),
+                dockerfiles: vec!["D".into()],
+            },
+            PassedArg {
+                name: "A".into(),
+                file: "x.rs".into(),
+                line: 9,
+                by: "x".into(),
+                dockerfiles: vec!["E".into()],
+            },
         ];
         let f = check_build_args(&passed, &read);
         let s: Vec<String> = f.iter().map(|f| f.to_string()).collect();
@@ -808,7 +961,12 @@ mod tests {
         let read = |_: &str| Some(text.clone());
         let f = check_build_args(&passed, &read);
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert!(f[0].to_string().starts_with("build-arg.workflow.yml:13: build-arg: workflow passes `VERSION`"), "{}", f[0]);
+        assert!(
+            f[0].to_string()
+                .starts_with("build-arg.workflow.yml:13: build-arg: workflow passes `VERSION`"),
+            "{}",
+            f[0]
+        );
         // The structural rules have nothing to say about it.
         assert!(check(df_name, &text).is_empty());
     }
@@ -818,14 +976,30 @@ mod tests {
         let src = "fn f() {\n    let x = \"NOT=1\";\n    let o = D {\n        build_arg: vec![\n            format!(\"BUILDER_IMAGE={}\", a),\n\
                    \"RUNTIME_IMAGE=x\".into(),\n        ],\n        cache: \"K=v\".into(),\n    };\n}\n\
                    #[cfg(test)]\nmod tests { fn t() { D { build_arg: vec![\"NOPE=1\".into()] }; } }\n";
-        assert_eq!(source_build_args(src), [(5, "BUILDER_IMAGE".to_owned()), (6, "RUNTIME_IMAGE".to_owned())]);
-        assert_eq!(source_build_args("D { build_arg: vec![\"A=1\".into()], x: 1 }\n"), [(1, "A".to_owned())]);
+        assert_eq!(
+            source_build_args(src),
+            [
+                (5, "BUILDER_IMAGE".to_owned()),
+                (6, "RUNTIME_IMAGE".to_owned())
+            ]
+        );
+        assert_eq!(
+            source_build_args("D { build_arg: vec![\"A=1\".into()], x: 1 }\n"),
+            [(1, "A".to_owned())]
+        );
     }
 
     #[test]
     fn the_e2e_source_passes_base_images() {
         let text = std::fs::read_to_string(root().join("xtask/src/e2e/mod.rs")).unwrap();
-        let names: Vec<String> = source_build_args(&text).into_iter().map(|(_, n)| n).collect();
-        assert!(names.contains(&"BUILDER_IMAGE".to_owned()) && names.contains(&"RUNTIME_IMAGE".to_owned()), "{names:?}");
+        let names: Vec<String> = source_build_args(&text)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert!(
+            names.contains(&"BUILDER_IMAGE".to_owned())
+                && names.contains(&"RUNTIME_IMAGE".to_owned()),
+            "{names:?}"
+        );
     }
 }

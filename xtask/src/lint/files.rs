@@ -15,10 +15,17 @@ pub fn tracked(sh: &Shell, root: &Path) -> Result<Vec<String>> {
         .output()
         .context("cannot run `git ls-files` (is git installed?)")?;
     if !out.status.success() {
-        bail!("`git ls-files` failed in {}: not a git work tree?", root.display());
+        bail!(
+            "`git ls-files` failed in {}: not a git work tree?",
+            root.display()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text.split('\0').filter(|f| !f.is_empty() && root.join(f).is_file()).map(str::to_owned).collect())
+    Ok(text
+        .split('\0')
+        .filter(|f| !f.is_empty() && root.join(f).is_file())
+        .map(str::to_owned)
+        .collect())
 }
 
 fn ext(path: &str) -> &str {
@@ -39,16 +46,25 @@ pub fn go_modules(tracked: &[String]) -> Vec<String> {
     tracked
         .iter()
         .filter(|f| !under_fixtures(f) && (f.as_str() == "go.mod" || f.ends_with("/go.mod")))
-        .map(|f| f.strip_suffix("go.mod").unwrap().trim_end_matches('/').to_owned())
+        .map(|f| {
+            f.strip_suffix("go.mod")
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned()
+        })
         .map(|d| if d.is_empty() { ".".to_owned() } else { d })
         .collect()
 }
 
 /// Whether a first line is a `sh`/`bash`/`dash`/`ksh` shebang.
 pub fn is_shell_shebang(first_line: &str) -> bool {
-    let Some(rest) = first_line.strip_prefix("#!") else { return false };
+    let Some(rest) = first_line.strip_prefix("#!") else {
+        return false;
+    };
     let mut words = rest.split_whitespace();
-    let Some(prog) = words.next() else { return false };
+    let Some(prog) = words.next() else {
+        return false;
+    };
     let mut name = prog.rsplit('/').next().unwrap_or(prog);
     if name == "env" {
         name = words.find(|w| !w.starts_with('-')).unwrap_or("");
@@ -76,7 +92,11 @@ pub fn shell_scripts(root: &Path, tracked: &[String]) -> Vec<String> {
 
 /// YAML files, fixtures aside.
 pub fn yaml_files(tracked: &[String]) -> Vec<String> {
-    tracked.iter().filter(|f| matches!(ext(f), "yml" | "yaml") && !under_fixtures(f)).cloned().collect()
+    tracked
+        .iter()
+        .filter(|f| matches!(ext(f), "yml" | "yaml") && !under_fixtures(f))
+        .cloned()
+        .collect()
 }
 
 /// What codespell leaves out: generated lock files (crate names, hashes),
@@ -84,6 +104,15 @@ pub fn yaml_files(tracked: &[String]) -> Vec<String> {
 pub fn codespell_skips(path: &str) -> bool {
     matches!(ext(path), "lock" | "json") || path.starts_with("models/")
 }
+
+/// Words codespell must accept, and why (`--ignore-words-list`).
+pub const CODESPELL_IGNORE: &[(&str, &str)] = &[
+    ("crate", "the Rust word, not a misspelling of create"),
+    (
+        "exemples",
+        "src/semantic-router/pkg/config/config_test.go: a deliberately misspelled (unknown) field",
+    ),
+];
 
 /// Text files for codespell: tracked, not binary, not skipped.
 pub fn codespell_files(root: &Path, tracked: &[String]) -> Vec<String> {
@@ -149,17 +178,37 @@ mod tests {
 
     #[test]
     fn shebangs() {
-        for yes in ["#!/bin/sh", "#!/usr/bin/env bash", "#!/bin/bash -eu", "#!/usr/bin/env -S bash -e", "#! /bin/dash"] {
+        for yes in [
+            "#!/bin/sh",
+            "#!/usr/bin/env bash",
+            "#!/bin/bash -eu",
+            "#!/usr/bin/env -S bash -e",
+            "#! /bin/dash",
+        ] {
             assert!(is_shell_shebang(yes), "{yes}");
         }
-        for no in ["#!/usr/bin/env python3", "#!/usr/bin/perl", "# bash", "", "#!/usr/bin/env zsh"] {
+        for no in [
+            "#!/usr/bin/env python3",
+            "#!/usr/bin/perl",
+            "# bash",
+            "",
+            "#!/usr/bin/env zsh",
+        ] {
             assert!(!is_shell_shebang(no), "{no}");
         }
     }
 
     #[test]
     fn kinds() {
-        let t = v(&["a/go.mod", "go.mod", "a/x.go", "x/tests/fixtures/y/go.mod", "b.yml", "x/fixtures/c.yaml", "Cargo.lock"]);
+        let t = v(&[
+            "a/go.mod",
+            "go.mod",
+            "a/x.go",
+            "x/tests/fixtures/y/go.mod",
+            "b.yml",
+            "x/fixtures/c.yaml",
+            "Cargo.lock",
+        ]);
         assert_eq!(go_files(&t), ["a/x.go"]);
         assert_eq!(go_modules(&t), ["a", "."]);
         assert_eq!(yaml_files(&t), ["b.yml"]);
@@ -170,7 +219,9 @@ mod tests {
         assert!(codespell_skips("Cargo.lock"));
         assert!(codespell_skips("xtask/tests/fixtures/full/Cargo.lock"));
         assert!(codespell_skips("models/all-MiniLM-L6-v2/vocab.txt"));
-        assert!(codespell_skips("candle-binding/tests/data/reference_embedding.json"));
+        assert!(codespell_skips(
+            "candle-binding/tests/data/reference_embedding.json"
+        ));
         assert!(!codespell_skips("lockfile.rs"));
         assert!(!codespell_skips("xtask/src/model.rs"));
     }
@@ -179,8 +230,14 @@ mod tests {
     fn repo_lists() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let d = dockerfiles(root);
-        assert!(d.contains(&"tools/docker/Dockerfile.extproc".to_owned()), "{d:?}");
-        assert!(d.contains(&"tools/docker/Dockerfile.extproc.cross".to_owned()), "{d:?}");
+        assert!(
+            d.contains(&"tools/docker/Dockerfile.extproc".to_owned()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"tools/docker/Dockerfile.extproc.cross".to_owned()),
+            "{d:?}"
+        );
         assert!(workflows(root).contains(&".github/workflows/docker-publish.yml".to_owned()));
     }
 }
