@@ -107,7 +107,7 @@ fn a_broken_workspace_fails_with_file_and_line() {
         "tools/docker/Dockerfile.extproc:1: build-arg: `cargo xtask docker extproc` cannot plan a build: build argument `CARGO_BUILD_JOBS` not declared",
         ".github/workflows/ci.yml:11: build-arg: .github/workflows/ci.yml passes `VERSION` to tools/docker/Dockerfile.extproc, which declares no `ARG VERSION`",
     ] {
-        assert!(out.lines().any(|l| l.starts_with(want)), "want a line starting with\n  {want}\nin:\n{out}");
+        assert!(out.lines().any(|l| l.starts_with(want)), "want a line starting with `{want}`; got:\n{out}");
     }
     // `ci matrix` exists; the cross Dockerfile declares VERSION.
     assert!(!out.contains("`cargo xtask ci matrix`"), "{out}");
