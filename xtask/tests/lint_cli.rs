@@ -74,7 +74,8 @@ fn a_broken_workspace_fails_with_file_and_line() {
         "on:\n  push:\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n\
          \x20     - run: cargo xtask ci matrix\n\
          \x20     - run: |\n          cargo xtask no-such-command --flag\n          cargo xtask ci no-such-sub\n\
-         \x20     - run: cargo xtask docker extproc --platform linux/arm64 --build-arg VERSION=1\n",
+         \x20     - run: cargo xtask docker extproc --platform linux/arm64 --build-arg VERSION=1\n\
+         \x20     - run: cargo xtask docker extprok --pr\n",
     );
     let manifest = ws.join("Cargo.toml");
     let o = xtask(
@@ -100,6 +101,7 @@ fn a_broken_workspace_fails_with_file_and_line() {
     for want in [
         ".github/workflows/ci.yml:9: workflow-commands: `cargo xtask no-such-command` does not exist",
         ".github/workflows/ci.yml:10: workflow-commands: `cargo xtask ci no-such-sub` does not exist",
+        ".github/workflows/ci.yml:12: workflow-commands: unknown image `extprok`; known images: extproc",
         "tools/docker/Dockerfile.extproc:5: base-image: base image `debian:bookworm-slim` is not an ARG",
         "tools/docker/Dockerfile.extproc.cross:8: copy-from: `/nothing/` is not created in stage `build`",
         "tools/docker/Dockerfile.extproc.cross:9: cross-run: RUN in the final stage",

@@ -583,29 +583,47 @@ fn ci_calls(root: &Path) -> Result<Vec<(String, workflow::XtaskCall)>> {
 fn workflow_commands(env: &Env<'_>) -> Result<Outcome> {
     let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
     let calls = ci_calls(&env.root)?;
-    Ok(Outcome::from_findings(check_commands(
-        &calls,
-        &mut |path| {
-            let mut args: Vec<String> = path.to_vec();
-            args.push("--help".into());
-            let out = cmd!(env.sh, "{exe} {args...}")
-                .quiet()
-                .ignore_status()
-                .output()?;
-            let err = String::from_utf8_lossy(&out.stderr);
-            let first = err
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            Ok(if out.status.success() {
-                None
-            } else {
-                Some(first)
-            })
-        },
-    )?))
+    let mut findings = unknown_images(&calls);
+    findings.extend(check_commands(&calls, &mut |path| {
+        let mut args: Vec<String> = path.to_vec();
+        args.push("--help".into());
+        let out = cmd!(env.sh, "{exe} {args...}")
+            .quiet()
+            .ignore_status()
+            .output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        Ok(if out.status.success() {
+            None
+        } else {
+            Some(first)
+        })
+    })?);
+    Ok(Outcome::from_findings(findings))
+}
+
+/// `--help` accepts any word as the image of `docker <image>`: literal image
+/// names must be in the image table.
+pub fn unknown_images(calls: &[(String, workflow::XtaskCall)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (file, call) in calls {
+        if let Some((line, image)) = workflow::docker_image(call) {
+            if let Err(e) = crate::docker::images::find(image) {
+                out.push(Finding {
+                    file: file.clone(),
+                    line,
+                    rule: "workflow-commands".into(),
+                    message: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Check each distinct command path once with `probe` (None: exists; Some:

@@ -246,6 +246,25 @@ pub fn xtask_calls_in_shell(text: &str) -> Vec<XtaskCall> {
     })
 }
 
+/// The image a `cargo xtask docker <image>` or `docker manifest <image>` call
+/// names, when written literally (line, name).
+pub fn docker_image(call: &XtaskCall) -> Option<(usize, &str)> {
+    let words: Vec<&Word> = call
+        .args
+        .iter()
+        .filter(|w| !w.text.starts_with('-'))
+        .collect();
+    if words.first()?.text != "docker" {
+        return None;
+    }
+    let image = match words.get(1)?.text.as_str() {
+        "manifest" => words.get(2)?,
+        "toolchain" | "stage" => return None,
+        _ => words[1],
+    };
+    (!image.text.contains('$')).then_some((image.line, image.text.as_str()))
+}
+
 /// A `--build-arg K=V` of a `cargo xtask docker <image>` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildArg {
@@ -400,6 +419,19 @@ jobs:
                 ("OTHER".to_owned(), 14, None, false),
                 ("A".to_owned(), 31, Some("extproc".to_owned()), true),
             ]
+        );
+    }
+
+    #[test]
+    fn literal_docker_images() {
+        let calls = xtask_calls_in_yaml(WF);
+        let images: Vec<(usize, &str)> = calls.iter().filter_map(docker_image).collect();
+        assert_eq!(images, [(22, "extproc"), (31, "extproc")]);
+        let sh =
+            xtask_calls_in_shell("cargo xtask docker --pr extproc\ncargo xtask docker toolchain\n");
+        assert_eq!(
+            sh.iter().filter_map(docker_image).collect::<Vec<_>>(),
+            [(1, "extproc")]
         );
     }
 
