@@ -463,7 +463,9 @@ pub fn parse_locations(out: &str, root: &Path, base: &str, rule: &str) -> Vec<Fi
         let Some((file, rest)) = line.split_once(':') else {
             continue;
         };
-        if file.is_empty() || file.contains(char::is_whitespace) || !file.contains(['.', '/']) {
+        // A path, or a bare name of an existing file (`run: 3: …` is not `error: …`).
+        let looks_like_path = file.contains(['.', '/']) || root.join(file).is_file();
+        if file.is_empty() || file.contains(char::is_whitespace) || !looks_like_path {
             continue;
         }
         let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -551,6 +553,15 @@ mod tests {
                 "README.md:4: t: word ==> fix",
             ]
         );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("run"), "").unwrap();
+        let bare = parse_locations(
+            "run:2:6: note: quote [SC2086]\nerror: x\n",
+            dir.path(),
+            "",
+            "sc",
+        );
+        assert_eq!(s(&bare), ["run:2: sc: note: quote [SC2086]"]);
         let vet = parse_locations(
             "./semrouter.go:20:10: bad\n",
             root,
