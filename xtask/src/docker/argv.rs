@@ -658,6 +658,15 @@ mod tests {
     }
 
     #[test]
+    fn no_cache_and_secrets() {
+        let r = BuildRequest { no_cache: true, secrets: vec!["id=cacert,src=/ca.pem".into()], ..req(&[AMD]) };
+        for buildx in [true, false] {
+            let line = plan_build(&r, &declared, buildx).unwrap().builds[0].build.shell_line();
+            assert!(line.contains("--build-arg CARGO_BUILD_JOBS=8 --no-cache --secret id=cacert,src=/ca.pem"), "{line}");
+        }
+    }
+
+    #[test]
     fn quoting() {
         assert_eq!(quote("plain-arg_1.0:x/y,z=@%+"), "plain-arg_1.0:x/y,z=@%+");
         assert_eq!(quote(""), "''");

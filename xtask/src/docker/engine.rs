@@ -149,7 +149,16 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
     let status = child.wait().context("waiting for docker")?;
     let all = format!("{out_lines}{err_lines}");
     if !status.success() {
-        bail!("`{}` failed ({status})", short(&cmd.shell_line()));
+        // The last `ERROR`/`error` line says why (BuildKit prints it last).
+        let why = all
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.to_ascii_lowercase().contains("error"))
+            .or_else(|| all.lines().rev().map(str::trim).find(|l| !l.is_empty()))
+            .map(|l| format!(": {}", short(l)))
+            .unwrap_or_default();
+        bail!("`{}` failed ({status}){why}", short(&cmd.shell_line()));
     }
     Ok(all)
 }

@@ -30,6 +30,8 @@ pub struct Report {
     pub images: Vec<ImageResult>,
     /// Named figures (e.g. e2e ratios), written to metrics.json.
     pub figures: Vec<(String, f64)>,
+    /// Appended to image step names, e.g. `no change` for an e2e rebuild.
+    pub phase: Option<String>,
     gha: bool,
     start: Instant,
 }
@@ -41,6 +43,7 @@ impl Report {
             metrics: Metrics::default(),
             images: Vec::new(),
             figures: Vec::new(),
+            phase: None,
             gha: std::env::var("GITHUB_ACTIONS").map(|v| v == "true").unwrap_or(false),
             start: Instant::now(),
         }
@@ -67,7 +70,11 @@ impl Report {
         f: impl FnOnce() -> Result<(T, Option<String>)>,
     ) -> Result<T> {
         let start = Instant::now();
-        let res = self.step(format!("docker build {image} ({platform})"), f);
+        let name = match &self.phase {
+            Some(phase) => format!("docker build {image} ({platform}) [{phase}]"),
+            None => format!("docker build {image} ({platform})"),
+        };
+        let res = self.step(name, f);
         let secs = start.elapsed().as_secs_f64();
         let (ok, digest) = match &res {
             Ok((_, d)) => (true, d.clone()),
@@ -160,6 +167,19 @@ impl Report {
                 human(Duration::from_secs_f64(s.seconds)),
                 if s.ok { "ok" } else { "**failed**" }
             );
+        }
+        if !self.images.is_empty() {
+            md += "\n| image | platform | time | result | digest |\n| --- | --- | ---: | --- | --- |\n";
+            for i in &self.images {
+                md += &format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    i.image,
+                    i.platform,
+                    minutes(i.seconds),
+                    if i.ok { "ok" } else { "**failed**" },
+                    i.digest.as_deref().map(|d| format!("`{d}`")).unwrap_or_default()
+                );
+            }
         }
         if !self.figures.is_empty() {
             md += "\n| figure | value |\n| --- | ---: |\n";

@@ -343,6 +343,7 @@ fn container_running(d: &Docker, name: &str) -> bool {
 /// No-change and app-change rebuilds, with their ratios to the first build.
 fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platform, cold: &[Built], report: &mut Report) -> Result<()> {
     let mut rows = Vec::new();
+    report.phase = Some("no change".into());
     for (i, &p) in platforms.iter().enumerate() {
         let first = &cold[i];
         let again = build(env, context, p, host, false, report)?;
@@ -358,6 +359,7 @@ fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platfor
         "\n/// Rebuild marker written by `cargo xtask e2e` into its copy of the sources.\n#[doc(hidden)]\npub const E2E_REBUILD_MARKER: u128 = {stamp};\n"
     ));
     fs::write(&lib, text)?;
+    report.phase = Some("candle-binding change".into());
     for (i, &p) in platforms.iter().enumerate() {
         let first = &cold[i];
         let changed = build(env, context, p, host, false, report)?;
@@ -369,6 +371,7 @@ fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platfor
         );
         rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
     }
+    report.phase = None;
     eprintln!("\n{:<13} {:<22} {:>10} {:>10} {:>7}  dependency cook", "platform", "rebuild", "time", "first", "ratio");
     for (p, what, t, first, cook) in &rows {
         let ratio = t / first;
