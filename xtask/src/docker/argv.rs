@@ -171,6 +171,10 @@ fn per_platform_file(file: &str, p: Platform, many: bool) -> String {
 
 /// Plan the build of every requested platform. `declared` gives the ARGs of
 /// a Dockerfile (relative to the context).
+///
+/// One build per platform, with buildx too: each platform gets its own cache
+/// scope and its own digest, which `docker manifest` then merges (the CI
+/// matrix builds the platforms in parallel jobs the same way).
 pub fn plan_build(
     req: &BuildRequest<'_>,
     declared: &dyn Fn(&str) -> Result<DeclaredArgs>,
@@ -205,9 +209,12 @@ pub fn plan_build(
             dropped.push(s);
         }
     };
+    // The native Dockerfile for the PR fast path or a host-only build; the
+    // cross one (builder stages on the build platform) for anything else.
+    let native = req.pr || (req.platforms.len() == 1 && req.platforms[0] == req.host);
     let mut builds = Vec::new();
     for &p in &req.platforms {
-        let dockerfile = if p == req.host { req.spec.native } else { req.spec.cross };
+        let dockerfile = if native { req.spec.native } else { req.spec.cross };
         declared(dockerfile)?.check(&args, dockerfile)?;
         let file = if req.context == "." {
             dockerfile.to_owned()
@@ -311,9 +318,6 @@ pub fn plan_build(
                 tags.push(r.clone());
                 push_cmd = Some(Command::new(vec![req.docker.clone(), "push".into(), r.clone()]));
                 pushed_ref = Some(r);
-            }
-            if many {
-                drop_note("multi-platform needs buildx; one `docker build` per platform".into());
             }
             if metadata_file.is_some() {
                 drop_note("--metadata-file needs buildx; xtask writes it from `docker inspect`".into());
@@ -556,7 +560,7 @@ mod tests {
         assert_eq!(
             lines(&plan),
             [
-                "docker buildx build --progress plain --platform linux/amd64 --file /src/tools/docker/Dockerfile.extproc \
+                "docker buildx build --progress plain --platform linux/amd64 --file /src/tools/docker/Dockerfile.extproc.cross \
                  --build-arg CARGO_BUILD_JOBS=2 --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt --cache-from type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-amd64 \
                  --cache-to type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-amd64,mode=max \
                  --output type=image,name=127.0.0.1:5000/extproc,push-by-digest=true,name-canonical=true,push=true \
@@ -573,7 +577,7 @@ mod tests {
         assert_eq!(
             lines(&plan),
             [
-                "DOCKER_BUILDKIT=1 docker build --progress plain --platform linux/amd64 --file /src/tools/docker/Dockerfile.extproc \
+                "DOCKER_BUILDKIT=1 docker build --progress plain --platform linux/amd64 --file /src/tools/docker/Dockerfile.extproc.cross \
                  --build-arg CARGO_BUILD_JOBS=2 --secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt --tag 127.0.0.1:5000/extproc:xtask-linux-amd64 --network host /src",
                 "docker push 127.0.0.1:5000/extproc:xtask-linux-amd64",
                 "DOCKER_BUILDKIT=1 docker build --progress plain --platform linux/arm64 --file /src/tools/docker/Dockerfile.extproc.cross \
@@ -583,7 +587,7 @@ mod tests {
         );
         assert_eq!(plan.builds[1].pushed_ref.as_deref(), Some("127.0.0.1:5000/extproc:xtask-linux-arm64"));
         let notes = plan.dropped.join("\n");
-        for what in ["--cache registry", "push-by-digest", "provenance", "multi-platform", "--metadata-file"] {
+        for what in ["--cache registry", "push-by-digest", "provenance", "--metadata-file"] {
             assert!(notes.contains(what), "{what} in {notes}");
         }
     }
@@ -655,6 +659,17 @@ mod tests {
             assert!(line.contains(r#"'extproc:pr 1;rm -rf ~'\''x"'"#), "{line}");
             assert!(line.contains(r#"'VERSION=1.0; echo '\''pwned'\'' "$HOME" `id`'"#), "{line}");
         }
+    }
+
+    #[test]
+    fn dockerfile_choice() {
+        let files = |r: BuildRequest<'_>| -> Vec<String> {
+            plan_build(&r, &declared, true).unwrap().builds.into_iter().map(|b| b.dockerfile).collect()
+        };
+        assert_eq!(files(req(&[AMD])), ["tools/docker/Dockerfile.extproc"]);
+        assert_eq!(files(req(&[ARM])), ["tools/docker/Dockerfile.extproc.cross"]);
+        assert_eq!(files(req(&[AMD, ARM])), ["tools/docker/Dockerfile.extproc.cross"; 2]);
+        assert_eq!(files(BuildRequest { pr: true, ..req(&[AMD]) }), ["tools/docker/Dockerfile.extproc"]);
     }
 
     #[test]
