@@ -236,12 +236,19 @@ pub struct Bench {
     pub cmd: BenchCmd,
 }
 
+#[derive(Debug, Args)]
+pub struct BenchCross {
+    /// Reuse the libraries of the previous run (only the verify-symbols figures).
+    #[arg(long)]
+    pub no_build: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Cold build vs cached rebuild of candle-binding (and cargo-chef if installed).
     Precache,
     /// arm64 cross build vs amd64 native build; verify-symbols vs `nm -D`.
-    Cross,
+    Cross(BenchCross),
 }
 
 #[derive(Debug, Args)]
