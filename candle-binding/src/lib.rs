@@ -136,11 +136,7 @@ pub unsafe extern "C" fn get_text_embedding(text: *const c_char, max_length: i32
 /// # Safety
 /// `text1` and `text2` must be NULL or valid NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn calculate_similarity(
-    text1: *const c_char,
-    text2: *const c_char,
-    max_length: i32,
-) -> f32 {
+pub unsafe extern "C" fn calculate_similarity(text1: *const c_char, text2: *const c_char, max_length: i32) -> f32 {
     guard(-1.0, || {
         let a = text(text1, "text1")?;
         let b = text(text2, "text2")?;
@@ -201,10 +197,8 @@ pub unsafe extern "C" fn tokenize_text(text: *const c_char, max_length: i32) -> 
         let Tokens { ids, tokens } = model()?.tokenize(text, max_length)?;
         let count = ids.len() as i32;
         let ids: Box<[i32]> = ids.into_iter().map(|id| id as i32).collect();
-        let tokens: Box<[*mut c_char]> = tokens
-            .into_iter()
-            .map(|t| CString::new(t.replace('\0', "")).expect("NULs removed").into_raw())
-            .collect();
+        let tokens: Box<[*mut c_char]> =
+            tokens.into_iter().map(|t| CString::new(t.replace('\0', "")).expect("NULs removed").into_raw()).collect();
         Ok(TokenizationResult {
             token_ids: Box::into_raw(ids) as *mut i32,
             tokens: Box::into_raw(tokens) as *mut *mut c_char,

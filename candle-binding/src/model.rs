@@ -36,23 +36,18 @@ impl SimilarityModel {
             }
         }
         let device = device(use_cpu)?;
-        let config: Config = serde_json::from_slice(
-            &std::fs::read(dir.join("config.json")).context("cannot read config.json")?,
-        )
-        .context("config.json is not a BERT config")?;
+        let config: Config =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).context("cannot read config.json")?)
+                .context("config.json is not a BERT config")?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| anyhow::anyhow!("cannot load tokenizer.json: {e}"))?;
         // Truncation is done per call (see `tokenize`), padding per batch.
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| anyhow::anyhow!("cannot configure the tokenizer: {e}"))?;
+        tokenizer.with_truncation(None).map_err(|e| anyhow::anyhow!("cannot configure the tokenizer: {e}"))?;
         tokenizer.with_padding(None);
         let sep_id = tokenizer.token_to_id("[SEP]").context("tokenizer.json has no [SEP] token")?;
         // SAFETY: the file is memory-mapped read-only; it must not be changed while loaded.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DType::F32, &device)
-        }
-        .context("cannot map model.safetensors")?;
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DType::F32, &device) }
+            .context("cannot map model.safetensors")?;
         let bert = BertModel::load(vb, &config).context("model.safetensors does not match config.json")?;
         Ok(SimilarityModel { bert, tokenizer, device, max_positions: config.max_position_embeddings, sep_id })
     }

@@ -81,10 +81,10 @@ fn batch_padding_does_not_change_embeddings() {
 #[test]
 fn matches_the_independent_numpy_reference() {
     init();
-    let reference: serde_json::Value =
-        serde_json::from_str(include_str!("data/reference_embedding.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(include_str!("data/reference_embedding.json")).unwrap();
     let sentence = reference["sentence"].as_str().unwrap();
-    let want: Vec<f32> = reference["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let want: Vec<f32> =
+        reference["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let ids: Vec<i64> = reference["token_ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
 
     let s = c(sentence);
@@ -133,7 +133,9 @@ fn bad_input_returns_error_values_with_messages() {
     let invalid = [0x68u8, 0x69, 0xff, 0xfe, 0];
     let invalid = invalid.as_ptr().cast::<std::ffi::c_char>();
 
-    for (ptr, msg) in [(ptr::null(), "text is NULL"), (empty.as_ptr(), "empty"), (blank.as_ptr(), "empty"), (invalid, "UTF-8")] {
+    for (ptr, msg) in
+        [(ptr::null(), "text is NULL"), (empty.as_ptr(), "empty"), (blank.as_ptr(), "empty"), (invalid, "UTF-8")]
+    {
         let r = unsafe { lib::get_text_embedding(ptr, 0) };
         assert!(r.error && r.data.is_null());
         assert!(last_error().unwrap().contains(msg));

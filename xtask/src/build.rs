@@ -103,7 +103,8 @@ fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) 
         args.extend(["--jobs".into(), jobs.to_string()]);
     }
     let sh = &ctx.sh;
-    let mut cmd = cmd!(sh, "{cargo} build --locked --package {PACKAGE} --manifest-path {manifest} {profile...} {args...}");
+    let mut cmd =
+        cmd!(sh, "{cargo} build --locked --package {PACKAGE} --manifest-path {manifest} {profile...} {args...}");
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
@@ -128,9 +129,10 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs) -> Result<()> {
         let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
         cmd = cmd.env(k, v);
     }
-    cmd.env("GOPROXY", "off").env("GOFLAGS", "-mod=mod").run().with_context(|| {
-        format!("building the router for {} failed", out.platform)
-    })?;
+    cmd.env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .run()
+        .with_context(|| format!("building the router for {} failed", out.platform))?;
     Ok(())
 }
 
@@ -153,6 +155,9 @@ mod tests {
 
         let foreign = Platform::ALL.into_iter().find(|p| !p.is_host()).unwrap();
         let out = Outputs::new(Path::new("/t"), foreign, &flags::Profile::default());
-        assert_eq!(out.static_lib(), Path::new("/t").join(foreign.rust_triple()).join("debug/libcandle_semantic_router.a"));
+        assert_eq!(
+            out.static_lib(),
+            Path::new("/t").join(foreign.rust_triple()).join("debug/libcandle_semantic_router.a")
+        );
     }
 }

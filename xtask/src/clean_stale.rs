@@ -68,10 +68,9 @@ impl Scope {
             triples.extend(target_dir_names(t.split(',').map(str::trim)));
         }
         for file in config_files(&[cwd, ws_root]) {
-            let text = fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let targets = build_targets(&text)
-                .with_context(|| format!("cannot read build.target from {}", file.display()))?;
+            let text = fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let targets =
+                build_targets(&text).with_context(|| format!("cannot read build.target from {}", file.display()))?;
             triples.extend(targets);
         }
         Ok(Scope { host: true, triples: triples.into_iter().collect(), ..Scope::default() })
@@ -101,9 +100,9 @@ impl flags::CleanStale {
             (None, true) => Scope::all(),
             (None, false) => Scope::configured(&ws.root, &ctx.sh.current_dir())?,
         };
-        let profile_dir = self.profile.map(|name| {
-            crate::workspace::profile_args(&flags::Profile { release: false, profile: Some(name) }).1
-        });
+        let profile_dir = self
+            .profile
+            .map(|name| crate::workspace::profile_args(&flags::Profile { release: false, profile: Some(name) }).1);
         let scope = Scope { dry_run: self.dry_run, ..scope.profile(profile_dir) };
         let removed = clean_workspace_artifacts(ws, &scope)?;
         print_report(&removed, scope.dry_run, true);
@@ -200,9 +199,7 @@ impl Names {
             let local = p.source.is_none();
             if !local {
                 n.foreign_packages.insert(p.name.to_string());
-                n.foreign_crates.extend(
-                    p.targets.iter().filter(|t| is_lib(t)).map(|t| crate_name(&t.name)),
-                );
+                n.foreign_crates.extend(p.targets.iter().filter(|t| is_lib(t)).map(|t| crate_name(&t.name)));
                 continue;
             }
             n.packages.insert(p.name.to_string());
@@ -250,9 +247,7 @@ pub enum Role {
 
 fn is_lib(t: &cargo_metadata::Target) -> bool {
     use cargo_metadata::TargetKind as K;
-    t.kind.iter().any(|k| {
-        matches!(k, K::Lib | K::RLib | K::DyLib | K::CDyLib | K::StaticLib | K::ProcMacro)
-    })
+    t.kind.iter().any(|k| matches!(k, K::Lib | K::RLib | K::DyLib | K::CDyLib | K::StaticLib | K::ProcMacro))
 }
 
 fn target_role(t: &cargo_metadata::Target) -> Role {
@@ -300,9 +295,7 @@ pub fn is_local_artifact(names: &Names, area: Area, file: &str, owned: &BTreeSet
         _ => true,
     };
     match area {
-        Area::PerPackage => {
-            names.packages.iter().any(|p| hashed(file, p).is_some() && file.len() == p.len() + 17)
-        }
+        Area::PerPackage => names.packages.iter().any(|p| hashed(file, p).is_some() && file.len() == p.len() + 17),
         Area::Deps => {
             for c in &names.libs {
                 if let Some(rest) = file.strip_prefix("lib").and_then(|f| f.strip_prefix(c.as_str())) {
@@ -332,18 +325,17 @@ pub fn is_local_artifact(names: &Names, area: Area, file: &str, owned: &BTreeSet
         Area::Examples => names.examples.iter().any(|e| {
             let unlib = file.strip_prefix("lib").unwrap_or("");
             [file, unlib].into_iter().any(|f| {
-                f == e
-                    || f.strip_prefix(e.as_str()).is_some_and(|r| r.starts_with('.'))
-                    || hashed(f, e).is_some()
+                f == e || f.strip_prefix(e.as_str()).is_some_and(|r| r.starts_with('.')) || hashed(f, e).is_some()
             })
         }),
         Area::Uplifted => {
             names.libs.iter().any(|c| {
                 let with = |f: &str| f.strip_prefix(c.as_str()).is_some_and(|r| r.starts_with('.'));
                 file.strip_prefix("lib").is_some_and(with) || with(file)
-            }) || names.bins.iter().any(|b| {
-                file == b || file.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('.'))
-            })
+            }) || names
+                .bins
+                .iter()
+                .any(|b| file == b || file.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('.')))
         }
     }
 }
@@ -354,8 +346,7 @@ fn is_profile_dir(dir: &Path) -> bool {
 
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
-    let mut out: Vec<PathBuf> =
-        rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut out: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     out.sort();
     out
 }
@@ -368,9 +359,7 @@ pub fn profile_dirs(root: &Path, scope: &Scope) -> Vec<PathBuf> {
     }
     if scope.all {
         bases.extend(
-            subdirs(root)
-                .into_iter()
-                .filter(|d| !is_profile_dir(d) && subdirs(d).iter().any(|p| is_profile_dir(p))),
+            subdirs(root).into_iter().filter(|d| !is_profile_dir(d) && subdirs(d).iter().any(|p| is_profile_dir(p))),
         );
     }
     for t in &scope.triples {
@@ -441,8 +430,7 @@ pub fn clean_profile_dir(
             if !is_local_artifact(names, area, &file, &owned) {
                 continue;
             }
-            let meta = fs::symlink_metadata(&path)
-                .with_context(|| format!("cannot stat {}", path.display()))?;
+            let meta = fs::symlink_metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
             if area == Area::Uplifted && meta.is_dir() {
                 continue; // `deps/`, `build/`, ...: never a whole directory here
             }
@@ -522,9 +510,9 @@ fn target_dir_names<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
     items
         .filter(|t| !t.is_empty())
         .map(|t| match t.strip_suffix(".json") {
-            Some(path) => Path::new(path)
-                .file_name()
-                .map_or_else(|| path.to_owned(), |f| f.to_string_lossy().into_owned()),
+            Some(path) => {
+                Path::new(path).file_name().map_or_else(|| path.to_owned(), |f| f.to_string_lossy().into_owned())
+            }
             None => t.to_owned(),
         })
         .collect()
@@ -627,7 +615,8 @@ mod tests {
         assert!(local(Area::Examples, &format!("demo-{H}")));
         assert!(local(Area::Examples, &format!("libdemo-{H}.rlib")));
         assert!(!local(Area::Examples, "demox"));
-        for f in ["libfoo.so", "libfoo.a", "libfoo.rlib", "libfoo.d", "foo-cli", "foo-cli.d", "foo_cli.pdb", "foo.dll"] {
+        for f in ["libfoo.so", "libfoo.a", "libfoo.rlib", "libfoo.d", "foo-cli", "foo-cli.d", "foo_cli.pdb", "foo.dll"]
+        {
             assert!(local(Area::Uplifted, f), "{f}");
         }
         for f in ["libfoo_bar.so", "foo-client", "libitoa.rlib", ".cargo-lock", "deps"] {
@@ -637,7 +626,10 @@ mod tests {
 
     #[test]
     fn build_target_from_config() {
-        assert_eq!(build_targets("[build]\ntarget = \"x86_64-unknown-linux-gnu\"\n").unwrap(), ["x86_64-unknown-linux-gnu"]);
+        assert_eq!(
+            build_targets("[build]\ntarget = \"x86_64-unknown-linux-gnu\"\n").unwrap(),
+            ["x86_64-unknown-linux-gnu"]
+        );
         assert_eq!(build_targets("build.target = [\"a\", \"specs/my-os.json\"]\n").unwrap(), ["a", "my-os"]);
         assert!(build_targets("[build]\njobs = 2\n").unwrap().is_empty());
         assert!(build_targets("[build]\ntarget = 3\n").is_err());

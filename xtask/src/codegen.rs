@@ -76,7 +76,6 @@ pub fn check(crate_dir: &Path, header: &Path) -> Result<()> {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

@@ -153,12 +153,10 @@ pub fn plan_rust_env(
     let ar = format!("{prefix}ar");
 
     let is_set = |names: &[String]| names.iter().any(|n| env(n).is_some());
-    let cc_names = |tool: &str| {
-        vec![format!("{tool}_{triple}"), format!("{tool}_{under}"), format!("TARGET_{tool}")]
-    };
+    let cc_names = |tool: &str| vec![format!("{tool}_{triple}"), format!("{tool}_{under}"), format!("TARGET_{tool}")];
 
     let linker_var = format!("CARGO_TARGET_{upper}_LINKER");
-    let want_linker = !is_set(&[linker_var.clone()]);
+    let want_linker = !is_set(std::slice::from_ref(&linker_var));
     let want_cc = !is_set(&cc_names("CC"));
     if (want_linker || want_cc) && !tool_exists(&gcc) {
         bail!(
@@ -259,8 +257,7 @@ mod tests {
     const ARM: Platform = Platform::ARM64;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -345,22 +342,15 @@ mod tests {
     #[test]
     fn missing_cross_gcc_names_the_package() {
         let no_gcc = |t: &str| !t.ends_with("gcc");
-        let err = plan_rust_env(AMD, ARM, &Toolchain::default(), &lookup(&[]), &no_gcc)
-            .unwrap_err()
-            .to_string();
+        let err = plan_rust_env(AMD, ARM, &Toolchain::default(), &lookup(&[]), &no_gcc).unwrap_err().to_string();
         assert!(err.contains("aarch64-linux-gnu-gcc"), "{err}");
         assert!(err.contains("gcc-aarch64-linux-gnu"), "{err}");
         assert!(err.contains("dnf"), "{err}");
-        let err = plan_rust_env(ARM, AMD, &Toolchain::default(), &lookup(&[]), &no_gcc)
-            .unwrap_err()
-            .to_string();
+        let err = plan_rust_env(ARM, AMD, &Toolchain::default(), &lookup(&[]), &no_gcc).unwrap_err().to_string();
         assert!(err.contains("gcc-x86-64-linux-gnu"), "{err}");
 
         // With linker and CC both given by the user, gcc is not needed.
-        let env = lookup(&[
-            ("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "clang"),
-            ("TARGET_CC", "clang"),
-        ]);
+        let env = lookup(&[("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "clang"), ("TARGET_CC", "clang")]);
         let none = |_: &str| false;
         assert!(plan_rust_env(AMD, ARM, &Toolchain::default(), &env, &none).unwrap().is_empty());
     }
@@ -369,10 +359,7 @@ mod tests {
     fn optional_tools_are_skipped_when_absent() {
         let only_gcc = |t: &str| t.ends_with("gcc");
         let out = plan_rust_env(AMD, ARM, &Toolchain::default(), &lookup(&[]), &only_gcc).unwrap();
-        assert_eq!(
-            keys(&out),
-            ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "CC_aarch64_unknown_linux_gnu"]
-        );
+        assert_eq!(keys(&out), ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "CC_aarch64_unknown_linux_gnu"]);
     }
 
     #[test]
@@ -439,14 +426,9 @@ mod tests {
     fn choose_std_each_case() {
         let tmp = tempfile::tempdir().unwrap();
         let rustup = fake_sysroot(&tmp.path().join("rustup"), &["x86_64-unknown-linux-gnu"]);
-        let rustup_both = fake_sysroot(
-            &tmp.path().join("rustup2"),
-            &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"],
-        );
-        let distro = fake_sysroot(
-            &tmp.path().join("usr"),
-            &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"],
-        );
+        let rustup_both =
+            fake_sysroot(&tmp.path().join("rustup2"), &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]);
+        let distro = fake_sysroot(&tmp.path().join("usr"), &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]);
         let distro_target_only = fake_sysroot(&tmp.path().join("usr2"), &["aarch64-unknown-linux-gnu"]);
         let rustc = Path::new("/usr/bin/rustc");
 
@@ -467,7 +449,11 @@ mod tests {
             StdCandidates { current_sysroot: Some(&rustup), distro: None, user_rustc: None },
             StdCandidates { current_sysroot: None, distro: None, user_rustc: None },
             // distro lacks the host std needed for build scripts
-            StdCandidates { current_sysroot: Some(&rustup), distro: Some((rustc, &distro_target_only)), user_rustc: None },
+            StdCandidates {
+                current_sysroot: Some(&rustup),
+                distro: Some((rustc, &distro_target_only)),
+                user_rustc: None,
+            },
         ] {
             let err = choose_std(AMD, ARM, c, &has_std).unwrap_err().to_string();
             assert!(err.contains("rustup target add aarch64-unknown-linux-gnu"), "{err}");
@@ -486,7 +472,11 @@ mod tests {
         assert!(err.contains("libstd-rust-web-dev:amd64 gcc-x86-64-linux-gnu libc6-dev-amd64-cross"), "{err}");
 
         // A user-set RUSTC without the target: say so, do not silently switch.
-        let c = StdCandidates { current_sysroot: Some(&rustup), distro: Some((rustc, &distro)), user_rustc: Some("/opt/rustc") };
+        let c = StdCandidates {
+            current_sysroot: Some(&rustup),
+            distro: Some((rustc, &distro)),
+            user_rustc: Some("/opt/rustc"),
+        };
         let err = choose_std(AMD, ARM, c, &has_std).unwrap_err().to_string();
         assert!(err.contains("RUSTC=/opt/rustc"), "{err}");
     }

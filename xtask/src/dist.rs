@@ -122,10 +122,10 @@ pub fn runner(platform: Platform, bin: &Path) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let qemu = format!("qemu-{}", platform.rust_triple().split('-').next().unwrap_or_default());
-    let qemu_bin = [format!("{qemu}-static"), qemu.clone()]
-        .into_iter()
-        .find(|b| which::which(b).is_ok())
-        .with_context(|| format!("{qemu}-static is needed to run {platform} binaries: apt-get install qemu-user-static"))?;
+    let qemu_bin =
+        [format!("{qemu}-static"), qemu.clone()].into_iter().find(|b| which::which(b).is_ok()).with_context(|| {
+            format!("{qemu}-static is needed to run {platform} binaries: apt-get install qemu-user-static")
+        })?;
     let lib = PathBuf::from(format!("/usr/{}/lib", platform.gnu_prefix().trim_end_matches('-')));
     let interp = match crate::elf::read(bin)? {
         crate::elf::Binary::Elf(info) => info.interpreter,
@@ -140,12 +140,7 @@ pub fn runner(platform: Platform, bin: &Path) -> Result<Vec<String>> {
             loader.display()
         );
     }
-    Ok(vec![
-        qemu_bin,
-        "-E".into(),
-        format!("LD_LIBRARY_PATH={}", lib.display()),
-        loader.display().to_string(),
-    ])
+    Ok(vec![qemu_bin, "-E".into(), format!("LD_LIBRARY_PATH={}", lib.display()), loader.display().to_string()])
 }
 
 #[cfg(test)]
@@ -188,7 +183,9 @@ mod tests {
         );
         assert!(!dir.join("stale").exists(), "an old tree is replaced");
         // sha256("so"), as sha256sum prints it
-        assert!(sums.contains("a1d9890884c1b4b960c279cfe7554a900d169422d6cec980beef67761487d3b9  lib/libcandle_semantic_router.so"));
+        assert!(sums.contains(
+            "a1d9890884c1b4b960c279cfe7554a900d169422d6cec980beef67761487d3b9  lib/libcandle_semantic_router.so"
+        ));
         assert_eq!(std::fs::read_to_string(dir.join("bin/extproc")).unwrap(), "router");
     }
 }

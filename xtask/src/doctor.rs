@@ -86,10 +86,7 @@ impl Need {
 
     /// Whether a missing item makes `doctor` fail.
     pub fn required(&self) -> bool {
-        matches!(
-            self,
-            Need::Cargo | Need::TargetStd(_) | Need::CrossCc(_) | Need::Go | Need::HostCc | Need::Model
-        )
+        matches!(self, Need::Cargo | Need::TargetStd(_) | Need::CrossCc(_) | Need::Go | Need::HostCc | Need::Model)
     }
 
     /// The row kind in [`PACKAGES`].
@@ -227,13 +224,7 @@ const PACKAGES: &[Row] = &[
         dnf: &["nodejs", "npm"],
         other: "https://nodejs.org",
     },
-    Row {
-        kind: Kind::Lint(LintPkg::PythonVenv),
-        arch: None,
-        apt: &["python3-venv"],
-        dnf: &["python3"],
-        other: "",
-    },
+    Row { kind: Kind::Lint(LintPkg::PythonVenv), arch: None, apt: &["python3-venv"], dnf: &["python3"], other: "" },
 ];
 
 fn row(need: &Need) -> Option<&'static Row> {
@@ -389,10 +380,7 @@ impl flags::Doctor {
             })
             .collect();
         if !failed.is_empty() {
-            bail!(
-                "missing: {} (run `cargo xtask doctor --fix` as root, or install as shown above)",
-                failed.join(", ")
-            );
+            bail!("missing: {} (run `cargo xtask doctor --fix` as root, or install as shown above)", failed.join(", "));
         }
         Ok(())
     }
@@ -412,7 +400,10 @@ pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
     }
     let labels = |checks: &[Check]| checks.iter().map(|c| c.need.label()).collect::<Vec<_>>().join(", ");
     if !is_root() {
-        bail!("missing: {}; run `cargo xtask doctor --fix` as root (or install as `cargo xtask doctor` shows)", labels(&before));
+        bail!(
+            "missing: {}; run `cargo xtask doctor --fix` as root (or install as `cargo xtask doctor` shows)",
+            labels(&before)
+        );
     }
     eprintln!("doctor: installing what is missing: {}", labels(&before));
     let mut needs: Vec<Need> = before.iter().map(|c| c.need).collect();
@@ -465,8 +456,7 @@ fn fix(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
     for argv in plan {
         eprintln!("$ {}", argv.join(" "));
         let (prog, args) = argv.split_first().expect("plan steps are never empty");
-        let env: &[(&str, &str)] =
-            if pm == PkgManager::Apt { &[("DEBIAN_FRONTEND", "noninteractive")] } else { &[] };
+        let env: &[(&str, &str)] = if pm == PkgManager::Apt { &[("DEBIAN_FRONTEND", "noninteractive")] } else { &[] };
         let mut c = cmd!(sh, "{prog} {args...}");
         for (k, v) in env {
             c = c.env(k, v);
@@ -480,9 +470,7 @@ fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
         })
         .unwrap_or(false)
 }
@@ -560,7 +548,9 @@ fn check_go(sh: &Shell) -> Result<String> {
 
 /// `go version go1.19.8 linux/amd64` → (1, 19).
 pub fn parse_go_version(line: &str) -> Option<(u32, u32)> {
-    let word = line.split_whitespace().find_map(|w| w.strip_prefix("go").filter(|v| v.starts_with(|c: char| c.is_ascii_digit())))?;
+    let word = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("go").filter(|v| v.starts_with(|c: char| c.is_ascii_digit())))?;
     let mut parts = word.split(|c: char| !c.is_ascii_digit());
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
@@ -604,8 +594,7 @@ fn qemu_name(p: Platform) -> &'static str {
 
 fn check_qemu(p: Platform) -> Result<String> {
     let path = Path::new("/proc/sys/fs/binfmt_misc").join(qemu_name(p));
-    let text = std::fs::read_to_string(&path)
-        .map_err(|_| anyhow::anyhow!("{} is not registered", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|_| anyhow::anyhow!("{} is not registered", path.display()))?;
     if text.lines().next().map(str::trim) != Some("enabled") {
         bail!("{} is registered but disabled", path.display());
     }
@@ -614,8 +603,7 @@ fn check_qemu(p: Platform) -> Result<String> {
 
 fn check_model(ctx: &Ctx) -> Result<String> {
     let dir = crate::model::default_dir(ctx)?;
-    let missing: Vec<&str> =
-        crate::model::MODEL_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    let missing: Vec<&str> = crate::model::MODEL_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
     if !missing.is_empty() {
         bail!("{} lacks {} (fix: `cargo xtask model`)", dir.display(), missing.join(", "));
     }
@@ -642,7 +630,7 @@ fn print_checks(checks: &[Check], host: Platform) {
     let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(5);
     let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(8);
     let w2 = rows.iter().map(|r| r[2].len()).max().unwrap_or(0).max(6);
-    println!("{:w0$}  {:w1$}  {:w2$}  {}", "check", "platform", "status", "detail");
+    println!("{:w0$}  {:w1$}  {:w2$}  detail", "check", "platform", "status");
     for r in rows {
         println!("{:w0$}  {:w1$}  {:w2$}  {}", r[0], r[1], r[2], r[3]);
     }
@@ -750,7 +738,16 @@ mod tests {
             plan,
             vec![
                 s(&["apt-get", "update"]),
-                s(&["apt-get", "install", "-y", "--no-install-recommends", "rustc-web", "libstd-rust-web-dev", "gcc", "libc6-dev"]),
+                s(&[
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    "rustc-web",
+                    "libstd-rust-web-dev",
+                    "gcc",
+                    "libc6-dev"
+                ]),
             ]
         );
     }

@@ -204,9 +204,10 @@ pub struct ArchiveInfo {
 impl ArchiveInfo {
     /// Whether some member defines `name` as a global/weak function.
     pub fn defines_function(&self, name: &str) -> bool {
-        self.members.iter().flat_map(|m| &m.defined).any(|s| {
-            s.name == name && s.kind == "FUNC" && matches!(s.bind, "GLOBAL" | "WEAK")
-        })
+        self.members
+            .iter()
+            .flat_map(|m| &m.defined)
+            .any(|s| s.name == name && s.kind == "FUNC" && matches!(s.bind, "GLOBAL" | "WEAK"))
     }
 }
 
@@ -386,8 +387,7 @@ fn parse_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo> {
     let (dyn_table, dyn_strtab) = match dyn_section {
         Some(sh) if sh.sh_entsize != 0 => {
             let count = (sh.sh_size / sh.sh_entsize) as usize;
-            let table = Symtab::parse(bytes, sh.sh_offset as usize, count, ctx)
-                .map_err(|e| malformed(path, e))?;
+            let table = Symtab::parse(bytes, sh.sh_offset as usize, count, ctx).map_err(|e| malformed(path, e))?;
             let strtab = strtab_of(path, bytes, &elf, sh.sh_link as usize)?;
             from_section = (table, strtab);
             (&from_section.0, &from_section.1)

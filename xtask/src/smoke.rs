@@ -59,7 +59,10 @@ impl Router {
                 Err(_) => {
                     let _ = child.kill();
                     let status = child.wait().ok();
-                    bail!("{program} did not report `listening on` (exit: {status:?}); its output:\n{}", seen.join("\n"));
+                    bail!(
+                        "{program} did not report `listening on` (exit: {status:?}); its output:\n{}",
+                        seen.join("\n")
+                    );
                 }
             }
         }

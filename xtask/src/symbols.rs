@@ -21,7 +21,8 @@ impl flags::Symbols {
                 return Err(e).context("cannot write to stdout");
             }
         }
-        out.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+        out.flush()
+            .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
             .context("cannot write to stdout")
     }
 }

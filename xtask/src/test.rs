@@ -46,7 +46,8 @@ impl flags::Test {
             })?;
             metrics.step("build library (release)", || {
                 let (cargo, manifest, sh) = (cargo(), &ws.manifest, &ctx.sh);
-                cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}").run()?;
+                cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}")
+                    .run()?;
                 env.lib_dir = ws.target_dir()?.join("release");
                 Ok(())
             })?;

@@ -154,7 +154,11 @@ impl Report {
             out.push_str(&format!("{:6}{:w1$}  {:w2$}  {}\n", r[0], r[1], r[2], r[3]));
         }
         let failed = self.failures().count();
-        out.push_str(&format!("{} checks, {} failed\n", self.checks.iter().filter(|c| c.status != Status::Note).count(), failed));
+        out.push_str(&format!(
+            "{} checks, {} failed\n",
+            self.checks.iter().filter(|c| c.status != Status::Note).count(),
+            failed
+        ));
         out
     }
 }
@@ -259,9 +263,9 @@ fn abbreviate<S: AsRef<str>>(items: &[S], n: usize) -> String {
 }
 
 fn is_origin_path(p: &str) -> bool {
-    ["$ORIGIN", "${ORIGIN}"].iter().any(|o| {
-        p.strip_prefix(o).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    ["$ORIGIN", "${ORIGIN}"]
+        .iter()
+        .any(|o| p.strip_prefix(o).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
 
 /// Names that only Rust's own machinery should define.
@@ -305,9 +309,7 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
     let export_problem = |name: &str| -> Option<String> {
         match by_name.get(name) {
             None => Some(format!("{name} (missing)")),
-            Some(s) if !s.is_exported_function() => {
-                Some(format!("{name} ({} {} {})", s.kind, s.bind, s.visibility))
-            }
+            Some(s) if !s.is_exported_function() => Some(format!("{name} ({} {} {})", s.kind, s.bind, s.visibility)),
             Some(_) => None,
         }
     };
@@ -324,11 +326,8 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
         },
     );
 
-    let go_problems: Vec<String> = exp
-        .go_functions
-        .iter()
-        .filter_map(|(f, at)| export_problem(f).map(|p| format!("{p} used at {at}")))
-        .collect();
+    let go_problems: Vec<String> =
+        exp.go_functions.iter().filter_map(|(f, at)| export_problem(f).map(|p| format!("{p} used at {at}"))).collect();
     r.push(
         file,
         "go-exports",
@@ -341,8 +340,7 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
     );
 
     let exported = info.exported_names();
-    let internals: Vec<&str> =
-        exported.iter().map(String::as_str).filter(|n| is_rust_internal(n)).collect();
+    let internals: Vec<&str> = exported.iter().map(String::as_str).filter(|n| is_rust_internal(n)).collect();
     r.push(
         file,
         "rust-internals",
@@ -371,8 +369,7 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
 
     check_glibc(&mut r, info, &exp.max_glibc);
 
-    let bad: Vec<&str> =
-        info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n)).collect();
+    let bad: Vec<&str> = info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n)).collect();
     r.push(
         file,
         "needed",
@@ -442,11 +439,16 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> Report {
             Err(e) => not_elf.push(format!("{} ({e})", m.name)),
         }
     }
-    let pass = a.members.is_empty().then_some(false).unwrap_or(wrong.is_empty() && not_elf.is_empty());
+    let pass = !a.members.is_empty() && wrong.is_empty() && not_elf.is_empty();
     let detail = if a.members.is_empty() {
         "empty archive".to_string()
     } else if pass {
-        let want = Ident { machine: want_machine, class: Class::Elf64, endianness: Endianness::Little, elf_type: ElfType::Relocatable };
+        let want = Ident {
+            machine: want_machine,
+            class: Class::Elf64,
+            endianness: Endianness::Little,
+            elf_type: ElfType::Relocatable,
+        };
         format!("all {} members {} objects ({})", a.members.len(), want.describe(), exp.platform)
     } else {
         let mut parts = Vec::new();
@@ -648,8 +650,7 @@ pub fn parse_header(text: &str) -> Header {
     // Brace stack: true for an `extern "C" {` block (transparent).
     let mut braces: Vec<bool> = Vec::new();
     let depth = |b: &Vec<bool>| b.iter().filter(|t| !**t).count();
-    let mut chars = code.chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in code.chars() {
         match c {
             '{' => {
                 let trimmed = stmt.trim();
@@ -723,9 +724,31 @@ fn classify(stmt: &str, header: &mut Header) {
 fn is_c_keyword(w: &str) -> bool {
     matches!(
         w,
-        "void" | "int" | "char" | "float" | "double" | "long" | "short" | "signed" | "unsigned" | "bool"
-            | "const" | "volatile" | "struct" | "union" | "enum" | "static" | "extern" | "inline"
-            | "return" | "sizeof" | "typedef" | "if" | "while" | "for" | "switch"
+        "void"
+            | "int"
+            | "char"
+            | "float"
+            | "double"
+            | "long"
+            | "short"
+            | "signed"
+            | "unsigned"
+            | "bool"
+            | "const"
+            | "volatile"
+            | "struct"
+            | "union"
+            | "enum"
+            | "static"
+            | "extern"
+            | "inline"
+            | "return"
+            | "sizeof"
+            | "typedef"
+            | "if"
+            | "while"
+            | "for"
+            | "switch"
     )
 }
 
@@ -876,15 +899,43 @@ fn strip_c(text: &str) -> String {
 const CGO_BUILTINS: &[&str] = &["CString", "CBytes", "GoString", "GoStringN", "GoBytes"];
 /// C library functions the Go code may call through the preamble's includes.
 const LIBC_FUNCTIONS: &[&str] = &[
-    "free", "malloc", "calloc", "realloc", "memcpy", "memmove", "memset", "memcmp", "strlen", "strcmp",
-    "strncmp", "strcpy", "strncpy", "strdup", "abort", "exit",
+    "free", "malloc", "calloc", "realloc", "memcpy", "memmove", "memset", "memcmp", "strlen", "strcmp", "strncmp",
+    "strcpy", "strncpy", "strdup", "abort", "exit",
 ];
 /// C types cgo knows by name.
 const C_TYPES: &[&str] = &[
-    "char", "schar", "uchar", "short", "ushort", "int", "uint", "long", "ulong", "longlong", "ulonglong",
-    "float", "double", "complexfloat", "complexdouble", "size_t", "ssize_t", "ptrdiff_t", "bool", "_Bool",
-    "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t",
-    "uintptr_t", "off_t", "void",
+    "char",
+    "schar",
+    "uchar",
+    "short",
+    "ushort",
+    "int",
+    "uint",
+    "long",
+    "ulong",
+    "longlong",
+    "ulonglong",
+    "float",
+    "double",
+    "complexfloat",
+    "complexdouble",
+    "size_t",
+    "ssize_t",
+    "ptrdiff_t",
+    "bool",
+    "_Bool",
+    "int8_t",
+    "int16_t",
+    "int32_t",
+    "int64_t",
+    "uint8_t",
+    "uint16_t",
+    "uint32_t",
+    "uint64_t",
+    "intptr_t",
+    "uintptr_t",
+    "off_t",
+    "void",
 ];
 
 /// Whether `name` (from `C.name`) is not a library function.
@@ -1133,8 +1184,7 @@ func f() {
         assert_eq!(refs[2].1, 13);
         assert_eq!(refs[6].1, 20);
         let types: BTreeSet<String> = ["EmbeddingResult".to_string()].into();
-        let funcs: Vec<&str> =
-            names.iter().copied().filter(|n| !is_cgo_non_function(n, &types)).collect();
+        let funcs: Vec<&str> = names.iter().copied().filter(|n| !is_cgo_non_function(n, &types)).collect();
         assert_eq!(funcs, ["get_text_embedding", "free_embedding"]);
         assert!(go_c_refs("package y\nfunc g() { C.foo() }\n").is_empty(), "no import \"C\"");
     }
@@ -1151,7 +1201,9 @@ func f() {
 
     #[test]
     fn rust_internals() {
-        for n in ["_ZN3foo3barE", "_RNvCs123_3foo3bar", "__rust_alloc", "__rdl_alloc", "__rg_oom", "rust_eh_personality"] {
+        for n in
+            ["_ZN3foo3barE", "_RNvCs123_3foo3bar", "__rust_alloc", "__rdl_alloc", "__rg_oom", "rust_eh_personality"]
+        {
             assert!(is_rust_internal(n), "{n}");
         }
         for n in ["init_similarity_model", "_Rfoo", "rust_eh_personality2", "_Z", "get_last_error"] {

@@ -144,7 +144,9 @@ fn header_functions() -> Vec<String> {
                 let s = std::mem::take(&mut stmt);
                 if !s.trim_start().starts_with("typedef") && !s.contains('}') {
                     if let Some(open) = s.find('(') {
-                        let name = s[..open].split(|c: char| !c.is_alphanumeric() && c != '_').filter(|w| !w.is_empty()).last();
+                        let name = s[..open]
+                            .split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .rfind(|w| !w.is_empty());
                         out.push(name.unwrap().to_string());
                     }
                 }
@@ -190,7 +192,9 @@ fn good_c_library_passes() {
     let so = c_lib(ws.root(), SONAME, &good_c_source(), &[]);
     let r = ws.verify(&["--platform", host(), so.to_str().unwrap()]);
     assert!(r.ok, "{r:#?}");
-    for check in ["elf-type", "machine", "header-exports", "go-exports", "rust-internals", "glibc", "needed", "soname", "rpath"] {
+    for check in
+        ["elf-type", "machine", "header-exports", "go-exports", "rust-internals", "glibc", "needed", "soname", "rpath"]
+    {
         r.assert_status(check, SONAME, "PASS");
     }
     // Default platform is the host.
@@ -208,11 +212,8 @@ fn json_output() {
     assert_eq!(v["platform"], host());
     assert_eq!(v["max_glibc"], "2.36");
     let checks = v["checks"].as_array().unwrap();
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|c| c["status"] == "fail")
-        .map(|c| c["check"].as_str().unwrap())
-        .collect();
+    let failed: Vec<&str> =
+        checks.iter().filter(|c| c["status"] == "fail").map(|c| c["check"].as_str().unwrap()).collect();
     assert_eq!(failed, ["header-exports", "go-exports"], "{}", r.stdout);
     assert!(checks.iter().any(|c| c["status"] == "note" && c["check"] == "extra-exports"));
     assert!(r.stderr.contains("header-exports, go-exports"), "{r:#?}");
@@ -288,11 +289,7 @@ fn arm64_library_checked_as_arm64() {
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(tool))
-        .find(|p| p.is_file())
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
 
 #[test]
@@ -420,7 +417,8 @@ fn default_files_archive_and_router() {
 
     // The router: an executable linked against the library.
     let main = ws.path("main.c");
-    std::fs::write(&main, "void init_similarity_model(void);\nint main(void) { init_similarity_model(); return 0; }\n").unwrap();
+    std::fs::write(&main, "void init_similarity_model(void);\nint main(void) { init_similarity_model(); return 0; }\n")
+        .unwrap();
     let router = ws.path(&format!("target/go/{}/extproc", host_dir()));
     let libdir = format!("-L{}", release.display());
     cc(&["-o", router.to_str().unwrap(), main.to_str().unwrap(), &libdir, "-lcandle_semantic_router"]);

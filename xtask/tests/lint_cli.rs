@@ -8,25 +8,15 @@ use std::{
 };
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn xtask(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run xtask")
+    Command::new(env!("CARGO_BIN_EXE_xtask")).current_dir(dir).args(args).output().expect("run xtask")
 }
 
 fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 #[test]
@@ -50,11 +40,7 @@ fn write(dir: &Path, rel: &str, body: &str) {
 fn a_broken_workspace_fails_with_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path();
-    write(
-        ws,
-        "Cargo.toml",
-        "[workspace]\nmembers = []\nresolver = \"2\"\n",
-    );
+    write(ws, "Cargo.toml", "[workspace]\nmembers = []\nresolver = \"2\"\n");
     write(
         ws,
         "tools/docker/Dockerfile.extproc",
@@ -78,24 +64,12 @@ fn a_broken_workspace_fails_with_file_and_line() {
          \x20     - run: cargo xtask docker extprok --pr\n",
     );
     let manifest = ws.join("Cargo.toml");
-    let o = xtask(
-        ws,
-        &[
-            "--manifest-path",
-            manifest.to_str().unwrap(),
-            "lint",
-            "--only",
-            "workflow-commands,dockerfile",
-        ],
-    );
+    let o =
+        xtask(ws, &["--manifest-path", manifest.to_str().unwrap(), "lint", "--only", "workflow-commands,dockerfile"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(
-        errors,
-        ["error: lint failed: workflow-commands, dockerfile"],
-        "{err}"
-    );
+    assert_eq!(errors, ["error: lint failed: workflow-commands, dockerfile"], "{err}");
     assert!(out.contains("workflow-commands  FAIL"), "{out}");
     assert!(out.contains("dockerfile         FAIL"), "{out}");
     for want in [
@@ -113,10 +87,7 @@ fn a_broken_workspace_fails_with_file_and_line() {
     }
     // `ci matrix` exists; the cross Dockerfile declares VERSION.
     assert!(!out.contains("`cargo xtask ci matrix`"), "{out}");
-    assert!(
-        !out.contains("to tools/docker/Dockerfile.extproc.cross, which declares no"),
-        "{out}"
-    );
+    assert!(!out.contains("to tools/docker/Dockerfile.extproc.cross, which declares no"), "{out}");
 }
 
 #[test]
@@ -126,11 +97,7 @@ fn unknown_check_is_one_error() {
     assert_eq!(o.status.code(), Some(1));
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{err}");
-    assert!(
-        errors[0]
-            .starts_with("error: unknown check `spelling`; the checks: rustfmt, clippy, gofmt"),
-        "{err}"
-    );
+    assert!(errors[0].starts_with("error: unknown check `spelling`; the checks: rustfmt, clippy, gofmt"), "{err}");
 }
 
 #[test]
@@ -138,10 +105,7 @@ fn list_names_every_check() {
     let o = xtask(&root(), &["lint", "--list"]);
     let (out, _) = text(&o);
     assert!(o.status.success());
-    let names: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(
         names,
         [

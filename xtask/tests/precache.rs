@@ -66,10 +66,7 @@ fn cargo_cmd(dir: &Path, target_dir: &Path) -> Command {
 
 fn xtask_cmd(dir: &Path, target_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .env_remove("CARGO_BUILD_TARGET");
+    cmd.args(args).current_dir(dir).env("CARGO_TARGET_DIR", target_dir).env_remove("CARGO_BUILD_TARGET");
     cmd
 }
 
@@ -99,11 +96,9 @@ fn build_json(dir: &Path, target_dir: &Path, args: &[&str]) -> Vec<Artifact> {
     );
     Message::parse_stream(out.stdout.as_slice())
         .filter_map(|m| match m.unwrap() {
-            Message::CompilerArtifact(a) => Some(Artifact {
-                local: a.package_id.repr.starts_with("path+"),
-                fresh: a.fresh,
-                name: a.target.name,
-            }),
+            Message::CompilerArtifact(a) => {
+                Some(Artifact { local: a.package_id.repr.starts_with("path+"), fresh: a.fresh, name: a.target.name })
+            }
             _ => None,
         })
         .collect()
@@ -174,10 +169,7 @@ fn observe_full(dir: &Path) -> Vec<(&'static str, String)> {
 }
 
 fn observe_build_target(dir: &Path) -> Vec<(&'static str, String)> {
-    vec![
-        ("libbt.so exports", exports_with(&dir.join("libbt.so"), "bt_")),
-        ("bt prints", run_output(&dir.join("bt"))),
-    ]
+    vec![("libbt.so exports", exports_with(&dir.join("libbt.so"), "bt_")), ("bt prints", run_output(&dir.join("bt")))]
 }
 
 struct Case {
@@ -271,7 +263,9 @@ fn cdylib_roundtrip_when_masking_cannot_help() {
             for f in ["ffi/Cargo.toml", "ffi-cli/Cargo.toml", "Cargo.lock"] {
                 let p = real.join(f);
                 let text = fs::read_to_string(&p).unwrap();
-                let text = text.replace("version = \"0.1.0\"", "version = \"0.0.1\"").replace("version = \"0.1\"", "version = \"0.0.1\"");
+                let text = text
+                    .replace("version = \"0.1.0\"", "version = \"0.0.1\"")
+                    .replace("version = \"0.1\"", "version = \"0.0.1\"");
                 fs::write(&p, text).unwrap();
             }
         },
@@ -377,7 +371,11 @@ fn old_pipeline_ships_the_dummy_library_and_clean_stale_fixes_it() {
     let real = tmp.path().join("real");
     copy_tree(&fixture("cdylib"), &real, None);
     fs::remove_file(real.join("ffi/build.rs")).unwrap();
-    edit(&real.join("ffi/src/lib.rs"), "include!(concat!(env!(\"OUT_DIR\"), \"/answer.rs\"));", "pub const ANSWER: u32 = 42;");
+    edit(
+        &real.join("ffi/src/lib.rs"),
+        "include!(concat!(env!(\"OUT_DIR\"), \"/answer.rs\"));",
+        "pub const ANSWER: u32 = 42;",
+    );
 
     let (work, target, build) = old_pipeline(&real, tmp.path());
     check(build, "the old pipeline's build");
@@ -481,7 +479,11 @@ fn skeleton_changes_only_when_dependencies_do() {
     let prepare = |name: &str| {
         let out = tmp.path().join(name);
         let recipe = tmp.path().join(format!("{name}.json"));
-        xtask(&real, &target, &["precache", "prepare", "--out", out.to_str().unwrap(), "--recipe", recipe.to_str().unwrap()]);
+        xtask(
+            &real,
+            &target,
+            &["precache", "prepare", "--out", out.to_str().unwrap(), "--recipe", recipe.to_str().unwrap()],
+        );
         (read_tree(&out), fs::read(recipe).unwrap())
     };
     let (tree_a, recipe_a) = prepare("a");
@@ -505,12 +507,7 @@ fn skeleton_changes_only_when_dependencies_do() {
     edit(&real.join("Cargo.toml"), "itoa = \"1\"", "itoa = \"1.0.19\"");
     let (tree_c, recipe_c) = prepare("c");
     assert!(recipe_a != recipe_c, "a dependency change must change the recipe");
-    let changed: Vec<&str> = tree_a
-        .iter()
-        .zip(&tree_c)
-        .filter(|(a, c)| a != c)
-        .map(|(a, _)| a.0.as_str())
-        .collect();
+    let changed: Vec<&str> = tree_a.iter().zip(&tree_c).filter(|(a, c)| a != c).map(|(a, _)| a.0.as_str()).collect();
     assert_eq!(changed, ["Cargo.toml", "xtask-precache-recipe.json"]);
 }
 

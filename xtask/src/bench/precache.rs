@@ -114,10 +114,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     row("xtask precache: rebuild exports = cold:", yes_no(ours_ok).to_owned());
     match chef {
         Some(c) => {
-            row(
-                "cargo-chef: rebuild after a change:",
-                format!("{}  (cook: {})", secs(c.rebuild), secs(c.cook)),
-            );
+            row("cargo-chef: rebuild after a change:", format!("{}  (cook: {})", secs(c.rebuild), secs(c.cook)));
             row("cargo-chef: ratio cold / rebuild:", format!("{:.1}x", cold_secs / c.rebuild.max(0.001)));
             row("cargo-chef: rebuild exports = cold:", yes_no(c.exports_ok).to_owned());
         }

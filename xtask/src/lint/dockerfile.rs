@@ -39,10 +39,7 @@ pub struct Instr {
 
 impl Instr {
     pub fn flag(&self, name: &str) -> Option<&str> {
-        self.flags
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.flags.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The arguments as words: a JSON array (`["a", "b"]`) or whitespace
@@ -54,10 +51,7 @@ impl Instr {
                 return v;
             }
         }
-        first
-            .split_whitespace()
-            .map(|w| unquote(w).to_owned())
-            .collect()
+        first.split_whitespace().map(|w| unquote(w).to_owned()).collect()
     }
 }
 
@@ -99,9 +93,7 @@ impl Dockerfile {
                 let words = ins.words();
                 let image = words.first().cloned().unwrap_or_default();
                 let name = match words.as_slice() {
-                    [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => {
-                        Some(name.to_ascii_lowercase())
-                    }
+                    [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
                     _ => None,
                 };
                 df.stages.push(Stage {
@@ -151,11 +143,7 @@ impl Dockerfile {
 
     /// Whether this is a cross Dockerfile: a stage pinned to `$BUILDPLATFORM`.
     pub fn has_buildplatform_stage(&self) -> bool {
-        self.stages.iter().any(|s| {
-            s.platform
-                .as_deref()
-                .is_some_and(|p| p.contains("BUILDPLATFORM"))
-        })
+        self.stages.iter().any(|s| s.platform.as_deref().is_some_and(|p| p.contains("BUILDPLATFORM")))
     }
 
     /// Whether stage `i` runs on the build machine: pinned to `$BUILDPLATFORM`,
@@ -164,9 +152,7 @@ impl Dockerfile {
         let s = &self.stages[i];
         match &s.platform {
             Some(p) => p.contains("BUILDPLATFORM"),
-            None => self
-                .stage_ref(&s.image, i)
-                .is_some_and(|parent| self.on_build_platform(parent)),
+            None => self.stage_ref(&s.image, i).is_some_and(|parent| self.on_build_platform(parent)),
         }
     }
 
@@ -190,11 +176,7 @@ impl Dockerfile {
                 }
                 for (k, v) in &ins.flags {
                     if k == "mount" {
-                        refs.extend(
-                            v.split(',')
-                                .filter_map(|kv| kv.strip_prefix("from="))
-                                .map(str::to_owned),
-                        );
+                        refs.extend(v.split(',').filter_map(|kv| kv.strip_prefix("from=")).map(str::to_owned));
                     }
                 }
             }
@@ -237,9 +219,7 @@ pub fn instructions(text: &str) -> Vec<Instr> {
                     logical.push_str(body);
                     logical.push(' ');
                     // Comment and empty lines inside a continuation are dropped.
-                    while i < lines.len()
-                        && (lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#'))
-                    {
+                    while i < lines.len() && (lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#')) {
                         i += 1;
                     }
                     if i >= lines.len() {
@@ -273,11 +253,7 @@ pub fn instructions(text: &str) -> Vec<Instr> {
                 while i < lines.len() {
                     let line = lines[i];
                     i += 1;
-                    let cmp = if strip_tabs {
-                        line.trim_start_matches('\t')
-                    } else {
-                        line
-                    };
+                    let cmp = if strip_tabs { line.trim_start_matches('\t') } else { line };
                     if cmp == word {
                         break;
                     }
@@ -286,12 +262,7 @@ pub fn instructions(text: &str) -> Vec<Instr> {
                 }
             }
         }
-        out.push(Instr {
-            line: start + 1,
-            keyword,
-            flags,
-            args,
-        });
+        out.push(Instr { line: start + 1, keyword, flags, args });
     }
     out
 }
@@ -357,20 +328,12 @@ pub fn check(file: &str, text: &str) -> Vec<Finding> {
 }
 
 fn finding(file: &str, line: usize, rule: &str, message: String) -> Finding {
-    Finding {
-        file: file.to_owned(),
-        line,
-        rule: rule.to_owned(),
-        message,
-    }
+    Finding { file: file.to_owned(), line, rule: rule.to_owned(), message }
 }
 
 /// `ARG` name referenced by an image that is exactly `$X` or `${X}`.
 fn image_arg(image: &str) -> Option<&str> {
-    let name = image
-        .strip_prefix("${")
-        .and_then(|s| s.strip_suffix('}'))
-        .or_else(|| image.strip_prefix('$'))?;
+    let name = image.strip_prefix("${").and_then(|s| s.strip_suffix('}')).or_else(|| image.strip_prefix('$'))?;
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
@@ -470,11 +433,7 @@ const SYSTEM_DIRS: &[&str] = &[
 
 /// `a/./b//c/` → `/a/b/c`; relative paths are relative to `base`.
 fn normalize(path: &str, base: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("{base}/{path}")
-    };
+    let joined = if path.starts_with('/') { path.to_owned() } else { format!("{base}/{path}") };
     let mut parts: Vec<&str> = Vec::new();
     for p in joined.split('/') {
         match p {
@@ -499,10 +458,7 @@ fn mentions(hay: &str, needle: &str) -> bool {
     while let Some(pos) = hay[from..].find(needle) {
         let start = from + pos;
         let end = start + needle.len();
-        let before_ok = hay[..start]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !path_char(c) && c != '/');
+        let before_ok = hay[..start].chars().next_back().is_none_or(|c| !path_char(c) && c != '/');
         let after_ok = hay[end..].chars().next().is_none_or(|c| !path_char(c));
         if before_ok && after_ok {
             return true;
@@ -536,11 +492,7 @@ fn created_in(df: &Dockerfile, stage: usize, path: &str) -> bool {
                     }
                 }
                 "ENV" => {
-                    for value in ins
-                        .args
-                        .split_whitespace()
-                        .filter_map(|kv| kv.split_once('=').map(|(_, v)| v))
-                    {
+                    for value in ins.args.split_whitespace().filter_map(|kv| kv.split_once('=').map(|(_, v)| v)) {
                         for dir in unquote(value).split(':').filter(|d| d.starts_with('/')) {
                             if is_under(path, &normalize(dir, "/")) {
                                 return true;
@@ -578,21 +530,14 @@ pub fn copy_from(file: &str, df: &Dockerfile) -> Vec<Finding> {
                 continue;
             }; // an external image
                // A stage that only names an image (`FROM img AS tools`) is an external image too.
-            if df
-                .chain(src_stage)
-                .iter()
-                .all(|&i| df.stages[i].body.is_empty())
-            {
+            if df.chain(src_stage).iter().all(|&i| df.stages[i].body.is_empty()) {
                 continue;
             }
             let words = ins.words();
             if words.len() < 2 {
                 continue;
             }
-            let src_name = df.stages[src_stage]
-                .name
-                .clone()
-                .unwrap_or_else(|| src_stage.to_string());
+            let src_name = df.stages[src_stage].name.clone().unwrap_or_else(|| src_stage.to_string());
             for src in &words[..words.len() - 1] {
                 if src.contains('$') || src.starts_with("<<") {
                     continue;
@@ -636,10 +581,7 @@ pub struct PassedArg {
 
 /// `build-arg`: every passed argument is an `ARG` of each Dockerfile it is passed to.
 /// `read` gives a Dockerfile's text (`None`: missing).
-pub fn check_build_args(
-    passed: &[PassedArg],
-    read: &dyn Fn(&str) -> Option<String>,
-) -> Vec<Finding> {
+pub fn check_build_args(passed: &[PassedArg], read: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for p in passed {
@@ -650,10 +592,7 @@ pub fn check_build_args(
             let message = match read(df) {
                 None => format!("{} passes `{}` to {df}, which does not exist", p.by, p.name),
                 Some(text) if !DeclaredArgs::parse(&text).contains(&p.name) => {
-                    format!(
-                        "{} passes `{}` to {df}, which declares no `ARG {}`",
-                        p.by, p.name, p.name
-                    )
+                    format!("{} passes `{}` to {df}, which declares no `ARG {}`", p.by, p.name, p.name)
                 }
                 Some(_) => continue,
             };
@@ -684,10 +623,7 @@ pub fn source_build_args(text: &str) -> Vec<(usize, String)> {
             }
         }
         for lit in string_literals(rest) {
-            let name: String = lit
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
+            let name: String = lit.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             if !name.is_empty() && lit[name.len()..].starts_with('=') {
                 out.push((n + 1, name));
             }
@@ -727,10 +663,7 @@ mod tests {
     use super::*;
 
     fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf()
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
     }
 
     fn fixtures() -> PathBuf {
@@ -744,9 +677,7 @@ mod tests {
         for (i, l) in lines.iter().enumerate() {
             if let Some(rules) = l.trim().strip_prefix("# expect-next:") {
                 let next = (i + 1..lines.len())
-                    .find(|&j| {
-                        !lines[j].trim().is_empty() && !lines[j].trim_start().starts_with('#')
-                    })
+                    .find(|&j| !lines[j].trim().is_empty() && !lines[j].trim_start().starts_with('#'))
                     .expect("an instruction after expect-next");
                 for rule in rules.split(',') {
                     out.push((next + 1, rule.trim().to_owned()));
@@ -758,8 +689,7 @@ mod tests {
     }
 
     fn got(findings: &[Finding]) -> Vec<(usize, String)> {
-        let mut v: Vec<(usize, String)> =
-            findings.iter().map(|f| (f.line, f.rule.clone())).collect();
+        let mut v: Vec<(usize, String)> = findings.iter().map(|f| (f.line, f.rule.clone())).collect();
         v.sort();
         v
     }
@@ -795,17 +725,11 @@ mod tests {
 
     #[test]
     fn good_fixtures_and_shipped_dockerfiles_are_quiet() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join("good"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(fixtures().join("good")).unwrap().map(|e| e.unwrap().path()).collect();
         for e in std::fs::read_dir(root().join("tools/docker")).unwrap() {
             let p = e.unwrap().path();
-            if p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("Dockerfile")
-            {
+            if p.file_name().unwrap().to_string_lossy().starts_with("Dockerfile") {
                 files.push(p);
             }
         }
@@ -823,11 +747,7 @@ mod tests {
             let df = Dockerfile::parse(&std::fs::read_to_string(root().join(spec.cross)).unwrap());
             assert!(df.has_buildplatform_stage() && is_cross_name(spec.cross));
             let last = df.stages.len() - 1;
-            assert!(
-                !df.on_build_platform(last),
-                "{}: final stage is on the target platform",
-                spec.cross
-            );
+            assert!(!df.on_build_platform(last), "{}: final stage is on the target platform", spec.cross);
             assert!(df.on_build_platform(df.stage_ref("build", last).unwrap()));
         }
     }
@@ -841,20 +761,10 @@ mod tests {
         assert_eq!(df.global.len(), 1);
         assert_eq!(df.global_args(), ["A", "B"]);
         let s = &df.stages[0];
-        assert_eq!(
-            (s.line, s.name.as_deref(), s.image.as_str()),
-            (5, Some("one"), "${A}")
-        );
+        assert_eq!((s.line, s.name.as_deref(), s.image.as_str()), (5, Some("one"), "${A}"));
         assert_eq!(s.platform.as_deref(), Some("$BUILDPLATFORM"));
-        let lines: Vec<(usize, &str)> = s
-            .body
-            .iter()
-            .map(|i| (i.line, i.keyword.as_str()))
-            .collect();
-        assert_eq!(
-            lines,
-            [(6, "RUN"), (11, "COPY"), (14, "COPY"), (15, "WORKDIR")]
-        );
+        let lines: Vec<(usize, &str)> = s.body.iter().map(|i| (i.line, i.keyword.as_str())).collect();
+        assert_eq!(lines, [(6, "RUN"), (11, "COPY"), (14, "COPY"), (15, "WORKDIR")]);
         assert_eq!(s.body[0].flag("mount"), Some("type=cache,target=/c"));
         assert!(s.body[0].args.contains("echo hi") && s.body[0].args.contains("&& true"));
         assert!(s.body[1].args.contains("/made/here"));
@@ -874,9 +784,7 @@ mod tests {
     fn path_helpers() {
         assert_eq!(normalize("./a//b/../c/", "/"), "/a/c");
         assert_eq!(normalize("out", "/src"), "/src/out");
-        assert!(
-            is_under("/src/a", "/src") && is_under("/src", "/src") && !is_under("/srcx", "/src")
-        );
+        assert!(is_under("/src/a", "/src") && is_under("/src", "/src") && !is_under("/srcx", "/src"));
         assert!(mentions("--out /out && x", "/out"));
         assert!(mentions("cp a /out/", "/out"));
         assert!(!mentions("/layout", "/out"));
@@ -890,8 +798,7 @@ mod tests {
 
     #[test]
     fn copy_from_stage_index_and_external_images() {
-        let text =
-            "ARG I=x\nFROM ${I}\nRUN make /dist\nFROM ${I} AS b\nCOPY --from=0 /dist/app /\n\
+        let text = "ARG I=x\nFROM ${I}\nRUN make /dist\nFROM ${I} AS b\nCOPY --from=0 /dist/app /\n\
                     COPY --from=0 /nope /\nCOPY --from=alpine:3 /bin/sh /\n";
         let f = check("Dockerfile", text);
         assert_eq!(got(&f), [(6, "copy-from".to_owned())], "{f:#?}");
@@ -923,13 +830,7 @@ mod tests {
                 by: "w".into(),
                 dockerfiles: vec!["D".into()],
             },
-            PassedArg {
-                name: "A".into(),
-                file: "x.rs".into(),
-                line: 9,
-                by: "x".into(),
-                dockerfiles: vec!["E".into()],
-            },
+            PassedArg { name: "A".into(), file: "x.rs".into(), line: 9, by: "x".into(), dockerfiles: vec!["E".into()] },
         ];
         let f = check_build_args(&passed, &read);
         let s: Vec<String> = f.iter().map(|f| f.to_string()).collect();
@@ -962,8 +863,7 @@ mod tests {
         let f = check_build_args(&passed, &read);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert!(
-            f[0].to_string()
-                .starts_with("build-arg.workflow.yml:13: build-arg: workflow passes `VERSION`"),
+            f[0].to_string().starts_with("build-arg.workflow.yml:13: build-arg: workflow passes `VERSION`"),
             "{}",
             f[0]
         );
@@ -976,29 +876,16 @@ mod tests {
         let src = "fn f() {\n    let x = \"NOT=1\";\n    let o = D {\n        build_arg: vec![\n            format!(\"BUILDER_IMAGE={}\", a),\n\
                    \"RUNTIME_IMAGE=x\".into(),\n        ],\n        cache: \"K=v\".into(),\n    };\n}\n\
                    #[cfg(test)]\nmod tests { fn t() { D { build_arg: vec![\"NOPE=1\".into()] }; } }\n";
-        assert_eq!(
-            source_build_args(src),
-            [
-                (5, "BUILDER_IMAGE".to_owned()),
-                (6, "RUNTIME_IMAGE".to_owned())
-            ]
-        );
-        assert_eq!(
-            source_build_args("D { build_arg: vec![\"A=1\".into()], x: 1 }\n"),
-            [(1, "A".to_owned())]
-        );
+        assert_eq!(source_build_args(src), [(5, "BUILDER_IMAGE".to_owned()), (6, "RUNTIME_IMAGE".to_owned())]);
+        assert_eq!(source_build_args("D { build_arg: vec![\"A=1\".into()], x: 1 }\n"), [(1, "A".to_owned())]);
     }
 
     #[test]
     fn the_e2e_source_passes_base_images() {
         let text = std::fs::read_to_string(root().join("xtask/src/e2e/mod.rs")).unwrap();
-        let names: Vec<String> = source_build_args(&text)
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
+        let names: Vec<String> = source_build_args(&text).into_iter().map(|(_, n)| n).collect();
         assert!(
-            names.contains(&"BUILDER_IMAGE".to_owned())
-                && names.contains(&"RUNTIME_IMAGE".to_owned()),
+            names.contains(&"BUILDER_IMAGE".to_owned()) && names.contains(&"RUNTIME_IMAGE".to_owned()),
             "{names:?}"
         );
     }

@@ -15,17 +15,10 @@ pub fn tracked(sh: &Shell, root: &Path) -> Result<Vec<String>> {
         .output()
         .context("cannot run `git ls-files` (is git installed?)")?;
     if !out.status.success() {
-        bail!(
-            "`git ls-files` failed in {}: not a git work tree?",
-            root.display()
-        );
+        bail!("`git ls-files` failed in {}: not a git work tree?", root.display());
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text
-        .split('\0')
-        .filter(|f| !f.is_empty() && root.join(f).is_file())
-        .map(str::to_owned)
-        .collect())
+    Ok(text.split('\0').filter(|f| !f.is_empty() && root.join(f).is_file()).map(str::to_owned).collect())
 }
 
 fn ext(path: &str) -> &str {
@@ -46,12 +39,7 @@ pub fn go_modules(tracked: &[String]) -> Vec<String> {
     tracked
         .iter()
         .filter(|f| !under_fixtures(f) && (f.as_str() == "go.mod" || f.ends_with("/go.mod")))
-        .map(|f| {
-            f.strip_suffix("go.mod")
-                .unwrap()
-                .trim_end_matches('/')
-                .to_owned()
-        })
+        .map(|f| f.strip_suffix("go.mod").unwrap().trim_end_matches('/').to_owned())
         .map(|d| if d.is_empty() { ".".to_owned() } else { d })
         .collect()
 }
@@ -92,11 +80,7 @@ pub fn shell_scripts(root: &Path, tracked: &[String]) -> Vec<String> {
 
 /// YAML files, fixtures aside.
 pub fn yaml_files(tracked: &[String]) -> Vec<String> {
-    tracked
-        .iter()
-        .filter(|f| matches!(ext(f), "yml" | "yaml") && !under_fixtures(f))
-        .cloned()
-        .collect()
+    tracked.iter().filter(|f| matches!(ext(f), "yml" | "yaml") && !under_fixtures(f)).cloned().collect()
 }
 
 /// What codespell leaves out: generated lock files (crate names, hashes),
@@ -108,10 +92,7 @@ pub fn codespell_skips(path: &str) -> bool {
 /// Words codespell must accept, and why (`--ignore-words-list`).
 pub const CODESPELL_IGNORE: &[(&str, &str)] = &[
     ("crate", "the Rust word, not a misspelling of create"),
-    (
-        "exemples",
-        "src/semantic-router/pkg/config/config_test.go: a deliberately misspelled (unknown) field",
-    ),
+    ("exemples", "src/semantic-router/pkg/config/config_test.go: a deliberately misspelled (unknown) field"),
 ];
 
 /// Text files for codespell: tracked, not binary, not skipped.
@@ -178,22 +159,11 @@ mod tests {
 
     #[test]
     fn shebangs() {
-        for yes in [
-            "#!/bin/sh",
-            "#!/usr/bin/env bash",
-            "#!/bin/bash -eu",
-            "#!/usr/bin/env -S bash -e",
-            "#! /bin/dash",
-        ] {
+        for yes in ["#!/bin/sh", "#!/usr/bin/env bash", "#!/bin/bash -eu", "#!/usr/bin/env -S bash -e", "#! /bin/dash"]
+        {
             assert!(is_shell_shebang(yes), "{yes}");
         }
-        for no in [
-            "#!/usr/bin/env python3",
-            "#!/usr/bin/perl",
-            "# bash",
-            "",
-            "#!/usr/bin/env zsh",
-        ] {
+        for no in ["#!/usr/bin/env python3", "#!/usr/bin/perl", "# bash", "", "#!/usr/bin/env zsh"] {
             assert!(!is_shell_shebang(no), "{no}");
         }
     }
@@ -219,9 +189,7 @@ mod tests {
         assert!(codespell_skips("Cargo.lock"));
         assert!(codespell_skips("xtask/tests/fixtures/full/Cargo.lock"));
         assert!(codespell_skips("models/all-MiniLM-L6-v2/vocab.txt"));
-        assert!(codespell_skips(
-            "candle-binding/tests/data/reference_embedding.json"
-        ));
+        assert!(codespell_skips("candle-binding/tests/data/reference_embedding.json"));
         assert!(!codespell_skips("lockfile.rs"));
         assert!(!codespell_skips("xtask/src/model.rs"));
     }
@@ -230,14 +198,8 @@ mod tests {
     fn repo_lists() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let d = dockerfiles(root);
-        assert!(
-            d.contains(&"tools/docker/Dockerfile.extproc".to_owned()),
-            "{d:?}"
-        );
-        assert!(
-            d.contains(&"tools/docker/Dockerfile.extproc.cross".to_owned()),
-            "{d:?}"
-        );
+        assert!(d.contains(&"tools/docker/Dockerfile.extproc".to_owned()), "{d:?}");
+        assert!(d.contains(&"tools/docker/Dockerfile.extproc.cross".to_owned()), "{d:?}");
         assert!(workflows(root).contains(&".github/workflows/docker-publish.yml".to_owned()));
     }
 }

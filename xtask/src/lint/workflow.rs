@@ -34,14 +34,9 @@ impl XtaskCall {
         }
         let is_name = |w: &str| {
             w.starts_with(|c: char| c.is_ascii_lowercase())
-                && w.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         };
-        words
-            .take(2)
-            .take_while(|w| is_name(w))
-            .map(str::to_owned)
-            .collect()
+        words.take(2).take_while(|w| is_name(w)).map(str::to_owned).collect()
     }
 
     pub fn has_flag(&self, flag: &str) -> bool {
@@ -85,21 +80,13 @@ pub fn run_scripts(yaml: &str) -> Vec<Script> {
             }
             if is_run {
                 let body = &lines[start..i];
-                let base = body
-                    .iter()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| indent(l))
-                    .min()
-                    .unwrap_or(0);
+                let base = body.iter().filter(|l| !l.trim().is_empty()).map(|l| indent(l)).min().unwrap_or(0);
                 let script: Vec<(usize, String)> = body
                     .iter()
                     .enumerate()
                     .map(|(k, l)| (start + k + 1, l.get(base..).unwrap_or("").to_owned()))
                     .collect();
-                out.push(Script {
-                    lines: script,
-                    folded: value.starts_with('>'),
-                });
+                out.push(Script { lines: script, folded: value.starts_with('>') });
             }
         } else if is_run && !value.is_empty() {
             // An inline scalar, maybe continued on more-indented lines.
@@ -108,10 +95,7 @@ pub fn run_scripts(yaml: &str) -> Vec<Script> {
                 script.push((i + 1, lines[i].trim().to_owned()));
                 i += 1;
             }
-            out.push(Script {
-                lines: script,
-                folded: true,
-            });
+            out.push(Script { lines: script, folded: true });
         }
     }
     out
@@ -120,10 +104,7 @@ pub fn run_scripts(yaml: &str) -> Vec<Script> {
 /// `key: value` (value may be empty); `None` for anything else.
 fn split_key(s: &str) -> Option<(&str, &str)> {
     let (key, value) = s.split_once(':')?;
-    let valid = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    let valid = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
     (valid && (value.is_empty() || value.starts_with(' '))).then_some((key, value))
 }
 
@@ -165,10 +146,7 @@ fn tokens(script: &Script) -> Vec<Tok> {
         let mut word = String::new();
         let flush = |word: &mut String, out: &mut Vec<Tok>| {
             if !word.is_empty() {
-                out.push(Tok::Word(Word {
-                    text: std::mem::take(word),
-                    line: *line_no,
-                }));
+                out.push(Tok::Word(Word { text: std::mem::take(word), line: *line_no }));
             }
         };
         let chars: Vec<char> = line.chars().collect();
@@ -235,25 +213,14 @@ pub fn xtask_calls_in_yaml(yaml: &str) -> Vec<XtaskCall> {
 
 /// Every `cargo xtask …` a shell script calls.
 pub fn xtask_calls_in_shell(text: &str) -> Vec<XtaskCall> {
-    let lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.to_owned()))
-        .collect();
-    xtask_calls(&Script {
-        lines,
-        folded: false,
-    })
+    let lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.to_owned())).collect();
+    xtask_calls(&Script { lines, folded: false })
 }
 
 /// The image a `cargo xtask docker <image>` or `docker manifest <image>` call
 /// names, when written literally (line, name).
 pub fn docker_image(call: &XtaskCall) -> Option<(usize, &str)> {
-    let words: Vec<&Word> = call
-        .args
-        .iter()
-        .filter(|w| !w.text.starts_with('-'))
-        .collect();
+    let words: Vec<&Word> = call.args.iter().filter(|w| !w.text.starts_with('-')).collect();
     if words.first()?.text != "docker" {
         return None;
     }
@@ -284,10 +251,7 @@ pub fn build_args(calls: &[XtaskCall]) -> Vec<BuildArg> {
         if words.first().map(|w| w.text.as_str()) != Some("docker") {
             continue;
         }
-        let image = words
-            .get(1)
-            .map(|w| w.text.as_str())
-            .filter(|w| !w.starts_with('-'));
+        let image = words.get(1).map(|w| w.text.as_str()).filter(|w| !w.starts_with('-'));
         if matches!(image, Some("manifest" | "toolchain" | "stage")) {
             continue;
         }
@@ -300,19 +264,12 @@ pub fn build_args(calls: &[XtaskCall]) -> Vec<BuildArg> {
                 k += 1;
                 words.get(k).map(|v| (v.text.clone(), v.line))
             } else {
-                w.text
-                    .strip_prefix("--build-arg=")
-                    .map(|v| (v.to_owned(), w.line))
+                w.text.strip_prefix("--build-arg=").map(|v| (v.to_owned(), w.line))
             };
             if let Some((kv, line)) = value {
                 let name = kv.split('=').next().unwrap_or("").to_owned();
                 if !name.is_empty() {
-                    out.push(BuildArg {
-                        name,
-                        line,
-                        image: literal.clone(),
-                        pr,
-                    });
+                    out.push(BuildArg { name, line, image: literal.clone(), pr });
                 }
             }
             k += 1;
@@ -331,10 +288,7 @@ mod tests {
     use super::*;
 
     fn paths(calls: &[XtaskCall]) -> Vec<(usize, String)> {
-        calls
-            .iter()
-            .map(|c| (c.line, c.command_path().join(" ")))
-            .collect()
+        calls.iter().map(|c| (c.line, c.command_path().join(" "))).collect()
     }
 
     const WF: &str = r#"name: x
@@ -393,14 +347,7 @@ jobs:
         assert_eq!(folded.args.last().unwrap().line, 14);
         assert_eq!(folded.args[1].text, "${{ matrix.image }}");
         // A literal block ends commands at newlines, except after `\`.
-        assert_eq!(
-            calls[2]
-                .args
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>(),
-            ["ci", "matrix"]
-        );
+        assert_eq!(calls[2].args.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["ci", "matrix"]);
         assert_eq!(calls[4].args.last().unwrap().text, "--release");
         assert!(calls[0].has_flag("--pr"));
     }
@@ -408,10 +355,8 @@ jobs:
     #[test]
     fn build_args_with_image_and_pr() {
         let args = build_args_in_yaml(WF);
-        let got: Vec<(String, usize, Option<String>, bool)> = args
-            .into_iter()
-            .map(|a| (a.name, a.line, a.image, a.pr))
-            .collect();
+        let got: Vec<(String, usize, Option<String>, bool)> =
+            args.into_iter().map(|a| (a.name, a.line, a.image, a.pr)).collect();
         assert_eq!(
             got,
             [
@@ -427,42 +372,24 @@ jobs:
         let calls = xtask_calls_in_yaml(WF);
         let images: Vec<(usize, &str)> = calls.iter().filter_map(docker_image).collect();
         assert_eq!(images, [(22, "extproc"), (31, "extproc")]);
-        let sh =
-            xtask_calls_in_shell("cargo xtask docker --pr extproc\ncargo xtask docker toolchain\n");
-        assert_eq!(
-            sh.iter().filter_map(docker_image).collect::<Vec<_>>(),
-            [(1, "extproc")]
-        );
+        let sh = xtask_calls_in_shell("cargo xtask docker --pr extproc\ncargo xtask docker toolchain\n");
+        assert_eq!(sh.iter().filter_map(docker_image).collect::<Vec<_>>(), [(1, "extproc")]);
     }
 
     #[test]
     fn shell_scripts_too() {
         let sh = "#!/usr/bin/env bash\nset -e\ncargo xtask doctor --fix --platform a,b\ncargo xtask test\n";
-        assert_eq!(
-            paths(&xtask_calls_in_shell(sh)),
-            [(3, "doctor".to_owned()), (4, "test".to_owned())]
-        );
+        assert_eq!(paths(&xtask_calls_in_shell(sh)), [(3, "doctor".to_owned()), (4, "test".to_owned())]);
     }
 
     #[test]
     fn the_repo_workflow_calls_what_we_expect() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        let yaml =
-            std::fs::read_to_string(root.join(".github/workflows/docker-publish.yml")).unwrap();
-        let mut p: Vec<String> = xtask_calls_in_yaml(&yaml)
-            .iter()
-            .map(|c| c.command_path().join(" "))
-            .collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let yaml = std::fs::read_to_string(root.join(".github/workflows/docker-publish.yml")).unwrap();
+        let mut p: Vec<String> = xtask_calls_in_yaml(&yaml).iter().map(|c| c.command_path().join(" ")).collect();
         p.sort();
         p.dedup();
-        assert!(
-            p.contains(&"ci matrix".to_owned()) && p.contains(&"docker manifest".to_owned()),
-            "{p:?}"
-        );
-        assert!(build_args_in_yaml(&yaml)
-            .iter()
-            .any(|a| a.name == "VERSION"));
+        assert!(p.contains(&"ci matrix".to_owned()) && p.contains(&"docker manifest".to_owned()), "{p:?}");
+        assert!(build_args_in_yaml(&yaml).iter().any(|a| a.name == "VERSION"));
     }
 }

@@ -62,10 +62,9 @@ impl flags::PrecacheCook {
         let ws = match &self.recipe {
             Some(recipe) => {
                 let dir = sh.current_dir();
-                let text = fs::read_to_string(recipe)
-                    .with_context(|| format!("cannot read recipe {}", recipe.display()))?;
-                let sk = Skeleton::from_recipe(&text)
-                    .with_context(|| format!("bad recipe {}", recipe.display()))?;
+                let text =
+                    fs::read_to_string(recipe).with_context(|| format!("cannot read recipe {}", recipe.display()))?;
+                let sk = Skeleton::from_recipe(&text).with_context(|| format!("bad recipe {}", recipe.display()))?;
                 sk.write_files(&dir)?;
                 eprintln!("cook: unpacked {} files into {}", sk.files.len(), dir.display());
                 Workspace::locate(sh, Some(&dir.join("Cargo.toml")))?

@@ -15,9 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context, Result};
-use toml_edit::{
-    value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value,
-};
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
 use super::skeleton::{LocalPackage, TargetInfo, TargetKind};
 
@@ -48,17 +46,11 @@ const DROPPED_ROOT_KEYS: &[&str] = &["badges", "lints"];
 const TARGET_KEYS: &[&str] = &["lib", "bin", "example", "test", "bench"];
 
 /// Flags of a target table that metadata does not report; copied verbatim.
-const COPIED_TARGET_FLAGS: &[&str] =
-    &["bench", "doc", "doc-scrape-examples", "doctest", "harness", "test"];
+const COPIED_TARGET_FLAGS: &[&str] = &["bench", "doc", "doc-scrape-examples", "doctest", "harness", "test"];
 
 /// Dependency table names (the underscore spellings are legacy aliases).
-const DEP_TABLES: &[&str] = &[
-    "dependencies",
-    "dev-dependencies",
-    "dev_dependencies",
-    "build-dependencies",
-    "build_dependencies",
-];
+const DEP_TABLES: &[&str] =
+    &["dependencies", "dev-dependencies", "dev_dependencies", "build-dependencies", "build_dependencies"];
 
 /// What the normaliser needs to know about the whole workspace.
 #[derive(Debug, Clone, Default)]
@@ -78,11 +70,7 @@ impl MaskSet {
 
 /// Normalise one manifest. `package` is the package this manifest declares
 /// (None for a virtual workspace manifest).
-pub fn normalize_manifest(
-    text: &str,
-    package: Option<&LocalPackage>,
-    mask: &MaskSet,
-) -> Result<String> {
+pub fn normalize_manifest(text: &str, package: Option<&LocalPackage>, mask: &MaskSet) -> Result<String> {
     let mut doc: DocumentMut = text.parse().context("not a valid TOML document")?;
     let root = doc.as_table_mut();
 
@@ -95,9 +83,7 @@ pub fn normalize_manifest(
     let pkg_key = ["package", "project"].into_iter().find(|k| root.contains_key(k));
     match (pkg_key, package) {
         (Some(key), Some(pkg)) => {
-            let table = root[key]
-                .as_table_like_mut()
-                .with_context(|| format!("`{key}` is not a table"))?;
+            let table = root[key].as_table_like_mut().with_context(|| format!("`{key}` is not a table"))?;
             normalize_package_table(table, pkg, mask)?;
             for (key, item) in target_tables(pkg, &original_targets)? {
                 root.insert(key, item);
@@ -141,11 +127,7 @@ pub fn normalize_manifest(
     Ok(canonical_document(doc.as_table()).to_string())
 }
 
-fn normalize_package_table(
-    table: &mut dyn TableLike,
-    pkg: &LocalPackage,
-    mask: &MaskSet,
-) -> Result<()> {
+fn normalize_package_table(table: &mut dyn TableLike, pkg: &LocalPackage, mask: &MaskSet) -> Result<()> {
     for key in DROPPED_PACKAGE_KEYS {
         table.remove(key);
     }
@@ -170,13 +152,9 @@ fn normalize_package_table(
 /// The `[lib]`, `[[bin]]`, `[[example]]`, `[[test]]` and `[[bench]]` tables of
 /// a package, from metadata, with the flags metadata lacks taken from the
 /// original tables (matched by name).
-fn target_tables(
-    pkg: &LocalPackage,
-    original: &BTreeMap<&str, Item>,
-) -> Result<Vec<(&'static str, Item)>> {
+fn target_tables(pkg: &LocalPackage, original: &BTreeMap<&str, Item>) -> Result<Vec<(&'static str, Item)>> {
     let mut out = Vec::new();
-    let mut targets: Vec<&TargetInfo> =
-        pkg.targets.iter().filter(|t| t.kind != TargetKind::Build).collect();
+    let mut targets: Vec<&TargetInfo> = pkg.targets.iter().filter(|t| t.kind != TargetKind::Build).collect();
     targets.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
 
     let mut arrays: BTreeMap<&'static str, ArrayOfTables> = BTreeMap::new();
@@ -208,10 +186,9 @@ fn original_target<'a>(item: Option<&'a Item>, target: &TargetInfo) -> Option<&'
     }
     let name_of = |t: &dyn TableLike| t.get("name").and_then(Item::as_str).map(str::to_owned);
     match item {
-        Item::ArrayOfTables(array) => array
-            .iter()
-            .find(|t| name_of(*t).as_deref() == Some(target.name.as_str()))
-            .map(|t| t as &dyn TableLike),
+        Item::ArrayOfTables(array) => {
+            array.iter().find(|t| name_of(*t).as_deref() == Some(target.name.as_str())).map(|t| t as &dyn TableLike)
+        }
         Item::Value(Value::Array(array)) => array
             .iter()
             .filter_map(Value::as_inline_table)
@@ -328,9 +305,7 @@ fn inline_of_table(t: &Table) -> InlineTable {
         let v = match item {
             Item::Value(v) => canonical_value(v),
             Item::Table(t) => Value::InlineTable(inline_of_table(t)),
-            Item::ArrayOfTables(a) => {
-                Value::Array(a.iter().map(|t| Value::InlineTable(inline_of_table(t))).collect())
-            }
+            Item::ArrayOfTables(a) => Value::Array(a.iter().map(|t| Value::InlineTable(inline_of_table(t))).collect()),
             Item::None => continue,
         };
         out.insert(k, v);
@@ -444,8 +419,7 @@ workspace = true
 
     #[test]
     fn package_manifest_is_normalised() {
-        let out =
-            normalize_manifest(FFI, Some(&ffi_pkg()), &mask(&["ffi", "core", "fx-fmt"])).unwrap();
+        let out = normalize_manifest(FFI, Some(&ffi_pkg()), &mask(&["ffi", "core", "fx-fmt"])).unwrap();
         let expected = r#"[package]
 autobenches = false
 autobins = false
@@ -549,7 +523,8 @@ version = "0.0.1"
 "#;
         assert_eq!(out, expected);
 
-        let member = "[package]\nname = \"a\"\nversion.workspace = true\nedition.workspace = true\n[lints]\nworkspace = true\n";
+        let member =
+            "[package]\nname = \"a\"\nversion.workspace = true\nedition.workspace = true\n[lints]\nworkspace = true\n";
         let a = pkg("a", "a", vec![target("a", TargetKind::Lib, &["lib"], "a/src/lib.rs")]);
         let out = normalize_manifest(member, Some(&a), &mask(&["a"])).unwrap();
         assert!(out.contains("version = { workspace = true }"), "{out}");
@@ -573,7 +548,9 @@ version = "0.0.1"
         let text = "[package]\nname = \"m\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\nproc-macro = true\ndoctest = false\n";
         let out = normalize_manifest(text, Some(&m), &mask(&["m"])).unwrap();
         assert!(
-            out.contains("[lib]\ndoctest = false\nedition = \"2018\"\nname = \"m\"\npath = \"src/lib.rs\"\nproc-macro = true\n"),
+            out.contains(
+                "[lib]\ndoctest = false\nedition = \"2018\"\nname = \"m\"\npath = \"src/lib.rs\"\nproc-macro = true\n"
+            ),
             "{out}"
         );
     }

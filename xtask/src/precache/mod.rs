@@ -42,11 +42,9 @@ impl flags::PrecachePrepare {
         if let Some(recipe) = &self.recipe {
             let recipe = cwd.join(recipe);
             if let Some(parent) = recipe.parent() {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            fs::write(&recipe, sk.to_recipe())
-                .with_context(|| format!("cannot write {}", recipe.display()))?;
+            fs::write(&recipe, sk.to_recipe()).with_context(|| format!("cannot write {}", recipe.display()))?;
             eprintln!("prepare: wrote recipe ({} files) to {}", sk.files.len(), recipe.display());
         }
         Ok(())
@@ -63,8 +61,7 @@ pub fn skeleton_metadata(ws: &Workspace) -> Result<cargo_metadata::Metadata> {
         .no_deps()
         .exec()
         .with_context(|| format!("cargo metadata failed for {}", ws.manifest.display()))?;
-    let root = fs::read_to_string(&ws.manifest)
-        .with_context(|| format!("cannot read {}", ws.manifest.display()))?;
+    let root = fs::read_to_string(&ws.manifest).with_context(|| format!("cannot read {}", ws.manifest.display()))?;
     if needs_full_metadata(&shallow, &root) {
         ws.metadata()
     } else {

@@ -27,8 +27,7 @@ pub const RECIPE_FORMAT: &str = "xtask-precache/1";
 pub const MARKER: &str = "xtask-precache-recipe.json";
 
 /// Files copied verbatim from the workspace root when present.
-const VERBATIM: &[&str] =
-    &[".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml"];
+const VERBATIM: &[&str] = &[".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TargetKind {
@@ -150,17 +149,12 @@ impl Skeleton {
 
     /// Build the skeleton. `read(rel)` returns a workspace file's contents, or
     /// None when it does not exist.
-    pub fn build(
-        packages: &[LocalPackage],
-        read: impl Fn(&str) -> Result<Option<String>>,
-    ) -> Result<Skeleton> {
+    pub fn build(packages: &[LocalPackage], read: impl Fn(&str) -> Result<Option<String>>) -> Result<Skeleton> {
         let mut files = BTreeMap::new();
-        let root_text =
-            read("Cargo.toml")?.context("the workspace root has no Cargo.toml")?;
+        let root_text = read("Cargo.toml")?.context("the workspace root has no Cargo.toml")?;
         let mut manifests = BTreeMap::new();
         for pkg in packages {
-            let text = read(&pkg.manifest)?
-                .with_context(|| format!("cannot read {}", pkg.manifest))?;
+            let text = read(&pkg.manifest)?.with_context(|| format!("cannot read {}", pkg.manifest))?;
             manifests.insert(pkg.manifest.clone(), text);
         }
         manifests.insert("Cargo.toml".to_owned(), root_text.clone());
@@ -169,8 +163,7 @@ impl Skeleton {
         let root_pkg = packages.iter().find(|p| p.manifest == "Cargo.toml");
         files.insert(
             "Cargo.toml".to_owned(),
-            normalize_manifest(&root_text, root_pkg, &mask)
-                .context("cannot normalise Cargo.toml")?,
+            normalize_manifest(&root_text, root_pkg, &mask).context("cannot normalise Cargo.toml")?,
         );
         for pkg in packages.iter().filter(|p| p.manifest != "Cargo.toml") {
             let text = &manifests[&pkg.manifest];
@@ -223,8 +216,7 @@ impl Skeleton {
             check_relative(rel)?;
             let path = dir.join(rel);
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
             }
             fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -240,15 +232,13 @@ impl Skeleton {
                 .collect::<Result<_, _>>()?;
             let marker = dir.join(MARKER);
             if marker.is_file() {
-                let old = fs::read_to_string(&marker)
-                    .with_context(|| format!("cannot read {}", marker.display()))?;
+                let old = fs::read_to_string(&marker).with_context(|| format!("cannot read {}", marker.display()))?;
                 let old = Skeleton::from_recipe(&old)
                     .with_context(|| format!("{} is damaged; remove the directory", marker.display()))?;
                 for rel in old.files.keys().filter(|rel| !self.files.contains_key(*rel)) {
                     let path = dir.join(rel);
                     if path.is_file() {
-                        fs::remove_file(&path)
-                            .with_context(|| format!("cannot remove {}", path.display()))?;
+                        fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
                     }
                 }
             } else if !entries.is_empty() {
@@ -260,8 +250,7 @@ impl Skeleton {
         }
         self.write_files(dir)?;
         let marker = dir.join(MARKER);
-        fs::write(&marker, self.to_recipe())
-            .with_context(|| format!("cannot write {}", marker.display()))
+        fs::write(&marker, self.to_recipe()).with_context(|| format!("cannot write {}", marker.display()))
     }
 }
 
@@ -290,11 +279,7 @@ fn target_kind(t: &cargo_metadata::Target) -> Option<TargetKind> {
 /// that replace another package through `[patch]`/`[replace]` (their version
 /// must keep matching the requirement they stand in for); and
 /// `[workspace.package].version` only if every package inheriting it is masked.
-fn mask_set(
-    packages: &[LocalPackage],
-    root_text: &str,
-    manifests: &BTreeMap<String, String>,
-) -> Result<MaskSet> {
+fn mask_set(packages: &[LocalPackage], root_text: &str, manifests: &BTreeMap<String, String>) -> Result<MaskSet> {
     let root: DocumentMut = root_text.parse().context("Cargo.toml is not valid TOML")?;
     let mut patched = BTreeSet::new();
     let mut patch_tables: Vec<&dyn toml_edit::TableLike> = Vec::new();
@@ -315,20 +300,13 @@ fn mask_set(
         }
     }
 
-    let mut names: BTreeSet<String> = packages
-        .iter()
-        .filter(|p| p.member && !patched.contains(&p.name))
-        .map(|p| p.name.clone())
-        .collect();
+    let mut names: BTreeSet<String> =
+        packages.iter().filter(|p| p.member && !patched.contains(&p.name)).map(|p| p.name.clone()).collect();
     let mut inheritors = Vec::new();
     for p in packages {
-        let doc: DocumentMut = manifests[&p.manifest]
-            .parse()
-            .with_context(|| format!("{} is not valid TOML", p.manifest))?;
-        let inherits = doc
-            .get("package")
-            .and_then(|t| t.get("version"))
-            .is_some_and(|v| v.is_table_like());
+        let doc: DocumentMut =
+            manifests[&p.manifest].parse().with_context(|| format!("{} is not valid TOML", p.manifest))?;
+        let inherits = doc.get("package").and_then(|t| t.get("version")).is_some_and(|v| v.is_table_like());
         if inherits {
             inheritors.push(p.name.clone());
         }
@@ -344,10 +322,7 @@ fn mask_set(
 
 /// One dummy file per distinct target source path. The contents depend only on
 /// the kinds of targets at that path, never on the real sources.
-fn dummy_sources(
-    packages: &[LocalPackage],
-    manifests: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>> {
+fn dummy_sources(packages: &[LocalPackage], manifests: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
     let mut needs_main: BTreeMap<String, (bool, bool)> = BTreeMap::new(); // path -> (main, proc-macro)
     for pkg in packages {
         let doc: DocumentMut = manifests[&pkg.manifest].parse()?;
@@ -403,9 +378,9 @@ pub fn relative_to_root(root: &Path, path: &Path) -> Result<String> {
     let mut parts = Vec::new();
     for c in rel.components() {
         match c {
-            Component::Normal(s) => parts.push(
-                s.to_str().with_context(|| format!("{} is not UTF-8", path.display()))?.to_owned(),
-            ),
+            Component::Normal(s) => {
+                parts.push(s.to_str().with_context(|| format!("{} is not UTF-8", path.display()))?.to_owned())
+            }
             Component::CurDir => {}
             _ => bail!("{} is not a plain path under {}", path.display(), root.display()),
         }
@@ -426,9 +401,7 @@ pub fn relative_path(from: &str, to: &str) -> String {
 /// A recipe path must be relative and stay inside the directory it is written to.
 fn check_relative(rel: &str) -> Result<()> {
     let path = PathBuf::from(rel);
-    let ok = !rel.is_empty()
-        && path.components().all(|c| matches!(c, Component::Normal(_)))
-        && !rel.contains('\\');
+    let ok = !rel.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_))) && !rel.contains('\\');
     if !ok {
         bail!("recipe path `{rel}` is not a plain relative path");
     }
@@ -445,10 +418,7 @@ mod tests {
         assert_eq!(relative_path("crates/a", "crates/a/src/lib.rs"), "src/lib.rs");
         assert_eq!(relative_path("crates/a", "crates/b/x.rs"), "../b/x.rs");
         assert_eq!(relative_path("a", "shared/main.rs"), "../shared/main.rs");
-        assert_eq!(
-            relative_to_root(Path::new("/w"), Path::new("/w/a/src/lib.rs")).unwrap(),
-            "a/src/lib.rs"
-        );
+        assert_eq!(relative_to_root(Path::new("/w"), Path::new("/w/a/src/lib.rs")).unwrap(), "a/src/lib.rs");
         assert!(relative_to_root(Path::new("/w"), Path::new("/elsewhere/lib.rs")).is_err());
     }
 
