@@ -409,10 +409,12 @@ pub fn ran_steps(output: &str) -> Vec<String> {
     for line in output.lines() {
         let Some(rest) = line.strip_prefix('#') else { continue };
         let Some((id, text)) = rest.split_once(' ') else { continue };
-        if text.starts_with('[') && text.contains(" RUN ") {
-            if !output.lines().any(|l| l.trim_end() == format!("#{id} CACHED")) {
-                out.push(text.chars().take(100).collect());
-            }
+        let ran = text.starts_with('[')
+            && text.contains(" RUN ")
+            && !output.lines().any(|l| l.trim_end() == format!("#{id} CACHED"));
+        let text: String = text.chars().take(100).collect();
+        if ran && !out.contains(&text) {
+            out.push(text); // a vertex can be printed more than once
         }
     }
     out
