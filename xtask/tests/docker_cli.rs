@@ -15,11 +15,7 @@ fn root() -> PathBuf {
 fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
     let tmp = std::env::temp_dir().join("xtask-docker-cli-metrics.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.current_dir(root())
-        .args(args)
-        .env_remove("DOCKER")
-        .env_remove("DOCKER_HOST")
-        .env_remove("GITHUB_ACTIONS");
+    cmd.current_dir(root()).args(args).env_remove("DOCKER").env_remove("DOCKER_HOST").env_remove("GITHUB_ACTIONS");
     if args.first() == Some(&"docker") {
         cmd.args(["--metrics-file", tmp.to_str().unwrap()]);
     }
@@ -55,7 +51,10 @@ fn dry_run_pr_amd64_with_buildx() {
     if !host_is_amd64() {
         return;
     }
-    let o = xtask(&["docker", "extproc", "--pr", "--load", "--tag", "pr-7", "--cache", "gha", "--buildx", "yes", "--dry-run"], &[]);
+    let o = xtask(
+        &["docker", "extproc", "--pr", "--load", "--tag", "pr-7", "--cache", "gha", "--buildx", "yes", "--dry-run"],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
@@ -69,8 +68,22 @@ fn dry_run_pr_amd64_with_buildx() {
 fn dry_run_push_arm64_gha() {
     let o = xtask(
         &[
-            "docker", "extproc", "--platform", "linux/arm64", "--push", "--registry", "ghcr.io/o/r",
-            "--cache", "gha", "--metadata-file", "/tmp/meta.json", "--buildx", "yes", "--dry-run", "--docker", "docker",
+            "docker",
+            "extproc",
+            "--platform",
+            "linux/arm64",
+            "--push",
+            "--registry",
+            "ghcr.io/o/r",
+            "--cache",
+            "gha",
+            "--metadata-file",
+            "/tmp/meta.json",
+            "--buildx",
+            "yes",
+            "--dry-run",
+            "--docker",
+            "docker",
         ],
         &[],
     );
@@ -94,7 +107,22 @@ fn dry_run_registry_cache_without_buildx_says_what_it_drops() {
         return;
     }
     let o = xtask(
-        &["docker", "extproc", "--platform", "linux/arm64", "--push", "--registry", "127.0.0.1:5000", "--cache", "registry", "--buildx", "no", "--docker", "/usr/bin/docker", "--dry-run"],
+        &[
+            "docker",
+            "extproc",
+            "--platform",
+            "linux/arm64",
+            "--push",
+            "--registry",
+            "127.0.0.1:5000",
+            "--cache",
+            "registry",
+            "--buildx",
+            "no",
+            "--docker",
+            "/usr/bin/docker",
+            "--dry-run",
+        ],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -109,14 +137,30 @@ fn dry_run_registry_cache_without_buildx_says_what_it_drops() {
     assert!(err.contains("push-by-digest needs buildx"), "{err}");
     // With buildx: the registry cache refs.
     let o = xtask(
-        &["docker", "extproc", "--platform", "linux/arm64", "--push", "--registry", "127.0.0.1:5000", "--cache", "registry", "--buildx", "yes", "--dry-run"],
+        &[
+            "docker",
+            "extproc",
+            "--platform",
+            "linux/arm64",
+            "--push",
+            "--registry",
+            "127.0.0.1:5000",
+            "--cache",
+            "registry",
+            "--buildx",
+            "yes",
+            "--dry-run",
+        ],
         &[],
     );
     let out = stdout(&o);
-    assert!(out.contains(
-        "--cache-from type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64 \
+    assert!(
+        out.contains(
+            "--cache-from type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64 \
          --cache-to type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64,mode=max"
-    ), "{out}");
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -128,7 +172,22 @@ fn dry_run_manifest_merge_from_digests_dir() {
     std::fs::write(dir.path().join(&a), "").unwrap();
     let d = dir.path().to_str().unwrap();
     let o = xtask(
-        &["docker", "manifest", "extproc", "--tag", "latest", "--tag", "sha-1", "--registry", "ghcr.io/o/r", "--digests", d, "--buildx", "yes", "--dry-run"],
+        &[
+            "docker",
+            "manifest",
+            "extproc",
+            "--tag",
+            "latest",
+            "--tag",
+            "sha-1",
+            "--registry",
+            "ghcr.io/o/r",
+            "--digests",
+            d,
+            "--buildx",
+            "yes",
+            "--dry-run",
+        ],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -141,7 +200,20 @@ fn dry_run_manifest_merge_from_digests_dir() {
         )
     );
     let o = xtask(
-        &["docker", "manifest", "extproc", "--tag", "e2e", "--registry", "127.0.0.1:5000", "--digests", d, "--buildx", "no", "--dry-run"],
+        &[
+            "docker",
+            "manifest",
+            "extproc",
+            "--tag",
+            "e2e",
+            "--registry",
+            "127.0.0.1:5000",
+            "--digests",
+            d,
+            "--buildx",
+            "no",
+            "--dry-run",
+        ],
         &[],
     );
     assert_eq!(
@@ -162,11 +234,16 @@ fn tags_and_build_args_pass_through_literally() {
     }
     let tag = "x y;echo \"hi\" 'q'";
     let arg = "VERSION=1; rm -rf ~ && echo 'it''s' \"$HOME\"";
-    let o = xtask(&["docker", "extproc", "--load", "--tag", tag, "--build-arg", arg, "--buildx", "yes", "--dry-run"], &[]);
+    let o =
+        xtask(&["docker", "extproc", "--load", "--tag", tag, "--build-arg", arg, "--buildx", "yes", "--dry-run"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let line = stdout(&o);
     // Parse the printed line back with a real shell: the argv must round-trip.
-    let sh = Command::new("sh").arg("-c").arg(format!("for a in {}; do printf '%s\\n' \"$a\"; done", line.trim())).output().unwrap();
+    let sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!("for a in {}; do printf '%s\\n' \"$a\"; done", line.trim()))
+        .output()
+        .unwrap();
     let words: Vec<String> = String::from_utf8_lossy(&sh.stdout).lines().map(String::from).collect();
     assert!(words.contains(&format!("extproc:{tag}")), "{words:?}");
     assert!(words.contains(&arg.to_string()), "{words:?}");
@@ -222,7 +299,8 @@ fn ci_matrix() {
     let o = xtask(&["ci", "matrix"], &[]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let platforms: Vec<&str> = v["include"].as_array().unwrap().iter().map(|e| e["platform"].as_str().unwrap()).collect();
+    let platforms: Vec<&str> =
+        v["include"].as_array().unwrap().iter().map(|e| e["platform"].as_str().unwrap()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
     let o = xtask(&["ci", "matrix", "--pr"], &[]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -256,18 +256,16 @@ pub fn plan_build(
         };
         let (from, to) = match req.cache {
             CacheKind::None => (None, None),
-            CacheKind::Gha => (
-                Some(format!("type=gha,scope={scope}")),
-                Some(format!("type=gha,scope={scope},mode=max")),
-            ),
+            CacheKind::Gha => {
+                (Some(format!("type=gha,scope={scope}")), Some(format!("type=gha,scope={scope},mode=max")))
+            }
             CacheKind::Registry => {
                 let r = format!("{name}:buildcache-{}-{}", p.os(), p.goarch());
                 (Some(format!("type=registry,ref={r}")), Some(format!("type=registry,ref={r},mode=max")))
             }
-            CacheKind::Local => (
-                Some(format!("type=local,src={local_dir}")),
-                Some(format!("type=local,dest={local_dir},mode=max")),
-            ),
+            CacheKind::Local => {
+                (Some(format!("type=local,src={local_dir}")), Some(format!("type=local,dest={local_dir},mode=max")))
+            }
         };
         let mut push_cmd = None;
         let mut pushed_ref = None;
@@ -379,7 +377,11 @@ pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan
         }
         create.extend(req.sources.iter().cloned());
         let inspect = vec![d(), s("buildx"), s("imagetools"), s("inspect"), s("--raw"), req.tags[0].clone()];
-        return Ok(ManifestPlan { create: vec![Command::new(create)], inspect: Command::new(inspect), dropped: vec![] });
+        return Ok(ManifestPlan {
+            create: vec![Command::new(create)],
+            inspect: Command::new(inspect),
+            dropped: vec![],
+        });
     }
     let insecure: Vec<String> = if req.insecure { vec![s("--insecure")] } else { vec![] };
     let mut create = Vec::new();
@@ -400,9 +402,7 @@ pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan
     Ok(ManifestPlan {
         create,
         inspect: Command::new(inspect),
-        dropped: vec![s(
-            "imagetools needs buildx; using `docker manifest` (sources must not carry attestations)",
-        )],
+        dropped: vec![s("imagetools needs buildx; using `docker manifest` (sources must not carry attestations)")],
     })
 }
 
@@ -456,7 +456,11 @@ pub fn check_platforms(tag: &str, raw: &str, expected: &[Platform]) -> Result<Ve
         .map(|p| p.docker())
         .collect();
     if !missing.is_empty() {
-        bail!("{tag} lacks {} (it has: {})", missing.join(", "), if found.is_empty() { "nothing".into() } else { found.join(", ") });
+        bail!(
+            "{tag} lacks {} (it has: {})",
+            missing.join(", "),
+            if found.is_empty() { "nothing".into() } else { found.join(", ") }
+        );
     }
     Ok(found)
 }
@@ -470,7 +474,9 @@ mod tests {
     const ARM: Platform = Platform::ARM64;
 
     fn declared(file: &str) -> Result<DeclaredArgs> {
-        let mut d = DeclaredArgs::parse("ARG BUILDER_IMAGE\nARG RUNTIME_IMAGE\nFROM x\nARG CARGO_BUILD_JOBS=default\nARG VERSION=\n");
+        let mut d = DeclaredArgs::parse(
+            "ARG BUILDER_IMAGE\nARG RUNTIME_IMAGE\nFROM x\nARG CARGO_BUILD_JOBS=default\nARG VERSION=\n",
+        );
         if file.ends_with(".cross") {
             d.names.push("TARGETARCH".into());
         }
@@ -597,10 +603,13 @@ mod tests {
         let r = BuildRequest { cache: CacheKind::Local, load: true, ..req(&[ARM]) };
         let plan = plan_build(&r, &declared, true).unwrap();
         let line = &lines(&plan)[0];
-        assert!(line.contains(
-            "--cache-from type=local,src=/w/target/xtask/buildcache/extproc-linux-arm64 \
+        assert!(
+            line.contains(
+                "--cache-from type=local,src=/w/target/xtask/buildcache/extproc-linux-arm64 \
              --cache-to type=local,dest=/w/target/xtask/buildcache/extproc-linux-arm64,mode=max --load"
-        ), "{line}");
+            ),
+            "{line}"
+        );
     }
 
     #[test]
@@ -648,7 +657,12 @@ mod tests {
     fn tags_and_args_with_shell_characters_stay_literal() {
         let nasty_tag = "pr 1;rm -rf ~'x\"";
         let nasty_arg = ("VERSION".to_string(), "1.0; echo 'pwned' \"$HOME\" `id`".to_string());
-        let r = BuildRequest { load: true, tags: vec![nasty_tag.into()], build_args: vec![nasty_arg.clone()], ..req(&[AMD]) };
+        let r = BuildRequest {
+            load: true,
+            tags: vec![nasty_tag.into()],
+            build_args: vec![nasty_arg.clone()],
+            ..req(&[AMD])
+        };
         for buildx in [true, false] {
             let plan = plan_build(&r, &declared, buildx).unwrap();
             let argv = &plan.argvs()[0];
@@ -677,7 +691,10 @@ mod tests {
         let r = BuildRequest { no_cache: true, secrets: vec!["id=cacert,src=/ca.pem".into()], ..req(&[AMD]) };
         for buildx in [true, false] {
             let line = plan_build(&r, &declared, buildx).unwrap().builds[0].build.shell_line();
-            assert!(line.contains("--build-arg CARGO_BUILD_JOBS=8 --no-cache --secret id=cacert,src=/ca.pem"), "{line}");
+            assert!(
+                line.contains("--build-arg CARGO_BUILD_JOBS=8 --no-cache --secret id=cacert,src=/ca.pem"),
+                "{line}"
+            );
         }
     }
 
@@ -695,7 +712,8 @@ mod tests {
     fn request_errors() {
         let err = |r: BuildRequest<'_>| plan_build(&r, &declared, true).unwrap_err().to_string();
         assert!(err(BuildRequest { push: true, ..req(&[AMD]) }).contains("--push needs --registry"));
-        assert!(err(BuildRequest { cache: CacheKind::Registry, ..req(&[AMD]) }).contains("--cache registry needs --registry"));
+        assert!(err(BuildRequest { cache: CacheKind::Registry, ..req(&[AMD]) })
+            .contains("--cache registry needs --registry"));
         assert!(err(BuildRequest { pr: true, ..req(&[ARM]) }).contains("--pr builds natively"));
         let e = err(BuildRequest { build_args: vec![("NOPE".into(), "1".into())], ..req(&[AMD]) });
         assert!(e.starts_with("build argument `NOPE` not declared by tools/docker/Dockerfile.extproc"), "{e}");
@@ -715,7 +733,10 @@ mod tests {
         let one = r#"{"manifests":[{"platform":{"os":"linux","architecture":"amd64"}}]}"#;
         let err = check_platforms("t", one, &[AMD, ARM]).unwrap_err().to_string();
         assert_eq!(err, "t lacks linux/arm64 (it has: linux/amd64)");
-        assert!(check_platforms("t", r#"{"config":{}}"#, &[AMD]).unwrap_err().to_string().contains("not a multi-platform"));
+        assert!(check_platforms("t", r#"{"config":{}}"#, &[AMD])
+            .unwrap_err()
+            .to_string()
+            .contains("not a multi-platform"));
         assert!(is_loopback_registry("localhost:5000/x") && is_loopback_registry("127.0.0.1:5000"));
         assert!(!is_loopback_registry("ghcr.io/o/r"));
         assert!(digest_ref("n", "sha256:XYZ").is_err());

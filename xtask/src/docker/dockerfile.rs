@@ -7,9 +7,20 @@ use anyhow::{bail, Result};
 
 /// Arguments BuildKit accepts without a declaration.
 const PREDEFINED: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "BUILDKIT_INLINE_CACHE",
-    "BUILDKIT_CONTEXT_KEEP_GIT_DIR", "BUILDKIT_MULTI_PLATFORM", "SOURCE_DATE_EPOCH",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "BUILDKIT_INLINE_CACHE",
+    "BUILDKIT_CONTEXT_KEEP_GIT_DIR",
+    "BUILDKIT_MULTI_PLATFORM",
+    "SOURCE_DATE_EPOCH",
 ];
 
 /// The declared `ARG` names of a Dockerfile, in order of first appearance.
@@ -31,8 +42,7 @@ impl DeclaredArgs {
             }
             for word in words {
                 let name = word.split('=').next().unwrap_or("");
-                let valid = !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if valid && !names.iter().any(|n| n == name) {
                     names.push(name.to_owned());
                 }

@@ -175,7 +175,8 @@ mod tests {
         assert_eq!(plan[0], s(&["dpkg", "--add-architecture", "arm64"]));
         assert_eq!(plan[1], s(&["apt-get", "update"]));
         let install = plan[2].join(" ");
-        for pkg in ["gcc", "libc6-dev", "golang-go", "gcc-aarch64-linux-gnu", "libstd-rust-web-dev:arm64", "rustc-web"] {
+        for pkg in ["gcc", "libc6-dev", "golang-go", "gcc-aarch64-linux-gnu", "libstd-rust-web-dev:arm64", "rustc-web"]
+        {
             assert!(install.split(' ').any(|w| w == pkg), "{pkg} in {install}");
         }
     }

@@ -92,8 +92,7 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
     let host = Platform::host()?;
     let platforms = spec.platforms_for(&opts.platform)?;
     let cache = CacheKind::parse(&opts.cache)?;
-    let build_args =
-        opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
+    let build_args = opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
     let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
     let docker_name = engine::choose(opts.docker.as_deref());
 
@@ -249,11 +248,7 @@ fn repo_digest(docker: &Docker, r: &str, name: &str) -> Result<String> {
 /// `cargo xtask docker manifest <image> …` (also called by the e2e test).
 pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut Report) -> Result<Vec<String>> {
     let spec = images::find(&opts.image)?;
-    let expected = if opts.platform.is_empty() {
-        spec.platforms.to_vec()
-    } else {
-        spec.platforms_for(&opts.platform)?
-    };
+    let expected = if opts.platform.is_empty() { spec.platforms.to_vec() } else { spec.platforms_for(&opts.platform)? };
     let name = argv::image_name(opts.registry.as_deref(), spec.name);
     let sources = match &opts.digests {
         Some(dir) => {
@@ -331,10 +326,7 @@ pub fn merge(
 
 /// Where e2e and tests put their files: `<target>/xtask/<sub>`.
 pub fn xtask_dir(ctx: &Ctx, sub: &str) -> PathBuf {
-    let target = ctx
-        .workspace()
-        .ok()
-        .and_then(|ws| ws.target_dir().ok())
-        .unwrap_or_else(|| ctx.sh.current_dir().join("target"));
+    let target =
+        ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
     target.join("xtask").join(sub)
 }

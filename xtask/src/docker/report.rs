@@ -217,11 +217,8 @@ pub fn metrics_path(ctx: &crate::Ctx, flag: Option<&Path>) -> PathBuf {
     if let Some(f) = flag {
         return ctx.sh.current_dir().join(f);
     }
-    let target = ctx
-        .workspace()
-        .ok()
-        .and_then(|ws| ws.target_dir().ok())
-        .unwrap_or_else(|| ctx.sh.current_dir().join("target"));
+    let target =
+        ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
     target.join("xtask").join("metrics.json")
 }
 

@@ -71,7 +71,9 @@ mod tests {
     fn responses() {
         let (s, b) = parse_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
         assert_eq!((s, b.as_str()), (200, "ok"));
-        let (s, b) = parse_response("HTTP/1.1 503 x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        let (s, b) =
+            parse_response("HTTP/1.1 503 x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+                .unwrap();
         assert_eq!((s, b.as_str()), (503, "abcde"));
         assert!(parse_response("garbage").is_err());
         assert!(request("GET", "10.0.0.1:80", "/", None).unwrap_err().to_string().contains("loopback only"));

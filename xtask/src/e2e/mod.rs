@@ -86,7 +86,9 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
 
     // 2. base images
     for &p in &platforms {
-        report.step(format!("base image {}", base_image(p)), || services::base_image(&docker, p, &base_image(p), &work))?;
+        report.step(format!("base image {}", base_image(p)), || {
+            services::base_image(&docker, p, &base_image(p), &work)
+        })?;
     }
 
     // 3. registry
@@ -170,7 +172,14 @@ fn platform_digest(raw: &str, p: Platform) -> Result<String> {
 }
 
 /// Build and push one platform with `cargo xtask docker`'s code.
-fn build(env: &Env<'_>, context: &Path, p: Platform, host: Platform, no_cache: bool, report: &mut Report) -> Result<Built> {
+fn build(
+    env: &Env<'_>,
+    context: &Path,
+    p: Platform,
+    host: Platform,
+    no_cache: bool,
+    report: &mut Report,
+) -> Result<Built> {
     let opts = flags::DockerBuild {
         image: Some("extproc".into()),
         platform: vec![p.docker().into()],
@@ -180,10 +189,7 @@ fn build(env: &Env<'_>, context: &Path, p: Platform, host: Platform, no_cache: b
         network: Some("host".into()),
         context: Some(context.to_path_buf()),
         docker: Some(env.docker.name.clone()),
-        build_arg: vec![
-            format!("BUILDER_IMAGE={}", base_image(host)),
-            format!("RUNTIME_IMAGE={}", base_image(p)),
-        ],
+        build_arg: vec![format!("BUILDER_IMAGE={}", base_image(host)), format!("RUNTIME_IMAGE={}", base_image(p))],
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{}.json", p.dir_name()))),
         buildx: if env.buildx { "yes".into() } else { "no".into() },
@@ -300,9 +306,12 @@ fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()
     xshell::cmd!(sh, "{docker} pull --platform {pd} {image}").run().context("docker pull failed")?;
     let mount = format!("type=bind,src={},dst=/models/all-MiniLM-L6-v2,readonly", model.display());
     let listen = format!("127.0.0.1:{port}");
-    xshell::cmd!(sh, "{docker} run -d --rm --name {name} --platform {pd} --network host --mount {mount} {image} --listen {listen}")
-        .run()
-        .context("docker run failed")?;
+    xshell::cmd!(
+        sh,
+        "{docker} run -d --rm --name {name} --platform {pd} --network host --mount {mount} {image} --listen {listen}"
+    )
+    .run()
+    .context("docker run failed")?;
     let result = (|| -> Result<()> {
         let start = Instant::now();
         let deadline = Duration::from_secs(if p.is_host() { 120 } else { 300 });
@@ -324,7 +333,8 @@ fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()
         let body = r#"{"prompt":"How do I fix a segmentation fault in my C++ program?"}"#;
         let (status, answer) = http::request("POST", &listen, "/v1/route", Some(body))?;
         ensure!(status == 200, "{p}: /v1/route answered {status}: {answer}");
-        let v: serde_json::Value = serde_json::from_str(&answer).with_context(|| format!("{p}: /v1/route: {answer}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&answer).with_context(|| format!("{p}: /v1/route: {answer}"))?;
         ensure!(v["category"] == "coding", "{p}: a coding prompt was routed to {answer}");
         eprintln!("e2e: {p}: /v1/route -> {answer}");
         Ok(())
@@ -341,7 +351,14 @@ fn container_running(d: &Docker, name: &str) -> bool {
 }
 
 /// No-change and app-change rebuilds, with their ratios to the first build.
-fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platform, cold: &[Built], report: &mut Report) -> Result<()> {
+fn rebuilds(
+    env: &Env<'_>,
+    context: &Path,
+    platforms: &[Platform],
+    host: Platform,
+    cold: &[Built],
+    report: &mut Report,
+) -> Result<()> {
     let mut rows = Vec::new();
     report.phase = Some("no change".into());
     for (i, &p) in platforms.iter().enumerate() {
@@ -390,7 +407,10 @@ fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platfor
         if *what == "no change" && ratio > 0.05 {
             let first_cold = cook_cached(&cold[rows.iter().position(|r| r.0 == *p).unwrap_or(0)].output) == Cook::Ran;
             if first_cold {
-                eprintln!("warning: {p}: a rebuild without change took {:.1}% of the cold build (goal: 5%)", ratio * 100.0);
+                eprintln!(
+                    "warning: {p}: a rebuild without change took {:.1}% of the cold build (goal: 5%)",
+                    ratio * 100.0
+                );
             } else {
                 eprintln!("note: {p}: the first build was itself cached, so the ratio is not against a cold build (use --cold)");
             }
@@ -398,7 +418,10 @@ fn rebuilds(env: &Env<'_>, context: &Path, platforms: &[Platform], host: Platfor
     }
     for (i, &p) in platforms.iter().enumerate() {
         report.figure(format!("{} first-build seconds", p.dir_name()), cold[i].seconds);
-        report.figure(format!("{} first-build cold", p.dir_name()), if cook_cached(&cold[i].output) == Cook::Ran { 1.0 } else { 0.0 });
+        report.figure(
+            format!("{} first-build cold", p.dir_name()),
+            if cook_cached(&cold[i].output) == Cook::Ran { 1.0 } else { 0.0 },
+        );
     }
     Ok(())
 }

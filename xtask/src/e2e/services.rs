@@ -71,7 +71,8 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
     if std::env::var_os("DOCKER_HOST").is_some() {
         docker.check_engine()?; // says which DOCKER_HOST does not answer
     }
-    let dockerd = which::which("dockerd").context("the Docker engine is not running and dockerd is not installed (apt-get install docker.io)")?;
+    let dockerd = which::which("dockerd")
+        .context("the Docker engine is not running and dockerd is not installed (apt-get install docker.io)")?;
     let log = fs::File::create(work.join("dockerd.log"))?;
     eprintln!("e2e: starting dockerd --bridge=none --iptables=false (log: {})", work.join("dockerd.log").display());
     let child = Command::new(dockerd)
@@ -90,7 +91,10 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
                 return Ok(docker);
             }
             Err(e) if start.elapsed() > Duration::from_secs(60) => {
-                return Err(e.context(format!("dockerd did not answer within 60s (see {})", work.join("dockerd.log").display())))
+                return Err(e.context(format!(
+                    "dockerd did not answer within 60s (see {})",
+                    work.join("dockerd.log").display()
+                )))
             }
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
