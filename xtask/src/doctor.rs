@@ -38,6 +38,9 @@ pub enum Need {
     Qemu(Platform),
     Pip,
     Model,
+    /// What `cargo xtask e2e` runs: a Docker engine to start, Debian's
+    /// registry and debootstrap (its own local base images).
+    E2eTools,
     /// A distro package a `cargo xtask lint` check runs (never required by doctor).
     Lint(LintPkg),
 }
@@ -80,6 +83,7 @@ impl Need {
             Need::Qemu(p) => format!("qemu binfmt {}", qemu_name(*p)),
             Need::Pip => "pip".into(),
             Need::Model => "model all-MiniLM-L6-v2".into(),
+            Need::E2eTools => "e2e tools (dockerd, docker-registry, debootstrap)".into(),
             Need::Lint(p) => p.label().into(),
         }
     }
@@ -102,6 +106,7 @@ impl Need {
             Need::Qemu(_) => (Kind::Qemu, None),
             Need::Pip => (Kind::Pip, None),
             Need::Model => (Kind::Model, None),
+            Need::E2eTools => (Kind::E2eTools, None),
             Need::Lint(p) => (Kind::Lint(*p), None),
         }
     }
@@ -125,6 +130,7 @@ enum Kind {
     Qemu,
     Pip,
     Model,
+    E2eTools,
     Lint(LintPkg),
 }
 
@@ -195,6 +201,13 @@ const PACKAGES: &[Row] = &[
         other: "`docker run --privileged --rm tonistiigi/binfmt --install all`",
     },
     Row { kind: Kind::Pip, arch: None, apt: &["python3-pip"], dnf: &["python3-pip"], other: "" },
+    Row {
+        kind: Kind::E2eTools,
+        arch: None,
+        apt: &["docker.io", "docker-registry", "debootstrap", "qemu-user-static"],
+        dnf: &["moby-engine", "docker-distribution", "debootstrap", "qemu-user-static"],
+        other: "",
+    },
     Row { kind: Kind::Model, arch: None, apt: &[], dnf: &[], other: "`cargo xtask model`" },
     Row {
         kind: Kind::Lint(LintPkg::Shellcheck),
@@ -524,6 +537,15 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform]) -> Vec<Check> {
             .or_else(|_| version_of(sh, Path::new("python3"), &["-m", "pip", "--version"]))
     });
     add(Need::Model, None, check_model(ctx));
+    add(Need::E2eTools, None, {
+        let missing: Vec<&str> =
+            ["dockerd", "docker-registry", "debootstrap"].into_iter().filter(|t| !cross::tool_exists(t)).collect();
+        if missing.is_empty() {
+            Ok("dockerd, docker-registry, debootstrap".to_string())
+        } else {
+            Err(anyhow::anyhow!("not on PATH: {}", missing.join(", ")))
+        }
+    });
     out
 }
 

@@ -11,7 +11,7 @@ use xshell::cmd;
 use crate::{flags, metrics::Metrics, workspace::cargo, Ctx};
 
 /// Every suite, in the order they run.
-pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist"];
+pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist", "e2e"];
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user).
 pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
@@ -36,7 +36,10 @@ impl flags::Test {
                 platforms = DIST_PLATFORMS.iter().map(|p| Platform::parse(p)).collect::<Result<_>>()?;
             }
             // The dist suite runs foreign routers under qemu-user.
-            let extra: Vec<Need> = platforms.iter().filter(|p| !p.is_host()).map(|p| Need::Qemu(*p)).collect();
+            let mut extra: Vec<Need> = platforms.iter().filter(|p| !p.is_host()).map(|p| Need::Qemu(*p)).collect();
+            if wanted("e2e") {
+                extra.push(Need::E2eTools);
+            }
             crate::doctor::ensure(ctx, &platforms, &extra)
         })?;
         if needs_library {
@@ -103,6 +106,19 @@ fn run_suite(ctx: &Ctx, suite: &str, env: &Env) -> Result<()> {
         "go-binding" => go_test(ctx, &ws.path("candle-binding"), env)?,
         "router" => go_test(ctx, &ws.path("src/semantic-router"), env)?,
         "dist" => dist_test(ctx, env)?,
+        // The images end to end: both platforms built with the Dockerfiles CI
+        // uses, pushed to a loopback registry, merged, pulled and run.
+        "e2e" => flags::E2e {
+            registry: "127.0.0.1:5000".into(),
+            no_rebuild: false,
+            platform: Vec::new(),
+            keep: false,
+            cold: false,
+            rev: None,
+            docker: None,
+            metrics_file: None,
+        }
+        .run(ctx)?,
         other => bail!("unknown suite `{other}`"),
     }
     Ok(())

@@ -144,9 +144,7 @@ fn header_functions() -> Vec<String> {
                 let s = std::mem::take(&mut stmt);
                 if !s.trim_start().starts_with("typedef") && !s.contains('}') {
                     if let Some(open) = s.find('(') {
-                        let name = s[..open]
-                            .split(|c: char| !c.is_alphanumeric() && c != '_')
-                            .rfind(|w| !w.is_empty());
+                        let name = s[..open].split(|c: char| !c.is_alphanumeric() && c != '_').rfind(|w| !w.is_empty());
                         out.push(name.unwrap().to_string());
                     }
                 }
