@@ -19,6 +19,7 @@ mod e2e;
 mod elf;
 mod flags;
 mod fsutil;
+mod http;
 mod lint;
 mod metrics;
 mod model;

@@ -6,8 +6,7 @@
 //! connections; `/healthz` answers 200 once the model is loaded.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpStream,
+    io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -15,6 +14,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+
+use crate::http;
 
 /// A prompt and the category the example config must route it to.
 pub const PROBE: (&str, &str) = ("How do I fix a segmentation fault in my C program?", "coding");
@@ -70,35 +71,12 @@ impl Router {
 
     /// Wait until `/healthz` answers 200.
     pub fn wait_healthy(&mut self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok((200, _)) = http(&self.addr, "GET", "/healthz", None) {
-                return Ok(());
-            }
-            if let Some(status) = self.child.try_wait()? {
-                bail!("the router exited with {status} before it was healthy:\n{}", self.logs());
-            }
-            if Instant::now() > deadline {
-                bail!("/healthz did not answer 200 within {timeout:?}:\n{}", self.logs());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Route the probe prompt and check the category.
-    pub fn check_route(&self) -> Result<String> {
-        let (prompt, want) = PROBE;
-        let body = serde_json::json!({ "prompt": prompt }).to_string();
-        let (status, answer) = http(&self.addr, "POST", "/v1/route", Some(&body))?;
-        if status != 200 {
-            bail!("/v1/route answered {status}: {answer}");
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(&answer).with_context(|| format!("/v1/route answered non-JSON: {answer}"))?;
-        if v["category"] != want {
-            bail!("/v1/route sent {prompt:?} to {} (want {want}): {answer}", v["category"]);
-        }
-        Ok(answer)
+        let child = &mut self.child;
+        let res = wait_healthy(&self.addr, timeout, &mut || match child.try_wait()? {
+            Some(status) => bail!("the router exited with {status} before it was healthy"),
+            None => Ok(()),
+        });
+        res.map(drop).with_context(|| format!("its output:\n{}", self.logs()))
     }
 
     fn logs(&self) -> String {
@@ -136,28 +114,40 @@ pub fn smoke(runner: &[String], bin: &Path, config: &Path, model: &Path, env: &[
     }
     let mut router = Router::start(cmd, Duration::from_secs(60))?;
     router.wait_healthy(Duration::from_secs(600))?;
-    let answer = router.check_route()?;
+    let answer = check_route(&router.addr)?;
     router.stop();
     Ok(answer)
 }
 
-/// A minimal HTTP/1.1 client for loopback checks: (status, body).
-pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("not an HTTP response: {response:?}"))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((status, body))
+/// Poll `addr`'s `/healthz` until it answers 200; `alive` fails when the
+/// server is gone. Returns how long it took.
+pub fn wait_healthy(addr: &str, timeout: Duration, alive: &mut dyn FnMut() -> Result<()>) -> Result<Duration> {
+    let start = Instant::now();
+    loop {
+        let last = http::request("GET", addr, "/healthz", None);
+        if let Ok((200, _)) = last {
+            return Ok(start.elapsed());
+        }
+        alive()?;
+        if start.elapsed() > timeout {
+            bail!("/healthz did not answer 200 within {timeout:?} (last: {last:?})");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Route the probe prompt on `addr` and check it lands in its category.
+pub fn check_route(addr: &str) -> Result<String> {
+    let (prompt, want) = PROBE;
+    let body = serde_json::json!({ "prompt": prompt }).to_string();
+    let (status, answer) = http::request("POST", addr, "/v1/route", Some(&body))?;
+    if status != 200 {
+        bail!("/v1/route answered {status}: {answer}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&answer).with_context(|| format!("/v1/route answered non-JSON: {answer}"))?;
+    if v["category"] != want {
+        bail!("/v1/route sent {prompt:?} to {} (want {want}): {answer}", v["category"]);
+    }
+    Ok(answer)
 }

@@ -14,20 +14,19 @@
 //! 6. rebuilds with no change and with a change in candle-binding, timed
 //!    against the first build, with the dependency cook checked CACHED.
 
-mod http;
 mod services;
 
 use std::{
     fs,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
     docker::{self, argv, engine::Docker, report::Report, Built},
-    flags,
+    flags, http,
     platform::Platform,
     Ctx,
 };
@@ -313,29 +312,14 @@ fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()
     .run()
     .context("docker run failed")?;
     let result = (|| -> Result<()> {
-        let start = Instant::now();
         let deadline = Duration::from_secs(if p.is_host() { 120 } else { 300 });
-        loop {
-            match http::request("GET", &listen, "/healthz", None) {
-                Ok((200, _)) => break,
-                other => {
-                    if start.elapsed() > deadline {
-                        bail!("{p}: /healthz did not answer 200 within {deadline:?} (last: {other:?})");
-                    }
-                    if !container_running(d, &name) {
-                        bail!("{p}: the container exited before answering");
-                    }
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
-        }
-        eprintln!("e2e: {p}: /healthz 200 after {:.1}s", start.elapsed().as_secs_f64());
-        let body = r#"{"prompt":"How do I fix a segmentation fault in my C++ program?"}"#;
-        let (status, answer) = http::request("POST", &listen, "/v1/route", Some(body))?;
-        ensure!(status == 200, "{p}: /v1/route answered {status}: {answer}");
-        let v: serde_json::Value =
-            serde_json::from_str(&answer).with_context(|| format!("{p}: /v1/route: {answer}"))?;
-        ensure!(v["category"] == "coding", "{p}: a coding prompt was routed to {answer}");
+        let took = crate::smoke::wait_healthy(&listen, deadline, &mut || {
+            ensure!(container_running(d, &name), "the container exited before answering");
+            Ok(())
+        })
+        .with_context(|| format!("{p}"))?;
+        eprintln!("e2e: {p}: /healthz 200 after {:.1}s", took.as_secs_f64());
+        let answer = crate::smoke::check_route(&listen).with_context(|| format!("{p}"))?;
         eprintln!("e2e: {p}: /v1/route -> {answer}");
         Ok(())
     })();
