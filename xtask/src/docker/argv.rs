@@ -91,6 +91,33 @@ pub struct BuildRequest<'a> {
     pub context: String,
 }
 
+impl<'a> BuildRequest<'a> {
+    /// A plain local build of `spec` for `platforms`: no push, load, cache,
+    /// tags or extra arguments (callers set what they need on top).
+    pub fn new(spec: &'a ImageSpec, platforms: Vec<Platform>, host: Platform) -> BuildRequest<'a> {
+        BuildRequest {
+            spec,
+            platforms,
+            host,
+            tags: vec![],
+            push: false,
+            load: false,
+            pr: false,
+            no_cache: false,
+            cache: CacheKind::None,
+            cache_dir: String::new(),
+            cache_dir_exact: false,
+            registry: None,
+            metadata_file: None,
+            docker: "docker".into(),
+            build_args: vec![],
+            secrets: vec![],
+            network: None,
+            context: ".".into(),
+        }
+    }
+}
+
 /// One platform's build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformBuild {
@@ -485,24 +512,8 @@ mod tests {
 
     fn req(platforms: &[Platform]) -> BuildRequest<'static> {
         BuildRequest {
-            spec: &IMAGES[0],
-            platforms: platforms.to_vec(),
-            host: AMD,
-            tags: vec![],
-            push: false,
-            load: false,
-            pr: false,
-            no_cache: false,
-            cache: CacheKind::None,
             cache_dir: "/w/target/xtask/buildcache".into(),
-            cache_dir_exact: false,
-            registry: None,
-            metadata_file: None,
-            docker: "docker".into(),
-            build_args: vec![],
-            secrets: vec![],
-            network: None,
-            context: ".".into(),
+            ..BuildRequest::new(&IMAGES[0], platforms.to_vec(), AMD)
         }
     }
 

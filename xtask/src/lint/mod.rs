@@ -519,7 +519,7 @@ fn dockerfile_check(root: &Path) -> Result<Outcome> {
 /// by `cargo xtask docker` calls in workflows and `.ci/run`.
 fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Finding>)> {
     use crate::docker::{
-        argv::{plan_build, BuildRequest, CacheKind},
+        argv::{plan_build, BuildRequest},
         dockerfile::DeclaredArgs,
         images::IMAGES,
     };
@@ -531,26 +531,7 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
     for spec in IMAGES {
         for host in Platform::ALL {
             for &p in spec.platforms {
-                let req = BuildRequest {
-                    spec,
-                    platforms: vec![p],
-                    host,
-                    tags: vec![],
-                    push: false,
-                    load: false,
-                    pr: false,
-                    no_cache: false,
-                    cache: CacheKind::None,
-                    cache_dir: String::new(),
-                    cache_dir_exact: false,
-                    registry: None,
-                    metadata_file: None,
-                    docker: "docker".into(),
-                    build_args: vec![],
-                    secrets: vec![],
-                    network: None,
-                    context: ".".into(),
-                };
+                let req = BuildRequest::new(spec, vec![p], host);
                 let asked = std::cell::RefCell::new(String::new());
                 let declared = |file: &str| -> Result<DeclaredArgs> {
                     *asked.borrow_mut() = file.to_owned();
