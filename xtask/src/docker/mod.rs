@@ -270,22 +270,30 @@ pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut Report) ->
     let tags: Vec<String> = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
     let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
     if opts.dry_run {
-        let req = ManifestRequest {
-            docker: engine::choose(opts.docker.as_deref()),
-            insecure: tags.first().map(|t| argv::is_loopback_registry(t)).unwrap_or(false),
-            tags,
-            sources,
-        };
-        let plan = argv::plan_manifest(&req, buildx)?;
-        for note in &plan.dropped {
-            eprintln!("note: no buildx: {note}");
-        }
+        let (_, plan) = manifest_plan(engine::choose(opts.docker.as_deref()), buildx, tags, sources)?;
         for c in plan.create.iter().chain([&plan.inspect]) {
             println!("{}", c.shell_line());
         }
         return Ok(Vec::new());
     }
     merge(&docker.expect("not a dry run"), buildx, tags, sources, &expected, report)
+}
+
+/// The manifest request for `tags` from `sources` and its plan; says what
+/// the fallback without buildx drops.
+fn manifest_plan(
+    docker: String,
+    buildx: bool,
+    tags: Vec<String>,
+    sources: Vec<String>,
+) -> Result<(ManifestRequest, argv::ManifestPlan)> {
+    let insecure = tags.first().is_some_and(|t| argv::is_loopback_registry(t));
+    let req = ManifestRequest { docker, insecure, tags, sources };
+    let plan = argv::plan_manifest(&req, buildx)?;
+    for note in &plan.dropped {
+        eprintln!("note: no buildx: {note}");
+    }
+    Ok((req, plan))
 }
 
 /// Create the tags from the sources, push, inspect, check the platforms.
@@ -297,16 +305,7 @@ pub fn merge(
     expected: &[Platform],
     report: &mut Report,
 ) -> Result<Vec<String>> {
-    let req = ManifestRequest {
-        docker: docker.name.clone(),
-        insecure: tags.first().map(|t| argv::is_loopback_registry(t)).unwrap_or(false),
-        tags,
-        sources,
-    };
-    let plan = argv::plan_manifest(&req, buildx)?;
-    for note in &plan.dropped {
-        eprintln!("note: no buildx: {note}");
-    }
+    let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources)?;
     let tag = req.tags[0].clone();
     report.step(format!("docker manifest create {tag}"), || {
         for c in &plan.create {
