@@ -339,14 +339,7 @@ mod tests {
     use crate::precache::skeleton::{LocalPackage, TargetInfo, TargetKind};
 
     fn target(name: &str, kind: TargetKind, types: &[&str], src: &str) -> TargetInfo {
-        TargetInfo {
-            name: name.into(),
-            kind,
-            crate_types: types.iter().map(|s| s.to_string()).collect(),
-            src: src.into(),
-            required_features: vec![],
-            edition: "2021".into(),
-        }
+        TargetInfo::for_test(name, kind, types, src)
     }
 
     fn pkg(name: &str, dir: &str, targets: Vec<TargetInfo>) -> LocalPackage {

@@ -66,6 +66,21 @@ pub struct TargetInfo {
     pub edition: String,
 }
 
+#[cfg(test)]
+impl TargetInfo {
+    /// A target with no required features, edition 2021 (unit tests).
+    pub fn for_test(name: &str, kind: TargetKind, types: &[&str], src: &str) -> TargetInfo {
+        TargetInfo {
+            name: name.into(),
+            kind,
+            crate_types: types.iter().map(|s| s.to_string()).collect(),
+            src: src.into(),
+            required_features: vec![],
+            edition: "2021".into(),
+        }
+    }
+}
+
 /// A package built from local sources (a workspace member or a path dependency).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalPackage {
@@ -435,14 +450,7 @@ mod tests {
     }
 
     fn t(name: &str, kind: TargetKind, types: &[&str], src: &str) -> TargetInfo {
-        TargetInfo {
-            name: name.into(),
-            kind,
-            crate_types: types.iter().map(|s| s.to_string()).collect(),
-            src: src.into(),
-            required_features: vec![],
-            edition: "2021".into(),
-        }
+        TargetInfo::for_test(name, kind, types, src)
     }
 
     fn workspace() -> (Vec<LocalPackage>, BTreeMap<&'static str, String>) {
