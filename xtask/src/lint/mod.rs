@@ -3,6 +3,9 @@
 //! SKIPPED where a tool cannot be installed here), every failure as
 //! `file:line: rule: message`, non-zero exit if any check failed.
 //!
+//! `--install-only`: install the tools of the selected checks and exit (an
+//! image build); with `XTASK_LINT_TOOLS` set it needs no workspace.
+//!
 //! - `dockerfile`: our Dockerfile rules ([`dockerfile`]);
 //! - `workflow-commands`: every `cargo xtask …` a workflow step (or `.ci/run`)
 //!   calls exists: `xtask <sub> [<subsub>] --help` exits 0 ([`workflow`]);
@@ -211,28 +214,20 @@ impl flags::Lint {
             return Ok(());
         }
         let checks = select(&self.only)?;
+        if self.install_only {
+            return tools::install(&ctx.sh, &tool_dirs(ctx)?, &tools_of(&checks));
+        }
         let ws = ctx.workspace()?;
-        let target = ws.target_dir().unwrap_or_else(|_| ws.path("target"));
         let env = Env {
             sh: &ctx.sh,
             root: ws.root.clone(),
-            dirs: Dirs::new(&target),
+            dirs: tool_dirs(ctx)?,
             fix: self.fix,
             tracked: std::cell::OnceCell::new(),
         };
         if self.install {
-            let mut needed: Vec<Tool> = Vec::new();
-            for (name, _, tools) in CHECKS {
-                if checks.contains(name) {
-                    for t in tools.iter() {
-                        if !needed.contains(t) {
-                            needed.push(*t);
-                        }
-                    }
-                }
-            }
             // Go on: a tool still missing makes its check FAIL with how to install it.
-            if let Err(e) = tools::install(env.sh, &env.dirs, &needed) {
+            if let Err(e) = tools::install(env.sh, &env.dirs, &tools_of(&checks)) {
                 eprintln!("warning: {e:#}");
             }
         }
@@ -253,6 +248,35 @@ impl flags::Lint {
         }
         Ok(())
     }
+}
+
+/// The tools `checks` need, each once, in check order.
+fn tools_of(checks: &[&str]) -> Vec<Tool> {
+    let mut needed: Vec<Tool> = Vec::new();
+    for (name, _, tools) in CHECKS {
+        if checks.contains(name) {
+            for t in tools.iter() {
+                if !needed.contains(t) {
+                    needed.push(*t);
+                }
+            }
+        }
+    }
+    needed
+}
+
+/// Where the lint tools live: `$XTASK_LINT_TOOLS` (no workspace needed), else
+/// the workspace's target directory.
+fn tool_dirs(ctx: &Ctx) -> Result<Dirs> {
+    if tools::tools_env().is_some() {
+        return Dirs::resolve(None);
+    }
+    let ws = ctx.workspace().with_context(|| {
+        let var = tools::TOOLS_ENV;
+        format!("{var} is not set, so the lint tools go to the workspace's target directory (or set {var}=<dir>)")
+    })?;
+    let target = ws.target_dir().unwrap_or_else(|_| ws.path("target"));
+    Dirs::resolve(Some(&target))
 }
 
 fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
@@ -630,6 +654,14 @@ mod tests {
 
     fn f(file: &str, line: usize) -> Finding {
         Finding { file: file.into(), line, rule: "r".into(), message: "m".into() }
+    }
+
+    #[test]
+    fn tools_of_the_selected_checks() {
+        assert_eq!(tools_of(&["hadolint"]), [Tool::Hadolint]);
+        assert_eq!(tools_of(&["gofmt", "go-vet", "dockerfile"]), [Tool::Gofmt, Tool::Go]);
+        assert_eq!(tools_of(&select(&[]).unwrap()).len(), 9);
+        assert!(tools_of(&["workflow-commands"]).is_empty());
     }
 
     #[test]

