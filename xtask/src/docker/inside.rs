@@ -17,7 +17,7 @@ use xshell::cmd;
 use crate::{
     build::{Outputs, ROUTER_BIN, ROUTER_DIR},
     cross,
-    doctor::{self, Need, PkgManager},
+    doctor::{self, Need, PkgManager, Rustup},
     flags,
     platform::Platform,
     Ctx,
@@ -49,32 +49,23 @@ pub fn missing(
 }
 
 /// The commands that install `missing`: `rustup target add` when rustup
-/// exists, the rest with the package manager.
+/// exists, the rest with the package manager (doctor's plan).
 pub fn install_plan(
     missing: &[Need],
     host: Platform,
     pm: Option<PkgManager>,
-    rustup: bool,
+    rustup: &Rustup,
 ) -> Result<Vec<Vec<String>>> {
-    let mut plan = Vec::new();
-    let mut pkgs: Vec<Need> = Vec::new();
-    for need in missing {
-        match need {
-            Need::TargetStd(p) if rustup => {
-                plan.push(vec!["rustup".into(), "target".into(), "add".into(), p.rust_triple().into()])
-            }
-            n => pkgs.push(*n),
-        }
-    }
-    if !pkgs.is_empty() {
-        let Some(pm) = pm else {
-            let what: Vec<String> = pkgs.iter().map(|n| n.label()).collect();
+    let only_rustup = missing.iter().all(|n| matches!(n, Need::TargetStd(_))) && rustup.present;
+    let pm = match pm {
+        Some(pm) => pm,
+        None if only_rustup || missing.is_empty() => PkgManager::Apt,
+        None => {
+            let what: Vec<String> = missing.iter().map(|n| n.label()).collect();
             bail!("{} missing and neither apt-get nor dnf is here to install it", what.join(", "));
-        };
-        let mut pkg_plan = doctor::fix_plan(&pkgs, pm, host, "xtask");
-        plan.append(&mut pkg_plan);
-    }
-    Ok(plan)
+        }
+    };
+    Ok(doctor::fix_plan(missing, pm, host, rustup, "xtask"))
 }
 
 pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
@@ -96,7 +87,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     } else {
         None
     };
-    let plan = install_plan(&need, host, pm, cross::tool_exists("rustup"))?;
+    let plan = install_plan(&need, host, pm, &Rustup::probe())?;
     let sh = xshell::Shell::new()?;
     for argv in &plan {
         let line = argv.iter().map(|a| super::argv::quote(a)).collect::<Vec<_>>().join(" ");
@@ -162,6 +153,10 @@ mod tests {
     const AMD: Platform = Platform::AMD64;
     const ARM: Platform = Platform::ARM64;
 
+    fn no_rustup() -> Rustup {
+        Rustup { present: false, path: "/root/.cargo/bin/rustup".into() }
+    }
+
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
     }
@@ -171,7 +166,7 @@ mod tests {
         let none = |_: &str| false;
         let need = missing(AMD, ARM, &none, &|| false);
         assert_eq!(need, [Need::HostCc, Need::Go, Need::CrossCc(ARM), Need::TargetStd(ARM)]);
-        let plan = install_plan(&need, AMD, Some(PkgManager::Apt), false).unwrap();
+        let plan = install_plan(&need, AMD, Some(PkgManager::Apt), &no_rustup()).unwrap();
         assert_eq!(plan[0], s(&["dpkg", "--add-architecture", "arm64"]));
         assert_eq!(plan[1], s(&["apt-get", "update"]));
         let install = plan[2].join(" ");
@@ -185,8 +180,9 @@ mod tests {
     fn rust_image_uses_rustup_for_the_std() {
         let has = |t: &str| t == "cc";
         let need = missing(AMD, ARM, &has, &|| false);
-        let plan = install_plan(&need, AMD, Some(PkgManager::Apt), true).unwrap();
-        assert_eq!(plan[0], s(&["rustup", "target", "add", "aarch64-unknown-linux-gnu"]));
+        let plan =
+            install_plan(&need, AMD, Some(PkgManager::Apt), &Rustup { present: true, path: "rustup".into() }).unwrap();
+        assert_eq!(plan.last().unwrap(), &s(&["rustup", "target", "add", "aarch64-unknown-linux-gnu"]));
         assert!(!plan.iter().flatten().any(|w| w.contains("libstd-rust")));
         assert!(plan.iter().flatten().any(|w| w == "golang-go"));
     }
@@ -197,7 +193,7 @@ mod tests {
         assert!(missing(AMD, AMD, &all, &|| false).is_empty());
         let no_go = |t: &str| t != "go";
         assert_eq!(missing(ARM, ARM, &no_go, &|| false), [Need::Go]);
-        let err = install_plan(&[Need::Go], AMD, None, false).unwrap_err().to_string();
+        let err = install_plan(&[Need::Go], AMD, None, &no_rustup()).unwrap_err().to_string();
         assert!(err.contains("neither apt-get nor dnf"), "{err}");
     }
 }
