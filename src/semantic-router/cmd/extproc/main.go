@@ -6,9 +6,10 @@
 //
 // The config file is --config, else $ROUTER_CONFIG, else config/config.json.
 // $CANDLE_MODEL_DIR overrides model_path; --listen, else $ROUTER_LISTEN,
-// overrides listen. An invalid configuration exits with status 2 and one
-// error line on stderr. SIGTERM and SIGINT shut the server down gracefully
-// (exit 0).
+// overrides listen. $DASHBOARD_PROMETHEUS_URL, if set, is the target of the
+// "Prometheus" link on /dashboard. An invalid configuration exits with
+// status 2 and one error line on stderr. SIGTERM and SIGINT shut the
+// server down gracefully (exit 0).
 package main
 
 import (
@@ -106,6 +107,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	reg := metrics.New()
 	srv := server.New(reg, logger)
+	srv.SetRoutes(server.RoutesFromConfig(cfg))
+	srv.SetPrometheusURL(getenv("DASHBOARD_PROMETHEUS_URL"))
 
 	// Serve /healthz (503) while the model loads.
 	var loadFailed atomic.Bool

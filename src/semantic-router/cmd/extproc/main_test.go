@@ -178,15 +178,16 @@ func TestExtproc(t *testing.T) {
 
 	t.Run("serve with flags, SIGTERM", func(t *testing.T) {
 		cmd := exec.Command(bin, "--config", exampleConfig, "--listen", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "ROUTER_LISTEN=127.0.0.1:1") // --listen wins
-		serveAndStop(t, cmd, syscall.SIGTERM)
+		cmd.Env = append(os.Environ(), "ROUTER_LISTEN=127.0.0.1:1", "DASHBOARD_PROMETHEUS_URL=") // --listen wins
+		serveAndStop(t, cmd, syscall.SIGTERM, "")
 	})
 
 	t.Run("serve with env, SIGINT", func(t *testing.T) {
 		cmd := exec.Command(bin)
 		cmd.Dir = t.TempDir() // no config/config.json here: ROUTER_CONFIG is used
-		cmd.Env = append(os.Environ(), "ROUTER_CONFIG="+exampleConfig, "ROUTER_LISTEN=127.0.0.1:0")
-		serveAndStop(t, cmd, syscall.SIGINT)
+		const prom = "http://localhost:9090/graph"
+		cmd.Env = append(os.Environ(), "ROUTER_CONFIG="+exampleConfig, "ROUTER_LISTEN=127.0.0.1:0", "DASHBOARD_PROMETHEUS_URL="+prom)
+		serveAndStop(t, cmd, syscall.SIGINT, prom)
 	})
 }
 
@@ -209,8 +210,9 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
 var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
 // serveAndStop starts cmd, waits for /healthz, routes one prompt, reads
-// /metrics, sends sig and expects exit status 0.
-func serveAndStop(t *testing.T, cmd *exec.Cmd, sig os.Signal) {
+// /metrics, /v1/routes and /dashboard (with a Prometheus link to prom, if
+// not empty), sends sig and expects exit status 0.
+func serveAndStop(t *testing.T, cmd *exec.Cmd, sig os.Signal, prom string) {
 	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -311,6 +313,48 @@ func serveAndStop(t *testing.T, cmd *exec.Cmd, sig os.Signal) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), `router_routes_total{category="coding"} 1`) {
 		t.Fatalf("metrics:\n%s", body)
+	}
+
+	cfg, err := config.Load(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRoutes, codingModel := `{"routes":[`, ""
+	for _, c := range cfg.Categories {
+		wantRoutes += fmt.Sprintf(`{"category":%q,"model":%q},`, c.Name, c.Model)
+		if c.Name == "coding" {
+			codingModel = c.Model
+		}
+	}
+	wantRoutes += fmt.Sprintf(`{"category":"default","model":%q}]}`, cfg.DefaultModel)
+	resp, err = client.Get(base + "/v1/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != wantRoutes {
+		t.Fatalf("/v1/routes: %d %s\nwant %s", resp.StatusCode, body, wantRoutes)
+	}
+
+	resp, err = client.Get(base + "/dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(page, "<title>semantic-router dashboard</title>") ||
+		!strings.Contains(page, `<tr><td>coding</td><td>`+codingModel+`</td><td class="n">1</td></tr>`) ||
+		!strings.Contains(page, `class="ready">ready<`) {
+		t.Fatalf("/dashboard: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+	if link := `href="` + prom + `">Prometheus</a>`; prom != "" && !strings.Contains(page, link) {
+		t.Fatalf("/dashboard lacks %s:\n%s", link, page)
+	}
+	if prom == "" && strings.Contains(page, "Prometheus") {
+		t.Fatalf("/dashboard has a Prometheus link without DASHBOARD_PROMETHEUS_URL:\n%s", page)
 	}
 
 	if err := cmd.Process.Signal(sig); err != nil {

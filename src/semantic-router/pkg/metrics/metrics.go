@@ -93,6 +93,46 @@ func (r *Registry) ObserveRoute(category string) {
 	r.mu.Unlock()
 }
 
+// RequestCount is the number of HTTP requests on a route with a status code.
+type RequestCount struct {
+	Route  string
+	Status int
+	Count  uint64
+}
+
+// Snapshot is a consistent copy of the counters.
+type Snapshot struct {
+	// Requests are sorted by route, then status.
+	Requests []RequestCount
+	// Routes are the prompts routed, by category.
+	Routes map[string]uint64
+}
+
+// Snapshot returns a copy of the request and route counters.
+func (r *Registry) Snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Snapshot{
+		Requests: make([]RequestCount, 0, len(r.requests)),
+		Routes:   make(map[string]uint64, len(r.routes)),
+	}
+	for k, n := range r.requests {
+		status, _ := strconv.Atoi(k.status)
+		s.Requests = append(s.Requests, RequestCount{Route: k.route, Status: status, Count: n})
+	}
+	sort.Slice(s.Requests, func(i, j int) bool {
+		a, b := s.Requests[i], s.Requests[j]
+		if a.Route != b.Route {
+			return a.Route < b.Route
+		}
+		return a.Status < b.Status
+	})
+	for c, n := range r.routes {
+		s.Routes[c] = n
+	}
+	return s
+}
+
 // WriteTo writes all metrics in the text exposition format.
 func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriter(w)

@@ -129,3 +129,34 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("routes %v, want 800", v)
 	}
 }
+
+func TestSnapshot(t *testing.T) {
+	r := New("coding", "math")
+	r.ObserveRequest("/v1/route", 400, time.Millisecond)
+	r.ObserveRequest("/healthz", 200, time.Millisecond)
+	r.ObserveRequest("/v1/route", 200, time.Millisecond)
+	r.ObserveRequest("/v1/route", 200, time.Millisecond)
+	r.ObserveRoute("coding")
+	s := r.Snapshot()
+	want := []RequestCount{{"/healthz", 200, 1}, {"/v1/route", 200, 2}, {"/v1/route", 400, 1}}
+	if len(s.Requests) != len(want) {
+		t.Fatalf("requests %+v, want %+v", s.Requests, want)
+	}
+	for i := range want {
+		if s.Requests[i] != want[i] {
+			t.Fatalf("requests %+v, want %+v", s.Requests, want)
+		}
+	}
+	if len(s.Routes) != 2 || s.Routes["coding"] != 1 || s.Routes["math"] != 0 {
+		t.Fatalf("routes %v", s.Routes)
+	}
+	// A snapshot is a copy: later observations do not change it.
+	r.ObserveRoute("coding")
+	r.ObserveRequest("/healthz", 200, time.Millisecond)
+	if s.Routes["coding"] != 1 || s.Requests[0].Count != 1 {
+		t.Fatalf("snapshot changed: %+v", s)
+	}
+	if r.Snapshot().Routes["coding"] != 2 {
+		t.Fatal("second snapshot does not see the new route")
+	}
+}

@@ -1,10 +1,16 @@
 // Package server is the router's HTTP API:
 //
-//	POST /v1/route  {"prompt": "..."} -> {"category": "...", "model": "...", "score": 0.71}
-//	GET  /healthz   200 {"status":"ok"} once the model is loaded, 503 before
-//	GET  /metrics   Prometheus text format
+//	POST /v1/route   {"prompt": "..."} -> {"category": "...", "model": "...", "score": 0.71}
+//	GET  /v1/routes  the routing table: {"routes": [{"category": "...", "model": "..."}, ...]}
+//	GET  /healthz    200 {"status":"ok"} once the model is loaded, 503 before
+//	GET  /metrics    Prometheus text format
+//	GET  /dashboard  HTML page: the routing table with live counts from the
+//	                 metrics and the model status ("loading" or "ready");
+//	                 always 200, /healthz is the readiness probe
 //
-// Errors are JSON objects {"error": "..."}.
+// The routing table (SetRoutes) lists the categories in configuration order,
+// then the fallback, category "default". Errors are JSON objects
+// {"error": "..."}.
 package server
 
 import (
@@ -31,10 +37,12 @@ const MaxBodyBytes = 64 << 10
 
 // Paths of the API; any other path is reported in metrics as route "other".
 const (
-	PathRoute   = "/v1/route"
-	PathHealthz = "/healthz"
-	PathMetrics = "/metrics"
-	RouteOther  = "other"
+	PathRoute     = "/v1/route"
+	PathRoutes    = "/v1/routes"
+	PathHealthz   = "/healthz"
+	PathMetrics   = "/metrics"
+	PathDashboard = "/dashboard"
+	RouteOther    = "other"
 )
 
 // Router decides the route of a prompt (*router.Router in production).
@@ -50,6 +58,10 @@ type Server struct {
 	metrics *metrics.Registry
 	logger  *log.Logger
 	router  atomic.Pointer[routerBox]
+
+	// Set before serving (SetRoutes, SetPrometheusURL), read-only after.
+	routes        []Route
+	prometheusURL string
 }
 
 // New returns a server recording into m and logging to logger (nil: the
@@ -102,7 +114,7 @@ func statusOr(sw *statusWriter, def int) int {
 
 func routeLabel(path string) string {
 	switch path {
-	case PathRoute, PathHealthz, PathMetrics:
+	case PathRoute, PathRoutes, PathHealthz, PathMetrics, PathDashboard:
 		return path
 	}
 	return RouteOther
@@ -115,6 +127,16 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.handleRoute(w, r)
+	case PathRoutes:
+		if !allow(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		s.handleRoutes(w)
+	case PathDashboard:
+		if !allow(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		s.handleDashboard(w, r)
 	case PathHealthz:
 		if !allow(w, r, http.MethodGet, http.MethodHead) {
 			return

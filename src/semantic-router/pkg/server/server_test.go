@@ -226,6 +226,8 @@ func badCases() []badCase {
 		{"PUT route", "PUT", PathRoute, strings.NewReader(`{"prompt":"x"}`), 405, "POST", "not allowed"},
 		{"POST healthz", "POST", PathHealthz, nil, 405, "GET, HEAD", "not allowed"},
 		{"DELETE metrics", "DELETE", PathMetrics, nil, 405, "GET, HEAD", "not allowed"},
+		{"POST routes", "POST", PathRoutes, nil, 405, "GET, HEAD", "not allowed"},
+		{"PUT dashboard", "PUT", PathDashboard, strings.NewReader("x"), 405, "GET, HEAD", "not allowed"},
 		{"unknown path", "GET", "/v1/nope", nil, 404, "", "not found"},
 		{"root", "GET", "/", nil, 404, "", "not found"},
 		{"trailing slash", "POST", PathRoute + "/", strings.NewReader(`{"prompt":"x"}`), 404, "", "not found"},
