@@ -344,6 +344,11 @@ pub struct DockerBuild {
     /// Where to write the step metrics (default: `target/xtask/metrics.json`).
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
+    /// For an image built FROM another one of ours (precommit FROM dev, stack
+    /// FROM extproc): the tag of that image in `--registry`, passed as its
+    /// base-image ARG unless `--build-arg` sets it.
+    #[arg(long, value_name = "T", default_value = "latest")]
+    pub base_tag: String,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -414,6 +419,10 @@ pub struct CiMatrix {
     /// Pull request: amd64 only.
     #[arg(long)]
     pub pr: bool,
+    /// Only the images of this build wave (0: built from distro images; 1:
+    /// built FROM a wave-0 image of ours).
+    #[arg(long, value_name = "N")]
+    pub wave: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -224,11 +224,7 @@ pub fn plan_build(
     let name = image_name(req.registry.as_deref(), req.spec.name);
     let many = req.platforms.len() > 1;
     let jobs = if req.push { "20" } else { "8" };
-    let mut args: Vec<(String, String)> = Vec::new();
-    if !req.build_args.iter().any(|(k, _)| k == "CARGO_BUILD_JOBS") {
-        args.push(("CARGO_BUILD_JOBS".into(), jobs.into()));
-    }
-    args.extend(req.build_args.iter().cloned());
+    let user_jobs = req.build_args.iter().any(|(k, _)| k == "CARGO_BUILD_JOBS");
 
     let mut dropped: Vec<String> = Vec::new();
     let mut drop_note = |s: String| {
@@ -241,8 +237,15 @@ pub fn plan_build(
     let native = req.pr || (req.platforms.len() == 1 && req.platforms[0] == req.host);
     let mut builds = Vec::new();
     for &p in &req.platforms {
-        let dockerfile = if native { req.spec.native } else { req.spec.cross };
-        declared(dockerfile)?.check(&args, dockerfile)?;
+        let dockerfile = req.spec.dockerfile(native);
+        let declared_args = declared(dockerfile)?;
+        // CARGO_BUILD_JOBS by default where the Dockerfile runs cargo (declares it).
+        let mut args: Vec<(String, String)> = Vec::new();
+        if !user_jobs && declared_args.contains("CARGO_BUILD_JOBS") {
+            args.push(("CARGO_BUILD_JOBS".into(), jobs.into()));
+        }
+        args.extend(req.build_args.iter().cloned());
+        declared_args.check(&args, dockerfile)?;
         let file = if req.context == "." {
             dockerfile.to_owned()
         } else {

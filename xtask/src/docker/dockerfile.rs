@@ -135,9 +135,9 @@ mod tests {
     fn the_real_dockerfiles_declare_what_xtask_passes() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         for spec in super::super::images::IMAGES {
-            for file in [spec.native, spec.cross] {
+            for file in spec.files() {
                 let d = DeclaredArgs::parse(&std::fs::read_to_string(root.join(file)).unwrap());
-                for name in ["BUILDER_IMAGE", "RUNTIME_IMAGE", "CARGO_BUILD_JOBS", "VERSION"] {
+                for name in spec.base_args.iter().chain(spec.from.iter().map(|(arg, _)| arg)) {
                     assert!(d.contains(name), "{file} lacks ARG {name}");
                 }
             }

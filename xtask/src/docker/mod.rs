@@ -92,7 +92,14 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
     let host = Platform::host()?;
     let platforms = spec.platforms_for(&opts.platform)?;
     let cache = CacheKind::parse(&opts.cache)?;
-    let build_args = opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
+    let mut build_args = opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
+    if let (Some((arg, base)), Some(registry)) = (spec.from, &opts.registry) {
+        if !build_args.iter().any(|(k, _)| k == arg) {
+            let tag = if opts.base_tag.is_empty() { "latest" } else { &opts.base_tag };
+            let base_ref = argv::tag_ref(&argv::image_name(Some(registry), base), tag);
+            build_args.push((arg.to_owned(), base_ref));
+        }
+    }
     let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
     let docker_name = engine::choose(opts.docker.as_deref());
 

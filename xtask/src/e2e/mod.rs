@@ -179,8 +179,35 @@ fn build(
     no_cache: bool,
     report: &mut Report,
 ) -> Result<Built> {
+    build_image(env, context, "extproc", p, build_args("extproc", host, p, ""), no_cache, report)
+}
+
+/// The build arguments the e2e test gives `image` for platform `p` on `host`:
+/// its base images replaced by the local Debian ones, or, for an image built
+/// FROM another of ours, that image's reference `from_ref`. (`cargo xtask
+/// lint` checks that each Dockerfile declares them.)
+pub fn build_args(image: &str, host: Platform, p: Platform, from_ref: &str) -> Vec<String> {
+    match image {
+        "extproc" => vec![format!("BUILDER_IMAGE={}", base_image(host)), format!("RUNTIME_IMAGE={}", base_image(p))],
+        "dev" => vec![format!("BASE_IMAGE={}", base_image(p)), format!("BUILDER_IMAGE={}", base_image(p))],
+        "precommit" => vec![format!("DEV_IMAGE={from_ref}")],
+        "stack" => vec![format!("EXTPROC_IMAGE={from_ref}")],
+        _ => Vec::new(),
+    }
+}
+
+/// Build and push one platform of `image` with the same code as `cargo xtask docker`.
+fn build_image(
+    env: &Env<'_>,
+    context: &Path,
+    image: &str,
+    p: Platform,
+    build_arg: Vec<String>,
+    no_cache: bool,
+    report: &mut Report,
+) -> Result<Built> {
     let opts = flags::DockerBuild {
-        image: Some("extproc".into()),
+        image: Some(image.into()),
         platform: vec![p.docker().into()],
         push: true,
         no_cache,
@@ -188,9 +215,9 @@ fn build(
         network: Some("host".into()),
         context: Some(context.to_path_buf()),
         docker: Some(env.docker.name.clone()),
-        build_arg: vec![format!("BUILDER_IMAGE={}", base_image(host)), format!("RUNTIME_IMAGE={}", base_image(p))],
+        build_arg,
         secret: env.secrets.clone(),
-        metadata_file: Some(env.work.join(format!("metadata-{}.json", p.dir_name()))),
+        metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
         buildx: if env.buildx { "yes".into() } else { "no".into() },
         cache: "none".into(),
         ..Default::default()
@@ -446,6 +473,19 @@ mod tests {
         assert_eq!(step_cached(OUT, "nothing like it"), Cook::NotFound);
         assert_eq!(ran_steps(OUT).len(), 1);
         assert!(ran_steps(OUT)[0].contains("xtask clean-stale"));
+    }
+
+    #[test]
+    fn every_image_gets_its_base_images() {
+        for spec in crate::docker::images::IMAGES {
+            let args = build_args(spec.name, Platform::AMD64, Platform::ARM64, "r");
+            let names: Vec<&str> = args.iter().filter_map(|a| a.split_once('=').map(|(k, _)| k)).collect();
+            let wanted: Vec<&str> = match spec.from {
+                Some((arg, _)) => vec![arg],
+                None => spec.base_args.to_vec(),
+            };
+            assert_eq!(names, wanted, "{}", spec.name);
+        }
     }
 
     #[test]

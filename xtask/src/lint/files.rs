@@ -123,7 +123,7 @@ pub fn dockerfiles(root: &Path) -> Vec<String> {
         }
     }
     for spec in crate::docker::images::IMAGES {
-        for f in [spec.native, spec.cross] {
+        for f in spec.files() {
             if root.join(f).is_file() {
                 out.push(f.to_owned());
             }

@@ -549,7 +549,8 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
     };
     let mut passed = Vec::new();
     let mut findings = Vec::new();
-    let all_files = |spec: &crate::docker::images::ImageSpec| vec![spec.native.to_owned(), spec.cross.to_owned()];
+    let all_files =
+        |spec: &crate::docker::images::ImageSpec| spec.files().into_iter().map(str::to_owned).collect::<Vec<_>>();
 
     // 1. The planner: what `cargo xtask docker <image>` always passes.
     for spec in IMAGES {
@@ -595,24 +596,26 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
         }
     }
 
-    // 2. xtask code that builds images with extra build arguments.
-    let src = root.join("xtask/src");
-    let mut rs_files = Vec::new();
-    collect_rs(&src, &mut rs_files);
-    rs_files.sort();
-    for path in rs_files {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let rel = tools::relative(&path.display().to_string(), root);
-        for (line, name) in dockerfile::source_build_args(&text) {
-            passed.push(dockerfile::PassedArg {
-                name,
-                file: rel.clone(),
-                line,
-                by: format!("{rel} (`build_arg`)"),
-                dockerfiles: IMAGES.iter().flat_map(all_files).collect(),
-            });
+    // 2. What `cargo xtask e2e` passes to each image (its base images).
+    let e2e = "xtask/src/e2e/mod.rs";
+    let line = std::fs::read_to_string(root.join(e2e))
+        .ok()
+        .and_then(|t| t.lines().position(|l| l.contains("pub fn build_args(")))
+        .map_or(1, |n| n + 1);
+    for spec in IMAGES {
+        for host in Platform::ALL {
+            for &p in spec.platforms {
+                for arg in crate::e2e::build_args(spec.name, host, p, "REF") {
+                    let name = arg.split_once('=').map_or(arg.as_str(), |(k, _)| k).to_owned();
+                    passed.push(dockerfile::PassedArg {
+                        name,
+                        file: e2e.into(),
+                        line,
+                        by: "`cargo xtask e2e`".into(),
+                        dockerfiles: vec![spec.dockerfile(p == host).to_owned()],
+                    });
+                }
+            }
         }
     }
 
@@ -632,20 +635,6 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
         }
     }
     Ok((passed, findings))
-}
-
-fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect_rs(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 #[cfg(test)]
