@@ -606,7 +606,7 @@ fn fix(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
         eprintln!("$ {}", argv.join(" "));
         let (prog, args) = argv.split_first().expect("plan steps are never empty");
         let env: &[(&str, &str)] = if pm == PkgManager::Apt { &[("DEBIAN_FRONTEND", "noninteractive")] } else { &[] };
-        let mut c = cmd!(sh, "{prog} {args...}");
+        let mut c = cmd!(sh, "{prog} {args...}").envs(crate::fsutil::ca_env());
         for (k, v) in env {
             c = c.env(k, v);
         }

@@ -433,6 +433,9 @@ pub struct E2e {
     /// Skip the rebuild figures (no-change and app-change rebuilds).
     #[arg(long)]
     pub no_rebuild: bool,
+    /// Skip the other images (dev, precommit, stack) and their smoke runs.
+    #[arg(long)]
+    pub no_images: bool,
     /// Only these platforms (default: linux/amd64,linux/arm64).
     #[arg(long, value_delimiter = ',', value_name = "P")]
     pub platform: Vec<String>,

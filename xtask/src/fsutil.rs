@@ -21,3 +21,16 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
     std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     Ok(())
 }
+
+/// The environment that makes pip, npm, curl and Python trust the CA bundle
+/// named by `XTASK_CA_BUNDLE` (e.g. an image build secret for a
+/// TLS-intercepting proxy); empty when it is unset or the file is absent.
+pub fn ca_env() -> Vec<(&'static str, std::path::PathBuf)> {
+    let Some(ca) = std::env::var_os("XTASK_CA_BUNDLE").map(std::path::PathBuf::from).filter(|p| p.is_file()) else {
+        return Vec::new();
+    };
+    ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "npm_config_cafile"]
+        .into_iter()
+        .map(|k| (k, ca.clone()))
+        .collect()
+}

@@ -106,11 +106,13 @@ fn run_suite(ctx: &Ctx, suite: &str, env: &Env) -> Result<()> {
         "go-binding" => go_test(ctx, &ws.path("candle-binding"), env)?,
         "router" => go_test(ctx, &ws.path("src/semantic-router"), env)?,
         "dist" => dist_test(ctx, env)?,
-        // The images end to end: both platforms built with the Dockerfiles CI
-        // uses, pushed to a loopback registry, merged, pulled and run.
+        // The images end to end: extproc for both platforms built with the
+        // Dockerfiles CI uses, pushed to a loopback registry, merged, pulled
+        // and run; then dev, precommit and stack built and smoke-run.
         "e2e" => flags::E2e {
             registry: "127.0.0.1:5000".into(),
             no_rebuild: false,
+            no_images: false,
             platform: Vec::new(),
             keep: false,
             cold: false,

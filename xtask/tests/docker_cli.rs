@@ -296,15 +296,24 @@ fn engine_not_running_is_one_error() {
 
 #[test]
 fn ci_matrix() {
-    let o = xtask(&["ci", "matrix"], &[]);
-    assert!(o.status.success());
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let platforms: Vec<&str> =
-        v["include"].as_array().unwrap().iter().map(|e| e["platform"].as_str().unwrap()).collect();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
-    let o = xtask(&["ci", "matrix", "--pr"], &[]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["include"].as_array().unwrap().len(), 1);
+    let entries = |args: &[&str]| -> Vec<String> {
+        let o = xtask(args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{} {}", e["image"].as_str().unwrap(), e["platform"].as_str().unwrap()))
+            .collect()
+    };
+    let wave0 = entries(&["ci", "matrix", "--wave", "0"]);
+    assert_eq!(wave0, ["extproc linux/amd64", "extproc linux/arm64", "dev linux/amd64", "dev linux/arm64"]);
+    let wave1 = entries(&["ci", "matrix", "--wave", "1"]);
+    assert_eq!(wave1, ["precommit linux/amd64", "precommit linux/arm64", "stack linux/amd64", "stack linux/arm64"]);
+    assert_eq!(entries(&["ci", "matrix"]).len(), 8);
+    assert_eq!(entries(&["ci", "matrix", "--pr"]).len(), 4);
+    one_error(&xtask(&["ci", "matrix", "--wave", "2"], &[]), "--wave 2: the waves are 0 to 1");
 }
 
 fn which(name: &str) -> Option<String> {

@@ -79,8 +79,9 @@ fn a_broken_workspace_fails_with_file_and_line() {
         "tools/docker/Dockerfile.extproc:5: base-image: base image `debian:bookworm-slim` is not an ARG",
         "tools/docker/Dockerfile.extproc.cross:8: copy-from: `/nothing/` is not created in stage `build`",
         "tools/docker/Dockerfile.extproc.cross:9: cross-run: RUN in the final stage",
-        // The planner passes CARGO_BUILD_JOBS to the native Dockerfile, which lacks it.
-        "tools/docker/Dockerfile.extproc:1: build-arg: `cargo xtask docker extproc` cannot plan a build: build argument `CARGO_BUILD_JOBS` not declared",
+        // An image of the table whose Dockerfile is missing.
+        "tools/docker/Dockerfile.stack:1: build-arg: `cargo xtask docker stack` cannot plan a build: cannot read tools/docker/Dockerfile.stack",
+        "xtask/src/e2e/mod.rs:1: build-arg: `cargo xtask e2e` passes `EXTPROC_IMAGE` to tools/docker/Dockerfile.stack, which does not exist",
         ".github/workflows/ci.yml:11: build-arg: .github/workflows/ci.yml passes `VERSION` to tools/docker/Dockerfile.extproc, which declares no `ARG VERSION`",
     ] {
         assert!(out.lines().any(|l| l.starts_with(want)), "want a line starting with `{want}`; got:\n{out}");

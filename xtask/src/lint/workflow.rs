@@ -385,11 +385,17 @@ jobs:
     #[test]
     fn the_repo_workflow_calls_what_we_expect() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let yaml = std::fs::read_to_string(root.join(".github/workflows/docker-publish.yml")).unwrap();
-        let mut p: Vec<String> = xtask_calls_in_yaml(&yaml).iter().map(|c| c.command_path().join(" ")).collect();
-        p.sort();
-        p.dedup();
+        let publish = std::fs::read_to_string(root.join(".github/workflows/docker-publish.yml")).unwrap();
+        let waves = std::fs::read_to_string(root.join(".github/workflows/docker-images.yml")).unwrap();
+        let paths = |yaml: &str| {
+            let mut p: Vec<String> = xtask_calls_in_yaml(yaml).iter().map(|c| c.command_path().join(" ")).collect();
+            p.sort();
+            p.dedup();
+            p
+        };
+        assert_eq!(paths(&publish), ["docker extproc"]);
+        let p = paths(&waves);
         assert!(p.contains(&"ci matrix".to_owned()) && p.contains(&"docker manifest".to_owned()), "{p:?}");
-        assert!(build_args_in_yaml(&yaml).iter().any(|a| a.name == "VERSION"));
+        assert!(build_args_in_yaml(&waves).iter().any(|a| a.name == "VERSION"));
     }
 }
