@@ -65,6 +65,8 @@ pub enum LintPkg {
     Rustfmt,
     /// `cargo clippy` from the distro (where there is no rustup).
     Clippy,
+    /// git: lint lists the tracked files with `git ls-files`.
+    Git,
 }
 
 impl LintPkg {
@@ -77,6 +79,7 @@ impl LintPkg {
             LintPkg::PythonVenv => "python3 venv",
             LintPkg::Rustfmt => "rustfmt",
             LintPkg::Clippy => "clippy",
+            LintPkg::Git => "git",
         }
     }
 }
@@ -267,6 +270,7 @@ const PACKAGES: &[Row] = &[
         dnf: &["rustfmt"],
         other: "`rustup component add rustfmt`",
     },
+    Row { kind: Kind::Lint(LintPkg::Git), arch: None, apt: &["git"], dnf: &["git"], other: "https://git-scm.com" },
     Row {
         kind: Kind::Lint(LintPkg::Clippy),
         arch: None,

@@ -313,6 +313,13 @@ fn pip_install(sh: &Shell, pip: &Path, pkgs: &[&str], quiet: bool) -> Result<()>
 /// could not be installed and how to install it by hand.
 pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     let host = Platform::host()?;
+    // Every check lists the tracked files with `git ls-files`.
+    if which::which("git").is_err() {
+        if !(is_root() && package_manager().is_some()) {
+            bail!("git is not installed (lint lists the tracked files with `git ls-files`)");
+        }
+        install_packages(sh, &[Need::Lint(LintPkg::Git)], host).context("git is needed (`git ls-files`)")?;
+    }
     let missing: Vec<Tool> = tools.iter().copied().filter(|t| t.locate(sh, dirs).is_none()).collect();
     if missing.is_empty() {
         eprintln!("lint: every tool is installed");
