@@ -352,32 +352,40 @@ fn foreign_arches(pkgs: &[&str], host: Platform) -> Vec<String> {
 /// What `--fix` runs for the `missing` items, in order. Items without a
 /// package for `pm` (e.g. the model) are left out, except the model, which is
 /// placed with `<xtask> model` after the packages.
-pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, rustup: &Rustup, xtask: &str) -> Vec<Vec<String>> {
+pub fn fix_plan(
+    missing: &[Need],
+    pm: Option<PkgManager>,
+    host: Platform,
+    rustup: &Rustup,
+    xtask: &str,
+) -> Result<Vec<Vec<String>>> {
+    let packages = |need: &Need| pm.map(|pm| packages(need, pm)).unwrap_or_default();
     // Foreign Rust std: `rustup target add` where rustup is (or has to be:
     // dnf has no cross std packages; rustup then also provides cargo).
     let mut std_triples: Vec<&str> = Vec::new();
     for need in missing {
         if let Need::TargetStd(p) = need {
-            if *p != host
-                && (rustup.present || packages(need, pm).is_empty())
-                && !std_triples.contains(&p.rust_triple())
-            {
+            if *p != host && (rustup.present || packages(need).is_empty()) && !std_triples.contains(&p.rust_triple()) {
                 std_triples.push(p.rust_triple());
             }
         }
     }
     let bootstrap = !rustup.present && !std_triples.is_empty();
     let mut pkgs: Vec<&str> = Vec::new();
+    let mut without_pm: Vec<String> = Vec::new();
     for need in missing {
         let by_rustup = match need {
             Need::TargetStd(p) => std_triples.contains(&p.rust_triple()),
             Need::Cargo => bootstrap,
             _ => false,
         };
-        if by_rustup {
+        if by_rustup || *need == Need::Model {
             continue;
         }
-        for p in packages(need, pm) {
+        if pm.is_none() {
+            without_pm.push(need.label());
+        }
+        for p in packages(need) {
             // A `:arch` suffix naming the host is the plain package.
             let p = match p.split_once(':') {
                 Some((name, arch)) if arch == host.debian_arch() => name,
@@ -388,9 +396,12 @@ pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, rustup: &Rustu
             }
         }
     }
+    if !without_pm.is_empty() {
+        bail!("{} missing and neither apt-get nor dnf is here to install it", without_pm.join(", "));
+    }
     let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let mut plan = Vec::new();
-    if !pkgs.is_empty() {
+    if let (false, Some(pm)) = (pkgs.is_empty(), pm) {
         match pm {
             PkgManager::Apt => {
                 for a in foreign_arches(&pkgs, host) {
@@ -429,7 +440,7 @@ pub fn fix_plan(missing: &[Need], pm: PkgManager, host: Platform, rustup: &Rustu
     if missing.contains(&Need::Model) {
         plan.push(argv(&[xtask, "model"]));
     }
-    plan
+    Ok(plan)
 }
 
 /// Where rustup-init is downloaded to when rustup has to be installed.
@@ -513,7 +524,7 @@ impl flags::Doctor {
             if missing.is_empty() {
                 eprintln!("doctor: nothing to fix");
             } else {
-                fix(&ctx.sh, &missing, host)?;
+                install(&ctx.sh, &missing, host)?;
                 checks = check_all(ctx, host, &platforms, &scope);
                 eprintln!("\nafter --fix:");
                 print_checks(&checks, &scope, host);
@@ -564,7 +575,7 @@ pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
     }
     needs.dedup();
     needs.sort_by_key(|n| *n == Need::Model);
-    fix(&ctx.sh, &needs, host)?;
+    install(&ctx.sh, &needs, host)?;
     let after = missing(&check_all(ctx, host, platforms, &scope));
     if !after.is_empty() {
         bail!("still missing after installing: {}", labels(&after));
@@ -588,38 +599,59 @@ fn to_fix(checks: &[Check], scope: &Scope) -> Vec<Need> {
     out
 }
 
-fn fix(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
-    if !is_root() {
-        bail!("--fix installs system packages and must run as root (e.g. `sudo cargo xtask doctor --fix`)");
-    }
-    let pm = if cross::tool_exists("apt-get") {
-        PkgManager::Apt
+/// The package manager of this machine, if xtask knows it (apt-get, then dnf).
+pub fn package_manager() -> Option<PkgManager> {
+    if cross::tool_exists("apt-get") {
+        Some(PkgManager::Apt)
     } else if cross::tool_exists("dnf") {
-        PkgManager::Dnf
+        Some(PkgManager::Dnf)
     } else {
-        bail!("--fix knows apt-get and dnf; neither is on PATH");
-    };
+        None
+    }
+}
+
+/// Install `missing` on this machine (as root): [`fix_plan`], then [`run_plan`].
+/// `doctor --fix`, [`ensure`] and `lint --install` all install through here.
+pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
+    if !is_root() {
+        let what: Vec<String> = missing.iter().map(|n| n.label()).collect();
+        bail!("installing {} needs root (e.g. `sudo cargo xtask doctor --fix`)", what.join(", "));
+    }
+    let pm = package_manager();
     let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
-    let plan = fix_plan(missing, pm, host, &Rustup::probe(), &exe.display().to_string());
-    for need in missing {
-        if packages(need, pm).is_empty() && *need != Need::Model {
-            eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
+    let plan = fix_plan(missing, pm, host, &Rustup::probe(), &exe.display().to_string())?;
+    if let Some(pm) = pm {
+        for need in missing {
+            let elsewhere = matches!(need, Need::Model | Need::TargetStd(_) | Need::Cargo);
+            if packages(need, pm).is_empty() && !elsewhere {
+                eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
+            }
         }
     }
+    run_plan(sh, &plan, false)
+}
+
+/// Run the commands of an install plan, each printed first (`dry_run`: only
+/// printed), non-interactive and with the CA bundle of `XTASK_CA_BUNDLE`.
+pub fn run_plan(sh: &Shell, plan: &[Vec<String>], dry_run: bool) -> Result<()> {
     for argv in plan {
-        eprintln!("$ {}", argv.join(" "));
-        let (prog, args) = argv.split_first().expect("plan steps are never empty");
-        let env: &[(&str, &str)] = if pm == PkgManager::Apt { &[("DEBIAN_FRONTEND", "noninteractive")] } else { &[] };
-        let mut c = cmd!(sh, "{prog} {args...}").envs(crate::fsutil::ca_env());
-        for (k, v) in env {
-            c = c.env(k, v);
+        let line = argv.iter().map(|a| crate::docker::argv::quote(a)).collect::<Vec<_>>().join(" ");
+        eprintln!("$ {line}");
+        if dry_run {
+            continue;
         }
-        c.run().with_context(|| format!("`{}` failed", argv.join(" ")))?;
+        let (prog, args) = argv.split_first().context("an empty command in the plan")?;
+        cmd!(sh, "{prog} {args...}")
+            .envs(crate::fsutil::ca_env())
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .run()
+            .with_context(|| format!("`{line}` failed"))?;
     }
     Ok(())
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -889,11 +921,12 @@ mod tests {
     fn plan_apt_cross() {
         let plan = fix_plan(
             &[Need::TargetStd(ARM), Need::CrossCc(ARM), Need::Go, Need::Model],
-            PkgManager::Apt,
+            Some(PkgManager::Apt),
             AMD,
             &no_rustup(),
             "/x/xtask",
-        );
+        )
+        .unwrap();
         assert_eq!(
             plan,
             vec![
@@ -918,7 +951,8 @@ mod tests {
     #[test]
     fn plan_apt_host_arch_suffix_is_plain() {
         // On an arm64 host, the arm64 std is the native package: no dpkg step.
-        let plan = fix_plan(&[Need::TargetStd(ARM), Need::HostCc], PkgManager::Apt, ARM, &no_rustup(), "xtask");
+        let plan =
+            fix_plan(&[Need::TargetStd(ARM), Need::HostCc], Some(PkgManager::Apt), ARM, &no_rustup(), "xtask").unwrap();
         assert_eq!(
             plan,
             vec![
@@ -939,11 +973,20 @@ mod tests {
 
     #[test]
     fn plan_dnf_and_dedup() {
-        let plan =
-            fix_plan(&[Need::Go, Need::HostCc, Need::Go, Need::Cargo], PkgManager::Dnf, AMD, &no_rustup(), "xtask");
+        let plan = fix_plan(
+            &[Need::Go, Need::HostCc, Need::Go, Need::Cargo],
+            Some(PkgManager::Dnf),
+            AMD,
+            &no_rustup(),
+            "xtask",
+        )
+        .unwrap();
         assert_eq!(plan, vec![s(&["dnf", "install", "-y", "golang", "gcc", "glibc-devel", "cargo"])]);
-        assert!(fix_plan(&[], PkgManager::Apt, AMD, &no_rustup(), "xtask").is_empty());
-        assert_eq!(fix_plan(&[Need::Model], PkgManager::Dnf, AMD, &no_rustup(), "xt"), vec![s(&["xt", "model"])]);
+        assert!(fix_plan(&[], Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap().is_empty());
+        assert_eq!(
+            fix_plan(&[Need::Model], Some(PkgManager::Dnf), AMD, &no_rustup(), "xt").unwrap(),
+            vec![s(&["xt", "model"])]
+        );
     }
 
     fn no_rustup() -> Rustup {
@@ -955,11 +998,12 @@ mod tests {
         // dnf has no cross std: rustup-init (which also brings cargo), then the target.
         let plan = fix_plan(
             &[Need::Cargo, Need::TargetStd(AMD), Need::TargetStd(ARM), Need::Go],
-            PkgManager::Dnf,
+            Some(PkgManager::Dnf),
             AMD,
             &no_rustup(),
             "xtask",
-        );
+        )
+        .unwrap();
         assert_eq!(plan[0], s(&["dnf", "install", "-y", "golang"]));
         assert_eq!(
             plan[1].last().unwrap(),
@@ -970,8 +1014,13 @@ mod tests {
         assert_eq!(plan.len(), 5);
         // With rustup present (even on apt), the std comes from rustup.
         let rustup = Rustup { present: true, path: "/r/rustup".into() };
-        let plan = fix_plan(&[Need::TargetStd(ARM)], PkgManager::Apt, AMD, &rustup, "xtask");
+        let plan = fix_plan(&[Need::TargetStd(ARM)], Some(PkgManager::Apt), AMD, &rustup, "xtask").unwrap();
         assert_eq!(plan, vec![s(&["/r/rustup", "target", "add", "aarch64-unknown-linux-gnu"])]);
+        // No package manager: fine when rustup does it all, one error otherwise.
+        let plan = fix_plan(&[Need::TargetStd(ARM)], None, AMD, &rustup, "xtask").unwrap();
+        assert_eq!(plan, vec![s(&["/r/rustup", "target", "add", "aarch64-unknown-linux-gnu"])]);
+        let err = fix_plan(&[Need::TargetStd(ARM), Need::Go], None, AMD, &rustup, "xtask").unwrap_err().to_string();
+        assert_eq!(err, "go >= 1.19 missing and neither apt-get nor dnf is here to install it");
     }
 
     #[test]
@@ -997,7 +1046,7 @@ mod tests {
 
     #[test]
     fn plan_hf_cli_is_a_venv() {
-        let plan = fix_plan(&[Need::HfCli], PkgManager::Dnf, AMD, &no_rustup(), "xtask");
+        let plan = fix_plan(&[Need::HfCli], Some(PkgManager::Dnf), AMD, &no_rustup(), "xtask").unwrap();
         assert_eq!(plan[0], s(&["dnf", "install", "-y", "python3", "ca-certificates"]));
         assert_eq!(plan[1], s(&["python3", "-m", "venv", HF_CLI_VENV]));
         assert_eq!(plan[2][0], format!("{HF_CLI_VENV}/bin/pip"));

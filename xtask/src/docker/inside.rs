@@ -4,7 +4,7 @@
 //!   needs (Go, the C compiler, and for a foreign P the C cross compiler and
 //!   the Rust std), whatever the base image: with rustup the std comes from
 //!   `rustup target add`, otherwise from apt/dnf (Debian: `libstd-rust-web-dev:<arch>`,
-//!   built with `/usr/bin/rustc`). Package names come from `doctor`'s table.
+//!   built with `/usr/bin/rustc`). The plan and its runner are `doctor`'s.
 //! - `xtask docker stage --out DIR`: the image tree `bin/extproc`,
 //!   `lib/libcandle_semantic_router.so`, `config/config.json` (the router's
 //!   RUNPATH is `$ORIGIN/../lib`).
@@ -12,12 +12,11 @@
 use std::{fs, path::Path};
 
 use anyhow::{bail, Context, Result};
-use xshell::cmd;
 
 use crate::{
     build::{Outputs, ROUTER_BIN, ROUTER_DIR},
     cross,
-    doctor::{self, Need, PkgManager, Rustup},
+    doctor::{self, Need, Rustup},
     flags,
     platform::Platform,
     Ctx,
@@ -48,26 +47,6 @@ pub fn missing(
     out
 }
 
-/// The commands that install `missing`: `rustup target add` when rustup
-/// exists, the rest with the package manager (doctor's plan).
-pub fn install_plan(
-    missing: &[Need],
-    host: Platform,
-    pm: Option<PkgManager>,
-    rustup: &Rustup,
-) -> Result<Vec<Vec<String>>> {
-    let only_rustup = missing.iter().all(|n| matches!(n, Need::TargetStd(_))) && rustup.present;
-    let pm = match pm {
-        Some(pm) => pm,
-        None if only_rustup || missing.is_empty() => PkgManager::Apt,
-        None => {
-            let what: Vec<String> = missing.iter().map(|n| n.label()).collect();
-            bail!("{} missing and neither apt-get nor dnf is here to install it", what.join(", "));
-        }
-    };
-    Ok(doctor::fix_plan(missing, pm, host, rustup, "xtask"))
-}
-
 pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     let host = Platform::host()?;
     let target = match &opts.platform {
@@ -80,27 +59,8 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
         eprintln!("toolchain: everything for {target} is here");
         return Ok(());
     }
-    let pm = if cross::tool_exists("apt-get") {
-        Some(PkgManager::Apt)
-    } else if cross::tool_exists("dnf") {
-        Some(PkgManager::Dnf)
-    } else {
-        None
-    };
-    let plan = install_plan(&need, host, pm, &Rustup::probe())?;
-    let sh = xshell::Shell::new()?;
-    for argv in &plan {
-        let line = argv.iter().map(|a| super::argv::quote(a)).collect::<Vec<_>>().join(" ");
-        eprintln!("$ {line}");
-        if opts.dry_run {
-            continue;
-        }
-        let (prog, args) = argv.split_first().expect("never empty");
-        cmd!(sh, "{prog} {args...}")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .run()
-            .with_context(|| format!("`{line}` failed"))?;
-    }
+    let plan = doctor::fix_plan(&need, doctor::package_manager(), host, &Rustup::probe(), "xtask")?;
+    doctor::run_plan(&xshell::Shell::new()?, &plan, opts.dry_run)?;
     if opts.dry_run {
         return Ok(());
     }
@@ -149,6 +109,7 @@ fn copy(from: &Path, to: &Path, mode: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::PkgManager;
 
     const AMD: Platform = Platform::AMD64;
     const ARM: Platform = Platform::ARM64;
@@ -166,7 +127,7 @@ mod tests {
         let none = |_: &str| false;
         let need = missing(AMD, ARM, &none, &|| false);
         assert_eq!(need, [Need::HostCc, Need::Go, Need::CrossCc(ARM), Need::TargetStd(ARM)]);
-        let plan = install_plan(&need, AMD, Some(PkgManager::Apt), &no_rustup()).unwrap();
+        let plan = doctor::fix_plan(&need, Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap();
         assert_eq!(plan[0], s(&["dpkg", "--add-architecture", "arm64"]));
         assert_eq!(plan[1], s(&["apt-get", "update"]));
         let install = plan[2].join(" ");
@@ -180,8 +141,14 @@ mod tests {
     fn rust_image_uses_rustup_for_the_std() {
         let has = |t: &str| t == "cc";
         let need = missing(AMD, ARM, &has, &|| false);
-        let plan =
-            install_plan(&need, AMD, Some(PkgManager::Apt), &Rustup { present: true, path: "rustup".into() }).unwrap();
+        let plan = doctor::fix_plan(
+            &need,
+            Some(PkgManager::Apt),
+            AMD,
+            &Rustup { present: true, path: "rustup".into() },
+            "xtask",
+        )
+        .unwrap();
         assert_eq!(plan.last().unwrap(), &s(&["rustup", "target", "add", "aarch64-unknown-linux-gnu"]));
         assert!(!plan.iter().flatten().any(|w| w.contains("libstd-rust")));
         assert!(plan.iter().flatten().any(|w| w == "golang-go"));
@@ -193,7 +160,7 @@ mod tests {
         assert!(missing(AMD, AMD, &all, &|| false).is_empty());
         let no_go = |t: &str| t != "go";
         assert_eq!(missing(ARM, ARM, &no_go, &|| false), [Need::Go]);
-        let err = install_plan(&[Need::Go], AMD, None, &no_rustup()).unwrap_err().to_string();
+        let err = doctor::fix_plan(&[Need::Go], None, AMD, &no_rustup(), "xtask").unwrap_err().to_string();
         assert!(err.contains("neither apt-get nor dnf"), "{err}");
     }
 }

@@ -32,7 +32,7 @@ use xshell::{cmd, Shell};
 
 use super::Finding;
 use crate::{
-    doctor::{self, LintPkg, Need, PkgManager},
+    doctor::{self, LintPkg, Need},
     platform::Platform,
 };
 
@@ -222,7 +222,7 @@ impl Tool {
 /// apt-get/dnf) to install them.
 pub fn not_installable(tool: Tool) -> Option<String> {
     let rustup = || which::which("rustup").is_ok();
-    let root_pm = || is_root() && package_manager().is_some();
+    let root_pm = can_install_packages;
     rust_not_installable(tool, rustup, root_pm)
 }
 
@@ -237,31 +237,9 @@ fn rust_not_installable(tool: Tool, rustup: impl Fn() -> bool, root_pm: impl Fn(
     }
 }
 
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn package_manager() -> Option<PkgManager> {
-    if which::which("apt-get").is_ok() {
-        Some(PkgManager::Apt)
-    } else if which::which("dnf").is_ok() {
-        Some(PkgManager::Dnf)
-    } else {
-        None
-    }
-}
-
-fn run_argv(sh: &Shell, argv: &[String]) -> Result<()> {
-    let (prog, args) = argv.split_first().context("empty command")?;
-    cmd!(sh, "{prog} {args...}")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()
-        .with_context(|| format!("`{}` failed", argv.join(" ")))
+/// Whether distro packages can be installed here (root, with apt-get or dnf).
+fn can_install_packages() -> bool {
+    doctor::is_root() && doctor::package_manager().is_some()
 }
 
 /// Install distro packages for `needs` (root and apt/dnf only).
@@ -269,16 +247,7 @@ fn install_packages(sh: &Shell, needs: &[Need], host: Platform) -> Result<()> {
     if needs.is_empty() {
         return Ok(());
     }
-    let labels = needs.iter().map(|n| n.label()).collect::<Vec<_>>().join(", ");
-    if !is_root() {
-        bail!("installing {labels} needs root (apt-get/dnf)");
-    }
-    let pm = package_manager().context("neither apt-get nor dnf is on PATH")?;
-    let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
-    for argv in doctor::fix_plan(needs, pm, host, &doctor::Rustup::probe(), &exe.display().to_string()) {
-        run_argv(sh, &argv)?;
-    }
-    Ok(())
+    doctor::install(sh, needs, host)
 }
 
 /// The lint venv, created if missing (installing python3-venv when it must).
@@ -315,7 +284,7 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     let host = Platform::host()?;
     // Every check lists the tracked files with `git ls-files`.
     if which::which("git").is_err() {
-        if !(is_root() && package_manager().is_some()) {
+        if !can_install_packages() {
             bail!("git is not installed (lint lists the tracked files with `git ls-files`)");
         }
         install_packages(sh, &[Need::Lint(LintPkg::Git)], host).context("git is needed (`git ls-files`)")?;
@@ -342,7 +311,7 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     }
 
     // Distro packages as root; yamllint and codespell go to pip otherwise.
-    let root_pm = is_root() && package_manager().is_some();
+    let root_pm = can_install_packages();
     let mut pip_pkgs: Vec<&str> = Vec::new();
     let mut needs: Vec<Need> = Vec::new();
     for t in missing.iter().filter(|t| !(rustup && rust(t))) {
@@ -506,6 +475,7 @@ pub fn parse_rustfmt(out: &str, root: &Path) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::PkgManager;
 
     fn s(f: &[Finding]) -> Vec<String> {
         f.iter().map(|f| f.to_string()).collect()
