@@ -122,15 +122,33 @@ pub fn smoke(runner: &[String], bin: &Path, config: &Path, model: &Path, env: &[
 /// Poll `addr`'s `/healthz` until it answers 200; `alive` fails when the
 /// server is gone. Returns how long it took.
 pub fn wait_healthy(addr: &str, timeout: Duration, alive: &mut dyn FnMut() -> Result<()>) -> Result<Duration> {
+    let mut last = None;
+    let res = poll("/healthz 200", timeout, alive, &mut || {
+        let r = http::request("GET", addr, "/healthz", None);
+        let ok = matches!(r, Ok((200, _)));
+        last = Some(r);
+        Ok(ok.then_some(()))
+    });
+    res.map(|((), took)| took).map_err(|e| anyhow::anyhow!("{e:#} (last: {last:?})"))
+}
+
+/// Call `ready` every 250 ms until it gives a value (or fails); `alive`
+/// fails when what is polled is gone. The value and how long it took; after
+/// `timeout`, the error "no {what} within …".
+pub fn poll<T>(
+    what: &str,
+    timeout: Duration,
+    alive: &mut dyn FnMut() -> Result<()>,
+    ready: &mut dyn FnMut() -> Result<Option<T>>,
+) -> Result<(T, Duration)> {
     let start = Instant::now();
     loop {
-        let last = http::request("GET", addr, "/healthz", None);
-        if let Ok((200, _)) = last {
-            return Ok(start.elapsed());
+        if let Some(v) = ready()? {
+            return Ok((v, start.elapsed()));
         }
         alive()?;
         if start.elapsed() > timeout {
-            bail!("/healthz did not answer 200 within {timeout:?} (last: {last:?})");
+            bail!("no {what} within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(250));
     }

@@ -159,32 +159,24 @@ fn smoke_stack(env: &Env<'_>, image: &str, model: &Path) -> Result<()> {
         Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
     };
     let result = (|| -> Result<()> {
-        let start = std::time::Instant::now();
-        let waited = |what: &str, limit: u64, ready: &dyn Fn() -> Result<Option<String>>| -> Result<String> {
-            loop {
-                ensure!(super::container_running(&env.docker, &name), "the stack container exited");
-                if let Some(found) = ready()? {
-                    eprintln!("e2e: stack: {what} after {:.1}s", start.elapsed().as_secs_f64());
-                    return Ok(found);
-                }
-                if start.elapsed() > Duration::from_secs(limit) {
-                    bail!("stack: no {what} after {limit}s");
-                }
-                std::thread::sleep(Duration::from_millis(500));
-            }
+        let mut alive = || {
+            ensure!(super::container_running(&env.docker, &name), "the stack container exited");
+            Ok(())
         };
-        waited("router /healthz 200", 120, &|| {
-            Ok((fetch("http://127.0.0.1:8080/healthz")?.0 == 200).then(String::new))
+        let limit = Duration::from_secs(120);
+        let ((), took) = crate::smoke::poll("router /healthz 200", limit, &mut alive, &mut || {
+            Ok((fetch("http://127.0.0.1:8080/healthz")?.0 == 200).then_some(()))
         })?;
+        eprintln!("e2e: stack: router /healthz 200 after {:.1}s", took.as_secs_f64());
         let (status, page) = fetch("http://127.0.0.1:8080/dashboard")?;
         ensure!(status == 200 && page.contains("semantic-router dashboard"), "dashboard: {status} {page:.200}");
         ensure!(page.contains("coding"), "the dashboard lists no routes: {page:.300}");
         eprintln!("e2e: stack: /dashboard 200 ({} bytes, routes listed)", page.len());
-        let up = waited("Prometheus target semantic-router up", 120, &|| {
+        let ((), took) = crate::smoke::poll("Prometheus target semantic-router up", limit, &mut alive, &mut || {
             let (status, body) = fetch("http://127.0.0.1:9090/api/v1/targets")?;
-            Ok((status == 200).then(|| target_health(&body, "semantic-router")).flatten().filter(|h| h == "up"))
+            Ok((status == 200 && target_health(&body, "semantic-router").as_deref() == Some("up")).then_some(()))
         })?;
-        ensure!(up == "up");
+        eprintln!("e2e: stack: Prometheus target semantic-router up after {:.1}s more", took.as_secs_f64());
         Ok(())
     })();
     if result.is_err() {
