@@ -116,21 +116,31 @@ func (r *Registry) Snapshot() Snapshot {
 		Requests: make([]RequestCount, 0, len(r.requests)),
 		Routes:   make(map[string]uint64, len(r.routes)),
 	}
-	for k, n := range r.requests {
+	for _, k := range r.requestKeys() {
 		status, _ := strconv.Atoi(k.status)
-		s.Requests = append(s.Requests, RequestCount{Route: k.route, Status: status, Count: n})
+		s.Requests = append(s.Requests, RequestCount{Route: k.route, Status: status, Count: r.requests[k]})
 	}
-	sort.Slice(s.Requests, func(i, j int) bool {
-		a, b := s.Requests[i], s.Requests[j]
-		if a.Route != b.Route {
-			return a.Route < b.Route
-		}
-		return a.Status < b.Status
-	})
 	for c, n := range r.routes {
 		s.Routes[c] = n
 	}
 	return s
+}
+
+// requestKeys are the request counters' keys, by route then status (status
+// codes have three digits: their text order is their numeric order). The
+// caller holds r.mu.
+func (r *Registry) requestKeys() []requestKey {
+	keys := make([]requestKey, 0, len(r.requests))
+	for k := range r.requests {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].route != keys[j].route {
+			return keys[i].route < keys[j].route
+		}
+		return keys[i].status < keys[j].status
+	})
+	return keys
 }
 
 // WriteTo writes all metrics in the text exposition format.
@@ -149,17 +159,7 @@ func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 func (r *Registry) write(w *countingWriter) {
 	w.printf("# HELP router_requests_total Total HTTP requests by route and status code.\n")
 	w.printf("# TYPE router_requests_total counter\n")
-	keys := make([]requestKey, 0, len(r.requests))
-	for k := range r.requests {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].route != keys[j].route {
-			return keys[i].route < keys[j].route
-		}
-		return keys[i].status < keys[j].status
-	})
-	for _, k := range keys {
+	for _, k := range r.requestKeys() {
 		w.printf("router_requests_total{route=\"%s\",status=\"%s\"} %d\n", escape(k.route), escape(k.status), r.requests[k])
 	}
 
