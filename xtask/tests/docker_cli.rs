@@ -324,3 +324,47 @@ fn which(name: &str) -> Option<String> {
         std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()).map(|p| p.display().to_string())
     })
 }
+
+#[test]
+fn images_built_from_ours_get_their_base_from_the_registry() {
+    let o = xtask(
+        &[
+            "docker",
+            "stack",
+            "--platform",
+            "linux/amd64",
+            "--push",
+            "--registry",
+            "ghcr.io/o/r",
+            "--base-tag",
+            "sha-abc1234",
+            "--buildx",
+            "yes",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(" --build-arg EXTPROC_IMAGE=ghcr.io/o/r/extproc:sha-abc1234 "), "{}", stdout(&o));
+    // An explicit --build-arg wins; no registry: the Dockerfile's default.
+    let o = xtask(
+        &[
+            "docker",
+            "precommit",
+            "--platform",
+            "linux/amd64",
+            "--registry",
+            "ghcr.io/o/r",
+            "--build-arg",
+            "DEV_IMAGE=local/dev:1",
+            "--buildx",
+            "yes",
+            "--dry-run",
+        ],
+        &[],
+    );
+    let out = stdout(&o);
+    assert!(out.contains(" --build-arg DEV_IMAGE=local/dev:1 ") && !out.contains("ghcr.io/o/r/dev"), "{out}");
+    let o = xtask(&["docker", "precommit", "--platform", "linux/amd64", "--buildx", "yes", "--dry-run"], &[]);
+    assert!(!stdout(&o).contains("DEV_IMAGE"), "{}", stdout(&o));
+}
