@@ -124,7 +124,7 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs) -> Result<()> {
     let version = version();
     let ldflags = format!("-X main.version={version}");
     let mut cmd = cmd!(sh, "{go} build -trimpath -buildvcs=false -ldflags {ldflags} -o {output} {ROUTER_MAIN}");
-    for (k, v) in cross::go_env(&out.platform, &out.lib_dir) {
+    for (k, v) in cross::go_env(&out.platform, Some(&out.lib_dir)) {
         // The router finds the library next to it in `dist/` (bin/ and lib/).
         let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
         cmd = cmd.env(k, v);

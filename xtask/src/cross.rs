@@ -10,8 +10,11 @@
 //!   compiler `/usr/bin/rustc` does (Debian: `rustc-web` + `libstd-rust-web-dev:<arch>`),
 //!   in which case cargo is told `RUSTC=/usr/bin/rustc`. Both are checked by
 //!   looking for the `libstd-*.rlib` files, not by package names;
-//! - a GNU C cross toolchain (`<prefix>gcc`) used as linker and by the `cc`
-//!   crate.
+//! - a C cross toolchain ([`cross_cc`]), used as linker, by the `cc` crate and
+//!   by cgo: a GNU cross gcc that has the target's libc (Debian:
+//!   `gcc-aarch64-linux-gnu` + `libc6-dev-arm64-cross`), else zig
+//!   ([`crate::zig`]: Fedora/CentOS cross gcc builds kernels only).
+//!   `XTASK_CROSS_CC=gcc` or `=zig` picks one.
 //!
 //! Variables the user already set (non-empty) in the process environment win:
 //! they are left out of the returned lists so that the caller's environment
@@ -19,16 +22,16 @@
 //! of its spellings (`CC_<triple>`, `CC_<triple_with_underscores>`, `TARGET_CC`)
 //! counts as set; a plain `CC` does not (it usually names the host compiler).
 //!
-//! The core ([`plan_rust_env`], [`plan_go_env`], [`choose_std`]) is pure: it
-//! takes the host, the target, an environment lookup and a tool probe, so that
-//! every (host, target) pair is unit-tested.
+//! The core ([`plan_rust_env`], [`plan_go_env`], [`choose_std`], [`choose_cc`])
+//! is pure: it takes the host, the target, an environment lookup and probe
+//! results, so that every (host, target) pair is unit-tested.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{doctor, platform::Platform};
+use crate::{doctor, platform::Platform, zig};
 
 /// Where the Rust standard library for a target comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -48,14 +51,150 @@ pub fn rust_env(target: &Platform) -> Result<Vec<(String, String)>> {
         return Ok(Vec::new());
     }
     let toolchain = target_std(target)?;
-    plan_rust_env(host, *target, &toolchain, &process_env, &tool_exists)
+    let cc = cross_cc(*target);
+    plan_rust_env(host, *target, &toolchain, cc.as_ref(), &process_env)
 }
 
 /// Environment for `go build` of the cgo router for `target`, linking against
-/// the library in `lib_dir`.
-pub fn go_env(target: &Platform, lib_dir: &Path) -> Vec<(String, String)> {
+/// the library in `lib_dir` (if given).
+pub fn go_env(target: &Platform, lib_dir: Option<&Path>) -> Vec<(String, String)> {
     let host = Platform::host().unwrap_or(*target);
-    plan_go_env(host, *target, lib_dir, &process_env)
+    let cc = if *target == host { None } else { cross_cc(*target).ok() };
+    plan_go_env(host, *target, lib_dir, cc.as_ref(), &process_env)
+}
+
+/// The C toolchain that compiles and links for a foreign target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrossCc {
+    /// `<prefix>gcc` with the target's libc at `libc`; `cxx`/`ar`: whether
+    /// `<prefix>g++` and `<prefix>ar` are there too.
+    Gcc { prefix: &'static str, libc: PathBuf, cxx: bool, ar: bool },
+    /// zig, through the wrappers of [`zig::write_wrappers`].
+    Zig(zig::Wrappers),
+}
+
+impl CrossCc {
+    pub fn cc(&self) -> String {
+        match self {
+            CrossCc::Gcc { prefix, .. } => format!("{prefix}gcc"),
+            CrossCc::Zig(w) => w.cc.display().to_string(),
+        }
+    }
+
+    pub fn cxx(&self) -> Option<String> {
+        match self {
+            CrossCc::Gcc { prefix, cxx, .. } => cxx.then(|| format!("{prefix}g++")),
+            CrossCc::Zig(w) => Some(w.cxx.display().to_string()),
+        }
+    }
+
+    pub fn ar(&self) -> Option<String> {
+        match self {
+            CrossCc::Gcc { prefix, ar, .. } => ar.then(|| format!("{prefix}ar")),
+            CrossCc::Zig(w) => Some(w.ar.display().to_string()),
+        }
+    }
+
+    /// One line for `doctor`.
+    pub fn describe(&self) -> String {
+        match self {
+            CrossCc::Gcc { prefix, libc, .. } => format!("{prefix}gcc, libc {}", libc.display()),
+            CrossCc::Zig(w) => format!("zig ({}) via {}", w.target, w.cc.display()),
+        }
+    }
+}
+
+/// `XTASK_CROSS_CC`: which C cross toolchains may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CcChoice {
+    /// Unset or `auto`: gcc when it has the target's libc, else zig.
+    Auto,
+    Gcc,
+    Zig,
+}
+
+impl CcChoice {
+    pub fn parse(value: Option<&str>) -> Result<CcChoice> {
+        match value.map(str::trim) {
+            None | Some("") | Some("auto") => Ok(CcChoice::Auto),
+            Some("gcc") => Ok(CcChoice::Gcc),
+            Some("zig") => Ok(CcChoice::Zig),
+            Some(other) => bail!("XTASK_CROSS_CC=`{other}`: expected `gcc`, `zig` or `auto`"),
+        }
+    }
+}
+
+/// What [`choose_cc`] picked: the gcc, or zig at this path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CcPick {
+    Gcc(CrossCc),
+    Zig(PathBuf),
+}
+
+/// Pure decision of [`cross_cc`]. `gcc`: the cross gcc, or why it cannot be
+/// used; `zig`: the zig executable, if found. The error names what was tried
+/// and how to install either.
+pub fn choose_cc(
+    host: Platform,
+    target: Platform,
+    choice: CcChoice,
+    gcc: std::result::Result<CrossCc, String>,
+    zig: Option<PathBuf>,
+) -> Result<CcPick> {
+    let no_zig =
+        || format!("zig is not found (XTASK_ZIG, PATH, {})", zig::installed_exe(Path::new(zig::INSTALL_DIR)).display());
+    let hint = || doctor::install_hint(&doctor::Need::CrossCc(target), host);
+    match choice {
+        CcChoice::Gcc => {
+            gcc.map(CcPick::Gcc).map_err(|why| anyhow::anyhow!("XTASK_CROSS_CC=gcc but {why}: install {}", hint()))
+        }
+        CcChoice::Zig => {
+            zig.map(CcPick::Zig).with_context(|| format!("XTASK_CROSS_CC=zig but {}: install {}", no_zig(), hint()))
+        }
+        CcChoice::Auto => match (gcc, zig) {
+            (Ok(gcc), _) => Ok(CcPick::Gcc(gcc)),
+            (Err(_), Some(zig)) => Ok(CcPick::Zig(zig)),
+            (Err(why), None) => bail!("no C cross toolchain for {target}: {why}, and {}: install {}", no_zig(), hint()),
+        },
+    }
+}
+
+/// The C cross toolchain for `target` on this machine (see [`choose_cc`]);
+/// for zig this writes its wrappers.
+pub fn cross_cc(target: Platform) -> Result<CrossCc> {
+    let host = Platform::host()?;
+    let choice = CcChoice::parse(process_env("XTASK_CROSS_CC").as_deref())?;
+    let prefix = target.gnu_prefix();
+    let gcc = format!("{prefix}gcc");
+    let probe_gcc = || -> std::result::Result<CrossCc, String> {
+        if !tool_exists(&gcc) {
+            return Err(format!("{gcc} is not found"));
+        }
+        let libc = gcc_libc(&gcc).ok_or_else(|| format!("{gcc} has no libc for {target} (it builds kernels only)"))?;
+        Ok(CrossCc::Gcc {
+            prefix,
+            libc,
+            cxx: tool_exists(&format!("{prefix}g++")),
+            ar: tool_exists(&format!("{prefix}ar")),
+        })
+    };
+    let gcc = if choice == CcChoice::Zig { Err("not tried".into()) } else { probe_gcc() };
+    let zig = if choice == CcChoice::Gcc { None } else { zig::find() };
+    match choose_cc(host, target, choice, gcc, zig)? {
+        CcPick::Gcc(cc) => Ok(cc),
+        CcPick::Zig(zig) => Ok(CrossCc::Zig(zig::write_wrappers(&zig::wrapper_dir()?, &zig, target)?)),
+    }
+}
+
+/// The libc a gcc links against, if it has one (`-print-file-name=libc.so`
+/// prints the bare name when it has none).
+pub fn gcc_libc(gcc: &str) -> Option<PathBuf> {
+    let out = std::process::Command::new(gcc).arg("-print-file-name=libc.so").output().ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !path.is_absolute() {
+        return None;
+    }
+    Some(std::fs::canonicalize(&path).unwrap_or(path))
 }
 
 /// Where the Rust std for `target` comes from; an error naming the install
@@ -132,13 +271,14 @@ pub fn choose_std(
     )
 }
 
-/// Pure core of [`rust_env`].
+/// Pure core of [`rust_env`], with the C toolchain `cc` (or why there is
+/// none: an error only when the user did not set the linker and CC).
 pub fn plan_rust_env(
     host: Platform,
     target: Platform,
     toolchain: &Toolchain,
+    cc: std::result::Result<&CrossCc, &anyhow::Error>,
     env: &dyn Fn(&str) -> Option<String>,
-    tool_exists: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     if target == host {
@@ -147,10 +287,6 @@ pub fn plan_rust_env(
     let triple = target.rust_triple();
     let under = triple.replace('-', "_");
     let upper = under.to_ascii_uppercase();
-    let prefix = target.gnu_prefix();
-    let gcc = format!("{prefix}gcc");
-    let gxx = format!("{prefix}g++");
-    let ar = format!("{prefix}ar");
 
     let is_set = |names: &[String]| names.iter().any(|n| env(n).is_some());
     let cc_names = |tool: &str| vec![format!("{tool}_{triple}"), format!("{tool}_{under}"), format!("TARGET_{tool}")];
@@ -158,25 +294,25 @@ pub fn plan_rust_env(
     let linker_var = format!("CARGO_TARGET_{upper}_LINKER");
     let want_linker = !is_set(std::slice::from_ref(&linker_var));
     let want_cc = !is_set(&cc_names("CC"));
-    if (want_linker || want_cc) && !tool_exists(&gcc) {
-        bail!(
-            "the C cross compiler {gcc} for {target} is missing: install {}",
-            doctor::install_hint(&doctor::Need::CrossCc(target), host)
-        );
-    }
-    if want_linker {
-        out.push((linker_var, gcc.clone()));
-    }
-    if want_cc {
-        out.push((format!("CC_{under}"), gcc));
-    }
-    // g++ and ar come with the gcc cross packages on Debian; set them when present
-    // (the cc crate only needs them for C++ sources and static archives).
-    if !is_set(&cc_names("CXX")) && tool_exists(&gxx) {
-        out.push((format!("CXX_{under}"), gxx));
-    }
-    if !is_set(&cc_names("AR")) && tool_exists(&ar) {
-        out.push((format!("AR_{under}"), ar));
+    let cc = match cc {
+        Ok(cc) => Some(cc),
+        Err(e) if want_linker || want_cc => bail!("{e:#}"),
+        Err(_) => None,
+    };
+    if let Some(cc) = cc {
+        if want_linker {
+            out.push((linker_var, cc.cc()));
+        }
+        if want_cc {
+            out.push((format!("CC_{under}"), cc.cc()));
+        }
+        // The cc crate only needs these for C++ sources and static archives.
+        if let (false, Some(cxx)) = (is_set(&cc_names("CXX")), cc.cxx()) {
+            out.push((format!("CXX_{under}"), cxx));
+        }
+        if let (false, Some(ar)) = (is_set(&cc_names("AR")), cc.ar()) {
+            out.push((format!("AR_{under}"), ar));
+        }
     }
     if let Some(rustc) = &toolchain.rustc {
         if env("RUSTC").is_none() {
@@ -194,7 +330,8 @@ pub fn plan_rust_env(
 pub fn plan_go_env(
     host: Platform,
     target: Platform,
-    lib_dir: &Path,
+    lib_dir: Option<&Path>,
+    cc: Option<&CrossCc>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<(String, String)> {
     let mut out = vec![
@@ -203,20 +340,44 @@ pub fn plan_go_env(
         ("GOARCH".to_string(), target.goarch().to_string()),
     ];
     if target != host {
+        // Without a toolchain, name the gcc: go then says what is missing.
         let prefix = target.gnu_prefix();
         if env("CC").is_none() {
-            out.push(("CC".into(), format!("{prefix}gcc")));
+            out.push(("CC".into(), cc.map(CrossCc::cc).unwrap_or_else(|| format!("{prefix}gcc"))));
         }
         if env("CXX").is_none() {
-            out.push(("CXX".into(), format!("{prefix}g++")));
+            out.push(("CXX".into(), cc.and_then(CrossCc::cxx).unwrap_or_else(|| format!("{prefix}g++"))));
         }
     }
-    let ldflags = match env("CGO_LDFLAGS") {
-        Some(user) => format!("-L{} {user}", lib_dir.display()),
-        None => format!("-L{}", lib_dir.display()),
-    };
-    out.push(("CGO_LDFLAGS".into(), ldflags));
+    if let Some(lib_dir) = lib_dir {
+        let ldflags = match env("CGO_LDFLAGS") {
+            Some(user) => format!("-L{} {user}", lib_dir.display()),
+            None => format!("-L{}", lib_dir.display()),
+        };
+        out.push(("CGO_LDFLAGS".into(), ldflags));
+    }
     out
+}
+
+impl crate::flags::CrossEnv {
+    /// `cargo xtask cross-env`: what `build` sets, for builds xtask does not
+    /// run (other workspaces, plain `cargo build --target`, `go build`).
+    pub fn run(self, _ctx: &crate::Ctx) -> Result<()> {
+        use std::io::Write;
+        let target = Platform::parse(&self.platform)?;
+        let mut vars = rust_env(&target)?;
+        if self.go {
+            if !target.is_host() {
+                cross_cc(target)?; // say why, rather than print a CC that is not there
+            }
+            vars.extend(go_env(&target, self.lib_dir.as_deref()));
+        }
+        let mut out = std::io::stdout().lock();
+        for (k, v) in vars {
+            writeln!(out, "export {k}={}", crate::docker::argv::quote(&v)).context("cannot write to stdout")?;
+        }
+        Ok(())
+    }
 }
 
 /// A non-empty variable of the process environment.
@@ -261,8 +422,20 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    fn all_tools(_: &str) -> bool {
-        true
+    /// A Debian-like cross gcc with g++ and ar.
+    fn gcc(target: Platform) -> CrossCc {
+        CrossCc::Gcc { prefix: target.gnu_prefix(), libc: "/usr/lib/libc.so".into(), cxx: true, ar: true }
+    }
+
+    fn zig_wrappers(target: Platform) -> CrossCc {
+        let dir = Path::new("/home/u/.cache/xtask/zig");
+        let w = |t| dir.join(zig::wrapper_name(target, t));
+        CrossCc::Zig(zig::Wrappers {
+            target: zig::target(target),
+            cc: w(zig::Tool::Cc),
+            cxx: w(zig::Tool::Cxx),
+            ar: w(zig::Tool::Ar),
+        })
     }
 
     fn keys(env: &[(String, String)]) -> Vec<&str> {
@@ -272,14 +445,14 @@ mod tests {
     #[test]
     fn host_to_host_is_empty() {
         for p in Platform::ALL {
-            let env = plan_rust_env(p, p, &Toolchain::default(), &lookup(&[]), &all_tools).unwrap();
+            let env = plan_rust_env(p, p, &Toolchain::default(), Ok(&gcc(p)), &lookup(&[])).unwrap();
             assert!(env.is_empty());
         }
     }
 
     #[test]
     fn amd64_to_arm64() {
-        let env = plan_rust_env(AMD, ARM, &Toolchain::default(), &lookup(&[]), &all_tools).unwrap();
+        let env = plan_rust_env(AMD, ARM, &Toolchain::default(), Ok(&gcc(ARM)), &lookup(&[])).unwrap();
         assert_eq!(
             env,
             vec![
@@ -294,7 +467,7 @@ mod tests {
     #[test]
     fn arm64_to_amd64_with_distro_rustc() {
         let tc = Toolchain { rustc: Some("/usr/bin/rustc".into()) };
-        let env = plan_rust_env(ARM, AMD, &tc, &lookup(&[]), &all_tools).unwrap();
+        let env = plan_rust_env(ARM, AMD, &tc, Ok(&gcc(AMD)), &lookup(&[])).unwrap();
         assert_eq!(
             env,
             vec![
@@ -315,7 +488,7 @@ mod tests {
             ("RUSTC", "/opt/rust/bin/rustc"),
             ("CC", "gcc"), // plain CC is the host's: does not count
         ]);
-        let out = plan_rust_env(AMD, ARM, &tc, &env, &all_tools).unwrap();
+        let out = plan_rust_env(AMD, ARM, &tc, Ok(&gcc(ARM)), &env).unwrap();
         assert_eq!(
             keys(&out),
             [
@@ -327,7 +500,7 @@ mod tests {
 
         // Every spelling the cc crate reads counts.
         for name in ["CC_aarch64-unknown-linux-gnu", "TARGET_CC"] {
-            let out = plan_rust_env(AMD, ARM, &tc, &lookup(&[(name, "x")]), &all_tools).unwrap();
+            let out = plan_rust_env(AMD, ARM, &tc, Ok(&gcc(ARM)), &lookup(&[(name, "x")])).unwrap();
             assert!(!keys(&out).contains(&"CC_aarch64_unknown_linux_gnu"), "{name}");
         }
         let env = lookup(&[
@@ -335,38 +508,81 @@ mod tests {
             ("TARGET_CXX", "x"),
             ("AR_aarch64_unknown_linux_gnu", "x"),
         ]);
-        let out = plan_rust_env(AMD, ARM, &Toolchain::default(), &env, &all_tools).unwrap();
+        let out = plan_rust_env(AMD, ARM, &Toolchain::default(), Ok(&gcc(ARM)), &env).unwrap();
         assert_eq!(keys(&out), ["CC_aarch64_unknown_linux_gnu"]);
     }
 
     #[test]
-    fn missing_cross_gcc_names_the_package() {
-        let no_gcc = |t: &str| !t.ends_with("gcc");
-        let err = plan_rust_env(AMD, ARM, &Toolchain::default(), &lookup(&[]), &no_gcc).unwrap_err().to_string();
-        assert!(err.contains("aarch64-linux-gnu-gcc"), "{err}");
-        assert!(err.contains("gcc-aarch64-linux-gnu"), "{err}");
-        assert!(err.contains("dnf"), "{err}");
-        let err = plan_rust_env(ARM, AMD, &Toolchain::default(), &lookup(&[]), &no_gcc).unwrap_err().to_string();
-        assert!(err.contains("gcc-x86-64-linux-gnu"), "{err}");
-
-        // With linker and CC both given by the user, gcc is not needed.
+    fn missing_cross_toolchain_is_an_error_only_when_needed() {
+        let why = anyhow::anyhow!("no C cross toolchain for linux/arm64");
+        let err = plan_rust_env(AMD, ARM, &Toolchain::default(), Err(&why), &lookup(&[])).unwrap_err().to_string();
+        assert_eq!(err, "no C cross toolchain for linux/arm64");
+        // With linker and CC both given by the user, no toolchain is needed.
         let env = lookup(&[("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "clang"), ("TARGET_CC", "clang")]);
-        let none = |_: &str| false;
-        assert!(plan_rust_env(AMD, ARM, &Toolchain::default(), &env, &none).unwrap().is_empty());
+        assert!(plan_rust_env(AMD, ARM, &Toolchain::default(), Err(&why), &env).unwrap().is_empty());
     }
 
     #[test]
     fn optional_tools_are_skipped_when_absent() {
-        let only_gcc = |t: &str| t.ends_with("gcc");
-        let out = plan_rust_env(AMD, ARM, &Toolchain::default(), &lookup(&[]), &only_gcc).unwrap();
+        let bare = CrossCc::Gcc { prefix: ARM.gnu_prefix(), libc: "/l".into(), cxx: false, ar: false };
+        let out = plan_rust_env(AMD, ARM, &Toolchain::default(), Ok(&bare), &lookup(&[])).unwrap();
         assert_eq!(keys(&out), ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "CC_aarch64_unknown_linux_gnu"]);
+    }
+
+    #[test]
+    fn zig_wrappers_are_linker_and_compilers() {
+        let out = plan_rust_env(AMD, ARM, &Toolchain::default(), Ok(&zig_wrappers(ARM)), &lookup(&[])).unwrap();
+        let w = "/home/u/.cache/xtask/zig/aarch64-linux-gnu-zig";
+        assert_eq!(
+            out,
+            vec![
+                ("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER".into(), format!("{w}-cc")),
+                ("CC_aarch64_unknown_linux_gnu".into(), format!("{w}-cc")),
+                ("CXX_aarch64_unknown_linux_gnu".into(), format!("{w}-c++")),
+                ("AR_aarch64_unknown_linux_gnu".into(), format!("{w}-ar")),
+            ]
+        );
+        let go = plan_go_env(ARM, AMD, None, Some(&zig_wrappers(AMD)), &lookup(&[]));
+        let w = "/home/u/.cache/xtask/zig/x86_64-linux-gnu-zig";
+        assert!(go.contains(&("CC".into(), format!("{w}-cc"))), "{go:?}");
+        assert!(go.contains(&("CXX".into(), format!("{w}-c++"))), "{go:?}");
+    }
+
+    #[test]
+    fn choose_cc_each_case() {
+        let zig = Some(PathBuf::from("/opt/xtask-zig/lib/ziglang/zig"));
+        let no_gcc = || Err::<CrossCc, _>("aarch64-linux-gnu-gcc has no libc for linux/arm64".to_string());
+        let pick = |choice, gcc, zig| choose_cc(AMD, ARM, choice, gcc, zig);
+        // auto: gcc with a libc first, zig otherwise.
+        assert_eq!(pick(CcChoice::Auto, Ok(gcc(ARM)), zig.clone()).unwrap(), CcPick::Gcc(gcc(ARM)));
+        assert_eq!(pick(CcChoice::Auto, no_gcc(), zig.clone()).unwrap(), CcPick::Zig(zig.clone().unwrap()));
+        let err = pick(CcChoice::Auto, no_gcc(), None).unwrap_err().to_string();
+        assert!(err.starts_with("no C cross toolchain for linux/arm64: aarch64-linux-gnu-gcc has no libc"), "{err}");
+        assert!(err.contains("zig is not found"), "{err}");
+        assert!(err.contains("gcc-aarch64-linux-gnu libc6-dev-arm64-cross"), "{err}");
+        assert!(err.contains("ziglang"), "{err}");
+        // Forced: only that one.
+        assert_eq!(pick(CcChoice::Zig, Ok(gcc(ARM)), zig.clone()).unwrap(), CcPick::Zig(zig.clone().unwrap()));
+        assert!(pick(CcChoice::Zig, Ok(gcc(ARM)), None)
+            .unwrap_err()
+            .to_string()
+            .starts_with("XTASK_CROSS_CC=zig but zig"));
+        assert_eq!(pick(CcChoice::Gcc, Ok(gcc(ARM)), zig.clone()).unwrap(), CcPick::Gcc(gcc(ARM)));
+        let err = pick(CcChoice::Gcc, no_gcc(), zig).unwrap_err().to_string();
+        assert!(err.starts_with("XTASK_CROSS_CC=gcc but aarch64-linux-gnu-gcc has no libc"), "{err}");
+        // The variable itself.
+        assert_eq!(CcChoice::parse(None).unwrap(), CcChoice::Auto);
+        assert_eq!(CcChoice::parse(Some("zig")).unwrap(), CcChoice::Zig);
+        assert_eq!(CcChoice::parse(Some("auto")).unwrap(), CcChoice::Auto);
+        let err = CcChoice::parse(Some("clang")).unwrap_err().to_string();
+        assert_eq!(err, "XTASK_CROSS_CC=`clang`: expected `gcc`, `zig` or `auto`");
     }
 
     #[test]
     fn go_env_each_pair() {
         let lib = Path::new("/w/target/release");
         for p in Platform::ALL {
-            let out = plan_go_env(p, p, lib, &lookup(&[]));
+            let out = plan_go_env(p, p, Some(lib), None, &lookup(&[]));
             assert_eq!(
                 out,
                 vec![
@@ -377,7 +593,7 @@ mod tests {
                 ]
             );
         }
-        let out = plan_go_env(AMD, ARM, lib, &lookup(&[]));
+        let out = plan_go_env(AMD, ARM, Some(lib), Some(&gcc(ARM)), &lookup(&[]));
         assert_eq!(
             out,
             vec![
@@ -389,7 +605,8 @@ mod tests {
                 ("CGO_LDFLAGS".into(), "-L/w/target/release".into()),
             ]
         );
-        let out = plan_go_env(ARM, AMD, lib, &lookup(&[("CC", "zig cc"), ("CGO_LDFLAGS", "-s")]));
+        let out =
+            plan_go_env(ARM, AMD, Some(lib), Some(&gcc(AMD)), &lookup(&[("CC", "zig cc"), ("CGO_LDFLAGS", "-s")]));
         assert_eq!(
             out,
             vec![

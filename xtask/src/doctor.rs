@@ -89,7 +89,7 @@ impl Need {
         match self {
             Need::Cargo => "cargo".into(),
             Need::TargetStd(p) => format!("rust std {}", p.rust_triple()),
-            Need::CrossCc(p) => format!("C cross compiler {}gcc", p.gnu_prefix()),
+            Need::CrossCc(p) => format!("C cross compiler {}gcc or zig", p.gnu_prefix()),
             Need::Go => "go >= 1.19".into(),
             Need::HostCc => "C compiler (cc)".into(),
             Need::Docker => "docker engine".into(),
@@ -133,6 +133,10 @@ impl Need {
 pub enum PkgManager {
     Apt,
     Dnf,
+    /// dnf on CentOS Stream, Rocky or AlmaLinux: EPEL (and CRB, which EPEL
+    /// needs) are enabled first; qemu-user, ShellCheck, yamllint and
+    /// codespell come from there.
+    DnfEl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +168,10 @@ struct Row {
     other: &'static str,
 }
 
+/// How to get the C cross toolchain without a distro package.
+const ZIG_HINT: &str = "zig from PyPI (`ziglang`; `cargo xtask doctor --fix` puts it in /opt/xtask-zig where \
+     the distro has no cross gcc with a glibc, e.g. Fedora/CentOS)";
+
 /// THE package table: every distro package name xtask knows, apt and dnf.
 const PACKAGES: &[Row] = &[
     Row { kind: Kind::Cargo, arch: None, apt: &["cargo-web"], dnf: &["cargo"], other: "https://rustup.rs" },
@@ -185,15 +193,16 @@ const PACKAGES: &[Row] = &[
         kind: Kind::CrossCc,
         arch: Some(Arch::Arm64),
         apt: &["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
-        dnf: &["gcc-aarch64-linux-gnu", "binutils-aarch64-linux-gnu"],
-        other: "on Fedora also the glibc sysroot `sysroot-aarch64-fc<release>-glibc`",
+        // Fedora's and EPEL's cross gcc have no glibc (kernels only): zig instead.
+        dnf: &[],
+        other: ZIG_HINT,
     },
     Row {
         kind: Kind::CrossCc,
         arch: Some(Arch::Amd64),
         apt: &["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
-        dnf: &["gcc-x86_64-linux-gnu", "binutils-x86_64-linux-gnu"],
-        other: "on Fedora also the glibc sysroot `sysroot-x86_64-fc<release>-glibc`",
+        dnf: &[],
+        other: ZIG_HINT,
     },
     Row { kind: Kind::Go, arch: None, apt: &["golang-go"], dnf: &["golang"], other: "https://go.dev/dl" },
     Row { kind: Kind::HostCc, arch: None, apt: &["gcc", "libc6-dev"], dnf: &["gcc", "glibc-devel"], other: "" },
@@ -290,7 +299,7 @@ pub fn packages(need: &Need, pm: PkgManager) -> Vec<&'static str> {
     match row(need) {
         Some(r) => match pm {
             PkgManager::Apt => r.apt.to_vec(),
-            PkgManager::Dnf => r.dnf.to_vec(),
+            PkgManager::Dnf | PkgManager::DnfEl => r.dnf.to_vec(),
         },
         None => Vec::new(),
     }
@@ -371,6 +380,7 @@ pub fn fix_plan(
         }
     }
     let bootstrap = !rustup.present && !std_triples.is_empty();
+    let mut zig = false;
     let mut pkgs: Vec<&str> = Vec::new();
     let mut without_pm: Vec<String> = Vec::new();
     for need in missing {
@@ -385,7 +395,15 @@ pub fn fix_plan(
         if pm.is_none() {
             without_pm.push(need.label());
         }
-        for p in packages(need) {
+        let mut need_pkgs = packages(need);
+        if let Need::CrossCc(_) = need {
+            // No distro cross gcc with a libc (dnf): zig from PyPI, with python3.
+            if need_pkgs.is_empty() {
+                zig = true;
+                need_pkgs.push("python3");
+            }
+        }
+        for p in need_pkgs {
             // A `:arch` suffix naming the host is the plain package.
             let p = match p.split_once(':') {
                 Some((name, arch)) if arch == host.debian_arch() => name,
@@ -412,12 +430,19 @@ pub fn fix_plan(
                 install.extend(pkgs.iter().map(|s| s.to_string()));
                 plan.push(install);
             }
-            PkgManager::Dnf => {
+            PkgManager::Dnf | PkgManager::DnfEl => {
+                if pm == PkgManager::DnfEl {
+                    plan.push(argv(&["dnf", "install", "-y", "dnf-plugins-core", "epel-release"]));
+                    plan.push(argv(&["dnf", "config-manager", "--set-enabled", "crb"]));
+                }
                 let mut install = argv(&["dnf", "install", "-y"]);
                 install.extend(pkgs.iter().map(|s| s.to_string()));
                 plan.push(install);
             }
         }
+    }
+    if zig {
+        plan.extend(crate::zig::install_plan("python3", Path::new(crate::zig::INSTALL_DIR)));
     }
     if bootstrap {
         let url = format!("https://static.rust-lang.org/rustup/dist/{}/rustup-init", host.rust_triple());
@@ -604,10 +629,21 @@ pub fn package_manager() -> Option<PkgManager> {
     if cross::tool_exists("apt-get") {
         Some(PkgManager::Apt)
     } else if cross::tool_exists("dnf") {
-        Some(PkgManager::Dnf)
+        let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        Some(if has_epel(&os_release) { PkgManager::DnfEl } else { PkgManager::Dnf })
     } else {
         None
     }
+}
+
+/// Whether `/etc/os-release` names an Enterprise Linux whose own repositories
+/// carry `epel-release` (CentOS Stream, Rocky, AlmaLinux; not RHEL itself,
+/// which needs a subscription for CRB, nor Fedora, which needs no EPEL).
+pub fn has_epel(os_release: &str) -> bool {
+    os_release.lines().filter_map(|l| l.strip_prefix("ID=")).any(|id| {
+        let id = id.trim().trim_matches('"').trim_matches('\'');
+        matches!(id, "centos" | "rocky" | "almalinux")
+    })
 }
 
 /// Install `missing` on this machine (as root): [`fix_plan`], then [`run_plan`].
@@ -681,7 +717,7 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -
     for &p in platforms {
         add(Need::TargetStd(p), Some(p), check_std(sh, p));
         if p != host {
-            add(Need::CrossCc(p), Some(p), check_cross_cc(sh, p));
+            add(Need::CrossCc(p), Some(p), check_cross_cc(p));
             add(Need::Qemu(p), Some(p), check_qemu(p));
             add(Need::QemuUser(p), Some(p), check_qemu_user(p));
         }
@@ -769,20 +805,8 @@ fn check_std(sh: &Shell, p: Platform) -> Result<String> {
     })
 }
 
-fn check_cross_cc(sh: &Shell, p: Platform) -> Result<String> {
-    let gcc = format!("{}gcc", p.gnu_prefix());
-    let host = Platform::host()?;
-    let hint = || install_hint(&Need::CrossCc(p), host);
-    if !cross::tool_exists(&gcc) {
-        bail!("{gcc} not found: install {}", hint());
-    }
-    // The libc for the target: gcc prints the bare name when it has none.
-    let libc = cmd!(sh, "{gcc} -print-file-name=libc.so").quiet().ignore_stderr().read().unwrap_or_default();
-    if !Path::new(libc.trim()).is_absolute() {
-        bail!("{gcc} has no libc for {p}: install {}", hint());
-    }
-    let libc = std::fs::canonicalize(libc.trim()).unwrap_or_else(|_| PathBuf::from(libc.trim()));
-    Ok(format!("{gcc}, libc {}", libc.display()))
+fn check_cross_cc(p: Platform) -> Result<String> {
+    cross::cross_cc(p).map(|cc| cc.describe())
 }
 
 fn qemu_name(p: Platform) -> &'static str {
@@ -888,8 +912,9 @@ mod tests {
     fn table_knows_apt_and_dnf() {
         assert_eq!(packages(&Need::CrossCc(ARM), PkgManager::Apt), ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"]);
         assert_eq!(packages(&Need::CrossCc(AMD), PkgManager::Apt), ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"]);
-        assert!(packages(&Need::CrossCc(ARM), PkgManager::Dnf).contains(&"gcc-aarch64-linux-gnu"));
-        assert!(packages(&Need::CrossCc(AMD), PkgManager::Dnf).contains(&"gcc-x86_64-linux-gnu"));
+        // dnf's cross gcc has no glibc: zig instead (see fix_plan).
+        assert!(packages(&Need::CrossCc(ARM), PkgManager::Dnf).is_empty());
+        assert_eq!(packages(&Need::Go, PkgManager::DnfEl), ["golang"]);
         assert_eq!(packages(&Need::TargetStd(ARM), PkgManager::Apt), ["rustc-web", "libstd-rust-web-dev:arm64"]);
         assert_eq!(packages(&Need::Go, PkgManager::Apt), ["golang-go"]);
         assert_eq!(packages(&Need::Go, PkgManager::Dnf), ["golang"]);
@@ -900,7 +925,7 @@ mod tests {
     fn hints() {
         let h = install_hint(&Need::CrossCc(ARM), AMD);
         assert!(h.contains("apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"), "{h}");
-        assert!(h.contains("dnf install gcc-aarch64-linux-gnu"), "{h}");
+        assert!(h.contains("zig from PyPI (`ziglang`"), "{h}");
         let h = install_hint(&Need::TargetStd(ARM), AMD);
         assert!(h.contains("dpkg --add-architecture arm64"), "{h}");
         assert!(h.contains("rustup target add aarch64-unknown-linux-gnu"), "{h}");
@@ -987,6 +1012,45 @@ mod tests {
             fix_plan(&[Need::Model], Some(PkgManager::Dnf), AMD, &no_rustup(), "xt").unwrap(),
             vec![s(&["xt", "model"])]
         );
+    }
+
+    #[test]
+    fn plan_centos_dev_image() {
+        // What `doctor --fix --dev` runs on CentOS Stream for an arm64 cross setup.
+        let plan = fix_plan(
+            &[Need::Go, Need::CrossCc(ARM), Need::TargetStd(ARM), Need::QemuUser(ARM)],
+            Some(PkgManager::DnfEl),
+            AMD,
+            &no_rustup(),
+            "xtask",
+        )
+        .unwrap();
+        assert_eq!(plan[0], s(&["dnf", "install", "-y", "dnf-plugins-core", "epel-release"]));
+        assert_eq!(plan[1], s(&["dnf", "config-manager", "--set-enabled", "crb"]));
+        assert_eq!(plan[2], s(&["dnf", "install", "-y", "golang", "python3", "qemu-user-static"]));
+        // zig from PyPI, the cross C toolchain: in /opt/xtask-zig, where cross::cross_cc finds it.
+        assert_eq!(plan[3], s(&["python3", "-m", "venv", "/opt/xtask-zig/venv"]));
+        assert_eq!(plan[4][0], "/opt/xtask-zig/venv/bin/pip");
+        assert!(plan[4].contains(&crate::zig::PIP_SPEC.to_string()));
+        assert!(plan.iter().any(|c| c.ends_with(&s(&["target", "add", "aarch64-unknown-linux-gnu"]))), "{plan:?}");
+        // Plain dnf (Fedora): no EPEL; apt: the cross gcc, no zig.
+        let fedora = fix_plan(&[Need::CrossCc(ARM)], Some(PkgManager::Dnf), AMD, &no_rustup(), "x").unwrap();
+        assert_eq!(fedora[0], s(&["dnf", "install", "-y", "python3"]));
+        assert_eq!(fedora.len(), 3);
+        let debian = fix_plan(&[Need::CrossCc(ARM)], Some(PkgManager::Apt), AMD, &no_rustup(), "x").unwrap();
+        assert!(debian.iter().all(|c| !c.join(" ").contains("zig")), "{debian:?}");
+        assert!(debian.last().unwrap().contains(&"libc6-dev-arm64-cross".to_string()));
+    }
+
+    #[test]
+    fn epel_from_os_release() {
+        assert!(has_epel("NAME=\"CentOS Stream\"\nVERSION=\"9\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\n"));
+        assert!(has_epel("ID=rocky\nID_LIKE=\"rhel centos fedora\"\n"));
+        assert!(has_epel("ID='almalinux'\n"));
+        assert!(!has_epel("ID=fedora\n"));
+        assert!(!has_epel("ID=\"rhel\"\nID_LIKE=\"fedora\"\n"));
+        assert!(!has_epel("ID=debian\n"));
+        assert!(!has_epel(""));
     }
 
     fn no_rustup() -> Rustup {

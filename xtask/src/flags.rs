@@ -39,6 +39,8 @@ pub enum Cmd {
     VerifySymbols(VerifySymbols),
     /// Print the exported dynamic symbols of an ELF file, one per line, sorted.
     Symbols(Symbols),
+    /// Print the environment of a cross build (`export K=V` lines, for `eval`): linker, CC, RUSTC, ...
+    CrossEnv(CrossEnv),
     /// Build, verify and assemble `dist/<os>-<arch>/` for each platform.
     Dist(Dist),
     /// Report what each platform needs and what is missing; `--fix` installs it.
@@ -139,6 +141,19 @@ pub struct VerifySymbols {
 pub struct Symbols {
     /// Any ELF file (shared object, executable, object).
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CrossEnv {
+    /// The target platform, e.g. `linux/arm64` (the host prints nothing for cargo).
+    #[arg(long, value_name = "P")]
+    pub platform: String,
+    /// Also the variables of a cgo build: CGO_ENABLED, GOOS, GOARCH, CC, CXX.
+    #[arg(long)]
+    pub go: bool,
+    /// With `--go`: the directory of the library cgo links, added to CGO_LDFLAGS as `-L`.
+    #[arg(long, value_name = "DIR", requires = "go")]
+    pub lib_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ mod symbols;
 mod test;
 mod verify;
 mod workspace;
+mod zig;
 
 use std::process::ExitCode;
 
@@ -70,6 +71,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Build(cmd) => cmd.run(&ctx),
         Cmd::VerifySymbols(cmd) => cmd.run(&ctx),
         Cmd::Symbols(cmd) => cmd.run(&ctx),
+        Cmd::CrossEnv(cmd) => cmd.run(&ctx),
         Cmd::Dist(cmd) => cmd.run(&ctx),
         Cmd::Doctor(cmd) => cmd.run(&ctx),
         Cmd::Precache(cmd) => cmd.run(&ctx),

@@ -8,7 +8,10 @@
 //!   processes (goal: ratio ≤ 1.0, under 50 ms).
 //!
 //! Each build gets a fresh target directory under `target/xtask/bench-cross/`
-//! so that neither reuses the other's (or the workspace's) artifacts.
+//! so that neither reuses the other's (or the workspace's) artifacts. Both use
+//! the same compiler: where the foreign std comes from the distro's rustc
+//! (`RUSTC=/usr/bin/rustc`), the native build uses it too, so that the ratio
+//! measures cross-compiling, not two differently optimised rustc builds.
 
 use std::{
     path::{Path, PathBuf},
@@ -42,6 +45,9 @@ pub fn run(ctx: &Ctx, no_build: bool) -> Result<()> {
     std::fs::copy(std::env::current_exe().context("cannot locate the xtask executable")?, &exe)
         .context("cannot copy the xtask executable")?;
 
+    // The compiler of the cross build, which the native build then uses too.
+    let cross_env = cross::rust_env(&foreign)?;
+    let rustc = cross_env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| v.clone());
     let mut built = Vec::new();
     for platform in [host, foreign] {
         let target_dir = root.join(platform.dir_name());
@@ -57,7 +63,7 @@ pub fn run(ctx: &Ctx, no_build: bool) -> Result<()> {
             std::fs::remove_dir_all(&target_dir).with_context(|| format!("cannot clear {}", target_dir.display()))?;
         }
         eprintln!("==> cold release build of {PACKAGE} for {platform} in {}", target_dir.display());
-        let time = cold_build(&ws.manifest, &target_dir, platform)?;
+        let time = cold_build(&ws.manifest, &target_dir, platform, rustc.as_deref())?;
         eprintln!("    {}", human(time));
         built.push((platform, Some(time), lib));
     }
@@ -79,7 +85,8 @@ pub fn run(ctx: &Ctx, no_build: bool) -> Result<()> {
     }
 
     if let (Some(native), Some(crossed)) = (native, crossed) {
-        println!("\ncross build vs native build of {PACKAGE} (release, cold)");
+        let compiler = rustc.clone().unwrap_or_else(|| std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()));
+        println!("\ncross build vs native build of {PACKAGE} (release, cold, both with {compiler})");
         println!("  {:<34} {:>10}", format!("native {host}"), human(*native));
         println!("  {:<34} {:>10}", format!("cross  {foreign} (no QEMU)"), human(*crossed));
         let ratio = crossed.as_secs_f64() / native.as_secs_f64();
@@ -110,8 +117,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A cold `cargo build --release` of the library for `platform` in `target_dir`.
-fn cold_build(manifest: &Path, target_dir: &PathBuf, platform: Platform) -> Result<Duration> {
+/// A cold `cargo build --release` of the library for `platform` in
+/// `target_dir`, with `rustc` as the compiler when given.
+fn cold_build(manifest: &Path, target_dir: &PathBuf, platform: Platform, rustc: Option<&str>) -> Result<Duration> {
     let mut cmd = Command::new(cargo());
     cmd.args(["build", "--locked", "--release", "--package", PACKAGE, "--manifest-path"])
         .arg(manifest)
@@ -120,6 +128,9 @@ fn cold_build(manifest: &Path, target_dir: &PathBuf, platform: Platform) -> Resu
         cmd.args(["--target", platform.rust_triple()]);
     }
     cmd.envs(cross::rust_env(&platform)?);
+    if let Some(rustc) = rustc {
+        cmd.env("RUSTC", rustc);
+    }
     let start = Instant::now();
     let status = cmd.status().context("cannot run cargo")?;
     if !status.success() {

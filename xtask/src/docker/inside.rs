@@ -1,7 +1,7 @@
 //! Steps that run INSIDE the builder stages of the Dockerfiles:
 //!
 //! - `xtask docker toolchain [--platform P]`: install what building for P
-//!   needs (Go, the C compiler, and for a foreign P the C cross compiler and
+//!   needs (Go, the C compiler, and for a foreign P the C cross toolchain and
 //!   the Rust std), whatever the base image: with rustup the std comes from
 //!   `rustup target add`, otherwise from apt/dnf (Debian: `libstd-rust-web-dev:<arch>`,
 //!   built with `/usr/bin/rustc`). The plan and its runner are `doctor`'s.
@@ -27,6 +27,7 @@ pub fn missing(
     host: Platform,
     target: Platform,
     tool: &dyn Fn(&str) -> bool,
+    has_cross_cc: &dyn Fn() -> bool,
     has_target_std: &dyn Fn() -> bool,
 ) -> Vec<Need> {
     let mut out = Vec::new();
@@ -37,7 +38,7 @@ pub fn missing(
         out.push(Need::Go);
     }
     if target != host {
-        if !tool(&format!("{}gcc", target.gnu_prefix())) {
+        if !has_cross_cc() {
             out.push(Need::CrossCc(target));
         }
         if !has_target_std() {
@@ -54,7 +55,8 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
         None => host,
     };
     let probe_std = || cross::target_std(&target).is_ok();
-    let need = missing(host, target, &cross::tool_exists, &probe_std);
+    let probe_cc = || cross::cross_cc(target).is_ok();
+    let need = missing(host, target, &cross::tool_exists, &probe_cc, &probe_std);
     if need.is_empty() {
         eprintln!("toolchain: everything for {target} is here");
         return Ok(());
@@ -64,7 +66,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     if opts.dry_run {
         return Ok(());
     }
-    let left = missing(host, target, &cross::tool_exists, &probe_std);
+    let left = missing(host, target, &cross::tool_exists, &probe_cc, &probe_std);
     if !left.is_empty() {
         let what: Vec<String> = left.iter().map(|n| n.label()).collect();
         bail!("still missing after installing: {}", what.join(", "));
@@ -125,7 +127,7 @@ mod tests {
     #[test]
     fn debian_base_cross_to_arm64() {
         let none = |_: &str| false;
-        let need = missing(AMD, ARM, &none, &|| false);
+        let need = missing(AMD, ARM, &none, &|| false, &|| false);
         assert_eq!(need, [Need::HostCc, Need::Go, Need::CrossCc(ARM), Need::TargetStd(ARM)]);
         let plan = doctor::fix_plan(&need, Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap();
         assert_eq!(plan[0], s(&["dpkg", "--add-architecture", "arm64"]));
@@ -140,7 +142,7 @@ mod tests {
     #[test]
     fn rust_image_uses_rustup_for_the_std() {
         let has = |t: &str| t == "cc";
-        let need = missing(AMD, ARM, &has, &|| false);
+        let need = missing(AMD, ARM, &has, &|| false, &|| false);
         let plan = doctor::fix_plan(
             &need,
             Some(PkgManager::Apt),
@@ -157,9 +159,9 @@ mod tests {
     #[test]
     fn native_needs_only_go_and_cc() {
         let all = |_: &str| true;
-        assert!(missing(AMD, AMD, &all, &|| false).is_empty());
+        assert!(missing(AMD, AMD, &all, &|| true, &|| false).is_empty());
         let no_go = |t: &str| t != "go";
-        assert_eq!(missing(ARM, ARM, &no_go, &|| false), [Need::Go]);
+        assert_eq!(missing(ARM, ARM, &no_go, &|| true, &|| false), [Need::Go]);
         let err = doctor::fix_plan(&[Need::Go], None, AMD, &no_rustup(), "xtask").unwrap_err().to_string();
         assert!(err.contains("neither apt-get nor dnf"), "{err}");
     }

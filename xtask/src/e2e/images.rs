@@ -219,7 +219,7 @@ mod tests {
             go >= 1.19  -  ok  go1.19\n\
             rust std x86_64-unknown-linux-gnu  linux/amd64  ok  host\n\
             rust std aarch64-unknown-linux-gnu  linux/arm64  ok  via RUSTC\n\
-            C cross compiler aarch64-linux-gnu-gcc  linux/arm64  ok  x\n\
+            C cross compiler aarch64-linux-gnu-gcc or zig  linux/arm64  ok  x\n\
             qemu binfmt qemu-aarch64  linux/arm64  absent (optional)  not registered\n\
             qemu-user qemu-aarch64  linux/arm64  ok  /usr/bin/qemu-aarch64-static\n\
             docker engine  -  absent (optional)  no engine\n\
