@@ -298,7 +298,7 @@ pub enum DockerCmd {
 /// `cargo xtask docker <image>`: build one image for one or more platforms.
 #[derive(Debug, Args, Clone, Default)]
 pub struct DockerBuild {
-    /// The image to build (`extproc`).
+    /// The image to build: `extproc`, `dev`, `precommit` or `stack` (see tools/docker/README.md).
     #[arg(required = true)]
     pub image: Option<String>,
     /// Target platforms, e.g. `linux/amd64,linux/arm64` (default: the host).

@@ -92,6 +92,22 @@ fn a_broken_workspace_fails_with_file_and_line() {
 }
 
 #[test]
+fn another_workspace_is_not_held_to_our_image_table() {
+    // No tools/docker, no workflows: nothing to check (and no tool is needed for that).
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    write(ws, "Cargo.toml", "[workspace]\nmembers = []\nresolver = \"2\"\n");
+    let manifest = ws.join("Cargo.toml");
+    let o =
+        xtask(ws, &["--manifest-path", manifest.to_str().unwrap(), "lint", "--only", "dockerfile,hadolint,actionlint"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    for check in ["dockerfile", "hadolint", "actionlint"] {
+        assert!(out.lines().any(|l| l.starts_with(check) && l.contains(" PASS ")), "{check}: {out}");
+    }
+}
+
+#[test]
 fn unknown_check_is_one_error() {
     let o = xtask(&root(), &["lint", "--only", "dockerfile,spelling"]);
     let (_, err) = text(&o);

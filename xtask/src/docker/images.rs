@@ -125,6 +125,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn help_names_every_image() {
+        use clap::CommandFactory;
+        let mut cmd = crate::flags::Xtask::command();
+        let help = cmd.find_subcommand_mut("docker").unwrap().render_help().to_string();
+        for image in IMAGES {
+            assert!(help.contains(&format!("`{}`", image.name)), "{} is not in:\n{help}", image.name);
+        }
+    }
+
+    #[test]
     fn unknown_image_lists_the_known_ones() {
         let err = find("nginx").unwrap_err().to_string();
         assert!(err.starts_with("unknown image `nginx`; known images: extproc ("), "{err}");
