@@ -331,13 +331,41 @@ fn finding(file: &str, line: usize, rule: &str, message: String) -> Finding {
     Finding { file: file.to_owned(), line, rule: rule.to_owned(), message }
 }
 
-/// `ARG` name referenced by an image that is exactly `$X` or `${X}`.
-fn image_arg(image: &str) -> Option<&str> {
-    let name = image.strip_prefix("${").and_then(|s| s.strip_suffix('}')).or_else(|| image.strip_prefix('$'))?;
-    let valid = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    valid.then_some(name)
+/// The `ARG`s an image reference is made of, when it starts with one (so
+/// that the repository can be replaced): `$X`, `${X}`, `${X:-default}`,
+/// `${X:+alt}`, `${REGISTRY}/dev:${TAG}`. `None` for a fixed image
+/// (`debian`, `debian:${TAG}`).
+fn image_args(image: &str) -> Option<Vec<&str>> {
+    if !image.starts_with('$') {
+        return None;
+    }
+    let is_name = |n: &str| {
+        !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let mut names = Vec::new();
+    let mut rest = image;
+    while let Some(i) = rest.find('$') {
+        rest = &rest[i + 1..];
+        let name = if let Some(braced) = rest.strip_prefix('{') {
+            let end = braced.find('}')?;
+            rest = &braced[end + 1..];
+            // `${X:-default}`, `${X-default}`, `${X:+alt}`, `${X+alt}`: the name is X.
+            let inner = &braced[..end];
+            &inner[..inner.find([':', '-', '+']).unwrap_or(inner.len())]
+        } else {
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let name = &rest[..end];
+            rest = &rest[end..];
+            name
+        };
+        if !is_name(name) {
+            return None;
+        }
+        names.push(name);
+    }
+    Some(names)
 }
 
 pub fn base_images(file: &str, df: &Dockerfile) -> Vec<Finding> {
@@ -347,14 +375,17 @@ pub fn base_images(file: &str, df: &Dockerfile) -> Vec<Finding> {
         if s.image.eq_ignore_ascii_case("scratch") || df.stage_ref(&s.image, s.index).is_some() {
             continue;
         }
-        match image_arg(&s.image) {
-            Some(arg) if globals.iter().any(|g| g == arg) => {}
-            Some(arg) => out.push(finding(
-                file,
-                s.line,
-                "base-image",
-                format!("`FROM {}`: `{arg}` is not an ARG declared before the first FROM", s.image),
-            )),
+        match image_args(&s.image) {
+            Some(args) => {
+                if let Some(arg) = args.iter().find(|a| !globals.iter().any(|g| g == *a)) {
+                    out.push(finding(
+                        file,
+                        s.line,
+                        "base-image",
+                        format!("`FROM {}`: `{arg}` is not an ARG declared before the first FROM", s.image),
+                    ));
+                }
+            }
             None => out.push(finding(
                 file,
                 s.line,
@@ -742,10 +773,18 @@ mod tests {
         assert!(!mentions("/layout", "/out"));
         assert!(!mentions("/x/out", "/out"));
         assert!(!mentions("/outer", "/out"));
-        assert_eq!(image_arg("${A}"), Some("A"));
-        assert_eq!(image_arg("$A_1"), Some("A_1"));
-        assert_eq!(image_arg("${A}:tag"), None);
-        assert_eq!(image_arg("debian"), None);
+        assert_eq!(image_args("${A}"), Some(vec!["A"]));
+        assert_eq!(image_args("$A_1"), Some(vec!["A_1"]));
+        assert_eq!(image_args("${A:-golang:1.19}"), Some(vec!["A"]));
+        assert_eq!(image_args("${A-x}"), Some(vec!["A"]));
+        assert_eq!(image_args("${A:+x}"), Some(vec!["A"]));
+        assert_eq!(image_args("${REGISTRY}/dev:${TAG}"), Some(vec!["REGISTRY", "TAG"]));
+        assert_eq!(image_args("$REG/dev:$TAG"), Some(vec!["REG", "TAG"]));
+        assert_eq!(image_args("${A}:tag"), Some(vec!["A"]));
+        assert_eq!(image_args("debian"), None);
+        assert_eq!(image_args("debian:${TAG}"), None);
+        assert_eq!(image_args("${A"), None);
+        assert_eq!(image_args("${1A}"), None);
     }
 
     #[test]
