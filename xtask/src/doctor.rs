@@ -397,10 +397,10 @@ pub fn fix_plan(
         }
         let mut need_pkgs = packages(need);
         if let Need::CrossCc(_) = need {
-            // No distro cross gcc with a libc (dnf): zig from PyPI, with python3.
+            // No distro cross gcc with a libc (dnf): zig from PyPI, with pip.
             if need_pkgs.is_empty() {
                 zig = true;
-                need_pkgs.push("python3");
+                need_pkgs.extend(packages(&Need::Pip));
             }
         }
         for p in need_pkgs {
@@ -1027,16 +1027,15 @@ mod tests {
         .unwrap();
         assert_eq!(plan[0], s(&["dnf", "install", "-y", "dnf-plugins-core", "epel-release"]));
         assert_eq!(plan[1], s(&["dnf", "config-manager", "--set-enabled", "crb"]));
-        assert_eq!(plan[2], s(&["dnf", "install", "-y", "golang", "python3", "qemu-user-static"]));
+        assert_eq!(plan[2], s(&["dnf", "install", "-y", "golang", "python3-pip", "qemu-user-static"]));
         // zig from PyPI, the cross C toolchain: in /opt/xtask-zig, where cross::cross_cc finds it.
-        assert_eq!(plan[3], s(&["python3", "-m", "venv", "/opt/xtask-zig/venv"]));
-        assert_eq!(plan[4][0], "/opt/xtask-zig/venv/bin/pip");
-        assert!(plan[4].contains(&crate::zig::PIP_SPEC.to_string()));
+        assert_eq!(plan[3][..4], s(&["python3", "-m", "pip", "install"]));
+        assert!(plan[3].ends_with(&s(&["--target", "/opt/xtask-zig/lib", crate::zig::PIP_SPEC])), "{plan:?}");
         assert!(plan.iter().any(|c| c.ends_with(&s(&["target", "add", "aarch64-unknown-linux-gnu"]))), "{plan:?}");
         // Plain dnf (Fedora): no EPEL; apt: the cross gcc, no zig.
         let fedora = fix_plan(&[Need::CrossCc(ARM)], Some(PkgManager::Dnf), AMD, &no_rustup(), "x").unwrap();
-        assert_eq!(fedora[0], s(&["dnf", "install", "-y", "python3"]));
-        assert_eq!(fedora.len(), 3);
+        assert_eq!(fedora[0], s(&["dnf", "install", "-y", "python3-pip"]));
+        assert_eq!(fedora.len(), 2);
         let debian = fix_plan(&[Need::CrossCc(ARM)], Some(PkgManager::Apt), AMD, &no_rustup(), "x").unwrap();
         assert!(debian.iter().all(|c| !c.join(" ").contains("zig")), "{debian:?}");
         assert!(debian.last().unwrap().contains(&"libc6-dev-arm64-cross".to_string()));

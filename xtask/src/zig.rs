@@ -14,7 +14,8 @@
 //! a per-user cache directory; they are rewritten only when they change.
 //!
 //! Where zig is found, in order: `$XTASK_ZIG` (a path), `zig` on PATH, then
-//! [`INSTALL_DIR`]`/lib/ziglang/zig` (where `doctor --fix` puts it).
+//! [`INSTALL_DIR`]`/lib/ziglang/zig` (where `doctor --fix` puts it with
+//! `pip install --target`).
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,7 @@ pub const GLIBC: &str = "2.28";
 /// What `doctor --fix` installs from PyPI (the zig release, as a wheel).
 pub const PIP_SPEC: &str = "ziglang>=0.13,<0.18";
 
-/// Where `doctor --fix` installs it: a venv for pip, the package in `lib/`.
+/// Where `doctor --fix` installs it (the package in `lib/`).
 pub const INSTALL_DIR: &str = "/opt/xtask-zig";
 
 /// The zig executable of an install made by [`install_plan`] into `dir`.
@@ -137,26 +138,15 @@ pub fn wrapper_dir() -> Result<PathBuf> {
     Ok(cache.join("xtask/zig"))
 }
 
-/// The commands that install zig from PyPI into `dir` with `python` (a venv
-/// for pip, the package into `dir/lib`, so that [`installed_exe`] is fixed).
+/// The command that installs zig from PyPI into `dir/lib` with `python`'s pip
+/// (`--target` also works where the distro marks its Python externally
+/// managed), so that [`installed_exe`] is fixed.
 pub fn install_plan(python: &str, dir: &Path) -> Vec<Vec<String>> {
-    let venv = dir.join("venv");
-    let pip = venv.join("bin/pip");
-    let lib = dir.join("lib");
-    let s = |p: &Path| p.display().to_string();
-    vec![
-        vec![python.into(), "-m".into(), "venv".into(), s(&venv)],
-        vec![
-            s(&pip),
-            "install".into(),
-            "--no-cache-dir".into(),
-            "--quiet".into(),
-            "--upgrade".into(),
-            "--target".into(),
-            s(&lib),
-            PIP_SPEC.into(),
-        ],
-    ]
+    let lib = dir.join("lib").display().to_string();
+    let argv = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir", "--quiet"];
+    let mut install: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    install.extend(["--upgrade".into(), "--target".into(), lib, PIP_SPEC.into()]);
+    vec![install]
 }
 
 #[cfg(test)]
@@ -210,10 +200,10 @@ mod tests {
     #[test]
     fn install_into_a_fixed_place() {
         let plan = install_plan("python3", Path::new("/opt/xtask-zig"));
-        assert_eq!(plan[0], ["python3", "-m", "venv", "/opt/xtask-zig/venv"]);
-        assert_eq!(plan[1][0], "/opt/xtask-zig/venv/bin/pip");
-        assert!(plan[1].windows(2).any(|w| w == ["--target", "/opt/xtask-zig/lib"]));
-        assert_eq!(plan[1].last().unwrap(), PIP_SPEC);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0][..5], ["python3", "-m", "pip", "install", "--disable-pip-version-check"]);
+        assert!(plan[0].windows(2).any(|w| w == ["--target", "/opt/xtask-zig/lib"]));
+        assert_eq!(plan[0].last().unwrap(), PIP_SPEC);
         assert_eq!(installed_exe(Path::new("/opt/xtask-zig")), Path::new("/opt/xtask-zig/lib/ziglang/zig"));
     }
 }

@@ -77,9 +77,8 @@ fn zig() -> PathBuf {
         }
     }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zig");
-    run(Command::new("python3").args(["-m", "venv"]).arg(dir.join("venv")));
-    run(Command::new(dir.join("venv/bin/pip"))
-        .args(["install", "--quiet", "--no-cache-dir", "--target"])
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-cache-dir", "--target"])
         .arg(dir.join("lib"))
         .arg("ziglang>=0.13,<0.18"));
     dir.join("lib/ziglang/zig")
