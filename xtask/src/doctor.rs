@@ -658,7 +658,9 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
     let plan = fix_plan(missing, pm, host, &Rustup::probe(), &exe.display().to_string())?;
     if let Some(pm) = pm {
         for need in missing {
-            let elsewhere = matches!(need, Need::Model | Need::TargetStd(_) | Need::Cargo);
+            // Installed by fix_plan without a distro package: the model, rustup's
+            // std and cargo, zig for a cross C toolchain.
+            let elsewhere = matches!(need, Need::Model | Need::TargetStd(_) | Need::Cargo | Need::CrossCc(_));
             if packages(need, pm).is_empty() && !elsewhere {
                 eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
             }

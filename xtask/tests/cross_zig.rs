@@ -5,9 +5,8 @@
 //! linked by zig's LLD, glibc ≤ 2.28) and the program is run under qemu-user
 //! where the cross loader is installed.
 //!
-//! zig comes from `$XTASK_ZIG`, `zig` on PATH, `/opt/xtask-zig`, or else is
-//! installed from PyPI (`ziglang`) into `$CARGO_TARGET_TMPDIR/zig`, as
-//! `doctor --fix` does into `/opt/xtask-zig`.
+//! zig is wherever xtask finds it, or else is installed from PyPI (`ziglang`)
+//! into `$CARGO_TARGET_TMPDIR/zig`, as `doctor --fix` does into `/opt/xtask-zig`.
 
 use std::{
     path::{Path, PathBuf},
@@ -62,26 +61,26 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A zig executable: found, or installed from PyPI once per target directory.
-fn zig() -> PathBuf {
-    if let Some(z) = std::env::var_os("XTASK_ZIG").filter(|z| !z.is_empty()) {
-        return PathBuf::from(z);
+/// `XTASK_ZIG` for the runs below: none when xtask finds zig itself
+/// (`$XTASK_ZIG`, PATH, /opt/xtask-zig), else zig installed from PyPI once
+/// per target directory.
+fn zig_override() -> Option<PathBuf> {
+    let probe = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["cross-env", "--platform", foreign().docker])
+        .env("XTASK_CROSS_CC", "zig")
+        .output()
+        .unwrap();
+    if probe.status.success() {
+        return None;
     }
-    if let Some(z) = on_path("zig") {
-        return z;
+    let lib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zig/lib");
+    if !lib.join("ziglang/zig").is_file() {
+        run(Command::new("python3")
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-cache-dir", "--target"])
+            .arg(&lib)
+            .arg("ziglang>=0.13,<0.18"));
     }
-    for dir in [PathBuf::from("/opt/xtask-zig"), Path::new(env!("CARGO_TARGET_TMPDIR")).join("zig")] {
-        let exe = dir.join("lib/ziglang/zig");
-        if exe.is_file() {
-            return exe;
-        }
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zig");
-    run(Command::new("python3")
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-cache-dir", "--target"])
-        .arg(dir.join("lib"))
-        .arg("ziglang>=0.13,<0.18"));
-    dir.join("lib/ziglang/zig")
+    Some(lib.join("ziglang/zig"))
 }
 
 /// `xtask cross-env` output (`export K=V`, V shell-quoted) as pairs.
@@ -139,15 +138,16 @@ fn inspect(path: &Path) -> (u16, String, (u32, u32)) {
 #[test]
 fn zig_cross_builds_a_cdylib_and_a_cgo_program() {
     let f = foreign();
-    let zig = zig();
+    let zig = zig_override();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let xtask = |args: &[&str]| {
-        run(Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .env("XTASK_CROSS_CC", "zig")
-            .env("XTASK_ZIG", &zig)
-            .env("XDG_CACHE_HOME", &cache))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.args(args).env("XTASK_CROSS_CC", "zig").env("XDG_CACHE_HOME", &cache);
+        if let Some(zig) = &zig {
+            cmd.env("XTASK_ZIG", zig);
+        }
+        run(&mut cmd)
     };
 
     // The Rust side: the linker and the cc crate's compilers are the wrappers.
