@@ -33,8 +33,11 @@ impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
-                // The engine first (a dry run probes nothing; `--docker` names its own CLI).
-                if !self.build.dry_run && self.build.docker.is_none() {
+                // No docker CLI at all: install one first (root). A dry run probes
+                // nothing, a CLI named by `--docker` or `$DOCKER` is the user's,
+                // and an engine that does not answer is reported by `docker_for`.
+                let named = self.build.docker.is_some() || std::env::var_os("DOCKER").is_some_and(|d| !d.is_empty());
+                if !self.build.dry_run && !named && which::which("docker").is_err() {
                     crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
                 }
                 let image = self.build.image.clone().unwrap_or_default();
