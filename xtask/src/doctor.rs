@@ -223,7 +223,8 @@ const PACKAGES: &[Row] = &[
         arch: None,
         apt: &["docker.io"],
         dnf: &["moby-engine"],
-        other: "https://docs.docker.com/engine/install/",
+        other: "https://docs.docker.com/engine/install/; then start the engine (`systemctl start docker`, or `dockerd` \
+                where no systemd runs; `cargo xtask e2e` starts its own)",
     },
     Row {
         kind: Kind::Buildx,
