@@ -198,6 +198,21 @@ const PACKAGES: &[Row] = &[
         other: ZIG_HINT,
     },
     Row {
+        kind: Kind::TargetStd,
+        arch: Some(Arch::Riscv64),
+        // Debian 12 has no riscv64 port, hence no riscv64 std package.
+        apt: &[],
+        dnf: &[],
+        other: "`rustup target add riscv64gc-unknown-linux-gnu`",
+    },
+    Row {
+        kind: Kind::CrossCc,
+        arch: Some(Arch::Riscv64),
+        apt: &["gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross"],
+        dnf: &[],
+        other: ZIG_HINT,
+    },
+    Row {
         kind: Kind::CrossCc,
         arch: Some(Arch::Amd64),
         apt: &["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
@@ -811,11 +826,8 @@ fn check_cross_cc(p: Platform) -> Result<String> {
     cross::cross_cc(p).map(|cc| cc.describe())
 }
 
-fn qemu_name(p: Platform) -> &'static str {
-    match p.arch {
-        Arch::Amd64 => "qemu-x86_64",
-        Arch::Arm64 => "qemu-aarch64",
-    }
+fn qemu_name(p: Platform) -> String {
+    p.qemu_user()
 }
 
 fn check_qemu(p: Platform) -> Result<String> {
@@ -829,7 +841,7 @@ fn check_qemu(p: Platform) -> Result<String> {
 
 fn check_qemu_user(p: Platform) -> Result<String> {
     let name = qemu_name(p);
-    [format!("{name}-static"), name.to_string()]
+    [format!("{name}-static"), name.clone()]
         .iter()
         .find_map(|n| which::which(n).ok())
         .map(|path| path.display().to_string())

@@ -166,6 +166,11 @@ pub struct Dist {
     /// Output directory (default: `dist/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Then build again from a copy of the sources (another directory, target
+    /// dir, HOME and CARGO_HOME) and fail, naming the first differing file and
+    /// ELF section, unless both `dist/` trees are byte-identical.
+    #[arg(long)]
+    pub verify_reproducible: bool,
 }
 
 #[derive(Debug, Args)]

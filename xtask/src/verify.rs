@@ -211,14 +211,29 @@ pub fn parse_max_glibc(s: Option<&str>) -> Result<GlibcVersion> {
 // ---------------------------------------------------------------------------
 // The checks
 
-fn check_machine(report: &mut Report, file: &Path, ident: &Ident, platform: Platform) -> bool {
-    let want = Ident {
+/// The target of `platform` as an [`Ident`] of type `elf_type`.
+fn platform_ident(platform: Platform, elf_type: ElfType) -> Ident {
+    Ident {
         machine: platform.elf_machine(),
         class: Class::Elf64,
         endianness: Endianness::Little,
-        elf_type: ident.elf_type,
-    };
-    let pass = *ident == want;
+        elf_type,
+        flags: platform.elf_flags().1,
+    }
+}
+
+/// Whether `ident` is code for `platform` (machine, class, endianness and the
+/// `e_flags` bits the platform fixes; the type is not compared).
+fn is_platform(ident: &Ident, platform: Platform) -> bool {
+    let want = platform_ident(platform, ident.elf_type);
+    let (mask, flags) = platform.elf_flags();
+    (ident.machine, ident.class, ident.endianness) == (want.machine, want.class, want.endianness)
+        && ident.flags & mask == flags
+}
+
+fn check_machine(report: &mut Report, file: &Path, ident: &Ident, platform: Platform) -> bool {
+    let want = platform_ident(platform, ident.elf_type);
+    let pass = is_platform(ident, platform);
     let detail = if pass {
         format!("{} ({platform})", ident.describe())
     } else {
@@ -428,11 +443,7 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> Report {
     for m in &a.members {
         match &m.ident {
             Ok(id) => {
-                if id.machine != want_machine
-                    || id.class != Class::Elf64
-                    || id.endianness != Endianness::Little
-                    || id.elf_type != ElfType::Relocatable
-                {
+                if !is_platform(id, exp.platform) || id.elf_type != ElfType::Relocatable {
                     wrong.push(format!("{} ({} {})", m.name, id.describe(), id.elf_type));
                 }
             }
@@ -443,12 +454,7 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> Report {
     let detail = if a.members.is_empty() {
         "empty archive".to_string()
     } else if pass {
-        let want = Ident {
-            machine: want_machine,
-            class: Class::Elf64,
-            endianness: Endianness::Little,
-            elf_type: ElfType::Relocatable,
-        };
+        let want = platform_ident(exp.platform, ElfType::Relocatable);
         format!("all {} members {} objects ({})", a.members.len(), want.describe(), exp.platform)
     } else {
         let mut parts = Vec::new();

@@ -101,11 +101,8 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
     }
 }
 
-fn qemu_name(p: Platform) -> &'static str {
-    match p.arch {
-        crate::platform::Arch::Amd64 => "qemu-x86_64",
-        crate::platform::Arch::Arm64 => "qemu-aarch64",
-    }
+fn qemu_name(p: Platform) -> String {
+    p.qemu_user()
 }
 
 /// Register QEMU binfmt handlers for the foreign platforms (root; qemu-user-static).
@@ -113,7 +110,7 @@ pub fn binfmt(platforms: &[Platform], host: Platform) -> Result<()> {
     let dir = Path::new("/proc/sys/fs/binfmt_misc");
     for &p in platforms.iter().filter(|p| **p != host) {
         let name = qemu_name(p);
-        if fs::read_to_string(dir.join(name)).map(|s| s.starts_with("enabled")).unwrap_or(false) {
+        if fs::read_to_string(dir.join(&name)).map(|s| s.starts_with("enabled")).unwrap_or(false) {
             eprintln!("e2e: binfmt {name} already registered");
             continue;
         }
