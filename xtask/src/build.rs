@@ -146,6 +146,14 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options) -> Res
     if let Some(t) = opts.source_date_epoch {
         cmd = cmd.env("SOURCE_DATE_EPOCH", t.to_string());
     }
+    let paths = crate::repro::BuildPaths {
+        workspace: ws.root.clone(),
+        target_dir: ws.target_dir()?,
+        cargo_home: None,
+        sysroot: None,
+    };
+    let (k, v) = crate::repro::plan_go_cflags(&paths, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    cmd = cmd.env(k, v);
     cmd.env("GOPROXY", "off")
         .env("GOFLAGS", "-mod=mod")
         .run()

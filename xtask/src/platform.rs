@@ -229,14 +229,21 @@ mod tests {
         for s in ["linux/arm64", "linux/arm64/v8", "arm64", "aarch64", "aarch64-unknown-linux-gnu"] {
             assert_eq!(Platform::parse(s).unwrap(), Platform::ARM64, "{s}");
         }
+        for s in ["linux/riscv64", "riscv64", "riscv64gc", "riscv64gc-unknown-linux-gnu", "Linux/RISCV64"] {
+            assert_eq!(Platform::parse(s).unwrap(), Platform::RISCV64, "{s}");
+        }
     }
 
     #[test]
     fn unknown_is_one_error_listing_supported() {
-        for s in ["", "linux/riscv64", "windows/amd64", "armv7", "x86_64-pc-windows-msvc"] {
+        for s in ["", "linux/riscv32", "riscv64-unknown-linux-musl", "windows/amd64", "armv7", "x86_64-pc-windows-msvc"]
+        {
             let err = Platform::parse(s).unwrap_err().to_string();
             assert!(err.contains("unsupported platform"), "{err}");
-            assert!(err.contains("linux/amd64") && err.contains("linux/arm64"), "{err}");
+            assert!(
+                err.contains("linux/amd64") && err.contains("linux/arm64") && err.contains("linux/riscv64"),
+                "{err}"
+            );
             assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
@@ -266,6 +273,24 @@ mod tests {
         assert_eq!(arm.gnu_prefix(), "aarch64-linux-gnu-");
         assert_eq!(arm.debian_arch(), "arm64");
         assert_eq!(arm.elf_machine(), 183);
+        assert_eq!(arm.elf_flags(), (u32::MAX, 0));
+        assert_eq!((arm.gnu_arch(), arm.qemu_user()), ("aarch64", "qemu-aarch64".into()));
+        assert_eq!((amd.gnu_arch(), amd.qemu_user()), ("x86_64", "qemu-x86_64".into()));
+
+        let rv = Platform::RISCV64;
+        assert_eq!(rv.os(), "linux");
+        assert_eq!(rv.docker(), "linux/riscv64");
+        assert_eq!(rv.to_string(), "linux/riscv64");
+        assert_eq!(rv.dir_name(), "linux-riscv64");
+        assert_eq!(rv.rust_triple(), "riscv64gc-unknown-linux-gnu");
+        assert_eq!(rv.goos(), "linux");
+        assert_eq!(rv.goarch(), "riscv64");
+        assert_eq!(rv.gnu_prefix(), "riscv64-linux-gnu-");
+        assert_eq!(rv.debian_arch(), "riscv64");
+        assert_eq!(rv.elf_machine(), 243);
+        // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, checked against the float-ABI, RVE and TSO bits.
+        assert_eq!(rv.elf_flags(), (0x1f, 0x5));
+        assert_eq!((rv.gnu_arch(), rv.qemu_user()), ("riscv64", "qemu-riscv64".into()));
     }
 
     #[test]
@@ -286,7 +311,8 @@ mod tests {
         assert_eq!(host.rust_triple().split('-').next().unwrap(), std::env::consts::ARCH);
         assert_eq!(Platform::ALL.iter().filter(|p| p.is_host()).count(), 1);
         assert!(Platform::from_consts("macos", "x86_64").is_err());
-        assert!(Platform::from_consts("linux", "riscv64").is_err());
+        assert_eq!(Platform::from_consts("linux", "riscv64").unwrap(), Platform::RISCV64);
+        assert!(Platform::from_consts("linux", "powerpc64").is_err());
     }
 
     #[test]

@@ -54,12 +54,7 @@ impl BuildPaths {
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
             .filter(|p| p.is_absolute());
-        Ok(BuildPaths {
-            workspace: ws.root.clone(),
-            target_dir: ws.target_dir()?,
-            cargo_home: cargo_home(),
-            sysroot,
-        })
+        Ok(BuildPaths { workspace: ws.root.clone(), target_dir: ws.target_dir()?, cargo_home: cargo_home(), sysroot })
     }
 
     /// (from, to) pairs, least specific first: rustc applies the last
@@ -129,6 +124,19 @@ pub fn plan_rust_env(
     cflags.extend(paths.pairs().iter().map(|(from, to)| format!("-ffile-prefix-map={}={to}", from.display())));
     out.push((cflags_var, cflags.join(" ")));
     out
+}
+
+/// `CGO_CFLAGS` for `go build`: the user's (else Go's default `-g -O2`) and
+/// `-ffile-prefix-map` for the build paths. `-trimpath` already maps each
+/// module's directory in cgo's C compiles; this also covers C headers outside
+/// a module (e.g. generated into the target directory). With `-trimpath` Go
+/// does not record `CGO_*` flags in the binary, so the paths here do not leak.
+pub fn plan_go_cflags(paths: &BuildPaths, env: &dyn Fn(&str) -> Option<String>) -> (String, String) {
+    let mut flags = env("CGO_CFLAGS").unwrap_or_else(|| "-g -O2".into());
+    for (from, to) in paths.pairs() {
+        flags.push_str(&format!(" -ffile-prefix-map={}={to}", from.display()));
+    }
+    ("CGO_CFLAGS".into(), flags)
 }
 
 /// [`plan_rust_env`] for the workspace `ws` and this process' environment.
@@ -536,7 +544,8 @@ mod tests {
                 ),
             ]
         );
-        let env = plan_rust_env(&p, Platform::AMD64, &lookup(&[("RUSTFLAGS", "-C target-cpu=native"), ("CFLAGS", "-O1")]));
+        let env =
+            plan_rust_env(&p, Platform::AMD64, &lookup(&[("RUSTFLAGS", "-C target-cpu=native"), ("CFLAGS", "-O1")]));
         assert!(env[0].1.starts_with("-C target-cpu=native --remap-path-prefix="), "{env:?}");
         assert!(env[1].1.starts_with("-O1 -ffile-prefix-map="), "{env:?}");
         let env = plan_rust_env(&p, Platform::AMD64, &lookup(&[("CARGO_ENCODED_RUSTFLAGS", "-Cfoo=a b")]));
@@ -547,6 +556,14 @@ mod tests {
         let env = plan_rust_env(&p, Platform::AMD64, &lookup(&[]));
         assert_eq!(env[0].0, "CARGO_ENCODED_RUSTFLAGS");
         assert!(env[0].1.starts_with("--remap-path-prefix=/home/u/my ws=/build/src\x1f"), "{env:?}");
+    }
+
+    #[test]
+    fn cgo_keeps_go_defaults() {
+        let p = BuildPaths { sysroot: None, cargo_home: None, ..paths() };
+        let want = "-g -O2 -ffile-prefix-map=/home/u/ws=/build/src -ffile-prefix-map=/home/u/ws/target=/build/target";
+        assert_eq!(plan_go_cflags(&p, &lookup(&[])), ("CGO_CFLAGS".into(), want.into()));
+        assert!(plan_go_cflags(&p, &lookup(&[("CGO_CFLAGS", "-O3")])).1.starts_with("-O3 -ffile-prefix-map="));
     }
 
     #[test]

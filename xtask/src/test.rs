@@ -14,7 +14,7 @@ use crate::{flags, metrics::Metrics, workspace::cargo, Ctx};
 pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist", "e2e"];
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user).
-pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
+pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64", "linux/riscv64"];
 
 impl flags::Test {
     pub fn run(self, ctx: &Ctx) -> Result<()> {

@@ -1071,6 +1071,34 @@ pub fn go_c_refs(text: &str) -> Vec<(String, usize)> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn riscv64_machine_includes_the_abi_flags() {
+        let rv = |flags| Ident {
+            machine: goblin::elf::header::EM_RISCV,
+            class: Class::Elf64,
+            endianness: Endianness::Little,
+            elf_type: ElfType::SharedObject,
+            flags,
+        };
+        let check = |ident: Ident, p: Platform| {
+            let mut r = Report::default();
+            let pass = check_machine(&mut r, Path::new("/t/lib.so"), &ident, p);
+            (pass, r.checks[0].detail.clone())
+        };
+        let (pass, detail) = check(rv(0x5), Platform::RISCV64);
+        assert!(pass, "{detail}");
+        assert_eq!(detail, "RISCV ELF64 little-endian e_flags 0x5 (linux/riscv64)");
+        for wrong in [0x4 /* no RVC */, 0x1 /* soft-float ABI */, 0x3 /* single-float */, 0xd /* RVE */] {
+            let (pass, detail) = check(rv(wrong), Platform::RISCV64);
+            assert!(!pass, "{wrong:#x}");
+            assert!(detail.ends_with("but linux/riscv64 needs RISCV ELF64 little-endian e_flags 0x5"), "{detail}");
+        }
+        assert!(!check(rv(0x5), Platform::ARM64).0);
+        let arm = Ident { machine: goblin::elf::header::EM_AARCH64, flags: 0, ..rv(0) };
+        assert!(check(arm, Platform::ARM64).0);
+        assert!(!check(Ident { flags: 0x1, ..arm }, Platform::ARM64).0, "AArch64 defines no flags");
+    }
+
     const CBINDGEN: &str = r#"#ifndef CANDLE_SEMANTIC_ROUTER_H
 #define CANDLE_SEMANTIC_ROUTER_H
 

@@ -11,7 +11,7 @@ impl flags::Bench {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             flags::BenchCmd::Precache => precache::run(ctx),
-            flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build),
+            flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build, &cmd.platform),
         }
     }
 }
