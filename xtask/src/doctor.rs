@@ -210,6 +210,21 @@ const PACKAGES: &[Row] = &[
         other: ZIG_HINT,
     },
     Row {
+        kind: Kind::TargetStd,
+        arch: Some(Arch::Riscv64),
+        // Debian 12 has no riscv64 port, hence no riscv64 std package.
+        apt: &[],
+        dnf: &[],
+        other: "`rustup target add riscv64gc-unknown-linux-gnu`",
+    },
+    Row {
+        kind: Kind::CrossCc,
+        arch: Some(Arch::Riscv64),
+        apt: &["gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross"],
+        dnf: &[],
+        other: ZIG_HINT,
+    },
+    Row {
         kind: Kind::CrossCc,
         arch: Some(Arch::Amd64),
         apt: &["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
@@ -223,7 +238,8 @@ const PACKAGES: &[Row] = &[
         arch: None,
         apt: &["docker.io"],
         dnf: &["moby-engine"],
-        other: "https://docs.docker.com/engine/install/; then start the engine (`systemctl start docker`, or `dockerd` \
+        other:
+            "https://docs.docker.com/engine/install/; then start the engine (`systemctl start docker`, or `dockerd` \
                 where no systemd runs; `cargo xtask e2e` starts its own)",
     },
     Row {

@@ -21,7 +21,7 @@ use crate::{
 pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist", "e2e"];
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user).
-pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
+pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64", "linux/riscv64"];
 
 impl flags::Test {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
@@ -65,6 +65,7 @@ impl flags::Test {
             metrics.step("build library (release)", || {
                 let (cargo, manifest, sh) = (cargo(), &ws.manifest, &ctx.sh);
                 cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}")
+                    .envs(crate::build::cargo_env(ws, crate::platform::Platform::host()?)?)
                     .run()?;
                 env.lib_dir = ws.target_dir()?.join("release");
                 Ok(())
