@@ -112,9 +112,9 @@ impl Docker {
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()
-            .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+            .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
         if !out.status.success() {
-            bail!("`{}` failed ({})", cmd.shell_line(), out.status);
+            bail!("`{}` failed ({})", cmd.display_line(), out.status);
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -140,7 +140,7 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+        .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let out_thread = std::thread::spawn(move || copy_lines(stdout));
@@ -158,7 +158,7 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
             .or_else(|| all.lines().rev().map(str::trim).find(|l| !l.is_empty()))
             .map(|l| format!(": {}", short(l)))
             .unwrap_or_default();
-        bail!("`{}` failed ({status}){why}", short(&cmd.shell_line()));
+        bail!("`{}` failed ({status}){why}", short(&cmd.display_line()));
     }
     Ok(all)
 }
