@@ -137,7 +137,11 @@ fn run_plan(ctx: &Ctx) -> Result<()> {
 }
 
 /// The plan's image and platform, or one error saying they are not in it.
-fn in_plan<'p>(plan: &'p Plan, image: &str, platform: Option<&str>) -> Result<(&'static images::ImageSpec, Option<Platform>)> {
+fn in_plan<'p>(
+    plan: &'p Plan,
+    image: &str,
+    platform: Option<&str>,
+) -> Result<(&'static images::ImageSpec, Option<Platform>)> {
     let spec = images::find(image)?;
     if !plan.images.iter().any(|i| i == spec.name) {
         bail!("image `{}` is not in the plan (its images: {})", spec.name, plan.images.join(", "));
@@ -182,10 +186,11 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         ..Default::default()
     };
     let mut report = report::Report::new(format!("docker {}", spec.name));
-    let target = if b.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
+    let target =
+        if b.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
     let res = docker::build_with(ctx, &opts, &plan.oci(spec), &mut report).map(drop);
     report.finish(&res, &target);
-    res
+    report.cleaned(res)
 }
 
 /// `target/xtask/metrics-<slug>.json`: the file the workflow uploads.
@@ -214,8 +219,9 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
         ..Default::default()
     };
     let mut report = report::Report::new(format!("docker manifest {}", spec.name));
-    let target = if m.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
+    let target =
+        if m.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
     let res = docker::manifest_with(ctx, &opts, &plan.oci(spec), &mut report).map(drop);
     report.finish(&res, &target);
-    res
+    report.cleaned(res)
 }

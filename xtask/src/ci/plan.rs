@@ -133,12 +133,18 @@ pub fn plan(ev: &Event, changed: Option<&[String]>, release_tags: &[String]) -> 
             let n = ev.pr_number.context("a pull_request event without a number in its payload")?;
             (Mode::Check, vec![format!("pr-{n}")], format!("pr-{n}-{short}"), false)
         }
-        "push" if branch == Some("main") => (Mode::Publish, vec![sha_tag.clone(), "latest".into()], format!("main-{short}"), false),
+        "push" if branch == Some("main") => {
+            (Mode::Publish, vec![sha_tag.clone(), "latest".into()], format!("main-{short}"), false)
+        }
         "push" if git_tag.is_some_and(|t| t.starts_with('v')) => {
             let raw = git_tag.unwrap_or_default();
-            let tag = reference::sanitize_tag(raw).with_context(|| format!("release tag `{}`", reference::shown(raw)))?;
+            let tag =
+                reference::sanitize_tag(raw).with_context(|| format!("release tag `{}`", reference::shown(raw)))?;
             if tag != raw {
-                notes.push(format!("release tag `{}` published as `{tag}` (Docker's tag grammar)", reference::shown(raw)));
+                notes.push(format!(
+                    "release tag `{}` published as `{tag}` (Docker's tag grammar)",
+                    reference::shown(raw)
+                ));
             }
             let mut tags = vec![tag.clone(), sha_tag.clone()];
             if is_highest(raw, release_tags) {
@@ -336,12 +342,10 @@ mod tests {
         assert!(m.waves.iter().all(|w| w.include.is_empty()));
         let out = p.outputs(false).unwrap();
         let get = |k: &str| out.iter().find(|(n, _)| n == k).unwrap().1.clone();
-        assert_eq!((get("publish"), get("check_count"), get("wave0_count"), get("arm64")), (
-            "false".into(),
-            "2".into(),
-            "0".into(),
-            "false".into()
-        ));
+        assert_eq!(
+            (get("publish"), get("check_count"), get("wave0_count"), get("arm64")),
+            ("false".into(), "2".into(), "0".into(), "false".into())
+        );
         // Unchanged images: nothing to build.
         let p = plan(&e, Some(&files(&["README.md"])), &[]).unwrap();
         assert!(p.images.is_empty() && p.notes.iter().any(|n| n.contains("no image is affected")));
@@ -405,7 +409,10 @@ mod tests {
         let p = plan(&ev("workflow_dispatch", "refs/heads/main"), None, &[]).unwrap();
         assert_eq!(p.tags, ["sha-0123456", "latest"]);
         let p = plan(&ev("workflow_dispatch", "refs/heads/feature/x"), None, &[]).unwrap();
-        assert_eq!((p.tags.clone(), p.version.clone()), (vec!["sha-0123456".to_owned()], "feature-x-0123456".to_owned()));
+        assert_eq!(
+            (p.tags.clone(), p.version.clone()),
+            (vec!["sha-0123456".to_owned()], "feature-x-0123456".to_owned())
+        );
         assert!(plan(&ev("issues", "refs/heads/main"), None, &[]).is_err());
         assert_eq!(date(0), "19700101");
     }

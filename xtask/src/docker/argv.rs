@@ -355,7 +355,10 @@ pub fn check_build(req: &BuildRequest<'_>, buildx: bool) -> Result<()> {
     }
     for (k, _) in req.labels.iter().chain(&req.annotations) {
         if k.is_empty() || k.contains(['=', ',']) || k.chars().any(char::is_control) {
-            bail!("label or annotation key `{}` is empty or contains `=`, `,` or a control character", reference::shown(k));
+            bail!(
+                "label or annotation key `{}` is empty or contains `=`, `,` or a control character",
+                reference::shown(k)
+            );
         }
     }
     Ok(())
@@ -493,10 +496,9 @@ pub fn plan_build(
                 let r = format!("{name}:buildcache-{}-{}", p.os(), p.goarch());
                 (vec![format!("type=registry,ref={r}")], Some(format!("type=registry,ref={r},mode=max")))
             }
-            CacheKind::Local => (
-                vec![format!("type=local,src={local_dir}")],
-                Some(format!("type=local,dest={local_dir},mode=max")),
-            ),
+            CacheKind::Local => {
+                (vec![format!("type=local,src={local_dir}")], Some(format!("type=local,dest={local_dir},mode=max")))
+            }
         };
         let mut push_cmd = None;
         let mut pushed_ref = None;
@@ -896,7 +898,8 @@ mod tests {
     #[test]
     fn args_with_shell_characters_stay_literal_and_bad_tags_are_refused() {
         let nasty_arg = ("VERSION".to_string(), "1.0; echo 'pwned' \"$HOME\" `id`".to_string());
-        let r = BuildRequest { load: true, tags: vec!["pr-1".into()], build_args: vec![nasty_arg.clone()], ..req(&[AMD]) };
+        let r =
+            BuildRequest { load: true, tags: vec!["pr-1".into()], build_args: vec![nasty_arg.clone()], ..req(&[AMD]) };
         for buildx in [true, false] {
             let plan = plan_build(&r, &declared, buildx).unwrap();
             let argv = &plan.argvs()[0];

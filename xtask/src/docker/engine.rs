@@ -99,7 +99,13 @@ impl Docker {
 
     /// Run a command, streaming its output; returns the combined output.
     pub fn run(&self, cmd: &Command) -> Result<String> {
-        run_streaming(cmd, &self.path)
+        run_streaming(cmd, &self.path, &[])
+    }
+
+    /// [`Docker::run`], with `secrets` replaced by `<redacted>` in what is
+    /// printed and returned.
+    pub fn run_redacted(&self, cmd: &Command, secrets: &[String]) -> Result<String> {
+        run_streaming(cmd, &self.path, secrets)
     }
 
     /// Run a command and capture stdout (stderr passes through).
@@ -131,7 +137,7 @@ impl Docker {
 
 /// Run `cmd` (argv[0] replaced by `prog`), copying stdout and stderr to our
 /// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
-pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
+pub fn run_streaming(cmd: &Command, prog: &std::path::Path, secrets: &[String]) -> Result<String> {
     let (_, args) = cmd.argv.split_first().context("empty command")?;
     let mut child = Proc::new(prog)
         .args(args)
@@ -143,8 +149,9 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
         .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || copy_lines(stdout));
-    let err_lines = copy_lines(stderr);
+    let hide = secrets.to_vec();
+    let out_thread = std::thread::spawn(move || copy_lines(stdout, &hide));
+    let err_lines = copy_lines(stderr, secrets);
     let out_lines = out_thread.join().unwrap_or_default();
     let status = child.wait().context("waiting for docker")?;
     let all = format!("{out_lines}{err_lines}");
@@ -163,10 +170,11 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
     Ok(all)
 }
 
-fn copy_lines(r: impl std::io::Read) -> String {
+fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
     let mut all = String::new();
     for line in BufReader::new(r).lines() {
         let Ok(line) = line else { break };
+        let line = super::argv::scrub(&line, secrets);
         eprintln!("{line}");
         all.push_str(&line);
         all.push('\n');

@@ -51,14 +51,14 @@ impl flags::Docker {
                 let metrics = metrics_target(ctx, self.build.metrics_file.as_deref(), self.build.dry_run);
                 let res = build(ctx, &self.build, &mut report).map(drop);
                 report.finish(&res, &metrics);
-                res
+                report.cleaned(res)
             }
             Some(flags::DockerCmd::Manifest(m)) => {
                 let mut report = Report::new(format!("docker manifest {}", m.image));
                 let metrics = metrics_target(ctx, m.metrics_file.as_deref(), m.dry_run);
                 let res = manifest(ctx, &m, &mut report).map(drop);
                 report.finish(&res, &metrics);
-                res
+                report.cleaned(res)
             }
             Some(flags::DockerCmd::Toolchain(t)) => inside::toolchain(ctx, &t),
             Some(flags::DockerCmd::Stage(s)) => inside::stage(ctx, &s),
@@ -216,12 +216,13 @@ pub fn build_with(
     }
 
     let name = argv::image_name(req.registry.as_deref(), spec.name);
+    let secrets = report.secrets.clone();
     let mut built = Vec::new();
     for b in &plan.builds {
         eprintln!("$ {}", b.build.display_line());
         let start = std::time::Instant::now();
         let (output, digest) = report.image(spec.name, b.platform.docker(), || {
-            let output = docker.run(&b.build)?;
+            let output = docker.run_redacted(&b.build, &secrets)?;
             let mut digest = None;
             if let (Some(push), Some(r)) = (&b.push, &b.pushed_ref) {
                 eprintln!("$ {}", push.display_line());

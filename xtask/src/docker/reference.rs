@@ -102,10 +102,7 @@ pub fn sanitize_tag(s: &str) -> Result<String> {
     }
     let len = out.chars().count();
     if len > TAG_MAX {
-        bail!(
-            "`{}` would be a {len}-character tag; Docker tags have at most {TAG_MAX} (use a shorter name)",
-            shown(s)
-        );
+        bail!("`{}` would be a {len}-character tag; Docker tags have at most {TAG_MAX} (use a shorter name)", shown(s));
     }
     check_tag(&out)?;
     Ok(out)
@@ -198,10 +195,7 @@ pub fn check_name(name: &str, what: &str) -> Result<()> {
     if parts.len() > 1 && looks_like_domain(parts[0]) {
         let domain = parts.remove(0);
         if !is_domain(domain) {
-            bail!(
-                "{what}: `{}` is not a registry host (host[:port], letters, digits, `-` and `.`)",
-                shown(domain)
-            );
+            bail!("{what}: `{}` is not a registry host (host[:port], letters, digits, `-` and `.`)", shown(domain));
         }
     }
     for part in parts {

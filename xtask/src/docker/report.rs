@@ -123,6 +123,12 @@ impl Report {
         reference::show(&argv::scrub(text, &self.secrets))
     }
 
+    /// The command's result as `main` prints it: an error cleaned like
+    /// everything else this module prints.
+    pub fn cleaned(&self, result: Result<()>) -> Result<()> {
+        result.map_err(|e| anyhow::anyhow!("{}", self.clean(&format!("{e:#}"))))
+    }
+
     /// Print the table and write the metrics (and the step summary under
     /// GitHub Actions). Called on success and on failure; its own failures
     /// are warnings so they never hide the command's error.
@@ -140,7 +146,11 @@ impl Report {
         if self.gha {
             if let Err(e) = &result {
                 if self.images.iter().all(|i| i.ok) {
-                    println!("::error title=Build Failed::{}: {}", self.clean(&self.command), self.clean(&format!("{e:#}")));
+                    println!(
+                        "::error title=Build Failed::{}: {}",
+                        self.clean(&self.command),
+                        self.clean(&format!("{e:#}"))
+                    );
                 }
             }
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
@@ -210,7 +220,11 @@ impl Report {
             if result.is_ok() { "succeeded" } else { "FAILED" }
         );
         if let Err(e) = result {
-            md = md.replacen("\n\n", &format!("\n\nerror: `{}`\n\n", self.clean(&format!("{e:#}")).replace('`', "'")), 1);
+            md = md.replacen(
+                "\n\n",
+                &format!("\n\nerror: `{}`\n\n", self.clean(&format!("{e:#}")).replace('`', "'")),
+                1,
+            );
         }
         for s in &self.metrics.steps {
             md += &format!(
