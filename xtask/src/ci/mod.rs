@@ -225,3 +225,20 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
     report.finish(&res, &target);
     report.cleaned(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::docker::{dockerfile::DeclaredArgs, images::IMAGES};
+
+    /// `ci build` passes `VERSION` to every image: every Dockerfile declares it.
+    #[test]
+    fn every_dockerfile_takes_the_version() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for spec in IMAGES {
+            for file in spec.files() {
+                let text = std::fs::read_to_string(root.join(file)).unwrap();
+                assert!(DeclaredArgs::parse(&text).contains("VERSION"), "{file} lacks ARG VERSION");
+            }
+        }
+    }
+}

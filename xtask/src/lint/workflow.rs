@@ -1,6 +1,9 @@
 //! The `cargo xtask …` commands CI calls, read from workflow YAML (`run:`
 //! scripts) and shell scripts, with their line numbers. Pure text functions:
 //! no YAML library, only what `run:` scalars need (inline, quoted, `|`, `>`).
+//!
+//! A prebuilt xtask counts too: `xtask …` or `<dir>/xtask …` at the start of
+//! a command (the workflow compiles xtask once and hands the binary on).
 
 /// One word of a script and the file line it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,24 +187,30 @@ fn tokens(script: &Script) -> Vec<Tok> {
     out
 }
 
-/// Every `cargo xtask …` in a script.
+/// Every `cargo xtask …` (or prebuilt `xtask …`) in a script.
 pub fn xtask_calls(script: &Script) -> Vec<XtaskCall> {
     let toks = tokens(script);
     let mut out = Vec::new();
     let mut k = 0;
-    while k + 1 < toks.len() {
-        match (&toks[k], &toks[k + 1]) {
-            (Tok::Word(a), Tok::Word(b)) if a.text == "cargo" && b.text == "xtask" => {
-                let mut args = Vec::new();
-                k += 2;
-                while let Some(Tok::Word(w)) = toks.get(k) {
-                    args.push(w.clone());
-                    k += 1;
-                }
-                out.push(XtaskCall { line: a.line, args });
-            }
-            _ => k += 1,
+    let is_binary = |w: &str| w == "xtask" || (w.ends_with("/xtask") && !w.contains('$'));
+    while k < toks.len() {
+        let at_start = k == 0 || toks[k - 1] == Tok::End;
+        let skip = match (&toks[k], toks.get(k + 1)) {
+            (Tok::Word(a), Some(Tok::Word(b))) if a.text == "cargo" && b.text == "xtask" => Some((a.line, 2)),
+            (Tok::Word(a), _) if at_start && is_binary(&a.text) => Some((a.line, 1)),
+            _ => None,
+        };
+        let Some((line, n)) = skip else {
+            k += 1;
+            continue;
+        };
+        let mut args = Vec::new();
+        k += n;
+        while let Some(Tok::Word(w)) = toks.get(k) {
+            args.push(w.clone());
+            k += 1;
         }
+        out.push(XtaskCall { line, args });
     }
     out
 }
@@ -393,9 +402,18 @@ jobs:
             p.dedup();
             p
         };
-        assert_eq!(paths(&publish), ["docker extproc"]);
-        let p = paths(&waves);
-        assert!(p.contains(&"ci matrix".to_owned()) && p.contains(&"docker manifest".to_owned()), "{p:?}");
-        assert!(build_args_in_yaml(&waves).iter().any(|a| a.name == "VERSION"));
+        assert_eq!(paths(&publish), ["ci build", "ci free-disk", "ci plan", "test"]);
+        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci manifest"]);
+        assert!(build_args_in_yaml(&waves).is_empty(), "`xtask ci build` passes them");
+    }
+
+    #[test]
+    fn prebuilt_xtask_calls() {
+        let sh = "chmod +x \"$RUNNER_TEMP/xtask/xtask\" && echo \"$RUNNER_TEMP/xtask\" >> \"$GITHUB_PATH\"\n\
+                  xtask ci build --image \"$IMAGE\"\ntarget/debug/xtask ci plan\nsudo env \"P=$P\" cargo xtask test\n";
+        assert_eq!(
+            paths(&xtask_calls_in_shell(sh)),
+            [(2, "ci build".to_owned()), (3, "ci plan".to_owned()), (4, "test".to_owned())]
+        );
     }
 }
