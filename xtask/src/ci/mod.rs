@@ -137,11 +137,7 @@ fn run_plan(ctx: &Ctx) -> Result<()> {
 }
 
 /// The plan's image and platform, or one error saying they are not in it.
-fn in_plan<'p>(
-    plan: &'p Plan,
-    image: &str,
-    platform: Option<&str>,
-) -> Result<(&'static images::ImageSpec, Option<Platform>)> {
+fn in_plan(plan: &Plan, image: &str, platform: Option<&str>) -> Result<(&'static images::ImageSpec, Option<Platform>)> {
     let spec = images::find(image)?;
     if !plan.images.iter().any(|i| i == spec.name) {
         bail!("image `{}` is not in the plan (its images: {})", spec.name, plan.images.join(", "));
