@@ -511,6 +511,44 @@ fn a_dry_run_runs_no_program_and_writes_no_file() {
     }
     assert_eq!(fake.calls(), Vec::<String>::new());
     assert_eq!(files_under(target.path()), Vec::<String>::new());
+    // A check plan (pull request): loaded, PR cache scopes, the base image
+    // from the Dockerfile's default, nothing pushed.
+    let check = plan
+        .replace(r#""mode":"publish""#, r#""mode":"check""#)
+        .replace(r#""tags":["sha-0123456","latest"]"#, r#""tags":["pr-42"]"#);
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "stack", "--platform", "linux/amd64", "--dry-run"],
+        &[("XTASK_PLAN", &check), ("DOCKER", &fake.bin())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    for want in [
+        "--cache-from type=gha,scope=stack-linux-amd64 --cache-from type=gha,scope=stack-linux-amd64-pr",
+        "--cache-to type=gha,scope=stack-linux-amd64-pr,mode=min,ignore-error=true",
+        "--load --tag stack:pr-42",
+    ] {
+        assert!(line.contains(want), "{want} in {line}");
+    }
+    assert!(!line.contains("EXTPROC_IMAGE") && !line.contains("push"), "{line}");
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "dev", "--platform", "linux/amd64", "--dry-run"],
+        &[("XTASK_PLAN", &check)],
+    );
+    assert!(stderr(&o).contains("image `dev` is not in the plan (its images: extproc, stack)"), "{}", stderr(&o));
+    let o = xtask_in(
+        target.path(),
+        &["ci", "manifest", "--image", "stack", "--digests", "/nonexistent"],
+        &[("XTASK_PLAN", &check)],
+    );
+    assert!(stderr(&o).contains("publishes nothing"), "{}", stderr(&o));
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "stack", "--platform", "linux/amd64"],
+        &[("XTASK_PLAN", "")],
+    );
+    assert!(stderr(&o).contains("no plan: set XTASK_PLAN"), "{}", stderr(&o));
 }
 
 #[test]

@@ -171,7 +171,10 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         load: !publish,
         pr: !publish,
         cache: b.cache.clone(),
-        registry: Some(plan.registry.clone()),
+        // A check build loads `<image>:<tag>` and takes the base image of an
+        // image built FROM ours from its Dockerfile's default (the published
+        // `latest`): check builds run in separate jobs and push nothing.
+        registry: publish.then(|| plan.registry.clone()),
         base_tag: plan.base_tag(spec),
         build_arg: vec![format!("VERSION={}", plan.version)],
         metadata_file: publish.then(|| dir.join(format!("metadata-{slug}.json"))),
