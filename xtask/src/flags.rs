@@ -365,7 +365,7 @@ pub struct DockerBuild {
     /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub buildx: String,
-    /// Where to write the step metrics (default: `target/xtask/metrics.json`).
+    /// Where to write the step metrics (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
     /// For an image built FROM another one of ours (precommit FROM dev, stack
