@@ -402,13 +402,28 @@ exit 0
 "#,
             log = dir.path().join("calls").display()
         );
-        let bin = dir.path().join("docker");
-        std::fs::write(&bin, script).unwrap();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&bin).unwrap().permissions(), 0o755);
-        let mut perms = std::fs::metadata(&bin).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        std::fs::set_permissions(&bin, perms).unwrap();
+        // And any other program xtask might start: recorded, and failing.
+        let other = |prog: &str| {
+            format!("#!/bin/sh\nprintf '{prog} %s\\n' \"$*\" >> '{}'\nexit 1\n", dir.path().join("calls").display())
+        };
+        for (name, text) in [("docker", script), ("cargo", other("cargo")), ("git", other("git"))] {
+            let bin = dir.path().join(name);
+            std::fs::write(&bin, text).unwrap();
+            let mut perms = std::fs::metadata(&bin).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(&bin, perms).unwrap();
+        }
         FakeDocker { dir }
+    }
+
+    /// A `PATH` with only the fake programs.
+    fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// The fake cargo (cargo_metadata runs `$CARGO` rather than `cargo` on PATH).
+    fn cargo(&self) -> String {
+        self.dir.path().join("cargo").display().to_string()
     }
 
     fn bin(&self) -> String {
@@ -480,12 +495,13 @@ fn a_dry_run_runs_no_program_and_writes_no_file() {
         ],
     ];
     for args in runs {
-        let o = xtask_in(target.path(), args, &[]);
+        // Only the fake programs on PATH: whatever runs is recorded.
+        let o = xtask_in(target.path(), args, &[("PATH", &fake.path()), ("CARGO", &fake.cargo())]);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).starts_with(&format!("{} buildx ", fake.bin())), "{}", stdout(&o));
         assert!(stderr(&o).contains(&format!("dry run: would probe `{} version`", fake.bin())), "{}", stderr(&o));
     }
-    assert_eq!(fake.calls(), Vec::<String>::new(), "a dry run ran docker");
+    assert_eq!(fake.calls(), Vec::<String>::new(), "a dry run ran a program");
     assert_eq!(files_under(target.path()), Vec::<String>::new(), "a dry run wrote files");
     // The same with `ci build --dry-run` from a plan.
     let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456","latest"],
@@ -494,7 +510,7 @@ fn a_dry_run_runs_no_program_and_writes_no_file() {
     let o = xtask_in(
         target.path(),
         &["ci", "build", "--image", "stack", "--platform", "linux/arm64", "--dry-run"],
-        &[("XTASK_PLAN", plan), ("DOCKER", &fake.bin())],
+        &[("XTASK_PLAN", plan), ("DOCKER", &fake.bin()), ("PATH", &fake.path()), ("CARGO", &fake.cargo())],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let line = stdout(&o);
@@ -519,7 +535,7 @@ fn a_dry_run_runs_no_program_and_writes_no_file() {
     let o = xtask_in(
         target.path(),
         &["ci", "build", "--image", "stack", "--platform", "linux/amd64", "--dry-run"],
-        &[("XTASK_PLAN", &check), ("DOCKER", &fake.bin())],
+        &[("XTASK_PLAN", &check), ("DOCKER", &fake.bin()), ("PATH", &fake.path()), ("CARGO", &fake.cargo())],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let line = stdout(&o);

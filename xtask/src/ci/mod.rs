@@ -161,7 +161,7 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
     let (spec, p) = in_plan(&plan, &b.image, Some(&b.platform))?;
     let p = p.expect("a platform was given");
     let slug = format!("{}-{}", spec.name, p.dir_name());
-    let dir = docker::xtask_dir(ctx, "");
+    let dir = if b.dry_run { docker::xtask_dir_without_cargo(ctx, "") } else { docker::xtask_dir(ctx, "") };
     let publish = plan.mode == Mode::Publish;
     let opts = flags::DockerBuild {
         image: Some(spec.name.into()),
@@ -204,7 +204,7 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
     if plan.mode != Mode::Publish {
         bail!("a {:?} run publishes nothing: no manifest to merge", plan.mode);
     }
-    let dir = docker::xtask_dir(ctx, "");
+    let dir = if m.dry_run { docker::xtask_dir_without_cargo(ctx, "") } else { docker::xtask_dir(ctx, "") };
     let slug = format!("manifest-{}", spec.name);
     let opts = flags::DockerManifest {
         image: spec.name.into(),

@@ -149,9 +149,13 @@ pub fn build_with(
         None => ctx.workspace()?.root.clone(),
     };
     let context = if context_dir == cwd { ".".to_owned() } else { context_dir.display().to_string() };
-    let xtask_dir = match ctx.workspace() {
-        Ok(ws) => ws.target_dir().unwrap_or_else(|_| ws.path("target")).join("xtask"),
-        Err(_) => cwd.join("target/xtask"),
+    let xtask_dir = if opts.dry_run {
+        xtask_dir_without_cargo(ctx, "")
+    } else {
+        match ctx.workspace() {
+            Ok(ws) => ws.target_dir().unwrap_or_else(|_| ws.path("target")).join("xtask"),
+            Err(_) => cwd.join("target/xtask"),
+        }
     };
     let (cache_dir, cache_dir_exact) = match &opts.cache_dir {
         Some(d) => (cwd.join(d).display().to_string(), true),
@@ -416,5 +420,17 @@ pub fn merge_annotated(
 pub fn xtask_dir(ctx: &Ctx, sub: &str) -> PathBuf {
     let target =
         ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
+    target.join("xtask").join(sub)
+}
+
+/// [`xtask_dir`] for a dry run, which runs no program, so does not ask
+/// cargo: `$CARGO_TARGET_DIR`, else `<workspace>/target` (a `build.target-dir`
+/// in a cargo config is not read; it only changes printed default paths).
+pub fn xtask_dir_without_cargo(ctx: &Ctx, sub: &str) -> PathBuf {
+    let cwd = ctx.sh.current_dir();
+    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(t) => cwd.join(t),
+        None => ctx.workspace().map(|ws| ws.path("target")).unwrap_or_else(|_| cwd.join("target")),
+    };
     target.join("xtask").join(sub)
 }
