@@ -39,13 +39,6 @@ impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
-                // No docker CLI at all: install one first (root). A dry run probes
-                // nothing, a CLI named by `--docker` or `$DOCKER` is the user's,
-                // and an engine that does not answer is reported by `docker_for`.
-                let named = self.build.docker.is_some() || std::env::var_os("DOCKER").is_some_and(|d| !d.is_empty());
-                if !self.build.dry_run && !named && which::which("docker").is_err() {
-                    crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
-                }
                 let image = self.build.image.clone().unwrap_or_default();
                 let mut report = Report::new(format!("docker {image}"));
                 let metrics = metrics_target(ctx, self.build.metrics_file.as_deref(), self.build.dry_run);
@@ -193,6 +186,14 @@ pub fn build_with(
     // buildx would drop is known now with `--buildx yes`, else once the
     // probe has decided (`plan_build` checks again).
     argv::check_build(&req, opts.buildx == "yes")?;
+    // No docker CLI at all: install one first (root), once the request is
+    // known to be valid. A dry run probes nothing, a CLI named by `--docker`
+    // or `$DOCKER` is the user's, and an engine that does not answer is
+    // reported by `docker_for`.
+    let named = opts.docker.is_some() || std::env::var_os("DOCKER").is_some_and(|d| !d.is_empty());
+    if !opts.dry_run && !named && which::which("docker").is_err() {
+        crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
+    }
     let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
     let declared = |file: &str| -> Result<DeclaredArgs> {
         let path = context_dir.join(file);
