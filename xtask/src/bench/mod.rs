@@ -2,6 +2,7 @@
 
 mod cross;
 mod precache;
+mod xtask;
 
 use anyhow::Result;
 
@@ -10,7 +11,8 @@ use crate::{flags, Ctx};
 impl flags::Bench {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
-            flags::BenchCmd::Precache => precache::run(ctx),
+            flags::BenchCmd::Precache(cmd) => precache::run(ctx, &cmd.package),
+            flags::BenchCmd::Xtask => xtask::run(ctx),
             flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build),
         }
     }

@@ -32,7 +32,7 @@ impl flags::Precache {
 impl flags::PrecachePrepare {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let ws = ctx.workspace()?;
-        let sk = prepare(&skeleton_metadata(ws)?, !self.no_dev_targets)?;
+        let sk = prepare(&skeleton_metadata(ws)?, !self.no_dev_targets, !self.dummy_build_scripts)?;
         let cwd = ctx.sh.current_dir();
         if let Some(out) = &self.out {
             let out = cwd.join(out);
@@ -85,14 +85,14 @@ fn needs_full_metadata(shallow: &cargo_metadata::Metadata, root_manifest: &str) 
 }
 
 /// The skeleton of the workspace described by `meta` (with or without the
-/// examples, tests and benches).
-pub fn prepare(meta: &cargo_metadata::Metadata, dev_targets: bool) -> Result<Skeleton> {
+/// examples, tests and benches; with or without real build scripts).
+pub fn prepare(meta: &cargo_metadata::Metadata, dev_targets: bool, build_scripts: bool) -> Result<Skeleton> {
     let root = meta.workspace_root.as_std_path();
     let mut packages = Skeleton::local_packages(meta)?;
     if !dev_targets {
         skeleton::drop_dev_targets(&mut packages);
     }
-    Skeleton::build(&packages, |rel| {
+    Skeleton::build(&packages, build_scripts, |rel| {
         let path = root.join(rel);
         match fs::read_to_string(&path) {
             Ok(text) => Ok(Some(text)),
