@@ -185,7 +185,8 @@ impl Skeleton {
             manifests.insert(pkg.manifest.clone(), text);
         }
         manifests.insert("Cargo.toml".to_owned(), root_text.clone());
-        let real = if real_build_scripts { real_build_scripts_of(packages, &read)? } else { BTreeMap::new() };
+        let real =
+            if real_build_scripts { real_build_scripts_of(packages, &manifests, &read)? } else { BTreeMap::new() };
         let unmasked: BTreeSet<String> = real.values().map(|(pkg, _)| pkg.clone()).collect();
         let mask = mask_set(packages, &root_text, &manifests, &unmasked)?;
 
@@ -376,10 +377,13 @@ fn mask_set(
 
 /// The build scripts the skeleton keeps real: path → (package, text). A build
 /// script qualifies when its file is its only input and no other target uses
-/// that file: `cook` must be able to compile it without the rest of the
-/// sources.
+/// that file (`cook` must be able to compile it without the rest of the
+/// sources), and when its package has no `[lints]`: lints are compile flags
+/// of the build script too, and the skeleton drops them (they can fail dummy
+/// sources), so cargo would recompile it anyway.
 fn real_build_scripts_of(
     packages: &[LocalPackage],
+    manifests: &BTreeMap<String, String>,
     read: &impl Fn(&str) -> Result<Option<String>>,
 ) -> Result<BTreeMap<String, (String, String)>> {
     let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
@@ -388,6 +392,11 @@ fn real_build_scripts_of(
     }
     let mut out = BTreeMap::new();
     for pkg in packages {
+        let doc: DocumentMut =
+            manifests[&pkg.manifest].parse().with_context(|| format!("{} is not valid TOML", pkg.manifest))?;
+        if doc.contains_key("lints") {
+            continue;
+        }
         for t in pkg.targets.iter().filter(|t| t.kind == TargetKind::Build && uses[t.src.as_str()] == 1) {
             if let Some(text) = read(&t.src)?.filter(|text| self_contained_build_script(text)) {
                 out.insert(t.src.clone(), (pkg.name.clone(), text));
