@@ -13,7 +13,11 @@ pub mod lock;
 pub mod manifest;
 pub mod skeleton;
 
-use std::{fs, io::ErrorKind};
+use std::{
+    fs,
+    io::ErrorKind,
+    path::{Component, Path, PathBuf},
+};
 
 use anyhow::{Context, Result};
 
@@ -51,10 +55,11 @@ impl flags::PrecachePrepare {
     }
 }
 
-/// Metadata enough for the skeleton: `--no-deps` (no download, no resolution:
-/// the planner stage of a Dockerfile runs it on every source change) unless a
-/// path dependency lies outside the workspace members, or `[patch]`/`[replace]`
-/// exist: then only the full metadata knows every local package.
+/// Metadata enough for the skeleton (and for `clean-stale`): `--no-deps` (no
+/// download, no resolution: the planner stage of a Dockerfile runs it on
+/// every source change) unless a path dependency, `[patch]` or `[replace]`
+/// points outside the workspace members: then only the full metadata knows
+/// every local package.
 pub fn skeleton_metadata(ws: &Workspace) -> Result<cargo_metadata::Metadata> {
     let shallow = cargo_metadata::MetadataCommand::new()
         .manifest_path(&ws.manifest)
@@ -70,18 +75,47 @@ pub fn skeleton_metadata(ws: &Workspace) -> Result<cargo_metadata::Metadata> {
 }
 
 fn needs_full_metadata(shallow: &cargo_metadata::Metadata, root_manifest: &str) -> bool {
-    let member_dirs: Vec<&cargo_metadata::camino::Utf8Path> =
-        shallow.packages.iter().filter_map(|p| p.manifest_path.parent()).collect();
-    let outside = shallow
+    let member_dirs: Vec<PathBuf> =
+        shallow.packages.iter().filter_map(|p| p.manifest_path.parent()).map(|d| lexical(d.as_std_path())).collect();
+    let outside = |path: &Path| !member_dirs.contains(&lexical(path));
+    let dep_outside = shallow
         .packages
         .iter()
         .flat_map(|p| &p.dependencies)
         .filter_map(|d| d.path.as_deref())
-        .any(|path| !member_dirs.contains(&path));
-    let patched = root_manifest
-        .parse::<toml_edit::DocumentMut>()
-        .map_or(true, |doc| doc.contains_key("patch") || doc.contains_key("replace"));
-    outside || patched
+        .any(|path| outside(path.as_std_path()));
+    let Ok(doc) = root_manifest.parse::<toml_edit::DocumentMut>() else { return true };
+    let root = shallow.workspace_root.as_std_path();
+    let mut tables: Vec<&dyn toml_edit::TableLike> = Vec::new();
+    if let Some(patch) = doc.get("patch").and_then(toml_edit::Item::as_table_like) {
+        tables.extend(patch.iter().filter_map(|(_, t)| t.as_table_like()));
+    }
+    if let Some(replace) = doc.get("replace").and_then(toml_edit::Item::as_table_like) {
+        tables.push(replace);
+    }
+    // A patch without a path (git, registry) is a package of its own: full metadata.
+    let patch_outside = tables.iter().flat_map(|t| t.iter()).any(|(_, dep)| {
+        match dep.as_table_like().and_then(|d| d.get("path")).and_then(toml_edit::Item::as_str) {
+            Some(path) => outside(&root.join(path)),
+            None => true,
+        }
+    });
+    dep_outside || patch_outside
+}
+
+/// `path` without `.` and with `..` applied (no file system access).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The skeleton of the workspace described by `meta` (with or without the
