@@ -84,19 +84,18 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     // 2. Ours.
     let target = b.base.join("ours-target");
     b.fresh_work(false)?;
-    let mut ours = Figures::default();
-    ours.prepare =
-        m.step("ours: prepare", || b.xtask(&b.snapshot, &target, &["precache", "prepare", "--out"], true))?;
-    ours.cook = m.step("ours: cook (cached layer)", || {
+    let prepare = m.step("ours: prepare", || b.xtask(&b.snapshot, &target, &["precache", "prepare", "--out"], true))?;
+    let cook = m.step("ours: cook (cached layer)", || {
         let mut args = vec!["precache", "cook", "--release"];
         args.extend(b.packages.iter().flat_map(|p| ["--package", p.as_str()]));
         b.xtask(&b.work, &target, &args, false)
     })?;
-    ours.copy = m.step("ours: copy sources (old mtimes) + change", || b.copy_and_change())?;
-    ours.clean =
+    let copy = m.step("ours: copy sources (old mtimes) + change", || b.copy_and_change())?;
+    let clean =
         m.step("ours: clean-stale", || b.xtask(&b.work, &target, &["clean-stale", "--profile", "release"], false))?;
-    ours.build = m.step("ours: build", || b.build(&target))?;
-    ours.symbols_ok = compare("ours", &cold_symbols, &symbols(&target.join("release"))?);
+    let build = m.step("ours: build", || b.build(&target))?;
+    let symbols_ok = compare("ours", &cold_symbols, &symbols(&target.join("release"))?);
+    let ours = Figures { prepare, cook, copy, clean, build, symbols_ok };
 
     // 3. The floor, in the tree just built.
     let floor = m.step("floor: touch the local sources, build", || {
@@ -276,17 +275,16 @@ impl Bench<'_> {
             cmd.arg("chef").args(args).args(["--recipe-path", recipe]).current_dir(dir);
             self.run(cmd, &target)
         };
-        let mut f = Figures::default();
-        f.prepare = m.step("cargo-chef: prepare", || chef(&self.snapshot, &["prepare"]))?;
-        f.cook = m.step("cargo-chef: cook (cached layer)", || {
+        let prepare = m.step("cargo-chef: prepare", || chef(&self.snapshot, &["prepare"]))?;
+        let cook = m.step("cargo-chef: cook (cached layer)", || {
             let mut args = vec!["cook", "--release", "--locked"];
             args.extend(self.packages.iter().flat_map(|p| ["--package", p.as_str()]));
             chef(&self.work, &args)
         })?;
-        f.copy = m.step("cargo-chef: copy sources (old mtimes) + change", || self.copy_and_change())?;
-        f.build = m.step("cargo-chef: build", || self.build(&target))?;
-        f.symbols_ok = compare("cargo-chef", cold, &symbols(&target.join("release"))?);
-        Ok(f)
+        let copy = m.step("cargo-chef: copy sources (old mtimes) + change", || self.copy_and_change())?;
+        let build = m.step("cargo-chef: build", || self.build(&target))?;
+        let symbols_ok = compare("cargo-chef", cold, &symbols(&target.join("release"))?);
+        Ok(Figures { prepare, cook, copy, clean: Timed::default(), build, symbols_ok })
     }
 }
 

@@ -3,10 +3,13 @@
 //! - `prepare` writes a [`skeleton::Skeleton`] of the workspace: manifests
 //!   normalised so that they change only when dependencies do, the lock file
 //!   with local versions masked, cargo config and toolchain files, and a dummy
-//!   source for every target;
+//!   source for every target but self-contained build scripts (kept real, see
+//!   `skeleton::Skeleton::build_scripts`);
 //! - `cook` builds the skeleton's dependencies and then removes every local
 //!   crate's artifacts (see `clean_stale`), so that the real sources, whatever
-//!   their mtimes, are always compiled.
+//!   their mtimes, are always compiled; only the binaries of real build
+//!   scripts survive, recorded so that `clean-stale` can prove them unchanged
+//!   (`clean_stale::keep`).
 
 pub mod cook;
 pub mod lock;
