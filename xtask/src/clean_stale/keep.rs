@@ -269,6 +269,17 @@ mod tests {
     }
 
     #[test]
+    fn record_only_the_named_build_scripts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, ws) = (tmp.path().join("release"), tmp.path().join("ws"));
+        let (names, unit) = fake(&dir, &ws);
+        let other: BTreeSet<String> = ["b/build.rs".to_owned()].into();
+        assert!(select(&names, &dir, &ws, Keep::Record(Some(&other)), false).unwrap().is_empty());
+        let mine: BTreeSet<String> = ["a/build.rs".to_owned()].into();
+        assert_eq!(select(&names, &dir, &ws, Keep::Record(Some(&mine)), false).unwrap(), BTreeSet::from([unit]));
+    }
+
+    #[test]
     fn a_rebuilt_binary_or_a_bad_record_keeps_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let (dir, ws) = (tmp.path().join("release"), tmp.path().join("ws"));

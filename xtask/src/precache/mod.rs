@@ -138,3 +138,14 @@ pub fn prepare(meta: &cargo_metadata::Metadata, dev_targets: bool, build_scripts
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_paths() {
+        assert_eq!(lexical(Path::new("/w/./a/../b")), Path::new("/w/b"));
+        assert_eq!(lexical(Path::new("/w/vendor/x/")), Path::new("/w/vendor/x"));
+    }
+}
