@@ -2,6 +2,7 @@
 
 mod cross;
 mod precache;
+mod xtask;
 
 use anyhow::Result;
 
@@ -17,7 +18,8 @@ impl flags::Bench {
         };
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, false))?;
         match self.cmd {
-            flags::BenchCmd::Precache => precache::run(ctx),
+            flags::BenchCmd::Precache(cmd) => precache::run(ctx, &cmd.package),
+            flags::BenchCmd::Xtask => xtask::run(ctx),
             flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build, &cmd.platform),
         }
     }
