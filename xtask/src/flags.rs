@@ -274,6 +274,15 @@ pub enum BenchCmd {
     Precache,
     /// arm64 cross build vs amd64 native build; verify-symbols vs `nm -D`.
     Cross(BenchCross),
+    /// The router under load: 64 concurrent 64 KiB prompts, then 2,000 short ones; RSS and latency.
+    Router(BenchRouter),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRouter {
+    /// Seconds to stay idle after the load before the last RSS reading.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub settle: u64,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod cross;
 mod precache;
+mod router;
 
 use anyhow::Result;
 
@@ -12,6 +13,7 @@ impl flags::Bench {
         match self.cmd {
             flags::BenchCmd::Precache => precache::run(ctx),
             flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build),
+            flags::BenchCmd::Router(cmd) => cmd.run(ctx),
         }
     }
 }
