@@ -111,7 +111,7 @@ func IsInitialized() bool {
 // DefaultMaxTokens is the token limit of a maxLength of 0: 256 tokens,
 // [CLS] and [SEP] included (the model's max_seq_length; it has 512
 // positions, the most a maxLength can ask for).
-const DefaultMaxTokens = 256
+const DefaultMaxTokens = C.DEFAULT_MAX_TOKENS
 
 // Embedding is the embedding of a text and how the text was read.
 type Embedding struct {

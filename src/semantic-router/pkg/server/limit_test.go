@@ -25,7 +25,7 @@ func TestRouteRequiresJSONContentType(t *testing.T) {
 		"multipart/form-data; boundary=x":   415,
 		"application/jsonx":                 415,
 		"application/json; charset=latin1":  415,
-		"application/json;":                 415, // not a valid media type
+		"application/json; charset":         415, // not a valid media type
 		"application/json":                  200,
 		"application/json; charset=utf-8":   200,
 		"Application/JSON; Charset=UTF-8":   200,
