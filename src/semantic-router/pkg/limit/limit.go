@@ -19,6 +19,8 @@ package limit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -26,6 +28,13 @@ import (
 
 // DefaultQueue is the number of requests that may wait for a slot.
 const DefaultQueue = 64
+
+// DefaultMaxWait is how long an admitted request may wait for a slot: under
+// the HTTP server's 60 s write timeout, with room for the embedding itself.
+const DefaultMaxWait = 30 * time.Second
+
+// ErrWaited is returned by Do when no slot came free within MaxWait.
+var ErrWaited = errors.New("no embedding slot came free in time")
 
 // DefaultIdleDelay is how long the limiter must be idle after work before
 // Reclaim runs.
@@ -47,6 +56,8 @@ type Options struct {
 	Reclaim func()
 	// IdleDelay defaults to DefaultIdleDelay.
 	IdleDelay time.Duration
+	// MaxWait bounds the wait for a slot in Do; 0 means DefaultMaxWait.
+	MaxWait time.Duration
 }
 
 // Limiter bounds concurrent work. Use New.
@@ -74,6 +85,9 @@ func New(o Options) *Limiter {
 	}
 	if o.IdleDelay <= 0 {
 		o.IdleDelay = DefaultIdleDelay
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
 	}
 	return &Limiter{slots: make(chan struct{}, o.Concurrency), places: o.Concurrency + o.Queue, opts: o}
 }
@@ -126,16 +140,24 @@ func (l *Limiter) reclaim(epoch uint64) {
 	l.opts.Reclaim()
 }
 
+// MaxWait is the longest Do waits for a slot.
+func (l *Limiter) MaxWait() time.Duration { return l.opts.MaxWait }
+
 // Do waits for a slot, runs f, and frees the slot. The caller must have
-// entered. If ctx ends first, Do returns its error without running f.
+// entered. If ctx ends first, Do returns its error without running f; if no
+// slot comes free within MaxWait, an error wrapping ErrWaited.
 func (l *Limiter) Do(ctx context.Context, f func()) error {
 	select {
 	case l.slots <- struct{}{}:
 	default:
+		wait := time.NewTimer(l.opts.MaxWait)
+		defer wait.Stop()
 		select {
 		case l.slots <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-wait.C:
+			return fmt.Errorf("%w (waited %s)", ErrWaited, l.opts.MaxWait)
 		}
 	}
 	l.mu.Lock()

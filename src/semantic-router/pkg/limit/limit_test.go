@@ -90,6 +90,26 @@ func TestDoGivesUpWhenTheContextEnds(t *testing.T) {
 	close(hold)
 }
 
+func TestDoGivesUpAfterMaxWait(t *testing.T) {
+	l := New(Options{Concurrency: 1, Queue: 1, MaxWait: 50 * time.Millisecond})
+	hold, started := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = l.Do(context.Background(), func() { close(started); <-hold })
+	}()
+	<-started
+	begin := time.Now()
+	ran := false
+	err := l.Do(context.Background(), func() { ran = true })
+	if !errors.Is(err, ErrWaited) || ran || time.Since(begin) < 50*time.Millisecond {
+		t.Fatalf("Do while the slot is held: %v after %s, ran %v", err, time.Since(begin), ran)
+	}
+	close(hold)
+	waitFor(t, func() bool { return l.Stats().Running == 0 })
+	if err := l.Do(context.Background(), func() { ran = true }); err != nil || !ran {
+		t.Fatalf("Do with a free slot: %v, ran %v", err, ran)
+	}
+}
+
 func TestReclaimOnceIdleAfterWork(t *testing.T) {
 	calls := make(chan struct{}, 10)
 	l := New(Options{Concurrency: 1, Reclaim: func() { calls <- struct{}{} }, IdleDelay: 20 * time.Millisecond})

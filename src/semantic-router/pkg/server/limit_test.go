@@ -140,6 +140,25 @@ func TestQueueHoldsRequestsUntilASlotIsFree(t *testing.T) {
 	}
 }
 
+func TestQueuedRequestGivesUpAfterMaxWait(t *testing.T) {
+	s := New(metrics.New(), quietLogs)
+	s.SetLimiter(limit.New(limit.Options{Concurrency: 1, Queue: 1, MaxWait: 50 * time.Millisecond}))
+	b := newBlockingRouter()
+	s.SetRouter(b)
+	h := s.Handler()
+	first := serveAsync(h, "first")
+	<-b.started
+	r := do(h, "POST", PathRoute, routeJSON("second"))
+	expectBusy(t, r)
+	if !strings.Contains(string(r.body), "within 50ms") {
+		t.Fatalf("body %s", r.body)
+	}
+	close(b.release)
+	if r := <-first; r.status != 200 {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+}
+
 func TestQueuedRequestWhoseClientLeftIsNotRun(t *testing.T) {
 	s, b, _ := busyServer(t, 1, 1)
 	h := s.Handler()

@@ -238,7 +238,11 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
 	var res router.Result
 	var routeErr error
 	if err := s.limiter.Do(r.Context(), func() { res, routeErr = box.r.Route(prompt) }); err != nil {
-		unavailable(w, "request ended while queued: "+err.Error())
+		if errors.Is(err, limit.ErrWaited) {
+			unavailable(w, fmt.Sprintf("busy: no embedding slot came free within %s, retry later", s.limiter.MaxWait()))
+		} else {
+			unavailable(w, "request ended while queued: "+err.Error())
+		}
 		return
 	}
 	if err := routeErr; err != nil {
