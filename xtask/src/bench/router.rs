@@ -250,13 +250,16 @@ pub fn percentile(values: &[Duration], q: f64) -> Option<Duration> {
 /// A `/proc/<pid>/status` field in kB, as bytes.
 fn rss(pid: u32, field: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}: is the router running?"))?;
+    let status =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}: is the router running?"))?;
     status_kb(&status, field).map(|kb| kb * 1024).with_context(|| format!("{path} has no {field}"))
 }
 
 /// The value in kB of `field` in the text of `/proc/<pid>/status`.
 pub fn status_kb(status: &str, field: &str) -> Option<u64> {
-    status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
 /// The value of an unlabelled counter in a Prometheus text exposition.
