@@ -110,8 +110,9 @@ func IsInitialized() bool {
 
 // DefaultMaxTokens is the token limit of a maxLength of 0: 256 tokens,
 // [CLS] and [SEP] included (the model's max_seq_length; it has 512
-// positions, the most a maxLength can ask for).
-const DefaultMaxTokens = C.DEFAULT_MAX_TOKENS
+// positions, the most a maxLength can ask for). It is the library's
+// DEFAULT_MAX_TOKENS; TestEmbedReportsTruncation checks that they agree.
+const DefaultMaxTokens = 256
 
 // Embedding is the embedding of a text and how the text was read.
 type Embedding struct {
