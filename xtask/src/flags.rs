@@ -298,6 +298,8 @@ pub enum BenchCmd {
     Cross(BenchCross),
     /// xtask's own cost: cold compile, warm `cargo xtask --help`, binary size.
     Xtask,
+    /// The router under load: 64 concurrent 64 KiB prompts, then 2,000 short ones; RSS and latency.
+    Router(BenchRouter),
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +308,13 @@ pub struct BenchPrecache {
     /// else the workspace's default members).
     #[arg(long, short = 'p', value_name = "PKG")]
     pub package: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRouter {
+    /// Seconds to stay idle after the load before the last RSS reading.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub settle: u64,
 }
 
 #[derive(Debug, Args)]
