@@ -393,18 +393,22 @@ fn is_executable(p: &Path) -> Result<bool> {
     Ok(std::fs::metadata(p).with_context(|| format!("cannot stat {}", p.display()))?.permissions().mode() & 0o111 != 0)
 }
 
-/// Where two different byte strings differ: for ELF files the section (or
-/// header) holding the first differing byte, for `ar` archives the member
-/// (and its section), else the offset.
+/// Where two different byte strings differ: for ELF files the first section
+/// (in file order) whose contents differ, else the header or table holding
+/// the first differing byte; for `ar` archives the member (and its section);
+/// else the offset.
 pub fn describe_difference(a: &[u8], b: &[u8]) -> String {
-    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
-        return format!("sizes differ ({} vs {} bytes; one is a prefix of the other)", a.len(), b.len());
-    };
     if a.starts_with(elf::AR_MAGIC) && b.starts_with(elf::AR_MAGIC) {
         if let Some(d) = archive_difference(a, b) {
             return d;
         }
     }
+    if let Some(d) = elf_section_difference(a, b) {
+        return d;
+    }
+    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
+        return format!("sizes differ ({} vs {} bytes; one is a prefix of the other)", a.len(), b.len());
+    };
     match elf_region(a, at) {
         Some(region) => format!("first difference at byte {at:#x}, in {region}"),
         None => format!("first difference at byte {at:#x}"),
@@ -427,6 +431,50 @@ fn archive_difference(a: &[u8], b: &[u8]) -> Option<String> {
         }
     }
     Some("member headers differ (contents equal)".into())
+}
+
+/// The first section of ELF file `a`, in file order, whose contents differ
+/// from the section of the same name (and rank among equal names) in `b`.
+/// A section's bytes moving (a longer one before it) is not a difference:
+/// what differs first is what moved it.
+fn elf_section_difference(a: &[u8], b: &[u8]) -> Option<String> {
+    use goblin::elf::{section_header::SHT_NOBITS, Elf};
+    let (ea, eb) = (Elf::parse(a).ok()?, Elf::parse(b).ok()?);
+    let sections = |e: &Elf<'_>, bytes: &[u8]| -> Vec<(String, u64, Vec<u8>)> {
+        let mut v: Vec<(String, u64, Vec<u8>)> = e
+            .section_headers
+            .iter()
+            .filter(|s| s.sh_type != SHT_NOBITS)
+            .map(|s| {
+                let name = e.shdr_strtab.get_at(s.sh_name).unwrap_or("?").to_string();
+                let range = s.file_range().unwrap_or(0..0);
+                (name, s.sh_offset, bytes.get(range).unwrap_or_default().to_vec())
+            })
+            .collect();
+        v.sort_by_key(|(_, off, _)| *off);
+        v
+    };
+    let (sa, sb) = (sections(&ea, a), sections(&eb, b));
+    for (i, (name, _, data)) in sa.iter().enumerate() {
+        let rank = sa[..i].iter().filter(|(n, _, _)| n == name).count();
+        let other = sb.iter().filter(|(n, _, _)| n == name).nth(rank);
+        match other {
+            None => return Some(format!("section {name} is only in the first")),
+            Some((_, _, od)) if od != data => {
+                let at = data.iter().zip(od).position(|(x, y)| x != y).unwrap_or(data.len().min(od.len()));
+                return Some(format!(
+                    "section {name} differs ({} vs {} bytes, first at offset {at:#x} in it)",
+                    data.len(),
+                    od.len()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if sb.len() > sa.len() {
+        return Some("the second has more sections".into());
+    }
+    None
 }
 
 /// The section (by name) or ELF header part holding byte `at` of `bytes`.
@@ -602,10 +650,11 @@ mod tests {
         let mut other = me.clone();
         other[rodata.sh_offset as usize + 7] ^= 0xff;
         let d = describe_difference(&me, &other);
-        assert!(d.ends_with("in section .rodata"), "{d}");
+        assert_eq!(d, format!("section .rodata differs ({0} vs {0} bytes, first at offset 0x7 in it)", rodata.sh_size));
         let mut other = me.clone();
-        other[0x20] ^= 1;
-        assert!(describe_difference(&me, &other).ends_with("in the ELF header"));
+        other[0x18] ^= 1; // e_entry: no section differs
+        let d = describe_difference(&me, &other);
+        assert!(d.ends_with("in the ELF header"), "{d}");
         assert!(describe_difference(b"abc", b"abcd").starts_with("sizes differ"));
     }
 }

@@ -1088,7 +1088,9 @@ mod tests {
         let (pass, detail) = check(rv(0x5), Platform::RISCV64);
         assert!(pass, "{detail}");
         assert_eq!(detail, "RISCV ELF64 little-endian e_flags 0x5 (linux/riscv64)");
-        for wrong in [0x4 /* no RVC */, 0x1 /* soft-float ABI */, 0x3 /* single-float */, 0xd /* RVE */] {
+        for wrong in
+            [0x4 /* no RVC */, 0x1 /* soft-float ABI */, 0x3 /* single-float */, 0xd /* RVE */]
+        {
             let (pass, detail) = check(rv(wrong), Platform::RISCV64);
             assert!(!pass, "{wrong:#x}");
             assert!(detail.ends_with("but linux/riscv64 needs RISCV ELF64 little-endian e_flags 0x5"), "{detail}");
