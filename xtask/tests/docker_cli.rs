@@ -266,8 +266,10 @@ fn unknown_image_is_one_error() {
 
 #[test]
 fn unknown_platform_is_one_error() {
-    let o = xtask(&["docker", "extproc", "--platform", "linux/riscv64", "--dry-run"], &[]);
-    one_error(&o, "unsupported platform `linux/riscv64`");
+    let o = xtask(&["docker", "extproc", "--platform", "linux/s390x", "--dry-run"], &[]);
+    one_error(&o, "unsupported platform `linux/s390x`");
+    let o = xtask(&["docker", "dev", "--platform", "linux/riscv64", "--dry-run"], &[]);
+    one_error(&o, "image `dev` is not built for linux/riscv64");
 }
 
 #[test]
@@ -308,10 +310,13 @@ fn ci_matrix() {
             .collect()
     };
     let wave0 = entries(&["ci", "matrix", "--wave", "0"]);
-    assert_eq!(wave0, ["extproc linux/amd64", "extproc linux/arm64", "dev linux/amd64", "dev linux/arm64"]);
+    assert_eq!(
+        wave0,
+        ["extproc linux/amd64", "extproc linux/arm64", "extproc linux/riscv64", "dev linux/amd64", "dev linux/arm64"]
+    );
     let wave1 = entries(&["ci", "matrix", "--wave", "1"]);
     assert_eq!(wave1, ["precommit linux/amd64", "precommit linux/arm64", "stack linux/amd64", "stack linux/arm64"]);
-    assert_eq!(entries(&["ci", "matrix"]).len(), 8);
+    assert_eq!(entries(&["ci", "matrix"]).len(), 9);
     assert_eq!(entries(&["ci", "matrix", "--pr"]).len(), 4);
     one_error(&xtask(&["ci", "matrix", "--wave", "2"], &[]), "--wave 2: the waves are 0 to 1");
 }
