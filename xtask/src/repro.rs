@@ -8,9 +8,9 @@
 //!   are remapped to fixed names with `--remap-path-prefix` ([`rust_env`]).
 //!   The flags go through `RUSTFLAGS`, after the user's own; cargo keeps
 //!   `RUSTFLAGS` out of `-C metadata`, so symbol hashes do not see the paths
-//!   being remapped. They are added to *every* cargo build xtask runs (build,
-//!   dist, precache cook, the test suites' build), so that no two of them
-//!   fight over the same target directory with different flags.
+//!   being remapped. Reproducible builds get their own target directory
+//!   ([`crate::build::REPRODUCIBLE_DIR`]), so that they and plain cargo
+//!   builds, whose flags differ, do not rebuild each other's artifacts.
 //!   C code built by the `cc` crate gets the same map as `-ffile-prefix-map`;
 //! - Go: `-trimpath`, an empty build id (`-buildid=`) and `-buildvcs=false`
 //!   ([`crate::build`]);
@@ -43,8 +43,9 @@ pub struct BuildPaths {
 }
 
 impl BuildPaths {
-    /// The paths of this build of `ws` (`rustc`: the compiler cargo will use).
-    pub fn of(ws: &Workspace, rustc: Option<&Path>) -> Result<BuildPaths> {
+    /// The paths of a build of `ws` into `target_dir` (`rustc`: the compiler
+    /// cargo will use).
+    pub fn of(ws: &Workspace, target_dir: &Path, rustc: Option<&Path>) -> BuildPaths {
         let rustc = rustc.map(Path::to_path_buf).or_else(|| std::env::var_os("RUSTC").map(PathBuf::from));
         let rustc = rustc.unwrap_or_else(|| "rustc".into());
         let sysroot = std::process::Command::new(&rustc)
@@ -54,7 +55,12 @@ impl BuildPaths {
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
             .filter(|p| p.is_absolute());
-        Ok(BuildPaths { workspace: ws.root.clone(), target_dir: ws.target_dir()?, cargo_home: cargo_home(), sysroot })
+        BuildPaths {
+            workspace: ws.root.clone(),
+            target_dir: target_dir.to_path_buf(),
+            cargo_home: cargo_home(),
+            sysroot,
+        }
     }
 
     /// (from, to) pairs, least specific first: rustc applies the last
@@ -137,12 +143,6 @@ pub fn plan_go_cflags(paths: &BuildPaths, env: &dyn Fn(&str) -> Option<String>) 
         flags.push_str(&format!(" -ffile-prefix-map={}={to}", from.display()));
     }
     ("CGO_CFLAGS".into(), flags)
-}
-
-/// [`plan_rust_env`] for the workspace `ws` and this process' environment.
-pub fn rust_env(ws: &Workspace, target: Platform, rustc: Option<&Path>) -> Result<Vec<(String, String)>> {
-    let paths = BuildPaths::of(ws, rustc)?;
-    Ok(plan_rust_env(&paths, target, &|k| std::env::var(k).ok().filter(|v| !v.is_empty())))
 }
 
 /// `SOURCE_DATE_EPOCH` for a build of the workspace at `root`: the user's

@@ -50,7 +50,6 @@ impl flags::Test {
             metrics.step("build library (release)", || {
                 let (cargo, manifest, sh) = (cargo(), &ws.manifest, &ctx.sh);
                 cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}")
-                    .envs(crate::build::cargo_env(ws, crate::platform::Platform::host()?)?)
                     .run()?;
                 env.lib_dir = ws.target_dir()?.join("release");
                 Ok(())
