@@ -197,8 +197,10 @@ impl SecondBuild {
             crate::fsutil::copy(&ws.root.join(rel), &src.join(rel))?;
         }
         eprintln!("reproducible: copied {} source files to {}", files.len(), src.display());
+        // `/proc/self/exe` still reads when cargo has rebuilt (replaced) the file meanwhile.
         let exe = work.join("xtask");
-        std::fs::copy(std::env::current_exe().context("cannot locate the xtask executable")?, &exe)
+        std::fs::copy("/proc/self/exe", &exe)
+            .or_else(|_| std::fs::copy(std::env::current_exe()?, &exe))
             .context("cannot copy the xtask executable")?;
         let cargo_home = work.join("cargo-home");
         std::fs::create_dir_all(&cargo_home)?;
