@@ -92,6 +92,7 @@ impl Outputs {
 impl flags::Build {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let platforms = Platform::parse_list(&self.platform)?;
+        crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, !self.no_go))?;
         let opts = Options {
             profile: self.profile,
             features: self.features,
