@@ -13,7 +13,7 @@
 //! | `rust-internals` |   x   |      |        | no `_ZN…`, `_R…`, `__rust_…`, `__rdl_…`, `__rg_…`, `rust_eh_personality` |
 //! | `extra-exports`  |   x   |      |        | note: other exports outside the header                             |
 //! | `glibc`          |   x   |      |   x    | highest `GLIBC_x.y` needed ≤ `--max-glibc` (default 2.36, bookworm) |
-//! | `needed`         |   x   |      |        | NEEDED ⊆ [`NEEDED_ALLOWLIST`]                                      |
+//! | `needed`         |   x   |      |        | NEEDED ⊆ [`NEEDED_ALLOWLIST`] + the platform's glibc loader        |
 //! | `needs-library`  |       |      |   x    | NEEDED has `libcandle_semantic_router.so`                          |
 //! | `soname`         |   x   |      |        | SONAME is `libcandle_semantic_router.so`                           |
 //! | `rpath`          |   x   |      |  note  | RPATH/RUNPATH only `$ORIGIN` forms                                 |
@@ -48,21 +48,14 @@ pub const GO_DIRS: [&str; 2] = ["candle-binding", "src/semantic-router"];
 /// Floor of the runtime image: Debian bookworm's glibc.
 pub const DEFAULT_MAX_GLIBC: &str = "2.36";
 
-/// Libraries the shared library may need. All ship with glibc (and libgcc_s,
+/// Libraries the shared library may need, besides the platform's dynamic
+/// loader ([`Platform::glibc_loader`], e.g. for `__tls_get_addr`). All ship with glibc (and libgcc_s,
 /// which Rust's unwinder needs) in every glibc image. `libstdc++.so.6` is
 /// deliberately absent: it is in bookworm images too, but its appearance means
 /// a C++ dependency crept in (e.g. tokenizers' `esaxx_fast`); allowing it
 /// should be a decision made here, not an accident.
-pub const NEEDED_ALLOWLIST: &[&str] = &[
-    "libc.so.6",
-    "libm.so.6",
-    "libdl.so.2",
-    "libpthread.so.0",
-    "librt.so.1",
-    "libgcc_s.so.1",
-    "ld-linux-x86-64.so.2",
-    "ld-linux-aarch64.so.1",
-];
+pub const NEEDED_ALLOWLIST: &[&str] =
+    &["libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libgcc_s.so.1"];
 
 // ---------------------------------------------------------------------------
 // Report
@@ -384,7 +377,9 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
 
     check_glibc(&mut r, info, &exp.max_glibc);
 
-    let bad: Vec<&str> = info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n)).collect();
+    let loader = exp.platform.glibc_loader();
+    let bad: Vec<&str> =
+        info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n) && *n != loader).collect();
     r.push(
         file,
         "needed",
@@ -392,7 +387,11 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
         if bad.is_empty() {
             format!("NEEDED {}", if info.needed.is_empty() { "none".into() } else { info.needed.join(", ") })
         } else {
-            format!("NEEDED outside the allowlist: {} (allowed: {})", bad.join(", "), NEEDED_ALLOWLIST.join(", "))
+            format!(
+                "NEEDED outside the allowlist: {} (allowed: {}, {loader})",
+                bad.join(", "),
+                NEEDED_ALLOWLIST.join(", ")
+            )
         },
     );
 

@@ -274,6 +274,8 @@ fn unknown_image_is_one_error() {
 fn unknown_platform_is_one_error() {
     let o = xtask(&["docker", "extproc", "--platform", "linux/s390x", "--dry-run"], &[]);
     one_error(&o, "unsupported platform `linux/s390x`");
+    let o = xtask(&["docker", "dev", "--platform", "linux/riscv64", "--dry-run"], &[]);
+    one_error(&o, "image `dev` is not built for linux/riscv64");
 }
 
 #[test]
