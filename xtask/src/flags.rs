@@ -45,6 +45,8 @@ pub enum Cmd {
     Dist(Dist),
     /// Report what each platform needs and what is missing; `--fix` installs it.
     Doctor(Doctor),
+    /// Make foreign platforms' programs runnable here: mount binfmt_misc, register qemu's handlers (flag F), run a test program.
+    Binfmt(Binfmt),
     /// Dependency pre-caching: `prepare` a skeleton, `cook` its dependencies.
     Precache(Precache),
     /// Remove every workspace crate's build artifacts, keeping dependencies.
@@ -166,6 +168,11 @@ pub struct Dist {
     /// Output directory (default: `dist/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Then build again from a copy of the sources (another directory, target
+    /// dir, HOME and CARGO_HOME) and fail, naming the first differing file and
+    /// ELF section, unless both `dist/` trees are byte-identical.
+    #[arg(long)]
+    pub verify_reproducible: bool,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +191,13 @@ pub struct Doctor {
     /// images, where the model is mounted or fetched later.
     #[arg(long)]
     pub no_model: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Binfmt {
+    /// Foreign platforms whose handlers to register (default: every supported foreign platform).
+    #[arg(long, value_delimiter = ',', value_name = "P")]
+    pub platform: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -271,13 +285,16 @@ pub struct BenchCross {
     /// Reuse the libraries of the previous run (only the verify-symbols figures).
     #[arg(long)]
     pub no_build: bool,
+    /// Foreign platforms to cross-build (default: every platform but the host).
+    #[arg(long, value_delimiter = ',', value_name = "P")]
+    pub platform: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Cold build, cached rebuild and floor of a workspace, beside cargo-chef's.
     Precache(BenchPrecache),
-    /// arm64 cross build vs amd64 native build; verify-symbols vs `nm -D`.
+    /// Cross builds (every foreign platform) vs the native build; verify-symbols vs `nm -D`.
     Cross(BenchCross),
     /// xtask's own cost: cold compile, warm `cargo xtask --help`, binary size.
     Xtask,
@@ -371,7 +388,7 @@ pub struct DockerBuild {
     /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub buildx: String,
-    /// Where to write the step metrics (default: `target/xtask/metrics.json`).
+    /// Where to write the step metrics (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
     /// For an image built FROM another one of ours (precommit FROM dev, stack
@@ -383,7 +400,7 @@ pub struct DockerBuild {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct DockerManifest {
-    /// The image (`extproc`).
+    /// The image: `extproc`, `dev`, `precommit` or `stack`.
     pub image: String,
     /// Tags to create: a name or a full reference (with `/`).
     #[arg(long, short = 't', value_name = "T", required = true)]
@@ -432,28 +449,8 @@ pub struct DockerStage {
     pub out: PathBuf,
 }
 
-#[derive(Debug, Args)]
-pub struct Ci {
-    #[command(subcommand)]
-    pub cmd: CiCmd,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CiCmd {
-    /// Print the GitHub Actions build matrix (image x platform) as JSON.
-    Matrix(CiMatrix),
-}
-
-#[derive(Debug, Args)]
-pub struct CiMatrix {
-    /// Pull request: amd64 only.
-    #[arg(long)]
-    pub pr: bool,
-    /// Only the images of this build wave (0: built from distro images; 1:
-    /// built FROM a wave-0 image of ours).
-    #[arg(long, value_name = "N")]
-    pub wave: Option<usize>,
-}
+// `cargo xtask ci`: the workflow's commands, defined next to them.
+pub use crate::ci::cli::{Ci, CiBuild, CiCmd, CiFreeDisk, CiManifest};
 
 #[derive(Debug, Args)]
 pub struct E2e {

@@ -6,7 +6,9 @@
 //! - `metrics`: timing of steps, printed as a table;
 //! - one module per command (`codegen`, `model`, `test`, ...).
 
+mod archive;
 mod bench;
+mod binfmt;
 mod build;
 mod ci;
 mod clean_stale;
@@ -25,6 +27,7 @@ mod metrics;
 mod model;
 mod platform;
 mod precache;
+mod repro;
 mod smoke;
 mod symbols;
 mod test;
@@ -74,6 +77,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::CrossEnv(cmd) => cmd.run(&ctx),
         Cmd::Dist(cmd) => cmd.run(&ctx),
         Cmd::Doctor(cmd) => cmd.run(&ctx),
+        Cmd::Binfmt(cmd) => cmd.run(),
         Cmd::Precache(cmd) => cmd.run(&ctx),
         Cmd::CleanStale(cmd) => cmd.run(&ctx),
         Cmd::Bench(cmd) => cmd.run(&ctx),

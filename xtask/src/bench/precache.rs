@@ -26,7 +26,8 @@ use anyhow::{bail, Context, Result};
 use crate::{
     build::PACKAGE,
     metrics::{human, Metrics},
-    workspace::cargo,
+    platform::Platform,
+    workspace::{cargo, Workspace},
     Ctx,
 };
 
@@ -37,6 +38,7 @@ const MARK: &str = "\n// bench precache: an application-source change\n";
 
 /// Artifact file name → the symbols it defines.
 type Symbols = BTreeMap<String, BTreeSet<String>>;
+type Env = Vec<(String, String)>;
 
 struct Bench<'a> {
     base: PathBuf,
@@ -75,7 +77,8 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     // 1. Cold.
     let cold_target = b.base.join("cold-target");
     m.step("cold: copy sources", || b.fresh_work(true))?;
-    let cold = m.step("cold: build (release, fresh target dir)", || b.build(&cold_target))?;
+    let env = b.env(&cold_target)?;
+    let cold = m.step("cold: build (release, fresh target dir)", || b.build(&cold_target, &env))?;
     let cold_symbols = symbols(&cold_target.join("release"))?;
     if cold_symbols.is_empty() {
         bail!("the cold build left no .so, .a or executable in {}", cold_target.join("release").display());
@@ -93,14 +96,15 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     let copy = m.step("ours: copy sources (old mtimes) + change", || b.copy_and_change())?;
     let clean =
         m.step("ours: clean-stale", || b.xtask(&b.work, &target, &["clean-stale", "--profile", "release"], false))?;
-    let build = m.step("ours: build", || b.build(&target))?;
+    let env = b.env(&target)?;
+    let build = m.step("ours: build", || b.build(&target, &env))?;
     let symbols_ok = compare("ours", &cold_symbols, &symbols(&target.join("release"))?);
     let ours = Figures { prepare, cook, copy, clean, build, symbols_ok };
 
     // 3. The floor, in the tree just built.
     let floor = m.step("floor: touch the local sources, build", || {
         b.touch_sources()?;
-        b.build(&target)
+        b.build(&target, &env)
     })?;
 
     // 4. cargo-chef.
@@ -207,9 +211,27 @@ impl Bench<'_> {
         Ok(())
     }
 
-    fn run(&self, mut cmd: Command, target: &Path) -> Result<Timed> {
+    /// The environment of `xtask build` (cross, path remapping) for builds of
+    /// the work directory into `target`: `cook` uses it, so every build of the
+    /// bench must (our xtask computes it itself). Computed outside the timings.
+    fn env(&self, target: &Path) -> Result<Env> {
+        let old = std::env::var_os("CARGO_TARGET_DIR");
+        std::env::set_var("CARGO_TARGET_DIR", target);
+        let env = xshell::Shell::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|sh| Workspace::locate(&sh, Some(&self.work.join("Cargo.toml"))))
+            .and_then(|ws| crate::build::cargo_env(&ws, Platform::host()?));
+        match old {
+            Some(v) => std::env::set_var("CARGO_TARGET_DIR", v),
+            None => std::env::remove_var("CARGO_TARGET_DIR"),
+        }
+        env
+    }
+
+    fn run(&self, mut cmd: Command, target: &Path, env: &Env) -> Result<Timed> {
         let start = std::time::Instant::now();
         let status = cmd
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("CARGO_TARGET_DIR", target)
             .env_remove("CARGO_BUILD_TARGET")
             .status()
@@ -220,13 +242,13 @@ impl Bench<'_> {
         Ok(Timed { secs: start.elapsed().as_secs_f64() })
     }
 
-    fn build(&self, target: &Path) -> Result<Timed> {
+    fn build(&self, target: &Path, env: &Env) -> Result<Timed> {
         let mut cmd = Command::new(cargo());
         cmd.args(["build", "--release", "--locked"]).current_dir(&self.work);
         for p in self.packages {
             cmd.args(["--package", p]);
         }
-        self.run(cmd, target)
+        self.run(cmd, target, env)
     }
 
     /// Our binary in `dir`; with `out`, the work directory is the last argument.
@@ -236,7 +258,7 @@ impl Bench<'_> {
         if out {
             cmd.arg(&self.work);
         }
-        self.run(cmd, target)
+        self.run(cmd, target, &Env::new())
     }
 
     /// Copy the real sources over the work directory as Docker's `COPY` does
@@ -268,12 +290,13 @@ impl Bench<'_> {
         let target = self.base.join("chef-target");
         let recipe = self.base.join("chef-recipe.json");
         let recipe = recipe.to_str().context("the bench directory is not UTF-8")?;
+        let env = self.env(&target)?; // the work directory still holds a workspace
         self.fresh_work(false)?;
         fs::create_dir_all(&self.work)?;
         let chef = |dir: &Path, args: &[&str]| {
             let mut cmd = Command::new(cargo());
             cmd.arg("chef").args(args).args(["--recipe-path", recipe]).current_dir(dir);
-            self.run(cmd, &target)
+            self.run(cmd, &target, &env)
         };
         let prepare = m.step("cargo-chef: prepare", || chef(&self.snapshot, &["prepare"]))?;
         let cook = m.step("cargo-chef: cook (cached layer)", || {
@@ -282,7 +305,7 @@ impl Bench<'_> {
             chef(&self.work, &args)
         })?;
         let copy = m.step("cargo-chef: copy sources (old mtimes) + change", || self.copy_and_change())?;
-        let build = m.step("cargo-chef: build", || self.build(&target))?;
+        let build = m.step("cargo-chef: build", || self.build(&target, &env))?;
         let symbols_ok = compare("cargo-chef", cold, &symbols(&target.join("release"))?);
         Ok(Figures { prepare, cook, copy, clean: Timed::default(), build, symbols_ok })
     }

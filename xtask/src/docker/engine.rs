@@ -99,7 +99,13 @@ impl Docker {
 
     /// Run a command, streaming its output; returns the combined output.
     pub fn run(&self, cmd: &Command) -> Result<String> {
-        run_streaming(cmd, &self.path)
+        run_streaming(cmd, &self.path, &[])
+    }
+
+    /// [`Docker::run`], with `secrets` replaced by `<redacted>` in what is
+    /// printed and returned.
+    pub fn run_redacted(&self, cmd: &Command, secrets: &[String]) -> Result<String> {
+        run_streaming(cmd, &self.path, secrets)
     }
 
     /// Run a command and capture stdout (stderr passes through).
@@ -112,9 +118,9 @@ impl Docker {
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()
-            .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+            .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
         if !out.status.success() {
-            bail!("`{}` failed ({})", cmd.shell_line(), out.status);
+            bail!("`{}` failed ({})", cmd.display_line(), out.status);
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -131,7 +137,7 @@ impl Docker {
 
 /// Run `cmd` (argv[0] replaced by `prog`), copying stdout and stderr to our
 /// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
-pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
+pub fn run_streaming(cmd: &Command, prog: &std::path::Path, secrets: &[String]) -> Result<String> {
     let (_, args) = cmd.argv.split_first().context("empty command")?;
     let mut child = Proc::new(prog)
         .args(args)
@@ -140,11 +146,12 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+        .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || copy_lines(stdout));
-    let err_lines = copy_lines(stderr);
+    let hide = secrets.to_vec();
+    let out_thread = std::thread::spawn(move || copy_lines(stdout, &hide));
+    let err_lines = copy_lines(stderr, secrets);
     let out_lines = out_thread.join().unwrap_or_default();
     let status = child.wait().context("waiting for docker")?;
     let all = format!("{out_lines}{err_lines}");
@@ -158,15 +165,16 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
             .or_else(|| all.lines().rev().map(str::trim).find(|l| !l.is_empty()))
             .map(|l| format!(": {}", short(l)))
             .unwrap_or_default();
-        bail!("`{}` failed ({status}){why}", short(&cmd.shell_line()));
+        bail!("`{}` failed ({status}){why}", short(&cmd.display_line()));
     }
     Ok(all)
 }
 
-fn copy_lines(r: impl std::io::Read) -> String {
+fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
     let mut all = String::new();
     for line in BufReader::new(r).lines() {
         let Ok(line) = line else { break };
+        let line = super::argv::scrub(&line, secrets);
         eprintln!("{line}");
         all.push_str(&line);
         all.push('\n');

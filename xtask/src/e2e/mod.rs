@@ -76,16 +76,21 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
     if !opts.registry.starts_with("127.") && !opts.registry.starts_with("localhost:") {
         bail!("--registry must be a loopback address (127.x.x.x:PORT or localhost:PORT), not {}", opts.registry);
     }
+    // Every prerequisite before anything starts: the engine, registry and
+    // debootstrap; the model; and for foreign platforms, qemu's handlers.
+    report.step("prerequisites", || {
+        use crate::doctor::Need;
+        let mut needs = vec![Need::E2eTools, Need::Model];
+        needs.extend(platforms.iter().filter(|p| **p != host).map(|p| Need::Qemu(*p)));
+        crate::doctor::ensure(ctx, &needs)
+    })?;
     let work = docker::xtask_dir(ctx, "e2e");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
-    // 1. engine, binfmt
+    // 1. engine
     let docker = report.step("docker engine", || services::engine(opts.docker.as_deref(), &work, started))?;
     let buildx = docker.has_buildx();
     eprintln!("e2e: docker CLI {} ({}), buildx: {buildx}", docker.name, docker.path.display());
-    if platforms.iter().any(|p| *p != host) {
-        report.step("qemu binfmt", || services::binfmt(&platforms, host))?;
-    }
 
     // 2. base images
     for &p in &platforms {
@@ -413,6 +418,36 @@ fn rebuilds(
             "{p}: after a change in candle-binding the build step did not run"
         );
         rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
+    }
+    // A pull request (`--pr`: CARGO_BUILD_JOBS=8, loaded, not pushed) of the
+    // tree a push (20 jobs) just built reuses its dependency layer.
+    if let Some(i) = platforms.iter().position(|p| *p == host) {
+        report.phase = Some("pull request".into());
+        let opts = flags::DockerBuild {
+            image: Some("extproc".into()),
+            platform: vec![host.docker().into()],
+            tag: vec!["e2e-pr".into()],
+            load: true,
+            pr: true,
+            registry: Some(env.registry.clone()),
+            network: Some("host".into()),
+            context: Some(context.to_path_buf()),
+            docker: Some(env.docker.name.clone()),
+            build_arg: build_args("extproc", host, host, ""),
+            secret: env.secrets.clone(),
+            buildx: if env.buildx { "yes".into() } else { "no".into() },
+            cache: "none".into(),
+            ..Default::default()
+        };
+        let pr = docker::build(env.ctx, &opts, report)?.remove(0);
+        let cook = cook_cached(&pr.output);
+        ensure!(
+            cook == Cook::Cached,
+            "{host}: a pull-request build (8 jobs) after a push (20) re-cooked: {}",
+            cook.describe()
+        );
+        eprintln!("e2e: {host} pull-request build (CARGO_BUILD_JOBS=8; the push builds: 20): dependency cook CACHED");
+        rows.push((host, "pull request", pr.seconds, cold[i].seconds, cook));
     }
     report.phase = None;
     eprintln!("\n{:<13} {:<22} {:>10} {:>10} {:>7}  dependency cook", "platform", "rebuild", "time", "first", "ratio");

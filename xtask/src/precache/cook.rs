@@ -9,7 +9,7 @@ use xshell::cmd;
 use super::skeleton::{dummy_source, Skeleton};
 use crate::{
     clean_stale::{self, Keep, Removed, Scope},
-    cross, flags,
+    flags,
     platform::Platform,
     workspace::{cargo, profile_args, Workspace},
     Ctx,
@@ -125,10 +125,7 @@ pub fn cook(
     profile_dir: &str,
     skeleton: Option<&Skeleton>,
 ) -> Result<Removed> {
-    let env = match platform {
-        Some(p) => cross::rust_env(p)?,
-        None => Vec::new(),
-    };
+    let env = crate::build::cargo_env(ws, platform.copied().map_or_else(Platform::host, Ok)?)?;
     let scope = match platform {
         Some(p) => Scope::platform(p),
         None => Scope::configured(&ws.root, &ws.root)?,
