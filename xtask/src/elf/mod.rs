@@ -18,17 +18,11 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{anyhow, bail, Context, Result};
-use goblin::{
-    container::{Container, Ctx, Endian},
-    elf::{
-        header::{self, ET_DYN, ET_EXEC, ET_REL},
-        section_header::{SHN_UNDEF, SHT_DYNSYM, SHT_SYMTAB},
-        sym::{self, Symtab},
-        Elf,
-    },
-    strtab::Strtab,
-};
+use anyhow::{anyhow, bail, Result};
+use goblin::elf::header;
+
+mod check;
+mod input;
 use serde::Serialize;
 
 /// The magic of an `ar` archive (`.a`).
@@ -243,7 +237,7 @@ impl fmt::Display for GlibcVersion {
 
 /// Read `path` as an ELF file or an `ar` archive.
 pub fn read(path: &Path) -> Result<Binary> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = input::map(path)?;
     parse(path, &bytes)
 }
 
@@ -262,13 +256,19 @@ pub fn exported_symbols(path: &Path) -> Result<Vec<String>> {
 
 /// Parse bytes read from `path` (only used in messages).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Binary> {
-    if bytes.starts_with(AR_MAGIC) {
-        return guarded(path, || parse_archive(path, bytes)).map(Binary::Archive);
-    }
-    guarded(path, || parse_elf(path, bytes)).map(Binary::Elf)
+    guarded(path, || parse_unguarded(path, bytes))
 }
 
-/// Run a parser, turning a panic inside goblin into an error naming the file.
+/// [`parse`] without the panic guard: the fuzzer counts panics as failures.
+pub fn parse_unguarded(path: &Path, bytes: &[u8]) -> Result<Binary> {
+    if bytes.starts_with(AR_MAGIC) {
+        return parse_archive(path, bytes).map(Binary::Archive);
+    }
+    parse_elf(path, bytes).map(Binary::Elf)
+}
+
+/// Run a parser, turning a panic into an error naming the file: the checks
+/// should leave none, but a panic must never be what the user sees.
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     install_quiet_hook();
     IN_GUARD.with(|g| g.set(g.get() + 1));
@@ -312,7 +312,10 @@ fn check_magic(path: &Path, bytes: &[u8]) -> Result<()> {
     let min = match bytes.get(header::EI_CLASS) {
         Some(&header::ELFCLASS32) => header::header32::SIZEOF_EHDR,
         Some(&header::ELFCLASS64) => header::header64::SIZEOF_EHDR,
-        Some(c) => bail!("{}: malformed ELF: unknown class {c}", path.display()),
+        Some(c) => bail!(
+            "{}: malformed ELF: ELF header at offset 0x4: EI_CLASS is {c}, neither 1 (ELF32) nor 2 (ELF64)",
+            path.display()
+        ),
         None => bail!("{}: truncated ELF file ({} bytes)", path.display(), bytes.len()),
     };
     if bytes.len() < min {
@@ -321,125 +324,25 @@ fn check_magic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn malformed(path: &Path, e: impl fmt::Display) -> anyhow::Error {
-    anyhow!("{}: truncated or malformed ELF: {e}", path.display())
-}
-
-fn ident_of(elf: &Elf<'_>) -> Ident {
-    let h = &elf.header;
-    let elf_type = match h.e_type {
-        ET_REL => ElfType::Relocatable,
-        ET_EXEC => ElfType::Executable,
-        ET_DYN if !elf.is_lib => ElfType::Pie,
-        ET_DYN if elf.soname.is_none() && elf.interpreter.is_some() => ElfType::Pie,
-        ET_DYN => ElfType::SharedObject,
-        t => ElfType::Other(t),
-    };
-    Ident {
-        machine: h.e_machine,
-        class: if elf.is_64 { Class::Elf64 } else { Class::Elf32 },
-        endianness: if elf.little_endian { Endianness::Little } else { Endianness::Big },
-        elf_type,
-    }
-}
-
 fn parse_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo> {
     check_magic(path, bytes)?;
-    let elf = Elf::parse(bytes).map_err(|e| malformed(path, e))?;
-    let ident = ident_of(&elf);
-    let ctx = Ctx::new(
-        if elf.is_64 { Container::Big } else { Container::Little },
-        if elf.little_endian { Endian::Little } else { Endian::Big },
-    );
-
-    // Version names by index: verdef (defined versions) and verneed (required).
-    let mut version_names: Vec<(u16, String)> = Vec::new();
-    let mut glibc: BTreeSet<GlibcVersion> = BTreeSet::new();
-    let mut glibc_names: Vec<String> = Vec::new();
-    if let Some(verneed) = &elf.verneed {
-        for need in verneed.iter() {
-            for aux in need.iter() {
-                let Some(name) = elf.dynstrtab.get_at(aux.vna_name) else { continue };
-                version_names.push((aux.vna_other & 0x7fff, name.to_string()));
-                if let Some(v) = GlibcVersion::parse(name).filter(|_| name.starts_with("GLIBC_")) {
-                    if glibc.insert(v) {
-                        glibc_names.push(name.to_string());
-                    }
-                }
-            }
-        }
-    }
-    if let Some(verdef) = &elf.verdef {
-        for def in verdef.iter() {
-            if let Some(aux) = def.iter().next() {
-                if let Some(name) = elf.dynstrtab.get_at(aux.vda_name) {
-                    version_names.push((def.vd_ndx, name.to_string()));
-                }
-            }
-        }
-    }
-    glibc_names.sort_by_key(|n| GlibcVersion::parse(n));
-
-    // The dynamic symbol table, like nm: from the SHT_DYNSYM section when the
-    // section headers have one, else what goblin found through DT_SYMTAB.
-    let dyn_section = elf.section_headers.iter().find(|s| s.sh_type == SHT_DYNSYM);
-    let from_section;
-    let (dyn_table, dyn_strtab) = match dyn_section {
-        Some(sh) if sh.sh_entsize != 0 => {
-            let count = (sh.sh_size / sh.sh_entsize) as usize;
-            let table = Symtab::parse(bytes, sh.sh_offset as usize, count, ctx).map_err(|e| malformed(path, e))?;
-            let strtab = strtab_of(path, bytes, &elf, sh.sh_link as usize)?;
-            from_section = (table, strtab);
-            (&from_section.0, &from_section.1)
-        }
-        _ => (&elf.dynsyms, &elf.dynstrtab),
-    };
-    let mut dynsyms = Vec::with_capacity(dyn_table.len());
-    for (i, s) in dyn_table.iter().enumerate().skip(1) {
-        let version = elf.versym.as_ref().and_then(|vs| vs.get_at(i)).and_then(|v| {
-            let idx = v.version();
-            if idx <= 1 {
-                return None; // local / global (unversioned)
-            }
-            version_names.iter().find(|(i, _)| *i == idx).map(|(_, n)| n.clone())
-        });
-        dynsyms.push(symbol(dyn_strtab, &s, version));
-    }
-
+    let c = check::check(bytes).map_err(|e| malformed(path, e))?;
     Ok(ElfInfo {
         path: path.to_path_buf(),
-        ident,
-        soname: elf.soname.map(String::from),
-        needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
-        rpath: elf.rpaths.iter().map(|s| s.to_string()).collect(),
-        runpath: elf.runpaths.iter().map(|s| s.to_string()).collect(),
-        interpreter: elf.interpreter.map(String::from),
-        dynsyms,
-        glibc_required: glibc_names,
+        ident: c.ident,
+        soname: c.dynamic.soname,
+        needed: c.dynamic.needed,
+        rpath: c.dynamic.rpath,
+        runpath: c.dynamic.runpath,
+        interpreter: c.interpreter,
+        dynsyms: c.dynamic.dynsyms,
+        glibc_required: c.dynamic.glibc_required,
     })
 }
 
-fn strtab_of<'a>(path: &Path, bytes: &'a [u8], elf: &Elf<'_>, idx: usize) -> Result<Strtab<'a>> {
-    let sh = elf
-        .section_headers
-        .get(idx)
-        .ok_or_else(|| malformed(path, format!("string table section {idx} does not exist")))?;
-    let (off, size) = (sh.sh_offset as usize, sh.sh_size as usize);
-    if off.checked_add(size).is_none_or(|end| end > bytes.len()) {
-        return Err(malformed(path, format!("string table section {idx} lies outside the file")));
-    }
-    Strtab::parse(bytes, off, size, 0).map_err(|e| malformed(path, e))
-}
-
-fn symbol(strtab: &Strtab<'_>, s: &sym::Sym, version: Option<String>) -> Symbol {
-    Symbol {
-        name: strtab.get_at(s.st_name).unwrap_or("").to_string(),
-        kind: sym::type_to_str(s.st_type()),
-        bind: sym::bind_to_str(s.st_bind()),
-        visibility: sym::visibility_to_str(s.st_visibility()),
-        defined: s.st_shndx != SHN_UNDEF as usize,
-        version,
-    }
+/// `path: truncated or malformed ELF: <structure> at offset 0x…: <what is wrong>`.
+fn malformed(path: &Path, e: anyhow::Error) -> anyhow::Error {
+    anyhow!("{}: truncated or malformed ELF: {e:#}", path.display())
 }
 
 fn parse_archive(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
@@ -447,7 +350,9 @@ fn parse_archive(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
         .map_err(|e| anyhow!("{}: truncated or malformed ar archive: {e}", path.display()))?;
     let mut members = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
-        let Some(m) = archive.get_at(i) else { continue };
+        let m = archive
+            .get_at(i)
+            .ok_or_else(|| anyhow!("{}: malformed ar archive: member {i} cannot be read", path.display()))?;
         let name = m.extended_name().to_string();
         let start = m.offset as usize;
         let data = start
@@ -455,32 +360,19 @@ fn parse_archive(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
             .and_then(|end| bytes.get(start..end))
             .ok_or_else(|| anyhow!("{}: truncated ar archive (member {name})", path.display()))?;
         let member_path = PathBuf::from(format!("{}({name})", path.display()));
-        let parsed = guarded(&member_path, || parse_member(&member_path, data));
-        let (ident, defined) = match parsed {
-            Ok(v) => v,
-            Err(e) => (Err(format!("{e:#}")), Vec::new()),
+        // A member that is not ELF at all fails the `machine` check; a member
+        // that is a corrupt ELF object makes the whole archive an error.
+        let (ident, defined) = if data.starts_with(ELF_MAGIC) {
+            check_magic(&member_path, data)?;
+            let c = check::check(data).map_err(|e| malformed(&member_path, e))?;
+            (Ok(c.ident), c.defined)
+        } else {
+            let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            (Err(format!("not an ELF file (starts with {head})")), Vec::new())
         };
         members.push(MemberInfo { name, ident, defined });
     }
     Ok(ArchiveInfo { path: path.to_path_buf(), members })
-}
-
-/// An archive member: its identity and defined non-local `.symtab` symbols.
-/// Only the header, section headers and symbol table are read.
-#[allow(clippy::type_complexity)]
-fn parse_member(path: &Path, bytes: &[u8]) -> Result<(std::result::Result<Ident, String>, Vec<Symbol>)> {
-    check_magic(path, bytes)?;
-    let elf = Elf::parse(bytes).map_err(|e| malformed(path, e))?;
-    let ident = ident_of(&elf);
-    let _ = SHT_SYMTAB; // goblin picks the SHT_SYMTAB section for `syms`
-    let defined = elf
-        .syms
-        .iter()
-        .skip(1)
-        .filter(|s| s.st_shndx != SHN_UNDEF as usize && s.st_bind() != sym::STB_LOCAL)
-        .map(|s| symbol(&elf.strtab, &s, None))
-        .collect();
-    Ok((Ok(ident), defined))
 }
 
 #[cfg(test)]
