@@ -70,6 +70,7 @@ const ELFOSABI_GNU: u8 = 3;
 const GNU_ABI_MAX: u8 = 5;
 const PAGE: u64 = 4096;
 const EI_PAD: usize = 9;
+const SHT_RELR: u32 = 19;
 const DT_POSFLAG_1: u64 = 0x6fff_fdfd;
 const DT_AUXILIARY: u64 = 0x7fff_fffd;
 const DT_FILTER: u64 = 0x7fff_ffff;
@@ -554,6 +555,27 @@ impl<'a> File<'a> {
         for i in 1..n {
             let s = &self.shdrs[i];
             self.check_section_range(i)?;
+            // binutils refuses types in the reserved range and links to no section.
+            ensure!(
+                s.sh_type <= SHT_RELR || s.sh_type >= sh::SHT_LOOS,
+                "{}: sh_type {} is reserved",
+                self.sec(i),
+                hex(u64::from(s.sh_type))
+            );
+            ensure!(
+                (s.sh_link as usize) < n,
+                "{}: sh_link {} is not a section (there are {n})",
+                self.sec(i),
+                s.sh_link
+            );
+            if s.sh_flags & u64::from(sh::SHF_INFO_LINK) != 0 {
+                ensure!(
+                    (s.sh_info as usize) < n,
+                    "{}: sh_info {} is not a section (there are {n})",
+                    self.sec(i),
+                    s.sh_info
+                );
+            }
             ensure!(
                 s.sh_addralign <= 1 || s.sh_addralign.is_power_of_two(),
                 "{}: sh_addralign {} is not a power of two",
@@ -1002,7 +1024,30 @@ impl File<'_> {
                 // Without section headers the loader's view is the only one.
                 ([], Some(_)) if self.shdrs.is_empty() => {}
                 ([], Some(a)) => bail!("{what} {}: there is no {} section for it", hex(a), sh::sht_to_str(t)),
-                ([s], Some(a)) if self.shdrs[*s].sh_addr == a => {}
+                ([s], Some(a)) if self.shdrs[*s].sh_addr == a => {
+                    // binutils counts version entries by sh_info, the loader by DT_*NUM.
+                    let num = match t {
+                        sh::SHT_GNU_VERNEED => d.get(dt::DT_VERNEEDNUM),
+                        sh::SHT_GNU_VERDEF => d.get(dt::DT_VERDEFNUM),
+                        _ => None,
+                    };
+                    if let Some(num) = num {
+                        ensure!(
+                            u64::from(self.shdrs[*s].sh_info) == num,
+                            "{}: sh_info {} is not the {num} entries of {what}NUM",
+                            self.sec(*s),
+                            self.shdrs[*s].sh_info
+                        );
+                    }
+                    if matches!(t, sh::SHT_GNU_VERNEED | sh::SHT_GNU_VERDEF | sh::SHT_DYNAMIC) {
+                        let link = self.shdrs[*s].sh_link as usize;
+                        ensure!(
+                            self.shdrs[link].sh_offset == str_off && self.shdrs[link].sh_size == strsz,
+                            "{}: sh_link {link} is not the dynamic string table",
+                            self.sec(*s)
+                        );
+                    }
+                }
                 ([s], Some(a)) => bail!("{}: is not at the address of {what} ({})", self.sec(*s), hex(a)),
                 ([s], None) => bail!("{}: there is no {what} for it", self.sec(*s)),
                 ([_, s, ..], _) => bail!("{}: a second {} section", self.sec(*s), sh::sht_to_str(t)),
@@ -1039,27 +1084,44 @@ impl File<'_> {
             let needed: BTreeSet<&str> = out.needed.iter().map(String::as_str).collect();
             self.verneed(&d, &at, num, str_off, strsz, &needed, &mut names, &mut glibc)?;
         }
+        let needed_idx: BTreeSet<u16> = names.keys().copied().collect();
+        let verdefnum = d.get(dt::DT_VERDEFNUM).unwrap_or(0);
+        let executable = self.h.e_type == header::ET_EXEC
+            || out.flags_1 & dt::DF_1_PIE != 0
+            || (out.soname.is_none() && self.interpreter()?.is_some());
         if d.get(dt::DT_VERDEF).is_some() {
             let num = need(dt::DT_VERDEFNUM, dt::DT_VERDEF)?;
             self.verdef(&d, &at, num, str_off, strsz, &mut names)?;
         }
         if d.get(dt::DT_VERSYM).is_some() {
             let vs_off = table(dt::DT_VERSYM, count * 2)?;
-            for (k, (s, _)) in syms.iter_mut().enumerate() {
+            for (k, (s, _)) in syms.iter_mut().enumerate().skip(1) {
                 let off = vs_off + 2 * k as u64;
                 let v: u16 = self.b.pread_with(off as usize, self.ctx.le)?;
                 let idx = v & 0x7fff;
-                if idx <= 1 {
+                let what = || format!("version of dynamic symbol {k} ({}) at offset {}", s.name, hex(off));
+                // Like binutils: a hidden or numbered version must be a
+                // DT_VERNEED index on an undefined symbol and a DT_VERDEF index
+                // (at most DT_VERDEFNUM) on a defined one.
+                if idx <= 1 && v & 0x8000 == 0 {
                     continue;
                 }
                 let Some(n) = names.get(&idx) else {
-                    bail!(
-                        "version of dynamic symbol {k} ({}) at offset {}: index {idx} is defined by neither DT_VERNEED nor DT_VERDEF",
-                        s.name,
-                        hex(off)
-                    );
+                    bail!("{}: index {idx} is defined by neither DT_VERNEED nor DT_VERDEF", what());
                 };
-                s.version = Some(n.clone());
+                let is_need = needed_idx.contains(&idx);
+                // Executables define copy-relocated data (stdout@GLIBC_2.2.5).
+                let copy = is_need && s.defined && executable;
+                ensure!(
+                    copy || (is_need != s.defined && (is_need || u64::from(idx) <= verdefnum)),
+                    "{}: index {idx} ({n}) is a {}, but the symbol is {}",
+                    what(),
+                    if is_need { "needed version" } else { "version definition" },
+                    if s.defined { "defined" } else { "undefined" }
+                );
+                if idx > 1 {
+                    s.version = Some(n.clone());
+                }
             }
         } else {
             ensure!(names.is_empty(), "{}: version tables without DT_VERSYM", self.phdr(pi));
