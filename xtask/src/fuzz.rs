@@ -17,7 +17,7 @@
 //! against it with the C compiler of its machine (`cc`, or
 //! `aarch64-linux-gnu-gcc` for arm64 on an amd64 host). Anything else is a
 //! *false pass*. A rejected mutant needs no oracle (refusing is safe); one in
-//! ten is shown to `nm` anyway, to print how much stricter xtask is.
+//! fifty is shown to `nm` anyway, to print how much stricter xtask is.
 //!
 //! Every failure is printed as a line of the regression corpus format of
 //! `xtask/tests/fixtures/elf/corpus.txt` (base, patches) and the run exits
@@ -82,12 +82,13 @@ impl flags::Fuzz {
         }
         let secs = started.elapsed().as_secs_f64();
         println!(
-            "fuzz total: {} mutants in {secs:.1} s ({:.0}/s), seed {seed:#x}: {} accepted, {} rejected; \
-             panics {}, hangs 0, false passes {}",
+            "fuzz total: {} mutants in {secs:.1} s ({:.0}/s), seed {seed:#x}: {} accepted, {} rejected, {} failed by \
+             verify-symbols; panics {}, hangs 0, false passes {}",
             total.mutants,
             total.mutants as f64 / secs,
             total.accepted,
             total.rejected,
+            total.verify_fails,
             total.panics,
             total.false_passes
         );
@@ -160,6 +161,8 @@ struct Tally {
     false_passes: u64,
     sampled: u64,
     nm_accepts_rejected: u64,
+    /// Parsed, but `verify-symbols` fails it (machine, type, imports).
+    verify_fails: u64,
 }
 
 impl Tally {
@@ -171,6 +174,7 @@ impl Tally {
         self.false_passes += o.false_passes;
         self.sampled += o.sampled;
         self.nm_accepts_rejected += o.nm_accepts_rejected;
+        self.verify_fails += o.verify_fails;
     }
 }
 
@@ -213,6 +217,8 @@ struct Target {
     cc: Option<String>,
     /// An object whose `main` calls a function the file defines.
     main_o: Option<PathBuf>,
+    /// What `verify-symbols` expects of every mutant: the base's identity.
+    ident: Vec<elf::Ident>,
 }
 
 fn ranges_of_elf(bytes: &[u8], base: usize, out: &mut Vec<(usize, usize)>) -> Result<()> {
@@ -307,11 +313,13 @@ impl Target {
             }
             main_o = Some(o);
         }
-        Ok(Target { path: path.to_path_buf(), name, bytes, kind, regions, cc, main_o })
+        let ident = identities(&parsed);
+        Ok(Target { path: path.to_path_buf(), name, bytes, kind, regions, cc, main_o, ident })
     }
 
     fn run(&self, count: u64, seed: u64, work: &Path, watchdog: &Watchdog) -> Result<Tally> {
         let mut rng = Rng(seed);
+        let mut resolver = elf::Resolver::default();
         let mut t = Tally::default();
         let mut bytes = self.bytes.clone();
         let file = work.join(&self.name);
@@ -346,7 +354,7 @@ impl Target {
                 }
                 Ok(Err(_)) => {
                     t.rejected += 1;
-                    if t.rejected % 10 == 1 {
+                    if t.rejected % 50 == 1 {
                         t.sampled += 1;
                         std::fs::write(&file, &bytes)?;
                         if self.nm(&file)?.is_ok() {
@@ -355,11 +363,16 @@ impl Target {
                     }
                 }
                 Ok(Ok(parsed)) => {
-                    t.accepted += 1;
-                    std::fs::write(&file, &bytes)?;
-                    if let Err(why) = self.oracles(&file, &out, &parsed) {
-                        t.false_passes += 1;
-                        println!("FALSE PASS ({why}) {line}");
+                    if self.verify_refuses(&parsed, &mut resolver).is_some() {
+                        // Parsed, but `verify-symbols` fails it: not a pass.
+                        t.verify_fails += 1;
+                    } else {
+                        t.accepted += 1;
+                        std::fs::write(&file, &bytes)?;
+                        if let Err(why) = self.oracles(&file, &out, &parsed) {
+                            t.false_passes += 1;
+                            println!("FALSE PASS ({why}) {line}");
+                        }
                     }
                 }
             }
@@ -369,11 +382,13 @@ impl Target {
         }
         let secs = started.elapsed().as_secs_f64();
         println!(
-            "  {} mutants in {secs:.1} s ({:.0}/s), seed {seed:#x}: rejected {} (one error each), accepted {} \
-             (all accepted by nm and the linker unless counted below); panics {}, false passes {}",
+            "  {} mutants in {secs:.1} s ({:.0}/s), seed {seed:#x}: rejected {} (one error each), failed by \
+             verify-symbols' machine/type/imports checks {}, accepted {} (nm and the linker accept them all unless \
+             counted as false passes); panics {}, false passes {}",
             t.mutants,
             t.mutants as f64 / secs,
             t.rejected,
+            t.verify_fails,
             t.accepted,
             t.panics,
             t.false_passes
@@ -386,6 +401,23 @@ impl Target {
         );
         std::io::stdout().flush().ok();
         Ok(t)
+    }
+
+    /// Why `verify-symbols` fails a parsed mutant, if it does: another
+    /// machine, class or file type than the base (the `machine`/`elf-type`
+    /// checks), or imports the needed libraries do not define (`imports`).
+    fn verify_refuses(&self, parsed: &elf::Binary, resolver: &mut elf::Resolver) -> Option<String> {
+        if identities(parsed) != self.ident {
+            return Some("machine or file type".into());
+        }
+        if let elf::Binary::Elf(info) = parsed {
+            match resolver.check(info) {
+                Ok(elf::Imports::Resolved { .. }) => {}
+                Ok(other) => return Some(format!("{other:?}")),
+                Err(e) => return Some(format!("{e:#}")),
+            }
+        }
+        None
     }
 
     /// `nm`'s names, or why nm refused the file.
@@ -498,6 +530,25 @@ impl Target {
             .map(|(at, b)| format!("{at:#x}={}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
             .collect();
         format!("{} | {}", self.path.display(), p.join(" "))
+    }
+}
+
+/// The identity of the file, or of each archive member (an error for a member that is not ELF).
+fn identities(parsed: &elf::Binary) -> Vec<elf::Ident> {
+    match parsed {
+        elf::Binary::Elf(info) => vec![info.ident],
+        elf::Binary::Archive(a) => a
+            .members
+            .iter()
+            .map(|m| {
+                m.ident.clone().unwrap_or(elf::Ident {
+                    machine: 0,
+                    class: elf::Class::Elf32,
+                    endianness: elf::Endianness::Big,
+                    elf_type: elf::ElfType::Other(0),
+                })
+            })
+            .collect(),
     }
 }
 

@@ -71,9 +71,6 @@ const GNU_ABI_MAX: u8 = 5;
 const PAGE: u64 = 4096;
 const EI_PAD: usize = 9;
 const SHT_RELR: u32 = 19;
-const DT_POSFLAG_1: u64 = 0x6fff_fdfd;
-const DT_AUXILIARY: u64 = 0x7fff_fffd;
-const DT_FILTER: u64 = 0x7fff_ffff;
 
 /// What the strict reader found in an ELF file with dynamic linking info.
 #[derive(Debug, Default)]
@@ -454,7 +451,7 @@ impl<'a> File<'a> {
                     hex(p.p_memsz)
                 );
                 ensure!(
-                    p.p_align % PAGE == 0,
+                    p.p_align >= PAGE && p.p_align % PAGE == 0,
                     "{}: p_align {} is not a multiple of the page size ({PAGE})",
                     self.phdr(i),
                     hex(p.p_align)
@@ -535,11 +532,24 @@ impl<'a> File<'a> {
             return Ok(());
         }
         let z = &self.shdrs[0];
+        // Zero but for the extended section count and string table index.
+        let ext_count = if self.h.e_shnum == 0 { z.sh_size } else { 0 };
+        let ext_strndx = if u32::from(self.h.e_shstrndx) == sh::SHN_XINDEX { z.sh_link } else { 0 };
         ensure!(
-            z.sh_type == sh::SHT_NULL && z.sh_name == 0 && z.sh_flags == 0 && z.sh_addr == 0 && z.sh_offset == 0,
+            z.sh_type == sh::SHT_NULL
+                && z.sh_name == 0
+                && z.sh_flags == 0
+                && z.sh_addr == 0
+                && z.sh_offset == 0
+                && z.sh_size == ext_count
+                && z.sh_link == ext_strndx
+                && z.sh_info == 0
+                && z.sh_addralign == 0
+                && z.sh_entsize == 0,
             "{}: the first section header is not the null section",
             self.sec(0)
         );
+        let grouped: BTreeSet<u32> = self.group_members()?;
         let linked = |i: usize, want: &[u32], what: &str| -> Result<usize> {
             let s = &self.shdrs[i];
             let l = s.sh_link as usize;
@@ -567,6 +577,12 @@ impl<'a> File<'a> {
                 "{}: sh_link {} is not a section (there are {n})",
                 self.sec(i),
                 s.sh_link
+            );
+            // binutils looks for the group of every SHF_GROUP section.
+            ensure!(
+                s.sh_flags & u64::from(sh::SHF_GROUP) == 0 || grouped.contains(&(i as u32)),
+                "{}: SHF_GROUP, but no SHT_GROUP section lists it",
+                self.sec(i)
             );
             if s.sh_flags & u64::from(sh::SHF_INFO_LINK) != 0 {
                 ensure!(
@@ -647,6 +663,29 @@ impl<'a> File<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The sections listed by `SHT_GROUP` sections (object files only).
+    fn group_members(&self) -> Result<BTreeSet<u32>> {
+        let mut out = BTreeSet::new();
+        for (i, s) in self.shdrs.iter().enumerate() {
+            if s.sh_type != sh::SHT_GROUP {
+                continue;
+            }
+            ensure!(
+                s.sh_entsize == 4 && s.sh_size % 4 == 0 && s.sh_size >= 4,
+                "{}: a group section of {} bytes, entries of {}",
+                self.sec(i),
+                s.sh_size,
+                s.sh_entsize
+            );
+            for k in 1..s.sh_size / 4 {
+                let m = self.u32_at(s.sh_offset + 4 * k)?;
+                ensure!((m as usize) < self.shdrs.len() && m != 0, "{}: member {m} is not a section", self.sec(i));
+                out.insert(m);
+            }
+        }
+        Ok(out)
     }
 
     fn shndx_ok(&self, shndx: usize) -> bool {
@@ -748,6 +787,7 @@ impl<'a> File<'a> {
             visibility: sym::visibility_to_str(sy.st_visibility()),
             defined: shndx != sh::SHN_UNDEF as usize,
             version: None,
+            needed_from: None,
         })
     }
 
@@ -852,7 +892,22 @@ impl File<'_> {
                 dt::DT_RPATH => d.rpath.push((e.d_val, off)),
                 dt::DT_RUNPATH => d.runpath.push((e.d_val, off)),
                 t => {
-                    let unique = !matches!(t, DT_POSFLAG_1 | DT_AUXILIARY | DT_FILTER);
+                    // The tags this reader or the loader take one value of.
+                    let unique = (dt::DT_PLTRELSZ..=dt::DT_BIND_NOW).contains(&t)
+                        || (dt::DT_INIT_ARRAY..=dt::DT_PREINIT_ARRAYSZ).contains(&t)
+                        || matches!(
+                            t,
+                            dt::DT_GNU_HASH
+                                | dt::DT_VERSYM
+                                | dt::DT_VERDEF
+                                | dt::DT_VERDEFNUM
+                                | dt::DT_VERNEED
+                                | dt::DT_VERNEEDNUM
+                                | dt::DT_FLAGS_1
+                                | DT_RELR
+                                | DT_RELRSZ
+                                | DT_RELRENT
+                        );
                     if let Some(&(_, first)) = d.tags.get(&t) {
                         ensure!(
                             !unique,
@@ -1078,11 +1133,12 @@ impl File<'_> {
 
         // Versions.
         let mut names: BTreeMap<u16, String> = BTreeMap::new();
+        let mut files: BTreeMap<u16, String> = BTreeMap::new();
         let mut glibc = BTreeSet::new();
         if d.get(dt::DT_VERNEED).is_some() {
             let num = need(dt::DT_VERNEEDNUM, dt::DT_VERNEED)?;
             let needed: BTreeSet<&str> = out.needed.iter().map(String::as_str).collect();
-            self.verneed(&d, &at, num, str_off, strsz, &needed, &mut names, &mut glibc)?;
+            self.verneed(&d, &at, num, str_off, strsz, &needed, &mut names, &mut files, &mut glibc)?;
         }
         let needed_idx: BTreeSet<u16> = names.keys().copied().collect();
         let verdefnum = d.get(dt::DT_VERDEFNUM).unwrap_or(0);
@@ -1121,6 +1177,7 @@ impl File<'_> {
                 );
                 if idx > 1 {
                     s.version = Some(n.clone());
+                    s.needed_from = files.get(&idx).filter(|_| is_need).cloned();
                 }
             }
         } else {
@@ -1373,6 +1430,7 @@ impl File<'_> {
         strsz: u64,
         needed: &BTreeSet<&str>,
         names: &mut BTreeMap<u16, String>,
+        files: &mut BTreeMap<u16, String>,
         glibc: &mut BTreeSet<(super::GlibcVersion, String)>,
     ) -> Result<()> {
         let mut addr = d.get(dt::DT_VERNEED).unwrap_or(0);
@@ -1407,6 +1465,7 @@ impl File<'_> {
                 );
                 let idx = other & 0x7fff;
                 ensure!(idx >= 2, "{}: vna_other {other} is a reserved version index", a_what());
+                files.insert(idx, file.to_string());
                 ensure!(
                     names.insert(idx, name.to_string()).is_none(),
                     "{}: version index {idx} is used twice",

@@ -22,7 +22,10 @@ use anyhow::{anyhow, bail, Result};
 use goblin::elf::header;
 
 mod check;
+mod imports;
 mod input;
+
+pub use imports::{Imports, Resolver};
 use serde::Serialize;
 
 /// The magic of an `ar` archive (`.a`).
@@ -112,6 +115,8 @@ pub struct Symbol {
     pub defined: bool,
     /// Symbol version (`GLIBC_2.14`), from `.gnu.version` with verdef/verneed.
     pub version: Option<String>,
+    /// For a needed version: the library its version need names (`libc.so.6`).
+    pub needed_from: Option<String>,
 }
 
 impl Symbol {
