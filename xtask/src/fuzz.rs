@@ -221,7 +221,10 @@ struct Target {
     ident: Vec<elf::Ident>,
 }
 
-fn ranges_of_elf(bytes: &[u8], base: usize, out: &mut Vec<(usize, usize)>) -> Result<()> {
+/// The structures of an ELF file at `base`. For archive members (`object`),
+/// only what `verify-symbols` reads of them: headers, symbol and string
+/// tables (not relocations, code or unwind tables, which the linker checks).
+fn ranges_of_elf(bytes: &[u8], base: usize, object: bool, out: &mut Vec<(usize, usize)>) -> Result<()> {
     let elf = Elf::parse(bytes)?;
     let h = &elf.header;
     out.push((base, base + h.e_ehsize as usize));
@@ -245,6 +248,7 @@ fn ranges_of_elf(bytes: &[u8], base: usize, out: &mut Vec<(usize, usize)>) -> Re
                 | sh::SHT_REL
                 | sh::SHT_INIT_ARRAY
         );
+        let wanted = wanted && !(object && matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL | sh::SHT_INIT_ARRAY));
         if wanted && s.sh_size > 0 {
             let start = base + s.sh_offset as usize;
             out.push((start, start + s.sh_size as usize));
@@ -261,7 +265,7 @@ impl Target {
         let mut regions = Vec::new();
         let (kind, machine, function) = match &parsed {
             elf::Binary::Elf(info) => {
-                ranges_of_elf(&bytes, 0, &mut regions)?;
+                ranges_of_elf(&bytes, 0, false, &mut regions)?;
                 let f = info
                     .dynsyms
                     .iter()
@@ -278,7 +282,7 @@ impl Target {
                     regions.push((m.header_offset as usize, m.offset as usize));
                     let data = &bytes[m.offset as usize..m.offset as usize + m.size()];
                     if data.starts_with(b"\x7fELF") {
-                        ranges_of_elf(data, m.offset as usize, &mut regions)?;
+                        ranges_of_elf(data, m.offset as usize, true, &mut regions)?;
                     }
                 }
                 // The armap: the first member header and its data.
@@ -480,7 +484,9 @@ impl Target {
         };
         let mut patches = Vec::with_capacity(n);
         for _ in 0..n {
-            let (start, end) = if rng.below(4) != 0 && !self.regions.is_empty() {
+            // Archives: only the structures (see `ranges_of_elf`).
+            let anywhere = self.kind == Kind::Shared && rng.below(4) == 0;
+            let (start, end) = if !anywhere && !self.regions.is_empty() {
                 self.regions[rng.below(self.regions.len() as u64) as usize]
             } else {
                 (0, len)

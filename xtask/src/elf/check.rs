@@ -233,6 +233,12 @@ impl<'a> File<'a> {
                 hex(h.e_phoff)
             );
             ensure!(
+                h.e_phoff >= u64::from(ehsize),
+                "ELF header at offset {}: e_phoff {} overlaps the ELF header",
+                at(32, 28),
+                hex(h.e_phoff)
+            );
+            ensure!(
                 h.e_phoff % word == 0,
                 "ELF header at offset {}: e_phoff {} is not {word}-byte aligned",
                 at(32, 28),
@@ -247,6 +253,12 @@ impl<'a> File<'a> {
             ensure!(
                 h.e_shoff % word == 0,
                 "ELF header at offset {}: e_shoff {} is not {word}-byte aligned",
+                at(40, 32),
+                hex(h.e_shoff)
+            );
+            ensure!(
+                h.e_shoff >= u64::from(ehsize),
+                "ELF header at offset {}: e_shoff {} overlaps the ELF header",
                 at(40, 32),
                 hex(h.e_shoff)
             );
@@ -414,6 +426,13 @@ impl<'a> File<'a> {
         let mut last_load: Option<u64> = None;
         let mut seen = BTreeMap::new();
         for (i, p) in self.phdrs.iter().enumerate() {
+            // binutils warns about the alignment of any entry, PT_NULL included.
+            ensure!(
+                p.p_align <= 1 || p.p_align.is_power_of_two(),
+                "{}: p_align {} is not a power of two",
+                self.phdr(i),
+                hex(p.p_align)
+            );
             if p.p_type == ph::PT_NULL {
                 continue;
             }
