@@ -591,6 +591,20 @@ impl<'a> File<'a> {
                 self.sec(i),
                 hex(u64::from(s.sh_type))
             );
+            // binutils refuses an allocated section whose type it does not
+            // know (user types, unknown OS types); processor types are the
+            // machine's and LLVM/Android/GNU/Sun ones are known.
+            let alloc = s.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
+            let known_os = matches!(
+                s.sh_type,
+                0x6000_0001..=0x6000_0002 | 0x6fff_4c00..=0x6fff_4cff | 0x6fff_ff00 | 0x6fff_fff0..=0x6fff_ffff
+            );
+            ensure!(
+                !alloc || s.sh_type < sh::SHT_LOOS || (0x7000_0000..0x8000_0000).contains(&s.sh_type) || known_os,
+                "{}: an allocated section of unknown type {}",
+                self.sec(i),
+                hex(u64::from(s.sh_type))
+            );
             ensure!(
                 (s.sh_link as usize) < n,
                 "{}: sh_link {} is not a section (there are {n})",
@@ -661,7 +675,6 @@ impl<'a> File<'a> {
                 _ => {}
             }
             // What the loader maps must be what the sections describe.
-            let alloc = s.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
             if alloc
                 && loads
                 && s.sh_type != sh::SHT_NOBITS
