@@ -641,6 +641,21 @@ impl<'a> File<'a> {
                 );
                 Ok(())
             };
+            // ld finds the dynamic section of a library by name; the other
+            // dynamic-linking sections have one name in every linker's output.
+            let standard = match s.sh_type {
+                sh::SHT_DYNAMIC => Some(".dynamic"),
+                sh::SHT_DYNSYM => Some(".dynsym"),
+                sh::SHT_GNU_HASH => Some(".gnu.hash"),
+                sh::SHT_HASH => Some(".hash"),
+                sh::SHT_GNU_VERSYM => Some(".gnu.version"),
+                sh::SHT_GNU_VERNEED => Some(".gnu.version_r"),
+                sh::SHT_GNU_VERDEF => Some(".gnu.version_d"),
+                _ => None,
+            };
+            if let (Some(want), Some(name)) = (standard, self.names.get(i)) {
+                ensure!(name == want, "{}: a {} section must be named {want}", self.sec(i), sh::sht_to_str(s.sh_type));
+            }
             match s.sh_type {
                 sh::SHT_STRTAB => self.check_strtab(i)?,
                 sh::SHT_SYMTAB | sh::SHT_DYNSYM => {
