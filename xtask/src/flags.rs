@@ -147,8 +147,8 @@ pub struct Fuzz {
     /// Seed of the mutations (default: from the clock; printed, to reproduce a run).
     #[arg(long, value_parser = parse_seed)]
     pub seed: Option<u64>,
-    /// Files to mutate (default: the committed fixtures under xtask/tests/fixtures/elf/base/
-    /// and, when built, the release library and archive).
+    /// Files to mutate (default: the committed fixture libraries under
+    /// xtask/tests/fixtures/elf/base/ and, when built, the release library).
     pub files: Vec<PathBuf>,
 }
 

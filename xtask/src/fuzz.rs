@@ -39,11 +39,11 @@ use goblin::elf::{header, section_header as sh, Elf};
 use crate::{elf, flags, Ctx};
 
 /// The committed fixtures mutated by default (relative to the workspace).
-pub const FIXTURES: [&str; 3] = [
-    "xtask/tests/fixtures/elf/base/libfixture.so",
-    "xtask/tests/fixtures/elf/base/libfixture-arm64.so",
-    "xtask/tests/fixtures/elf/base/libfixture.a",
-];
+/// Archives (`libfixture.a`, the release `.a`) are fuzzed when named: their
+/// members' relocations, code and imports are the linker's to check (see
+/// the README), so a run on them reports false passes of that kind.
+pub const FIXTURES: [&str; 2] =
+    ["xtask/tests/fixtures/elf/base/libfixture.so", "xtask/tests/fixtures/elf/base/libfixture-arm64.so"];
 
 /// How long one parse may take before the run counts a hang (the largest
 /// real library parses in well under a second).
@@ -57,10 +57,9 @@ impl flags::Fuzz {
             let ws = ctx.workspace()?;
             let mut v: Vec<PathBuf> = FIXTURES.iter().map(|f| ws.root.join(f)).collect();
             let release = ws.target_dir()?.join("release");
-            for lib in ["libcandle_semantic_router.so", "libcandle_semantic_router.a"] {
-                if release.join(lib).is_file() {
-                    v.push(release.join(lib));
-                }
+            let lib = release.join("libcandle_semantic_router.so");
+            if lib.is_file() {
+                v.push(lib);
             }
             v
         } else {
