@@ -633,7 +633,7 @@ impl<'a> File<'a> {
             );
             let entsize = |want: u64| -> Result<()> {
                 ensure!(
-                    s.sh_entsize == want && s.sh_size % want == 0,
+                    s.sh_entsize == want && s.sh_size.is_multiple_of(want),
                     "{}: sh_entsize {} / sh_size {} do not fit entries of {want} bytes",
                     self.sec(i),
                     s.sh_entsize,
@@ -919,7 +919,7 @@ impl File<'_> {
         let p = &self.phdrs[pi];
         let ent = 2 * self.word();
         ensure!(
-            p.p_filesz % ent == 0,
+            p.p_filesz.is_multiple_of(ent),
             "{}: p_filesz {} is not a multiple of the {ent}-byte entry",
             self.phdr(pi),
             hex(p.p_filesz)

@@ -1,15 +1,45 @@
-//! Reading ELF files and `ar` archives with goblin.
+//! Reading ELF files and `ar` archives, as strictly as the loader and the
+//! linker read them.
 //!
-//! Every failure (unreadable, not ELF, truncated, malformed) is one error that
-//! names the file. goblin is defensive but not panic-free on malformed input,
-//! so parsing also runs under `catch_unwind` as a last resort.
+//! `symbols` and `verify-symbols` exist to vouch for a library before anyone
+//! links or loads it, so a file they accept must be one `nm`, `ld` and
+//! `ld.so` accept too. goblin parses the records; [`check`](self) follows every
+//! offset, address, index and string between them and refuses the first
+//! inconsistency with one error naming the file, the structure and its file
+//! offset (`lib.so: truncated or malformed ELF: version need aux 0 of
+//! libc.so.6 at offset 0x788: vna_hash … is not the hash of vna_name
+//! "GLIBC_2.14" (a corrupt name pointer?)`). Nothing is skipped: an entry
+//! that cannot be resolved is an error, never a missing row, so a broken
+//! `GLIBC_2.34` need can no longer make `--max-glibc 2.33` pass. The checks,
+//! in order, are listed in `check.rs`; `tests/fixtures/elf/corpus.txt` has a
+//! crafted file for each, and `cargo xtask fuzz` mutates real libraries
+//! against `nm` and the linker.
+//!
+//! Only regular files are read ([`input`](self)): a FIFO, directory or device
+//! is refused from its metadata before it is opened, and the file is mapped,
+//! not read, so a sparse 8 GiB file costs the pages its headers point to.
+//!
+//! Where xtask is stricter than `nm -D --defined-only` (it refuses files nm
+//! lists): nm reads section headers only, xtask also reads what the loader
+//! reads (program headers, dynamic segment, hash and version tables,
+//! relocations) and requires both views to agree; symbol names must be UTF-8.
+//! On every valid file the names are the same (tested on the system's
+//! libraries, the release library and the fixtures).
+//!
+//! What it does not check: code, the relocation *types* and unwind tables of
+//! archive members, nor the imports of archive members — the final link does;
+//! [`Resolver`] resolves the imports of a shared library against the
+//! libraries it needs, as `ld` does.
 //!
 //! [`exported_symbols`] is the set of names `nm -D --defined-only` prints
-//! (without `@VERSION` suffixes, deduplicated, sorted): the dynamic symbols,
-//! taken like nm from the `SHT_DYNSYM` section when there is one, whose
-//! `st_shndx` is not `SHN_UNDEF`, without the null symbol and without section
-//! and file symbols (nm shows those only with `-a`). That includes the
+//! (without `@VERSION` suffixes, deduplicated, sorted): the dynamic symbols
+//! (`.dynsym`, which must be the table `DT_SYMTAB` names) whose `st_shndx` is
+//! not `SHN_UNDEF`, without the null symbol and without section and file
+//! symbols (nm shows those only with `-a`). That includes the
 //! `GLIBC_2.x`-style version definition symbols (`A` in nm).
+//!
+//! A panic in the parser would still be turned into an error by
+//! `catch_unwind`; the fuzzer runs without that guard and counts none.
 
 use std::{
     collections::BTreeSet,
