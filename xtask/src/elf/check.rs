@@ -676,10 +676,19 @@ impl<'a> File<'a> {
                         s.sh_info
                     );
                 }
+                // binutils refuses these entry sizes too (not GNU_HASH's).
                 sh::SHT_HASH | sh::SHT_GNU_HASH | sh::SHT_GNU_VERSYM => {
+                    match s.sh_type {
+                        sh::SHT_HASH => entsize(4)?,
+                        sh::SHT_GNU_VERSYM => entsize(2)?,
+                        _ => {}
+                    }
                     linked(i, &[sh::SHT_DYNSYM], "the dynamic symbol table")?;
                 }
                 sh::SHT_GNU_VERNEED | sh::SHT_GNU_VERDEF | sh::SHT_DYNAMIC => {
+                    if s.sh_type == sh::SHT_DYNAMIC {
+                        entsize(2 * self.word())?;
+                    }
                     linked(i, &[sh::SHT_STRTAB], "a string table")?;
                 }
                 sh::SHT_SYMTAB_SHNDX => {
