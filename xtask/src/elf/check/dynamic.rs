@@ -255,6 +255,14 @@ impl File<'_> {
                             self.shdrs[*s].sh_info
                         );
                     }
+                    if t == sh::SHT_GNU_VERSYM {
+                        ensure!(
+                            self.shdrs[*s].sh_size == 2 * count,
+                            "{}: {} bytes, but there are {count} dynamic symbols",
+                            self.sec(*s),
+                            self.shdrs[*s].sh_size
+                        );
+                    }
                     if matches!(t, sh::SHT_GNU_VERNEED | sh::SHT_GNU_VERDEF | sh::SHT_DYNAMIC) {
                         let link = self.shdrs[*s].sh_link as usize;
                         ensure!(
@@ -434,6 +442,14 @@ struct GnuHash {
 }
 
 impl File<'_> {
+    /// Whether `[addr, addr + len)` lies in the section of type `t`, where
+    /// binutils reads the version entries (always true without one).
+    fn inside_section(&self, t: u32) -> impl Fn(u64, u64) -> bool + '_ {
+        let range =
+            self.shdrs.iter().find(|s| s.sh_type == t).map(|s| (s.sh_addr, s.sh_addr.saturating_add(s.sh_size)));
+        move |addr, len| range.is_none_or(|(a, e)| addr >= a && addr.checked_add(len).is_some_and(|end| end <= e))
+    }
+
     pub(super) fn u32_at(&self, off: u64) -> Result<u32> {
         self.b.pread_with::<u32>(off as usize, self.ctx.le).with_context(|| format!("4 bytes at offset {}", hex(off)))
     }
@@ -595,11 +611,13 @@ impl File<'_> {
         glibc: &mut BTreeSet<(crate::elf::GlibcVersion, String)>,
     ) -> Result<()> {
         let mut addr = d.get(dt::DT_VERNEED).unwrap_or(0);
+        let inside = self.inside_section(sh::SHT_GNU_VERNEED);
         for n in 0..num {
             let what = || format!("version need {n} at address {} ({})", hex(addr), at(dt::DT_VERNEED));
             let off =
                 self.file_offset(addr, 16).with_context(|| format!("{}: outside the PT_LOAD contents", what()))?;
             let what = || format!("version need {n} at offset {}", hex(off));
+            ensure!(inside(addr, 16), "{}: outside the .gnu.version_r section", what());
             let version: u16 = self.b.pread_with(off as usize, self.ctx.le)?;
             let cnt: u16 = self.b.pread_with(off as usize + 2, self.ctx.le)?;
             let (file, aux, next) = (self.u32_at(off + 4)?, self.u32_at(off + 8)?, self.u32_at(off + 12)?);
@@ -614,6 +632,7 @@ impl File<'_> {
                     .file_offset(a_addr, 16)
                     .with_context(|| format!("{}: outside the PT_LOAD contents", a_what()))?;
                 let a_what = || format!("version need aux {k} of {file} at offset {}", hex(a_off));
+                ensure!(inside(a_addr, 16), "{}: outside the .gnu.version_r section", a_what());
                 let hash = self.u32_at(a_off)?;
                 let other: u16 = self.b.pread_with(a_off as usize + 6, self.ctx.le)?;
                 let (name, a_next) = (self.u32_at(a_off + 8)?, self.u32_at(a_off + 12)?);
@@ -666,11 +685,13 @@ impl File<'_> {
         names: &mut BTreeMap<u16, String>,
     ) -> Result<()> {
         let mut addr = d.get(dt::DT_VERDEF).unwrap_or(0);
+        let inside = self.inside_section(sh::SHT_GNU_VERDEF);
         for n in 0..num {
             let what = || format!("version definition {n} at address {} ({})", hex(addr), at(dt::DT_VERDEF));
             let off =
                 self.file_offset(addr, 20).with_context(|| format!("{}: outside the PT_LOAD contents", what()))?;
             let what = || format!("version definition {n} at offset {}", hex(off));
+            ensure!(inside(addr, 20), "{}: outside the .gnu.version_d section", what());
             let r16 = |o: u64| -> Result<u16> { Ok(self.b.pread_with(o as usize, self.ctx.le)?) };
             let (version, flags, ndx, cnt) = (r16(off)?, r16(off + 2)?, r16(off + 4)?, r16(off + 6)?);
             let (hash, aux, next) = (self.u32_at(off + 8)?, self.u32_at(off + 12)?, self.u32_at(off + 16)?);
@@ -683,6 +704,7 @@ impl File<'_> {
                     format!("{}: aux {k} at address {} outside the PT_LOAD contents", what(), hex(a_addr))
                 })?;
                 let a_what = || format!("version definition aux {k} at offset {}", hex(a_off));
+                ensure!(inside(a_addr, 8), "{}: outside the .gnu.version_d section", a_what());
                 let (name, a_next) = (self.u32_at(a_off)?, self.u32_at(a_off + 4)?);
                 let name = self.str_in(str_off, strsz, u64::from(name), || format!("{}: vda_name", a_what()))?;
                 if k == 0 {
