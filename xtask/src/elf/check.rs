@@ -613,6 +613,15 @@ impl<'a> File<'a> {
                 self.sec(i),
                 s.sh_link
             );
+            // Linked files carry generic and processor flags only (SHF_EXCLUDE,
+            // and OS bits are for objects; binutils misreads them).
+            const LINKED_FLAGS: u64 = 0xff7 | 0x20_0000 | 0x7000_0000;
+            ensure!(
+                self.h.e_type == header::ET_REL || s.sh_flags & !LINKED_FLAGS == 0,
+                "{}: sh_flags {} has bits a linked file does not use",
+                self.sec(i),
+                hex(s.sh_flags)
+            );
             // binutils looks for the group of every SHF_GROUP section.
             ensure!(
                 s.sh_flags & u64::from(sh::SHF_GROUP) == 0 || grouped.contains(&(i as u32)),

@@ -81,25 +81,34 @@ impl Resolver {
             found.insert(name, path.clone());
             order.push(path);
         }
-        let mut defined: BTreeMap<&str, Vec<(&Path, Option<&str>)>> = BTreeMap::new();
+        let mut defined: BTreeMap<&str, Vec<(&Path, Option<&str>, &str)>> = BTreeMap::new();
         for p in &order {
             for s in self.libs[p].dynsyms.iter().filter(|s| s.defined && s.bind != "LOCAL") {
-                defined.entry(s.name.as_str()).or_default().push((p, s.version.as_deref()));
+                defined.entry(s.name.as_str()).or_default().push((p, s.version.as_deref(), s.kind));
             }
         }
         let mut missing = Vec::new();
         let mut count = 0;
         let mut seen = BTreeSet::new();
-        for s in info.dynsyms.iter().filter(|s| !s.defined && s.bind != "WEAK" && s.kind != "SECTION") {
+        for s in info.dynsyms.iter().filter(|s| !s.defined && s.kind != "SECTION") {
             if !seen.insert((s.name.as_str(), s.version.as_deref())) {
                 continue;
             }
-            count += 1;
             let defs = defined.get(s.name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            // ld refuses a TLS reference to a non-TLS definition and the reverse.
+            if let Some((_, _, kind)) = defs.iter().find(|(_, _, k)| (*k == "TLS") != (s.kind == "TLS")) {
+                missing.push(format!("{} ({} reference, {kind} definition)", s.name, s.kind));
+                continue;
+            }
+            // Weak references may stay unresolved.
+            if s.bind == "WEAK" {
+                continue;
+            }
+            count += 1;
             let ok = match (&s.version, &s.needed_from) {
                 (Some(v), Some(file)) => {
                     let want = found.get(file);
-                    defs.iter().any(|(p, dv)| Some(*p) == want.map(PathBuf::as_path) && *dv == Some(v.as_str()))
+                    defs.iter().any(|(p, dv, _)| Some(*p) == want.map(PathBuf::as_path) && *dv == Some(v.as_str()))
                 }
                 _ => !defs.is_empty(),
             };
