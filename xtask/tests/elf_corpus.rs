@@ -181,3 +181,37 @@ fn glibc_version_name_pointer_is_an_error_not_a_pass() {
         assert!(stderr.contains("vna_name") && stderr.contains(&c.error), "{stderr}");
     }
 }
+
+/// A byte changed in the name of an imported symbol (`malloc` → `mahloc`)
+/// leaves a well-formed file that nm lists but no program links against:
+/// `verify-symbols` resolves the imports against the needed libraries.
+#[test]
+fn renamed_import_fails_the_imports_check() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    std::fs::create_dir_all(root.join("candle-binding/include")).unwrap();
+    std::fs::write(root.join("candle-binding/include/candle_semantic_router.h"), HEADER).unwrap();
+    std::fs::write(root.join("candle-binding/binding.go"), GO).unwrap();
+    let mut bytes = std::fs::read(base("libfixture.so")).unwrap();
+    let at = bytes.windows(8).position(|w| w == b"\0malloc\0").unwrap() + 3;
+    bytes[at] = b'h';
+    let f = root.join("libcandle_semantic_router.so");
+    std::fs::write(&f, &bytes).unwrap();
+    let m = root.join("Cargo.toml");
+    let (ok, stdout, stderr) =
+        xtask(&["--manifest-path".as_ref(), m.as_os_str(), "verify-symbols".as_ref(), f.as_os_str()]);
+    assert!(!ok, "{stdout}");
+    let row = stdout.lines().find(|l| l.split_whitespace().nth(1) == Some("imports")).unwrap_or_default();
+    assert!(row.starts_with("FAIL") && row.contains("mahloc@GLIBC_2.2.5 (libc.so.6)"), "{stdout}\n{stderr}");
+    assert!(!nm_refuses(&f), "nm lists it");
+    // The base resolves.
+    let (_, stdout, _) = xtask(&[
+        "--manifest-path".as_ref(),
+        m.as_os_str(),
+        "verify-symbols".as_ref(),
+        base("libfixture.so").as_os_str(),
+    ]);
+    let row = stdout.lines().find(|l| l.split_whitespace().nth(1) == Some("imports")).unwrap_or_default();
+    assert!(row.starts_with("PASS"), "{stdout}");
+}
