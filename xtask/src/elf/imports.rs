@@ -44,6 +44,9 @@ pub fn lib_dirs(machine: u16) -> Vec<PathBuf> {
     dirs.iter().map(PathBuf::from).filter(|d| d.is_dir()).collect()
 }
 
+/// Where a name is defined: library, version, symbol type.
+type Definition<'a> = (&'a Path, Option<&'a str>, &'a str);
+
 /// Resolves imports, reading each needed library once.
 #[derive(Default)]
 pub struct Resolver {
@@ -81,7 +84,7 @@ impl Resolver {
             found.insert(name, path.clone());
             order.push(path);
         }
-        let mut defined: BTreeMap<&str, Vec<(&Path, Option<&str>, &str)>> = BTreeMap::new();
+        let mut defined: BTreeMap<&str, Vec<Definition<'_>>> = BTreeMap::new();
         for p in &order {
             for s in self.libs[p].dynsyms.iter().filter(|s| s.defined && s.bind != "LOCAL") {
                 defined.entry(s.name.as_str()).or_default().push((p, s.version.as_deref(), s.kind));
