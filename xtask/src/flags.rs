@@ -39,6 +39,8 @@ pub enum Cmd {
     VerifySymbols(VerifySymbols),
     /// Print the exported dynamic symbols of an ELF file, one per line, sorted.
     Symbols(Symbols),
+    /// Mutate ELF files and archives: what xtask accepts, nm and the linker must accept.
+    Fuzz(Fuzz),
     /// Print the environment of a cross build (`export K=V` lines, for `eval`): linker, CC, RUSTC, ...
     CrossEnv(CrossEnv),
     /// Build, verify and assemble `dist/<os>-<arch>/` for each platform.
@@ -137,6 +139,27 @@ pub struct VerifySymbols {
     pub no_go: bool,
     /// Files to check (default: the built `.so`, `.a` and router binary).
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Fuzz {
+    /// Mutants per file.
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// Seed of the mutations (default: from the clock; printed, to reproduce a run).
+    #[arg(long, value_parser = parse_seed)]
+    pub seed: Option<u64>,
+    /// Files to mutate (default: the committed fixture libraries under
+    /// xtask/tests/fixtures/elf/base/ and, when built, the release library).
+    pub files: Vec<PathBuf>,
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("{e} (a decimal or 0x-prefixed hexadecimal number)"))
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ mod e2e;
 mod elf;
 mod flags;
 mod fsutil;
+mod fuzz;
 mod http;
 mod lint;
 mod metrics;
@@ -74,6 +75,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Build(cmd) => cmd.run(&ctx),
         Cmd::VerifySymbols(cmd) => cmd.run(&ctx),
         Cmd::Symbols(cmd) => cmd.run(&ctx),
+        Cmd::Fuzz(cmd) => cmd.run(&ctx),
         Cmd::CrossEnv(cmd) => cmd.run(&ctx),
         Cmd::Dist(cmd) => cmd.run(&ctx),
         Cmd::Doctor(cmd) => cmd.run(&ctx),

@@ -376,6 +376,25 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> Report {
     }
 
     check_glibc(&mut r, info, &exp.max_glibc);
+    // What `ld` checks when a program links against the library (see elf::imports).
+    match elf::Resolver::default().check(info) {
+        Ok(elf::Imports::Resolved { count, libraries }) => r.push(
+            file,
+            "imports",
+            true,
+            format!(
+                "all {count} imports resolve in {}",
+                abbreviate(&libraries.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(), 4)
+            ),
+        ),
+        Ok(elf::Imports::Unresolved(m)) => {
+            r.push(file, "imports", false, format!("not defined by the needed libraries: {}", abbreviate(&m, 5)))
+        }
+        Ok(elf::Imports::NotFound { library, dirs }) => {
+            r.note(file, "imports", format!("not checked: no {library} for this machine in {dirs:?}"))
+        }
+        Err(e) => r.push(file, "imports", false, format!("{e:#}")),
+    }
 
     let loader = exp.platform.glibc_loader();
     let bad: Vec<&str> =

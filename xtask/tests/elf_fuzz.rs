@@ -1,0 +1,28 @@
+//! A bounded run of `cargo xtask fuzz` on the committed fixture libraries
+//! (amd64, and arm64 linked with `aarch64-linux-gnu-gcc` when installed):
+//! no mutant makes the parser panic or hang, and every mutant it accepts is
+//! accepted by `nm -D --defined-only` (same names) and links with the host
+//! linker. `cargo xtask fuzz --count 5000` is the long run (README figures).
+
+use std::{path::Path, process::Command};
+
+#[test]
+fn bounded_fuzz_run_has_no_panic_hang_or_false_pass() {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/base");
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["fuzz", "--count", "100", "--seed", "0x5eed"])
+        .arg(base.join("libfixture.so"))
+        .arg(base.join("libfixture-arm64.so"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    println!("{stdout}{stderr}");
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let total = stdout.lines().find(|l| l.starts_with("fuzz total: 200 mutants")).expect("a total line");
+    assert!(total.contains("panics 0, hangs 0, false passes 0"), "{total}");
+    // The oracles ran: some mutants were accepted (and checked), some refused.
+    let accepted: u64 =
+        total.split(": ").nth(2).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(accepted > 10 && accepted < 190, "{total}");
+}
