@@ -1,0 +1,422 @@
+//! The checks of `verify-symbols`, per kind of file (see the table in the
+//! module docs of [`super`]).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+
+use anyhow::{bail, Result};
+
+use super::{report::SymbolReport, Expectations, NEEDED_ALLOWLIST, SONAME};
+use crate::{
+    build::Outputs,
+    elf::{self, ArchiveInfo, Class, ElfInfo, ElfType, Endianness, GlibcVersion, Ident},
+    platform::Platform,
+};
+
+fn check_machine(report: &mut SymbolReport, file: &Path, ident: &Ident, platform: Platform) -> bool {
+    let want = Ident {
+        machine: platform.elf_machine(),
+        class: Class::Elf64,
+        endianness: Endianness::Little,
+        elf_type: ident.elf_type,
+    };
+    let pass = *ident == want;
+    let detail = if pass {
+        format!("{} ({platform})", ident.describe())
+    } else {
+        format!("{}, but {platform} needs {}", ident.describe(), want.describe())
+    };
+    report.push(file, "machine", pass, detail);
+    pass
+}
+
+fn check_glibc(report: &mut SymbolReport, info: &ElfInfo, max: &GlibcVersion) {
+    let file = &info.path;
+    match info.max_glibc() {
+        None => report.push(file, "glibc", true, "needs no versioned glibc symbol"),
+        Some(v) if v <= *max => report.push(file, "glibc", true, format!("needs GLIBC_{v} <= {max}")),
+        Some(_) => {
+            let too_new: Vec<String> = info
+                .glibc_required
+                .iter()
+                .filter(|n| GlibcVersion::parse(n).is_some_and(|v| v > *max))
+                .map(|n| {
+                    let syms = info.symbols_needing(n);
+                    if syms.is_empty() {
+                        n.clone()
+                    } else {
+                        format!("{n} ({})", abbreviate(&syms, 5))
+                    }
+                })
+                .collect();
+            report.push(file, "glibc", false, format!("needs glibc newer than {max}: {}", too_new.join(", ")));
+        }
+    }
+}
+
+fn abbreviate<S: AsRef<str>>(items: &[S], n: usize) -> String {
+    let mut s: Vec<&str> = items.iter().take(n).map(|i| i.as_ref()).collect();
+    let more = items.len().saturating_sub(n);
+    let tail = format!("… {more} more");
+    if more > 0 {
+        s.push(&tail);
+    }
+    s.join(", ")
+}
+
+fn is_origin_path(p: &str) -> bool {
+    ["$ORIGIN", "${ORIGIN}"]
+        .iter()
+        .any(|o| p.strip_prefix(o).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
+
+/// Names that only Rust's own machinery should define.
+pub fn is_rust_internal(name: &str) -> bool {
+    name.starts_with("_ZN")
+        // v0 mangling: `_R` + optional decimal + an uppercase tag.
+        || name.strip_prefix("_R").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        || name.starts_with("__rust_")
+        || name.starts_with("__rdl_")
+        || name.starts_with("__rg_")
+        || name == "rust_eh_personality"
+}
+
+fn rpath_entries(info: &ElfInfo) -> Vec<String> {
+    info.rpath.iter().chain(&info.runpath).flat_map(|r| r.split(':')).map(String::from).collect()
+}
+
+/// The shared library.
+pub fn verify_library(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
+    let info = elf::read_elf(path)?;
+    Ok(check_library(&info, exp))
+}
+
+/// The checks of [`verify_library`] on an already read file.
+pub fn check_library(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
+    let mut r = SymbolReport::default();
+    let file = info.path.as_path();
+
+    let is_lib = info.ident.elf_type == ElfType::SharedObject && info.soname.is_some();
+    let detail = match (&info.ident.elf_type, &info.soname) {
+        (ElfType::SharedObject, Some(s)) => format!("shared object, SONAME {s}"),
+        (ElfType::SharedObject, None) => "shared object without SONAME".to_string(),
+        (t, _) => format!("{t}, not a shared library"),
+    };
+    r.push(file, "elf-type", is_lib, detail);
+    check_machine(&mut r, file, &info.ident, exp.platform);
+
+    // Exported: defined GLOBAL DEFAULT FUNC.
+    let by_name: BTreeMap<&str, &elf::Symbol> =
+        info.dynsyms.iter().filter(|s| s.defined).map(|s| (s.name.as_str(), s)).collect();
+    let export_problem = |name: &str| -> Option<String> {
+        match by_name.get(name) {
+            None => Some(format!("{name} (missing)")),
+            Some(s) if !s.is_exported_function() => Some(format!("{name} ({} {} {})", s.kind, s.bind, s.visibility)),
+            Some(_) => None,
+        }
+    };
+    let problems: Vec<String> = exp.header_functions.iter().filter_map(|f| export_problem(f)).collect();
+    let n = exp.header_functions.len();
+    r.push(
+        file,
+        "header-exports",
+        problems.is_empty(),
+        if problems.is_empty() {
+            format!("all {n} functions of the header exported")
+        } else {
+            format!("{} of {n} header functions not exported: {}", problems.len(), problems.join(", "))
+        },
+    );
+
+    let go_problems: Vec<String> =
+        exp.go_functions.iter().filter_map(|(f, at)| export_problem(f).map(|p| format!("{p} used at {at}"))).collect();
+    r.push(
+        file,
+        "go-exports",
+        go_problems.is_empty(),
+        if go_problems.is_empty() {
+            format!("all {} C functions the Go code calls exported", exp.go_functions.len())
+        } else {
+            format!("not exported: {}", go_problems.join(", "))
+        },
+    );
+
+    let exported = info.exported_names();
+    let internals: Vec<&str> = exported.iter().map(String::as_str).filter(|n| is_rust_internal(n)).collect();
+    r.push(
+        file,
+        "rust-internals",
+        internals.is_empty(),
+        if internals.is_empty() {
+            "no Rust internals exported".to_string()
+        } else {
+            format!("{} Rust internal symbols exported: {}", internals.len(), abbreviate(&internals, 8))
+        },
+    );
+    let header: BTreeSet<&str> = exp.header_functions.iter().map(String::as_str).collect();
+    let extra: Vec<&str> = info
+        .dynsyms
+        .iter()
+        .filter(|s| s.defined && s.kind != "SECTION" && s.kind != "FILE" && s.bind != "LOCAL")
+        // version definition symbols (`A` in nm) are not exports
+        .filter(|s| !(s.kind == "OBJECT" && s.version.as_deref() == Some(s.name.as_str())))
+        .map(|s| s.name.as_str())
+        .filter(|n| !header.contains(n) && !is_rust_internal(n))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !extra.is_empty() {
+        r.note(file, "extra-exports", format!("exported but not in the header: {}", abbreviate(&extra, 10)));
+    }
+
+    check_glibc(&mut r, info, &exp.max_glibc);
+
+    let bad: Vec<&str> = info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n)).collect();
+    r.push(
+        file,
+        "needed",
+        bad.is_empty(),
+        if bad.is_empty() {
+            format!("NEEDED {}", if info.needed.is_empty() { "none".into() } else { info.needed.join(", ") })
+        } else {
+            format!("NEEDED outside the allowlist: {} (allowed: {})", bad.join(", "), NEEDED_ALLOWLIST.join(", "))
+        },
+    );
+
+    let soname_ok = info.soname.as_deref() == Some(SONAME);
+    r.push(
+        file,
+        "soname",
+        soname_ok,
+        match &info.soname {
+            Some(s) if soname_ok => format!("SONAME {s}"),
+            Some(s) => format!("SONAME {s}, expected {SONAME}"),
+            None => format!("no SONAME, expected {SONAME} (candle-binding/build.rs sets it)"),
+        },
+    );
+
+    let entries = rpath_entries(info);
+    let bad: Vec<&String> = entries.iter().filter(|p| !is_origin_path(p)).collect();
+    r.push(
+        file,
+        "rpath",
+        bad.is_empty(),
+        match (entries.is_empty(), bad.is_empty()) {
+            (true, _) => "no RPATH/RUNPATH".to_string(),
+            (false, true) => format!("RPATH/RUNPATH {}", entries.join(":")),
+            (false, false) => format!(
+                "RPATH/RUNPATH outside $ORIGIN: {}",
+                bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(":")
+            ),
+        },
+    );
+    r
+}
+
+/// The static library.
+pub fn verify_archive(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
+    match elf::read(path)? {
+        elf::Binary::Archive(a) => Ok(check_archive(&a, exp)),
+        elf::Binary::Elf(_) => bail!("{}: is an ELF file, not an ar archive", path.display()),
+    }
+}
+
+pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> SymbolReport {
+    let mut r = SymbolReport::default();
+    let file = a.path.as_path();
+    let want_machine = exp.platform.elf_machine();
+    let mut wrong = Vec::new();
+    let mut not_elf = Vec::new();
+    for m in &a.members {
+        match &m.ident {
+            Ok(id) => {
+                if id.machine != want_machine
+                    || id.class != Class::Elf64
+                    || id.endianness != Endianness::Little
+                    || id.elf_type != ElfType::Relocatable
+                {
+                    wrong.push(format!("{} ({} {})", m.name, id.describe(), id.elf_type));
+                }
+            }
+            Err(e) => not_elf.push(format!("{} ({e})", m.name)),
+        }
+    }
+    let pass = !a.members.is_empty() && wrong.is_empty() && not_elf.is_empty();
+    let detail = if a.members.is_empty() {
+        "empty archive".to_string()
+    } else if pass {
+        let want = Ident {
+            machine: want_machine,
+            class: Class::Elf64,
+            endianness: Endianness::Little,
+            elf_type: ElfType::Relocatable,
+        };
+        format!("all {} members {} objects ({})", a.members.len(), want.describe(), exp.platform)
+    } else {
+        let mut parts = Vec::new();
+        if !wrong.is_empty() {
+            parts.push(format!(
+                "{} members not {} objects: {}",
+                wrong.len(),
+                elf::machine_name(want_machine),
+                abbreviate(&wrong, 3)
+            ));
+        }
+        if !not_elf.is_empty() {
+            parts.push(format!("{} members not ELF: {}", not_elf.len(), abbreviate(&not_elf, 3)));
+        }
+        parts.join("; ")
+    };
+    r.push(file, "machine", pass, detail);
+
+    let missing: Vec<&str> =
+        exp.header_functions.iter().map(String::as_str).filter(|f| !a.defines_function(f)).collect();
+    let n = exp.header_functions.len();
+    r.push(
+        file,
+        "header-exports",
+        missing.is_empty(),
+        if missing.is_empty() {
+            format!("all {n} functions of the header defined by members")
+        } else {
+            format!("{} of {n} header functions defined by no member: {}", missing.len(), missing.join(", "))
+        },
+    );
+    let go_missing: Vec<String> = exp
+        .go_functions
+        .iter()
+        .filter(|(f, _)| !a.defines_function(f))
+        .map(|(f, at)| format!("{f} used at {at}"))
+        .collect();
+    r.push(
+        file,
+        "go-exports",
+        go_missing.is_empty(),
+        if go_missing.is_empty() {
+            format!("all {} C functions the Go code calls defined", exp.go_functions.len())
+        } else {
+            format!("defined by no member: {}", go_missing.join(", "))
+        },
+    );
+    r
+}
+
+/// The router binary.
+pub fn verify_router(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
+    let info = elf::read_elf(path)?;
+    Ok(check_router(&info, exp))
+}
+
+pub fn check_router(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
+    let mut r = SymbolReport::default();
+    let file = info.path.as_path();
+    let is_exe = matches!(info.ident.elf_type, ElfType::Executable | ElfType::Pie);
+    r.push(file, "elf-type", is_exe, format!("{}", info.ident.elf_type));
+    check_machine(&mut r, file, &info.ident, exp.platform);
+    let has = info.needed.iter().any(|n| n == SONAME);
+    r.push(
+        file,
+        "needs-library",
+        has,
+        if has {
+            format!("NEEDED {}", info.needed.join(", "))
+        } else {
+            format!("NEEDED lacks {SONAME}: {}", info.needed.join(", "))
+        },
+    );
+    check_glibc(&mut r, info, &exp.max_glibc);
+    let entries = rpath_entries(info);
+    if entries.iter().any(|p| !is_origin_path(p)) {
+        r.note(file, "rpath", format!("RPATH/RUNPATH {} (not $ORIGIN-relative)", entries.join(":")));
+    }
+    r
+}
+
+/// How to check a file given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Library,
+    Archive,
+    Router,
+}
+
+/// By name first (`*.so`, `*.so.N`, `*.a`), then by content.
+pub fn role_of(path: &Path, bin: &elf::Binary) -> Result<Role> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(match bin {
+        elf::Binary::Archive(_) => Role::Archive,
+        elf::Binary::Elf(_) if name.ends_with(".so") || name.contains(".so.") => Role::Library,
+        elf::Binary::Elf(info) => match info.ident.elf_type {
+            ElfType::SharedObject => Role::Library,
+            ElfType::Executable | ElfType::Pie => Role::Router,
+            other => bail!("{}: is a {other}; verify-symbols checks .so, .a and executables", path.display()),
+        },
+    })
+}
+
+/// SymbolCheck one file, whichever it is.
+pub fn verify_file(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
+    let bin = elf::read(path)?;
+    Ok(match (role_of(path, &bin)?, bin) {
+        (Role::Archive, elf::Binary::Archive(a)) => check_archive(&a, exp),
+        (Role::Router, elf::Binary::Elf(info)) => check_router(&info, exp),
+        (_, elf::Binary::Elf(info)) => check_library(&info, exp),
+        (_, elf::Binary::Archive(a)) => check_archive(&a, exp),
+    })
+}
+
+/// The default files of a build (see [`Outputs`]): the `.so`, the `.a` and
+/// (with `router`) the router binary. A missing file is a failed `built` check.
+pub fn verify_outputs(outputs: &Outputs, router: bool, exp: &Expectations) -> Result<SymbolReport> {
+    let mut files = vec![(outputs.shared_lib(), Role::Library), (outputs.static_lib(), Role::Archive)];
+    if router {
+        files.push((outputs.router.clone(), Role::Router));
+    }
+    let mut report = SymbolReport::default();
+    for (path, role) in files {
+        if !path.exists() {
+            report.push(
+                &path,
+                "built",
+                false,
+                format!("not built: {} (run `cargo xtask build --platform {}`)", path.display(), exp.platform),
+            );
+            continue;
+        }
+        report.extend(match role {
+            Role::Library => verify_library(&path, exp)?,
+            Role::Archive => verify_archive(&path, exp)?,
+            Role::Router => verify_router(&path, exp)?,
+        });
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_paths() {
+        for ok in ["$ORIGIN", "$ORIGIN/../lib", "${ORIGIN}", "${ORIGIN}/lib"] {
+            assert!(is_origin_path(ok), "{ok}");
+        }
+        for bad in ["/opt/x", "$ORIGINAL", "lib", "", "/usr/lib/$ORIGIN"] {
+            assert!(!is_origin_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rust_internals() {
+        for n in
+            ["_ZN3foo3barE", "_RNvCs123_3foo3bar", "__rust_alloc", "__rdl_alloc", "__rg_oom", "rust_eh_personality"]
+        {
+            assert!(is_rust_internal(n), "{n}");
+        }
+        for n in ["init_similarity_model", "_Rfoo", "rust_eh_personality2", "_Z", "get_last_error"] {
+            assert!(!is_rust_internal(n), "{n}");
+        }
+    }
+}
