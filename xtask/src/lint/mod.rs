@@ -85,7 +85,7 @@ pub const CHECKS: &[(&str, &str, &[Tool])] = &[
     ("workflow-commands", "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)", &[]),
     ("hadolint", "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*", &[Tool::Hadolint]),
     ("codespell", "codespell on the tracked text files (no lock, model or JSON files)", &[Tool::Codespell]),
-    ("dockerfile", "our Dockerfile rules: build-arg, cross-run, base-image, copy-from", &[]),
+    ("dockerfile", "our Dockerfile rules: build-arg, cross-run, base-image", &[]),
 ];
 
 /// The checks `--only` selects (all when empty), in run order; unknown names are an error.
