@@ -851,9 +851,10 @@ fn check_model(ctx: &Ctx) -> Result<String> {
 }
 
 fn print_checks(checks: &[Check], scope: &Scope, host: Platform) {
-    let rows: Vec<[String; 4]> = checks
-        .iter()
-        .map(|c| {
+    use crate::table::Table;
+    let mut table = Table::new(&["check", "platform", "status", "detail"]);
+    for c in checks {
+        table.row({
             let status = match (c.ok, scope.wants(&c.need)) {
                 (true, _) => "ok",
                 (false, true) => "MISSING",
@@ -865,15 +866,9 @@ fn print_checks(checks: &[Check], scope: &Scope, host: Platform) {
             }
             let platform = c.platform.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
             [c.need.label(), platform, status.to_string(), detail]
-        })
-        .collect();
-    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(5);
-    let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(8);
-    let w2 = rows.iter().map(|r| r[2].len()).max().unwrap_or(0).max(6);
-    println!("{:w0$}  {:w1$}  {:w2$}  detail", "check", "platform", "status");
-    for r in rows {
-        println!("{:w0$}  {:w1$}  {:w2$}  {}", r[0], r[1], r[2], r[3]);
+        });
     }
+    print!("{}", table.render());
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod platform;
 mod precache;
 mod smoke;
 mod symbols;
+mod table;
 mod test;
 mod verify;
 mod workspace;

@@ -32,6 +32,7 @@ use crate::{
     docker::{self, argv, engine::Docker, report::Report, Built},
     flags, http,
     platform::Platform,
+    table::{Align, Table},
     Ctx,
 };
 
@@ -415,18 +416,20 @@ fn rebuilds(
         rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
     }
     report.phase = None;
-    eprintln!("\n{:<13} {:<22} {:>10} {:>10} {:>7}  dependency cook", "platform", "rebuild", "time", "first", "ratio");
+    let mut table = Table::new(&["platform", "rebuild", "time", "first", "ratio", "dependency cook"]);
+    for i in 2..5 {
+        table = table.align(i, Align::Right);
+    }
     for (p, what, t, first, cook) in &rows {
         let ratio = t / first;
-        eprintln!(
-            "{:<13} {:<22} {:>10} {:>10} {:>6.1}%  {}",
-            p.docker(),
-            what,
+        table.row([
+            p.docker().to_owned(),
+            what.to_string(),
             crate::metrics::human(Duration::from_secs_f64(*t)),
             crate::metrics::human(Duration::from_secs_f64(*first)),
-            ratio * 100.0,
-            cook.describe()
-        );
+            format!("{:.1}%", ratio * 100.0),
+            cook.describe().to_string(),
+        ]);
         let key = format!("{} {} ratio", p.dir_name(), what.replace(' ', "-"));
         report.figure(key, ratio);
         report.figure(format!("{} {} seconds", p.dir_name(), what.replace(' ', "-")), *t);
@@ -442,6 +445,7 @@ fn rebuilds(
             }
         }
     }
+    eprint!("\n{}", table.render());
     for (i, &p) in platforms.iter().enumerate() {
         report.figure(format!("{} first-build seconds", p.dir_name()), cold[i].seconds);
         report.figure(

@@ -28,7 +28,13 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{flags, metrics::human, platform::Platform, Ctx};
+use crate::{
+    flags,
+    metrics::human,
+    platform::Platform,
+    table::{Align, Table},
+    Ctx,
+};
 use tools::{Dirs, Runner, Tool};
 
 /// One problem, at a place.
@@ -109,8 +115,8 @@ pub struct Row {
 /// The report: the table, then each failure's findings. Returns the text and
 /// the names of the failed checks (the exit status: failed when not empty).
 pub fn report(rows: &[Row]) -> (String, Vec<String>) {
-    let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
-    let mut out = format!("{:<w$}  {:<7}  {:>8}  detail\n", "check", "result", "time");
+    let mut table =
+        Table::new(&["check", "result", "time", "detail"]).min_width(1, 7).align(2, Align::Right).min_width(2, 8);
     let mut failed = Vec::new();
     for r in rows {
         let time = human(std::time::Duration::from_secs_f64(r.seconds));
@@ -131,8 +137,9 @@ pub fn report(rows: &[Row]) -> (String, Vec<String>) {
                 ("FAIL", d)
             }
         };
-        out.push_str(&format!("{:<w$}  {status:<7}  {time:>8}  {detail}\n", r.check));
+        table.row([r.check.clone(), status.to_owned(), time, detail]);
     }
+    let mut out = table.render();
     for r in rows {
         if let Outcome::Fail { findings, note } = &r.outcome {
             out.push_str(&format!("\n--- {} ---\n", r.check));

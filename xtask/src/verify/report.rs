@@ -9,6 +9,8 @@ use std::{
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::table::Table;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -84,17 +86,11 @@ impl SymbolReport {
 
     /// The human table.
     pub fn table(&self) -> String {
-        let rows: Vec<[String; 4]> = self
-            .checks
-            .iter()
-            .map(|c| [c.status.to_string(), c.check.to_string(), file_label(&c.file), c.detail.clone()])
-            .collect();
-        let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(5);
-        let w2 = rows.iter().map(|r| r[2].len()).max().unwrap_or(0).max(4);
-        let mut out = format!("{:6}{:w1$}  {:w2$}  {}\n", "", "check", "file", "detail");
-        for r in rows {
-            out.push_str(&format!("{:6}{:w1$}  {:w2$}  {}\n", r[0], r[1], r[2], r[3]));
+        let mut table = Table::new(&["", "check", "file", "detail"]).min_width(0, 4);
+        for c in &self.checks {
+            table.row([c.status.to_string(), c.check.to_string(), file_label(&c.file), c.detail.clone()]);
         }
+        let mut out = table.render();
         let failed = self.failures().count();
         out.push_str(&format!(
             "{} checks, {} failed\n",
