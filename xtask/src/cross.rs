@@ -31,7 +31,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{doctor, platform::Platform, zig};
+use crate::{
+    doctor,
+    platform::Platform,
+    sys::{env_var as process_env, quote, tool_exists},
+    zig,
+};
 
 /// Where the Rust standard library for a target comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -374,20 +379,10 @@ impl crate::flags::CrossEnv {
         }
         let mut out = std::io::stdout().lock();
         for (k, v) in vars {
-            writeln!(out, "export {k}={}", crate::docker::argv::quote(&v)).context("cannot write to stdout")?;
+            writeln!(out, "export {k}={}", quote(&v)).context("cannot write to stdout")?;
         }
         Ok(())
     }
-}
-
-/// A non-empty variable of the process environment.
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Whether `tool` resolves to an executable (a name on PATH, or a path).
-pub fn tool_exists(tool: &str) -> bool {
-    which::which(tool).is_ok()
 }
 
 /// `<rustc> --print sysroot`, or `None` when that rustc does not answer.

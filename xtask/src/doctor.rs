@@ -587,7 +587,7 @@ pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
         return Ok(());
     }
     let labels = |checks: &[Check]| checks.iter().map(|c| c.need.label()).collect::<Vec<_>>().join(", ");
-    if !is_root() {
+    if !crate::sys::is_root() {
         bail!(
             "missing: {}; run `cargo xtask doctor --fix` as root (or install as `cargo xtask doctor` shows)",
             labels(&before)
@@ -626,9 +626,9 @@ fn to_fix(checks: &[Check], scope: &Scope) -> Vec<Need> {
 
 /// The package manager of this machine, if xtask knows it (apt-get, then dnf).
 pub fn package_manager() -> Option<PkgManager> {
-    if cross::tool_exists("apt-get") {
+    if crate::sys::tool_exists("apt-get") {
         Some(PkgManager::Apt)
-    } else if cross::tool_exists("dnf") {
+    } else if crate::sys::tool_exists("dnf") {
         let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
         Some(if has_epel(&os_release) { PkgManager::DnfEl } else { PkgManager::Dnf })
     } else {
@@ -649,7 +649,7 @@ pub fn has_epel(os_release: &str) -> bool {
 /// Install `missing` on this machine (as root): [`fix_plan`], then [`run_plan`].
 /// `doctor --fix`, [`ensure`] and `lint --install` all install through here.
 pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
-    if !is_root() {
+    if !crate::sys::is_root() {
         let what: Vec<String> = missing.iter().map(|n| n.label()).collect();
         bail!("installing {} needs root (e.g. `sudo cargo xtask doctor --fix`)", what.join(", "));
     }
@@ -673,7 +673,7 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
 /// printed), non-interactive and with the CA bundle of `XTASK_CA_BUNDLE`.
 pub fn run_plan(sh: &Shell, plan: &[Vec<String>], dry_run: bool) -> Result<()> {
     for argv in plan {
-        let line = argv.iter().map(|a| crate::docker::argv::quote(a)).collect::<Vec<_>>().join(" ");
+        let line = crate::sys::shell_line(argv);
         eprintln!("$ {line}");
         if dry_run {
             continue;
@@ -686,16 +686,6 @@ pub fn run_plan(sh: &Shell, plan: &[Vec<String>], dry_run: bool) -> Result<()> {
             .with_context(|| format!("`{line}` failed"))?;
     }
     Ok(())
-}
-
-/// Whether this process runs as root (effective uid 0).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
 }
 
 fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -> Vec<Check> {
@@ -712,7 +702,7 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -
     let cargo = crate::workspace::cargo();
     add(Need::Cargo, None, version_of(sh, &cargo, &["--version"]));
     add(Need::HostCc, None, {
-        let cc = std::env::var("CC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "cc".into());
+        let cc = crate::sys::env_var("CC").unwrap_or_else(|| "cc".into());
         version_of(sh, Path::new(&cc), &["--version"])
     });
     add(Need::Go, None, check_go(sh));
@@ -724,7 +714,7 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -
             add(Need::QemuUser(p), Some(p), check_qemu_user(p));
         }
     }
-    let docker = std::env::var("DOCKER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "docker".into());
+    let docker = crate::docker::engine::choose(None);
     let docker = PathBuf::from(docker);
     add(Need::Docker, None, {
         let format = "{{.Server.Version}}";
@@ -755,7 +745,7 @@ fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -
     }
     add(Need::E2eTools, None, {
         let missing: Vec<&str> =
-            ["dockerd", "docker-registry", "debootstrap"].into_iter().filter(|t| !cross::tool_exists(t)).collect();
+            ["dockerd", "docker-registry", "debootstrap"].into_iter().filter(|t| !crate::sys::tool_exists(t)).collect();
         if missing.is_empty() {
             Ok("dockerd, docker-registry, debootstrap".to_string())
         } else {
@@ -797,7 +787,7 @@ pub fn parse_go_version(line: &str) -> Option<(u32, u32)> {
 
 fn check_std(sh: &Shell, p: Platform) -> Result<String> {
     if p.is_host() {
-        let rustc = std::env::var("RUSTC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "rustc".into());
+        let rustc = crate::sys::env_var("RUSTC").unwrap_or_else(|| "rustc".into());
         return version_of(sh, Path::new(&rustc), &["--version"]).map(|v| format!("host: {v}"));
     }
     let tc = cross::target_std(&p)?;

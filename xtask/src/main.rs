@@ -27,6 +27,7 @@ mod platform;
 mod precache;
 mod smoke;
 mod symbols;
+mod sys;
 mod table;
 mod test;
 mod verify;

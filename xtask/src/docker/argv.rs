@@ -30,15 +30,7 @@ impl Command {
     }
 }
 
-/// POSIX shell quoting, only when needed: single quotes, `'\''` for a quote.
-pub fn quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+pub use crate::sys::quote;
 
 /// Where layers are cached between builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

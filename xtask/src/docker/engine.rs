@@ -19,11 +19,20 @@ pub struct Docker {
     pub path: PathBuf,
 }
 
-/// `--docker`, else `$DOCKER`, else `docker`.
+/// THE docker CLI resolver: the CLIs to try, best first. `--docker`, else
+/// `$DOCKER`, else `docker` and then Debian's `/usr/bin/docker` (a CLI that
+/// still drives BuildKit without buildx, where `docker` on PATH is newer).
+pub fn candidates(flag: Option<&str>) -> Vec<String> {
+    match (flag, crate::sys::env_var("DOCKER")) {
+        (Some(f), _) => vec![f.to_owned()],
+        (None, Some(env)) => vec![env],
+        (None, None) => vec!["docker".into(), "/usr/bin/docker".into()],
+    }
+}
+
+/// The CLI a command names: the first of [`candidates`].
 pub fn choose(flag: Option<&str>) -> String {
-    flag.map(str::to_owned)
-        .or_else(|| std::env::var("DOCKER").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "docker".to_owned())
+    candidates(flag).swap_remove(0)
 }
 
 impl Docker {

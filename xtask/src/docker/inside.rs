@@ -56,7 +56,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     };
     let probe_std = || cross::target_std(&target).is_ok();
     let probe_cc = || cross::cross_cc(target).is_ok();
-    let need = missing(host, target, &cross::tool_exists, &probe_cc, &probe_std);
+    let need = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
     if need.is_empty() {
         eprintln!("toolchain: everything for {target} is here");
         return Ok(());
@@ -66,7 +66,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     if opts.dry_run {
         return Ok(());
     }
-    let left = missing(host, target, &cross::tool_exists, &probe_cc, &probe_std);
+    let left = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
     if !left.is_empty() {
         let what: Vec<String> = left.iter().map(|n| n.label()).collect();
         bail!("still missing after installing: {}", what.join(", "));

@@ -11,7 +11,10 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::metrics::{human, Metrics, Step};
+use crate::{
+    metrics::{human, Metrics, Step},
+    table::{Align, Table},
+};
 
 /// A build result worth a notice: image, platform, time.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -155,37 +158,35 @@ impl Report {
 
     /// The step summary: one table of steps, then the images.
     pub fn markdown(&self, result: &Result<()>) -> String {
-        let mut md = format!(
-            "### `cargo xtask {}` {}\n\n| step | time | result |\n| --- | ---: | --- |\n",
-            self.command,
-            if result.is_ok() { "succeeded" } else { "FAILED" }
-        );
+        let mut md =
+            format!("### `cargo xtask {}` {}\n\n", self.command, if result.is_ok() { "succeeded" } else { "FAILED" });
+        let mut steps = Table::new(&["step", "time", "result"]).align(1, Align::Right);
         for s in &self.metrics.steps {
-            md += &format!(
-                "| {} | {} | {} |\n",
-                s.name.replace('|', "\\|"),
-                human(Duration::from_secs_f64(s.seconds)),
-                if s.ok { "ok" } else { "**failed**" }
-            );
+            let result = if s.ok { "ok" } else { "**failed**" };
+            steps.row([s.name.clone(), human(Duration::from_secs_f64(s.seconds)), result.to_owned()]);
         }
+        md += &steps.markdown();
         if !self.images.is_empty() {
-            md += "\n| image | platform | time | result | digest |\n| --- | --- | ---: | --- | --- |\n";
+            let mut images = Table::new(&["image", "platform", "time", "result", "digest"]).align(2, Align::Right);
             for i in &self.images {
-                md += &format!(
-                    "| {} | {} | {} | {} | {} |\n",
-                    i.image,
-                    i.platform,
+                images.row([
+                    i.image.clone(),
+                    i.platform.clone(),
                     minutes(i.seconds),
-                    if i.ok { "ok" } else { "**failed**" },
-                    i.digest.as_deref().map(|d| format!("`{d}`")).unwrap_or_default()
-                );
+                    if i.ok { "ok" } else { "**failed**" }.to_owned(),
+                    i.digest.as_deref().map(|d| format!("`{d}`")).unwrap_or_default(),
+                ]);
             }
+            md += "\n";
+            md += &images.markdown();
         }
         if !self.figures.is_empty() {
-            md += "\n| figure | value |\n| --- | ---: |\n";
+            let mut figures = Table::new(&["figure", "value"]).align(1, Align::Right);
             for (k, v) in &self.figures {
-                md += &format!("| {k} | {v:.3} |\n");
+                figures.row([k.clone(), format!("{v:.3}")]);
             }
+            md += "\n";
+            md += &figures.markdown();
         }
         md.push('\n');
         md

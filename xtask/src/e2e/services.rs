@@ -45,11 +45,7 @@ impl Started {
 
 /// A docker CLI that can build here, and an engine that answers (started if needed).
 pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<Docker> {
-    let candidates: Vec<String> = match (flag, std::env::var("DOCKER").ok().filter(|s| !s.is_empty())) {
-        (Some(f), _) => vec![f.to_owned()],
-        (None, Some(env)) => vec![env],
-        (None, None) => vec!["docker".into(), "/usr/bin/docker".into()],
-    };
+    let candidates = crate::docker::engine::candidates(flag);
     let mut tried = Vec::new();
     let docker = candidates
         .iter()

@@ -239,7 +239,7 @@ fn rust_not_installable(tool: Tool, rustup: impl Fn() -> bool, root_pm: impl Fn(
 
 /// Whether distro packages can be installed here (root, with apt-get or dnf).
 fn can_install_packages() -> bool {
-    doctor::is_root() && doctor::package_manager().is_some()
+    crate::sys::is_root() && doctor::package_manager().is_some()
 }
 
 /// Install distro packages for `needs` (root and apt/dnf only).
