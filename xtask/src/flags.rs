@@ -61,16 +61,9 @@ pub enum Cmd {
     Lint(Lint),
 }
 
-/// Options shared by every command that builds Rust code.
-#[derive(Debug, Args, Clone, Default)]
-pub struct Profile {
-    /// Build with the release profile.
-    #[arg(long, conflicts_with = "profile")]
-    pub release: bool,
-    /// Build with the named cargo profile.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-}
+/// Options shared by every command that builds Rust code (defined with the
+/// workspace, which maps them to cargo arguments and a target directory).
+pub use crate::workspace::Profile;
 
 #[derive(Debug, Args)]
 pub struct Codegen {

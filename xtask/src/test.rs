@@ -147,7 +147,7 @@ fn go_test(ctx: &Ctx, dir: &Path, env: &Env) -> Result<()> {
 fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
     let out = ws.target_dir()?.join("xtask/dist-test");
-    let release = flags::Profile { release: true, profile: None };
+    let release = flags::Profile::RELEASE;
     let mut metrics = Metrics::default();
     for p in DIST_PLATFORMS {
         let platform = crate::platform::Platform::parse(p)?;

@@ -75,7 +75,7 @@ impl flags::VerifySymbols {
         let exp = Expectations::from_workspace(&ws.root, platform, self.max_glibc.as_deref())?;
         let report = if self.files.is_empty() {
             let profile = if self.profile.profile.is_none() && !self.profile.release {
-                flags::Profile { release: true, profile: None } // default: release
+                flags::Profile::RELEASE // default: release
             } else {
                 self.profile.clone()
             };
