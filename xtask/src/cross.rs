@@ -194,7 +194,8 @@ pub fn cross_cc(target: Platform) -> Result<CrossCc> {
 /// The libc a gcc links against, if it has one (`-print-file-name=libc.so`
 /// prints the bare name when it has none).
 pub fn gcc_libc(gcc: &str) -> Option<PathBuf> {
-    let out = std::process::Command::new(gcc).arg("-print-file-name=libc.so").output().ok()?;
+    let sh = Shell::new().ok()?;
+    let out = cmd!(sh, "{gcc} -print-file-name=libc.so").quiet().ignore_status().output().ok()?;
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if !out.status.success() || !path.is_absolute() {
         return None;

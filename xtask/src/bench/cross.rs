@@ -13,6 +13,8 @@
 //! (`RUSTC=/usr/bin/rustc`), the native build uses it too, so that the ratio
 //! measures cross-compiling, not two differently optimised rustc builds.
 
+// std::process, not xshell or duct: a benchmark times bare process runs,
+// with nothing of a wrapper's own work (echo, threads) inside the timing.
 use std::{
     path::{Path, PathBuf},
     process::Command,

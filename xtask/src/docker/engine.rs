@@ -1,13 +1,18 @@
 //! The docker CLI and engine: which binary, whether the engine answers,
 //! whether buildx exists, and running commands (streaming their output).
+//!
+//! Processes: probes are one-shot xshell commands; builds stream their output
+//! as it comes (and keep it) through a duct reader; `read` captures stdout
+//! while stderr passes through, also with duct (xshell cannot keep the exit
+//! status of a command whose stdout it reads).
 
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Command as Proc, Stdio},
 };
 
 use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
 
 use super::argv::Command;
 
@@ -45,9 +50,11 @@ impl Docker {
     }
 
     fn output(&self, args: &[&str]) -> Result<std::process::Output> {
-        Proc::new(&self.path)
-            .args(args)
-            .stdin(Stdio::null())
+        let sh = Shell::new()?;
+        let path = &self.path;
+        cmd!(sh, "{path} {args...}")
+            .quiet()
+            .ignore_status()
             .output()
             .with_context(|| format!("cannot run {}", self.path.display()))
     }
@@ -114,13 +121,17 @@ impl Docker {
     /// Run a command and capture stdout (stderr passes through).
     pub fn read(&self, cmd: &Command) -> Result<String> {
         let (prog, args) = cmd.argv.split_first().context("empty command")?;
-        let prog = if *prog == self.name { self.path.clone() } else { PathBuf::from(prog) };
-        let out = Proc::new(prog)
-            .args(args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
+        // An OsString, not a Path: duct looks a bare name up on PATH only then.
+        let prog = if *prog == self.name { self.path.clone().into_os_string() } else { prog.into() };
+        let mut expr = duct::cmd(prog, args);
+        for (k, v) in &cmd.env {
+            expr = expr.env(k, v);
+        }
+        let out = expr
+            .stdin_null()
+            .stdout_capture()
+            .unchecked()
+            .run()
             .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
         if !out.status.success() {
             bail!("`{}` failed ({})", cmd.shell_line(), out.status);
@@ -142,21 +153,23 @@ impl Docker {
 /// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
 pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
     let (_, args) = cmd.argv.split_first().context("empty command")?;
-    let mut child = Proc::new(prog)
-        .args(args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let mut expr = duct::cmd(prog, args);
+    for (k, v) in &cmd.env {
+        expr = expr.env(k, v);
+    }
+    // One stream (stdout and stderr interleaved as the build prints them);
+    // unchecked: the status is read below, after the output.
+    let reader = expr
+        .stdin_null()
+        .stderr_to_stdout()
+        .unchecked()
+        .reader()
         .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || copy_lines(stdout));
-    let err_lines = copy_lines(stderr);
-    let out_lines = out_thread.join().unwrap_or_default();
-    let status = child.wait().context("waiting for docker")?;
-    let all = format!("{out_lines}{err_lines}");
+    let all = copy_lines(&reader);
+    let status = match reader.try_wait().context("waiting for docker")? {
+        Some(out) => out.status,
+        None => bail!("`{}` closed its output but did not exit", short(&cmd.shell_line())),
+    };
     if !status.success() {
         // The last `ERROR`/`error` line says why (BuildKit prints it last).
         let why = all
@@ -172,13 +185,24 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
     Ok(all)
 }
 
+/// Copy `r` to our stderr line by line until EOF (non-UTF-8 bytes replaced),
+/// and return all of it.
 fn copy_lines(r: impl std::io::Read) -> String {
     let mut all = String::new();
-    for line in BufReader::new(r).lines() {
-        let Ok(line) = line else { break };
-        eprintln!("{line}");
-        all.push_str(&line);
-        all.push('\n');
+    let mut reader = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\n', '\r']);
+                eprintln!("{line}");
+                all.push_str(line);
+                all.push('\n');
+            }
+        }
     }
     all
 }
@@ -204,6 +228,23 @@ fn major(version: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_keeps_the_output_and_names_the_failure() {
+        let ok = Command {
+            env: vec![("X".into(), "v".into())],
+            argv: vec!["sh".into(), "-c".into(), "echo out $X; echo err >&2".into()],
+        };
+        let sh = which::which("sh").unwrap(); // as Docker::find resolves the CLI
+        let all = run_streaming(&ok, &sh).unwrap();
+        assert!(all.contains("out v\n") && all.contains("err\n"), "{all}");
+        let bad = Command {
+            env: vec![],
+            argv: vec!["sh".into(), "-c".into(), "echo step; printf 'ERROR: no\\377 space\\n'; exit 1".into()],
+        };
+        let err = run_streaming(&bad, &sh).unwrap_err().to_string();
+        assert!(err.contains("failed (exit status: 1): ERROR: no\u{fffd} space"), "{err}");
+    }
 
     #[test]
     fn majors() {

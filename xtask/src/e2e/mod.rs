@@ -296,28 +296,22 @@ fn copy_sources(ctx: &Ctx, to: &Path, rev: Option<&str>) -> Result<()> {
             fs::remove_dir_all(to).with_context(|| format!("cannot clear {}", to.display()))?;
         }
         fs::create_dir_all(to)?;
-        let mut git = std::process::Command::new("git")
-            .args(["archive", "--format=tar", rev])
-            .current_dir(&ws.root)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .context("cannot run git archive")?;
-        let st = std::process::Command::new("tar")
-            .arg("-x")
-            .arg("-C")
-            .arg(to)
-            .stdin(git.stdout.take().expect("piped"))
-            .status()?;
-        ensure!(git.wait()?.success() && st.success(), "git archive {rev} | tar -x failed");
+        // A pipeline: duct runs both ends and fails if either does.
+        duct::cmd!("git", "archive", "--format=tar", rev)
+            .dir(&ws.root)
+            .pipe(duct::cmd!("tar", "-x", "-C", to))
+            .run()
+            .with_context(|| format!("git archive {rev} | tar -x failed"))?;
         eprintln!("e2e: sources of {rev} extracted to {}", to.display());
         return Ok(());
     }
-    let out = std::process::Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .current_dir(&ws.root)
-        .output()
-        .context("cannot run git ls-files")?;
-    ensure!(out.status.success(), "git ls-files failed in {}", ws.root.display());
+    let out = {
+        let _cd = ctx.sh.push_dir(&ws.root);
+        xshell::cmd!(ctx.sh, "git ls-files -z --cached --others --exclude-standard")
+            .quiet()
+            .output()
+            .with_context(|| format!("git ls-files failed in {}", ws.root.display()))?
+    };
     if to.exists() {
         fs::remove_dir_all(to).with_context(|| format!("cannot clear {}", to.display()))?;
     }
