@@ -476,7 +476,7 @@ pub struct Lint {
     pub install: bool,
     /// Run only these checks (comma separated; `--list` names them).
     #[arg(long, value_delimiter = ',', value_name = "CHECK")]
-    pub only: Vec<String>,
+    pub only: Vec<LintCheck>,
     /// List the checks and what each runs, then exit.
     #[arg(long)]
     pub list: bool,
@@ -484,4 +484,71 @@ pub struct Lint {
     /// them (image builds; works outside a workspace with XTASK_LINT_TOOLS).
     #[arg(long, conflicts_with_all = ["fix", "install", "list"])]
     pub install_only: bool,
+}
+
+/// A check of `cargo xtask lint`, in the order they run (`--only` parses
+/// into these: an unknown name is clap's one error, listing them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintCheck {
+    Rustfmt,
+    Clippy,
+    Gofmt,
+    GoVet,
+    Shellcheck,
+    Actionlint,
+    Yamllint,
+    WorkflowCommands,
+    Hadolint,
+    Codespell,
+    Dockerfile,
+}
+
+impl LintCheck {
+    pub const ALL: [LintCheck; 11] = [
+        LintCheck::Rustfmt,
+        LintCheck::Clippy,
+        LintCheck::Gofmt,
+        LintCheck::GoVet,
+        LintCheck::Shellcheck,
+        LintCheck::Actionlint,
+        LintCheck::Yamllint,
+        LintCheck::WorkflowCommands,
+        LintCheck::Hadolint,
+        LintCheck::Codespell,
+        LintCheck::Dockerfile,
+    ];
+
+    /// The name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            LintCheck::Rustfmt => "rustfmt",
+            LintCheck::Clippy => "clippy",
+            LintCheck::Gofmt => "gofmt",
+            LintCheck::GoVet => "go-vet",
+            LintCheck::Shellcheck => "shellcheck",
+            LintCheck::Actionlint => "actionlint",
+            LintCheck::Yamllint => "yamllint",
+            LintCheck::WorkflowCommands => "workflow-commands",
+            LintCheck::Hadolint => "hadolint",
+            LintCheck::Codespell => "codespell",
+            LintCheck::Dockerfile => "dockerfile",
+        }
+    }
+
+    /// What it runs (`--list`).
+    pub fn what(self) -> &'static str {
+        match self {
+            LintCheck::Rustfmt => "cargo fmt --all --check",
+            LintCheck::Clippy => "cargo clippy --workspace --all-targets --locked -- -D warnings",
+            LintCheck::Gofmt => "gofmt -l on the tracked Go files",
+            LintCheck::GoVet => "go vet ./... in each Go module (cgo: needs the header, not the library)",
+            LintCheck::Shellcheck => "shellcheck on *.sh and tracked files with a sh/bash shebang",
+            LintCheck::Actionlint => "actionlint on .github/workflows/*.yml",
+            LintCheck::Yamllint => "yamllint -c .yamllint.yml on the tracked YAML files",
+            LintCheck::WorkflowCommands => "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)",
+            LintCheck::Hadolint => "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*",
+            LintCheck::Codespell => "codespell on the tracked text files (no lock, model or JSON files)",
+            LintCheck::Dockerfile => "our Dockerfile rules: build-arg, cross-run, base-image",
+        }
+    }
 }
