@@ -68,6 +68,7 @@ impl Outputs {
 impl flags::Build {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let platforms = Platform::parse_list(&self.platform)?;
+        crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, !self.no_go))?;
         let opts = Options { profile: self.profile, features: self.features, jobs: self.jobs, go: !self.no_go };
         let mut metrics = Metrics::default();
         let result = platforms.iter().try_for_each(|p| build(ctx, *p, &opts, &mut metrics).map(drop));

@@ -34,6 +34,7 @@ impl flags::Dist {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let ws = ctx.workspace()?;
         let platforms = Platform::parse_list(&self.platform)?;
+        crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, true))?;
         let profile = release_by_default(self.profile);
         let out_root = self.out.unwrap_or_else(|| ws.path("dist"));
         let mut metrics = Metrics::default();

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    cross, flags,
+    binfmt, cross, flags,
     platform::{Arch, Platform},
     Ctx,
 };
@@ -34,7 +34,9 @@ pub enum Need {
     HostCc,
     Docker,
     Buildx,
-    /// qemu-user binfmt to run this (foreign) platform's images.
+    /// A working qemu-user binfmt handler for this (foreign) platform: its
+    /// images' `RUN` steps and containers, and its programs started directly
+    /// ([`crate::binfmt`] registers and proves it).
     Qemu(Platform),
     /// The qemu-user emulator binary for this (foreign) platform (the dev image
     /// ships it; registering binfmt is the host kernel's business).
@@ -94,8 +96,8 @@ impl Need {
             Need::HostCc => "C compiler (cc)".into(),
             Need::Docker => "docker engine".into(),
             Need::Buildx => "docker buildx".into(),
-            Need::Qemu(p) => format!("qemu binfmt {}", qemu_name(*p)),
-            Need::QemuUser(p) => format!("qemu-user {}", qemu_name(*p)),
+            Need::Qemu(p) => format!("qemu binfmt {}", binfmt::qemu_name(*p)),
+            Need::QemuUser(p) => format!("qemu-user {}", binfmt::qemu_name(*p)),
             Need::Pip => "pip".into(),
             Need::HfCli => "Hugging Face CLI (hf)".into(),
             Need::Model => "model all-MiniLM-L6-v2".into(),
@@ -105,6 +107,14 @@ impl Need {
     }
 
     /// Whether a missing item makes `doctor` fail.
+    /// The platform this need is for, if it is for one.
+    pub fn platform(&self) -> Option<Platform> {
+        match self {
+            Need::TargetStd(p) | Need::CrossCc(p) | Need::Qemu(p) | Need::QemuUser(p) => Some(*p),
+            _ => None,
+        }
+    }
+
     pub fn required(&self) -> bool {
         matches!(self, Need::Cargo | Need::TargetStd(_) | Need::CrossCc(_) | Need::Go | Need::HostCc | Need::Model)
     }
@@ -119,7 +129,8 @@ impl Need {
             Need::HostCc => (Kind::HostCc, None),
             Need::Docker => (Kind::Docker, None),
             Need::Buildx => (Kind::Buildx, None),
-            Need::Qemu(_) | Need::QemuUser(_) => (Kind::Qemu, None),
+            Need::Qemu(_) => (Kind::Binfmt, None),
+            Need::QemuUser(_) => (Kind::Qemu, None),
             Need::Pip => (Kind::Pip, None),
             Need::HfCli => (Kind::HfCli, None),
             Need::Model => (Kind::Model, None),
@@ -149,6 +160,7 @@ enum Kind {
     Docker,
     Buildx,
     Qemu,
+    Binfmt,
     Pip,
     HfCli,
     Model,
@@ -226,6 +238,14 @@ const PACKAGES: &[Row] = &[
         apt: &["qemu-user-static", "binfmt-support"],
         dnf: &["qemu-user-static"],
         other: "`docker run --privileged --rm tonistiigi/binfmt --install all`",
+    },
+    Row {
+        kind: Kind::Binfmt,
+        arch: None,
+        apt: &[],
+        dnf: &[],
+        other: "qemu-user (above), then as root `cargo xtask binfmt --platform P` (mounts binfmt_misc, registers \
+                the handler with flag F, runs a test program)",
     },
     Row { kind: Kind::Pip, arch: None, apt: &["python3-pip"], dnf: &["python3-pip"], other: "" },
     Row {
@@ -382,7 +402,7 @@ pub fn fix_plan(
     let bootstrap = !rustup.present && !std_triples.is_empty();
     let mut zig = false;
     let mut pkgs: Vec<&str> = Vec::new();
-    let mut without_pm: Vec<String> = Vec::new();
+    let mut without_pm: Vec<&Need> = Vec::new();
     for need in missing {
         let by_rustup = match need {
             Need::TargetStd(p) => std_triples.contains(&p.rust_triple()),
@@ -393,7 +413,7 @@ pub fn fix_plan(
             continue;
         }
         if pm.is_none() {
-            without_pm.push(need.label());
+            without_pm.push(need);
         }
         let mut need_pkgs = packages(need);
         if let Need::CrossCc(_) = need {
@@ -415,7 +435,15 @@ pub fn fix_plan(
         }
     }
     if !without_pm.is_empty() {
-        bail!("{} missing and neither apt-get nor dnf is here to install it", without_pm.join(", "));
+        bail!(
+            "{} missing, and neither apt-get nor dnf is here to install it; install by hand: {}",
+            without_pm.iter().map(|n| n.label()).collect::<Vec<_>>().join(", "),
+            without_pm
+                .iter()
+                .map(|n| format!("{}: {}", n.label(), install_hint(n, host)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
     }
     let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let mut plan = Vec::new();
@@ -461,6 +489,11 @@ pub fn fix_plan(
         plan.push(argv(&["python3", "-m", "venv", HF_CLI_VENV]));
         plan.push(argv(&[&pip, "install", "--no-cache-dir", "--quiet", HF_CLI_PIP]));
         plan.push(argv(&["ln", "-sf", &hf, "/usr/local/bin/hf"]));
+    }
+    let foreign: Vec<&str> =
+        missing.iter().filter_map(|n| if let Need::Qemu(p) = n { Some(p.docker()) } else { None }).collect();
+    if !foreign.is_empty() {
+        plan.push(argv(&[xtask, "binfmt", "--platform", &foreign.join(",")]));
     }
     if missing.contains(&Need::Model) {
         plan.push(argv(&[xtask, "model"]));
@@ -545,11 +578,28 @@ impl flags::Doctor {
         print_checks(&checks, &scope, host);
 
         if self.fix {
-            let missing = to_fix(&checks, &scope);
-            if missing.is_empty() {
+            let mut missing = to_fix(&checks, &scope);
+            // Foreign platforms' binfmt handlers are fixed too, but as a best
+            // effort: a container without the privilege cannot have them, and
+            // what needs them (the e2e suite) says so when it starts.
+            let handlers: Vec<Need> =
+                checks.iter().filter(|c| !c.ok && matches!(c.need, Need::Qemu(_))).map(|c| c.need).collect();
+            for need in with_companions(&handlers, &checks).into_iter().filter(|n| !matches!(n, Need::Qemu(_))) {
+                if !missing.contains(&need) {
+                    missing.insert(0, need);
+                }
+            }
+            if missing.is_empty() && handlers.is_empty() {
                 eprintln!("doctor: nothing to fix");
             } else {
-                install(&ctx.sh, &missing, host)?;
+                if !missing.is_empty() {
+                    install(&ctx.sh, &missing, host)?;
+                }
+                for p in handlers.iter().filter_map(Need::platform) {
+                    if let Err(e) = binfmt::register(p) {
+                        eprintln!("doctor: {p} programs cannot run on this machine: {e:#}");
+                    }
+                }
                 checks = check_all(ctx, host, &platforms, &scope);
                 eprintln!("\nafter --fix:");
                 print_checks(&checks, &scope, host);
@@ -573,39 +623,112 @@ impl flags::Doctor {
     }
 }
 
-/// Make sure what `platforms` need (and `extra`, e.g. the docker engine) is
-/// present before a command uses it. Missing items are installed as `--fix`
-/// would when running as root; otherwise one error names them and the fix.
-/// This is what lets `cargo xtask test` run as written on a fresh machine.
-pub fn ensure(ctx: &Ctx, platforms: &[Platform], extra: &[Need]) -> Result<()> {
+/// What building for `platforms` needs: cargo, the host C compiler, each
+/// target's Rust std, each foreign target's C cross toolchain, and Go when
+/// the router is built too.
+pub fn toolchain(platforms: &[Platform], go: bool) -> Vec<Need> {
+    let mut out = vec![Need::Cargo, Need::HostCc];
+    if go {
+        out.push(Need::Go);
+    }
+    for &p in platforms {
+        out.push(Need::TargetStd(p));
+        if !p.is_host() {
+            out.push(Need::CrossCc(p));
+        }
+    }
+    out
+}
+
+/// Make sure `needs` are present before a command starts its work, so that
+/// nothing is compiled before a missing tool stops it. As root, what is
+/// missing is installed as `doctor --fix` would (one line per package);
+/// otherwise one error names what is missing and the exact commands that
+/// install it. This is what lets the README's commands run as written on a
+/// fresh machine.
+pub fn ensure(ctx: &Ctx, needs: &[Need]) -> Result<()> {
     let host = Platform::host()?;
-    let scope = Scope { model: true, extra: extra.to_vec() };
-    let missing =
-        |checks: &[Check]| -> Vec<Check> { checks.iter().filter(|c| !c.ok && scope.wants(&c.need)).cloned().collect() };
-    let before = missing(&check_all(ctx, host, platforms, &scope));
+    let missing = |checks: &[Check]| -> Vec<Need> { checks.iter().filter(|c| !c.ok).map(|c| c.need).collect() };
+    let before = missing(&check_needs(ctx, needs));
     if before.is_empty() {
         return Ok(());
     }
-    let labels = |checks: &[Check]| checks.iter().map(|c| c.need.label()).collect::<Vec<_>>().join(", ");
-    if !crate::sys::is_root() {
-        bail!(
-            "missing: {}; run `cargo xtask doctor --fix` as root (or install as `cargo xtask doctor` shows)",
-            labels(&before)
-        );
+    // What installing them takes, checked as well (pip for the model, qemu-user for a handler).
+    let companions: Vec<Need> = before
+        .iter()
+        .filter_map(|n| match n {
+            Need::Model => Some(Need::Pip),
+            Need::Qemu(p) => Some(Need::QemuUser(*p)),
+            _ => None,
+        })
+        .collect();
+    let mut checks = check_needs(ctx, &companions);
+    checks.extend(before.iter().map(|&need| Check {
+        need,
+        platform: need.platform(),
+        ok: false,
+        detail: String::new(),
+    }));
+    let fix = with_companions(&before, &checks);
+    if !is_root() {
+        bail!("{}", refusal_not_root(&before, &fix, package_manager(), host, &Rustup::probe()));
     }
-    eprintln!("doctor: installing what is missing: {}", labels(&before));
-    let mut needs: Vec<Need> = before.iter().map(|c| c.need).collect();
-    if needs.contains(&Need::Model) && !needs.contains(&Need::Pip) {
-        needs.insert(0, Need::Pip);
-    }
-    needs.dedup();
-    needs.sort_by_key(|n| *n == Need::Model);
-    install(&ctx.sh, &needs, host)?;
-    let after = missing(&check_all(ctx, host, platforms, &scope));
+    eprintln!("prerequisites: installing what is missing: {}", labels(&before));
+    install(&ctx.sh, &fix, host)?;
+    let after = missing(&check_needs(ctx, needs));
     if !after.is_empty() {
-        bail!("still missing after installing: {}", labels(&after));
+        let hints: Vec<String> = after.iter().map(|n| format!("{}: {}", n.label(), install_hint(n, host))).collect();
+        bail!("still missing after installing: {}", hints.join("; "));
     }
     Ok(())
+}
+
+fn labels(needs: &[Need]) -> String {
+    needs.iter().map(Need::label).collect::<Vec<_>>().join(", ")
+}
+
+/// `missing` plus what installing it takes: pip for the model, qemu-user
+/// for a binfmt handler (where their checks failed), packages first and the
+/// model last.
+fn with_companions(missing: &[Need], checks: &[Check]) -> Vec<Need> {
+    let absent = |n: &Need| checks.iter().any(|c| c.need == *n && !c.ok);
+    let mut out: Vec<Need> = Vec::new();
+    for &need in missing {
+        let companion = match need {
+            Need::Model => Some(Need::Pip),
+            Need::Qemu(p) => Some(Need::QemuUser(p)),
+            _ => None,
+        };
+        for n in companion.filter(absent).into_iter().chain([need]) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out.sort_by_key(|n| *n == Need::Model);
+    out
+}
+
+/// The error of a command whose prerequisites are missing when we are not
+/// root: what is missing, and the exact commands that install it.
+pub fn refusal_not_root(
+    missing: &[Need],
+    fix: &[Need],
+    pm: Option<PkgManager>,
+    host: Platform,
+    rustup: &Rustup,
+) -> String {
+    const XTASK: &str = "cargo xtask";
+    let how = match fix_plan(fix, pm, host, rustup, XTASK) {
+        Ok(plan) => {
+            let word = |a: &String| if a == XTASK { a.clone() } else { crate::docker::argv::quote(a) };
+            let lines: Vec<String> =
+                plan.iter().map(|argv| format!("  {}", argv.iter().map(word).collect::<Vec<_>>().join(" "))).collect();
+            format!("run this command again as root and it installs them itself, or run as root:\n{}", lines.join("\n"))
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    format!("missing: {}; installing needs root, and this is not root. {how}", labels(missing))
 }
 
 /// Items `--fix` installs: the ones the scope wants, plus pip when the model
@@ -649,7 +772,7 @@ pub fn has_epel(os_release: &str) -> bool {
 /// Install `missing` on this machine (as root): [`fix_plan`], then [`run_plan`].
 /// `doctor --fix`, [`ensure`] and `lint --install` all install through here.
 pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
-    if !crate::sys::is_root() {
+    if !is_root() {
         let what: Vec<String> = missing.iter().map(|n| n.label()).collect();
         bail!("installing {} needs root (e.g. `sudo cargo xtask doctor --fix`)", what.join(", "));
     }
@@ -657,10 +780,20 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
     let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
     let plan = fix_plan(missing, pm, host, &Rustup::probe(), &exe.display().to_string())?;
     if let Some(pm) = pm {
+        let mut said: Vec<&str> = Vec::new();
+        for need in missing {
+            for pkg in packages(need, pm) {
+                if !said.contains(&pkg) {
+                    eprintln!("install: {pkg} (for {})", need.label());
+                    said.push(pkg);
+                }
+            }
+        }
         for need in missing {
             // Installed by fix_plan without a distro package: the model, rustup's
             // std and cargo, zig for a cross C toolchain.
-            let elsewhere = matches!(need, Need::Model | Need::TargetStd(_) | Need::Cargo | Need::CrossCc(_));
+            let elsewhere =
+                matches!(need, Need::Model | Need::TargetStd(_) | Need::Cargo | Need::CrossCc(_) | Need::Qemu(_));
             if packages(need, pm).is_empty() && !elsewhere {
                 eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
             }
@@ -673,7 +806,7 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
 /// printed), non-interactive and with the CA bundle of `XTASK_CA_BUNDLE`.
 pub fn run_plan(sh: &Shell, plan: &[Vec<String>], dry_run: bool) -> Result<()> {
     for argv in plan {
-        let line = crate::sys::shell_line(argv);
+        let line = argv.iter().map(|a| crate::docker::argv::quote(a)).collect::<Vec<_>>().join(" ");
         eprintln!("$ {line}");
         if dry_run {
             continue;
@@ -688,71 +821,100 @@ pub fn run_plan(sh: &Shell, plan: &[Vec<String>], dry_run: bool) -> Result<()> {
     Ok(())
 }
 
-fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -> Vec<Check> {
-    let sh = &ctx.sh;
-    let mut out = Vec::new();
-    let mut add = |need: Need, platform: Option<Platform>, r: Result<String>| {
-        let (ok, detail) = match r {
-            Ok(d) => (true, d),
-            Err(e) => (false, format!("{e:#}")),
-        };
-        out.push(Check { need, platform, ok, detail });
-    };
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
 
-    let cargo = crate::workspace::cargo();
-    add(Need::Cargo, None, version_of(sh, &cargo, &["--version"]));
-    add(Need::HostCc, None, {
-        let cc = crate::sys::env_var("CC").unwrap_or_else(|| "cc".into());
-        version_of(sh, Path::new(&cc), &["--version"])
-    });
-    add(Need::Go, None, check_go(sh));
+/// Every check doctor reports for `platforms` in `scope`.
+fn check_all(ctx: &Ctx, host: Platform, platforms: &[Platform], scope: &Scope) -> Vec<Check> {
+    let mut needs = vec![Need::Cargo, Need::HostCc, Need::Go];
     for &p in platforms {
-        add(Need::TargetStd(p), Some(p), check_std(sh, p));
+        needs.push(Need::TargetStd(p));
         if p != host {
-            add(Need::CrossCc(p), Some(p), check_cross_cc(p));
-            add(Need::Qemu(p), Some(p), check_qemu(p));
-            add(Need::QemuUser(p), Some(p), check_qemu_user(p));
+            needs.extend([Need::CrossCc(p), Need::Qemu(p), Need::QemuUser(p)]);
         }
     }
-    let docker = crate::docker::engine::choose(None);
-    let docker = PathBuf::from(docker);
-    add(Need::Docker, None, {
-        let format = "{{.Server.Version}}";
-        cmd!(sh, "{docker} version --format {format}")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .map_err(anyhow::Error::from)
-            .and_then(|v| {
-                let v = v.trim().to_string();
-                if v.is_empty() {
-                    bail!("the docker engine does not answer");
-                }
-                Ok(format!("engine {v}"))
-            })
-            .map_err(|_| anyhow::anyhow!("`{} version` gets no answer from an engine", docker.display()))
-    });
-    add(Need::Buildx, None, version_of(sh, &docker, &["buildx", "version"]));
-    add(Need::Pip, None, {
-        version_of(sh, Path::new("pip3"), &["--version"])
-            .or_else(|_| version_of(sh, Path::new("python3"), &["-m", "pip", "--version"]))
-    });
+    needs.extend([Need::Docker, Need::Buildx, Need::Pip]);
     if scope.extra.contains(&Need::HfCli) {
-        add(Need::HfCli, None, check_hf_cli(sh));
+        needs.push(Need::HfCli);
     }
     if scope.model {
-        add(Need::Model, None, check_model(ctx));
+        needs.push(Need::Model);
     }
-    add(Need::E2eTools, None, {
-        let missing: Vec<&str> =
-            ["dockerd", "docker-registry", "debootstrap"].into_iter().filter(|t| !crate::sys::tool_exists(t)).collect();
-        if missing.is_empty() {
-            Ok("dockerd, docker-registry, debootstrap".to_string())
-        } else {
-            Err(anyhow::anyhow!("not on PATH: {}", missing.join(", ")))
+    needs.push(Need::E2eTools);
+    check_needs(ctx, &needs)
+}
+
+/// The checks of exactly `needs` (a command's prerequisites probe nothing else).
+fn check_needs(ctx: &Ctx, needs: &[Need]) -> Vec<Check> {
+    needs
+        .iter()
+        .map(|&need| {
+            let (ok, detail) = match check(ctx, need) {
+                Ok(d) => (true, d),
+                Err(e) => (false, format!("{e:#}")),
+            };
+            let platform = need.platform();
+            Check { need, platform, ok, detail }
+        })
+        .collect()
+}
+
+/// Probe one need: what was found, or why it is missing.
+fn check(ctx: &Ctx, need: Need) -> Result<String> {
+    let sh = &ctx.sh;
+    let docker =
+        || PathBuf::from(std::env::var("DOCKER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "docker".into()));
+    match need {
+        Need::Cargo => version_of(sh, &crate::workspace::cargo(), &["--version"]),
+        Need::HostCc => {
+            let cc = std::env::var("CC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "cc".into());
+            version_of(sh, Path::new(&cc), &["--version"])
         }
-    });
-    out
+        Need::Go => check_go(sh),
+        Need::TargetStd(p) => check_std(sh, p),
+        Need::CrossCc(p) => check_cross_cc(p),
+        Need::Qemu(p) => check_qemu(p),
+        Need::QemuUser(p) => check_qemu_user(p),
+        Need::Docker => {
+            let docker = docker();
+            let format = "{{.Server.Version}}";
+            cmd!(sh, "{docker} version --format {format}")
+                .quiet()
+                .ignore_stderr()
+                .read()
+                .map_err(anyhow::Error::from)
+                .and_then(|v| {
+                    let v = v.trim().to_string();
+                    if v.is_empty() {
+                        bail!("the docker engine does not answer");
+                    }
+                    Ok(format!("engine {v}"))
+                })
+                .map_err(|_| anyhow::anyhow!("`{} version` gets no answer from an engine", docker.display()))
+        }
+        Need::Buildx => version_of(sh, &docker(), &["buildx", "version"]),
+        Need::Pip => version_of(sh, Path::new("pip3"), &["--version"])
+            .or_else(|_| version_of(sh, Path::new("python3"), &["-m", "pip", "--version"])),
+        Need::HfCli => check_hf_cli(sh),
+        Need::Model => check_model(ctx),
+        Need::E2eTools => {
+            let missing: Vec<&str> =
+                ["dockerd", "docker-registry", "debootstrap"].into_iter().filter(|t| !crate::sys::tool_exists(t)).collect();
+            if missing.is_empty() {
+                Ok("dockerd, docker-registry, debootstrap".to_string())
+            } else {
+                Err(anyhow::anyhow!("not on PATH: {}", missing.join(", ")))
+            }
+        }
+        Need::Lint(_) => bail!("lint tools are checked by `cargo xtask lint`"),
+    }
 }
 
 /// First line of `<prog> <args>`; an error when it is missing or fails.
@@ -787,7 +949,7 @@ pub fn parse_go_version(line: &str) -> Option<(u32, u32)> {
 
 fn check_std(sh: &Shell, p: Platform) -> Result<String> {
     if p.is_host() {
-        let rustc = crate::sys::env_var("RUSTC").unwrap_or_else(|| "rustc".into());
+        let rustc = std::env::var("RUSTC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "rustc".into());
         return version_of(sh, Path::new(&rustc), &["--version"]).map(|v| format!("host: {v}"));
     }
     let tc = cross::target_std(&p)?;
@@ -801,24 +963,28 @@ fn check_cross_cc(p: Platform) -> Result<String> {
     cross::cross_cc(p).map(|cc| cc.describe())
 }
 
-fn qemu_name(p: Platform) -> &'static str {
-    match p.arch {
-        Arch::Amd64 => "qemu-x86_64",
-        Arch::Arm64 => "qemu-aarch64",
-    }
-}
-
+/// Whether `p`'s programs run here: a test program is the proof (the
+/// handler may be registered by a host this container cannot see).
 fn check_qemu(p: Platform) -> Result<String> {
-    let path = Path::new("/proc/sys/fs/binfmt_misc").join(qemu_name(p));
-    let text = std::fs::read_to_string(&path).map_err(|_| anyhow::anyhow!("{} is not registered", path.display()))?;
-    if text.lines().next().map(str::trim) != Some("enabled") {
-        bail!("{} is registered but disabled", path.display());
+    let name = binfmt::qemu_name(p);
+    let state = binfmt::state(p);
+    if let Err(e) = binfmt::probe(p) {
+        let why = match state {
+            binfmt::State::NotMounted => format!("binfmt_misc is not mounted on {}", binfmt::MOUNT),
+            binfmt::State::NotRegistered => format!("{}/{name} is not registered", binfmt::MOUNT),
+            binfmt::State::Disabled => format!("{}/{name} is registered but disabled", binfmt::MOUNT),
+            binfmt::State::Enabled { flags, .. } => format!("{name} is enabled (flags {flags}) but {e:#}"),
+        };
+        bail!("{why}: {p} programs do not run here");
     }
-    Ok(format!("{} enabled", path.display()))
+    Ok(match state {
+        binfmt::State::Enabled { flags, .. } => format!("{name} enabled (flags {flags}); a {p} test program ran"),
+        _ => format!("a {p} test program ran (the handler is registered outside this view)"),
+    })
 }
 
 fn check_qemu_user(p: Platform) -> Result<String> {
-    let name = qemu_name(p);
+    let name = binfmt::qemu_name(p);
     [format!("{name}-static"), name.to_string()]
         .iter()
         .find_map(|n| which::which(n).ok())
@@ -841,10 +1007,9 @@ fn check_model(ctx: &Ctx) -> Result<String> {
 }
 
 fn print_checks(checks: &[Check], scope: &Scope, host: Platform) {
-    use crate::table::Table;
-    let mut table = Table::new(&["check", "platform", "status", "detail"]);
-    for c in checks {
-        table.row({
+    let rows: Vec<[String; 4]> = checks
+        .iter()
+        .map(|c| {
             let status = match (c.ok, scope.wants(&c.need)) {
                 (true, _) => "ok",
                 (false, true) => "MISSING",
@@ -856,9 +1021,15 @@ fn print_checks(checks: &[Check], scope: &Scope, host: Platform) {
             }
             let platform = c.platform.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
             [c.need.label(), platform, status.to_string(), detail]
-        });
+        })
+        .collect();
+    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(5);
+    let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(8);
+    let w2 = rows.iter().map(|r| r[2].len()).max().unwrap_or(0).max(6);
+    println!("{:w0$}  {:w1$}  {:w2$}  detail", "check", "platform", "status");
+    for r in rows {
+        println!("{:w0$}  {:w1$}  {:w2$}  {}", r[0], r[1], r[2], r[3]);
     }
-    print!("{}", table.render());
 }
 
 #[cfg(test)]
@@ -1039,6 +1210,84 @@ mod tests {
         assert!(!has_epel(""));
     }
 
+    #[test]
+    fn refusal_not_root_names_missing_and_exact_commands() {
+        let missing = [Need::Go, Need::Qemu(ARM)];
+        let fix = [Need::Go, Need::QemuUser(ARM), Need::Qemu(ARM)];
+        let e = refusal_not_root(&missing, &fix, Some(PkgManager::Apt), AMD, &no_rustup());
+        assert!(e.starts_with("missing: go >= 1.19, qemu binfmt qemu-aarch64; installing needs root"), "{e}");
+        assert!(e.contains("\n  apt-get update\n"), "{e}");
+        assert!(
+            e.contains("\n  apt-get install -y --no-install-recommends golang-go qemu-user-static binfmt-support\n"),
+            "{e}"
+        );
+        assert!(e.ends_with("\n  cargo xtask binfmt --platform linux/arm64"), "{e}");
+    }
+
+    #[test]
+    fn refusal_without_package_manager_names_each_way() {
+        let e = refusal_not_root(&[Need::Go], &[Need::Go], None, AMD, &no_rustup());
+        assert!(e.contains("go >= 1.19 missing, and neither apt-get nor dnf is here to install it"), "{e}");
+        assert!(e.contains("install by hand: go >= 1.19: `apt-get install golang-go`"), "{e}");
+        assert!(e.contains("https://go.dev/dl"), "{e}");
+        // As root, the same plan is refused the same way.
+        let e = fix_plan(&[Need::Go, Need::Model], None, AMD, &no_rustup(), "xtask").unwrap_err().to_string();
+        assert!(e.contains("neither apt-get nor dnf") && e.contains("go.dev/dl"), "{e}");
+    }
+
+    #[test]
+    fn binfmt_handlers_are_registered_after_their_package() {
+        let plan = fix_plan(
+            &[Need::QemuUser(ARM), Need::Qemu(ARM), Need::Model],
+            Some(PkgManager::Apt),
+            AMD,
+            &no_rustup(),
+            "/x/xtask",
+        )
+        .unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                s(&["apt-get", "update"]),
+                s(&["apt-get", "install", "-y", "--no-install-recommends", "qemu-user-static", "binfmt-support"]),
+                s(&["/x/xtask", "binfmt", "--platform", "linux/arm64"]),
+                s(&["/x/xtask", "model"]),
+            ]
+        );
+        // Only the handler missing: no package step at all.
+        let plan = fix_plan(&[Need::Qemu(ARM)], Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap();
+        assert_eq!(plan, vec![s(&["xtask", "binfmt", "--platform", "linux/arm64"])]);
+    }
+
+    #[test]
+    fn companions_come_first_and_only_when_absent() {
+        let c = |need, ok| Check { need, platform: None, ok, detail: String::new() };
+        let checks =
+            [c(Need::Pip, true), c(Need::QemuUser(ARM), false), c(Need::Model, false), c(Need::Qemu(ARM), false)];
+        assert_eq!(
+            with_companions(&[Need::Model, Need::Qemu(ARM)], &checks),
+            vec![Need::QemuUser(ARM), Need::Qemu(ARM), Need::Model]
+        );
+    }
+
+    #[test]
+    fn toolchain_needs() {
+        let host = Platform::host().unwrap();
+        let foreign = Platform::ALL.into_iter().find(|p| *p != host).unwrap();
+        assert_eq!(toolchain(&[host], false), vec![Need::Cargo, Need::HostCc, Need::TargetStd(host)]);
+        assert_eq!(
+            toolchain(&[host, foreign], true),
+            vec![
+                Need::Cargo,
+                Need::HostCc,
+                Need::Go,
+                Need::TargetStd(host),
+                Need::TargetStd(foreign),
+                Need::CrossCc(foreign)
+            ]
+        );
+    }
+
     fn no_rustup() -> Rustup {
         Rustup { present: false, path: "/usr/local/cargo/bin/rustup".into() }
     }
@@ -1070,7 +1319,11 @@ mod tests {
         let plan = fix_plan(&[Need::TargetStd(ARM)], None, AMD, &rustup, "xtask").unwrap();
         assert_eq!(plan, vec![s(&["/r/rustup", "target", "add", "aarch64-unknown-linux-gnu"])]);
         let err = fix_plan(&[Need::TargetStd(ARM), Need::Go], None, AMD, &rustup, "xtask").unwrap_err().to_string();
-        assert_eq!(err, "go >= 1.19 missing and neither apt-get nor dnf is here to install it");
+        assert_eq!(
+            err,
+            "go >= 1.19 missing, and neither apt-get nor dnf is here to install it; install by hand: go >= 1.19: \
+             `apt-get install golang-go` (Debian/Ubuntu) or `dnf install golang` (Fedora) or https://go.dev/dl"
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub enum Cmd {
     Dist(Dist),
     /// Report what each platform needs and what is missing; `--fix` installs it.
     Doctor(Doctor),
+    /// Make foreign platforms' programs runnable here: mount binfmt_misc, register qemu's handlers (flag F), run a test program.
+    Binfmt(Binfmt),
     /// Dependency pre-caching: `prepare` a skeleton, `cook` its dependencies.
     Precache(Precache),
     /// Remove every workspace crate's build artifacts, keeping dependencies.
@@ -177,6 +179,13 @@ pub struct Doctor {
     /// images, where the model is mounted or fetched later.
     #[arg(long)]
     pub no_model: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Binfmt {
+    /// Foreign platforms whose handlers to register (default: every supported foreign platform).
+    #[arg(long, value_delimiter = ',', value_name = "P")]
+    pub platform: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! - one module per command (`codegen`, `model`, `test`, ...).
 
 mod bench;
+mod binfmt;
 mod build;
 mod ci;
 mod clean_stale;
@@ -76,6 +77,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::CrossEnv(cmd) => cmd.run(&ctx),
         Cmd::Dist(cmd) => cmd.run(&ctx),
         Cmd::Doctor(cmd) => cmd.run(&ctx),
+        Cmd::Binfmt(cmd) => cmd.run(),
         Cmd::Precache(cmd) => cmd.run(&ctx),
         Cmd::CleanStale(cmd) => cmd.run(&ctx),
         Cmd::Bench(cmd) => cmd.run(&ctx),

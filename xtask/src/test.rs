@@ -8,7 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
-use crate::{flags, metrics::Metrics, workspace::cargo, Ctx};
+use crate::{
+    doctor::{self, Need},
+    flags,
+    metrics::Metrics,
+    platform::Platform,
+    workspace::cargo,
+    Ctx,
+};
 
 /// Every suite, in the order they run.
 pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist", "e2e"];
@@ -29,19 +36,27 @@ impl flags::Test {
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
         let mut env = Env::default();
-        metrics.step("prerequisites (doctor)", || {
-            use crate::{doctor::Need, platform::Platform};
-            let mut platforms = vec![Platform::host()?];
-            if wanted("dist") {
-                platforms = DIST_PLATFORMS.iter().map(|p| Platform::parse(p)).collect::<Result<_>>()?;
+        // Every prerequisite first, before anything is compiled: as root,
+        // what is missing is installed; otherwise one error says how.
+        let host = Platform::host()?;
+        let foreign: Vec<Platform> = DIST_PLATFORMS
+            .iter()
+            .map(|p| Platform::parse(p))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|p| *p != host)
+            .collect();
+        metrics.step("prerequisites", || doctor::ensure(ctx, &needs(&wanted, host, &foreign)))?;
+        // The e2e builds and runs foreign images: that takes binfmt handlers,
+        // which a machine (or a container) may refuse. Then the e2e is not
+        // run, and says why; under CI that is a failure.
+        let mut not_run: Vec<(&str, String)> = Vec::new();
+        if wanted("e2e") {
+            let handlers: Vec<Need> = foreign.iter().map(|p| Need::Qemu(*p)).collect();
+            if let Err(e) = metrics.step("prerequisites (binfmt)", || doctor::ensure(ctx, &handlers)) {
+                not_run.push(("e2e", format!("{e:#}")));
             }
-            // The dist suite runs foreign routers under qemu-user.
-            let mut extra: Vec<Need> = platforms.iter().filter(|p| !p.is_host()).map(|p| Need::Qemu(*p)).collect();
-            if wanted("e2e") {
-                extra.push(Need::E2eTools);
-            }
-            crate::doctor::ensure(ctx, &platforms, &extra)
-        })?;
+        }
         if needs_library {
             metrics.step("model", || {
                 env.model_dir = model_dir(ctx)?;
@@ -58,19 +73,62 @@ impl flags::Test {
 
         let mut failed = Vec::new();
         for &suite in SUITES.iter().filter(|s| wanted(s)) {
+            if let Some((_, why)) = not_run.iter().find(|(s, _)| *s == suite) {
+                eprintln!("suite {suite} NOT RUN: {why}");
+                continue;
+            }
             if let Err(err) = metrics.step(format!("suite {suite}"), || run_suite(ctx, suite, &env)) {
                 eprintln!("suite {suite} FAILED: {err:#}");
                 failed.push(suite);
             }
         }
         eprintln!("\n{}", metrics.table());
-        let ran = SUITES.iter().filter(|s| wanted(s)).count();
-        eprintln!("suites: {} passed, {} failed", ran - failed.len(), failed.len());
+        let ran = SUITES.iter().filter(|s| wanted(s)).count() - not_run.len();
+        eprintln!("suites: {} passed, {} failed, {} not run", ran - failed.len(), failed.len(), not_run.len());
+        for (suite, why) in &not_run {
+            eprintln!("not run: {suite}: {why}");
+        }
         if !failed.is_empty() {
             bail!("failed suites: {}", failed.join(", "));
         }
+        if !not_run.is_empty() && ci() {
+            bail!(
+                "CI=true: every suite must run; not run: {}",
+                not_run.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+            );
+        }
         Ok(())
     }
+}
+
+/// What the wanted suites need, all checked before anything is built:
+/// - every suite but codegen builds the library (the host toolchain, Go);
+/// - `xtask` and `dist` cross-build and run foreign programs under qemu-user;
+/// - the library's suites and `dist` run the model;
+/// - `e2e` starts a Docker engine, a registry, and debootstraps its bases.
+fn needs(wanted: &dyn Fn(&str) -> bool, host: Platform, foreign: &[Platform]) -> Vec<Need> {
+    let cross = wanted("xtask") || wanted("dist");
+    let mut platforms = vec![host];
+    if cross {
+        platforms.extend(foreign);
+    }
+    let go = ["xtask", "go-binding", "router", "dist", "e2e"].iter().any(|s| wanted(s));
+    let mut out = doctor::toolchain(&platforms, go);
+    if cross {
+        out.extend(foreign.iter().map(|p| Need::QemuUser(*p)));
+    }
+    if ["rust", "go-binding", "router", "dist", "e2e"].iter().any(|s| wanted(s)) {
+        out.push(Need::Model);
+    }
+    if wanted("e2e") {
+        out.push(Need::E2eTools);
+    }
+    out
+}
+
+/// Whether this runs in CI (`CI=true`, as GitHub and `.ci/run` set it).
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 #[derive(Default)]

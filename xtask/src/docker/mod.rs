@@ -33,6 +33,10 @@ impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
+                // The engine first (a dry run probes nothing; `--docker` names its own CLI).
+                if !self.build.dry_run && self.build.docker.is_none() {
+                    crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
+                }
                 let image = self.build.image.clone().unwrap_or_default();
                 let mut report = Report::new(format!("docker {image}"));
                 let metrics_file = report::metrics_path(ctx, self.build.metrics_file.as_deref());

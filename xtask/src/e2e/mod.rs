@@ -77,16 +77,21 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
     if !opts.registry.starts_with("127.") && !opts.registry.starts_with("localhost:") {
         bail!("--registry must be a loopback address (127.x.x.x:PORT or localhost:PORT), not {}", opts.registry);
     }
+    // Every prerequisite before anything starts: the engine, registry and
+    // debootstrap; the model; and for foreign platforms, qemu's handlers.
+    report.step("prerequisites", || {
+        use crate::doctor::Need;
+        let mut needs = vec![Need::E2eTools, Need::Model];
+        needs.extend(platforms.iter().filter(|p| **p != host).map(|p| Need::Qemu(*p)));
+        crate::doctor::ensure(ctx, &needs)
+    })?;
     let work = docker::xtask_dir(ctx, "e2e");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
-    // 1. engine, binfmt
+    // 1. engine
     let docker = report.step("docker engine", || services::engine(opts.docker.as_deref(), &work, started))?;
     let buildx = docker.has_buildx();
     eprintln!("e2e: docker CLI {} ({}), buildx: {buildx}", docker.name, docker.path.display());
-    if platforms.iter().any(|p| *p != host) {
-        report.step("qemu binfmt", || services::binfmt(&platforms, host))?;
-    }
 
     // 2. base images
     for &p in &platforms {

@@ -1,10 +1,10 @@
-//! What the e2e test needs around the build: a Docker engine, QEMU binfmt,
+//! What the e2e test needs around the build: a Docker engine,
 //! Debian base images and a registry. Each is reused when present; what this
 //! run starts it also stops (by its own process id).
 //!
 //! Processes: the engine and the registry are duct children (they outlive
 //! the step that starts them and must be stopped); the one-shot commands
-//! (mount, debootstrap, tar, docker build) run with xshell.
+//! (debootstrap, tar, docker build) run with xshell.
 
 use std::{
     fs,
@@ -99,42 +99,6 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
-}
-
-fn qemu_name(p: Platform) -> &'static str {
-    match p.arch {
-        crate::platform::Arch::Amd64 => "qemu-x86_64",
-        crate::platform::Arch::Arm64 => "qemu-aarch64",
-    }
-}
-
-/// Register QEMU binfmt handlers for the foreign platforms (root; qemu-user-static).
-pub fn binfmt(platforms: &[Platform], host: Platform) -> Result<()> {
-    let dir = Path::new("/proc/sys/fs/binfmt_misc");
-    for &p in platforms.iter().filter(|p| **p != host) {
-        let name = qemu_name(p);
-        if fs::read_to_string(dir.join(name)).map(|s| s.starts_with("enabled")).unwrap_or(false) {
-            eprintln!("e2e: binfmt {name} already registered");
-            continue;
-        }
-        if !dir.join("register").exists() {
-            let sh = Shell::new()?;
-            cmd!(sh, "mount -t binfmt_misc binfmt_misc {dir}")
-                .quiet()
-                .run()
-                .with_context(|| format!("cannot mount binfmt_misc on {} (root needed)", dir.display()))?;
-        }
-        let conf = Path::new("/usr/lib/binfmt.d").join(format!("{name}.conf"));
-        let text = fs::read_to_string(&conf)
-            .with_context(|| format!("{} is missing: apt-get install qemu-user-static", conf.display()))?;
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(':'))
-            .with_context(|| format!("no registration line in {}", conf.display()))?;
-        fs::write(dir.join("register"), line).with_context(|| format!("cannot register {name}"))?;
-        eprintln!("e2e: binfmt {name} registered");
-    }
-    Ok(())
 }
 
 /// The Debian mirrors apt uses here: (main archive, security archive).
