@@ -38,11 +38,7 @@ const CONF_DIRS: &[&str] = &["/usr/lib/binfmt.d", "/etc/binfmt.d", "/run/binfmt.
 pub const PROBE_STATUS: i32 = 42;
 
 /// The handler's name, which is also qemu-user's: `qemu-aarch64`.
-pub fn qemu_name(p: Platform) -> String {
-    // The GNU prefix starts with the CPU name qemu uses (`riscv64-linux-gnu-`,
-    // where the Rust triple says `riscv64gc`).
-    format!("qemu-{}", p.gnu_prefix().split('-').next().unwrap_or_default())
-}
+pub use crate::install::qemu_name;
 
 /// How the handler for one platform stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +126,7 @@ pub fn register(p: Platform) -> Result<()> {
     match state(p) {
         State::Enabled { .. } => {}
         st => {
-            if !crate::doctor::is_root() {
+            if !crate::sys::is_root() {
                 bail!("{}", refusal_not_root(p));
             }
             if st == State::NotMounted {

@@ -32,9 +32,9 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    doctor,
+    install,
     platform::Platform,
-    sys::{env_var as process_env, quote, tool_exists},
+    sys::{env_var as process_env, tool_exists},
     zig,
 };
 
@@ -148,7 +148,7 @@ pub fn choose_cc(
 ) -> Result<CcPick> {
     let no_zig =
         || format!("zig is not found (XTASK_ZIG, PATH, {})", zig::installed_exe(Path::new(zig::INSTALL_DIR)).display());
-    let hint = || doctor::install_hint(&doctor::Need::CrossCc(target), host);
+    let hint = || install::install_hint(&install::Need::CrossCc(target), host);
     match choice {
         CcChoice::Gcc => {
             gcc.map(CcPick::Gcc).map_err(|why| anyhow::anyhow!("XTASK_CROSS_CC=gcc but {why}: install {}", hint()))
@@ -273,7 +273,7 @@ pub fn choose_std(
     bail!(
         "no Rust standard library for {triple}: install it with `rustup target add {triple}`, \
          or on Debian/Ubuntu with `{}` (xtask then builds with {DISTRO_RUSTC})",
-        doctor::debian_cross_rust_command(host, target)
+        install::debian_cross_rust_command(host, target)
     )
 }
 
@@ -363,27 +363,6 @@ pub fn plan_go_env(
         out.push(("CGO_LDFLAGS".into(), ldflags));
     }
     out
-}
-
-impl crate::flags::CrossEnv {
-    /// `cargo xtask cross-env`: what `build` sets, for builds xtask does not
-    /// run (other workspaces, plain `cargo build --target`, `go build`).
-    pub fn run(self, _ctx: &crate::Ctx) -> Result<()> {
-        use std::io::Write;
-        let target = Platform::parse(&self.platform)?;
-        let mut vars = rust_env(&target)?;
-        if self.go {
-            if !target.is_host() {
-                cross_cc(target)?; // say why, rather than print a CC that is not there
-            }
-            vars.extend(go_env(&target, self.lib_dir.as_deref()));
-        }
-        let mut out = std::io::stdout().lock();
-        for (k, v) in vars {
-            writeln!(out, "export {k}={}", quote(&v)).context("cannot write to stdout")?;
-        }
-        Ok(())
-    }
 }
 
 /// `<rustc> --print sysroot`, or `None` when that rustc does not answer.
