@@ -195,7 +195,7 @@ impl crate::flags::Binfmt {
         let platforms = if self.platform.is_empty() {
             Platform::ALL.into_iter().filter(|p| *p != host).collect()
         } else {
-            Platform::parse_list(&self.platform)?
+            Platform::or_host(&self.platform)?
         };
         for p in platforms.into_iter().filter(|p| *p != host) {
             register(p)?;

@@ -9,14 +9,13 @@ use anyhow::{Context, Result};
 use crate::{
     cross::{cross_cc, go_env, rust_env},
     flags,
-    platform::Platform,
     sys::quote,
     Ctx,
 };
 
 impl flags::CrossEnv {
     pub fn run(self, _ctx: &Ctx) -> Result<()> {
-        let target = Platform::parse(&self.platform)?;
+        let target = self.platform;
         let mut vars = rust_env(&target)?;
         if self.go {
             if !target.is_host() {

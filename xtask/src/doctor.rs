@@ -61,7 +61,7 @@ impl Wants {
 
 impl flags::Doctor {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let platforms = Platform::parse_list(&self.platform)?;
+        let platforms = Platform::or_host(&self.platform)?;
         let host = Platform::host()?;
         let scope = if self.dev {
             Wants::dev(host, &platforms, !self.no_model)

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::{
+    docker::{argv::CacheKind, engine::BuildxMode},
+    platform::Platform,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
@@ -74,7 +79,7 @@ pub struct Codegen {
     pub check: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct Model {
     /// Where to place the model (default: `$CANDLE_MODEL_DIR` or `models/all-MiniLM-L6-v2`).
     #[arg(long, value_name = "DIR")]
@@ -91,14 +96,49 @@ pub struct Model {
 pub struct Test {
     /// Run only these suites (comma separated). Default: all.
     #[arg(long, value_delimiter = ',', value_name = "SUITE")]
-    pub suite: Vec<String>,
+    pub suite: Vec<Suite>,
+}
+
+/// A suite of `cargo xtask test`, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    Xtask,
+    Codegen,
+    Rust,
+    GoBinding,
+    Router,
+    Dist,
+    E2e,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 7] =
+        [Suite::Xtask, Suite::Codegen, Suite::Rust, Suite::GoBinding, Suite::Router, Suite::Dist, Suite::E2e];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Xtask => "xtask",
+            Suite::Codegen => "codegen",
+            Suite::Rust => "rust",
+            Suite::GoBinding => "go-binding",
+            Suite::Router => "router",
+            Suite::Dist => "dist",
+            Suite::E2e => "e2e",
+        }
+    }
+}
+
+impl std::fmt::Display for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct Build {
     /// Target platforms, e.g. `linux/amd64,linux/arm64` (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Cargo features of candle-binding.
@@ -115,8 +155,8 @@ pub struct Build {
 #[derive(Debug, Args)]
 pub struct VerifySymbols {
     /// Platform the files must be built for (default: the host).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Highest GLIBC_x.y version a file may require.
@@ -141,8 +181,8 @@ pub struct Symbols {
 #[derive(Debug, Args)]
 pub struct CrossEnv {
     /// The target platform, e.g. `linux/arm64` (the host prints nothing for cargo).
-    #[arg(long, value_name = "P")]
-    pub platform: String,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Platform,
     /// Also the variables of a cgo build: CGO_ENABLED, GOOS, GOARCH, CC, CXX.
     #[arg(long)]
     pub go: bool,
@@ -154,8 +194,8 @@ pub struct CrossEnv {
 #[derive(Debug, Args)]
 pub struct Dist {
     /// Target platforms (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Output directory (default: `dist/`).
@@ -166,8 +206,8 @@ pub struct Dist {
 #[derive(Debug, Args)]
 pub struct Doctor {
     /// Platforms to check (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     /// Install what is missing (root on apt or dnf systems).
     #[arg(long)]
     pub fix: bool,
@@ -184,8 +224,8 @@ pub struct Doctor {
 #[derive(Debug, Args)]
 pub struct Binfmt {
     /// Foreign platforms whose handlers to register (default: every supported foreign platform).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -223,8 +263,8 @@ pub struct PrecacheCook {
     pub recipe: Option<PathBuf>,
     /// Target platform, as for `xtask build`: `--target <triple>` for a foreign
     /// platform, the host layout for the host (default: the host, or `build.target`).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Cargo features.
@@ -244,8 +284,8 @@ pub struct PrecacheCook {
 #[derive(Debug, Args)]
 pub struct CleanStale {
     /// Only this platform's target directory.
-    #[arg(long, value_name = "P", conflicts_with = "all")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", conflicts_with = "all", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     /// Every triple and profile directory under the target directory.
     #[arg(long)]
     pub all: bool,
@@ -304,8 +344,8 @@ pub struct DockerBuild {
     #[arg(required = true)]
     pub image: Option<String>,
     /// Target platforms, e.g. `linux/amd64,linux/arm64` (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     /// Tags: a name (`pr-1`, prefixed with `<registry>/<image>:`) or a full reference (with `/`).
     #[arg(long, short = 't', value_name = "T")]
     pub tag: Vec<String>,
@@ -321,9 +361,9 @@ pub struct DockerBuild {
     /// Do not use cached layers (their results are still cached for the next build).
     #[arg(long)]
     pub no_cache: bool,
-    /// Build cache: `gha`, `registry`, `local` or `none`.
-    #[arg(long, value_name = "KIND", default_value = "none")]
-    pub cache: String,
+    /// Build cache.
+    #[arg(long, value_name = "KIND", value_enum, default_value_t)]
+    pub cache: CacheKind,
     /// Directory of the `local` cache (default: `target/xtask/buildcache/<scope>`).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -339,9 +379,8 @@ pub struct DockerBuild {
     /// Print the commands, one argv per line, shell-quoted; run nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The docker CLI (default: `$DOCKER`, else `docker`).
-    #[arg(long, value_name = "BIN")]
-    pub docker: Option<String>,
+    #[command(flatten)]
+    pub engine: DockerArgs,
     /// Build argument `K=V`; K must be an ARG of the Dockerfile.
     #[arg(long, value_name = "K=V")]
     pub build_arg: Vec<String>,
@@ -356,11 +395,8 @@ pub struct DockerBuild {
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
     /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub buildx: String,
-    /// Where to write the step metrics (default: `target/xtask/metrics.json`).
-    #[arg(long, value_name = "F")]
-    pub metrics_file: Option<PathBuf>,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t)]
+    pub buildx: BuildxMode,
     /// For an image built FROM another one of ours (precommit FROM dev, stack
     /// FROM extproc): the tag of that image in `--registry`, passed as its
     /// base-image ARG unless `--build-arg` sets it.
@@ -385,14 +421,26 @@ pub struct DockerManifest {
     #[arg(long, value_name = "R")]
     pub registry: Option<String>,
     /// Platforms the merged tag must contain (default: every platform of the image).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
+    /// Print the commands, one argv per line, shell-quoted; run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub engine: DockerArgs,
+    /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t)]
+    pub buildx: BuildxMode,
+}
+
+/// The docker flags every docker-driving command shares (`docker <image>`,
+/// `docker manifest`, `e2e`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct DockerArgs {
+    /// The docker CLI (default: `$DOCKER`, else `docker`, then `/usr/bin/docker`).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub buildx: String,
+    /// Where to write the step metrics (default: `target/xtask/metrics.json`).
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -400,8 +448,8 @@ pub struct DockerManifest {
 #[derive(Debug, Args)]
 pub struct DockerToolchain {
     /// The platform to build for (default: the host).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     /// Print what would be installed, install nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -410,8 +458,8 @@ pub struct DockerToolchain {
 #[derive(Debug, Args)]
 pub struct DockerStage {
     /// The platform that was built (default: the host).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// The image tree to fill: `bin/`, `lib/`, `config/`.
@@ -445,7 +493,7 @@ pub struct CiMatrix {
 #[derive(Debug, Args)]
 pub struct E2e {
     /// Registry address (loopback only).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5000")]
+    #[arg(long, value_name = "HOST:PORT", default_value = E2e::REGISTRY)]
     pub registry: String,
     /// Skip the rebuild figures (no-change and app-change rebuilds).
     #[arg(long)]
@@ -454,8 +502,8 @@ pub struct E2e {
     #[arg(long)]
     pub no_images: bool,
     /// Only these platforms (default: linux/amd64,linux/arm64).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     /// Keep the work directory (build contexts) and the services it started.
     #[arg(long)]
     pub keep: bool,
@@ -465,11 +513,29 @@ pub struct E2e {
     /// Build from this commit (`git archive`) instead of the work tree.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
-    /// The docker CLI (default: `$DOCKER`, else the first CLI that can build).
-    #[arg(long, value_name = "BIN")]
-    pub docker: Option<String>,
-    #[arg(long, value_name = "F")]
-    pub metrics_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: DockerArgs,
+}
+
+impl E2e {
+    pub const REGISTRY: &'static str = "127.0.0.1:5000";
+}
+
+/// `cargo xtask e2e` with every default, for callers (the `e2e` suite) that
+/// set only what they need: a new flag breaks none of them.
+impl Default for E2e {
+    fn default() -> E2e {
+        E2e {
+            registry: E2e::REGISTRY.into(),
+            no_rebuild: false,
+            no_images: false,
+            platform: Vec::new(),
+            keep: false,
+            cold: false,
+            rev: None,
+            engine: DockerArgs::default(),
+        }
+    }
 }
 
 /// `cargo xtask lint`: one row per check (PASS, FAIL or SKIPPED), every

@@ -266,8 +266,13 @@ fn unknown_image_is_one_error() {
 
 #[test]
 fn unknown_platform_is_one_error() {
-    let o = xtask(&["docker", "extproc", "--platform", "linux/riscv64", "--dry-run"], &[]);
-    one_error(&o, "unsupported platform `linux/riscv64`");
+    // A usage error: clap's (exit status 2), with Platform::parse's reason.
+    let o = xtask(&["docker", "extproc", "--platform", "linux/sparc64", "--dry-run"], &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("unsupported platform `linux/sparc64`; supported: linux/amd64"), "{err}");
 }
 
 #[test]

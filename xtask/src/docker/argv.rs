@@ -32,8 +32,8 @@ impl Command {
 
 pub use crate::sys::quote;
 
-/// Where layers are cached between builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where layers are cached between builds (`--cache`, parsed by clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CacheKind {
     #[default]
     None,
@@ -43,18 +43,6 @@ pub enum CacheKind {
     Registry,
     /// A directory.
     Local,
-}
-
-impl CacheKind {
-    pub fn parse(s: &str) -> Result<CacheKind> {
-        Ok(match s {
-            "none" => CacheKind::None,
-            "gha" => CacheKind::Gha,
-            "registry" => CacheKind::Registry,
-            "local" => CacheKind::Local,
-            _ => bail!("unknown cache `{s}`; one of: gha, registry, local, none"),
-        })
-    }
 }
 
 /// Everything a build depends on, already parsed.
@@ -726,7 +714,6 @@ mod tests {
         // TARGETARCH is declared by the cross file only.
         let r = BuildRequest { build_args: vec![("TARGETARCH".into(), "x".into())], ..req(&[ARM]) };
         assert!(plan_build(&r, &declared, true).is_ok());
-        assert!(CacheKind::parse("s3").unwrap_err().to_string().contains("gha, registry, local, none"));
     }
 
     #[test]

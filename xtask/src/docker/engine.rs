@@ -16,6 +16,16 @@ use xshell::{cmd, Shell};
 
 use super::argv::Command;
 
+/// `--buildx`: whether to build with buildx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BuildxMode {
+    /// If `docker buildx version` works.
+    #[default]
+    Auto,
+    Yes,
+    No,
+}
+
 /// A usable docker CLI.
 #[derive(Debug, Clone)]
 pub struct Docker {
@@ -87,17 +97,16 @@ impl Docker {
 
     /// Decide buildx (`auto`, `yes`, `no`); without buildx the CLI must be
     /// one that still drives BuildKit itself (before 23.0).
-    pub fn buildx_mode(&self, when: &str) -> Result<bool> {
+    pub fn buildx_mode(&self, when: BuildxMode) -> Result<bool> {
         let buildx = match when {
-            "auto" => self.has_buildx(),
-            "yes" => {
+            BuildxMode::Auto => self.has_buildx(),
+            BuildxMode::Yes => {
                 if !self.has_buildx() {
                     bail!("--buildx yes, but `{} buildx version` fails", self.name);
                 }
                 true
             }
-            "no" => false,
-            _ => bail!("--buildx takes auto, yes or no, not `{when}`"),
+            BuildxMode::No => false,
         };
         if !buildx {
             if let Some(v) = self.client_version() {

@@ -49,10 +49,7 @@ pub fn missing(
 
 pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     let host = Platform::host()?;
-    let target = match &opts.platform {
-        Some(p) => Platform::parse(p)?,
-        None => host,
-    };
+    let target = opts.platform.unwrap_or(host);
     let probe_std = || cross::target_std(&target).is_ok();
     let probe_cc = || cross::cross_cc(target).is_ok();
     let need = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
@@ -76,10 +73,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
 
 pub fn stage(ctx: &Ctx, opts: &flags::DockerStage) -> Result<()> {
     let ws = ctx.workspace()?;
-    let platform = match &opts.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host()?,
-    };
+    let platform = opts.platform.map_or_else(Platform::host, Ok)?;
     let built = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
     let out = ctx.sh.current_dir().join(&opts.out);
     let config = ws.path(ROUTER_DIR).join("config/config.json");

@@ -26,27 +26,29 @@ use anyhow::{bail, Context, Result};
 use crate::{flags, platform::Platform, Ctx};
 use argv::{BuildRequest, CacheKind, ManifestRequest};
 use dockerfile::DeclaredArgs;
-use engine::Docker;
+use engine::{BuildxMode, Docker};
 use report::Report;
 
 impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
-                // The engine first (a dry run probes nothing; `--docker` names its own CLI).
-                if !self.build.dry_run && self.build.docker.is_none() {
+                // The engine first (a dry run probes nothing; `--docker` or
+                // `$DOCKER` names its own CLI, which no package installs).
+                if !self.build.dry_run && self.build.engine.docker.is_none() && crate::sys::env_var("DOCKER").is_none()
+                {
                     crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
                 }
                 let image = self.build.image.clone().unwrap_or_default();
                 let mut report = Report::new(format!("docker {image}"));
-                let metrics_file = report::metrics_path(ctx, self.build.metrics_file.as_deref());
+                let metrics_file = report::metrics_path(ctx, self.build.engine.metrics_file.as_deref());
                 let res = build(ctx, &self.build, &mut report).map(drop);
                 report.finish(&res, &metrics_file);
                 res
             }
             Some(flags::DockerCmd::Manifest(m)) => {
                 let mut report = Report::new(format!("docker manifest {}", m.image));
-                let metrics_file = report::metrics_path(ctx, m.metrics_file.as_deref());
+                let metrics_file = report::metrics_path(ctx, m.engine.metrics_file.as_deref());
                 let res = manifest(ctx, &m, &mut report).map(drop);
                 report.finish(&res, &metrics_file);
                 res
@@ -70,16 +72,15 @@ pub struct Built {
 
 /// Resolve the docker CLI and decide buildx. A dry run needs no engine (and
 /// assumes buildx when the CLI is missing, i.e. prints what CI runs).
-fn docker_for(flag: Option<&str>, buildx: &str, dry_run: bool) -> Result<(Option<Docker>, bool)> {
+fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
     let name = engine::choose(flag);
     if dry_run {
         let docker = Docker::find(&name).ok();
         let bx = match (buildx, &docker) {
-            ("yes", _) => true,
-            ("no", _) => false,
-            ("auto", Some(d)) => d.has_buildx(),
-            ("auto", None) => true,
-            (other, _) => bail!("--buildx takes auto, yes or no, not `{other}`"),
+            (BuildxMode::Yes, _) => true,
+            (BuildxMode::No, _) => false,
+            (BuildxMode::Auto, Some(d)) => d.has_buildx(),
+            (BuildxMode::Auto, None) => true,
         };
         return Ok((docker, bx));
     }
@@ -95,7 +96,7 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
     let spec = images::find(image)?;
     let host = Platform::host()?;
     let platforms = spec.platforms_for(&opts.platform)?;
-    let cache = CacheKind::parse(&opts.cache)?;
+    let cache = opts.cache;
     let mut build_args = opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
     if let (Some((arg, base)), Some(registry)) = (spec.from, &opts.registry) {
         if !build_args.iter().any(|(k, _)| k == arg) {
@@ -104,8 +105,8 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Resul
             build_args.push((arg.to_owned(), base_ref));
         }
     }
-    let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
-    let docker_name = engine::choose(opts.docker.as_deref());
+    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
+    let docker_name = engine::choose(opts.engine.docker.as_deref());
 
     let cwd = ctx.sh.current_dir();
     let context_dir = match &opts.context {
@@ -279,9 +280,9 @@ pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut Report) ->
         None => opts.sources.clone(),
     };
     let tags: Vec<String> = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
-    let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
+    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     if opts.dry_run {
-        let (_, plan) = manifest_plan(engine::choose(opts.docker.as_deref()), buildx, tags, sources)?;
+        let (_, plan) = manifest_plan(engine::choose(opts.engine.docker.as_deref()), buildx, tags, sources)?;
         for c in plan.create.iter().chain([&plan.inspect]) {
             println!("{}", c.shell_line());
         }

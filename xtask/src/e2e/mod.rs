@@ -29,7 +29,12 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
-    docker::{self, argv, engine::Docker, report::Report, Built},
+    docker::{
+        self, argv,
+        engine::{BuildxMode, Docker},
+        report::Report,
+        Built,
+    },
     flags, http,
     platform::Platform,
     table::{Align, Table},
@@ -47,7 +52,7 @@ pub fn base_image(p: Platform) -> String {
 impl flags::E2e {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let mut report = Report::new("e2e");
-        let metrics_file = docker::report::metrics_path(ctx, self.metrics_file.as_deref());
+        let metrics_file = docker::report::metrics_path(ctx, self.engine.metrics_file.as_deref());
         let mut started = services::Started::default();
         let res = e2e(ctx, &self, &mut report, &mut started);
         if !self.keep {
@@ -72,7 +77,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
     let platforms = if opts.platform.is_empty() {
         vec![Platform::AMD64, Platform::ARM64]
     } else {
-        Platform::parse_list(&opts.platform)?
+        Platform::or_host(&opts.platform)?
     };
     if !opts.registry.starts_with("127.") && !opts.registry.starts_with("localhost:") {
         bail!("--registry must be a loopback address (127.x.x.x:PORT or localhost:PORT), not {}", opts.registry);
@@ -89,7 +94,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     // 1. engine
-    let docker = report.step("docker engine", || services::engine(opts.docker.as_deref(), &work, started))?;
+    let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
     let buildx = docker.has_buildx();
     eprintln!("e2e: docker CLI {} ({}), buildx: {buildx}", docker.name, docker.path.display());
 
@@ -229,18 +234,18 @@ fn build_image(
 ) -> Result<Built> {
     let opts = flags::DockerBuild {
         image: Some(image.into()),
-        platform: vec![p.docker().into()],
+        platform: vec![p],
         push: true,
         no_cache,
         registry: Some(env.registry.clone()),
         network: Some("host".into()),
         context: Some(context.to_path_buf()),
-        docker: Some(env.docker.name.clone()),
+        engine: flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None },
         build_arg,
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
-        buildx: if env.buildx { "yes".into() } else { "no".into() },
-        cache: "none".into(),
+        buildx: if env.buildx { BuildxMode::Yes } else { BuildxMode::No },
+        cache: argv::CacheKind::None,
         ..Default::default()
     };
     let mut built = docker::build(env.ctx, &opts, report)?;

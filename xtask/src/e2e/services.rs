@@ -63,7 +63,7 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
         .iter()
         .filter_map(|c| Docker::find(c).ok())
         .find(|d| {
-            let ok = d.buildx_mode("auto").is_ok();
+            let ok = d.buildx_mode(crate::docker::engine::BuildxMode::Auto).is_ok();
             tried.push(format!("{} ({})", d.name, d.client_version().unwrap_or_default()));
             ok
         })

@@ -67,10 +67,7 @@ pub const NEEDED_ALLOWLIST: &[&str] = &[
 
 impl flags::VerifySymbols {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let platform = match &self.platform {
-            Some(p) => Platform::parse(p)?,
-            None => Platform::host()?,
-        };
+        let platform = self.platform.map_or_else(Platform::host, Ok)?;
         let ws = ctx.workspace()?;
         let exp = Expectations::from_workspace(&ws.root, platform, self.max_glibc.as_deref())?;
         let report = if self.files.is_empty() {
