@@ -186,7 +186,12 @@ pub fn row(need: Need) -> Row {
         },
         Need::Go | Need::Lint(LintTool::Go | LintTool::Gofmt) => r(&["golang-go"], &["golang"], "https://go.dev/dl"),
         Need::HostCc => r(&["gcc", "libc6-dev"], &["gcc", "glibc-devel"], ""),
-        Need::Docker => r(&["docker.io"], &["moby-engine"], "https://docs.docker.com/engine/install/"),
+        Need::Docker => r(
+            &["docker.io"],
+            &["moby-engine"],
+            "https://docs.docker.com/engine/install/; then start the engine (`systemctl start docker`, or `dockerd` \
+             where no systemd runs; `cargo xtask e2e` starts its own)",
+        ),
         Need::Buildx => r(&[], &["docker-buildx"], "https://docs.docker.com/build/install-buildx/"),
         Need::QemuUser(_) => r(
             &["qemu-user-static", "binfmt-support"],

@@ -33,10 +33,11 @@ impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
-                // The engine first (a dry run probes nothing; `--docker` or
-                // `$DOCKER` names its own CLI, which no package installs).
-                if !self.build.dry_run && self.build.engine.docker.is_none() && crate::sys::env_var("DOCKER").is_none()
-                {
+                // No docker CLI at all: install one first (root). A dry run probes
+                // nothing, a CLI named by `--docker` or `$DOCKER` is the user's,
+                // and an engine that does not answer is reported by `docker_for`.
+                let named = self.build.engine.docker.is_some() || crate::sys::env_var("DOCKER").is_some();
+                if !self.build.dry_run && !named && !crate::sys::tool_exists("docker") {
                     crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
                 }
                 let image = self.build.image.clone().unwrap_or_default();
