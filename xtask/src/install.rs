@@ -92,6 +92,36 @@ impl LintTool {
     }
 }
 
+/// The need that provides the program `tool` (as a test names what it
+/// lacks: `aarch64-linux-gnu-gcc`, `docker`, `qemu-aarch64-static`, …);
+/// `None`: no need of the table provides it.
+pub fn need_of_tool(tool: &str) -> Option<Need> {
+    for p in Platform::ALL {
+        let qemu = qemu_name(p);
+        if tool == format!("{}gcc", p.gnu_prefix()) {
+            return Some(Need::CrossCc(p));
+        }
+        if tool == qemu || tool == format!("{qemu}-static") {
+            return Some(Need::QemuUser(p));
+        }
+    }
+    Some(match tool {
+        "cargo" => Need::Cargo,
+        "go" | "gofmt" => Need::Go,
+        "cc" | "gcc" => Need::HostCc,
+        "docker" => Need::Docker,
+        "pip" | "pip3" => Need::Pip,
+        "hf" => Need::HfCli,
+        "dockerd" | "docker-registry" | "debootstrap" => Need::E2eTools,
+        "node" | "npm" => Need::Node,
+        "git" => Need::Git,
+        "shellcheck" => Need::Lint(LintTool::Shellcheck),
+        "yamllint" => Need::Lint(LintTool::Yamllint),
+        "codespell" => Need::Lint(LintTool::Codespell),
+        _ => return None,
+    })
+}
+
 /// The name of qemu-user's emulator (and binfmt handler) for `p`: `qemu-aarch64`.
 pub fn qemu_name(p: Platform) -> String {
     // The GNU prefix starts with the CPU name qemu uses (`riscv64-linux-gnu-`,
@@ -590,6 +620,14 @@ mod tests {
                 assert!(!install_hint(&need, AMD).contains("see the project README"), "{need:?}");
             }
         }
+    }
+
+    #[test]
+    fn tools_of_skipped_tests_map_to_needs() {
+        assert_eq!(need_of_tool("aarch64-linux-gnu-gcc"), Some(Need::CrossCc(ARM)));
+        assert_eq!(need_of_tool("qemu-x86_64-static"), Some(Need::QemuUser(AMD)));
+        assert_eq!(need_of_tool("docker"), Some(Need::Docker));
+        assert_eq!(need_of_tool("libcandle_semantic_router.so"), None);
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
     let cargo = cargo();
     let manifest = &ws.manifest;
     match suite {
-        Suite::Xtask => cmd!(sh, "{cargo} test --package xtask --manifest-path {manifest}").run()?,
+        Suite::Xtask => xtask_suite(ctx)?,
         Suite::Codegen => {
             let crate_dir = ws.path(crate::codegen::CRATE_DIR);
             crate::codegen::check(&crate_dir, &crate_dir.join(crate::codegen::HEADER))?;
@@ -154,6 +154,40 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
         // Dockerfiles CI uses, pushed to a loopback registry, merged, pulled
         // and run; then dev, precommit and stack built and smoke-run.
         Suite::E2e => flags::E2e::default().run(ctx)?,
+    }
+    Ok(())
+}
+
+/// xtask's own tests, with their skips counted: each skipped test writes a
+/// line to `$XTASK_SKIP_LOG` (`tests/common`); under `CI=true` a skip whose
+/// tool the package table could install here is a failure (the
+/// prerequisites should have installed it).
+fn xtask_suite(ctx: &Ctx) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let (sh, cargo, manifest) = (&ctx.sh, cargo(), &ws.manifest);
+    let log = ws.target_dir()?.join("xtask/skipped-tests.tsv");
+    std::fs::create_dir_all(log.parent().context("no parent")?)?;
+    std::fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
+    let res = cmd!(sh, "{cargo} test --package xtask --manifest-path {manifest}").env("XTASK_SKIP_LOG", &log).run();
+    let skips = std::fs::read_to_string(&log).unwrap_or_default();
+    let pm = crate::install::package_manager();
+    let mut installable = Vec::new();
+    let lines: Vec<&str> = skips.lines().filter(|l| !l.is_empty()).collect();
+    for line in &lines {
+        let mut f = line.splitn(3, '\t');
+        let (test, tool, why) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        eprintln!("skipped: {test}: {why}");
+        let need = crate::install::need_of_tool(tool);
+        if let (Some(need), Some(pm)) = (need, pm) {
+            if !crate::install::packages(&need, pm).is_empty() {
+                installable.push(format!("{test} ({tool}: {})", need.label()));
+            }
+        }
+    }
+    eprintln!("xtask tests: {} skipped", lines.len());
+    res?;
+    if ci() && !installable.is_empty() {
+        bail!("CI=true: tests skipped for tools the package table installs: {}", installable.join(", "));
     }
     Ok(())
 }

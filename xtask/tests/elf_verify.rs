@@ -2,6 +2,8 @@
 //! `cc` (and `rustc`) at test time in a temporary workspace that holds the
 //! generated header and a fixture Go binding (`tests/fixtures/elf/`).
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
@@ -264,8 +266,7 @@ fn wrong_machine_fails() {
 
 #[test]
 fn arm64_library_checked_as_arm64() {
-    if which("aarch64-linux-gnu-gcc").is_none() {
-        eprintln!("skipped: aarch64-linux-gnu-gcc is not installed");
+    if common::require_tool("arm64_library_checked_as_arm64", "aarch64-linux-gnu-gcc").is_none() {
         return;
     }
     let ws = Ws::new();
