@@ -287,10 +287,6 @@ fn arm64_library_checked_as_arm64() {
     r.assert_status("machine", SONAME, "FAIL");
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
-}
-
 #[test]
 fn not_elf_is_one_clear_error() {
     let ws = Ws::new();
