@@ -11,6 +11,7 @@
 pub mod cook;
 pub mod lock;
 pub mod manifest;
+pub mod package;
 pub mod skeleton;
 
 use std::{fs, io::ErrorKind};
