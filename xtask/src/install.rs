@@ -499,7 +499,7 @@ pub fn has_epel(os_release: &str) -> bool {
 }
 
 /// Install `missing` on this machine (as root): [`fix_plan`], then [`run_plan`].
-/// `doctor --fix`, [`ensure`] and `lint --install` all install through here.
+/// `doctor --fix`, `doctor::ensure` and `lint --install` all install through here.
 pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
     if !crate::sys::is_root() {
         let what: Vec<String> = missing.iter().map(|n| n.label()).collect();

@@ -693,16 +693,6 @@ mod tests {
     }
 
     #[test]
-    fn quoting() {
-        assert_eq!(quote("plain-arg_1.0:x/y,z=@%+"), "plain-arg_1.0:x/y,z=@%+");
-        assert_eq!(quote(""), "''");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
-        assert_eq!(quote("a;b"), "'a;b'");
-        assert_eq!(quote("$X"), "'$X'");
-    }
-
-    #[test]
     fn request_errors() {
         let err = |r: BuildRequest<'_>| plan_build(&r, &declared, true).unwrap_err().to_string();
         assert!(err(BuildRequest { push: true, ..req(&[AMD]) }).contains("--push needs --registry"));

@@ -132,11 +132,7 @@ impl Docker {
         let (prog, args) = cmd.argv.split_first().context("empty command")?;
         // An OsString, not a Path: duct looks a bare name up on PATH only then.
         let prog = if *prog == self.name { self.path.clone().into_os_string() } else { prog.into() };
-        let mut expr = duct::cmd(prog, args);
-        for (k, v) in &cmd.env {
-            expr = expr.env(k, v);
-        }
-        let out = expr
+        let out = expression(prog, args, &cmd.env)
             .stdin_null()
             .stdout_capture()
             .unchecked()
@@ -158,17 +154,13 @@ impl Docker {
     }
 }
 
-/// Run `cmd` (argv[0] replaced by `prog`), copying stdout and stderr to our
+/// Run `cmd` (its first word replaced by `prog`), copying stdout and stderr to our
 /// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
 pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
     let (_, args) = cmd.argv.split_first().context("empty command")?;
-    let mut expr = duct::cmd(prog, args);
-    for (k, v) in &cmd.env {
-        expr = expr.env(k, v);
-    }
     // One stream (stdout and stderr interleaved as the build prints them);
     // unchecked: the status is read below, after the output.
-    let reader = expr
+    let reader = expression(prog, args, &cmd.env)
         .stdin_null()
         .stderr_to_stdout()
         .unchecked()
@@ -192,6 +184,11 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
         bail!("`{}` failed ({status}){why}", short(&cmd.shell_line()));
     }
     Ok(all)
+}
+
+/// `prog args…` with the environment assignments of a planned command.
+fn expression(prog: impl Into<std::ffi::OsString>, args: &[String], env: &[(String, String)]) -> duct::Expression {
+    env.iter().fold(duct::cmd(prog.into(), args), |e, (k, v)| e.env(k, v))
 }
 
 /// Copy `r` to our stderr line by line until EOF (non-UTF-8 bytes replaced),

@@ -9,7 +9,7 @@
 //! - `dockerfile`: our Dockerfile rules ([`dockerfile`]);
 //! - `workflow-commands`: every `cargo xtask …` a workflow step (or `.ci/run`)
 //!   calls exists: `xtask <sub> [<subsub>] --help` exits 0 ([`workflow`]);
-//! - the external linters ([`tools`]: where each comes from, `--install`).
+//! - the external linters ([`mod@tools`]: where each comes from, `--install`).
 //!
 //! Files: tracked ones (`git ls-files`, [`files`]); Dockerfiles and workflows
 //! by their fixed places.
@@ -365,14 +365,7 @@ fn run_check(env: &LintEnv<'_>, check: LintCheck) -> Result<Outcome> {
         }
         LintCheck::Shellcheck => {
             let scripts = files::shell_scripts(&env.root, env.tracked()?);
-            if scripts.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(sc) = tool!(Tool::Shellcheck) else { unreachable!() };
-            let mut args = s(&["-f", "gcc", "-x"]);
-            args.extend(scripts);
-            let (ok, out) = env.run(".", &sc, &args, &[])?;
-            Ok(tool_failure("shellcheck", tools::parse_locations(&out, &env.root, "", "shellcheck"), ok, &out))
+            lint_files(env, Tool::Shellcheck, scripts, s(&["-f", "gcc", "-x"]), None)
         }
         LintCheck::Actionlint => {
             // No files: nothing to check, whether or not the tool is here.
@@ -399,51 +392,50 @@ fn run_check(env: &LintEnv<'_>, check: LintCheck) -> Result<Outcome> {
         }
         LintCheck::Yamllint => {
             let yaml = files::yaml_files(env.tracked()?);
-            if yaml.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(yl) = tool!(Tool::Yamllint) else { unreachable!() };
-            let mut args = s(&["-f", "parsable", "--strict"]);
-            if env.root.join(".yamllint.yml").is_file() {
-                args.extend(s(&["-c", ".yamllint.yml"]));
-            }
-            args.extend(yaml);
-            let (ok, out) = env.run(".", &yl, &args, &[])?;
-            Ok(tool_failure("yamllint", tools::parse_locations(&out, &env.root, "", "yamllint"), ok, &out))
+            lint_files(env, Tool::Yamllint, yaml, s(&["-f", "parsable", "--strict"]), Some(("-c", ".yamllint.yml")))
         }
         LintCheck::WorkflowCommands => workflow_commands(env),
         LintCheck::Hadolint => {
             let dfs: Vec<String> =
                 files::dockerfiles(&env.root).into_iter().filter(|f| f.starts_with("tools/docker/")).collect();
-            if dfs.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(h) = tool!(Tool::Hadolint) else { unreachable!() };
-            let mut args = s(&["--no-color", "--format", "tty"]);
-            if env.root.join(".hadolint.yaml").is_file() {
-                args.extend(s(&["--config", ".hadolint.yaml"]));
-            }
-            args.extend(dfs);
-            let (ok, out) = env.run(".", &h, &args, &[])?;
-            Ok(tool_failure("hadolint", tools::parse_locations(&out, &env.root, "", "hadolint"), ok, &out))
+            let args = s(&["--no-color", "--format", "tty"]);
+            lint_files(env, Tool::Hadolint, dfs, args, Some(("--config", ".hadolint.yaml")))
         }
         LintCheck::Codespell => {
             let text = files::codespell_files(&env.root, env.tracked()?);
-            if text.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(cs) = tool!(Tool::Codespell) else { unreachable!() };
             let words: Vec<&str> = files::CODESPELL_IGNORE.iter().map(|(w, _)| *w).collect();
-            let mut args = vec![format!("--ignore-words-list={}", words.join(","))];
-            if env.root.join(".codespell-ignore").is_file() {
-                args.extend(s(&["--ignore-words", ".codespell-ignore"]));
-            }
-            args.extend(text);
-            let (ok, out) = env.run(".", &cs, &args, &[])?;
-            Ok(tool_failure("codespell", tools::parse_locations(&out, &env.root, "", "codespell"), ok, &out))
+            let args = vec![format!("--ignore-words-list={}", words.join(","))];
+            lint_files(env, Tool::Codespell, text, args, Some(("--ignore-words", ".codespell-ignore")))
         }
         LintCheck::Dockerfile => dockerfile_check(&env.root),
     }
+}
+
+/// A linter run once from the root on `files`: `args`, then `config` (its
+/// flag and file) when that file exists, then the files; its `file:line`
+/// output are the findings. No files: nothing to check (no tool needed).
+fn lint_files(
+    env: &LintEnv<'_>,
+    tool: Tool,
+    files: Vec<String>,
+    mut args: Vec<String>,
+    config: Option<(&str, &str)>,
+) -> Result<Outcome> {
+    if files.is_empty() {
+        return Ok(Outcome::Pass);
+    }
+    let exe = match env.tool(tool) {
+        Ok(Runner::Exe(exe)) => exe,
+        Ok(other) => bail!("{} runs as {other:?}, not as a program", tool.name()),
+        Err(outcome) => return Ok(outcome),
+    };
+    if let Some((flag, file)) = config.filter(|(_, file)| env.root.join(file).is_file()) {
+        args.extend([flag.to_owned(), file.to_owned()]);
+    }
+    args.extend(files);
+    let (ok, out) = env.run(".", &exe, &args, &[])?;
+    let name = tool.name();
+    Ok(tool_failure(name, tools::parse_locations(&out, &env.root, "", name), ok, &out))
 }
 
 /// Every `cargo xtask …` CI calls: from workflows and `.ci/run`.

@@ -87,13 +87,7 @@ fn rpath_entries(info: &ElfInfo) -> Vec<String> {
     info.rpath.iter().chain(&info.runpath).flat_map(|r| r.split(':')).map(String::from).collect()
 }
 
-/// The shared library.
-pub fn verify_library(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
-    let info = elf::read_elf(path)?;
-    Ok(check_library(&info, exp))
-}
-
-/// The checks of [`verify_library`] on an already read file.
+/// The checks of the shared library.
 pub fn check_library(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
     let mut r = SymbolReport::default();
     let file = info.path.as_path();
@@ -119,29 +113,14 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
     };
     let problems: Vec<String> = exp.header_functions.iter().filter_map(|f| export_problem(f)).collect();
     let n = exp.header_functions.len();
-    r.push(
-        file,
-        "header-exports",
-        problems.is_empty(),
-        if problems.is_empty() {
-            format!("all {n} functions of the header exported")
-        } else {
-            format!("{} of {n} header functions not exported: {}", problems.len(), problems.join(", "))
-        },
-    );
+    r.push_unless(file, "header-exports", &problems, format!("all {n} functions of the header exported"), |p| {
+        format!("{} of {n} header functions not exported: {p}", problems.len())
+    });
 
     let go_problems: Vec<String> =
         exp.go_functions.iter().filter_map(|(f, at)| export_problem(f).map(|p| format!("{p} used at {at}"))).collect();
-    r.push(
-        file,
-        "go-exports",
-        go_problems.is_empty(),
-        if go_problems.is_empty() {
-            format!("all {} C functions the Go code calls exported", exp.go_functions.len())
-        } else {
-            format!("not exported: {}", go_problems.join(", "))
-        },
-    );
+    let ok = format!("all {} C functions the Go code calls exported", exp.go_functions.len());
+    r.push_unless(file, "go-exports", &go_problems, ok, |p| format!("not exported: {p}"));
 
     let exported = info.exported_names();
     let internals: Vec<&str> = exported.iter().map(String::as_str).filter(|n| is_rust_internal(n)).collect();
@@ -215,14 +194,20 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
     r
 }
 
-/// The static library.
-pub fn verify_archive(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
-    match elf::read(path)? {
-        elf::Binary::Archive(a) => Ok(check_archive(&a, exp)),
-        elf::Binary::Elf(_) => bail!("{}: is an ELF file, not an ar archive", path.display()),
-    }
+/// Check `path` as a file of `role` (the default files of a build, whose
+/// role is known): one error when it is not that kind of file.
+pub fn verify_as(path: &Path, role: Role, exp: &Expectations) -> Result<SymbolReport> {
+    Ok(match role {
+        Role::Library => check_library(&elf::read_elf(path)?, exp),
+        Role::Router => check_router(&elf::read_elf(path)?, exp),
+        Role::Archive => match elf::read(path)? {
+            elf::Binary::Archive(a) => check_archive(&a, exp),
+            elf::Binary::Elf(_) => bail!("{}: is an ELF file, not an ar archive", path.display()),
+        },
+    })
 }
 
+/// The checks of the static library.
 pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> SymbolReport {
     let mut r = SymbolReport::default();
     let file = a.path.as_path();
@@ -274,41 +259,22 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> SymbolReport {
     let missing: Vec<&str> =
         exp.header_functions.iter().map(String::as_str).filter(|f| !a.defines_function(f)).collect();
     let n = exp.header_functions.len();
-    r.push(
-        file,
-        "header-exports",
-        missing.is_empty(),
-        if missing.is_empty() {
-            format!("all {n} functions of the header defined by members")
-        } else {
-            format!("{} of {n} header functions defined by no member: {}", missing.len(), missing.join(", "))
-        },
-    );
+    let ok = format!("all {n} functions of the header defined by members");
+    r.push_unless(file, "header-exports", &missing, ok, |p| {
+        format!("{} of {n} header functions defined by no member: {p}", missing.len())
+    });
     let go_missing: Vec<String> = exp
         .go_functions
         .iter()
         .filter(|(f, _)| !a.defines_function(f))
         .map(|(f, at)| format!("{f} used at {at}"))
         .collect();
-    r.push(
-        file,
-        "go-exports",
-        go_missing.is_empty(),
-        if go_missing.is_empty() {
-            format!("all {} C functions the Go code calls defined", exp.go_functions.len())
-        } else {
-            format!("defined by no member: {}", go_missing.join(", "))
-        },
-    );
+    let ok = format!("all {} C functions the Go code calls defined", exp.go_functions.len());
+    r.push_unless(file, "go-exports", &go_missing, ok, |p| format!("defined by no member: {p}"));
     r
 }
 
-/// The router binary.
-pub fn verify_router(path: &Path, exp: &Expectations) -> Result<SymbolReport> {
-    let info = elf::read_elf(path)?;
-    Ok(check_router(&info, exp))
-}
-
+/// The checks of the router binary.
 pub fn check_router(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
     let mut r = SymbolReport::default();
     let file = info.path.as_path();
@@ -385,11 +351,7 @@ pub fn verify_outputs(outputs: &Outputs, router: bool, exp: &Expectations) -> Re
             );
             continue;
         }
-        report.extend(match role {
-            Role::Library => verify_library(&path, exp)?,
-            Role::Archive => verify_archive(&path, exp)?,
-            Role::Router => verify_router(&path, exp)?,
-        });
+        report.extend(verify_as(&path, role, exp)?);
     }
     Ok(report)
 }

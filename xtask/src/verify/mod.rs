@@ -18,8 +18,7 @@
 //! | `soname`         |   x   |      |        | SONAME is `libcandle_semantic_router.so`                           |
 //! | `rpath`          |   x   |      |  note  | RPATH/RUNPATH only `$ORIGIN` forms                                 |
 //!
-//! [`verify_library`], [`verify_archive`], [`verify_router`] and
-//! [`verify_outputs`] are what `build` and `dist` call; [`SymbolReport::ok`]
+//! [`verify_outputs`] (the default files of a build) is what `dist` calls; [`SymbolReport::ok`]
 //! says whether everything passed.
 //!
 //! Files: [`report`] (the rows and their table), [`expect`] (what the files

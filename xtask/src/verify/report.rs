@@ -80,6 +80,24 @@ impl SymbolReport {
         self.checks.push(SymbolCheck { file: file.to_path_buf(), check, status, detail: detail.into() });
     }
 
+    /// A check that passes when `problems` is empty: `ok` then, else
+    /// `bad` of the problems joined with `, `.
+    pub(super) fn push_unless<S: AsRef<str>>(
+        &mut self,
+        file: &Path,
+        check: &'static str,
+        problems: &[S],
+        ok: String,
+        bad: impl FnOnce(String) -> String,
+    ) {
+        let detail = if problems.is_empty() {
+            ok
+        } else {
+            bad(problems.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", "))
+        };
+        self.push(file, check, problems.is_empty(), detail);
+    }
+
     pub(super) fn note(&mut self, file: &Path, check: &'static str, detail: impl Into<String>) {
         self.checks.push(SymbolCheck { file: file.to_path_buf(), check, status: Status::Note, detail: detail.into() });
     }
