@@ -437,7 +437,7 @@ pub struct DockerManifest {
 /// `docker manifest`, `e2e`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct DockerArgs {
-    /// The docker CLI (default: `$DOCKER`, else `docker`, then `/usr/bin/docker`).
+    /// The docker CLI (default: `$DOCKER`, else `docker`; e2e also tries `/usr/bin/docker`).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,
     /// Where to write the step metrics (default: `target/xtask/metrics.json`).
