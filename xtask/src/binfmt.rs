@@ -38,7 +38,9 @@ const CONF_DIRS: &[&str] = &["/usr/lib/binfmt.d", "/etc/binfmt.d", "/run/binfmt.
 pub const PROBE_STATUS: i32 = 42;
 
 /// The handler's name, which is also qemu-user's: `qemu-aarch64`.
-pub use crate::install::qemu_name;
+pub fn qemu_name(p: Platform) -> String {
+    p.qemu_user()
+}
 
 /// How the handler for one platform stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +237,8 @@ pub fn tiny_program(p: Platform) -> Vec<u8> {
         Arch::Amd64 => vec![0xbf, 42, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05],
         // movz x0, #42; movz x8, #93 (exit); svc #0
         Arch::Arm64 => [0xd280_0540u32, 0xd280_0ba8, 0xd400_0001].iter().flat_map(|w| w.to_le_bytes()).collect(),
+        // addi a0, zero, 42; addi a7, zero, 93 (exit); ecall
+        Arch::Riscv64 => [0x02a0_0513u32, 0x05d0_0893, 0x0000_0073].iter().flat_map(|w| w.to_le_bytes()).collect(),
     };
     const BASE: u64 = 0x40_0000;
     const EHSIZE: u16 = 64;
@@ -250,7 +254,7 @@ pub fn tiny_program(p: Platform) -> Vec<u8> {
     f.extend_from_slice(&entry.to_le_bytes());
     f.extend_from_slice(&u64::from(EHSIZE).to_le_bytes()); // e_phoff
     f.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
-    f.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    f.extend_from_slice(&p.elf_flags().1.to_le_bytes()); // e_flags: the platform's ABI
     f.extend_from_slice(&EHSIZE.to_le_bytes());
     f.extend_from_slice(&PHSIZE.to_le_bytes());
     f.extend_from_slice(&1u16.to_le_bytes()); // e_phnum

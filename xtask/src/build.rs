@@ -5,6 +5,9 @@
 //! - library: `<target-dir>[/<triple> when cross]/<profile>/libcandle_semantic_router.{so,a}`;
 //! - router:  `<target-dir>/go/<os>-<arch>/extproc`, linked against exactly that
 //!   library directory, with `RUNPATH=$ORIGIN/../lib` (the `dist` layout).
+//!
+//! Both are built reproducibly ([`crate::repro`]): build paths remapped, Go
+//! with `-trimpath` and no build id, `SOURCE_DATE_EPOCH` when given.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,8 @@ pub struct Options {
     pub features: Option<String>,
     pub jobs: Option<u32>,
     pub go: bool,
+    /// `SOURCE_DATE_EPOCH` for the compilers (see [`crate::repro::source_date_epoch`]).
+    pub source_date_epoch: Option<u64>,
 }
 
 /// Where one platform's outputs are.
@@ -69,7 +74,14 @@ impl flags::Build {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let platforms = Platform::or_host(&self.platform)?;
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, !self.no_go))?;
-        let opts = Options { profile: self.profile, features: self.features, jobs: self.jobs, go: !self.no_go };
+        let ws = ctx.workspace()?;
+        let opts = Options {
+            profile: self.profile,
+            features: self.features,
+            jobs: self.jobs,
+            go: !self.no_go,
+            source_date_epoch: crate::repro::source_date_epoch(&ws.root)?,
+        };
         let mut metrics = Metrics::default();
         let result = platforms.iter().try_for_each(|p| build(ctx, *p, &opts, &mut metrics).map(drop));
         eprintln!("\n{}", metrics.table());
@@ -83,13 +95,14 @@ pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metric
     let out = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
     metrics.step(format!("cargo build {PACKAGE} ({platform})"), || build_library(ctx, ws, platform, opts))?;
     if opts.go {
-        metrics.step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out))?;
+        metrics.step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out, opts))?;
     }
     Ok(out)
 }
 
 fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) -> Result<()> {
-    let env = cross::rust_env(&platform)?;
+    let mut env = cargo_env(ws, platform)?;
+    env.extend(opts.source_date_epoch.map(|t| ("SOURCE_DATE_EPOCH".to_string(), t.to_string())));
     let cargo = cargo();
     let manifest = &ws.manifest;
     let (profile, _) = profile_args(&opts.profile);
@@ -113,7 +126,7 @@ fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) 
     Ok(())
 }
 
-fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs) -> Result<()> {
+fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options) -> Result<()> {
     let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
     let lib = out.shared_lib();
     if !lib.is_file() {
@@ -123,18 +136,41 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs) -> Result<()> {
     let _dir = sh.push_dir(ws.path(ROUTER_DIR));
     let output = &out.router;
     let version = version();
-    let ldflags = format!("-X main.version={version}");
+    // `-buildid=`: the build id hashes the inputs' paths and tools; nothing reads it.
+    let ldflags = format!("-buildid= -X main.version={version}");
     let mut cmd = cmd!(sh, "{go} build -trimpath -buildvcs=false -ldflags {ldflags} -o {output} {ROUTER_MAIN}");
     for (k, v) in cross::go_env(&out.platform, Some(&out.lib_dir)) {
         // The router finds the library next to it in `dist/` (bin/ and lib/).
         let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
         cmd = cmd.env(k, v);
     }
+    if let Some(t) = opts.source_date_epoch {
+        cmd = cmd.env("SOURCE_DATE_EPOCH", t.to_string());
+    }
+    let paths = crate::repro::BuildPaths {
+        workspace: ws.root.clone(),
+        target_dir: ws.target_dir()?,
+        cargo_home: None,
+        sysroot: None,
+    };
+    let (k, v) = crate::repro::plan_go_cflags(&paths, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    cmd = cmd.env(k, v);
     cmd.env("GOPROXY", "off")
         .env("GOFLAGS", "-mod=mod")
         .run()
         .with_context(|| format!("building the router for {} failed", out.platform))?;
     Ok(())
+}
+
+/// The environment of every cargo build of `ws` for `platform` (`build`,
+/// `dist`, `precache cook`, the test suites): the cross environment and the
+/// path remapping of [`crate::repro`]. Builds sharing a target directory must
+/// use the same one, or each undoes the other's artifacts.
+pub fn cargo_env(ws: &Workspace, platform: Platform) -> Result<Vec<(String, String)>> {
+    let mut env = cross::rust_env(&platform)?;
+    let rustc = env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| PathBuf::from(v));
+    env.extend(crate::repro::rust_env(ws, platform, rustc.as_deref())?);
+    Ok(env)
 }
 
 /// The version stamped into the router: `$VERSION`, else xtask's own.

@@ -87,7 +87,7 @@ mod tests {
         let wave0 = serde_json::to_string(&matrix(false, Some(0))).unwrap();
         assert_eq!(
             wave0,
-            r#"{"include":[{"image":"extproc","platform":"linux/amd64","slug":"extproc-linux-amd64","dockerfile":"tools/docker/Dockerfile.extproc","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"extproc","platform":"linux/arm64","slug":"extproc-linux-arm64","dockerfile":"tools/docker/Dockerfile.extproc.cross","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"dev","platform":"linux/amd64","slug":"dev-linux-amd64","dockerfile":"tools/docker/Dockerfile","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"dev","platform":"linux/arm64","slug":"dev-linux-arm64","dockerfile":"tools/docker/Dockerfile","runner":"ubuntu-latest","qemu":true,"wave":0}]}"#
+            r#"{"include":[{"image":"extproc","platform":"linux/amd64","slug":"extproc-linux-amd64","dockerfile":"tools/docker/Dockerfile.extproc","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"extproc","platform":"linux/arm64","slug":"extproc-linux-arm64","dockerfile":"tools/docker/Dockerfile.extproc.cross","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"extproc","platform":"linux/riscv64","slug":"extproc-linux-riscv64","dockerfile":"tools/docker/Dockerfile.extproc.cross","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"dev","platform":"linux/amd64","slug":"dev-linux-amd64","dockerfile":"tools/docker/Dockerfile","runner":"ubuntu-latest","qemu":false,"wave":0},{"image":"dev","platform":"linux/arm64","slug":"dev-linux-arm64","dockerfile":"tools/docker/Dockerfile","runner":"ubuntu-latest","qemu":true,"wave":0}]}"#
         );
         let wave1 = matrix(false, Some(1));
         let names: Vec<(&str, &str, bool)> =
@@ -101,7 +101,7 @@ mod tests {
                 ("stack", "linux/arm64", true)
             ]
         );
-        assert_eq!(matrix(false, None).include.len(), 8);
+        assert_eq!(matrix(false, None).include.len(), 9);
         assert!(matrix(false, Some(2)).include.is_empty());
         let pr = matrix(true, None);
         assert_eq!(pr.include.len(), 4);

@@ -440,6 +440,35 @@ mod tests {
     }
 
     #[test]
+    fn amd64_to_riscv64_by_the_table() {
+        const RV: Platform = Platform::RISCV64;
+        let env = plan_rust_env(AMD, RV, &Toolchain::default(), Ok(&gcc(RV)), &lookup(&[])).unwrap();
+        assert_eq!(
+            env,
+            vec![
+                ("CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_LINKER".into(), "riscv64-linux-gnu-gcc".into()),
+                ("CC_riscv64gc_unknown_linux_gnu".into(), "riscv64-linux-gnu-gcc".into()),
+                ("CXX_riscv64gc_unknown_linux_gnu".into(), "riscv64-linux-gnu-g++".into()),
+                ("AR_riscv64gc_unknown_linux_gnu".into(), "riscv64-linux-gnu-ar".into()),
+            ]
+        );
+        let go = plan_go_env(AMD, RV, None, Some(&gcc(RV)), &lookup(&[]));
+        assert!(go.contains(&("GOARCH".into(), "riscv64".into())), "{go:?}");
+        assert!(go.contains(&("CC".into(), "riscv64-linux-gnu-gcc".into())), "{go:?}");
+        // No toolchain: the hint names Debian's packages and zig.
+        let err = choose_cc(AMD, RV, CcChoice::Auto, Err("riscv64-linux-gnu-gcc is not found".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross"), "{err}");
+        // No std: rustup (Debian 12 has no riscv64 std package).
+        let c = StdCandidates { current_sysroot: Some(Path::new("/nonexistent")), distro: None, user_rustc: None };
+        let err = choose_std(AMD, RV, c, &has_std).unwrap_err().to_string();
+        assert!(err.contains("rustup target add riscv64gc-unknown-linux-gnu"), "{err}");
+        assert!(!err.contains("rustc-web"), "{err}");
+        assert_eq!(zig::target(RV), "riscv64-linux-gnu.2.28");
+    }
+
+    #[test]
     fn arm64_to_amd64_with_distro_rustc() {
         let tc = Toolchain { rustc: Some("/usr/bin/rustc".into()) };
         let env = plan_rust_env(ARM, AMD, &tc, Ok(&gcc(AMD)), &lookup(&[])).unwrap();

@@ -12,6 +12,12 @@
 //! config/config.json               the example config
 //! SHA256SUMS                       of every file above
 //! ```
+//!
+//! and `dist/<os>-<arch>.tar.gz` of that tree ([`crate::archive`]).
+//!
+//! The build is reproducible ([`crate::repro`]): `--verify-reproducible`
+//! builds everything again from a copy of the sources in another directory,
+//! with another target directory, `HOME` and `CARGO_HOME`, and compares.
 
 use std::path::{Path, PathBuf};
 
@@ -36,18 +42,60 @@ impl flags::Dist {
         let platforms = Platform::or_host(&self.platform)?;
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, true))?;
         let profile = release_by_default(self.profile);
-        let out_root = self.out.unwrap_or_else(|| ws.path("dist"));
+        let out_root = std::path::absolute(self.out.unwrap_or_else(|| ws.path("dist")))?;
         let mut metrics = Metrics::default();
         let result = (|| {
-            for platform in platforms {
+            for &platform in &platforms {
                 let dir = dist_platform(ctx, platform, &profile, &out_root, &mut metrics)?;
                 println!("{}", dir.display());
+                println!("{}", tarball(&out_root, platform).display());
+            }
+            if self.verify_reproducible {
+                verify_reproducible(ctx, &platforms, &profile, &out_root, &mut metrics)?;
             }
             Ok(())
         })();
         eprintln!("\n{}", metrics.table());
         result
     }
+}
+
+/// `dist/<os>-<arch>.tar.gz`.
+pub fn tarball(out_root: &Path, platform: Platform) -> PathBuf {
+    out_root.join(format!("{}.tar.gz", platform.dir_name()))
+}
+
+/// The second build of `--verify-reproducible`, from a copy of the sources,
+/// then the comparison of every platform's tree and tarball.
+fn verify_reproducible(
+    ctx: &Ctx,
+    platforms: &[Platform],
+    profile: &flags::Profile,
+    out_root: &Path,
+    metrics: &mut Metrics,
+) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let work = ws.target_dir()?.join("xtask/repro");
+    let epoch = crate::repro::source_date_epoch(&ws.root)?;
+    let second = metrics.step("reproducible: copy the sources", || crate::repro::SecondBuild::prepare(ws, &work))?;
+    let out2 = second.root.join("dist");
+    let list: Vec<&str> = platforms.iter().map(|p| p.docker()).collect();
+    let mut args = vec!["dist".to_string(), "--platform".into(), list.join(","), "--out".into()];
+    args.push(out2.display().to_string());
+    match (&profile.profile, profile.release) {
+        (Some(name), _) => args.extend(["--profile".into(), name.clone()]),
+        (None, true) => args.push("--release".into()),
+        (None, false) => {}
+    }
+    metrics.step("reproducible: second build", || second.run(&args, epoch))?;
+    let mut pairs = Vec::new();
+    for p in platforms {
+        pairs.push((out_root.join(p.dir_name()), out2.join(p.dir_name())));
+        pairs.push((tarball(out_root, *p), tarball(&out2, *p)));
+    }
+    crate::repro::check_same(&pairs)?;
+    eprintln!("reproducible: {} platform(s) byte-identical (second build in {})", platforms.len(), work.display());
+    Ok(())
 }
 
 fn release_by_default(profile: flags::Profile) -> flags::Profile {
@@ -67,7 +115,8 @@ pub fn dist_platform(
     metrics: &mut Metrics,
 ) -> Result<PathBuf> {
     let ws = ctx.workspace()?;
-    let opts = build::Options { profile: profile.clone(), go: true, ..Default::default() };
+    let epoch = crate::repro::source_date_epoch(&ws.root)?;
+    let opts = build::Options { profile: profile.clone(), go: true, source_date_epoch: epoch, ..Default::default() };
     let outputs = build::build(ctx, platform, &opts, metrics)?;
     metrics.step(format!("verify-symbols ({platform})"), || {
         let exp = Expectations::from_workspace(&ws.root, platform, None)?;
@@ -77,6 +126,14 @@ pub fn dist_platform(
     })?;
     let dir = out_root.join(platform.dir_name());
     metrics.step(format!("assemble {}", dir.display()), || assemble(&ws.root, &outputs, &dir))?;
+    let tar = tarball(out_root, platform);
+    metrics.step(format!("pack {}", tar.display()), || {
+        let mtime = epoch.unwrap_or_else(|| {
+            eprintln!("note: no SOURCE_DATE_EPOCH and no git commit: the tarball's mtimes are 0 (1970)");
+            0
+        });
+        crate::archive::write_tar_gz(&dir, platform.dir_name(), mtime, &tar)
+    })?;
     Ok(dir)
 }
 
@@ -122,7 +179,7 @@ pub fn runner(platform: Platform, bin: &Path) -> Result<Vec<String>> {
     if platform.is_host() {
         return Ok(Vec::new());
     }
-    let qemu = format!("qemu-{}", platform.rust_triple().split('-').next().unwrap_or_default());
+    let qemu = platform.qemu_user();
     let qemu_bin =
         [format!("{qemu}-static"), qemu.clone()].into_iter().find(|b| which::which(b).is_ok()).with_context(|| {
             format!("{qemu}-static is needed to run {platform} binaries: apt-get install qemu-user-static")

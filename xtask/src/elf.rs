@@ -79,13 +79,16 @@ pub struct Ident {
     pub class: Class,
     pub endianness: Endianness,
     pub elf_type: ElfType,
+    /// `e_flags`: processor-specific (RISC-V keeps its float ABI and RVC there).
+    pub flags: u32,
 }
 
 impl Ident {
-    /// e.g. `X86_64 ELF64 little-endian`.
+    /// e.g. `X86_64 ELF64 little-endian`, `RISCV ELF64 little-endian e_flags 0x5`.
     pub fn describe(&self) -> String {
+        let flags = if self.flags == 0 { String::new() } else { format!(" e_flags {:#x}", self.flags) };
         format!(
-            "{} {} {}-endian",
+            "{} {} {}-endian{flags}",
             machine_name(self.machine),
             match self.class {
                 Class::Elf32 => "ELF32",
@@ -340,6 +343,7 @@ fn ident_of(elf: &Elf<'_>) -> Ident {
         class: if elf.is_64 { Class::Elf64 } else { Class::Elf32 },
         endianness: if elf.little_endian { Endianness::Little } else { Endianness::Big },
         elf_type,
+        flags: h.e_flags,
     }
 }
 

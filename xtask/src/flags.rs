@@ -201,6 +201,11 @@ pub struct Dist {
     /// Output directory (default: `dist/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Then build again from a copy of the sources (another directory, target
+    /// dir, HOME and CARGO_HOME) and fail, naming the first differing file and
+    /// ELF section, unless both `dist/` trees are byte-identical.
+    #[arg(long)]
+    pub verify_reproducible: bool,
 }
 
 #[derive(Debug, Args)]
@@ -308,13 +313,16 @@ pub struct BenchCross {
     /// Reuse the libraries of the previous run (only the verify-symbols figures).
     #[arg(long)]
     pub no_build: bool,
+    /// Foreign platforms to cross-build (default: every platform but the host).
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Cold build vs cached rebuild of candle-binding (and cargo-chef if installed).
     Precache,
-    /// arm64 cross build vs amd64 native build; verify-symbols vs `nm -D`.
+    /// Cross builds (every foreign platform) vs the native build; verify-symbols vs `nm -D`.
     Cross(BenchCross),
 }
 

@@ -124,9 +124,7 @@ pub fn need_of_tool(tool: &str) -> Option<Need> {
 
 /// The name of qemu-user's emulator (and binfmt handler) for `p`: `qemu-aarch64`.
 pub fn qemu_name(p: Platform) -> String {
-    // The GNU prefix starts with the CPU name qemu uses (`riscv64-linux-gnu-`,
-    // where the Rust triple says `riscv64gc`).
-    format!("qemu-{}", p.gnu_prefix().split('-').next().unwrap_or_default())
+    p.qemu_user()
 }
 
 impl Need {
@@ -208,11 +206,14 @@ pub fn row(need: Need) -> Row {
             Arch::Amd64 => {
                 r(&["rustc-web", "libstd-rust-web-dev:amd64"], &[], "`rustup target add x86_64-unknown-linux-gnu`")
             }
+            // Debian 12 has no riscv64 port, hence no riscv64 std package.
+            Arch::Riscv64 => r(&[], &[], "`rustup target add riscv64gc-unknown-linux-gnu`"),
         },
         // Fedora's and EPEL's cross gcc have no glibc (kernels only): zig instead.
         Need::CrossCc(p) => match p.arch {
             Arch::Arm64 => r(&["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"], &[], ZIG_HINT),
             Arch::Amd64 => r(&["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"], &[], ZIG_HINT),
+            Arch::Riscv64 => r(&["gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross"], &[], ZIG_HINT),
         },
         Need::Go | Need::Lint(LintTool::Go | LintTool::Gofmt) => r(&["golang-go"], &["golang"], "https://go.dev/dl"),
         Need::HostCc => r(&["gcc", "libc6-dev"], &["gcc", "glibc-devel"], ""),

@@ -6,6 +6,7 @@
 //! - `metrics`: timing of steps, printed as a table;
 //! - one module per command (`codegen`, `model`, `test`, ...).
 
+mod archive;
 mod bench;
 mod binfmt;
 mod build;
@@ -28,6 +29,7 @@ mod metrics;
 mod model;
 mod platform;
 mod precache;
+mod repro;
 mod smoke;
 mod symbols;
 mod sys;

@@ -12,6 +12,7 @@ use anyhow::{bail, Result};
 pub enum Arch {
     Amd64,
     Arm64,
+    Riscv64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,14 +22,15 @@ pub struct Platform {
 
 /// The spellings accepted by [`Platform::parse`], shown when parsing fails.
 const SUPPORTED: &str = "linux/amd64 (amd64, x86_64, x86_64-unknown-linux-gnu), \
-     linux/arm64 (linux/arm64/v8, arm64, aarch64, aarch64-unknown-linux-gnu)";
+     linux/arm64 (linux/arm64/v8, arm64, aarch64, aarch64-unknown-linux-gnu), \
+     linux/riscv64 (riscv64, riscv64gc, riscv64gc-unknown-linux-gnu)";
 
 impl Platform {
     pub const AMD64: Platform = Platform { arch: Arch::Amd64 };
     pub const ARM64: Platform = Platform { arch: Arch::Arm64 };
+    pub const RISCV64: Platform = Platform { arch: Arch::Riscv64 };
     /// Every supported platform.
-    #[allow(dead_code)] // for callers that iterate over platforms; the tests do
-    pub const ALL: [Platform; 2] = [Platform::AMD64, Platform::ARM64];
+    pub const ALL: [Platform; 3] = [Platform::AMD64, Platform::ARM64, Platform::RISCV64];
 
     /// Parse a Docker platform (`linux/arm64`, `linux/arm64/v8`), a bare
     /// architecture (`amd64`, `x86_64`, `arm64`, `aarch64`) or a Rust triple
@@ -53,6 +55,7 @@ impl Platform {
             | "arm64/v8"
             | "aarch64"
             | "aarch64-unknown-linux-gnu" => Arch::Arm64,
+            "linux/riscv64" | "riscv64" | "riscv64gc" | "riscv64gc-unknown-linux-gnu" => Arch::Riscv64,
             _ => bail!("unsupported platform `{}`; supported: {SUPPORTED}", s.trim()),
         };
         Ok(Platform { arch })
@@ -70,6 +73,7 @@ impl Platform {
         match arch {
             "x86_64" => Ok(Platform::AMD64),
             "aarch64" => Ok(Platform::ARM64),
+            "riscv64" => Ok(Platform::RISCV64),
             _ => bail!("host architecture `{arch}` is not supported; supported: {SUPPORTED}"),
         }
     }
@@ -99,6 +103,7 @@ impl Platform {
         match self.arch {
             Arch::Amd64 => "linux/amd64",
             Arch::Arm64 => "linux/arm64",
+            Arch::Riscv64 => "linux/riscv64",
         }
     }
 
@@ -107,6 +112,7 @@ impl Platform {
         match self.arch {
             Arch::Amd64 => "linux-amd64",
             Arch::Arm64 => "linux-arm64",
+            Arch::Riscv64 => "linux-riscv64",
         }
     }
 
@@ -114,6 +120,7 @@ impl Platform {
         match self.arch {
             Arch::Amd64 => "x86_64-unknown-linux-gnu",
             Arch::Arm64 => "aarch64-unknown-linux-gnu",
+            Arch::Riscv64 => "riscv64gc-unknown-linux-gnu",
         }
     }
 
@@ -125,6 +132,7 @@ impl Platform {
         match self.arch {
             Arch::Amd64 => "amd64",
             Arch::Arm64 => "arm64",
+            Arch::Riscv64 => "riscv64",
         }
     }
 
@@ -133,6 +141,7 @@ impl Platform {
         match self.arch {
             Arch::Amd64 => "x86_64-linux-gnu-",
             Arch::Arm64 => "aarch64-linux-gnu-",
+            Arch::Riscv64 => "riscv64-linux-gnu-",
         }
     }
 
@@ -141,16 +150,53 @@ impl Platform {
         match self.arch {
             Arch::Amd64 => "amd64",
             Arch::Arm64 => "arm64",
+            Arch::Riscv64 => "riscv64",
         }
     }
 
     /// The `e_machine` of ELF files built for this platform.
     pub fn elf_machine(&self) -> u16 {
-        use goblin::elf::header::{EM_AARCH64, EM_X86_64};
+        use goblin::elf::header::{EM_AARCH64, EM_RISCV, EM_X86_64};
         match self.arch {
             Arch::Amd64 => EM_X86_64,
             Arch::Arm64 => EM_AARCH64,
+            Arch::Riscv64 => EM_RISCV,
         }
+    }
+
+    /// The `e_flags` ELF files built for this platform carry, as (mask, value):
+    /// `flags & mask == value`. x86-64 and AArch64 define no flags (0). RISC-V
+    /// records the ABI there: `riscv64gc-unknown-linux-gnu` is the LP64D ABI
+    /// (`EF_RISCV_FLOAT_ABI_DOUBLE`) with compressed instructions
+    /// (`EF_RISCV_RVC`); objects of another float ABI cannot be linked with it,
+    /// and RVE (16 registers) or TSO objects are not this target either.
+    pub fn elf_flags(&self) -> (u32, u32) {
+        const EF_RISCV_RVC: u32 = 0x1;
+        const EF_RISCV_FLOAT_ABI: u32 = 0x6;
+        const EF_RISCV_FLOAT_ABI_DOUBLE: u32 = 0x4;
+        const EF_RISCV_RVE: u32 = 0x8;
+        const EF_RISCV_TSO: u32 = 0x10;
+        match self.arch {
+            Arch::Amd64 | Arch::Arm64 => (u32::MAX, 0),
+            Arch::Riscv64 => (
+                EF_RISCV_RVC | EF_RISCV_FLOAT_ABI | EF_RISCV_RVE | EF_RISCV_TSO,
+                EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE,
+            ),
+        }
+    }
+
+    /// The architecture as GNU tools, QEMU and zig spell it (`x86_64`,
+    /// `aarch64`, `riscv64`): the first part of [`Platform::gnu_prefix`]. The
+    /// Rust triple's first part is not it (`riscv64gc`).
+    pub fn gnu_arch(&self) -> &'static str {
+        let prefix = self.gnu_prefix();
+        &prefix[..prefix.find('-').unwrap_or(prefix.len())]
+    }
+
+    /// The qemu-user emulator of this platform, e.g. `qemu-aarch64` (also the
+    /// name of its binfmt_misc handler).
+    pub fn qemu_user(&self) -> String {
+        format!("qemu-{}", self.gnu_arch())
     }
 
     pub fn is_host(&self) -> bool {
@@ -183,14 +229,21 @@ mod tests {
         for s in ["linux/arm64", "linux/arm64/v8", "arm64", "aarch64", "aarch64-unknown-linux-gnu"] {
             assert_eq!(Platform::parse(s).unwrap(), Platform::ARM64, "{s}");
         }
+        for s in ["linux/riscv64", "riscv64", "riscv64gc", "riscv64gc-unknown-linux-gnu", "Linux/RISCV64"] {
+            assert_eq!(Platform::parse(s).unwrap(), Platform::RISCV64, "{s}");
+        }
     }
 
     #[test]
     fn unknown_is_one_error_listing_supported() {
-        for s in ["", "linux/riscv64", "windows/amd64", "armv7", "x86_64-pc-windows-msvc"] {
+        for s in ["", "linux/riscv32", "riscv64-unknown-linux-musl", "windows/amd64", "armv7", "x86_64-pc-windows-msvc"]
+        {
             let err = Platform::parse(s).unwrap_err().to_string();
             assert!(err.contains("unsupported platform"), "{err}");
-            assert!(err.contains("linux/amd64") && err.contains("linux/arm64"), "{err}");
+            assert!(
+                err.contains("linux/amd64") && err.contains("linux/arm64") && err.contains("linux/riscv64"),
+                "{err}"
+            );
             assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
@@ -220,6 +273,24 @@ mod tests {
         assert_eq!(arm.gnu_prefix(), "aarch64-linux-gnu-");
         assert_eq!(arm.debian_arch(), "arm64");
         assert_eq!(arm.elf_machine(), 183);
+        assert_eq!(arm.elf_flags(), (u32::MAX, 0));
+        assert_eq!((arm.gnu_arch(), arm.qemu_user()), ("aarch64", "qemu-aarch64".into()));
+        assert_eq!((amd.gnu_arch(), amd.qemu_user()), ("x86_64", "qemu-x86_64".into()));
+
+        let rv = Platform::RISCV64;
+        assert_eq!(rv.os(), "linux");
+        assert_eq!(rv.docker(), "linux/riscv64");
+        assert_eq!(rv.to_string(), "linux/riscv64");
+        assert_eq!(rv.dir_name(), "linux-riscv64");
+        assert_eq!(rv.rust_triple(), "riscv64gc-unknown-linux-gnu");
+        assert_eq!(rv.goos(), "linux");
+        assert_eq!(rv.goarch(), "riscv64");
+        assert_eq!(rv.gnu_prefix(), "riscv64-linux-gnu-");
+        assert_eq!(rv.debian_arch(), "riscv64");
+        assert_eq!(rv.elf_machine(), 243);
+        // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, checked against the float-ABI, RVE and TSO bits.
+        assert_eq!(rv.elf_flags(), (0x1f, 0x5));
+        assert_eq!((rv.gnu_arch(), rv.qemu_user()), ("riscv64", "qemu-riscv64".into()));
     }
 
     #[test]
@@ -240,7 +311,8 @@ mod tests {
         assert_eq!(host.rust_triple().split('-').next().unwrap(), std::env::consts::ARCH);
         assert_eq!(Platform::ALL.iter().filter(|p| p.is_host()).count(), 1);
         assert!(Platform::from_consts("macos", "x86_64").is_err());
-        assert!(Platform::from_consts("linux", "riscv64").is_err());
+        assert_eq!(Platform::from_consts("linux", "riscv64").unwrap(), Platform::RISCV64);
+        assert!(Platform::from_consts("linux", "powerpc64").is_err());
     }
 
     #[test]

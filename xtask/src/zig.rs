@@ -52,8 +52,7 @@ pub fn find() -> Option<PathBuf> {
 
 /// The zig target for `p`, with the glibc version: `aarch64-linux-gnu.2.28`.
 pub fn target(p: Platform) -> String {
-    let arch = p.rust_triple().split('-').next().unwrap_or_default();
-    format!("{arch}-linux-gnu.{GLIBC}")
+    format!("{}-linux-gnu.{GLIBC}", p.gnu_arch())
 }
 
 /// The three tools of a wrapper set.

@@ -1,8 +1,9 @@
 //! `cargo xtask bench cross`: what cross-compiling costs, and what goblin costs.
 //!
 //! In one run, printed as figures and ratios:
-//! - a cold release build of candle-binding for linux/arm64 (cross, no QEMU)
-//!   against the same build for the amd64 host (goal: ratio ≤ 1.3);
+//! - a cold release build of candle-binding for each foreign platform (cross,
+//!   no QEMU; `--platform` picks some) against the same build for the host
+//!   (goal: ratio ≤ 1.3);
 //! - `xtask verify-symbols` on the built library against `nm -D
 //!   --defined-only` on the same file, median of several runs of each as
 //!   processes (goal: ratio ≤ 1.0, under 50 ms).
@@ -28,18 +29,25 @@ use crate::{
     cross, flags,
     metrics::human,
     platform::Platform,
-    workspace::cargo,
+    workspace::{cargo, Workspace},
     Ctx,
 };
 
 const RUNS: usize = 15;
 
-pub fn run(ctx: &Ctx, no_build: bool) -> Result<()> {
+pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
     let ws = ctx.workspace()?;
     let host = Platform::host()?;
-    let foreign = Platform::ALL.into_iter().find(|p| !p.is_host()).context("no foreign platform")?;
+    let foreign: Vec<Platform> = if platforms.is_empty() {
+        Platform::ALL.into_iter().filter(|p| !p.is_host()).collect()
+    } else {
+        Platform::or_host(platforms)?
+    };
+    if foreign.contains(&host) {
+        bail!("--platform {host} is the host: it is always built, as the native reference");
+    }
     let root = ws.target_dir()?.join("xtask/bench-cross");
-    let release = flags::Profile { release: true, profile: None };
+    let release = flags::Profile::RELEASE;
 
     // A copy of ourselves: `cargo` may rebuild xtask while the builds run.
     std::fs::create_dir_all(&root)?;
@@ -47,32 +55,75 @@ pub fn run(ctx: &Ctx, no_build: bool) -> Result<()> {
     std::fs::copy(std::env::current_exe().context("cannot locate the xtask executable")?, &exe)
         .context("cannot copy the xtask executable")?;
 
-    // The compiler of the cross build, which the native build then uses too.
-    let cross_env = cross::rust_env(&foreign)?;
-    let rustc = cross_env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| v.clone());
-    let mut built = Vec::new();
-    for platform in [host, foreign] {
-        let target_dir = root.join(platform.dir_name());
-        let lib = Outputs::new(&target_dir, platform, &release).shared_lib();
+    // The compiler of each cross build; the native build runs once with each
+    // compiler used (usually one), so that every ratio compares one compiler.
+    let mut plan: Vec<(Platform, Option<String>)> = Vec::new();
+    for &p in &foreign {
+        let env = cross::rust_env(&p)?;
+        plan.push((p, env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| v.clone())));
+    }
+    let mut compilers: Vec<Option<String>> = Vec::new();
+    for (_, rustc) in &plan {
+        if !compilers.contains(rustc) {
+            compilers.push(rustc.clone());
+        }
+    }
+    let mut builds: Vec<(Platform, Option<String>)> = compilers.iter().map(|c| (host, c.clone())).collect();
+    builds.extend(plan.iter().cloned());
+
+    // (platform, compiler, time, library)
+    let mut built: Vec<(Platform, Option<String>, Option<Duration>, PathBuf)> = Vec::new();
+    for (i, (platform, rustc)) in builds.iter().enumerate() {
+        let name = if *platform == host && i > 0 {
+            format!("{}-{i}", platform.dir_name())
+        } else {
+            platform.dir_name().to_string()
+        };
+        let target_dir = root.join(name);
+        let lib = Outputs::new(&target_dir, *platform, &release).shared_lib();
         if no_build {
             if !lib.is_file() {
                 bail!("--no-build: {} is not there; run `cargo xtask bench cross` once", lib.display());
             }
-            built.push((platform, None, lib));
+            built.push((*platform, rustc.clone(), None, lib));
             continue;
         }
         if target_dir.exists() {
             std::fs::remove_dir_all(&target_dir).with_context(|| format!("cannot clear {}", target_dir.display()))?;
         }
         eprintln!("==> cold release build of {PACKAGE} for {platform} in {}", target_dir.display());
-        let time = cold_build(&ws.manifest, &target_dir, platform, rustc.as_deref())?;
+        let time = cold_build(ws, &target_dir, *platform, rustc.as_deref())?;
         eprintln!("    {}", human(time));
-        built.push((platform, Some(time), lib));
+        built.push((*platform, rustc.clone(), Some(time), lib));
     }
-    let (_, native, host_lib) = &built[0];
-    let (_, crossed, foreign_lib) = &built[1];
-    let mut rows = Vec::new();
-    for (platform, lib) in [(host, host_lib), (foreign, foreign_lib)] {
+
+    let compiler_name = |rustc: &Option<String>| {
+        rustc.clone().unwrap_or_else(|| std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+    };
+    for rustc in &compilers {
+        let native = built.iter().find(|b| b.0 == host && b.1 == *rustc).and_then(|b| b.2);
+        let Some(native) = native else { continue };
+        println!("\ncross builds vs the native build of {PACKAGE} (release, cold, all with {})", compiler_name(rustc));
+        println!("  {:<36} {:>10}", format!("native {host}"), human(native));
+        for (p, _, t, _) in built.iter().filter(|b| b.0 != host && b.1 == *rustc) {
+            let Some(t) = t else { continue };
+            let ratio = t.as_secs_f64() / native.as_secs_f64();
+            println!(
+                "  {:<36} {:>10}   ratio {ratio:.2}   goal <= 1.30 {}",
+                format!("cross  {p} (no QEMU)"),
+                human(*t),
+                verdict(ratio <= 1.3)
+            );
+        }
+    }
+
+    println!("\nverify-symbols vs nm -D --defined-only (median of {RUNS} runs, as processes)");
+    let mut seen = Vec::new();
+    for (platform, _, _, lib) in &built {
+        if seen.contains(platform) {
+            continue;
+        }
+        seen.push(*platform);
         let verify = median_time(|| {
             let mut c = Command::new(&exe);
             c.arg("verify-symbols").arg("--platform").arg(platform.docker()).arg(lib).current_dir(&ws.root);
@@ -83,19 +134,6 @@ pub fn run(ctx: &Ctx, no_build: bool) -> Result<()> {
             c.args(["-D", "--defined-only"]).arg(lib);
             c
         })?;
-        rows.push((platform, verify, nm));
-    }
-
-    if let (Some(native), Some(crossed)) = (native, crossed) {
-        let compiler = rustc.clone().unwrap_or_else(|| std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()));
-        println!("\ncross build vs native build of {PACKAGE} (release, cold, both with {compiler})");
-        println!("  {:<34} {:>10}", format!("native {host}"), human(*native));
-        println!("  {:<34} {:>10}", format!("cross  {foreign} (no QEMU)"), human(*crossed));
-        let ratio = crossed.as_secs_f64() / native.as_secs_f64();
-        println!("  {:<34} {:>10.2}   goal <= 1.30 {}", "ratio cross/native", ratio, verdict(ratio <= 1.3));
-    }
-    println!("\nverify-symbols vs nm -D --defined-only (median of {RUNS} runs, as processes)");
-    for (platform, verify, nm) in rows {
         let ratio = verify.as_secs_f64() / nm.as_secs_f64();
         println!(
             "  {platform}: verify-symbols {:>6.1} ms, nm -D {:>6.1} ms, ratio {ratio:.2}   goal <= 1.00 and < 50 ms {}",
@@ -121,15 +159,16 @@ fn ms(d: Duration) -> f64 {
 
 /// A cold `cargo build --release` of the library for `platform` in
 /// `target_dir`, with `rustc` as the compiler when given.
-fn cold_build(manifest: &Path, target_dir: &PathBuf, platform: Platform, rustc: Option<&str>) -> Result<Duration> {
+fn cold_build(ws: &Workspace, target_dir: &Path, platform: Platform, rustc: Option<&str>) -> Result<Duration> {
     let mut cmd = Command::new(cargo());
     cmd.args(["build", "--locked", "--release", "--package", PACKAGE, "--manifest-path"])
-        .arg(manifest)
+        .arg(&ws.manifest)
         .env("CARGO_TARGET_DIR", target_dir);
     if !platform.is_host() {
         cmd.args(["--target", platform.rust_triple()]);
     }
-    cmd.envs(cross::rust_env(&platform)?);
+    // What `xtask build` sets: the cross environment and the path remapping.
+    cmd.envs(crate::build::cargo_env(ws, platform)?);
     if let Some(rustc) = rustc {
         cmd.env("RUSTC", rustc);
     }

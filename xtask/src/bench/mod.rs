@@ -18,7 +18,7 @@ impl flags::Bench {
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, false))?;
         match self.cmd {
             flags::BenchCmd::Precache => precache::run(ctx),
-            flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build),
+            flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build, &cmd.platform),
         }
     }
 }

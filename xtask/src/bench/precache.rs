@@ -48,8 +48,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let build = |dir: &Path, target: &Path| -> Result<()> {
         let cargo = cargo();
         let _d = sh.push_dir(dir);
+        // The same environment as `xtask build`, which the cook shares.
+        let ws = Workspace::locate(sh, Some(&dir.join("Cargo.toml")))?;
         cmd!(sh, "{cargo} build --release --locked -p {PACKAGE}")
             .env("CARGO_TARGET_DIR", target)
+            .envs(crate::build::cargo_env(&ws, crate::platform::Platform::host()?)?)
             .run()
             .with_context(|| format!("cargo build in {} failed", dir.display()))
     };

@@ -33,7 +33,7 @@ pub const IMAGES: &[ImageSpec] = &[
         name: "extproc",
         native: "tools/docker/Dockerfile.extproc",
         cross: Some("tools/docker/Dockerfile.extproc.cross"),
-        platforms: BOTH,
+        platforms: &[Platform::AMD64, Platform::ARM64, Platform::RISCV64],
         base_args: &["BUILDER_IMAGE", "RUNTIME_IMAGE"],
         from: None,
         about: "the semantic router (Go) with libcandle_semantic_router.so",

@@ -9,7 +9,7 @@ use xshell::cmd;
 use super::skeleton::Skeleton;
 use crate::{
     clean_stale::{self, Removed, Scope},
-    cross, flags,
+    flags,
     platform::Platform,
     workspace::{cargo, profile_args, Workspace},
     Ctx,
@@ -112,10 +112,7 @@ pub fn cook(
     platform: Option<&Platform>,
     profile_dir: &str,
 ) -> Result<Removed> {
-    let env = match platform {
-        Some(p) => cross::rust_env(p)?,
-        None => Vec::new(),
-    };
+    let env = crate::build::cargo_env(ws, platform.copied().map_or_else(Platform::host, Ok)?)?;
     let cargo = cargo();
     let args = plan.cargo_args(&ws.manifest);
     let _dir = sh.push_dir(&ws.root);

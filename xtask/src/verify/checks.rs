@@ -15,14 +15,29 @@ use crate::{
     platform::Platform,
 };
 
-fn check_machine(report: &mut SymbolReport, file: &Path, ident: &Ident, platform: Platform) -> bool {
-    let want = Ident {
+/// The target of `platform` as an [`Ident`] of type `elf_type`.
+fn platform_ident(platform: Platform, elf_type: ElfType) -> Ident {
+    Ident {
         machine: platform.elf_machine(),
         class: Class::Elf64,
         endianness: Endianness::Little,
-        elf_type: ident.elf_type,
-    };
-    let pass = *ident == want;
+        elf_type,
+        flags: platform.elf_flags().1,
+    }
+}
+
+/// Whether `ident` is code for `platform` (machine, class, endianness and the
+/// `e_flags` bits the platform fixes; the type is not compared).
+fn is_platform(ident: &Ident, platform: Platform) -> bool {
+    let want = platform_ident(platform, ident.elf_type);
+    let (mask, flags) = platform.elf_flags();
+    (ident.machine, ident.class, ident.endianness) == (want.machine, want.class, want.endianness)
+        && ident.flags & mask == flags
+}
+
+fn check_machine(report: &mut SymbolReport, file: &Path, ident: &Ident, platform: Platform) -> bool {
+    let want = platform_ident(platform, ident.elf_type);
+    let pass = is_platform(ident, platform);
     let detail = if pass {
         format!("{} ({platform})", ident.describe())
     } else {
@@ -217,11 +232,7 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> SymbolReport {
     for m in &a.members {
         match &m.ident {
             Ok(id) => {
-                if id.machine != want_machine
-                    || id.class != Class::Elf64
-                    || id.endianness != Endianness::Little
-                    || id.elf_type != ElfType::Relocatable
-                {
+                if !is_platform(id, exp.platform) || id.elf_type != ElfType::Relocatable {
                     wrong.push(format!("{} ({} {})", m.name, id.describe(), id.elf_type));
                 }
             }
@@ -232,12 +243,7 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> SymbolReport {
     let detail = if a.members.is_empty() {
         "empty archive".to_string()
     } else if pass {
-        let want = Ident {
-            machine: want_machine,
-            class: Class::Elf64,
-            endianness: Endianness::Little,
-            elf_type: ElfType::Relocatable,
-        };
+        let want = platform_ident(exp.platform, ElfType::Relocatable);
         format!("all {} members {} objects ({})", a.members.len(), want.describe(), exp.platform)
     } else {
         let mut parts = Vec::new();
@@ -359,6 +365,36 @@ pub fn verify_outputs(outputs: &Outputs, router: bool, exp: &Expectations) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn riscv64_machine_includes_the_abi_flags() {
+        let rv = |flags| Ident {
+            machine: goblin::elf::header::EM_RISCV,
+            class: Class::Elf64,
+            endianness: Endianness::Little,
+            elf_type: ElfType::SharedObject,
+            flags,
+        };
+        let check = |ident: Ident, p: Platform| {
+            let mut r = SymbolReport::default();
+            let pass = check_machine(&mut r, Path::new("/t/lib.so"), &ident, p);
+            (pass, r.checks[0].detail.clone())
+        };
+        let (pass, detail) = check(rv(0x5), Platform::RISCV64);
+        assert!(pass, "{detail}");
+        assert_eq!(detail, "RISCV ELF64 little-endian e_flags 0x5 (linux/riscv64)");
+        for wrong in
+            [0x4 /* no RVC */, 0x1 /* soft-float ABI */, 0x3 /* single-float */, 0xd /* RVE */]
+        {
+            let (pass, detail) = check(rv(wrong), Platform::RISCV64);
+            assert!(!pass, "{wrong:#x}");
+            assert!(detail.ends_with("but linux/riscv64 needs RISCV ELF64 little-endian e_flags 0x5"), "{detail}");
+        }
+        assert!(!check(rv(0x5), Platform::ARM64).0);
+        let arm = Ident { machine: goblin::elf::header::EM_AARCH64, flags: 0, ..rv(0) };
+        assert!(check(arm, Platform::ARM64).0);
+        assert!(!check(Ident { flags: 0x1, ..arm }, Platform::ARM64).0, "AArch64 defines no flags");
+    }
 
     #[test]
     fn origin_paths() {
