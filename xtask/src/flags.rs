@@ -635,3 +635,34 @@ impl LintCheck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn enum_names_on_the_command_line_are_the_reported_ones() {
+        for s in Suite::ALL {
+            assert_eq!(s.to_possible_value().unwrap().get_name(), s.name());
+        }
+        assert_eq!(Suite::value_variants().len(), Suite::ALL.len());
+        for c in LintCheck::ALL {
+            assert_eq!(c.to_possible_value().unwrap().get_name(), c.name());
+        }
+        assert_eq!(LintCheck::value_variants().len(), LintCheck::ALL.len());
+    }
+
+    #[test]
+    fn platforms_parse_into_platforms() {
+        let x = Xtask::try_parse_from(["xtask", "dist", "--platform", "arm64,linux/amd64,aarch64"]).unwrap();
+        let Cmd::Dist(d) = x.cmd else { panic!("not dist") };
+        assert_eq!(d.platform, [Platform::ARM64, Platform::AMD64, Platform::ARM64]);
+        assert_eq!(Platform::or_host(&d.platform).unwrap(), [Platform::ARM64, Platform::AMD64]);
+        let err = Xtask::try_parse_from(["xtask", "build", "--platform", "sparc"]).unwrap_err().to_string();
+        assert!(err.contains("unsupported platform `sparc`"), "{err}");
+        let e2e = E2e::default();
+        assert_eq!((e2e.registry.as_str(), e2e.platform.len()), (E2e::REGISTRY, 0));
+    }
+}

@@ -426,8 +426,7 @@ fn no_module_is_over_700_lines_apart_from_its_tests() {
     for (module, text) in sources() {
         let code = without_tests(&code_only(&text));
         let lines = code.lines().filter(|l| !l.trim().is_empty()).count();
-        // clean_stale: its split belongs to the precache work (issue 17).
-        if lines > 700 && module != "clean_stale" {
+        if lines > 700 {
             big.push(format!("{module}: {lines} lines"));
         }
     }

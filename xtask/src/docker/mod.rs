@@ -27,7 +27,7 @@ use crate::{flags, platform::Platform, Ctx};
 use argv::{BuildRequest, CacheKind, ManifestRequest};
 use dockerfile::DeclaredArgs;
 use engine::{BuildxMode, Docker};
-use report::Report;
+use report::RunReport;
 
 impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
@@ -41,14 +41,14 @@ impl flags::Docker {
                     crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
                 }
                 let image = self.build.image.clone().unwrap_or_default();
-                let mut report = Report::new(format!("docker {image}"));
+                let mut report = RunReport::new(format!("docker {image}"));
                 let metrics_file = report::metrics_path(ctx, self.build.engine.metrics_file.as_deref());
                 let res = build(ctx, &self.build, &mut report).map(drop);
                 report.finish(&res, &metrics_file);
                 res
             }
             Some(flags::DockerCmd::Manifest(m)) => {
-                let mut report = Report::new(format!("docker manifest {}", m.image));
+                let mut report = RunReport::new(format!("docker manifest {}", m.image));
                 let metrics_file = report::metrics_path(ctx, m.engine.metrics_file.as_deref());
                 let res = manifest(ctx, &m, &mut report).map(drop);
                 report.finish(&res, &metrics_file);
@@ -92,7 +92,7 @@ fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(
 }
 
 /// `cargo xtask docker <image> …` (also called by the e2e test).
-pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Result<Vec<Built>> {
+pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Result<Vec<Built>> {
     let image = opts.image.as_deref().context("which image? (e.g. `cargo xtask docker extproc`)")?;
     let spec = images::find(image)?;
     let host = Platform::host()?;
@@ -259,7 +259,7 @@ fn repo_digest(docker: &Docker, r: &str, name: &str) -> Result<String> {
 }
 
 /// `cargo xtask docker manifest <image> …` (also called by the e2e test).
-pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut Report) -> Result<Vec<String>> {
+pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut RunReport) -> Result<Vec<String>> {
     let spec = images::find(&opts.image)?;
     let expected = if opts.platform.is_empty() { spec.platforms.to_vec() } else { spec.platforms_for(&opts.platform)? };
     let name = argv::image_name(opts.registry.as_deref(), spec.name);
@@ -316,7 +316,7 @@ pub fn merge(
     tags: Vec<String>,
     sources: Vec<String>,
     expected: &[Platform],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Vec<String>> {
     let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources)?;
     let tag = req.tags[0].clone();

@@ -27,7 +27,9 @@ pub struct ImageResult {
     pub digest: Option<String>,
 }
 
-pub struct Report {
+/// What a docker command (or the e2e) ran: its steps, image builds and
+/// figures, for the table, `metrics.json` and the GitHub step summary.
+pub struct RunReport {
     pub command: String,
     pub metrics: Metrics,
     pub images: Vec<ImageResult>,
@@ -39,9 +41,9 @@ pub struct Report {
     start: Instant,
 }
 
-impl Report {
-    pub fn new(command: impl Into<String>) -> Report {
-        Report {
+impl RunReport {
+    pub fn new(command: impl Into<String>) -> RunReport {
+        RunReport {
             command: command.into(),
             metrics: Metrics::default(),
             images: Vec::new(),
@@ -243,7 +245,7 @@ mod tests {
     fn json_is_written_on_failure_too() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/metrics.json");
-        let mut r = Report::new("docker extproc");
+        let mut r = RunReport::new("docker extproc");
         let _ = r.step("a", || Ok(()));
         let res: Result<()> = r.step("b", || anyhow::bail!("boom"));
         r.finish(&res, &path);

@@ -32,7 +32,7 @@ use crate::{
     docker::{
         self, argv,
         engine::{BuildxMode, Docker},
-        report::Report,
+        report::RunReport,
         Built,
     },
     flags, http,
@@ -51,7 +51,7 @@ pub fn base_image(p: Platform) -> String {
 
 impl flags::E2e {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let mut report = Report::new("e2e");
+        let mut report = RunReport::new("e2e");
         let metrics_file = docker::report::metrics_path(ctx, self.engine.metrics_file.as_deref());
         let mut started = services::Started::default();
         let res = e2e(ctx, &self, &mut report, &mut started);
@@ -72,7 +72,7 @@ struct Env<'a> {
     secrets: Vec<String>,
 }
 
-fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services::Started) -> Result<()> {
+fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut services::Started) -> Result<()> {
     let host = Platform::host()?;
     let platforms = if opts.platform.is_empty() {
         vec![Platform::AMD64, Platform::ARM64]
@@ -203,7 +203,7 @@ fn build(
     p: Platform,
     host: Platform,
     no_cache: bool,
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Built> {
     build_image(env, context, "extproc", p, build_args("extproc", host, p, ""), no_cache, report)
 }
@@ -230,7 +230,7 @@ fn build_image(
     p: Platform,
     build_arg: Vec<String>,
     no_cache: bool,
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Built> {
     let opts = flags::DockerBuild {
         image: Some(image.into()),
@@ -388,7 +388,7 @@ fn rebuilds(
     platforms: &[Platform],
     host: Platform,
     cold: &[Built],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<()> {
     let mut rows = Vec::new();
     report.phase = Some("no change".into());
