@@ -414,7 +414,7 @@ pub struct DockerBuild {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct DockerManifest {
-    /// The image (`extproc`).
+    /// The image: `extproc`, `dev`, `precommit` or `stack`.
     pub image: String,
     /// Tags to create: a name or a full reference (with `/`).
     #[arg(long, short = 't', value_name = "T", required = true)]
@@ -448,7 +448,7 @@ pub struct DockerArgs {
     /// The docker CLI (default: `$DOCKER`, else `docker`; e2e also tries `/usr/bin/docker`).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,
-    /// Where to write the step metrics (default: `target/xtask/metrics.json`).
+    /// Where to write the step metrics (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -475,28 +475,8 @@ pub struct DockerStage {
     pub out: PathBuf,
 }
 
-#[derive(Debug, Args)]
-pub struct Ci {
-    #[command(subcommand)]
-    pub cmd: CiCmd,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CiCmd {
-    /// Print the GitHub Actions build matrix (image x platform) as JSON.
-    Matrix(CiMatrix),
-}
-
-#[derive(Debug, Args)]
-pub struct CiMatrix {
-    /// Pull request: amd64 only.
-    #[arg(long)]
-    pub pr: bool,
-    /// Only the images of this build wave (0: built from distro images; 1:
-    /// built FROM a wave-0 image of ours).
-    #[arg(long, value_name = "N")]
-    pub wave: Option<usize>,
-}
+// `cargo xtask ci`: the workflow's commands, defined next to them.
+pub use crate::ci::cli::{Ci, CiBuild, CiCmd, CiFreeDisk, CiManifest};
 
 #[derive(Debug, Args)]
 pub struct E2e {

@@ -31,10 +31,29 @@ fn euid_is_root(status: &str) -> bool {
 }
 
 /// POSIX shell quoting, only when needed: single quotes, `'\''` for a quote.
+/// A value with control characters (newline, ESC, …) is written `$'…'` with
+/// them escaped (bash, zsh, ksh, POSIX.1-2024 sh): a printed command never
+/// spans lines or sends terminal escapes.
 pub fn quote(s: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
     if !s.is_empty() && s.chars().all(safe) {
         s.to_owned()
+    } else if s.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\'' => out.push_str("\\'"),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }

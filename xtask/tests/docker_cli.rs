@@ -1,7 +1,11 @@
 //! `cargo xtask docker` / `ci` through the built binary: dry-run goldens (the
 //! exact commands printed, shell-quoted) and one clear `error:` line for each
 //! bad input (undeclared build arg, unknown image, unknown platform, missing
-//! docker CLI, engine not running).
+//! docker CLI, engine not running, values Docker's grammar refuses).
+//!
+//! A fake `docker` (a shell script that records every call) shows what runs:
+//! nothing for a dry run or a refused value; and that metrics files are never
+//! overwritten and secret build arguments reach no output.
 
 mod common;
 
@@ -56,7 +60,9 @@ fn dry_run_pr_amd64_with_buildx() {
         stdout(&o),
         "docker buildx build --progress plain --platform linux/amd64 --file tools/docker/Dockerfile.extproc \
          --build-arg CARGO_BUILD_JOBS=8 --cache-from type=gha,scope=extproc-linux-amd64 \
-         --cache-to type=gha,scope=extproc-linux-amd64,mode=max --load --tag extproc:pr-7 --provenance=false .\n"
+         --cache-from type=gha,scope=extproc-linux-amd64-pr \
+         --cache-to type=gha,scope=extproc-linux-amd64-pr,mode=min,ignore-error=true \
+         --load --tag extproc:pr-7 --provenance=false .\n"
     );
 }
 
@@ -90,7 +96,7 @@ fn dry_run_push_arm64_gha() {
         format!(
             "docker buildx build --progress plain --platform linux/arm64 --file tools/docker/{file} \
              --build-arg CARGO_BUILD_JOBS=20 --cache-from type=gha,scope=extproc-linux-arm64 \
-             --cache-to type=gha,scope=extproc-linux-arm64,mode=max \
+             --cache-to type=gha,scope=extproc-linux-arm64,mode=max,ignore-error=true \
              --output type=image,name=ghcr.io/o/r/extproc,push-by-digest=true,name-canonical=true,push=true \
              --provenance=mode=max --metadata-file /tmp/meta.json .\n"
         )
@@ -223,8 +229,8 @@ fn dry_run_manifest_merge_from_digests_dir() {
 
 #[test]
 #[cfg_attr(not(target_arch = "x86_64"), ignore = "the golden argv are those of an amd64 host")]
-fn tags_and_build_args_pass_through_literally() {
-    let tag = "x y;echo \"hi\" 'q'";
+fn build_args_pass_through_literally() {
+    let tag = "x_y.1-A";
     let arg = "VERSION=1; rm -rf ~ && echo 'it''s' \"$HOME\"";
     let o =
         xtask(&["docker", "extproc", "--load", "--tag", tag, "--build-arg", arg, "--buildx", "yes", "--dry-run"], &[]);
@@ -259,12 +265,12 @@ fn unknown_image_is_one_error() {
 #[test]
 fn unknown_platform_is_one_error() {
     // A usage error: clap's (exit status 2), with Platform::parse's reason.
-    let o = xtask(&["docker", "extproc", "--platform", "linux/sparc64", "--dry-run"], &[]);
+    let o = xtask(&["docker", "extproc", "--platform", "linux/s390x", "--dry-run"], &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("unsupported platform `linux/sparc64`; supported: linux/amd64"), "{err}");
+    assert!(lines[0].contains("unsupported platform `linux/s390x`; supported: linux/amd64"), "{err}");
 }
 
 #[test]
@@ -304,10 +310,13 @@ fn ci_matrix() {
             .collect()
     };
     let wave0 = entries(&["ci", "matrix", "--wave", "0"]);
-    assert_eq!(wave0, ["extproc linux/amd64", "extproc linux/arm64", "dev linux/amd64", "dev linux/arm64"]);
+    assert_eq!(
+        wave0,
+        ["extproc linux/amd64", "extproc linux/arm64", "extproc linux/riscv64", "dev linux/amd64", "dev linux/arm64"]
+    );
     let wave1 = entries(&["ci", "matrix", "--wave", "1"]);
     assert_eq!(wave1, ["precommit linux/amd64", "precommit linux/arm64", "stack linux/amd64", "stack linux/arm64"]);
-    assert_eq!(entries(&["ci", "matrix"]).len(), 8);
+    assert_eq!(entries(&["ci", "matrix"]).len(), 9);
     assert_eq!(entries(&["ci", "matrix", "--pr"]).len(), 4);
     one_error(&xtask(&["ci", "matrix", "--wave", "2"], &[]), "--wave 2: the waves are 0 to 1");
 }
@@ -363,4 +372,464 @@ fn images_built_from_ours_get_their_base_from_the_registry() {
     assert!(out.contains(" --build-arg DEV_IMAGE=local/dev:1 ") && !out.contains("ghcr.io/o/r/dev"), "{out}");
     let o = xtask(&["docker", "precommit", "--platform", "linux/amd64", "--buildx", "yes", "--dry-run"], &[]);
     assert!(!stdout(&o).contains("DEV_IMAGE"), "{}", stdout(&o));
+}
+
+/// A fake docker CLI: records each call (one line, arguments joined by
+/// spaces) in `calls`, answers the probes like docker 28 with buildx, and
+/// fails `buildx build` when `FAKE_DOCKER_FAIL` is set, printing it.
+struct FakeDocker {
+    dir: tempfile::TempDir,
+}
+
+impl FakeDocker {
+    fn new() -> FakeDocker {
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!(
+            r#"#!/bin/sh
+printf '%s\n' "$*" >> '{log}'
+case "$1 $2" in
+  "version --format") echo 28.0.0 ;;
+  "buildx version") echo "github.com/docker/buildx v0.20.0" ;;
+  "buildx build")
+    if [ -n "$FAKE_DOCKER_FAIL" ]; then echo "ERROR: failed to solve: $FAKE_DOCKER_FAIL" >&2; exit 1; fi ;;
+  "buildx imagetools")
+    if [ "$3" = inspect ]; then
+      echo '{{"manifests":[{{"platform":{{"os":"linux","architecture":"amd64"}}}},{{"platform":{{"os":"linux","architecture":"arm64"}}}},{{"platform":{{"os":"linux","architecture":"riscv64"}}}}]}}'
+    fi ;;
+esac
+exit 0
+"#,
+            log = dir.path().join("calls").display()
+        );
+        // And any other program xtask might start: recorded, and failing.
+        let other = |prog: &str| {
+            format!("#!/bin/sh\nprintf '{prog} %s\\n' \"$*\" >> '{}'\nexit 1\n", dir.path().join("calls").display())
+        };
+        for (name, text) in [("docker", script), ("cargo", other("cargo")), ("git", other("git"))] {
+            let bin = dir.path().join(name);
+            std::fs::write(&bin, text).unwrap();
+            let mut perms = std::fs::metadata(&bin).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(&bin, perms).unwrap();
+        }
+        FakeDocker { dir }
+    }
+
+    /// A `PATH` with only the fake programs.
+    fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// The fake cargo (cargo_metadata runs `$CARGO` rather than `cargo` on PATH).
+    fn cargo(&self) -> String {
+        self.dir.path().join("cargo").display().to_string()
+    }
+
+    fn bin(&self) -> String {
+        self.dir.path().join("docker").display().to_string()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("calls"))
+            .map(|s| s.lines().map(String::from).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Run xtask without the helper's `--metrics-file`: metrics go to
+/// `<target>/xtask/metrics/` with `CARGO_TARGET_DIR=target`.
+fn xtask_in(target: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.current_dir(root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("DOCKER")
+        .env_remove("DOCKER_HOST")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run xtask")
+}
+
+/// Every file under `dir`, relative.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_dry_run_runs_no_program_and_writes_no_file() {
+    let fake = FakeDocker::new();
+    let target = tempfile::tempdir().unwrap();
+    let metrics = target.path().join("explicit.json");
+    let runs: [&[&str]; 3] = [
+        &["docker", "extproc", "--load", "--tag", "t", "--dry-run", "--docker", &fake.bin()],
+        &["docker", "extproc", "--dry-run", "--docker", &fake.bin(), "--metrics-file", metrics.to_str().unwrap()],
+        &[
+            "docker",
+            "manifest",
+            "extproc",
+            "--tag",
+            "t",
+            "--sources",
+            "r/extproc:a",
+            "--dry-run",
+            "--docker",
+            &fake.bin(),
+        ],
+    ];
+    for args in runs {
+        // Only the fake programs on PATH: whatever runs is recorded.
+        let o = xtask_in(target.path(), args, &[("PATH", &fake.path()), ("CARGO", &fake.cargo())]);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with(&format!("{} buildx ", fake.bin())), "{}", stdout(&o));
+        assert!(stderr(&o).contains(&format!("dry run: would probe `{} version`", fake.bin())), "{}", stderr(&o));
+    }
+    assert_eq!(fake.calls(), Vec::<String>::new(), "a dry run ran a program");
+    assert_eq!(files_under(target.path()), Vec::<String>::new(), "a dry run wrote files");
+    // The same with `ci build --dry-run` from a plan.
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456","latest"],
+        "sha_tag":"sha-0123456","version":"main-0123456","revision":"0123456789","source":"https://github.com/o/r",
+        "images":["extproc","stack"],"platforms":["linux/amd64","linux/arm64"],"notes":[]}"#;
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "stack", "--platform", "linux/arm64", "--dry-run"],
+        &[("XTASK_PLAN", plan), ("DOCKER", &fake.bin()), ("PATH", &fake.path()), ("CARGO", &fake.cargo())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    for want in [
+        "--build-arg EXTPROC_IMAGE=ghcr.io/o/r/extproc:sha-0123456",
+        "--build-arg VERSION=main-0123456",
+        "--label org.opencontainers.image.source=https://github.com/o/r",
+        "--label org.opencontainers.image.revision=0123456789",
+        "--annotation org.opencontainers.image.version=main-0123456",
+        "--cache-to type=gha,scope=stack-linux-arm64,mode=max,ignore-error=true",
+        "push-by-digest=true",
+    ] {
+        assert!(line.contains(want), "{want} in {line}");
+    }
+    assert_eq!(fake.calls(), Vec::<String>::new());
+    assert_eq!(files_under(target.path()), Vec::<String>::new());
+    // A check plan (pull request): loaded, PR cache scopes, the base image
+    // from the Dockerfile's default, nothing pushed.
+    let check = plan
+        .replace(r#""mode":"publish""#, r#""mode":"check""#)
+        .replace(r#""tags":["sha-0123456","latest"]"#, r#""tags":["pr-42"]"#);
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "stack", "--platform", "linux/amd64", "--dry-run"],
+        &[("XTASK_PLAN", &check), ("DOCKER", &fake.bin()), ("PATH", &fake.path()), ("CARGO", &fake.cargo())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    for want in [
+        "--cache-from type=gha,scope=stack-linux-amd64 --cache-from type=gha,scope=stack-linux-amd64-pr",
+        "--cache-to type=gha,scope=stack-linux-amd64-pr,mode=min,ignore-error=true",
+        "--load --tag stack:pr-42",
+    ] {
+        assert!(line.contains(want), "{want} in {line}");
+    }
+    assert!(!line.contains("EXTPROC_IMAGE") && !line.contains("push"), "{line}");
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "dev", "--platform", "linux/amd64", "--dry-run"],
+        &[("XTASK_PLAN", &check)],
+    );
+    assert!(stderr(&o).contains("image `dev` is not in the plan (its images: extproc, stack)"), "{}", stderr(&o));
+    let o = xtask_in(
+        target.path(),
+        &["ci", "manifest", "--image", "stack", "--digests", "/nonexistent"],
+        &[("XTASK_PLAN", &check)],
+    );
+    assert!(stderr(&o).contains("publishes nothing"), "{}", stderr(&o));
+    let o = xtask_in(
+        target.path(),
+        &["ci", "build", "--image", "stack", "--platform", "linux/amd64"],
+        &[("XTASK_PLAN", "")],
+    );
+    assert!(stderr(&o).contains("no plan: set XTASK_PLAN"), "{}", stderr(&o));
+}
+
+#[test]
+fn values_docker_would_refuse_are_refused_before_anything_runs() {
+    let fake = FakeDocker::new();
+    let d = fake.bin();
+    let long = "t".repeat(10_000);
+    let digests = tempfile::tempdir().unwrap();
+    std::fs::write(digests.path().join("XYZ"), "").unwrap();
+    let dd = digests.path().to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["docker", "extproc", "--load", "--tag", ""], "--tag: empty tag"),
+        (vec!["docker", "extproc", "--load", "--tag", &long], "is 10000 characters long"),
+        (vec!["docker", "extproc", "--load", "--tag", "v1.0+b1"], "contains `+`"),
+        (vec!["docker", "extproc", "--load", "--tag", "v1;rm"], "contains `;`"),
+        (vec!["docker", "extproc", "--load", "--tag", "a\nb"], r"tag `a\nb` contains `\n`"),
+        (vec!["docker", "extproc", "--push", "--registry", "ghcr.io/Org/Repo"], "must be lowercase"),
+        (vec!["docker", "extproc", "--push", "--registry", "GHCR.IO/org/Repo"], "must be lowercase"),
+        (vec!["docker", "extproc", "--push", "--registry", "bad host/x"], "not a repository path component"),
+        (vec!["docker", "stack", "--push", "--registry", "r", "--base-tag", "a:b"], "--base-tag: tag `a:b`"),
+        (vec!["docker", "extproc", "--tag", "t", "--buildx", "yes"], "a buildx build without --load or --push"),
+        (vec!["docker", "manifest", "extproc", "--tag", "t", "--sources", ""], "--sources: empty image reference"),
+        (vec!["docker", "manifest", "extproc", "--tag", "t", "--sources", "r/x@sha256:1"], "not a sha256 digest"),
+        (vec!["docker", "manifest", "extproc", "--tag", "T;x", "--sources", "r/x:1"], "contains `;`"),
+        (
+            vec!["docker", "manifest", "extproc", "--tag", "t", "--registry", "r", "--digests", dd],
+            "`XYZ` is not a sha256",
+        ),
+        (vec!["docker", "manifest", "nginx", "--tag", "t", "--sources", "r/x:1"], "unknown image `nginx`"),
+        (
+            vec!["docker", "manifest", "extproc", "--tag", "t", "--registry", "r/X", "--digests", dd],
+            "must be lowercase",
+        ),
+    ];
+    for (mut args, want) in cases {
+        args.extend(["--docker", d.as_str()]);
+        let o = xtask(&args, &[]);
+        one_error(&o, want);
+        assert!(!stderr(&o).contains(&long), "a 10,000-character value is not printed whole");
+    }
+    assert_eq!(fake.calls(), Vec::<String>::new(), "docker ran before a refused value was refused");
+    // `docker manifest` takes every image of the table (the help said extproc only).
+    let o = xtask(
+        &["docker", "manifest", "dev", "--tag", "t", "--sources", "r/dev:1", "--dry-run", "--buildx", "yes"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = xtask(&["docker", "manifest", "--help"], &[]);
+    assert!(stdout(&o).contains("`extproc`, `dev`, `precommit` or `stack`"), "{}", stdout(&o));
+}
+
+#[test]
+fn metrics_files_are_never_overwritten_across_commands() {
+    let fake = FakeDocker::new();
+    let target = tempfile::tempdir().unwrap();
+    let d = fake.bin();
+    let a = "a".repeat(64);
+    let src = format!("127.0.0.1:5000/extproc@sha256:{a}");
+    let runs: [&[&str]; 4] = [
+        &["docker", "extproc", "--load", "--docker", &d],
+        &["docker", "manifest", "extproc", "--tag", "127.0.0.1:5000/extproc:t", "--sources", &src, "--docker", &d],
+        &["docker", "extproc", "--load", "--docker", &d],
+        &["docker", "dev", "--load", "--docker", &d],
+    ];
+    for (i, args) in runs.iter().enumerate() {
+        // The third run fails: a failed run writes its own file too.
+        let env: &[(&str, &str)] = if i == 2 { &[("FAKE_DOCKER_FAIL", "boom")] } else { &[] };
+        let o = xtask_in(target.path(), args, env);
+        assert_eq!(o.status.success(), i != 2, "{args:?}: {}", stderr(&o));
+    }
+    let dir = target.path().join("xtask/metrics");
+    let files: Vec<String> =
+        files_under(&dir).into_iter().filter(|f| f.ends_with(".json") && !f.contains("latest")).collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    let commands: Vec<(String, bool)> = files
+        .iter()
+        .map(|f| {
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap();
+            (v["command"].as_str().unwrap().to_owned(), v["ok"].as_bool().unwrap())
+        })
+        .collect();
+    let mut sorted = commands.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            ("docker dev".to_owned(), true),
+            ("docker extproc".to_owned(), false),
+            ("docker extproc".to_owned(), true),
+            ("docker manifest extproc".to_owned(), true)
+        ]
+    );
+    let latest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("latest.json")).unwrap()).unwrap();
+    assert_eq!(latest["command"], "docker dev");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("docker-manifest-extproc.latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["command"], "docker manifest extproc");
+}
+
+#[test]
+fn a_secret_build_arg_is_redacted_in_every_output() {
+    let fake = FakeDocker::new();
+    let target = tempfile::tempdir().unwrap();
+    let summary = target.path().join("summary.md");
+    let ghout = target.path().join("github-output");
+    let secret = "http://user:s3cret@proxy:3128";
+    let secret_file = "/run/secrets/alice-token";
+    let arg = format!("HTTP_PROXY={secret}");
+    let spec = format!("id=token,src={secret_file}");
+    let d = fake.bin();
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ("GITHUB_OUTPUT", ghout.to_str().unwrap()),
+        // Docker failing with the value in its own output, as a worst case.
+        ("FAKE_DOCKER_FAIL", secret),
+    ];
+    let args = ["docker", "extproc", "--load", "--tag", "t", "--build-arg", &arg, "--secret", &spec, "--docker", &d];
+    let o = xtask_in(target.path(), &args, &env);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let dry = xtask_in(target.path(), &[&args[..], &["--dry-run"]].concat(), &[]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    // It reached docker …
+    assert!(fake.calls().iter().any(|c| c.contains(secret) && c.contains(secret_file)), "{:?}", fake.calls());
+    // … and no output of ours.
+    let metrics = target.path().join("xtask/metrics/latest.json");
+    let outputs = [
+        ("stdout", stdout(&o)),
+        ("stderr", stderr(&o)),
+        ("dry-run stdout", stdout(&dry)),
+        ("dry-run stderr", stderr(&dry)),
+        ("metrics", std::fs::read_to_string(&metrics).unwrap()),
+        ("step summary", std::fs::read_to_string(&summary).unwrap()),
+        ("GITHUB_OUTPUT", std::fs::read_to_string(&ghout).unwrap_or_default()),
+    ];
+    for (what, text) in &outputs {
+        assert!(!text.contains("s3cret") && !text.contains("alice-token"), "{what} leaks:\n{text}");
+    }
+    let err = stderr(&o);
+    assert!(err.contains("$ ") && err.contains("'HTTP_PROXY=<redacted>'"), "{err}");
+    assert!(err.contains("'id=token,src=<redacted>'"), "the name stays, the value goes: {err}");
+    assert!(stdout(&o).contains("::error title=Build Failed::extproc (linux/"), "{}", stdout(&o));
+    assert!(outputs[4].1.contains("<redacted>"), "{}", outputs[4].1);
+    // A safe argument keeps its value.
+    let o = xtask_in(
+        target.path(),
+        &["docker", "extproc", "--build-arg", "VERSION=v9", "--dry-run", "--buildx", "yes"],
+        &[],
+    );
+    assert!(stdout(&o).contains("--build-arg VERSION=v9"), "{}", stdout(&o));
+}
+
+#[test]
+fn control_characters_in_values_are_escaped() {
+    let o = xtask(
+        &["docker", "extproc", "--build-arg", "VERSION=1\n::error::forged\u{1b}[31m", "--buildx", "yes", "--dry-run"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!out.contains('\u{1b}') && out.contains(r"$'VERSION=1\n::error::forged\x1b[31m'"), "{out}");
+    let o = xtask(&["docker", "nginx\u{1b}[2J", "--dry-run"], &[]);
+    one_error(&o, r"unknown image `nginx\u{1b}[2J`");
+    assert!(!stderr(&o).contains('\u{1b}'));
+}
+
+#[test]
+fn ci_matrix_of_changed_files() {
+    let images = |files: &[&str], pr: bool| -> Vec<String> {
+        let mut args = vec!["ci", "matrix"];
+        if pr {
+            args.push("--pr");
+        }
+        args.push("--changed");
+        args.extend(files);
+        let o = xtask(&args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}",
+                    e["image"].as_str().unwrap(),
+                    e["platform"].as_str().unwrap(),
+                    e["runner"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        images(&["candle-binding/src/lib.rs"], false),
+        [
+            "extproc linux/amd64 ubuntu-24.04",
+            "extproc linux/arm64 ubuntu-24.04",
+            "extproc linux/riscv64 ubuntu-24.04",
+            "stack linux/amd64 ubuntu-24.04",
+            "stack linux/arm64 ubuntu-24.04-arm"
+        ]
+    );
+    assert_eq!(
+        images(&["candle-binding/src/lib.rs"], true),
+        ["extproc linux/amd64 ubuntu-24.04", "stack linux/amd64 ubuntu-24.04"]
+    );
+    assert_eq!(
+        images(&["tools/docker/Dockerfile.precommit"], false),
+        ["precommit linux/amd64 ubuntu-24.04", "precommit linux/arm64 ubuntu-24.04-arm"]
+    );
+    assert_eq!(images(&["README.md"], false), Vec::<String>::new());
+    // From git: HEAD...HEAD changes nothing.
+    let o = xtask(&["ci", "matrix", "--base", "HEAD"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), r#"{"include":[]}"#);
+    one_error(
+        &xtask(&["ci", "matrix", "--base", "no-such-rev-xyz"], &[]),
+        "git diff --name-only no-such-rev-xyz...HEAD",
+    );
+}
+
+#[test]
+fn ci_plan_from_the_github_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    let out = dir.path().join("out");
+    std::fs::write(&event, r#"{"number": 42, "pull_request": {"number": 42, "base": {"sha": "HEAD"}}}"#).unwrap();
+    let env = [
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/42/merge"),
+        ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+        ("GITHUB_REPOSITORY", "Owner/Repo"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ("GITHUB_OUTPUT", out.to_str().unwrap()),
+    ];
+    let o = xtask(&["ci", "plan"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["mode"], "check");
+    assert_eq!(plan["tags"], serde_json::json!(["pr-42"]));
+    assert_eq!(plan["registry"], "ghcr.io/owner/repo");
+    assert_eq!(plan["images"], serde_json::json!([]), "HEAD...HEAD changes nothing");
+    let lines = std::fs::read_to_string(&out).unwrap();
+    for key in ["plan=", "publish=false", "check_count=0", "wave0_count=0", "wave1_count=0", "arm64=false"] {
+        assert!(lines.lines().any(|l| l.starts_with(key)), "{key} in {lines}");
+    }
+    // A tag push that Docker's grammar cannot hold is sanitised; publishing
+    // needs the variable (forks: check only).
+    std::fs::write(&event, r#"{"before": "0000000000000000000000000000000000000000"}"#).unwrap();
+    let tag_env = [("GITHUB_EVENT_NAME", "push"), ("GITHUB_REF", "refs/tags/v1.0+b1"), ("XTASK_PUBLISH", "true")];
+    let o = xtask(&["ci", "plan"], &[&env[2..], &tag_env[..]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["tags"][0], "v1.0-b1");
+    assert_eq!(plan["images"].as_array().unwrap().len(), 4);
+    one_error(&xtask(&["ci", "plan"], &[("GITHUB_EVENT_NAME", "")]), "GITHUB_EVENT_NAME is not set");
+}
+
+#[test]
+fn ci_free_disk_refuses_outside_github_runners() {
+    let o = xtask(&["ci", "free-disk"], &[("RUNNER_ENVIRONMENT", "self-hosted")]);
+    one_error(&o, "not a GitHub-hosted runner");
+    let o = xtask(&["ci", "free-disk", "--dry-run"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("free on /:") && stderr(&o).contains("nothing removed"), "{}", stderr(&o));
 }

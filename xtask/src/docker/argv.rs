@@ -2,13 +2,114 @@
 //! Dockerfile, which build arguments, cache, output, provenance, and the
 //! `docker build` fallback when buildx is absent. Golden-tested; nothing here
 //! runs anything or reads the environment.
+//!
+//! Also what may be printed of them: [`Command::display_line`] keeps the
+//! names of build arguments and secrets and hides their values (except the
+//! [`SAFE_BUILD_ARGS`] and base images), so that a proxy password passed as
+//! `--build-arg HTTP_PROXY=…` never reaches a log, an annotation or a file.
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::{dockerfile::DeclaredArgs, images::ImageSpec};
+use super::{
+    dockerfile::DeclaredArgs,
+    images::{ImageSpec, IMAGES},
+    reference,
+};
 use crate::platform::Platform;
+
+/// What a hidden value is printed as.
+pub const REDACTED: &str = "<redacted>";
+
+/// Build arguments whose values configure the build and are printed as they
+/// are; the base-image arguments of the image table are too. Every other
+/// `--build-arg` value is redacted wherever xtask prints it.
+pub const SAFE_BUILD_ARGS: &[&str] =
+    &["VERSION", "CARGO_BUILD_JOBS", "TARGETARCH", "SOURCE_DATE_EPOCH", "BUILDKIT_INLINE_CACHE"];
+
+/// Whether the value of build argument `name` may be printed.
+pub fn safe_build_arg(name: &str) -> bool {
+    SAFE_BUILD_ARGS.contains(&name) || IMAGES.iter().any(|i| i.base_args.contains(&name))
+}
+
+/// `K=V` with V hidden unless K is safe.
+fn redact_build_arg(kv: &str) -> String {
+    match kv.split_once('=') {
+        Some((k, _)) if safe_build_arg(k) => kv.to_owned(),
+        Some((k, _)) => format!("{k}={REDACTED}"),
+        None => kv.to_owned(),
+    }
+}
+
+/// A `--secret` spec with every value but the `id` and `type` hidden
+/// (`id=cacert,src=<redacted>`).
+fn redact_secret(spec: &str) -> String {
+    spec.split(',')
+        .map(|field| match field.split_once('=') {
+            Some((k, _)) if k == "id" || k == "type" => field.to_owned(),
+            Some((k, _)) => format!("{k}={REDACTED}"),
+            None => REDACTED.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The argv with build-argument and secret values hidden.
+pub fn redact_argv(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut next: Option<fn(&str) -> String> = None;
+    for a in argv {
+        if let Some(f) = next.take() {
+            out.push(f(a));
+            continue;
+        }
+        match a.as_str() {
+            "--build-arg" => next = Some(redact_build_arg),
+            "--secret" => next = Some(redact_secret),
+            _ => {}
+        }
+        if let Some(kv) = a.strip_prefix("--build-arg=") {
+            out.push(format!("--build-arg={}", redact_build_arg(kv)));
+        } else if let Some(spec) = a.strip_prefix("--secret=") {
+            out.push(format!("--secret={}", redact_secret(spec)));
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// The values [`redact_argv`] hides (at least 4 characters long: shorter ones
+/// are no secret and would blank out unrelated text), to scrub them from free
+/// text such as an error or docker's own output.
+pub fn secret_values(build_args: &[(String, String)], secrets: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = build_args.iter().filter(|(k, _)| !safe_build_arg(k)).map(|(_, v)| v.clone()).collect();
+    for spec in secrets {
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some((k, _)) if k == "id" || k == "type" => {}
+                Some((_, v)) => out.push(v.to_owned()),
+                None => out.push(field.to_owned()),
+            }
+        }
+    }
+    out.retain(|v| v.chars().count() >= 4);
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
+/// Replace every secret value in `text` with `<redacted>`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for v in secrets {
+        if !v.is_empty() {
+            out = out.replace(v.as_str(), REDACTED);
+        }
+    }
+    out
+}
 
 /// One command: environment assignments and an argv (never a shell string).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +128,12 @@ impl Command {
         let env = self.env.iter().map(|(k, v)| format!("{k}={}", quote(v)));
         let argv = self.argv.iter().map(|a| quote(a));
         env.chain(argv).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The line to print (echo, dry run, errors): [`Command::shell_line`]
+    /// with build-argument and secret values hidden.
+    pub fn display_line(&self) -> String {
+        Command { env: self.env.clone(), argv: redact_argv(&self.argv) }.shell_line()
     }
 }
 
@@ -69,6 +176,10 @@ pub struct BuildRequest<'a> {
     pub secrets: Vec<String>,
     pub network: Option<String>,
     pub context: String,
+    /// Image labels (`--label K=V`), e.g. the OCI ones.
+    pub labels: Vec<(String, String)>,
+    /// Manifest annotations (`--annotation K=V`, buildx only).
+    pub annotations: Vec<(String, String)>,
 }
 
 impl<'a> BuildRequest<'a> {
@@ -94,6 +205,8 @@ impl<'a> BuildRequest<'a> {
             secrets: vec![],
             network: None,
             context: ".".into(),
+            labels: vec![],
+            annotations: vec![],
         }
     }
 }
@@ -162,6 +275,56 @@ pub fn scope(image: &str, p: Platform) -> String {
     format!("{image}-{}-{}", p.os(), p.goarch())
 }
 
+/// The OCI annotation keys of [`oci_metadata`].
+pub const OCI_KEYS: [&str; 4] = [
+    "org.opencontainers.image.source",
+    "org.opencontainers.image.revision",
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.description",
+];
+
+/// The OCI labels and annotations of an image: where it comes from, which
+/// commit, which version, what it is (empty values are left out).
+pub fn oci_metadata(source: &str, revision: &str, version: &str, description: &str) -> Vec<(String, String)> {
+    OCI_KEYS
+        .iter()
+        .zip([source, revision, version, description])
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Refuse what Docker would refuse, before anything runs: the repository
+/// name (`--registry` + image), every `--tag`, and a `--tag` that a buildx
+/// build without `--load` or `--push` would drop.
+pub fn check_build(req: &BuildRequest<'_>, buildx: bool) -> Result<()> {
+    let name = image_name(req.registry.as_deref(), req.spec.name);
+    reference::check_name(&name, "--registry")?;
+    for t in &req.tags {
+        reference::check_tag_arg(t)?;
+        let full = tag_ref(&name, t);
+        if full.chars().count() > reference::NAME_MAX + 1 + reference::TAG_MAX {
+            bail!("--tag `{}`: reference too long", reference::shown(&full));
+        }
+    }
+    if buildx && !req.tags.is_empty() && !req.load && !req.push {
+        bail!(
+            "--tag {}: a buildx build without --load or --push keeps the image in the build cache only, \
+             so no tag would exist; add --load (local engine) or --push (registry)",
+            reference::shown(&req.tags[0])
+        );
+    }
+    for (k, _) in req.labels.iter().chain(&req.annotations) {
+        if k.is_empty() || k.contains(['=', ',']) || k.chars().any(char::is_control) {
+            bail!(
+                "label or annotation key `{}` is empty or contains `=`, `,` or a control character",
+                reference::shown(k)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `metadata.json` → `metadata-linux-arm64.json` when several platforms are built.
 fn per_platform_file(file: &str, p: Platform, many: bool) -> String {
     if !many {
@@ -190,6 +353,7 @@ pub fn plan_build(
     if req.platforms.is_empty() {
         bail!("no platform to build");
     }
+    check_build(req, buildx)?;
     if req.push && req.registry.is_none() {
         bail!("--push needs --registry (e.g. ghcr.io/<owner>/<repo>)");
     }
@@ -259,28 +423,48 @@ pub fn plan_build(
         for secret in &req.secrets {
             argv.extend(["--secret".into(), secret.clone()]);
         }
+        for (k, v) in &req.labels {
+            argv.extend(["--label".into(), format!("{k}={v}")]);
+        }
+        if buildx {
+            for (k, v) in &req.annotations {
+                argv.extend(["--annotation".into(), format!("{k}={v}")]);
+            }
+        } else if !req.annotations.is_empty() {
+            drop_note("--annotation needs buildx; the image carries its labels only".into());
+        }
         let local_dir = if req.cache_dir_exact {
             req.cache_dir.clone()
         } else {
             Path::new(&req.cache_dir).join(&scope).display().to_string()
         };
-        let (from, to) = match req.cache {
-            CacheKind::None => (None, None),
-            CacheKind::Gha => {
-                (Some(format!("type=gha,scope={scope}")), Some(format!("type=gha,scope={scope},mode=max")))
-            }
+        // gha: a cache export error (service busy, quota) warns and never
+        // fails a finished build (`ignore-error=true`). A pull request reads
+        // main's scope and its own, and writes only its own, `mode=min`: it
+        // never evicts main's dependency layer from the 10 GB cache with a
+        // copy of its own (GitHub scopes a PR's entries to the PR anyway).
+        let (from, to): (Vec<String>, Option<String>) = match req.cache {
+            CacheKind::None => (vec![], None),
+            CacheKind::Gha if req.pr => (
+                vec![format!("type=gha,scope={scope}"), format!("type=gha,scope={scope}-pr")],
+                Some(format!("type=gha,scope={scope}-pr,mode=min,ignore-error=true")),
+            ),
+            CacheKind::Gha => (
+                vec![format!("type=gha,scope={scope}")],
+                Some(format!("type=gha,scope={scope},mode=max,ignore-error=true")),
+            ),
             CacheKind::Registry => {
                 let r = format!("{name}:buildcache-{}-{}", p.os(), p.goarch());
-                (Some(format!("type=registry,ref={r}")), Some(format!("type=registry,ref={r},mode=max")))
+                (vec![format!("type=registry,ref={r}")], Some(format!("type=registry,ref={r},mode=max")))
             }
             CacheKind::Local => {
-                (Some(format!("type=local,src={local_dir}")), Some(format!("type=local,dest={local_dir},mode=max")))
+                (vec![format!("type=local,src={local_dir}")], Some(format!("type=local,dest={local_dir},mode=max")))
             }
         };
         let mut push_cmd = None;
         let mut pushed_ref = None;
         if buildx {
-            if let Some(from) = from {
+            for from in from {
                 argv.extend(["--cache-from".into(), from]);
             }
             if let Some(to) = to {
@@ -372,11 +556,27 @@ pub struct ManifestPlan {
 }
 
 pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan> {
+    plan_manifest_annotated(req, &[], buildx)
+}
+
+/// [`plan_manifest`] with index annotations (`--annotation index:K=V`,
+/// buildx only; the fallback says it drops them).
+pub fn plan_manifest_annotated(
+    req: &ManifestRequest,
+    annotations: &[(String, String)],
+    buildx: bool,
+) -> Result<ManifestPlan> {
     if req.tags.is_empty() {
         bail!("no tag to create (--tag)");
     }
     if req.sources.is_empty() {
         bail!("no source image to merge (--digests DIR is empty, or no --sources)");
+    }
+    for t in &req.tags {
+        reference::check_reference(t, "--tag")?;
+    }
+    for src in &req.sources {
+        reference::check_reference(src, "--sources")?;
     }
     let d = || req.docker.clone();
     let s = |x: &str| x.to_owned();
@@ -384,6 +584,9 @@ pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan
         let mut create = vec![d(), s("buildx"), s("imagetools"), s("create")];
         for t in &req.tags {
             create.extend([s("--tag"), t.clone()]);
+        }
+        for (k, v) in annotations {
+            create.extend([s("--annotation"), format!("index:{k}={v}")]);
         }
         create.extend(req.sources.iter().cloned());
         let inspect = vec![d(), s("buildx"), s("imagetools"), s("inspect"), s("--raw"), req.tags[0].clone()];
@@ -412,7 +615,11 @@ pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan
     Ok(ManifestPlan {
         create,
         inspect: Command::new(inspect),
-        dropped: vec![s("imagetools needs buildx; using `docker manifest` (sources must not carry attestations)")],
+        dropped: std::iter::once(s(
+            "imagetools needs buildx; using `docker manifest` (sources must not carry attestations)",
+        ))
+        .chain((!annotations.is_empty()).then(|| s("index annotations need buildx; the index has none")))
+        .collect(),
     })
 }
 
@@ -427,7 +634,7 @@ pub fn is_loopback_registry(registry: &str) -> bool {
 pub fn digest_ref(name: &str, digest: &str) -> Result<String> {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
-        bail!("`{digest}` is not a sha256 digest");
+        bail!("`{}` is not a sha256 digest (64 lowercase hex digits)", reference::shown(digest));
     }
     Ok(format!("{name}@sha256:{hex}"))
 }
@@ -512,7 +719,9 @@ mod tests {
             lines(&plan),
             ["docker buildx build --progress plain --platform linux/amd64 --file tools/docker/Dockerfile.extproc \
               --build-arg CARGO_BUILD_JOBS=8 --cache-from type=gha,scope=extproc-linux-amd64 \
-              --cache-to type=gha,scope=extproc-linux-amd64,mode=max --load --tag extproc:pr-42 --provenance=false ."]
+              --cache-from type=gha,scope=extproc-linux-amd64-pr \
+              --cache-to type=gha,scope=extproc-linux-amd64-pr,mode=min,ignore-error=true \
+              --load --tag extproc:pr-42 --provenance=false ."]
         );
         assert!(plan.dropped.is_empty());
     }
@@ -533,7 +742,7 @@ mod tests {
                 "docker", "buildx", "build", "--progress", "plain", "--platform", "linux/arm64",
                 "--file", "tools/docker/Dockerfile.extproc.cross", "--build-arg", "CARGO_BUILD_JOBS=20",
                 "--cache-from", "type=gha,scope=extproc-linux-arm64",
-                "--cache-to", "type=gha,scope=extproc-linux-arm64,mode=max",
+                "--cache-to", "type=gha,scope=extproc-linux-arm64,mode=max,ignore-error=true",
                 "--output",
                 "type=image,name=ghcr.io/vllm-project/semantic-router/extproc,push-by-digest=true,name-canonical=true,push=true",
                 "--provenance=mode=max", "--metadata-file", "/tmp/metadata.json", ".",
@@ -648,25 +857,115 @@ mod tests {
     }
 
     #[test]
-    fn tags_and_args_with_shell_characters_stay_literal() {
-        let nasty_tag = "pr 1;rm -rf ~'x\"";
+    fn args_with_shell_characters_stay_literal_and_bad_tags_are_refused() {
         let nasty_arg = ("VERSION".to_string(), "1.0; echo 'pwned' \"$HOME\" `id`".to_string());
-        let r = BuildRequest {
-            load: true,
-            tags: vec![nasty_tag.into()],
-            build_args: vec![nasty_arg.clone()],
-            ..req(&[AMD])
-        };
+        let r =
+            BuildRequest { load: true, tags: vec!["pr-1".into()], build_args: vec![nasty_arg.clone()], ..req(&[AMD]) };
         for buildx in [true, false] {
             let plan = plan_build(&r, &declared, buildx).unwrap();
             let argv = &plan.argvs()[0];
-            assert!(argv.contains(&format!("extproc:{nasty_tag}")), "{argv:?}");
+            assert!(argv.contains(&"extproc:pr-1".to_owned()), "{argv:?}");
             assert!(argv.contains(&format!("VERSION={}", nasty_arg.1)), "{argv:?}");
             // The printed line is valid shell for the same argv.
             let line = plan.builds[0].build.shell_line();
-            assert!(line.contains(r#"'extproc:pr 1;rm -rf ~'\''x"'"#), "{line}");
             assert!(line.contains(r#"'VERSION=1.0; echo '\''pwned'\'' "$HOME" `id`'"#), "{line}");
         }
+        // A tag Docker would refuse is refused here, before anything runs.
+        for (tag, why) in [
+            ("pr 1;rm -rf ~'x\"", "contains ` `"),
+            ("", "empty tag"),
+            ("v1.0+b1", "contains `+`"),
+            (&"t".repeat(10_000), "10000 characters"),
+            ("Ghcr.io/O/x:1", "must be lowercase"),
+        ] {
+            let r = BuildRequest { load: true, tags: vec![tag.into()], ..req(&[AMD]) };
+            let e = plan_build(&r, &declared, true).unwrap_err().to_string();
+            assert!(e.contains(why), "{tag}: {e}");
+        }
+        let r = BuildRequest { registry: Some("ghcr.io/Org/Repo".into()), ..req(&[AMD]) };
+        assert!(plan_build(&r, &declared, true).unwrap_err().to_string().contains("must be lowercase"));
+    }
+
+    #[test]
+    fn a_tag_buildx_would_drop_is_an_error() {
+        let r = BuildRequest { tags: vec!["t1".into()], ..req(&[AMD]) };
+        let e = plan_build(&r, &declared, true).unwrap_err().to_string();
+        assert!(e.starts_with("--tag t1: a buildx build without --load or --push"), "{e}");
+        // Without buildx `docker build` tags the image in the engine: fine.
+        assert_eq!(plan_build(&r, &declared, false).unwrap().builds[0].loaded, ["extproc:t1"]);
+        assert!(plan_build(&BuildRequest { load: true, ..r.clone() }, &declared, true).is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_printed_lines() {
+        let r = BuildRequest {
+            load: true,
+            build_args: vec![
+                ("HTTP_PROXY".into(), "http://user:s3cret@proxy:3128".into()),
+                ("VERSION".into(), "v1".into()),
+                ("BUILDER_IMAGE".into(), "debian:12".into()),
+            ],
+            secrets: vec!["id=cacert,src=/home/alice/token".into()],
+            ..req(&[AMD])
+        };
+        let plan = plan_build(&r, &declared, true).unwrap();
+        let cmd = &plan.builds[0].build;
+        assert!(cmd.shell_line().contains("s3cret"), "the argv itself is unchanged");
+        let line = cmd.display_line();
+        assert!(!line.contains("s3cret") && !line.contains("alice"), "{line}");
+        assert!(line.contains("--build-arg 'HTTP_PROXY=<redacted>'"), "{line}");
+        assert!(line.contains("--build-arg VERSION=v1 --build-arg BUILDER_IMAGE=debian:12"), "{line}");
+        assert!(line.contains("--secret 'id=cacert,src=<redacted>'"), "{line}");
+        let eq = redact_argv(&["--build-arg=TOKEN=abcd".into(), "--secret=id=x,env=TOKEN".into()]);
+        assert_eq!(eq, ["--build-arg=TOKEN=<redacted>", "--secret=id=x,env=<redacted>"]);
+        let values = secret_values(&r.build_args, &r.secrets);
+        assert_eq!(values, ["http://user:s3cret@proxy:3128", "/home/alice/token"]);
+        assert_eq!(scrub("failed: http://user:s3cret@proxy:3128 x", &values), "failed: <redacted> x");
+    }
+
+    #[test]
+    fn oci_labels_and_annotations() {
+        let meta = oci_metadata("https://github.com/o/r", "abc", "", "the router");
+        assert_eq!(meta.len(), 3, "empty values are left out");
+        let r = BuildRequest {
+            push: true,
+            registry: Some("ghcr.io/o/r".into()),
+            labels: meta.clone(),
+            annotations: meta.clone(),
+            ..req(&[AMD])
+        };
+        let line = plan_build(&r, &declared, true).unwrap().builds[0].build.shell_line();
+        assert!(
+            line.contains(
+                "--label org.opencontainers.image.source=https://github.com/o/r \
+                 --label org.opencontainers.image.revision=abc \
+                 --label 'org.opencontainers.image.description=the router' \
+                 --annotation org.opencontainers.image.source=https://github.com/o/r"
+            ),
+            "{line}"
+        );
+        let plan = plan_build(&r, &declared, false).unwrap();
+        assert!(!plan.builds[0].build.shell_line().contains("--annotation"));
+        assert!(plan.dropped.iter().any(|d| d.contains("--annotation needs buildx")));
+        let m = ManifestRequest {
+            docker: "docker".into(),
+            tags: vec!["ghcr.io/o/r/extproc:latest".into()],
+            sources: vec![format!("ghcr.io/o/r/extproc@sha256:{}", "a".repeat(64))],
+            insecure: false,
+        };
+        let create = plan_manifest_annotated(&m, &meta, true).unwrap().create[0].shell_line();
+        assert!(create.contains("--annotation index:org.opencontainers.image.revision=abc"), "{create}");
+        let dropped = plan_manifest_annotated(&m, &meta, false).unwrap().dropped;
+        assert!(dropped.iter().any(|d| d.contains("index annotations")));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_when_printed() {
+        assert_eq!(quote("a\nb"), r"$'a\nb'");
+        assert_eq!(quote("x\u{1b}[31m'y"), r"$'x\x1b[31m\'y'");
+        let c = Command::new(vec!["docker".into(), "--build-arg".into(), "VERSION=1\n::error::forged".into()]);
+        let line = c.display_line();
+        assert!(!line.contains('\n') && line.contains(r"\n::error::forged"), "{line}");
     }
 
     #[test]
@@ -723,5 +1022,14 @@ mod tests {
         assert!(is_loopback_registry("localhost:5000/x") && is_loopback_registry("127.0.0.1:5000"));
         assert!(!is_loopback_registry("ghcr.io/o/r"));
         assert!(digest_ref("n", "sha256:XYZ").is_err());
+        let m = ManifestRequest {
+            docker: "docker".into(),
+            tags: vec!["r/extproc:t".into()],
+            sources: vec!["".into()],
+            insecure: false,
+        };
+        assert!(plan_manifest(&m, true).unwrap_err().to_string().contains("--sources: empty image reference"));
+        let m = ManifestRequest { sources: vec!["r/extproc:ok".into()], tags: vec!["r/Extproc:t".into()], ..m };
+        assert!(plan_manifest(&m, true).unwrap_err().to_string().contains("must be lowercase"));
     }
 }

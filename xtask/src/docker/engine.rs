@@ -124,7 +124,13 @@ impl Docker {
 
     /// Run a command, streaming its output; returns the combined output.
     pub fn run(&self, cmd: &Command) -> Result<String> {
-        run_streaming(cmd, &self.path)
+        run_streaming(cmd, &self.path, &[])
+    }
+
+    /// [`Docker::run`], with `secrets` replaced by `<redacted>` in what is
+    /// printed and returned.
+    pub fn run_redacted(&self, cmd: &Command, secrets: &[String]) -> Result<String> {
+        run_streaming(cmd, &self.path, secrets)
     }
 
     /// Run a command and capture stdout (stderr passes through).
@@ -137,9 +143,9 @@ impl Docker {
             .stdout_capture()
             .unchecked()
             .run()
-            .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
+            .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
         if !out.status.success() {
-            bail!("`{}` failed ({})", cmd.shell_line(), out.status);
+            bail!("`{}` failed ({})", cmd.display_line(), out.status);
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -156,7 +162,7 @@ impl Docker {
 
 /// Run `cmd` (its first word replaced by `prog`), copying stdout and stderr to our
 /// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
-pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
+pub fn run_streaming(cmd: &Command, prog: &std::path::Path, secrets: &[String]) -> Result<String> {
     let (_, args) = cmd.argv.split_first().context("empty command")?;
     // One stream (stdout and stderr interleaved as the build prints them);
     // unchecked: the status is read below, after the output.
@@ -165,11 +171,11 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
         .stderr_to_stdout()
         .unchecked()
         .reader()
-        .with_context(|| format!("cannot run `{}`", cmd.shell_line()))?;
-    let all = copy_lines(&reader);
+        .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
+    let all = copy_lines(&reader, secrets);
     let status = match reader.try_wait().context("waiting for docker")? {
         Some(out) => out.status,
-        None => bail!("`{}` closed its output but did not exit", short(&cmd.shell_line())),
+        None => bail!("`{}` closed its output but did not exit", short(&cmd.display_line())),
     };
     if !status.success() {
         // The last `ERROR`/`error` line says why (BuildKit prints it last).
@@ -181,7 +187,7 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path) -> Result<String> {
             .or_else(|| all.lines().rev().map(str::trim).find(|l| !l.is_empty()))
             .map(|l| format!(": {}", short(l)))
             .unwrap_or_default();
-        bail!("`{}` failed ({status}){why}", short(&cmd.shell_line()));
+        bail!("`{}` failed ({status}){why}", short(&cmd.display_line()));
     }
     Ok(all)
 }
@@ -191,9 +197,9 @@ fn expression(prog: impl Into<std::ffi::OsString>, args: &[String], env: &[(Stri
     env.iter().fold(duct::cmd(prog.into(), args), |e, (k, v)| e.env(k, v))
 }
 
-/// Copy `r` to our stderr line by line until EOF (non-UTF-8 bytes replaced),
-/// and return all of it.
-fn copy_lines(r: impl std::io::Read) -> String {
+/// Copy `r` to our stderr line by line until EOF (non-UTF-8 bytes replaced,
+/// `secrets` redacted), and return all of it.
+fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
     let mut all = String::new();
     let mut reader = BufReader::new(r);
     let mut buf = Vec::new();
@@ -203,9 +209,9 @@ fn copy_lines(r: impl std::io::Read) -> String {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf);
-                let line = line.trim_end_matches(['\n', '\r']);
+                let line = super::argv::scrub(line.trim_end_matches(['\n', '\r']), secrets);
                 eprintln!("{line}");
-                all.push_str(line);
+                all.push_str(&line);
                 all.push('\n');
             }
         }
@@ -242,13 +248,13 @@ mod tests {
             argv: vec!["sh".into(), "-c".into(), "echo out $X; echo err >&2".into()],
         };
         let sh = which::which("sh").unwrap(); // as Docker::find resolves the CLI
-        let all = run_streaming(&ok, &sh).unwrap();
+        let all = run_streaming(&ok, &sh, &[]).unwrap();
         assert!(all.contains("out v\n") && all.contains("err\n"), "{all}");
         let bad = Command {
             env: vec![],
             argv: vec!["sh".into(), "-c".into(), "echo step; printf 'ERROR: no\\377 space\\n'; exit 1".into()],
         };
-        let err = run_streaming(&bad, &sh).unwrap_err().to_string();
+        let err = run_streaming(&bad, &sh, &[]).unwrap_err().to_string();
         assert!(err.contains("failed (exit status: 1): ERROR: no\u{fffd} space"), "{err}");
     }
 

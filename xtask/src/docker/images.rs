@@ -1,4 +1,9 @@
 //! The table of images `cargo xtask docker` knows. Add a row to add an image.
+//!
+//! Each row also says what the image is built from in the repository (its
+//! `inputs`, besides its Dockerfiles), so that `cargo xtask ci matrix
+//! --changed` builds only the images a change affects, and where each
+//! platform builds (its runner; see [`ImageSpec::runner`]).
 
 use anyhow::{bail, Result};
 
@@ -23,8 +28,26 @@ pub struct ImageSpec {
     /// Built FROM another image of this table: (its `ARG`, that image). With
     /// `--registry R`, `cargo xtask docker` passes `ARG=R/<image>:<base tag>`.
     pub from: Option<(&'static str, &'static str)>,
+    /// What the image's build reads from the repository besides its
+    /// Dockerfiles: files, or directories ending in `/`. A change to one of
+    /// them (or to the image it is built FROM) rebuilds the image in CI.
+    pub inputs: &'static [&'static str],
     pub about: &'static str,
 }
+
+/// Inputs of every image: the build context's filter and the workflows
+/// that build them (a change to those is tested on every image).
+pub const COMMON_INPUTS: &[&str] =
+    &[".dockerignore", ".github/workflows/docker-publish.yml", ".github/workflows/docker-images.yml"];
+
+/// What the stage that compiles xtask reads (every Dockerfile has one, or
+/// runs xtask from its base image).
+const XTASK: [&str; 5] = ["xtask/", "Cargo.toml", "Cargo.lock", ".cargo/", "candle-binding/Cargo.toml"];
+
+/// The GitHub runner of amd64 builds (and of emulated arm64 builds).
+pub const RUNNER_AMD64: &str = "ubuntu-24.04";
+/// The native arm64 GitHub runner.
+pub const RUNNER_ARM64: &str = "ubuntu-24.04-arm";
 
 const BOTH: &[Platform] = &[Platform::AMD64, Platform::ARM64];
 
@@ -36,6 +59,7 @@ pub const IMAGES: &[ImageSpec] = &[
         platforms: &[Platform::AMD64, Platform::ARM64, Platform::RISCV64],
         base_args: &["BUILDER_IMAGE", "RUNTIME_IMAGE"],
         from: None,
+        inputs: &[XTASK[0], XTASK[1], XTASK[2], XTASK[3], "candle-binding/", "src/"],
         about: "the semantic router (Go) with libcandle_semantic_router.so",
     },
     ImageSpec {
@@ -45,6 +69,7 @@ pub const IMAGES: &[ImageSpec] = &[
         platforms: BOTH,
         base_args: &["BASE_IMAGE", "BUILDER_IMAGE"],
         from: None,
+        inputs: &XTASK,
         about: "development base: Rust (both std), Go, cross C toolchains, qemu-user, hf CLI, xtask",
     },
     ImageSpec {
@@ -54,6 +79,8 @@ pub const IMAGES: &[ImageSpec] = &[
         platforms: BOTH,
         base_args: &["DEV_IMAGE"],
         from: Some(("DEV_IMAGE", "dev")),
+        // The dependency skeleton: the manifests, not the sources.
+        inputs: &["Cargo.toml", "Cargo.lock", ".cargo/", "candle-binding/Cargo.toml", "xtask/Cargo.toml"],
         about: "every linter of `cargo xtask lint`; runs it on the repository mounted at /src",
     },
     ImageSpec {
@@ -63,6 +90,7 @@ pub const IMAGES: &[ImageSpec] = &[
         platforms: BOTH,
         base_args: &["EXTPROC_IMAGE"],
         from: Some(("EXTPROC_IMAGE", "extproc")),
+        inputs: &["tools/docker/stack/"],
         about: "router + dashboard + Prometheus under supervisord (ports 8080, 9090)",
     },
 ];
@@ -73,7 +101,7 @@ pub fn find(name: &str) -> Result<&'static ImageSpec> {
         Some(spec) => Ok(spec),
         None => {
             let known: Vec<String> = IMAGES.iter().map(|i| format!("{} ({})", i.name, i.about)).collect();
-            bail!("unknown image `{name}`; known images: {}", known.join(", "))
+            bail!("unknown image `{}`; known images: {}", super::reference::shown(name), known.join(", "))
         }
     }
 }
@@ -97,6 +125,29 @@ impl ImageSpec {
     /// Whether building `platform` on `build` runs RUN steps under QEMU.
     pub fn emulated(&self, platform: Platform, build: Platform) -> bool {
         platform != build && self.cross.is_none()
+    }
+
+    /// The runner that builds `platform` and its own platform. An image with
+    /// a cross Dockerfile builds every platform on amd64 without QEMU; one
+    /// whose RUN steps must run on the target builds arm64 on a native arm64
+    /// runner, or, with `arm64_qemu`, on amd64 under QEMU.
+    pub fn runner(&self, platform: Platform, arm64_qemu: bool) -> (&'static str, Platform) {
+        if platform == Platform::ARM64 && self.cross.is_none() && !arm64_qemu {
+            (RUNNER_ARM64, Platform::ARM64)
+        } else {
+            (RUNNER_AMD64, Platform::AMD64)
+        }
+    }
+
+    /// Whether a change to `path` (relative to the repository root) is an
+    /// input of this image itself (not of the image it is built FROM).
+    pub fn reads(&self, path: &str) -> bool {
+        let path = path.trim_start_matches("./");
+        self.files().contains(&path)
+            || self.inputs.iter().chain(COMMON_INPUTS).any(|i| match i.strip_suffix('/') {
+                Some(dir) => path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')),
+                None => path == *i,
+            })
     }
 
     /// The images this one is built FROM, in build order (the waves of CI).
@@ -161,6 +212,53 @@ mod tests {
             if let Some((arg, base)) = spec.from {
                 assert!(spec.base_args.contains(&arg), "{}: {arg}", spec.name);
                 assert!(IMAGES[..i].iter().any(|o| o.name == base), "{} needs {base} listed before it", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_input_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for spec in IMAGES {
+            for input in spec.inputs.iter().chain(COMMON_INPUTS) {
+                let p = root.join(input.trim_end_matches('/'));
+                assert!(if input.ends_with('/') { p.is_dir() } else { p.is_file() }, "{}: {input}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn inputs_and_runners() {
+        let extproc = find("extproc").unwrap();
+        assert!(extproc.reads("candle-binding/src/lib.rs") && extproc.reads("./src/semantic-router/go.mod"));
+        assert!(extproc.reads("tools/docker/Dockerfile.extproc.cross") && extproc.reads(".dockerignore"));
+        assert!(!extproc.reads("candle-binding") && !extproc.reads("srcx/a") && !extproc.reads("README.md"));
+        let precommit = find("precommit").unwrap();
+        assert!(precommit.reads("xtask/Cargo.toml") && !precommit.reads("xtask/src/main.rs"));
+        assert_eq!(extproc.runner(Platform::ARM64, false), (RUNNER_AMD64, Platform::AMD64));
+        let dev = find("dev").unwrap();
+        assert_eq!(dev.runner(Platform::ARM64, false), (RUNNER_ARM64, Platform::ARM64));
+        assert_eq!(dev.runner(Platform::ARM64, true), (RUNNER_AMD64, Platform::AMD64));
+        assert_eq!(dev.runner(Platform::AMD64, false), (RUNNER_AMD64, Platform::AMD64));
+    }
+
+    /// The dependency cook must not see `CARGO_BUILD_JOBS` (a PR passes 8, a
+    /// push 20): an ARG in scope is part of a RUN's cache key, so PRs would
+    /// never reuse main's dependency layer.
+    #[test]
+    fn the_job_count_is_not_in_scope_of_the_cook() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for spec in IMAGES {
+            for file in spec.files() {
+                let text = std::fs::read_to_string(root.join(file)).unwrap();
+                let lines: Vec<&str> = text.lines().map(str::trim).collect();
+                let Some(cook) = lines.iter().position(|l| l.contains("precache cook")) else { continue };
+                // The stage the cook runs in: from its FROM to the cook.
+                let stage = lines[..cook].iter().rposition(|l| l.starts_with("FROM ")).unwrap();
+                let in_scope = lines[stage..cook].iter().any(|l| l.starts_with("ARG CARGO_BUILD_JOBS"));
+                assert!(!in_scope, "{file}: ARG CARGO_BUILD_JOBS is declared before the cook");
+                let after = lines[cook..].iter().any(|l| l.starts_with("ARG CARGO_BUILD_JOBS"));
+                assert!(after, "{file}: the build after the cook must still take CARGO_BUILD_JOBS");
             }
         }
     }

@@ -5,8 +5,13 @@
 //! - `dockerfile`: the `ARG`s a Dockerfile declares;
 //! - `argv`: the docker command lines, pure and golden-tested;
 //! - `engine`: the docker CLI and engine (probes, running commands);
-//! - `report`: step timing, GitHub annotations, `metrics.json`;
+//! - `reference`: Docker's grammar of tags, names and digests (refused
+//!   before anything runs);
+//! - `report`: step timing, GitHub annotations, a metrics file per run;
 //! - `inside`: the steps that run inside the builder stages (`toolchain`, `stage`).
+//!
+//! A dry run runs no program at all (it says which probe it would run) and
+//! writes no file. Printed commands hide secret values ([`argv::Command::display_line`]).
 //!
 //! `cargo xtask docker <image>` builds (and pushes or loads) one image per
 //! platform; `cargo xtask docker manifest <image>` merges per-platform
@@ -17,6 +22,7 @@ pub mod dockerfile;
 pub mod engine;
 pub mod images;
 pub mod inside;
+pub mod reference;
 pub mod report;
 
 use std::{fs, path::PathBuf};
@@ -27,36 +33,38 @@ use crate::{flags, platform::Platform, Ctx};
 use argv::{BuildRequest, CacheKind, ManifestRequest};
 use dockerfile::DeclaredArgs;
 use engine::{BuildxMode, Docker};
-use report::RunReport;
+use report::{MetricsTarget, RunReport};
 
 impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
-                // No docker CLI at all: install one first (root). A dry run probes
-                // nothing, a CLI named by `--docker` or `$DOCKER` is the user's,
-                // and an engine that does not answer is reported by `docker_for`.
-                let named = self.build.engine.docker.is_some() || crate::sys::env_var("DOCKER").is_some();
-                if !self.build.dry_run && !named && !crate::sys::tool_exists("docker") {
-                    crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
-                }
                 let image = self.build.image.clone().unwrap_or_default();
                 let mut report = RunReport::new(format!("docker {image}"));
-                let metrics_file = report::metrics_path(ctx, self.build.engine.metrics_file.as_deref());
+                let metrics = metrics_target(ctx, self.build.engine.metrics_file.as_deref(), self.build.dry_run);
                 let res = build(ctx, &self.build, &mut report).map(drop);
-                report.finish(&res, &metrics_file);
-                res
+                report.finish(&res, &metrics);
+                report.cleaned(res)
             }
             Some(flags::DockerCmd::Manifest(m)) => {
                 let mut report = RunReport::new(format!("docker manifest {}", m.image));
-                let metrics_file = report::metrics_path(ctx, m.engine.metrics_file.as_deref());
+                let metrics = metrics_target(ctx, m.engine.metrics_file.as_deref(), m.dry_run);
                 let res = manifest(ctx, &m, &mut report).map(drop);
-                report.finish(&res, &metrics_file);
-                res
+                report.finish(&res, &metrics);
+                report.cleaned(res)
             }
             Some(flags::DockerCmd::Toolchain(t)) => inside::toolchain(ctx, &t),
             Some(flags::DockerCmd::Stage(s)) => inside::stage(ctx, &s),
         }
+    }
+}
+
+/// Where a command's metrics go: nowhere for a dry run.
+fn metrics_target(ctx: &Ctx, flag: Option<&std::path::Path>, dry_run: bool) -> MetricsTarget {
+    if dry_run {
+        MetricsTarget::None
+    } else {
+        report::metrics_path(ctx, flag)
     }
 }
 
@@ -71,19 +79,25 @@ pub struct Built {
     pub seconds: f64,
 }
 
-/// Resolve the docker CLI and decide buildx. A dry run needs no engine (and
-/// assumes buildx when the CLI is missing, i.e. prints what CI runs).
+/// Resolve the docker CLI and decide buildx. A dry run runs nothing, not
+/// even a probe: `--buildx auto` then prints the probe it would run and
+/// plans with buildx (what CI runs).
 fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
     let name = engine::choose(flag);
     if dry_run {
-        let docker = Docker::find(&name).ok();
-        let bx = match (buildx, &docker) {
-            (BuildxMode::Yes, _) => true,
-            (BuildxMode::No, _) => false,
-            (BuildxMode::Auto, Some(d)) => d.has_buildx(),
-            (BuildxMode::Auto, None) => true,
+        let bx = match buildx {
+            BuildxMode::Yes => true,
+            BuildxMode::No => false,
+            BuildxMode::Auto => {
+                eprintln!(
+                    "dry run: would probe `{} version` (the engine) and `{} buildx version`; planned with buildx",
+                    argv::quote(&name),
+                    argv::quote(&name)
+                );
+                true
+            }
         };
-        return Ok((docker, bx));
+        return Ok((None, bx));
     }
     let docker = Docker::find(&name)?;
     docker.check_engine()?;
@@ -93,20 +107,32 @@ fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(
 
 /// `cargo xtask docker <image> …` (also called by the e2e test).
 pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Result<Vec<Built>> {
+    build_with(ctx, opts, &[], report)
+}
+
+/// [`build`], with OCI metadata (source, revision, version, description) as
+/// labels of each image and annotations of its manifest (`ci build`).
+pub fn build_with(
+    ctx: &Ctx,
+    opts: &flags::DockerBuild,
+    oci: &[(String, String)],
+    report: &mut RunReport,
+) -> Result<Vec<Built>> {
     let image = opts.image.as_deref().context("which image? (e.g. `cargo xtask docker extproc`)")?;
     let spec = images::find(image)?;
     let host = Platform::host()?;
     let platforms = spec.platforms_for(&opts.platform)?;
     let cache = opts.cache;
     let mut build_args = opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
+    report.secrets = argv::secret_values(&build_args, &opts.secret);
     if let (Some((arg, base)), Some(registry)) = (spec.from, &opts.registry) {
         if !build_args.iter().any(|(k, _)| k == arg) {
             let tag = if opts.base_tag.is_empty() { "latest" } else { &opts.base_tag };
+            reference::check_tag(tag).map_err(|e| anyhow::anyhow!("--base-tag: {e}"))?;
             let base_ref = argv::tag_ref(&argv::image_name(Some(registry), base), tag);
             build_args.push((arg.to_owned(), base_ref));
         }
     }
-    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     let docker_name = engine::choose(opts.engine.docker.as_deref());
 
     let cwd = ctx.sh.current_dir();
@@ -115,9 +141,13 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Re
         None => ctx.workspace()?.root.clone(),
     };
     let context = if context_dir == cwd { ".".to_owned() } else { context_dir.display().to_string() };
-    let xtask_dir = match ctx.workspace() {
-        Ok(ws) => ws.target_dir().unwrap_or_else(|_| ws.path("target")).join("xtask"),
-        Err(_) => cwd.join("target/xtask"),
+    let xtask_dir = if opts.dry_run {
+        xtask_dir_without_cargo(ctx, "")
+    } else {
+        match ctx.workspace() {
+            Ok(ws) => ws.target_dir().unwrap_or_else(|_| ws.path("target")).join("xtask"),
+            Err(_) => cwd.join("target/xtask"),
+        }
     };
     let (cache_dir, cache_dir_exact) = match &opts.cache_dir {
         Some(d) => (cwd.join(d).display().to_string(), true),
@@ -148,7 +178,22 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Re
         secrets: opts.secret.clone(),
         network: opts.network.clone(),
         context,
+        labels: oci.to_vec(),
+        annotations: if opts.push { oci.to_vec() } else { Vec::new() },
     };
+    // Refused before anything runs, the engine probes included. A tag that
+    // buildx would drop is known now with `--buildx yes`, else once the
+    // probe has decided (`plan_build` checks again).
+    argv::check_build(&req, opts.buildx == BuildxMode::Yes)?;
+    // No docker CLI at all: install one first (root), once the request is
+    // known to be valid. A dry run probes nothing, a CLI named by `--docker`
+    // or `$DOCKER` is the user's, and an engine that does not answer is
+    // reported by `docker_for`.
+    let named = opts.engine.docker.is_some() || crate::sys::env_var("DOCKER").is_some();
+    if !opts.dry_run && !named && !crate::sys::tool_exists("docker") {
+        crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
+    }
+    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     let declared = |file: &str| -> Result<DeclaredArgs> {
         let path = context_dir.join(file);
         let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -160,7 +205,7 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Re
     }
     if opts.dry_run {
         for c in plan.commands() {
-            println!("{}", c.shell_line());
+            println!("{}", c.display_line());
         }
         return Ok(Vec::new());
     }
@@ -175,15 +220,16 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Re
     }
 
     let name = argv::image_name(req.registry.as_deref(), spec.name);
+    let secrets = report.secrets.clone();
     let mut built = Vec::new();
     for b in &plan.builds {
-        eprintln!("$ {}", b.build.shell_line());
+        eprintln!("$ {}", b.build.display_line());
         let start = std::time::Instant::now();
         let (output, digest) = report.image(spec.name, b.platform.docker(), || {
-            let output = docker.run(&b.build)?;
+            let output = docker.run_redacted(&b.build, &secrets)?;
             let mut digest = None;
             if let (Some(push), Some(r)) = (&b.push, &b.pushed_ref) {
-                eprintln!("$ {}", push.shell_line());
+                eprintln!("$ {}", push.display_line());
                 docker.run(push)?;
                 let d = repo_digest(&docker, r, &name)?;
                 if let Some(f) = &b.metadata_file {
@@ -235,7 +281,7 @@ pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Re
             .collect::<Result<Vec<_>>>()?;
         let tags = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
         let expected: Vec<Platform> = built.iter().map(|b| b.platform).collect();
-        merge(&docker, buildx, tags, sources, &expected, report)?;
+        merge_annotated(&docker, buildx, tags, sources, &expected, oci, report)?;
     }
     Ok(built)
 }
@@ -260,9 +306,20 @@ fn repo_digest(docker: &Docker, r: &str, name: &str) -> Result<String> {
 
 /// `cargo xtask docker manifest <image> …` (also called by the e2e test).
 pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut RunReport) -> Result<Vec<String>> {
+    manifest_with(ctx, opts, &[], report)
+}
+
+/// [`manifest`] with index annotations (`ci manifest`).
+pub fn manifest_with(
+    ctx: &Ctx,
+    opts: &flags::DockerManifest,
+    oci: &[(String, String)],
+    report: &mut RunReport,
+) -> Result<Vec<String>> {
     let spec = images::find(&opts.image)?;
     let expected = if opts.platform.is_empty() { spec.platforms.to_vec() } else { spec.platforms_for(&opts.platform)? };
     let name = argv::image_name(opts.registry.as_deref(), spec.name);
+    reference::check_name(&name, "--registry")?;
     let sources = match &opts.digests {
         Some(dir) => {
             if opts.registry.is_none() {
@@ -280,16 +337,22 @@ pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut RunReport)
         }
         None => opts.sources.clone(),
     };
+    for t in &opts.tag {
+        reference::check_tag_arg(t)?;
+    }
     let tags: Vec<String> = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
+    // The whole plan is checked (tags, sources) before anything runs.
+    let docker_name = engine::choose(opts.engine.docker.as_deref());
+    manifest_plan(docker_name.clone(), opts.buildx != BuildxMode::No, tags.clone(), sources.clone(), oci, false)?;
     let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     if opts.dry_run {
-        let (_, plan) = manifest_plan(engine::choose(opts.engine.docker.as_deref()), buildx, tags, sources)?;
+        let (_, plan) = manifest_plan(docker_name, buildx, tags, sources, oci, true)?;
         for c in plan.create.iter().chain([&plan.inspect]) {
-            println!("{}", c.shell_line());
+            println!("{}", c.display_line());
         }
         return Ok(Vec::new());
     }
-    merge(&docker.expect("not a dry run"), buildx, tags, sources, &expected, report)
+    merge_annotated(&docker.expect("not a dry run"), buildx, tags, sources, &expected, oci, report)
 }
 
 /// The manifest request for `tags` from `sources` and its plan; says what
@@ -299,12 +362,16 @@ fn manifest_plan(
     buildx: bool,
     tags: Vec<String>,
     sources: Vec<String>,
+    oci: &[(String, String)],
+    notes: bool,
 ) -> Result<(ManifestRequest, argv::ManifestPlan)> {
     let insecure = tags.first().is_some_and(|t| argv::is_loopback_registry(t));
     let req = ManifestRequest { docker, insecure, tags, sources };
-    let plan = argv::plan_manifest(&req, buildx)?;
-    for note in &plan.dropped {
-        eprintln!("note: no buildx: {note}");
+    let plan = argv::plan_manifest_annotated(&req, oci, buildx)?;
+    if notes {
+        for note in &plan.dropped {
+            eprintln!("note: no buildx: {note}");
+        }
     }
     Ok((req, plan))
 }
@@ -318,17 +385,30 @@ pub fn merge(
     expected: &[Platform],
     report: &mut RunReport,
 ) -> Result<Vec<String>> {
-    let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources)?;
+    merge_annotated(docker, buildx, tags, sources, expected, &[], report)
+}
+
+/// [`merge`] with index annotations.
+pub fn merge_annotated(
+    docker: &Docker,
+    buildx: bool,
+    tags: Vec<String>,
+    sources: Vec<String>,
+    expected: &[Platform],
+    oci: &[(String, String)],
+    report: &mut RunReport,
+) -> Result<Vec<String>> {
+    let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources, oci, true)?;
     let tag = req.tags[0].clone();
     report.step(format!("docker manifest create {tag}"), || {
         for c in &plan.create {
-            eprintln!("$ {}", c.shell_line());
+            eprintln!("$ {}", c.display_line());
             docker.run(c)?;
         }
         Ok(())
     })?;
     report.step(format!("docker manifest inspect {tag}"), || {
-        eprintln!("$ {}", plan.inspect.shell_line());
+        eprintln!("$ {}", plan.inspect.display_line());
         let raw = docker.read(&plan.inspect)?;
         let found = argv::check_platforms(&tag, &raw, expected)?;
         eprintln!("{tag}: {}", found.join(", "));
@@ -340,5 +420,17 @@ pub fn merge(
 pub fn xtask_dir(ctx: &Ctx, sub: &str) -> PathBuf {
     let target =
         ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
+    target.join("xtask").join(sub)
+}
+
+/// [`xtask_dir`] for a dry run, which runs no program, so does not ask
+/// cargo: `$CARGO_TARGET_DIR`, else `<workspace>/target` (a `build.target-dir`
+/// in a cargo config is not read; it only changes printed default paths).
+pub fn xtask_dir_without_cargo(ctx: &Ctx, sub: &str) -> PathBuf {
+    let cwd = ctx.sh.current_dir();
+    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(t) => cwd.join(t),
+        None => ctx.workspace().map(|ws| ws.path("target")).unwrap_or_else(|_| cwd.join("target")),
+    };
     target.join("xtask").join(sub)
 }

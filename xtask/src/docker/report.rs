@@ -1,6 +1,16 @@
 //! Step timing for the docker commands, with GitHub Actions output:
 //! `::group::` per step, a `::notice`/`::error` per image build, a markdown
-//! table in `$GITHUB_STEP_SUMMARY`, and always a `metrics.json`.
+//! table in `$GITHUB_STEP_SUMMARY`, and a metrics file per run.
+//!
+//! Metrics files are never overwritten by another run: each run writes
+//! `target/xtask/metrics/<command>-<UTC time>-<pid>.json` (created with
+//! `create_new`), and `latest.json` plus `<command>.latest.json` beside it
+//! are symlinks to the newest. Only an explicit `--metrics-file F` names the
+//! file. A dry run writes none (see `docker::run`).
+//!
+//! Everything this module prints or writes (annotations, summary, metrics)
+//! goes through [`RunReport::clean`]: the values of secret build arguments are
+//! replaced by `<redacted>` and control characters are escaped.
 
 use std::{
     fs,
@@ -11,6 +21,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
+use super::{argv, reference};
 use crate::{
     metrics::{human, Metrics, Step},
     table::{Align, Table},
@@ -27,8 +38,6 @@ pub struct ImageResult {
     pub digest: Option<String>,
 }
 
-/// What a docker command (or the e2e) ran: its steps, image builds and
-/// figures, for the table, `metrics.json` and the GitHub step summary.
 pub struct RunReport {
     pub command: String,
     pub metrics: Metrics,
@@ -37,8 +46,21 @@ pub struct RunReport {
     pub figures: Vec<(String, f64)>,
     /// Appended to image step names, e.g. `no change` for an e2e rebuild.
     pub phase: Option<String>,
+    /// Values never to print (secret build arguments; see [`argv::secret_values`]).
+    pub secrets: Vec<String>,
     gha: bool,
     start: Instant,
+}
+
+/// Where a run's metrics go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsTarget {
+    /// `--metrics-file F`: exactly this file.
+    File(PathBuf),
+    /// A new file per run in this directory, plus `latest` links.
+    PerRun(PathBuf),
+    /// Nothing is written (a dry run).
+    None,
 }
 
 impl RunReport {
@@ -49,6 +71,7 @@ impl RunReport {
             images: Vec::new(),
             figures: Vec::new(),
             phase: None,
+            secrets: Vec::new(),
             gha: std::env::var("GITHUB_ACTIONS").map(|v| v == "true").unwrap_or(false),
             start: Instant::now(),
         }
@@ -56,7 +79,7 @@ impl RunReport {
 
     /// A timed step, in its own `::group::` under GitHub Actions.
     pub fn step<T>(&mut self, name: impl Into<String>, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let name = name.into();
+        let name = self.clean(&name.into());
         if self.gha {
             println!("::group::{name}");
         }
@@ -97,22 +120,40 @@ impl RunReport {
         self.figures.push((name.into(), value));
     }
 
-    /// Print the table and write `metrics.json` (and the step summary under
+    /// Text as this module prints or writes it: secret values redacted,
+    /// control characters escaped.
+    pub fn clean(&self, text: &str) -> String {
+        reference::show(&argv::scrub(text, &self.secrets))
+    }
+
+    /// The command's result as `main` prints it: an error cleaned like
+    /// everything else this module prints.
+    pub fn cleaned(&self, result: Result<()>) -> Result<()> {
+        result.map_err(|e| anyhow::anyhow!("{}", self.clean(&format!("{e:#}"))))
+    }
+
+    /// Print the table and write the metrics (and the step summary under
     /// GitHub Actions). Called on success and on failure; its own failures
     /// are warnings so they never hide the command's error.
-    pub fn finish(&self, result: &Result<()>, metrics_file: &Path) {
+    pub fn finish(&self, result: &Result<()>, metrics: &MetricsTarget) {
         if !self.metrics.steps.is_empty() {
             eprintln!("\n{}", self.metrics.table());
         }
-        if let Err(e) = self.write_json(result, metrics_file) {
-            eprintln!("warning: cannot write {}: {e:#}", metrics_file.display());
-        } else if !self.metrics.steps.is_empty() {
-            eprintln!("metrics: {}", metrics_file.display());
+        match self.write_json(result, metrics) {
+            Ok(Some(path)) if !self.metrics.steps.is_empty() || result.is_err() => {
+                eprintln!("metrics: {}", path.display())
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: cannot write the metrics: {e:#}"),
         }
         if self.gha {
             if let Err(e) = &result {
                 if self.images.iter().all(|i| i.ok) {
-                    println!("::error title=Build Failed::{}: {}", self.command, one_line(&format!("{e:#}")));
+                    println!(
+                        "::error title=Build Failed::{}: {}",
+                        self.clean(&self.command),
+                        self.clean(&format!("{e:#}"))
+                    );
                 }
             }
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
@@ -129,7 +170,8 @@ impl RunReport {
         }
     }
 
-    fn write_json(&self, result: &Result<()>, path: &Path) -> Result<()> {
+    /// The metrics as JSON, cleaned (see [`RunReport::clean`]).
+    pub fn json(&self, result: &Result<()>) -> Result<String> {
         #[derive(serde::Serialize)]
         struct Out<'a> {
             command: &'a str,
@@ -141,31 +183,52 @@ impl RunReport {
             images: &'a [ImageResult],
             figures: serde_json::Map<String, serde_json::Value>,
         }
-        let figures = self.figures.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+        let figures = self.figures.iter().map(|(k, v)| (self.clean(k), serde_json::json!(v))).collect();
+        let steps: Vec<Step> =
+            self.metrics.steps.iter().map(|s| Step { name: self.clean(&s.name), ..s.clone() }).collect();
+        let command = self.clean(&self.command);
         let out = Out {
-            command: &self.command,
+            command: &command,
             ok: result.is_ok(),
-            error: result.as_ref().err().map(|e| format!("{e:#}")),
+            error: result.as_ref().err().map(|e| self.clean(&format!("{e:#}"))),
             total_seconds: self.start.elapsed().as_secs_f64(),
-            steps: &self.metrics.steps,
+            steps: &steps,
             images: &self.images,
             figures,
         };
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(serde_json::to_string_pretty(&out)? + "\n")
+    }
+
+    /// Write the metrics where `target` says; the file written, if any.
+    fn write_json(&self, result: &Result<()>, target: &MetricsTarget) -> Result<Option<PathBuf>> {
+        let json = self.json(result)?;
+        match target {
+            MetricsTarget::None => Ok(None),
+            MetricsTarget::File(path) => {
+                if let Some(dir) = path.parent() {
+                    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(Some(path.clone()))
+            }
+            MetricsTarget::PerRun(dir) => write_per_run(dir, &self.command, &json).map(Some),
         }
-        fs::write(path, serde_json::to_string_pretty(&out)? + "\n")?;
-        Ok(())
     }
 
     /// The step summary: one table of steps, then the images.
     pub fn markdown(&self, result: &Result<()>) -> String {
-        let mut md =
-            format!("### `cargo xtask {}` {}\n\n", self.command, if result.is_ok() { "succeeded" } else { "FAILED" });
+        let mut md = format!(
+            "### `cargo xtask {}` {}\n\n",
+            self.clean(&self.command).replace('`', "'"),
+            if result.is_ok() { "succeeded" } else { "FAILED" }
+        );
+        if let Err(e) = result {
+            md += &format!("error: `{}`\n\n", self.clean(&format!("{e:#}")).replace('`', "'"));
+        }
         let mut steps = Table::new(&["step", "time", "result"]).align(1, Align::Right);
         for s in &self.metrics.steps {
             let result = if s.ok { "ok" } else { "**failed**" };
-            steps.row([s.name.clone(), human(Duration::from_secs_f64(s.seconds)), result.to_owned()]);
+            steps.row([self.clean(&s.name), human(Duration::from_secs_f64(s.seconds)), result.to_owned()]);
         }
         md += &steps.markdown();
         if !self.images.is_empty() {
@@ -185,7 +248,7 @@ impl RunReport {
         if !self.figures.is_empty() {
             let mut figures = Table::new(&["figure", "value"]).align(1, Align::Right);
             for (k, v) in &self.figures {
-                figures.row([k.clone(), format!("{v:.3}")]);
+                figures.row([self.clean(k), format!("{v:.3}")]);
             }
             md += "\n";
             md += &figures.markdown();
@@ -211,18 +274,76 @@ pub fn minutes(secs: f64) -> String {
     format!("{}m {}s", s / 60, s % 60)
 }
 
-fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
-}
-
-/// `--metrics-file`, else `<target-dir>/xtask/metrics.json`.
-pub fn metrics_path(ctx: &crate::Ctx, flag: Option<&Path>) -> PathBuf {
+/// `--metrics-file`, else a new file per run under `<target-dir>/xtask/metrics/`.
+pub fn metrics_path(ctx: &crate::Ctx, flag: Option<&Path>) -> MetricsTarget {
     if let Some(f) = flag {
-        return ctx.sh.current_dir().join(f);
+        return MetricsTarget::File(ctx.sh.current_dir().join(f));
     }
     let target =
         ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
-    target.join("xtask").join("metrics.json")
+    MetricsTarget::PerRun(target.join("xtask").join("metrics"))
+}
+
+/// `docker manifest extproc` → `docker-manifest-extproc`.
+fn slug(command: &str) -> String {
+    let s: String = command.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+    let s = s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-");
+    if s.is_empty() {
+        "run".to_owned()
+    } else {
+        s.chars().take(64).collect()
+    }
+}
+
+/// `20260102T030405Z` for a Unix time (UTC).
+pub fn utc_stamp(unix: u64) -> String {
+    let (y, m, d) = civil_date(unix / 86_400);
+    let t = unix % 86_400;
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", t / 3600, t / 60 % 60, t % 60)
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since
+/// 1970-01-01 (H. Hinnant's `civil_from_days`).
+pub fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Write `json` to a new file of `dir` (never an existing one), then point
+/// `latest.json` and `<command>.latest.json` at it.
+fn write_per_run(dir: &Path, command: &str, json: &str) -> Result<PathBuf> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let base = format!("{}-{}-{}", slug(command), utc_stamp(now.as_secs()), std::process::id());
+    let mut n = 0;
+    let (path, mut file) = loop {
+        let name = if n == 0 { format!("{base}.json") } else { format!("{base}-{n}.json") };
+        let path = dir.join(&name);
+        match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => break (path, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    };
+    file.write_all(json.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    let name = path.file_name().expect("a file name").to_owned();
+    for link in ["latest.json".to_owned(), format!("{}.latest.json", slug(command))] {
+        // A new link renamed over the old one: readers never see none.
+        let tmp = dir.join(format!(".{link}.{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&name, &tmp)
+            .and_then(|()| fs::rename(&tmp, dir.join(&link)))
+            .with_context(|| format!("cannot link {}", dir.join(&link).display()))?;
+    }
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -248,11 +369,59 @@ mod tests {
         let mut r = RunReport::new("docker extproc");
         let _ = r.step("a", || Ok(()));
         let res: Result<()> = r.step("b", || anyhow::bail!("boom"));
-        r.finish(&res, &path);
+        r.finish(&res, &MetricsTarget::File(path.clone()));
         let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["ok"], false);
         assert_eq!(v["error"], "boom");
         assert_eq!(v["steps"].as_array().unwrap().len(), 2);
         assert!(r.markdown(&res).contains("| b |"));
+    }
+
+    #[test]
+    fn per_run_files_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = MetricsTarget::PerRun(dir.path().join("metrics"));
+        let mut names = Vec::new();
+        for cmd in ["docker extproc", "docker manifest extproc", "docker extproc", "e2e"] {
+            let mut r = RunReport::new(cmd);
+            let _ = r.step(format!("step of {cmd}"), || Ok(()));
+            let path = r.write_json(&Ok(()), &target).unwrap().unwrap();
+            names.push(path);
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 4, "{names:?}");
+        for (p, cmd) in names.iter().zip(["docker extproc", "docker manifest extproc", "docker extproc", "e2e"]) {
+            let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(p).unwrap()).unwrap();
+            assert_eq!(v["command"], cmd, "{} was overwritten", p.display());
+        }
+        let latest = |n: &str| fs::read_link(dir.path().join("metrics").join(n)).unwrap();
+        assert_eq!(latest("latest.json"), Path::new(names[3].file_name().unwrap()));
+        assert_eq!(latest("docker-extproc.latest.json"), Path::new(names[2].file_name().unwrap()));
+        assert!(names[1].file_name().unwrap().to_str().unwrap().starts_with("docker-manifest-extproc-"));
+        assert!(RunReport::new("x").write_json(&Ok(()), &MetricsTarget::None).unwrap().is_none());
+    }
+
+    #[test]
+    fn secrets_and_control_characters_never_reach_the_outputs() {
+        let mut r = RunReport::new("docker extproc");
+        r.secrets = vec!["s3cret-token".into()];
+        let res: Result<()> =
+            r.step("build\n::error::forged", || anyhow::bail!("`docker build --build-arg T=s3cret-token` failed"));
+        let json = r.json(&res).unwrap();
+        let md = r.markdown(&res);
+        for out in [&json, &md] {
+            assert!(!out.contains("s3cret") && out.contains("<redacted>"), "{out}");
+            assert!(!out.contains("build\n::error"), "{out}");
+        }
+        assert!(md.contains(r"build\n::error::forged"), "{md}");
+    }
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+        assert_eq!(utc_stamp(1_798_761_599), "20261231T235959Z");
     }
 }

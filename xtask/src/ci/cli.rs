@@ -1,0 +1,106 @@
+//! The command line of `cargo xtask ci` (re-exported by `flags`): the
+//! commands the GitHub workflow runs, and nothing else calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::{docker::argv::CacheKind, platform::Platform};
+
+#[derive(Debug, Args)]
+pub struct Ci {
+    #[command(subcommand)]
+    pub cmd: CiCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCmd {
+    /// Print the GitHub Actions build matrix (image x platform) as JSON.
+    Matrix(CiMatrix),
+    /// Plan a workflow run from the GitHub event: the affected images, their
+    /// matrices, the tags; printed as JSON and written to `$GITHUB_OUTPUT`.
+    Plan(CiPlan),
+    /// Build one image for one platform as the plan says: a check build
+    /// (loaded) or a publish build (pushed by digest).
+    Build(CiBuild),
+    /// Merge one image's pushed digests into the plan's tags, with OCI annotations.
+    Manifest(CiManifest),
+    /// Free disk space on a GitHub-hosted runner (preinstalled SDKs the
+    /// builds do not use) and print the space before and after.
+    FreeDisk(CiFreeDisk),
+}
+
+#[derive(Debug, Args)]
+pub struct CiMatrix {
+    /// Pull request: amd64 only.
+    #[arg(long)]
+    pub pr: bool,
+    /// Only the images of this build wave (0: built from distro images; 1:
+    /// built FROM a wave-0 image of ours).
+    #[arg(long, value_name = "N")]
+    pub wave: Option<usize>,
+    /// Only the images these changed files affect (paths from the repository root).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "base")]
+    pub changed: Vec<String>,
+    /// Only the images affected by `git diff --name-only BASE...HEAD`.
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    /// Build arm64 under QEMU on amd64 runners instead of native arm64 runners.
+    #[arg(long)]
+    pub arm64_qemu: bool,
+}
+
+/// `cargo xtask ci plan`: reads the run from GitHub's environment
+/// (`GITHUB_EVENT_NAME`, `GITHUB_REF`, `GITHUB_SHA`, `GITHUB_EVENT_PATH`, …),
+/// `XTASK_PUBLISH` (`true`: publish; the workflow sets it from a repository
+/// variable, unset in forks) and `XTASK_ARM64` (`qemu`: no arm64 runners).
+#[derive(Debug, Args)]
+pub struct CiPlan {}
+
+#[derive(Debug, Args)]
+pub struct CiBuild {
+    /// The image (a row of the image table, in the plan).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The platform (in the plan).
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Platform,
+    /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// After a push, touch `DIR/<digest hex>` (for `ci manifest --digests`).
+    #[arg(long, value_name = "DIR")]
+    pub digests_dir: Option<PathBuf>,
+    /// Build cache (as `docker --cache`).
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = CacheKind::Gha)]
+    pub cache: CacheKind,
+    /// Print the docker commands, run nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiManifest {
+    /// The image (in the plan).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Directory of files named by digest (the build jobs' artifacts).
+    #[arg(long, value_name = "DIR")]
+    pub digests: PathBuf,
+    /// Print the docker commands, run nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiFreeDisk {
+    /// Print what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also outside a GitHub-hosted runner (`RUNNER_ENVIRONMENT` is not `github-hosted`).
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,323 @@
+//! The GitHub workflows as GitHub would run them, read with a real YAML
+//! parser (yaml-rust2, YAML 1.2): the failure modes of issue 15 each have a
+//! test here, and each of these tests fails on the workflow before it.
+//!
+//! - re-runs: every `upload-artifact` overwrites;
+//! - a busy main: only pull requests cancel runs in progress;
+//! - untrusted values: no `${{ … }}` inside a `run:` script (values reach
+//!   scripts through `env:`);
+//! - timeouts: 90 minutes per platform job, 60 for pull requests;
+//! - the matrix comes from `xtask ci plan`, and every wave it plans has a job;
+//! - xtask is compiled once per run and handed over as an artifact;
+//! - a fork guard on every job that can publish; a disk cleanup before the
+//!   builds; a nightly that tests before it publishes.
+
+use std::path::{Path, PathBuf};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+const FILES: [&str; 2] = [".github/workflows/docker-publish.yml", ".github/workflows/docker-images.yml"];
+
+fn load(file: &str) -> Yaml {
+    let text = std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(docs.len(), 1, "{file}: one YAML document");
+    docs.remove(0)
+}
+
+/// (file, job id, job) of every workflow.
+fn jobs() -> Vec<(&'static str, String, Yaml)> {
+    let mut out = Vec::new();
+    for file in FILES {
+        let wf = load(file);
+        let jobs = wf["jobs"].as_hash().unwrap_or_else(|| panic!("{file}: no jobs"));
+        for (id, job) in jobs {
+            out.push((file, id.as_str().unwrap().to_owned(), job.clone()));
+        }
+    }
+    out
+}
+
+fn steps(job: &Yaml) -> Vec<Yaml> {
+    job["steps"].as_vec().cloned().unwrap_or_default()
+}
+
+fn run(step: &Yaml) -> &str {
+    step["run"].as_str().unwrap_or("")
+}
+
+fn uses(step: &Yaml) -> &str {
+    step["uses"].as_str().unwrap_or("")
+}
+
+/// A scalar as text (GitHub reads `true`, `"true"` and `90` alike).
+fn text(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether a job's steps run `xtask <args>` (the prebuilt binary) with these
+/// first arguments.
+fn runs_xtask(job: &Yaml, args: &str) -> bool {
+    steps(job).iter().any(|s| {
+        run(s).lines().any(|l| {
+            let l = l.trim_start();
+            let (prog, rest) = l.split_once(' ').unwrap_or((l, ""));
+            (prog == "xtask" || prog.ends_with("/xtask")) && rest.starts_with(args)
+        })
+    })
+}
+
+#[test]
+fn every_upload_overwrites_so_reruns_succeed() {
+    let mut uploads = 0;
+    for (file, id, job) in jobs() {
+        for step in steps(&job) {
+            if uses(&step).starts_with("actions/upload-artifact@") {
+                uploads += 1;
+                let overwrite = text(&step["with"]["overwrite"]);
+                assert_eq!(
+                    overwrite.as_deref(),
+                    Some("true"),
+                    "{file}: job {id}: upload-artifact `{}` without `overwrite: true` fails on a re-run",
+                    text(&step["with"]["name"]).unwrap_or_default()
+                );
+            }
+        }
+    }
+    assert!(uploads > 0, "no upload-artifact step found");
+}
+
+#[test]
+fn only_pull_requests_cancel_runs_in_progress() {
+    let wf = load(FILES[0]);
+    let c = &wf["concurrency"];
+    let cancel = text(&c["cancel-in-progress"]).expect("docker-publish.yml: concurrency.cancel-in-progress");
+    let squashed: String = cancel.chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(
+        squashed, "${{github.event_name=='pull_request'}}",
+        "cancel-in-progress must hold for pull requests only (a push to main must finish and publish)"
+    );
+    let group = text(&c["group"]).unwrap_or_default();
+    assert!(group.contains("github.ref"), "group per ref: {group}");
+    for (file, id, job) in jobs() {
+        if let Some(cancel) = text(&job["concurrency"]["cancel-in-progress"]) {
+            assert_ne!(cancel, "true", "{file}: job {id} cancels unconditionally");
+        }
+    }
+}
+
+#[test]
+fn no_expression_inside_run_scripts() {
+    for (file, id, job) in jobs() {
+        for step in steps(&job) {
+            let script = run(&step);
+            assert!(
+                !script.contains("${{"),
+                "{file}: job {id}: `${{{{ … }}}}` inside `run:` is pasted into the script before the shell \
+                 reads it (a ref name like `v1;…` runs); pass it through `env:`:\n{script}"
+            );
+        }
+    }
+}
+
+#[test]
+fn timeouts_are_90_minutes_per_platform_and_60_for_pull_requests() {
+    let mut seen = (false, false);
+    for (file, id, job) in jobs() {
+        if !job["uses"].is_badvalue() {
+            continue; // a reusable workflow's call: its own jobs have timeouts
+        }
+        let minutes = job["timeout-minutes"].as_i64();
+        assert!(minutes.is_some(), "{file}: job {id} has no timeout-minutes (GitHub's default is 360)");
+        // An image build: `xtask ci build`, or (before it) `cargo xtask docker <image>`.
+        let builds = runs_xtask(&job, "ci build")
+            || steps(&job).iter().any(|s| run(s).contains("cargo xtask docker") && !run(s).contains("manifest"));
+        if builds {
+            let matrix = text(&job["strategy"]["matrix"]).unwrap_or_default();
+            let pr = matrix.contains("outputs.check") || text(&job["if"]).unwrap_or_default().contains("pull_request");
+            let want = if pr { 60 } else { 90 };
+            assert_eq!(minutes, Some(want), "{file}: job {id} ({matrix})");
+            if want == 60 {
+                seen.0 = true;
+            } else {
+                seen.1 = true;
+            }
+        }
+    }
+    assert_eq!(seen, (true, true), "a pull-request build job (60) and a platform build job (90)");
+}
+
+/// The matrices, tags and images come from `xtask ci plan`: no image or
+/// platform is written in the YAML, every matrix is a plan output, and every
+/// wave the plan has is built.
+#[test]
+fn the_matrix_comes_from_xtask() {
+    let publish = load(FILES[0]);
+    let plan = &publish["jobs"]["plan"];
+    assert!(runs_xtask(plan, "ci plan"), "docker-publish.yml: a `plan` job runs `xtask ci plan`");
+    let outputs: Vec<String> = plan["outputs"]
+        .as_hash()
+        .map(|h| h.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    for (file, id, job) in jobs() {
+        let m = &job["strategy"]["matrix"];
+        if m.is_badvalue() {
+            continue;
+        }
+        // The whole matrix, or each of its dimensions, is a plan output.
+        let values: Vec<&Yaml> = match m.as_hash() {
+            Some(h) => h.values().collect(),
+            None => vec![m],
+        };
+        for v in values {
+            let v = text(v)
+                .unwrap_or_else(|| panic!("{file}: job {id}: a literal matrix ({m:?}); it must come from the plan"));
+            let squashed: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+            assert!(
+                squashed.starts_with("${{fromJSON(needs.plan.outputs.") || squashed.starts_with("${{fromJSON(inputs."),
+                "{file}: job {id}: matrix {v}"
+            );
+        }
+    }
+    // The waves the plan outputs are the waves the workflow builds.
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(root())
+        .args(["ci", "plan"])
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_OUTPUT", out.path())
+        .env("XTASK_PUBLISH", "true")
+        .env_remove("GITHUB_EVENT_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written = std::fs::read_to_string(out.path()).unwrap();
+    let keys: Vec<&str> = written.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
+    let waves: Vec<&str> = keys.iter().copied().filter(|k| k.starts_with("wave") && !k.contains('_')).collect();
+    assert!(waves.len() >= 2, "{keys:?}");
+    let text = std::fs::read_to_string(root().join(FILES[0])).unwrap();
+    for key in &keys {
+        assert!(outputs.iter().any(|o| o == key), "the plan job does not pass on `{key}` (outputs: {outputs:?})");
+    }
+    for w in waves {
+        assert!(
+            text.contains(&format!("needs.plan.outputs.{w} "))
+                || text.contains(&format!("needs.plan.outputs.{w}\n"))
+                || text.contains(&format!("needs.plan.outputs.{w} }}")),
+            "no job builds {w}"
+        );
+    }
+    // No image or platform is decided in YAML.
+    for file in FILES {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        for word in ["linux/amd64", "linux/arm64", "extproc", "precommit", "--wave", "--tag"] {
+            assert!(!text.contains(word), "{file} names `{word}`: the plan decides");
+        }
+    }
+}
+
+/// xtask is compiled in one job per architecture and handed to the others
+/// as an artifact: `cargo` builds it, the build jobs run the binary.
+#[test]
+fn xtask_is_built_once_and_passed_as_an_artifact() {
+    let mut compilers = Vec::new();
+    for (file, id, job) in jobs() {
+        // `cargo xtask test` compiles the whole tree (xtask included) anyway.
+        let tests = steps(&job).iter().any(|s| run(s).contains("cargo xtask test"));
+        let compiles = !tests
+            && steps(&job).iter().any(|s| {
+                let r = run(s);
+                r.contains("cargo xtask") || r.contains("cargo build") || r.contains("cargo run")
+            });
+        if compiles {
+            compilers.push(format!("{file}:{id}"));
+            assert!(
+                steps(&job).iter().any(|s| uses(s).starts_with("actions/upload-artifact@")
+                    && text(&s["with"]["name"]).is_some_and(|n| n.starts_with("xtask-"))),
+                "{file}: job {id} compiles xtask without uploading it"
+            );
+        } else if steps(&job).iter().any(|s| run(s).lines().any(|l| l.trim_start().starts_with("xtask "))) {
+            assert!(
+                steps(&job).iter().any(|s| uses(s).starts_with("actions/download-artifact@")
+                    && text(&s["with"]["name"]).is_some_and(|n| n.contains("xtask"))),
+                "{file}: job {id} runs xtask without downloading it"
+            );
+        }
+    }
+    assert!(compilers.len() <= 2, "xtask is compiled in {compilers:?} (once per runner architecture at most)");
+}
+
+/// A fork has no `PUBLISH_IMAGES` variable: the plan then publishes
+/// nothing, and every job that could is skipped.
+#[test]
+fn forks_do_not_publish() {
+    let publish = load(FILES[0]);
+    let plan_env: Vec<String> = steps(&publish["jobs"]["plan"])
+        .iter()
+        .filter_map(|s| s["env"].as_hash().map(|h| h.values().filter_map(text).collect::<Vec<_>>()))
+        .flatten()
+        .collect();
+    assert!(
+        plan_env.iter().any(|v| v.contains("vars.PUBLISH_IMAGES")),
+        "the plan reads vars.PUBLISH_IMAGES: {plan_env:?}"
+    );
+    let mut publishers = 0;
+    for (file, id, job) in jobs() {
+        let writes = text(&job["permissions"]["packages"]).is_some_and(|p| p == "write");
+        if writes && file == FILES[0] {
+            publishers += 1;
+            let cond = text(&job["if"]).unwrap_or_default();
+            assert!(
+                cond.contains("needs.plan.outputs.publish == 'true'"),
+                "{file}: job {id} can publish without the fork guard: if: {cond}"
+            );
+        }
+    }
+    assert!(publishers > 0, "no publishing job found");
+}
+
+#[test]
+fn disk_is_freed_before_every_build() {
+    let mut builds = 0;
+    for (file, id, job) in jobs() {
+        let s = steps(&job);
+        let Some(build) = s.iter().position(|s| run(s).contains("xtask ci build")) else { continue };
+        builds += 1;
+        let free = s.iter().position(|s| run(s).contains("xtask ci free-disk"));
+        assert!(free.is_some_and(|f| f < build), "{file}: job {id}: no `xtask ci free-disk` before the build");
+    }
+    assert!(builds >= 2, "build jobs for pull requests and for publishing");
+}
+
+/// The nightly runs `cargo xtask test` and publishes only if it passes.
+#[test]
+fn the_nightly_tests_before_it_publishes() {
+    let publish = load(FILES[0]);
+    assert!(publish["on"]["schedule"].as_vec().is_some_and(|v| !v.is_empty()), "no schedule trigger");
+    let jobs = publish["jobs"].as_hash().unwrap();
+    let (test_id, _) = jobs
+        .iter()
+        .find(|(_, j)| steps(j).iter().any(|s| run(s).contains("cargo xtask test")))
+        .expect("a job that runs `cargo xtask test`");
+    let test_id = test_id.as_str().unwrap();
+    let wave0 = &publish["jobs"]["wave0"];
+    let needs: Vec<String> = match &wave0["needs"] {
+        Yaml::Array(a) => a.iter().filter_map(text).collect(),
+        other => text(other).into_iter().collect(),
+    };
+    assert!(needs.iter().any(|n| n == test_id), "wave0 needs {needs:?}, not the test job {test_id}");
+    let cond = text(&wave0["if"]).unwrap_or_default();
+    assert!(cond.contains("!failure()") || cond.contains("success()"), "wave0 runs when the tests failed: {cond}");
+}
