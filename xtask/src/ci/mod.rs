@@ -188,10 +188,22 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         buildx: BuildxMode::Auto,
         ..Default::default()
     };
-    let mut report = report::RunReport::new(format!("docker {}", spec.name));
-    let target =
-        if b.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
-    let res = docker::build_with(ctx, &opts, &plan.oci(spec), &mut report).map(drop);
+    reported(format!("docker {}", spec.name), metrics_file(&dir, &slug), b.dry_run, |report| {
+        docker::build_with(ctx, &opts, &plan.oci(spec), report).map(drop)
+    })
+}
+
+/// A docker step of `ci` under a report named `command`, its metrics in
+/// `metrics` (a dry run writes none); the error cleaned of secrets.
+fn reported(
+    command: String,
+    metrics: PathBuf,
+    dry_run: bool,
+    f: impl FnOnce(&mut report::RunReport) -> Result<()>,
+) -> Result<()> {
+    let mut report = report::RunReport::new(command);
+    let target = if dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics) };
+    let res = f(&mut report);
     report.finish(&res, &target);
     report.cleaned(res)
 }
@@ -221,12 +233,9 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
         engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         ..Default::default()
     };
-    let mut report = report::RunReport::new(format!("docker manifest {}", spec.name));
-    let target =
-        if m.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
-    let res = docker::manifest_with(ctx, &opts, &plan.oci(spec), &mut report).map(drop);
-    report.finish(&res, &target);
-    report.cleaned(res)
+    reported(format!("docker manifest {}", spec.name), metrics_file(&dir, &slug), m.dry_run, |report| {
+        docker::manifest_with(ctx, &opts, &plan.oci(spec), report).map(drop)
+    })
 }
 
 #[cfg(test)]
