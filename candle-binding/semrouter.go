@@ -108,17 +108,41 @@ func IsInitialized() bool {
 	return bool(C.is_similarity_model_initialized())
 }
 
+// DefaultMaxTokens is the token limit of a maxLength of 0: 256 tokens,
+// [CLS] and [SEP] included (the model's max_seq_length; it has 512
+// positions, the most a maxLength can ask for). It is the library's
+// DEFAULT_MAX_TOKENS; TestEmbedReportsTruncation checks that they agree.
+const DefaultMaxTokens = 256
+
+// Embedding is the embedding of a text and how the text was read.
+type Embedding struct {
+	// Vector is L2-normalised, EmbeddingDim floats.
+	Vector []float32
+	// Tokens is the number of tokens embedded, [CLS] and [SEP] included.
+	Tokens int
+	// Truncated is true when the text had more tokens than the limit: only
+	// its first Tokens tokens were embedded.
+	Truncated bool
+}
+
 // GetEmbedding returns the L2-normalised embedding (EmbeddingDim floats) of
-// text. maxLength bounds the number of tokens; 0 means the model maximum.
+// text. maxLength bounds the number of tokens; 0 means DefaultMaxTokens.
 func GetEmbedding(text string, maxLength int) ([]float32, error) {
+	e, err := Embed(text, maxLength)
+	return e.Vector, err
+}
+
+// Embed is GetEmbedding with the token count and whether text was
+// truncated to maxLength tokens (0: DefaultMaxTokens).
+func Embed(text string, maxLength int) (Embedding, error) {
 	const op = "get_text_embedding"
 	ml, err := cLength(op, maxLength)
 	if err != nil {
-		return nil, err
+		return Embedding{}, err
 	}
 	ctext, err := cString(op, text)
 	if err != nil {
-		return nil, err
+		return Embedding{}, err
 	}
 	defer C.free(unsafe.Pointer(ctext))
 
@@ -129,15 +153,22 @@ func GetEmbedding(text string, maxLength int) ([]float32, error) {
 		if res.data != nil {
 			C.free_embedding(res.data, res.length)
 		}
-		return nil, lastError(op)
+		return Embedding{}, lastError(op)
 	}
 	defer C.free_embedding(res.data, res.length)
 	if res.length <= 0 {
-		return nil, &Error{Op: op, Message: fmt.Sprintf("library returned length %d", int32(res.length))}
+		return Embedding{}, &Error{Op: op, Message: fmt.Sprintf("library returned length %d", int32(res.length))}
 	}
-	out := make([]float32, int(res.length))
-	copy(out, unsafe.Slice((*float32)(unsafe.Pointer(res.data)), int(res.length)))
+	out := Embedding{Vector: make([]float32, int(res.length)), Tokens: int(res.token_count), Truncated: bool(res.truncated)}
+	copy(out.Vector, unsafe.Slice((*float32)(unsafe.Pointer(res.data)), int(res.length)))
 	return out, nil
+}
+
+// ReleaseMemory gives the memory that earlier calls freed back to the
+// operating system (glibc malloc_trim); call it when idle after a burst.
+// It reports whether any memory was released.
+func ReleaseMemory() bool {
+	return bool(C.release_memory())
 }
 
 // Similarity returns the cosine similarity of the embeddings of a and b.

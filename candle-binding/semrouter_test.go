@@ -125,6 +125,46 @@ func TestEmbedding(t *testing.T) {
 	}
 }
 
+func TestEmbedReportsTruncation(t *testing.T) {
+	needModel(t)
+	short, err := Embed("word word word", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if short.Tokens != 5 || short.Truncated || len(short.Vector) != EmbeddingDim {
+		t.Fatalf("short text: %d tokens, truncated %v, %d dims", short.Tokens, short.Truncated, len(short.Vector))
+	}
+	// "word" is one token: 254 words fill DefaultMaxTokens with [CLS] and [SEP].
+	fits := strings.Repeat("word ", DefaultMaxTokens-2)
+	atLimit, err := Embed(fits, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if atLimit.Tokens != DefaultMaxTokens || atLimit.Truncated {
+		t.Fatalf("text at the limit: %d tokens, truncated %v", atLimit.Tokens, atLimit.Truncated)
+	}
+	long, err := Embed(fits+strings.Repeat("other ", 10000), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if long.Tokens != DefaultMaxTokens || !long.Truncated {
+		t.Fatalf("long text: %d tokens, truncated %v", long.Tokens, long.Truncated)
+	}
+	for i := range long.Vector {
+		if d := math.Abs(float64(long.Vector[i] - atLimit.Vector[i])); d > 1e-5 {
+			t.Fatalf("component %d: the truncated text differs from its first %d tokens by %g", i, DefaultMaxTokens, d)
+		}
+	}
+	if !IsInitialized() {
+		t.Fatal("model not initialized")
+	}
+	ReleaseMemory() // after a large embedding; the model stays usable
+	again, err := Embed("word word word", 0)
+	if err != nil || again.Vector[0] != short.Vector[0] {
+		t.Fatalf("after ReleaseMemory: %v, %v vs %v", err, again.Vector, short.Vector)
+	}
+}
+
 func TestEmbeddingDeterministic(t *testing.T) {
 	needModel(t)
 	a, err := GetEmbedding("same text twice", 0)

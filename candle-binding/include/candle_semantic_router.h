@@ -7,6 +7,15 @@
 #include <stdint.h>
 
 /**
+ * The longest input, in tokens with `[CLS]` and `[SEP]`, embedded by default:
+ * sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2. The model was
+ * trained on 128-token inputs and has 512 positions; past 256 tokens the
+ * embedding no longer improves, while attention costs grow with the square of
+ * the length (a 512-token input takes ~4x the memory and time of 256).
+ */
+#define DEFAULT_MAX_TOKENS 256
+
+/**
  * A sentence embedding. Free `data` with `free_embedding(data, length)`.
  */
 typedef struct {
@@ -15,6 +24,15 @@ typedef struct {
    */
   float *data;
   int32_t length;
+  /**
+   * Tokens embedded, `[CLS]` and `[SEP]` included; 0 on error.
+   */
+  int32_t token_count;
+  /**
+   * True when the text had more tokens than the limit and only its
+   * beginning was embedded.
+   */
+  bool truncated;
   /**
    * True when the call failed (see `get_last_error`).
    */
@@ -73,7 +91,9 @@ bool init_similarity_model(const char *model_path, bool use_cpu);
 bool is_similarity_model_initialized(void);
 
 /**
- * The embedding of `text`, truncated to `max_length` tokens (≤ 0: the model's maximum).
+ * The embedding of `text`, truncated to `max_length` tokens (≤ 0: 256, the
+ * model's `max_seq_length`; never more than its 512 positions). A longer text
+ * is cut at the token level, keeping its beginning, and `truncated` is set.
  *
  * # Safety
  * `text` must be NULL or a valid NUL-terminated string.
@@ -123,6 +143,15 @@ void free_embedding(float *data, int32_t length);
  * `result` must come from `tokenize_text`, freed once.
  */
 void free_tokenization_result(TokenizationResult result);
+
+/**
+ * Give the memory that earlier calls freed back to the operating system
+ * (glibc's `malloc_trim`). Call it when idle after a burst: freed tensors
+ * otherwise stay in the C allocator's arenas, counted in the process's RSS.
+ * Returns true if memory was released; false where the C library has no
+ * such call.
+ */
+bool release_memory(void);
 
 /**
  * Free a string returned by this library (`get_last_error`). NULL is ignored.

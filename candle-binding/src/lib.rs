@@ -29,6 +29,11 @@ pub struct EmbeddingResult {
     /// `length` floats, L2-normalised; NULL on error.
     pub data: *mut f32,
     pub length: i32,
+    /// Tokens embedded, `[CLS]` and `[SEP]` included; 0 on error.
+    pub token_count: i32,
+    /// True when the text had more tokens than the limit and only its
+    /// beginning was embedded.
+    pub truncated: bool,
     /// True when the call failed (see `get_last_error`).
     pub error: bool,
 }
@@ -61,13 +66,14 @@ fn model() -> Result<Arc<SimilarityModel>> {
     guard.clone().context("the model is not initialized: call init_similarity_model first")
 }
 
-/// Run `f`, turning an error or a panic into `on_error` and the thread's last error.
+/// Run `f`, turning an error or a panic into `on_error` and the thread's
+/// last error, always one line. A panic prints nothing on stderr.
 fn guard<T>(on_error: T, f: impl FnOnce() -> Result<T>) -> T {
     error::clear();
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match error::in_call(|| catch_unwind(AssertUnwindSafe(f))) {
         Ok(Ok(value)) => value,
         Ok(Err(err)) => {
-            error::set(format!("{err:#}"));
+            error::set(error::one_line(&err));
             on_error
         }
         Err(panic) => {
@@ -76,7 +82,8 @@ fn guard<T>(on_error: T, f: impl FnOnce() -> Result<T>) -> T {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            error::set(format!("internal error: {msg}"));
+            let at = error::panic_location().map(|l| format!(" (at {l})")).unwrap_or_default();
+            error::set(error::flatten(&format!("internal error: {msg}{at}")));
             on_error
         }
     }
@@ -115,19 +122,28 @@ pub extern "C" fn is_similarity_model_initialized() -> bool {
     guard(false, || Ok(MODEL.read().unwrap_or_else(|e| e.into_inner()).is_some()))
 }
 
-/// The embedding of `text`, truncated to `max_length` tokens (≤ 0: the model's maximum).
+/// The embedding of `text`, truncated to `max_length` tokens (≤ 0: 256, the
+/// model's `max_seq_length`; never more than its 512 positions). A longer text
+/// is cut at the token level, keeping its beginning, and `truncated` is set.
 ///
 /// # Safety
 /// `text` must be NULL or a valid NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn get_text_embedding(text: *const c_char, max_length: i32) -> EmbeddingResult {
-    let failed = EmbeddingResult { data: std::ptr::null_mut(), length: 0, error: true };
+    let failed =
+        EmbeddingResult { data: std::ptr::null_mut(), length: 0, token_count: 0, truncated: false, error: true };
     guard(failed, || {
         let text = self::text(text, "text")?;
-        let embedding = model()?.embed(&[text], max_length)?.remove(0);
-        let length = embedding.len() as i32;
-        let data = Box::into_raw(embedding.into_boxed_slice()) as *mut f32;
-        Ok(EmbeddingResult { data, length, error: false })
+        let embedding = model()?.embed_tokens(&[text], max_length)?.remove(0);
+        let length = embedding.vector.len() as i32;
+        let data = Box::into_raw(embedding.vector.into_boxed_slice()) as *mut f32;
+        Ok(EmbeddingResult {
+            data,
+            length,
+            token_count: embedding.tokens as i32,
+            truncated: embedding.truncated,
+            error: false,
+        })
     })
 }
 
@@ -194,7 +210,7 @@ pub unsafe extern "C" fn tokenize_text(text: *const c_char, max_length: i32) -> 
     };
     guard(failed, || {
         let text = self::text(text, "text")?;
-        let Tokens { ids, tokens } = model()?.tokenize(text, max_length)?;
+        let Tokens { ids, tokens, .. } = model()?.tokenize(text, max_length)?;
         let count = ids.len() as i32;
         let ids: Box<[i32]> = ids.into_iter().map(|id| id as i32).collect();
         let tokens: Box<[*mut c_char]> =
@@ -238,6 +254,31 @@ pub unsafe extern "C" fn free_tokenization_result(result: TokenizationResult) {
             }
         }
     }
+}
+
+/// Give the memory that earlier calls freed back to the operating system
+/// (glibc's `malloc_trim`). Call it when idle after a burst: freed tensors
+/// otherwise stay in the C allocator's arenas, counted in the process's RSS.
+/// Returns true if memory was released; false where the C library has no
+/// such call.
+#[no_mangle]
+pub extern "C" fn release_memory() -> bool {
+    guard(false, || Ok(trim_heap()))
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() -> bool {
+    extern "C" {
+        /// glibc ≥ 2.8 releases free memory of every arena, not only the heap top.
+        fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    }
+    // SAFETY: malloc_trim takes no pointer and is thread-safe.
+    unsafe { malloc_trim(0) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() -> bool {
+    false
 }
 
 /// Free a string returned by this library (`get_last_error`). NULL is ignored.

@@ -11,6 +11,13 @@ use tokenizers::Tokenizer;
 /// Files a model directory must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
+/// The longest input, in tokens with `[CLS]` and `[SEP]`, embedded by default:
+/// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2. The model was
+/// trained on 128-token inputs and has 512 positions; past 256 tokens the
+/// embedding no longer improves, while attention costs grow with the square of
+/// the length (a 512-token input takes ~4x the memory and time of 256).
+pub const DEFAULT_MAX_TOKENS: usize = 256;
+
 pub struct SimilarityModel {
     bert: BertModel,
     tokenizer: Tokenizer,
@@ -23,6 +30,18 @@ pub struct SimilarityModel {
 pub struct Tokens {
     pub ids: Vec<u32>,
     pub tokens: Vec<String>,
+    /// True when the text had more tokens than the limit and was cut.
+    pub truncated: bool,
+}
+
+/// One sentence embedding and how its text was read.
+pub struct Embedding {
+    /// L2-normalised.
+    pub vector: Vec<f32>,
+    /// Tokens embedded, `[CLS]` and `[SEP]` included.
+    pub tokens: usize,
+    /// True when the text was cut to the token limit.
+    pub truncated: bool,
 }
 
 impl SimilarityModel {
@@ -52,10 +71,11 @@ impl SimilarityModel {
         Ok(SimilarityModel { bert, tokenizer, device, max_positions: config.max_position_embeddings, sep_id })
     }
 
-    /// Effective maximum sequence length for a caller's `max_length` (≤ 0: the model's maximum).
-    fn max_len(&self, max_length: i32) -> usize {
+    /// Effective maximum sequence length for a caller's `max_length` (≤ 0:
+    /// [`DEFAULT_MAX_TOKENS`]); never more than the model's positions.
+    pub fn max_len(&self, max_length: i32) -> usize {
         if max_length <= 0 {
-            self.max_positions
+            DEFAULT_MAX_TOKENS.min(self.max_positions)
         } else {
             (max_length as usize).clamp(2, self.max_positions)
         }
@@ -70,17 +90,23 @@ impl SimilarityModel {
         let mut ids = enc.get_ids().to_vec();
         let mut tokens = enc.get_tokens().to_vec();
         let max = self.max_len(max_length);
-        if ids.len() > max {
+        let truncated = ids.len() > max;
+        if truncated {
             ids.truncate(max - 1);
             tokens.truncate(max - 1);
             ids.push(self.sep_id);
             tokens.push("[SEP]".to_string());
         }
-        Ok(Tokens { ids, tokens })
+        Ok(Tokens { ids, tokens, truncated })
     }
 
     /// L2-normalised sentence embeddings, one per text.
     pub fn embed(&self, texts: &[&str], max_length: i32) -> Result<Vec<Vec<f32>>> {
+        Ok(self.embed_tokens(texts, max_length)?.into_iter().map(|e| e.vector).collect())
+    }
+
+    /// Sentence embeddings with their token counts, one per text.
+    pub fn embed_tokens(&self, texts: &[&str], max_length: i32) -> Result<Vec<Embedding>> {
         if texts.is_empty() {
             bail!("no texts to embed");
         }
@@ -108,7 +134,12 @@ impl SimilarityModel {
         let pooled = summed.broadcast_div(&counts)?;
         let norms = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
         let normalised = pooled.broadcast_div(&norms)?;
-        Ok(normalised.to_vec2::<f32>()?)
+        let vectors = normalised.to_vec2::<f32>()?;
+        Ok(vectors
+            .into_iter()
+            .zip(encoded)
+            .map(|(vector, t)| Embedding { vector, tokens: t.ids.len(), truncated: t.truncated })
+            .collect())
     }
 }
 

@@ -185,3 +185,59 @@ fn concurrent_calls_agree() {
         }
     }
 }
+
+/// The embedding of `text` with its token count and truncation flag.
+fn embed_with_info(text: &str, max_length: i32) -> (Vec<f32>, i32, bool) {
+    let s = c(text);
+    let r = unsafe { lib::get_text_embedding(s.as_ptr(), max_length) };
+    assert!(!r.error, "embedding failed: {:?}", last_error());
+    let v = unsafe { std::slice::from_raw_parts(r.data, r.length as usize) }.to_vec();
+    unsafe { lib::free_embedding(r.data, r.length) };
+    (v, r.token_count, r.truncated)
+}
+
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn long_texts_are_truncated_at_the_token_level_and_reported() {
+    init();
+    // "word" is one token: n words are n + 2 tokens with [CLS] and [SEP].
+    let (short, count, truncated) = embed_with_info("word word word", 0);
+    assert_eq!((count, truncated), (5, false));
+    assert_eq!(short.len(), 384);
+
+    // Exactly at the default limit (256 = 254 words + 2): not truncated.
+    let fits = "word ".repeat(254);
+    let (at_limit, count, truncated) = embed_with_info(&fits, 0);
+    assert_eq!((count, truncated), (256, false));
+
+    // 64 KiB of words: cut to 256 tokens, and the embedding is the one of its
+    // first 254 words, so the cut is at the token level, keeping the start.
+    let long = format!("{fits}{}", "other ".repeat(65536 / 6));
+    assert!(long.len() > 64 * 1024 - 8);
+    let (cut, count, truncated) = embed_with_info(&long, 0);
+    assert_eq!((count, truncated), (256, true));
+    let diff = max_difference(&cut, &at_limit);
+    assert!(diff < 1e-5, "truncated embedding differs from its first 256 tokens by {diff}");
+
+    // An explicit limit, and one above the model's 512 positions (clamped).
+    let (_, count, truncated) = embed_with_info(&long, 16);
+    assert_eq!((count, truncated), (16, true));
+    let (_, count, truncated) = embed_with_info(&long, 100_000);
+    assert_eq!((count, truncated), (512, true));
+    let (_, count, truncated) = embed_with_info(&fits, 100_000);
+    assert_eq!((count, truncated), (256, false));
+}
+
+#[test]
+fn release_memory_leaves_the_model_usable() {
+    init();
+    let before = embedding("memory after a trim");
+    let _ = embedding(&"memory ".repeat(2000));
+    let _released: bool = lib::release_memory(); // false where there is nothing to return
+    assert!(last_error().is_none(), "release_memory set an error: {:?}", last_error());
+    assert!(max_difference(&before, &embedding("memory after a trim")) < 1e-6);
+}

@@ -259,6 +259,11 @@ pub struct PrecachePrepare {
     /// the skeleton (and the cooked layer); enough when cook builds libs and bins.
     #[arg(long)]
     pub no_dev_targets: bool,
+    /// Dummy build scripts and masked versions for every package: the skeleton
+    /// then survives version bumps and build.rs edits, but the rebuild
+    /// compiles every local build script.
+    #[arg(long)]
+    pub dummy_build_scripts: bool,
 }
 
 #[derive(Debug, Args)]
@@ -320,10 +325,29 @@ pub struct BenchCross {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
-    /// Cold build vs cached rebuild of candle-binding (and cargo-chef if installed).
-    Precache,
+    /// Cold build, cached rebuild and floor of a workspace, beside cargo-chef's.
+    Precache(BenchPrecache),
     /// Cross builds (every foreign platform) vs the native build; verify-symbols vs `nm -D`.
     Cross(BenchCross),
+    /// xtask's own cost: cold compile, warm `cargo xtask --help`, binary size.
+    Xtask,
+    /// The router under load: 64 concurrent 64 KiB prompts, then 2,000 short ones; RSS and latency.
+    Router(BenchRouter),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPrecache {
+    /// Packages to build (default: candle-semantic-router in this workspace,
+    /// else the workspace's default members).
+    #[arg(long, short = 'p', value_name = "PKG")]
+    pub package: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRouter {
+    /// Seconds to stay idle after the load before the last RSS reading.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub settle: u64,
 }
 
 #[derive(Debug, Args)]

@@ -86,6 +86,8 @@ struct Artifact {
     /// Shown (through `Debug`) in assertion messages.
     #[allow(dead_code)]
     name: String,
+    /// A build script's compile unit: its `build/<pkg>-<hash>` directory.
+    build_script: Option<String>,
 }
 
 /// `cargo build --message-format=json`: every compiler artifact.
@@ -97,7 +99,16 @@ fn build_json(dir: &Path, target_dir: &Path, args: &[&str]) -> Vec<Artifact> {
     Message::parse_stream(out.stdout.as_slice())
         .filter_map(|m| match m.unwrap() {
             Message::CompilerArtifact(a) => {
-                Some(Artifact { local: a.package_id.repr.starts_with("path+"), fresh: a.fresh, name: a.target.name })
+                let build_script = a.target.is_custom_build().then(|| {
+                    let exe = a.filenames[0].as_std_path();
+                    exe.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned()
+                });
+                Some(Artifact {
+                    local: a.package_id.repr.starts_with("path+"),
+                    fresh: a.fresh,
+                    name: a.target.name,
+                    build_script,
+                })
             }
             _ => None,
         })
@@ -129,6 +140,16 @@ fn archive_defines(a: &Path, symbol: &str) -> bool {
 fn run_output(bin: &Path) -> String {
     let out = check(Command::new(bin).output().unwrap(), &bin.display().to_string());
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// The build-script units `cook` recorded as kept, in every profile directory.
+fn kept_units(target: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for record in leftovers(target, &[".xtask-precache-kept.json"]) {
+        let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(record).unwrap()).unwrap();
+        out.extend(v["units"].as_object().unwrap().keys().cloned());
+    }
+    out
 }
 
 /// Entries anywhere under `target` whose name starts with one of `prefixes`
@@ -184,6 +205,8 @@ struct Case {
     /// Go through a JSON recipe (`prepare --recipe`, `cook --recipe`) instead
     /// of a skeleton directory.
     via_recipe: bool,
+    /// Build scripts whose compiled binary survives (self-contained ones).
+    kept: usize,
 }
 
 const CDYLIB_PREFIXES: &[&str] = &["ffi", "libffi", "build_script_"];
@@ -214,16 +237,28 @@ fn roundtrip(case: &Case, edit: impl Fn(&Path)) {
     cook.extend(case.cook);
     let cooked = xtask(&work, &target, &cook);
     assert!(cooked.contains("clean-stale: removed"), "{cooked}");
-    let left = leftovers(&target, case.local_prefixes);
+    let kept = kept_units(&target);
+    assert_eq!(kept.len(), case.kept, "{kept:?}");
+    let left: Vec<_> = leftovers(&target, case.local_prefixes)
+        .into_iter()
+        .filter(|p| !kept.contains(p.file_name().unwrap().to_str().unwrap()))
+        .collect();
     assert!(left.is_empty(), "cook left local artifacts: {left:#?}");
 
     copy_tree(&real, &work, Some(old_mtime()));
+    let report = xtask(&work, &target, &["clean-stale"]);
+    assert_eq!(report.matches("kept the build script").count(), case.kept, "{report}");
     let artifacts = build_json(&work, &target, &build);
     let recompiled: Vec<_> = artifacts.iter().filter(|a| !a.local && !a.fresh).collect();
     assert!(recompiled.is_empty(), "dependencies recompiled: {recompiled:#?}");
     assert!(artifacts.iter().any(|a| !a.local), "no dependency in the build?");
-    let reused: Vec<_> = artifacts.iter().filter(|a| a.local && a.fresh).collect();
+    let reused: Vec<_> = artifacts
+        .iter()
+        .filter(|a| a.local && a.fresh && !a.build_script.as_ref().is_some_and(|u| kept.contains(u)))
+        .collect();
     assert!(reused.is_empty(), "local crates reused from the skeleton: {reused:#?}");
+    let scripts_reused = artifacts.iter().filter(|a| a.local && a.fresh && a.build_script.is_some()).count();
+    assert_eq!(scripts_reused, case.kept, "the kept build scripts are not recompiled: {artifacts:#?}");
 
     assert_eq!((case.observe)(&target.join(case.out_dir)), expected);
 }
@@ -239,6 +274,7 @@ fn cdylib_roundtrip() {
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
             via_recipe: false,
+            kept: 1,
         },
         |_| {},
     );
@@ -258,6 +294,7 @@ fn cdylib_roundtrip_when_masking_cannot_help() {
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
             via_recipe: false,
+            kept: 1,
         },
         |real| {
             for f in ["ffi/Cargo.toml", "ffi-cli/Cargo.toml", "Cargo.lock"] {
@@ -286,6 +323,7 @@ fn cdylib_roundtrip_for_the_host_platform() {
             observe: observe_cdylib,
             local_prefixes: CDYLIB_PREFIXES,
             via_recipe: true,
+            kept: 1,
         },
         |_| {},
     );
@@ -302,6 +340,8 @@ fn full_workspace_roundtrip() {
             observe: observe_full,
             local_prefixes: &["fx", "libfx", "demo", "it-", "speed", "build_script_"],
             via_recipe: false,
+            // fx-core has `[lints]`: its build script stays a dummy.
+            kept: 0,
         },
         |_| {},
     );
@@ -322,6 +362,7 @@ fn build_target_roundtrip_release() {
             observe: observe_build_target,
             local_prefixes: &["bt", "libbt", "build_script_"],
             via_recipe: true,
+            kept: 1,
         },
         |_| {},
     );
@@ -466,7 +507,8 @@ fn edit(path: &Path, from: &str, to: &str) {
     fs::write(path, text.replace(from, to)).unwrap();
 }
 
-/// Source edits, comments, descriptions and version bumps leave the skeleton
+/// With `--dummy-build-scripts`: source edits (build scripts included),
+/// comments, descriptions and version bumps leave the skeleton
 /// byte-identical; a dependency change does not.
 #[test]
 fn skeleton_changes_only_when_dependencies_do() {
@@ -479,7 +521,15 @@ fn skeleton_changes_only_when_dependencies_do() {
         xtask(
             &real,
             &target,
-            &["precache", "prepare", "--out", out.to_str().unwrap(), "--recipe", recipe.to_str().unwrap()],
+            &[
+                "precache",
+                "prepare",
+                "--dummy-build-scripts",
+                "--out",
+                out.to_str().unwrap(),
+                "--recipe",
+                recipe.to_str().unwrap(),
+            ],
         );
         (read_tree(&out), fs::read(recipe).unwrap())
     };
@@ -543,4 +593,93 @@ fn bad_input_is_one_clear_error() {
     assert!(err.contains("unsupported platform"), "{err}");
     let err = fails(&real, &["precache", "cook", "--platform", "sparc"]);
     assert!(err.contains("unsupported platform"), "{err}");
+}
+
+/// By default the skeleton keeps self-contained build scripts real (and their
+/// package's version): it changes with them, not with other sources.
+#[test]
+fn skeleton_with_real_build_scripts_changes_with_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (real, target) = (tmp.path().join("real"), tmp.path().join("target"));
+    copy_tree(&fixture("general"), &real, None);
+    let prepare = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut args = vec!["precache", "prepare", "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        xtask(&real, &target, &args);
+        read_tree(&out)
+    };
+    let a = prepare("a", &[]);
+    let file = |tree: &[(String, Vec<u8>)], rel: &str| {
+        String::from_utf8(tree.iter().find(|(p, _)| p == rel).unwrap().1.clone()).unwrap()
+    };
+    assert_eq!(file(&a, "crates/lib-a/build.rs"), fs::read_to_string(real.join("crates/lib-a/build.rs")).unwrap());
+    assert_eq!(file(&a, "build.rs"), fs::read_to_string(real.join("build.rs")).unwrap());
+    assert!(file(&a, "tools/cli/build.rs").starts_with("// Dummy"), "not self-contained: a dummy");
+    assert!(!a.iter().any(|(p, _)| p.starts_with("tools/cli/build/")));
+    assert!(file(&a, "crates/lib-a/src/lib.rs").starts_with("// Dummy"));
+
+    edit(&real.join("crates/lib-a/src/lib.rs"), "x * FACTOR", "FACTOR * x");
+    edit(&real.join("tools/cli/build/gen.rs"), "cli-built", "cli-built!");
+    assert!(prepare("b", &[]) == a, "only sources changed");
+    edit(&real.join("crates/lib-a/build.rs"), "FACTOR: u64 = 6", "FACTOR: u64 = 7");
+    assert!(prepare("c", &[]) != a, "a kept build script changed");
+
+    // `--no-dev-targets`: a new test file leaves the skeleton as it was.
+    let d = prepare("d", &["--no-dev-targets"]);
+    fs::create_dir_all(real.join("crates/lib-a/tests")).unwrap();
+    fs::write(real.join("crates/lib-a/tests/new.rs"), "#[test]\nfn t() {}\n").unwrap();
+    assert!(prepare("e", &["--no-dev-targets"]) == d, "a new test file changed the skeleton");
+    assert!(prepare("f", &[]) != prepare("g", &["--no-dev-targets"]));
+}
+
+fn observe_general(dir: &Path) -> Vec<(&'static str, String)> {
+    vec![("gx-main prints", run_output(&dir.join("gx-main"))), ("gx-cli prints", run_output(&dir.join("gx-cli")))]
+}
+
+/// Every manifest shape of the `general` fixture (see its Cargo.toml), old
+/// mtimes, all targets: the clean build's outputs, two build-script binaries
+/// kept, the third (not self-contained) recompiled.
+#[test]
+fn general_workspace_roundtrip() {
+    roundtrip(
+        &Case {
+            fixture: "general",
+            cook: &["--all-targets"],
+            build: &["--workspace", "--all-targets"],
+            out_dir: "debug",
+            observe: observe_general,
+            local_prefixes: &["gx", "libgx", "smoke", "cfg-if", "cfg_if", "libcfg_if", "build_script_"],
+            via_recipe: true,
+            kept: 2,
+        },
+        |_| {},
+    );
+}
+
+/// The stale case the kept binaries must not reintroduce: the cooked build
+/// script no longer matches the real one (a cache from an older skeleton),
+/// and the real file is *older* than the cooked build, so cargo alone would
+/// trust the cooked binary. clean-stale sees the hash differ and removes it.
+#[test]
+fn a_changed_build_script_is_never_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (real, work, target) = (tmp.path().join("real"), tmp.path().join("work"), tmp.path().join("target"));
+    copy_tree(&fixture("cdylib"), &real, None);
+    xtask(&real, &target, &["precache", "prepare", "--out", work.to_str().unwrap()]);
+    xtask(&work, &target, &["precache", "cook"]);
+    assert_eq!(kept_units(&target).len(), 1);
+
+    edit(&real.join("ffi/build.rs"), "ANSWER: u32 = 42", "ANSWER: u32 = 41");
+    copy_tree(&real, &work, Some(old_mtime()));
+    let out = check(xtask_cmd(&work, &target, &["clean-stale"]).output().unwrap(), "clean-stale");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("changed since it was cooked"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("kept the build script"));
+    assert!(kept_units(&target).is_empty());
+
+    let artifacts = build_json(&work, &target, &["build", "--locked"]);
+    let scripts: Vec<_> = artifacts.iter().filter(|a| a.build_script.is_some()).collect();
+    assert!(scripts.iter().all(|a| !a.fresh), "{scripts:#?}");
+    assert_eq!(run_output(&target.join("debug/ffi-cli")), "answer=41 sum=5\n");
 }

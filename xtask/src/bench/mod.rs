@@ -2,6 +2,8 @@
 
 mod cross;
 mod precache;
+mod router;
+mod xtask;
 
 use anyhow::Result;
 
@@ -15,10 +17,18 @@ impl flags::Bench {
             flags::BenchCmd::Cross(_) => crate::platform::Platform::ALL.to_vec(),
             _ => vec![host],
         };
-        crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, false))?;
+        // `router` builds and runs the router with the model.
+        let router = matches!(self.cmd, flags::BenchCmd::Router(_));
+        let mut needs = crate::doctor::toolchain(&platforms, router);
+        if router {
+            needs.push(crate::doctor::Need::Model);
+        }
+        crate::doctor::ensure(ctx, &needs)?;
         match self.cmd {
-            flags::BenchCmd::Precache => precache::run(ctx),
+            flags::BenchCmd::Precache(cmd) => precache::run(ctx, &cmd.package),
+            flags::BenchCmd::Xtask => xtask::run(ctx),
             flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build, &cmd.platform),
+            flags::BenchCmd::Router(cmd) => cmd.run(ctx),
         }
     }
 }

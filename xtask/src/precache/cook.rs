@@ -6,9 +6,9 @@ use std::{fs, path::Path};
 use anyhow::{Context, Result};
 use xshell::cmd;
 
-use super::skeleton::Skeleton;
+use super::skeleton::{dummy_source, Skeleton};
 use crate::{
-    clean_stale::{self, Removed, Scope},
+    clean_stale::{self, Keep, Removed, Scope},
     flags,
     platform::Platform,
     workspace::{cargo, profile_args, Workspace},
@@ -59,7 +59,7 @@ impl CookPlan {
 impl flags::PrecacheCook {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let sh = &ctx.sh;
-        let ws = match &self.recipe {
+        let (ws, sk) = match &self.recipe {
             Some(recipe) => {
                 let dir = sh.current_dir();
                 let text =
@@ -67,9 +67,13 @@ impl flags::PrecacheCook {
                 let sk = Skeleton::from_recipe(&text).with_context(|| format!("bad recipe {}", recipe.display()))?;
                 sk.write_files(&dir)?;
                 eprintln!("cook: unpacked {} files into {}", sk.files.len(), dir.display());
-                Workspace::locate(sh, Some(&dir.join("Cargo.toml")))?
+                (Workspace::locate(sh, Some(&dir.join("Cargo.toml")))?, Some(sk))
             }
-            None => ctx.workspace()?.clone(),
+            None => {
+                let ws = ctx.workspace()?.clone();
+                let sk = Skeleton::in_dir(&ws.root)?;
+                (ws, sk)
+            }
         };
         let platform = self.platform;
         let (profile_args, profile_dir) = profile_args(&self.profile);
@@ -89,7 +93,7 @@ impl flags::PrecacheCook {
             all_targets: self.all_targets,
             locked,
         };
-        let removed = cook(sh, &ws, &plan, platform.as_ref(), &profile_dir)?;
+        let removed = cook(sh, &ws, &plan, platform.as_ref(), &profile_dir, sk.as_ref())?;
         clean_stale::print_report(&removed, false, false);
         Ok(())
     }
@@ -105,28 +109,72 @@ pub fn target_triple(platform: Option<&Platform>) -> Option<String> {
 /// Build, then clean the local artifacts of the profile directory just built
 /// (for a `--target` build also the host directory: local build scripts and
 /// proc-macros live there).
+///
+/// `skeleton` (the one `ws` was written from, if any) names the build scripts
+/// it keeps real. Those may need sources the skeleton lacks when they *run*,
+/// so the dependencies are built with dummies in their place first (that
+/// build must succeed); then, with the real ones back, a second build
+/// compiles them (`--keep-going`: their runs may fail here, their binaries
+/// are what counts), and their binaries are recorded and kept (see
+/// `clean_stale::keep`). Without a skeleton every build script is real.
 pub fn cook(
     sh: &xshell::Shell,
     ws: &Workspace,
     plan: &CookPlan,
     platform: Option<&Platform>,
     profile_dir: &str,
+    skeleton: Option<&Skeleton>,
 ) -> Result<Removed> {
+    // The environment `xtask build` gives cargo (cross and reproducibility
+    // flags): the real build must find the cooked dependencies fresh.
     let env = crate::build::cargo_env(ws, platform.copied().map_or_else(Platform::host, Ok)?)?;
-    let cargo = cargo();
-    let args = plan.cargo_args(&ws.manifest);
-    let _dir = sh.push_dir(&ws.root);
-    cmd!(sh, "{cargo} {args...}")
-        .envs(env)
-        .run()
-        .with_context(|| format!("cooking the dependencies of {} failed", ws.root.display()))?;
-
     let scope = match platform {
         Some(p) => Scope::platform(p),
         None => Scope::configured(&ws.root, &ws.root)?,
+    }
+    .profile(Some(profile_dir.to_owned()));
+    let meta = crate::precache::skeleton_metadata(ws)?;
+    // A fresh start: nothing local (or recorded) from an earlier cook survives.
+    clean_stale::clean_with_metadata(&meta, &scope, Keep::Nothing)?;
+
+    let cargo = cargo();
+    let args = &plan.cargo_args(&ws.manifest);
+    let _dir = sh.push_dir(&ws.root);
+    let real = skeleton.map(|sk| &sk.build_scripts).filter(|b| !b.is_empty());
+    for rel in real.into_iter().flatten() {
+        write(&ws.root.join(rel), dummy_source(true, false))?;
+    }
+    cmd!(sh, "{cargo} {args...}")
+        .envs(env.clone())
+        .run()
+        .with_context(|| format!("cooking the dependencies of {} failed", ws.root.display()))?;
+    let Some(real) = real else {
+        let keep = if skeleton.is_some() { Keep::Nothing } else { Keep::Record(None) };
+        return clean_stale::clean_with_metadata(&meta, &scope, keep);
     };
-    let meta = ws.metadata()?;
-    clean_stale::clean_with_metadata(&meta, &scope.profile(Some(profile_dir.to_owned())))
+
+    let sk = skeleton.expect("real build scripts come from a skeleton");
+    clean_stale::clean_with_metadata(&meta, &scope, Keep::Nothing)?;
+    for rel in real {
+        write(&ws.root.join(rel), &sk.files[rel])?;
+    }
+    let second = cmd!(sh, "{cargo} {args...} --keep-going").envs(env).quiet().ignore_status().output()?;
+    if !second.status.success() {
+        eprintln!(
+            "cook: some real build scripts could not run in the skeleton (they need sources it lacks); \
+             their compiled binaries are what is kept:\n{}",
+            String::from_utf8_lossy(&second.stderr)
+                .lines()
+                .filter(|l| l.starts_with("error"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    clean_stale::clean_with_metadata(&meta, &scope, Keep::Record(Some(real)))
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

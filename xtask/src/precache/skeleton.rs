@@ -60,6 +60,12 @@ impl TargetInfo {
 pub struct Skeleton {
     pub format: String,
     pub files: BTreeMap<String, String>,
+    /// Build scripts kept real (not dummies), so that `cook` compiles them
+    /// once and `clean-stale` can keep the compiled binary when the real
+    /// sources still match (see `clean_stale::keep`). Their packages keep
+    /// their real version: the build script's unit hash depends on it.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub build_scripts: BTreeSet<String>,
 }
 
 impl Skeleton {
@@ -102,7 +108,13 @@ impl Skeleton {
 
     /// Build the skeleton. `read(rel)` returns a workspace file's contents, or
     /// None when it does not exist.
-    pub fn build(packages: &[LocalPackage], read: impl Fn(&str) -> Result<Option<String>>) -> Result<Skeleton> {
+    /// With `real_build_scripts`, self-contained build scripts are kept (see
+    /// [`Skeleton::build_scripts`]).
+    pub fn build(
+        packages: &[LocalPackage],
+        real_build_scripts: bool,
+        read: impl Fn(&str) -> Result<Option<String>>,
+    ) -> Result<Skeleton> {
         let mut files = BTreeMap::new();
         let root_text = read("Cargo.toml")?.context("the workspace root has no Cargo.toml")?;
         let mut manifests = BTreeMap::new();
@@ -111,7 +123,10 @@ impl Skeleton {
             manifests.insert(pkg.manifest.clone(), text);
         }
         manifests.insert("Cargo.toml".to_owned(), root_text.clone());
-        let mask = mask_set(packages, &root_text, &manifests)?;
+        let real =
+            if real_build_scripts { real_build_scripts_of(packages, &manifests, &read)? } else { BTreeMap::new() };
+        let unmasked: BTreeSet<String> = real.values().map(|(pkg, _)| pkg.clone()).collect();
+        let mask = mask_set(packages, &root_text, &manifests, &unmasked)?;
 
         let root_pkg = packages.iter().find(|p| p.manifest == "Cargo.toml");
         files.insert(
@@ -143,7 +158,24 @@ impl Skeleton {
             }
             files.insert(path, text);
         }
-        Ok(Skeleton { format: RECIPE_FORMAT.to_owned(), files })
+        let mut build_scripts = BTreeSet::new();
+        for (path, (_, text)) in real {
+            files.insert(path.clone(), text);
+            build_scripts.insert(path);
+        }
+        Ok(Skeleton { format: RECIPE_FORMAT.to_owned(), files, build_scripts })
+    }
+
+    /// The skeleton a directory was written from ([`MARKER`]), if any.
+    pub fn in_dir(dir: &Path) -> Result<Option<Skeleton>> {
+        let marker = dir.join(MARKER);
+        match fs::read_to_string(&marker) {
+            Ok(text) => Skeleton::from_recipe(&text)
+                .map(Some)
+                .with_context(|| format!("{} is damaged; prepare the skeleton again", marker.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", marker.display())),
+        }
     }
 
     pub fn to_recipe(&self) -> String {
@@ -232,7 +264,12 @@ fn target_kind(t: &cargo_metadata::Target) -> Option<TargetKind> {
 /// that replace another package through `[patch]`/`[replace]` (their version
 /// must keep matching the requirement they stand in for); and
 /// `[workspace.package].version` only if every package inheriting it is masked.
-fn mask_set(packages: &[LocalPackage], root_text: &str, manifests: &BTreeMap<String, String>) -> Result<MaskSet> {
+fn mask_set(
+    packages: &[LocalPackage],
+    root_text: &str,
+    manifests: &BTreeMap<String, String>,
+    unmasked: &BTreeSet<String>,
+) -> Result<MaskSet> {
     let root: DocumentMut = root_text.parse().context("Cargo.toml is not valid TOML")?;
     let mut patched = BTreeSet::new();
     let mut patch_tables: Vec<&dyn toml_edit::TableLike> = Vec::new();
@@ -253,8 +290,11 @@ fn mask_set(packages: &[LocalPackage], root_text: &str, manifests: &BTreeMap<Str
         }
     }
 
-    let mut names: BTreeSet<String> =
-        packages.iter().filter(|p| p.member && !patched.contains(&p.name)).map(|p| p.name.clone()).collect();
+    let mut names: BTreeSet<String> = packages
+        .iter()
+        .filter(|p| p.member && !patched.contains(&p.name) && !unmasked.contains(&p.name))
+        .map(|p| p.name.clone())
+        .collect();
     let mut inheritors = Vec::new();
     for p in packages {
         let doc: DocumentMut =
@@ -271,6 +311,45 @@ fn mask_set(packages: &[LocalPackage], root_text: &str, manifests: &BTreeMap<Str
         }
     }
     Ok(MaskSet { names, workspace_version })
+}
+
+/// The build scripts the skeleton keeps real: path → (package, text). A build
+/// script qualifies when its file is its only input and no other target uses
+/// that file (`cook` must be able to compile it without the rest of the
+/// sources), and when its package has no `[lints]`: lints are compile flags
+/// of the build script too, and the skeleton drops them (they can fail dummy
+/// sources), so cargo would recompile it anyway.
+fn real_build_scripts_of(
+    packages: &[LocalPackage],
+    manifests: &BTreeMap<String, String>,
+    read: &impl Fn(&str) -> Result<Option<String>>,
+) -> Result<BTreeMap<String, (String, String)>> {
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in packages.iter().flat_map(|p| &p.targets) {
+        *uses.entry(t.src.as_str()).or_default() += 1;
+    }
+    let mut out = BTreeMap::new();
+    for pkg in packages {
+        let doc: DocumentMut =
+            manifests[&pkg.manifest].parse().with_context(|| format!("{} is not valid TOML", pkg.manifest))?;
+        if doc.contains_key("lints") {
+            continue;
+        }
+        for t in pkg.targets.iter().filter(|t| t.kind == TargetKind::Build && uses[t.src.as_str()] == 1) {
+            if let Some(text) = read(&t.src)?.filter(|text| self_contained_build_script(text)) {
+                out.insert(t.src.clone(), (pkg.name.clone(), text));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a build script names no other file (`mod`, `include!`,
+/// `#[path]`) and reads no variable at compile time (`env!`). Conservative:
+/// the words count anywhere, in comments too; a false "no" only costs the
+/// rebuild a build-script compile.
+pub fn self_contained_build_script(text: &str) -> bool {
+    !["mod ", "include", "#[path", "env!"].iter().any(|w| text.contains(w))
 }
 
 /// One dummy file per distinct target source path. The contents depend only on
@@ -437,7 +516,7 @@ mod tests {
     #[test]
     fn skeleton_files_and_dummies() {
         let (pkgs, files) = workspace();
-        let sk = Skeleton::build(&pkgs, |rel| Ok(files.get(rel).cloned())).unwrap();
+        let sk = Skeleton::build(&pkgs, false, |rel| Ok(files.get(rel).cloned())).unwrap();
         let paths: Vec<&str> = sk.files.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
@@ -473,7 +552,7 @@ mod tests {
     fn without_dev_targets_new_tests_do_not_matter() {
         let (mut pkgs, files) = workspace();
         drop_dev_targets(&mut pkgs);
-        let sk = Skeleton::build(&pkgs, |rel| Ok(files.get(rel).cloned())).unwrap();
+        let sk = Skeleton::build(&pkgs, false, |rel| Ok(files.get(rel).cloned())).unwrap();
         assert!(!sk.files.contains_key("app/tests/it.rs"));
         assert!(!sk.files.contains_key("app/benches/raw.rs"));
         let app = &sk.files["app/Cargo.toml"];
@@ -483,14 +562,14 @@ mod tests {
         let (mut more, _) = workspace();
         more[0].targets.push(t("new", TargetKind::Test, &["bin"], "app/tests/new.rs"));
         drop_dev_targets(&mut more);
-        assert_eq!(Skeleton::build(&more, |rel| Ok(files.get(rel).cloned())).unwrap(), sk);
+        assert_eq!(Skeleton::build(&more, false, |rel| Ok(files.get(rel).cloned())).unwrap(), sk);
     }
 
     #[test]
     fn patch_targets_keep_their_version() {
         let (pkgs, mut files) = workspace();
         files.get_mut("Cargo.toml").unwrap().push_str("[patch.crates-io]\nmac = { path = \"mac\" }\n");
-        let sk = Skeleton::build(&pkgs, |rel| Ok(files.get(rel).cloned())).unwrap();
+        let sk = Skeleton::build(&pkgs, false, |rel| Ok(files.get(rel).cloned())).unwrap();
         assert!(sk.files["mac/Cargo.toml"].contains("version = \"0.4.0\""));
         assert!(sk.files["Cargo.lock"].contains("name = \"mac\"\nversion = \"0.4.0\""));
         assert!(sk.files["app/Cargo.toml"].contains("mac = { path = \"../mac\", version = \"0.4\" }"));
@@ -499,7 +578,7 @@ mod tests {
     #[test]
     fn write_dir_refuses_foreign_directories_and_replaces_old_skeletons() {
         let (pkgs, files) = workspace();
-        let sk = Skeleton::build(&pkgs, |rel| Ok(files.get(rel).cloned())).unwrap();
+        let sk = Skeleton::build(&pkgs, false, |rel| Ok(files.get(rel).cloned())).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("precious.txt"), "x").unwrap();
         assert!(sk.write_dir(tmp.path()).is_err());

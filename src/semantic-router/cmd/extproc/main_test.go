@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,6 +47,17 @@ func fakeModelDir(t *testing.T) string {
 		writeFile(t, dir, f, "not a model")
 	}
 	return dir
+}
+
+// foreignSafetensors is a valid safetensors file whose one tensor is not a
+// BERT weight: the model loads up to the weights, then fails in candle.
+func foreignSafetensors() string {
+	header := `{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+	var b bytes.Buffer
+	_ = binary.Write(&b, binary.LittleEndian, uint64(len(header)))
+	b.WriteString(header)
+	_ = binary.Write(&b, binary.LittleEndian, float32(1))
+	return b.String()
 }
 
 func nonEmptyLines(s string) []string {
@@ -90,6 +103,10 @@ func TestRunConfigErrors(t *testing.T) {
 		{"--config beats ROUTER_CONFIG", []string{"--config", writeFile(t, dir, "flag.json", `{`)}, map[string]string{"ROUTER_CONFIG": filepath.Join(dir, "env.json")}, "flag.json"},
 		{"CANDLE_MODEL_DIR overrides model_path", []string{"--config", writeFile(t, dir, "ok.json", fmt.Sprintf(good, model))}, map[string]string{"CANDLE_MODEL_DIR": filepath.Join(dir, "env-model")}, "env-model"},
 		{"unexpected argument", []string{"serve"}, nil, `unexpected argument "serve"`},
+		{"--max-queue not a number", []string{"--config", writeFile(t, dir, "q.json", fmt.Sprintf(good, model)), "--max-queue", "lots"}, nil, `--max-queue: "lots" is not an integer`},
+		{"ROUTER_MAX_CONCURRENT not a number", []string{"--config", writeFile(t, dir, "c.json", fmt.Sprintf(good, model))}, map[string]string{"ROUTER_MAX_CONCURRENT": "2x"}, `$ROUTER_MAX_CONCURRENT: "2x" is not an integer`},
+		{"ROUTER_MAX_CONCURRENT negative", []string{"--config", writeFile(t, dir, "n.json", fmt.Sprintf(good, model))}, map[string]string{"ROUTER_MAX_CONCURRENT": "-1"}, "max_concurrent -1 is outside"},
+		{"--max-queue beats ROUTER_MAX_QUEUE", []string{"--config", writeFile(t, dir, "b.json", fmt.Sprintf(good, model)), "--max-queue", "-5"}, map[string]string{"ROUTER_MAX_QUEUE": "3"}, "max_queue -5 is outside"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -161,19 +178,58 @@ func TestExtproc(t *testing.T) {
 		}
 	})
 
-	t.Run("model load failure exits 1", func(t *testing.T) {
-		cmd := exec.Command(bin, "--config", exampleConfig, "--listen", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "CANDLE_MODEL_DIR="+fakeModelDir(t))
+	// Each start-up failure: exit 2 and one error line (beside the
+	// informational "listening on" line, printed before the model loads).
+	startupFailure := func(t *testing.T, cmd *exec.Cmd, want string) {
+		t.Helper()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := runWithTimeout(cmd, 60*time.Second)
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-			t.Fatalf("exit: %v, want status 1; stderr:\n%s", err, stderr.String())
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Fatalf("exit: %v, want status 2; stderr:\n%s", err, stderr.String())
 		}
-		if !strings.Contains(stderr.String(), "cannot load the model") {
-			t.Fatalf("stderr:\n%s", stderr.String())
+		var errLines []string
+		for _, l := range nonEmptyLines(stderr.String()) {
+			if !listeningRE.MatchString(l) {
+				errLines = append(errLines, l)
+			}
 		}
+		if len(errLines) != 1 || !strings.Contains(errLines[0], want) {
+			t.Fatalf("want one error line about %q, stderr:\n%s", want, stderr.String())
+		}
+	}
+
+	t.Run("model load failure exits 2 in one line", func(t *testing.T) {
+		cmd := exec.Command(bin, "--config", exampleConfig, "--listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "CANDLE_MODEL_DIR="+fakeModelDir(t))
+		startupFailure(t, cmd, "cannot load the model")
+	})
+
+	t.Run("foreign weights with RUST_BACKTRACE=1 exit 2 in one line", func(t *testing.T) {
+		// candle prints a backtrace inside its error text when backtraces are on.
+		dir := t.TempDir()
+		for _, f := range []string{"config.json", "tokenizer.json"} {
+			data, err := os.ReadFile(filepath.Join(modelDir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, f, string(data))
+		}
+		writeFile(t, dir, "model.safetensors", foreignSafetensors())
+		cmd := exec.Command(bin, "--config", exampleConfig, "--listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "CANDLE_MODEL_DIR="+dir, "RUST_BACKTRACE=1", "RUST_LIB_BACKTRACE=1")
+		startupFailure(t, cmd, "cannot find tensor")
+	})
+
+	t.Run("address in use exits 2 in one line", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		cmd := exec.Command(bin, "--config", exampleConfig, "--listen", ln.Addr().String())
+		startupFailure(t, cmd, "cannot listen on "+ln.Addr().String())
 	})
 
 	t.Run("serve with flags, SIGTERM", func(t *testing.T) {
@@ -186,8 +242,12 @@ func TestExtproc(t *testing.T) {
 		cmd := exec.Command(bin)
 		cmd.Dir = t.TempDir() // no config/config.json here: ROUTER_CONFIG is used
 		const prom = "http://localhost:9090/graph"
-		cmd.Env = append(os.Environ(), "ROUTER_CONFIG="+exampleConfig, "ROUTER_LISTEN=127.0.0.1:0", "DASHBOARD_PROMETHEUS_URL="+prom)
-		serveAndStop(t, cmd, syscall.SIGINT, prom)
+		cmd.Env = append(os.Environ(), "ROUTER_CONFIG="+exampleConfig, "ROUTER_LISTEN=127.0.0.1:0", "DASHBOARD_PROMETHEUS_URL="+prom,
+			"ROUTER_MAX_CONCURRENT=1", "ROUTER_MAX_QUEUE=5")
+		logs := serveAndStop(t, cmd, syscall.SIGINT, prom)
+		if want := "1 prompts embedded at once, 5 queued, prompts cut to 256 tokens"; !strings.Contains(logs, want) {
+			t.Fatalf("logs lack %q:\n%s", want, logs)
+		}
 	})
 }
 
@@ -211,8 +271,8 @@ var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
 // serveAndStop starts cmd, waits for /healthz, routes one prompt, reads
 // /metrics, /v1/routes and /dashboard (with a Prometheus link to prom, if
-// not empty), sends sig and expects exit status 0.
-func serveAndStop(t *testing.T, cmd *exec.Cmd, sig os.Signal, prom string) {
+// not empty), sends sig and expects exit status 0. It returns the logs.
+func serveAndStop(t *testing.T, cmd *exec.Cmd, sig os.Signal, prom string) string {
 	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -372,4 +432,5 @@ func serveAndStop(t *testing.T, cmd *exec.Cmd, sig os.Signal, prom string) {
 		t.Fatalf("no shutdown message:\n%s", getLogs())
 	}
 	t.Logf("logs:\n%s", getLogs())
+	return getLogs()
 }

@@ -45,7 +45,23 @@ type Config struct {
 	// MinScore is the least cosine similarity, in [-1, 1], to route to a
 	// category.
 	MinScore float64 `json:"min_score"`
+	// MaxConcurrent is the number of prompts embedded at once; 0 (the
+	// default) means one per CPU.
+	MaxConcurrent int `json:"max_concurrent"`
+	// MaxQueue is the number of requests that may wait for an embedding
+	// beyond MaxConcurrent; more are refused with 503. Absent means
+	// DefaultMaxQueue; 0 means none wait.
+	MaxQueue *int `json:"max_queue"`
 }
+
+// DefaultMaxQueue is MaxQueue when the file and the overrides leave it out.
+const DefaultMaxQueue = 64
+
+// Bounds of MaxConcurrent and MaxQueue: beyond them the bound protects nothing.
+const (
+	MaxConcurrentLimit = 1024
+	MaxQueueLimit      = 65536
+)
 
 // Parse decodes a configuration strictly: unknown fields, trailing data and
 // a non-object document are errors. It does not validate (see Validate).
@@ -142,6 +158,12 @@ func (c *Config) ValidateStatic() error {
 	if c.MinScore < -1 || c.MinScore > 1 || c.MinScore != c.MinScore {
 		return fmt.Errorf("min_score %v is outside [-1, 1]", c.MinScore)
 	}
+	if c.MaxConcurrent < 0 || c.MaxConcurrent > MaxConcurrentLimit {
+		return fmt.Errorf("max_concurrent %d is outside [0, %d] (0: one per CPU)", c.MaxConcurrent, MaxConcurrentLimit)
+	}
+	if c.MaxQueue != nil && (*c.MaxQueue < 0 || *c.MaxQueue > MaxQueueLimit) {
+		return fmt.Errorf("max_queue %d is outside [0, %d]", *c.MaxQueue, MaxQueueLimit)
+	}
 	if len(c.Categories) == 0 {
 		return errors.New("no categories: at least one is required")
 	}
@@ -203,10 +225,12 @@ func CheckModelDir(dir string) error {
 }
 
 // Overrides are the settings from flags and the environment, applied over
-// the file; empty strings leave the file's value.
+// the file; empty strings and nil leave the file's value.
 type Overrides struct {
-	ModelPath string // CANDLE_MODEL_DIR
-	Listen    string // --listen, else ROUTER_LISTEN
+	ModelPath     string // CANDLE_MODEL_DIR
+	Listen        string // --listen, else ROUTER_LISTEN
+	MaxConcurrent *int   // --max-concurrent, else ROUTER_MAX_CONCURRENT
+	MaxQueue      *int   // --max-queue, else ROUTER_MAX_QUEUE
 }
 
 // Apply applies o to c and fills defaults.
@@ -219,5 +243,16 @@ func (c *Config) Apply(o Overrides) {
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
+	}
+	if o.MaxConcurrent != nil {
+		c.MaxConcurrent = *o.MaxConcurrent
+	}
+	if o.MaxQueue != nil {
+		q := *o.MaxQueue
+		c.MaxQueue = &q
+	}
+	if c.MaxQueue == nil {
+		q := DefaultMaxQueue
+		c.MaxQueue = &q
 	}
 }

@@ -156,11 +156,42 @@ func TestOverrides(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `"elsewhere"`) {
 		t.Fatalf("want a missing model dir error naming it, got %v", err)
 	}
-	c.Apply(Overrides{ModelPath: dir, Listen: "127.0.0.1:0"})
-	if c.ModelPath != dir || c.Listen != "127.0.0.1:0" {
+	if c.MaxConcurrent != 0 || c.MaxQueue == nil || *c.MaxQueue != DefaultMaxQueue {
+		t.Fatalf("default limits: max_concurrent %d, max_queue %v", c.MaxConcurrent, c.MaxQueue)
+	}
+	three, zero := 3, 0
+	c.Apply(Overrides{ModelPath: dir, Listen: "127.0.0.1:0", MaxConcurrent: &three, MaxQueue: &zero})
+	if c.ModelPath != dir || c.Listen != "127.0.0.1:0" || c.MaxConcurrent != 3 || *c.MaxQueue != 0 {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	base := `{"model_path":"m","default_model":"m","categories":[{"name":"a","model":"b","examples":["c"]}]`
+	c, err := Parse([]byte(base + `,"max_concurrent":4,"max_queue":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Apply(Overrides{})
+	if c.MaxConcurrent != 4 || *c.MaxQueue != 0 {
+		t.Fatalf("file limits: %d, %d", c.MaxConcurrent, *c.MaxQueue)
+	}
+	for extra, want := range map[string]string{
+		`,"max_concurrent":-1}`:   "max_concurrent -1 is outside [0, 1024]",
+		`,"max_concurrent":5000}`: "max_concurrent 5000 is outside",
+		`,"max_queue":-2}`:        "max_queue -2 is outside [0, 65536]",
+		`,"max_queue":1e9}`:       "max_queue",
+	} {
+		c, err := Parse([]byte(base + extra))
+		if err == nil {
+			c.Apply(Overrides{})
+			err = c.ValidateStatic()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", extra, err, want)
+		}
 	}
 }

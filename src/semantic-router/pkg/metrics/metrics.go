@@ -36,6 +36,7 @@ type Registry struct {
 	requests  map[requestKey]uint64
 	durations map[string]*histogram
 	routes    map[string]uint64
+	truncated uint64
 }
 
 // New returns an empty registry; categories, if given, are exported at 0
@@ -93,6 +94,13 @@ func (r *Registry) ObserveRoute(category string) {
 	r.mu.Unlock()
 }
 
+// ObserveTruncated counts one prompt cut to the model's token limit.
+func (r *Registry) ObserveTruncated() {
+	r.mu.Lock()
+	r.truncated++
+	r.mu.Unlock()
+}
+
 // RequestCount is the number of HTTP requests on a route with a status code.
 type RequestCount struct {
 	Route  string
@@ -106,6 +114,8 @@ type Snapshot struct {
 	Requests []RequestCount
 	// Routes are the prompts routed, by category.
 	Routes map[string]uint64
+	// Truncated is the number of prompts cut to the model's token limit.
+	Truncated uint64
 }
 
 // Snapshot returns a copy of the request and route counters.
@@ -113,8 +123,9 @@ func (r *Registry) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := Snapshot{
-		Requests: make([]RequestCount, 0, len(r.requests)),
-		Routes:   make(map[string]uint64, len(r.routes)),
+		Requests:  make([]RequestCount, 0, len(r.requests)),
+		Routes:    make(map[string]uint64, len(r.routes)),
+		Truncated: r.truncated,
 	}
 	for _, k := range r.requestKeys() {
 		status, _ := strconv.Atoi(k.status)
@@ -193,6 +204,10 @@ func (r *Registry) write(w *countingWriter) {
 	for _, c := range cats {
 		w.printf("router_routes_total{category=\"%s\"} %d\n", escape(c), r.routes[c])
 	}
+
+	w.printf("# HELP router_prompts_truncated_total Prompts longer than the model's token limit, of which only the beginning was embedded.\n")
+	w.printf("# TYPE router_prompts_truncated_total counter\n")
+	w.printf("router_prompts_truncated_total %d\n", r.truncated)
 }
 
 func formatFloat(f float64) string {

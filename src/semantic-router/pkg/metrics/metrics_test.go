@@ -17,6 +17,8 @@ func TestExposition(t *testing.T) {
 	r.ObserveRoute("coding")
 	r.ObserveRoute("coding")
 	r.ObserveRoute(`we"ird\`)
+	r.ObserveTruncated()
+	r.ObserveTruncated()
 
 	var buf bytes.Buffer
 	if _, err := r.WriteTo(&buf); err != nil {
@@ -32,6 +34,7 @@ func TestExposition(t *testing.T) {
 		"router_requests_total":           "counter",
 		"router_request_duration_seconds": "histogram",
 		"router_routes_total":             "counter",
+		"router_prompts_truncated_total":  "counter",
 	} {
 		if e.Type[name] != typ {
 			t.Errorf("TYPE %s = %q, want %q", name, e.Type[name], typ)
@@ -59,6 +62,7 @@ func TestExposition(t *testing.T) {
 		{"router_routes_total", map[string]string{"category": "coding"}, 2},
 		{"router_routes_total", map[string]string{"category": "math"}, 0},
 		{"router_routes_total", map[string]string{"category": `we"ird\`}, 1},
+		{"router_prompts_truncated_total", nil, 2},
 	}
 	for _, w := range want {
 		got, ok := e.Value(w.name, w.labels)
@@ -95,8 +99,12 @@ func TestEmptyRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.Samples) != 0 || len(e.Type) != 3 {
+	// Only the unlabelled counter, at 0.
+	if len(e.Samples) != 1 || len(e.Type) != 4 {
 		t.Fatalf("got %d samples, %d types", len(e.Samples), len(e.Type))
+	}
+	if v, ok := e.Value("router_prompts_truncated_total", nil); !ok || v != 0 {
+		t.Fatalf("router_prompts_truncated_total = %v (present: %v), want 0", v, ok)
 	}
 }
 

@@ -10,20 +10,29 @@ import (
 	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/config"
 )
 
-// Embedder computes L2-normalised embeddings.
+// Embedding is an L2-normalised embedding and whether its text was
+// truncated to the model's token limit.
+type Embedding struct {
+	Vector    []float32
+	Truncated bool
+}
+
+// Embedder computes embeddings.
 type Embedder interface {
-	Embed(text string) ([]float32, error)
+	Embed(text string) (Embedding, error)
 }
 
 // CandleEmbedder embeds with the candle binding (the model must be loaded).
 type CandleEmbedder struct {
-	// MaxLength bounds the tokens per text; 0 means the model maximum.
+	// MaxLength bounds the tokens per text; 0 means the binding's default
+	// (candle.DefaultMaxTokens). Longer texts are cut at the token level.
 	MaxLength int
 }
 
 // Embed implements Embedder.
-func (e CandleEmbedder) Embed(text string) ([]float32, error) {
-	return candle.GetEmbedding(text, e.MaxLength)
+func (e CandleEmbedder) Embed(text string) (Embedding, error) {
+	r, err := candle.Embed(text, e.MaxLength)
+	return Embedding{Vector: r.Vector, Truncated: r.Truncated}, err
 }
 
 // Result is the routing decision for a prompt.
@@ -31,6 +40,9 @@ type Result struct {
 	Category string  `json:"category"`
 	Model    string  `json:"model"`
 	Score    float32 `json:"score"`
+	// Truncated is true when only the beginning of the prompt (the model's
+	// token limit) was embedded; it is counted in the metrics, not sent.
+	Truncated bool `json:"-"`
 }
 
 type category struct {
@@ -57,7 +69,8 @@ func New(cfg *config.Config, emb Embedder) (*Router, error) {
 	for _, c := range cfg.Categories {
 		cat := category{name: c.Name, model: c.Model}
 		for i, ex := range c.Examples {
-			v, err := emb.Embed(ex)
+			e, err := emb.Embed(ex)
+			v := e.Vector
 			if err != nil {
 				return nil, fmt.Errorf("category %q example %d: %w", c.Name, i, err)
 			}
@@ -95,10 +108,11 @@ func (r *Router) Route(prompt string) (Result, error) {
 	if prompt == "" {
 		return Result{}, ErrEmptyPrompt
 	}
-	v, err := r.emb.Embed(prompt)
+	e, err := r.emb.Embed(prompt)
 	if err != nil {
 		return Result{}, err
 	}
+	v := e.Vector
 	if len(v) != r.dim {
 		return Result{}, fmt.Errorf("prompt embedding length %d, want %d", len(v), r.dim)
 	}
@@ -118,10 +132,10 @@ func (r *Router) Route(prompt string) (Result, error) {
 		bestScore = -1
 	}
 	if best < 0 || bestScore < r.minScore {
-		return Result{Category: config.DefaultCategory, Model: r.defaultModel, Score: float32(bestScore)}, nil
+		return Result{Category: config.DefaultCategory, Model: r.defaultModel, Score: float32(bestScore), Truncated: e.Truncated}, nil
 	}
 	c := r.categories[best]
-	return Result{Category: c.name, Model: c.model, Score: float32(bestScore)}, nil
+	return Result{Category: c.name, Model: c.model, Score: float32(bestScore), Truncated: e.Truncated}, nil
 }
 
 // dot is the cosine similarity of two L2-normalised vectors.

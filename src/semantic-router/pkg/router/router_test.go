@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -15,13 +16,13 @@ type fakeEmbedder struct {
 	calls int
 }
 
-func (f *fakeEmbedder) Embed(text string) ([]float32, error) {
+func (f *fakeEmbedder) Embed(text string) (Embedding, error) {
 	f.calls++
 	v, ok := f.vecs[text]
 	if !ok {
-		return nil, errors.New("unknown text " + text)
+		return Embedding{}, errors.New("unknown text " + text)
 	}
-	return v, nil
+	return Embedding{Vector: v, Truncated: text == "long"}, nil
 }
 
 func unit(angleDeg float64) []float32 {
@@ -46,6 +47,7 @@ func newFake() *fakeEmbedder {
 	return &fakeEmbedder{vecs: map[string][]float32{
 		"e1": unit(0), "e2": unit(10), "n1": unit(90),
 		"near-east": unit(8), "near-north": unit(80), "west": unit(180), "diag": unit(45),
+		"long": unit(8),
 	}}
 }
 
@@ -81,6 +83,21 @@ func TestRoute(t *testing.T) {
 	}
 	if f.calls != 3+len(cases) {
 		t.Fatalf("embed calls %d", f.calls)
+	}
+}
+
+func TestTruncationIsPassedOn(t *testing.T) {
+	r, err := New(testConfig(0.5), newFake())
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, _ := r.Route("long")
+	short, _ := r.Route("near-east")
+	if !long.Truncated || short.Truncated || long.Category != "east" {
+		t.Fatalf("long %+v, short %+v", long, short)
+	}
+	if b, _ := json.Marshal(long); strings.Contains(string(b), "runcated") {
+		t.Fatalf("truncation is sent to clients: %s", b)
 	}
 }
 

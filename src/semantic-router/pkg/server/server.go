@@ -8,6 +8,11 @@
 //	                 metrics and the model status ("loading" or "ready");
 //	                 always 200, /healthz is the readiness probe
 //
+// POST /v1/route requires Content-Type application/json (415 otherwise: a
+// browser cannot send that type cross-origin without a preflight). Its
+// embeddings go through a limit.Limiter: beyond its slots and queue, 503
+// with Retry-After.
+//
 // The routing table (SetRoutes) lists the categories in configuration order,
 // then the fallback, category "default". Errors are JSON objects
 // {"error": "..."}.
@@ -21,19 +26,25 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"mime"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/limit"
 	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/metrics"
 	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/router"
 )
 
 // MaxBodyBytes is the largest accepted request body (413 above).
 const MaxBodyBytes = 64 << 10
+
+// RetryAfterSeconds is the Retry-After of a 503 (busy or loading).
+const RetryAfterSeconds = 1
 
 // Paths of the API; any other path is reported in metrics as route "other".
 const (
@@ -58,6 +69,7 @@ type Server struct {
 	metrics *metrics.Registry
 	logger  *log.Logger
 	router  atomic.Pointer[routerBox]
+	limiter *limit.Limiter
 
 	// Set before serving (SetRoutes, SetPrometheusURL), read-only after.
 	routes        []Route
@@ -65,13 +77,18 @@ type Server struct {
 }
 
 // New returns a server recording into m and logging to logger (nil: the
-// standard logger).
+// standard logger). Its limiter runs one embedding per CPU and queues
+// limit.DefaultQueue; SetLimiter replaces it.
 func New(m *metrics.Registry, logger *log.Logger) *Server {
 	if logger == nil {
 		logger = log.Default()
 	}
-	return &Server{metrics: m, logger: logger}
+	l := limit.New(limit.Options{Concurrency: limit.DefaultConcurrency(), Queue: limit.DefaultQueue})
+	return &Server{metrics: m, logger: logger, limiter: l}
 }
+
+// SetLimiter replaces the limiter of /v1/route; call it before serving.
+func (s *Server) SetLimiter(l *limit.Limiter) { s.limiter = l }
 
 // SetRouter installs the router and marks the server ready.
 func (s *Server) SetRouter(r Router) { s.router.Store(&routerBox{r}) }
@@ -183,15 +200,26 @@ type routeRequest struct {
 }
 
 func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be application/json, not %q", ct))
+		return
+	}
 	box := s.router.Load()
 	if box == nil {
-		writeError(w, http.StatusServiceUnavailable, "model is loading, retry later")
+		unavailable(w, "model is loading, retry later")
 		return
 	}
 	if r.ContentLength > MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
 		return
 	}
+	// A place before the body is read: refused requests cost no memory.
+	if !s.limiter.Enter() {
+		unavailable(w, fmt.Sprintf("busy: %d prompts are being embedded and %d are queued, retry later",
+			s.limiter.Concurrency(), s.limiter.Queue()))
+		return
+	}
+	defer s.limiter.Leave()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -207,14 +235,43 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	res, err := box.r.Route(prompt)
-	if err != nil {
+	var res router.Result
+	var routeErr error
+	if err := s.limiter.Do(r.Context(), func() { res, routeErr = box.r.Route(prompt) }); err != nil {
+		if errors.Is(err, limit.ErrWaited) {
+			unavailable(w, fmt.Sprintf("busy: no embedding slot came free within %s, retry later", s.limiter.MaxWait()))
+		} else {
+			unavailable(w, "request ended while queued: "+err.Error())
+		}
+		return
+	}
+	if err := routeErr; err != nil {
 		s.logger.Printf("routing failed: %v", err)
 		writeError(w, http.StatusInternalServerError, "routing failed: "+err.Error())
 		return
 	}
 	s.metrics.ObserveRoute(res.Category)
+	if res.Truncated {
+		s.metrics.ObserveTruncated()
+	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// isJSON reports whether a Content-Type is application/json, with no
+// charset or UTF-8 (the only encoding of JSON, RFC 8259).
+func isJSON(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
+}
+
+// unavailable answers 503 with Retry-After.
+func unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	writeError(w, http.StatusServiceUnavailable, msg)
 }
 
 // parseRouteRequest returns the prompt, or a message saying what is wrong.

@@ -89,8 +89,21 @@ type response struct {
 	body   []byte
 }
 
+// do sends a request; a POST with a body is sent as application/json.
 func do(h http.Handler, method, path string, body io.Reader) response {
+	contentType := ""
+	if method == "POST" && body != nil {
+		contentType = "application/json"
+	}
+	return doWith(h, method, path, contentType, body)
+}
+
+// doWith sends a request with a Content-Type ("" for none).
+func doWith(h http.Handler, method, path, contentType string, body io.Reader) response {
 	req := httptest.NewRequest(method, path, body)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return response{rec.Code, rec.Header(), rec.Body.Bytes()}
@@ -239,6 +252,7 @@ func TestBadInputs(t *testing.T) {
 	for _, c := range badCases() {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(c.method, c.path, c.body)
+			req.Header.Set("Content-Type", "application/json")
 			if c.name == "body too large, unknown length" {
 				req.ContentLength = -1
 			}
@@ -269,7 +283,7 @@ func TestOddButValidPrompts(t *testing.T) {
 	for name, body := range map[string]string{
 		"invalid UTF-8 (replaced by the decoder)": "{\"prompt\": \"\xff\xfe bread\"}",
 		"escaped unicode":                         `{"prompt": "\u00e9t\u00e9 \ud83c\udf5e recipe"}`,
-		"long prompt (truncated to 512 tokens)":   `{"prompt": "` + strings.Repeat("how do I sort a list in python ", 1500) + `"}`,
+		"long prompt (truncated to 256 tokens)":   `{"prompt": "` + strings.Repeat("how do I sort a list in python ", 1500) + `"}`,
 	} {
 		r := do(s.Handler(), "POST", PathRoute, strings.NewReader(body))
 		res := decodeResult(t, r)
@@ -372,6 +386,7 @@ func TestMetricsCount(t *testing.T) {
 	wantReq := map[[2]string]float64{{PathRoute, "200"}: 4}
 	for _, c := range badCases() {
 		req := httptest.NewRequest(c.method, c.path, c.body)
+		req.Header.Set("Content-Type", "application/json")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 		wantReq[[2]string{routeLabel(c.path), fmt.Sprint(c.status)}]++
 	}
@@ -562,6 +577,7 @@ func BenchmarkRoute(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		req := httptest.NewRequest("POST", PathRoute, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		start := time.Now()
 		h.ServeHTTP(rec, req)

@@ -19,6 +19,14 @@
 //! `foo-bar-<hash>`. When a local crate shares its name with a registry crate,
 //! a hashed file is removed only if its hash is one of the local package's
 //! fingerprint hashes.
+//!
+//! One exception: a local build script's compiled binary that `precache cook`
+//! recorded and whose binary and sources are proven unchanged is kept (see
+//! [`keep`]); its output (`OUT_DIR`) is not.
+//!
+//! The local packages come from `cargo metadata --no-deps` (a full resolve
+//! costs seconds) unless path dependencies outside the members or `[patch]`
+//! need the full one; the dependencies' names come from `Cargo.lock`.
 
 use std::{
     collections::{BTreeSet, HashSet},
@@ -31,6 +39,12 @@ use toml_edit::{DocumentMut, Item};
 
 use crate::{flags, platform::Platform, workspace::Workspace, Ctx};
 
+pub mod keep;
+mod names;
+
+pub use keep::Keep;
+pub use names::{hashed, is_local_artifact, Area, Names};
+
 /// What was (or, in a dry run, would be) removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Removed {
@@ -41,6 +55,8 @@ pub struct Removed {
     pub paths: Vec<PathBuf>,
     /// The profile directories looked at.
     pub dirs: Vec<PathBuf>,
+    /// Build-script binaries kept (proven unchanged, see [`keep`]).
+    pub kept: Vec<PathBuf>,
 }
 
 /// Which `<target-dir>[/<triple>]/<profile>` directories to clean.
@@ -110,16 +126,24 @@ impl flags::CleanStale {
     }
 }
 
-/// Remove the artifacts of every local package of `ws` in `scope`.
+/// Remove the artifacts of every local package of `ws` in `scope`, keeping
+/// the build-script binaries `cook` recorded whose sources are unchanged.
 /// Idempotent; never touches registry or git dependencies.
 pub fn clean_workspace_artifacts(ws: &Workspace, scope: &Scope) -> Result<Removed> {
-    let meta = ws.metadata()?;
-    clean_with_metadata(&meta, scope)
+    let meta = crate::precache::skeleton_metadata(ws)?;
+    clean_with_metadata(&meta, scope, Keep::Verified)
 }
 
-/// [`clean_workspace_artifacts`] when the metadata is already at hand.
-pub fn clean_with_metadata(meta: &cargo_metadata::Metadata, scope: &Scope) -> Result<Removed> {
-    let names = Names::from_metadata(meta);
+/// [`clean_workspace_artifacts`] when the metadata is already at hand (full,
+/// or `--no-deps`: then the dependencies' names come from `Cargo.lock`).
+pub fn clean_with_metadata(meta: &cargo_metadata::Metadata, scope: &Scope, keep: Keep<'_>) -> Result<Removed> {
+    let mut names = Names::from_metadata(meta);
+    let lock = meta.workspace_root.as_std_path().join("Cargo.lock");
+    match fs::read_to_string(&lock) {
+        Ok(text) => names.add_foreign_from_lock(&text).with_context(|| format!("cannot read {}", lock.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", lock.display())),
+    }
     for clash in names.packages.intersection(&names.foreign_packages) {
         eprintln!(
             "warning: local package `{clash}` has the name of a dependency; \
@@ -133,11 +157,14 @@ pub fn clean_with_metadata(meta: &cargo_metadata::Metadata, scope: &Scope) -> Re
             roots.push(build_dir);
         }
     }
+    let ws_root = meta.workspace_root.as_std_path();
     let mut removed = Removed::default();
     let mut seen = HashSet::new();
     for root in roots {
         for dir in profile_dirs(&root, scope) {
-            clean_profile_dir(&names, &dir, scope.dry_run, &mut removed, &mut seen)?;
+            let kept = keep::select(&names, &dir, ws_root, keep, scope.dry_run)?;
+            clean_profile_dir(&names, &dir, &kept, scope.dry_run, &mut removed, &mut seen)?;
+            removed.kept.extend(kept.into_iter().map(|u| dir.join("build").join(u)));
             removed.dirs.push(dir);
         }
     }
@@ -157,6 +184,10 @@ pub fn print_report(removed: &Removed, dry_run: bool, list: bool) {
         human_bytes(removed.bytes),
         if dirs.is_empty() { "no build directory (nothing built yet)".to_owned() } else { dirs.join(", ") }
     );
+    let what = if dry_run { "would keep" } else { "kept" };
+    for k in &removed.kept {
+        println!("clean-stale: {what} the build script {} (binary and sources unchanged since cook)", k.display());
+    }
 }
 
 fn human_bytes(b: u64) -> String {
@@ -165,178 +196,6 @@ fn human_bytes(b: u64) -> String {
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
-    }
-}
-
-/// The names that identify local artifacts, and those of dependencies (to
-/// detect clashes).
-#[derive(Debug, Clone, Default)]
-pub struct Names {
-    /// Local package names: `.fingerprint/<pkg>-<hash>`, `build/<pkg>-<hash>`.
-    pub packages: BTreeSet<String>,
-    /// Crate names of local library targets: `lib<crate>*`, `<crate>.*`.
-    pub libs: BTreeSet<String>,
-    /// Crate names of every local target but build scripts: `<crate>-<hash>*`.
-    pub crates: BTreeSet<String>,
-    /// Local binary names as uplifted (dashes kept) and as crate names.
-    pub bins: BTreeSet<String>,
-    /// Local example names, both spellings.
-    pub examples: BTreeSet<String>,
-    /// Crate names of dependencies' libraries.
-    pub foreign_crates: BTreeSet<String>,
-    /// Package names of dependencies.
-    pub foreign_packages: BTreeSet<String>,
-}
-
-fn crate_name(target: &str) -> String {
-    target.replace('-', "_")
-}
-
-impl Names {
-    pub fn from_metadata(meta: &cargo_metadata::Metadata) -> Names {
-        let mut n = Names::default();
-        for p in &meta.packages {
-            let local = p.source.is_none();
-            if !local {
-                n.foreign_packages.insert(p.name.to_string());
-                n.foreign_crates.extend(p.targets.iter().filter(|t| is_lib(t)).map(|t| crate_name(&t.name)));
-                continue;
-            }
-            n.packages.insert(p.name.to_string());
-            for t in &p.targets {
-                n.add_target(&t.name, target_role(t));
-            }
-        }
-        n
-    }
-
-    /// Add one local target (used by tests and by `from_metadata`).
-    pub fn add_target(&mut self, name: &str, role: Role) {
-        let krate = crate_name(name);
-        match role {
-            Role::Lib => {
-                self.libs.insert(krate.clone());
-                self.crates.insert(krate);
-            }
-            Role::Bin => {
-                self.bins.insert(name.to_owned());
-                self.bins.insert(krate.clone());
-                self.crates.insert(krate);
-            }
-            Role::Example => {
-                self.examples.insert(name.to_owned());
-                self.examples.insert(krate);
-            }
-            Role::Test => {
-                self.crates.insert(krate);
-            }
-            Role::Build => {}
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Lib,
-    Bin,
-    Example,
-    /// Tests and benches.
-    Test,
-    Build,
-}
-
-fn is_lib(t: &cargo_metadata::Target) -> bool {
-    use cargo_metadata::TargetKind as K;
-    t.kind.iter().any(|k| matches!(k, K::Lib | K::RLib | K::DyLib | K::CDyLib | K::StaticLib | K::ProcMacro))
-}
-
-fn target_role(t: &cargo_metadata::Target) -> Role {
-    if is_lib(t) {
-        Role::Lib
-    } else if t.is_bin() {
-        Role::Bin
-    } else if t.is_example() {
-        Role::Example
-    } else if t.is_custom_build() {
-        Role::Build
-    } else {
-        Role::Test
-    }
-}
-
-/// `<name>-<16 hex>` followed by nothing or by `.…`: returns the hash.
-pub fn hashed<'a>(file: &'a str, name: &str) -> Option<&'a str> {
-    let rest = file.strip_prefix(name)?.strip_prefix('-')?;
-    let hash = rest.get(..16)?;
-    if !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return None;
-    }
-    let tail = &rest[16..];
-    (tail.is_empty() || tail.starts_with('.')).then_some(hash)
-}
-
-/// The kind of directory an entry sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    /// `.fingerprint/` and `build/`: `<pkg>-<hash>` directories.
-    PerPackage,
-    Deps,
-    Incremental,
-    Examples,
-    /// The profile directory itself: uplifted files.
-    Uplifted,
-}
-
-/// Whether `file` in `area` belongs to a local package. `owned` holds the
-/// hashes of local fingerprints (used only when a name clashes with a dependency).
-pub fn is_local_artifact(names: &Names, area: Area, file: &str, owned: &BTreeSet<String>) -> bool {
-    let accept = |krate: &str, hash: Option<&str>| match hash {
-        Some(h) if names.foreign_crates.contains(krate) => owned.contains(h),
-        _ => true,
-    };
-    match area {
-        Area::PerPackage => names.packages.iter().any(|p| hashed(file, p).is_some() && file.len() == p.len() + 17),
-        Area::Deps => {
-            for c in &names.libs {
-                if let Some(rest) = file.strip_prefix("lib").and_then(|f| f.strip_prefix(c.as_str())) {
-                    if rest.starts_with('.') {
-                        return true; // unhashed: cdylib/staticlib builds; dependencies always hash
-                    }
-                    if let Some(h) = hashed(&file[3..], c) {
-                        if accept(c, Some(h)) {
-                            return true;
-                        }
-                    }
-                }
-                if file.strip_prefix(c.as_str()).is_some_and(|r| r.starts_with('.')) {
-                    return true; // `<lib>.d`, `<lib>.dll`, `<lib>.pdb`
-                }
-            }
-            names.crates.iter().any(|c| hashed(file, c).is_some_and(|h| accept(c, Some(h))))
-        }
-        Area::Incremental => {
-            file.starts_with("build_script_")
-                || names.crates.iter().chain(&names.examples).any(|c| {
-                    file.strip_prefix(c.as_str())
-                        .and_then(|r| r.strip_prefix('-'))
-                        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
-                })
-        }
-        Area::Examples => names.examples.iter().any(|e| {
-            let unlib = file.strip_prefix("lib").unwrap_or("");
-            [file, unlib].into_iter().any(|f| {
-                f == e || f.strip_prefix(e.as_str()).is_some_and(|r| r.starts_with('.')) || hashed(f, e).is_some()
-            })
-        }),
-        Area::Uplifted => {
-            names.libs.iter().any(|c| {
-                let with = |f: &str| f.strip_prefix(c.as_str()).is_some_and(|r| r.starts_with('.'));
-                file.strip_prefix("lib").is_some_and(with) || with(file)
-            }) || names
-                .bins
-                .iter()
-                .any(|b| file == b || file.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('.')))
-        }
     }
 }
 
@@ -404,6 +263,7 @@ fn names_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 pub fn clean_profile_dir(
     names: &Names,
     dir: &Path,
+    kept: &BTreeSet<String>,
     dry_run: bool,
     removed: &mut Removed,
     seen: &mut HashSet<(u64, u64)>,
@@ -427,7 +287,7 @@ pub fn clean_profile_dir(
     ];
     for (sub, area) in areas {
         for (file, path) in names_in(&dir.join(sub))? {
-            if !is_local_artifact(names, area, &file, &owned) {
+            if !is_local_artifact(names, area, &file, &owned) || (area == Area::PerPackage && kept.contains(&file)) {
                 continue;
             }
             let meta = fs::symlink_metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
@@ -522,107 +382,9 @@ fn target_dir_names<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
 mod tests {
     use super::*;
 
+    use super::names::tests::names;
+
     const H: &str = "0123456789abcdef";
-
-    fn names() -> Names {
-        let mut n = Names::default();
-        for p in ["foo", "foo-cli", "mac"] {
-            n.packages.insert(p.into());
-        }
-        n.add_target("foo", Role::Lib);
-        n.add_target("foo-cli", Role::Bin);
-        n.add_target("demo", Role::Example);
-        n.add_target("it", Role::Test);
-        n.add_target("mac", Role::Lib);
-        n.add_target("build-script-build", Role::Build);
-        n.foreign_crates.extend(["itoa".to_owned(), "foo_bar".to_owned(), "it".to_owned()]);
-        n.foreign_packages.extend(["itoa".to_owned(), "foo-bar".to_owned()]);
-        n
-    }
-
-    fn local(area: Area, file: &str) -> bool {
-        is_local_artifact(&names(), area, file, &BTreeSet::new())
-    }
-
-    #[test]
-    fn hashes_are_exactly_sixteen_hex_digits() {
-        assert_eq!(hashed(&format!("foo-{H}"), "foo"), Some(H));
-        assert_eq!(hashed(&format!("foo-{H}.d"), "foo"), Some(H));
-        assert_eq!(hashed(&format!("foo-bar-{H}"), "foo"), None);
-        assert_eq!(hashed("foo-0123456789abcde", "foo"), None);
-        assert_eq!(hashed("foo-0123456789ABCDEF", "foo"), None);
-        assert_eq!(hashed(&format!("foo-{H}0"), "foo"), None);
-        assert_eq!(hashed(&format!("foo_{H}"), "foo"), None);
-    }
-
-    #[test]
-    fn per_package_directories() {
-        assert!(local(Area::PerPackage, &format!("foo-{H}")));
-        assert!(local(Area::PerPackage, &format!("foo-cli-{H}")));
-        assert!(!local(Area::PerPackage, &format!("foo-bar-{H}")), "a dependency named foo-bar");
-        assert!(!local(Area::PerPackage, &format!("itoa-{H}")));
-        assert!(!local(Area::PerPackage, &format!("foo-{H}.x")));
-    }
-
-    #[test]
-    fn deps_files() {
-        for f in [
-            format!("libfoo-{H}.rlib"),
-            format!("libfoo-{H}.rmeta"),
-            format!("foo-{H}.d"),
-            format!("foo-{H}"),
-            "libfoo.so".into(),
-            "libfoo.a".into(),
-            "libfoo.rlib".into(),
-            "foo.d".into(),
-            format!("foo_cli-{H}"),
-            format!("foo_cli-{H}.d"),
-            format!("libmac-{H}.so"),
-        ] {
-            assert!(local(Area::Deps, &f), "{f}");
-        }
-        for f in [
-            format!("libfoo_bar-{H}.rlib"),
-            format!("foo_bar-{H}.d"),
-            format!("libitoa-{H}.rlib"),
-            format!("itoa-{H}.d"),
-            "libfoo_bar.so".into(),
-            format!("libfoox-{H}.rlib"),
-            format!("it-{H}.d"),
-        ] {
-            assert!(!local(Area::Deps, &f), "{f}");
-        }
-    }
-
-    #[test]
-    fn clashing_names_need_an_owned_hash() {
-        let n = names();
-        let owned: BTreeSet<String> = [H.to_owned()].into();
-        let other = "fedcba9876543210";
-        assert!(is_local_artifact(&n, Area::Deps, &format!("it-{H}"), &owned));
-        assert!(!is_local_artifact(&n, Area::Deps, &format!("it-{other}.d"), &owned));
-    }
-
-    #[test]
-    fn incremental_examples_and_uplifted() {
-        assert!(local(Area::Incremental, "foo-39w0v8rstupl0"));
-        assert!(local(Area::Incremental, "build_script_build-0pj71ua0txirv"));
-        assert!(local(Area::Incremental, "foo_cli-1rpwlwev9uhxb"));
-        assert!(!local(Area::Incremental, "foo_bar-1rpwlwev9uhxb"));
-        assert!(local(Area::Incremental, "demo-2d7qzj33lj5rr"), "examples compile incrementally too");
-        assert!(local(Area::Examples, "demo"));
-        assert!(local(Area::Examples, "demo.d"));
-        assert!(local(Area::Examples, &format!("demo-{H}")));
-        assert!(local(Area::Examples, &format!("libdemo-{H}.rlib")));
-        assert!(!local(Area::Examples, "demox"));
-        for f in ["libfoo.so", "libfoo.a", "libfoo.rlib", "libfoo.d", "foo-cli", "foo-cli.d", "foo_cli.pdb", "foo.dll"]
-        {
-            assert!(local(Area::Uplifted, f), "{f}");
-        }
-        for f in ["libfoo_bar.so", "foo-client", "libitoa.rlib", ".cargo-lock", "deps"] {
-            assert!(!local(Area::Uplifted, f), "{f}");
-        }
-    }
 
     #[test]
     fn build_target_from_config() {
@@ -668,7 +430,7 @@ mod tests {
         let mut removed = Removed::default();
         let mut seen = HashSet::new();
         for dir in profile_dirs(root, scope) {
-            clean_profile_dir(&names(), &dir, scope.dry_run, &mut removed, &mut seen).unwrap();
+            clean_profile_dir(&names(), &dir, &BTreeSet::new(), scope.dry_run, &mut removed, &mut seen).unwrap();
         }
         removed
     }

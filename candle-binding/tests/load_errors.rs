@@ -1,0 +1,38 @@
+//! A model that fails to load is reported in one line, even with
+//! `RUST_BACKTRACE=1` (its own process: the variable is read once).
+
+mod common;
+
+use candle_semantic_router as lib;
+use common::{c, last_error};
+
+/// A valid safetensors file whose one tensor is not a BERT weight.
+fn foreign_safetensors() -> Vec<u8> {
+    let header = br#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header);
+    out.extend_from_slice(&1.0f32.to_le_bytes());
+    out
+}
+
+#[test]
+fn load_errors_are_one_line_with_rust_backtrace_set() {
+    // Before anything reads it: std caches whether backtraces are enabled.
+    std::env::set_var("RUST_BACKTRACE", "1");
+    let real = std::path::PathBuf::from(common::model_dir());
+    let dir = std::env::temp_dir().join(format!("candle-foreign-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(real.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::write(dir.join("model.safetensors"), foreign_safetensors()).unwrap();
+
+    let path = c(dir.to_str().unwrap());
+    assert!(!unsafe { lib::init_similarity_model(path.as_ptr(), true) });
+    let msg = last_error().expect("an error message");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!msg.contains('\n'), "the error has several lines:\n{msg}");
+    assert!(msg.contains("model.safetensors does not match config.json"), "{msg}");
+    assert!(msg.contains("cannot find tensor"), "{msg}");
+    assert!(!msg.contains("backtrace") && !msg.contains("at /"), "{msg}");
+}

@@ -1,0 +1,384 @@
+//! `cargo xtask bench router`: the router under pressure (issue 16).
+//!
+//! The real `extproc`, built against the real library (release) and serving
+//! the real model, gets in one run:
+//! 1. 64 concurrent requests whose body is 64 KiB (the most it accepts), a
+//!    prompt of ~16,000 tokens each, cut to the model's 256;
+//! 2. then 2,000 short prompts from 32 clients.
+//!
+//! It prints the resident size (RSS) at idle (loaded, one request served),
+//! its peak during each phase, p50/p99 latency and the statuses per phase
+//! (503s are the bound on concurrent work doing its job), and the RSS a
+//! minute after the load against the idle figure. Goals: peak ≤ 600 MB, RSS
+//! back within 20 % of idle. RSS comes from `/proc/<pid>/status`: `VmHWM`
+//! after resetting it through `clear_refs`, and `VmRSS` sampled every 20 ms
+//! in case the reset is refused.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc, Arc, Barrier,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{
+    build::{self, ROUTER_DIR},
+    flags, http,
+    metrics::{human, Metrics},
+    platform::Platform,
+    smoke, Ctx,
+};
+
+/// The largest body `/v1/route` accepts (`server.MaxBodyBytes`).
+const MAX_BODY: usize = 64 * 1024;
+const LONG_CLIENTS: usize = 64;
+const SHORT_REQUESTS: usize = 2000;
+const SHORT_CLIENTS: usize = 32;
+const PEAK_GOAL_MB: f64 = 600.0;
+const SETTLED_GOAL: f64 = 1.2;
+
+const SHORT_PROMPTS: [&str; 8] = [
+    "How do I reverse a string in Rust?",
+    "What is the integral of x squared?",
+    "How long should I bake banana bread?",
+    "Who wrote War and Peace?",
+    "Why does my Python script raise a KeyError?",
+    "Solve 2x + 5 = 17 for x",
+    "What is a good marinade for grilled chicken?",
+    "What is the tallest mountain in Africa?",
+];
+
+impl flags::BenchRouter {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let ws = ctx.workspace()?;
+        let mut metrics = Metrics::default();
+        let model = metrics.step("model", || model_dir(ctx))?;
+        let release = flags::Profile { release: true, profile: None };
+        let opts = build::Options { profile: release, go: true, ..Default::default() };
+        let out = build::build(ctx, Platform::host()?, &opts, &mut metrics)?;
+        let config = ws.path(ROUTER_DIR).join("config/config.json");
+
+        let mut cmd = Command::new(&out.router);
+        cmd.arg("--config").arg(&config).arg("--listen").arg("127.0.0.1:0");
+        cmd.env("CANDLE_MODEL_DIR", &model).env("LD_LIBRARY_PATH", &out.lib_dir);
+        let mut router = Running::start(cmd)?;
+        let addr = router.addr.clone();
+        let child = &mut router.child;
+        let healthy = smoke::wait_healthy(&addr, Duration::from_secs(300), &mut || match child.try_wait()? {
+            Some(status) => bail!("the router exited with {status}"),
+            None => Ok(()),
+        });
+        healthy.with_context(|| format!("the router did not get healthy; its output:\n{}", router.logs()))?;
+        smoke::check_route(&addr)?; // a warm start: the idle figure is after one request
+        std::thread::sleep(Duration::from_secs(2));
+        let pid = router.child.id();
+        let idle = rss(pid, "VmRSS")?;
+        eprintln!("==> router {} (pid {pid}) idle at {}", addr, mb(idle));
+
+        let long = long_body();
+        let phase1 = phase(pid, "64 concurrent 64 KiB prompts", || {
+            let barrier = Arc::new(Barrier::new(LONG_CLIENTS));
+            let handles: Vec<_> = (0..LONG_CLIENTS)
+                .map(|_| {
+                    let (barrier, addr, body) = (barrier.clone(), addr.clone(), long.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        timed(&addr, &body)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("client thread")).collect()
+        })?;
+        let phase2 = phase(pid, "2,000 short prompts from 32 clients", || {
+            let next = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..SHORT_CLIENTS)
+                .map(|_| {
+                    let (next, addr) = (next.clone(), addr.clone());
+                    std::thread::spawn(move || {
+                        let mut results = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= SHORT_REQUESTS {
+                                break results;
+                            }
+                            let prompt = format!("{} (request {i})", SHORT_PROMPTS[i % SHORT_PROMPTS.len()]);
+                            results.push(timed(&addr, &serde_json::json!({ "prompt": prompt }).to_string()));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect()
+        })?;
+
+        let (status, exposition) = http::request("GET", &addr, "/metrics", None)?;
+        let truncated = if status == 200 { counter(&exposition, "router_prompts_truncated_total") } else { None };
+        eprintln!("==> idle for {}s after the load", self.settle);
+        std::thread::sleep(Duration::from_secs(self.settle));
+        let settled = rss(pid, "VmRSS")?;
+        router.stop();
+
+        println!("\nrouter under pressure ({}, {} CPUs)", out.router.display(), cpus());
+        println!("  idle RSS (model loaded, one request served)   {:>10}", mb(idle));
+        for p in [&phase1, &phase2] {
+            println!("{}", p.report());
+        }
+        let peak = phase1.peak.max(phase2.peak);
+        println!(
+            "  peak RSS                                       {:>10}   goal <= {PEAK_GOAL_MB:.0} MB {}",
+            mb(peak),
+            verdict(peak as f64 / 1e6 <= PEAK_GOAL_MB)
+        );
+        let ratio = settled as f64 / idle as f64;
+        println!(
+            "  RSS {:>3}s after the load                       {:>10}   {ratio:.2}x idle, goal <= {SETTLED_GOAL:.2}x {}",
+            self.settle,
+            mb(settled),
+            verdict(ratio <= SETTLED_GOAL)
+        );
+        match truncated {
+            Some(n) => println!("  prompts truncated (router_prompts_truncated_total)  {n}"),
+            None => println!("  prompts truncated: /metrics did not say"),
+        }
+        eprintln!("\n{}", metrics.table());
+        Ok(())
+    }
+}
+
+/// The verified model directory (`$CANDLE_MODEL_DIR`, else the workspace's), fetched if needed.
+fn model_dir(ctx: &Ctx) -> Result<std::path::PathBuf> {
+    let dir = crate::model::default_dir(ctx)?;
+    if !crate::model::verified(&dir)? {
+        flags::Model { dir: Some(dir.clone()), from: None, wheel: None }.run(ctx)?;
+    }
+    std::path::absolute(&dir).context("cannot make the model path absolute")
+}
+
+/// A `/v1/route` body of exactly [`MAX_BODY`] bytes: English prose, ~16,000 tokens.
+pub fn long_body() -> String {
+    const PROSE: &str = "The scheduler keeps a queue of runnable tasks and picks the one \
+        that has waited longest, unless a task with a higher priority is ready. ";
+    let wrapper = r#"{"prompt":""}"#.len();
+    let prompt: String = PROSE.chars().cycle().take(MAX_BODY - wrapper).collect();
+    serde_json::json!({ "prompt": prompt }).to_string()
+}
+
+/// One request's status and latency.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub status: u16,
+    pub took: Duration,
+}
+
+fn timed(addr: &str, body: &str) -> Sample {
+    let start = Instant::now();
+    let status = match http::request("POST", addr, "/v1/route", Some(body)) {
+        Ok((status, _)) => status,
+        Err(_) => 0, // reported as "failed"
+    };
+    Sample { status, took: start.elapsed() }
+}
+
+/// A phase's requests, wall time and peak RSS.
+pub struct Phase {
+    pub name: &'static str,
+    pub samples: Vec<Sample>,
+    pub wall: Duration,
+    pub peak: u64,
+}
+
+/// Run `load` while sampling the RSS of `pid`.
+fn phase(pid: u32, name: &'static str, load: impl FnOnce() -> Vec<Sample>) -> Result<Phase> {
+    eprintln!("==> {name}");
+    // Reset VmHWM (Linux ≥ 4.0; refused without the right to write it): the peak is this phase's.
+    let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss(pid, "VmRSS").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let start = Instant::now();
+    let samples = load();
+    let wall = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let sampled = sampler.join().expect("sampler thread");
+    let hwm = if reset { rss(pid, "VmHWM")? } else { 0 };
+    Ok(Phase { name, samples, wall, peak: sampled.max(hwm) })
+}
+
+impl Phase {
+    pub fn report(&self) -> String {
+        let ok: Vec<Duration> = self.samples.iter().filter(|s| s.status == 200).map(|s| s.took).collect();
+        let busy = self.samples.iter().filter(|s| s.status == 503).count();
+        let other = self.samples.len() - ok.len() - busy;
+        let lat = |q| percentile(&ok, q).map_or("-".to_string(), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3));
+        format!(
+            "  {}: {} requests in {} ({:.1}/s): 200 x{}, 503 x{busy}, other/failed x{other}\n    \
+             latency of the 200s: p50 {}, p99 {}; peak RSS {}",
+            self.name,
+            self.samples.len(),
+            human(self.wall),
+            self.samples.len() as f64 / self.wall.as_secs_f64(),
+            ok.len(),
+            lat(0.50),
+            lat(0.99),
+            mb(self.peak)
+        )
+    }
+}
+
+/// The `q` quantile (nearest rank) of `values`; None when empty.
+pub fn percentile(values: &[Duration], q: f64) -> Option<Duration> {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+/// A `/proc/<pid>/status` field in kB, as bytes.
+fn rss(pid: u32, field: &str) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}: is the router running?"))?;
+    status_kb(&status, field).map(|kb| kb * 1024).with_context(|| format!("{path} has no {field}"))
+}
+
+/// The value in kB of `field` in the text of `/proc/<pid>/status`.
+pub fn status_kb(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+/// The value of an unlabelled counter in a Prometheus text exposition.
+pub fn counter(exposition: &str, name: &str) -> Option<u64> {
+    exposition.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1e6)
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "(met)"
+    } else {
+        "(NOT met)"
+    }
+}
+
+/// The router process: started, its address read from its log, killed when dropped.
+struct Running {
+    child: Child,
+    addr: String,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Result<Running> {
+        let program = Path::new(cmd.get_program()).display().to_string();
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {program}"))?;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                return Ok(Running { child, addr: addr.trim().to_string(), logs: rx });
+            }
+            seen.push(line);
+        }
+        let _ = child.kill();
+        let status = child.wait().ok();
+        bail!("{program} did not report `listening on` (exit: {status:?}); its output:\n{}", seen.join("\n"))
+    }
+
+    fn logs(&self) -> String {
+        self.logs.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_long_body_is_the_largest_accepted() {
+        let body = long_body();
+        assert_eq!(body.len(), MAX_BODY);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(v["prompt"].as_str().unwrap().split_whitespace().count() > 9000);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&ms, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(percentile(&ms[..1], 0.99), Some(Duration::from_millis(100)));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn proc_status_and_metrics_fields() {
+        let status = "Name:\textproc\nVmHWM:\t  612340 kB\nVmRSS:\t  201004 kB\n";
+        assert_eq!(status_kb(status, "VmRSS"), Some(201_004));
+        assert_eq!(status_kb(status, "VmHWM"), Some(612_340));
+        assert_eq!(status_kb(status, "VmSwap"), None);
+        let text = "# TYPE router_prompts_truncated_total counter\nrouter_prompts_truncated_total 64\n";
+        assert_eq!(counter(text, "router_prompts_truncated_total"), Some(64));
+        assert_eq!(counter(text, "router_prompts"), None);
+    }
+
+    #[test]
+    fn phase_report_counts_statuses() {
+        let s = |status, ms| Sample { status, took: Duration::from_millis(ms) };
+        let p = Phase {
+            name: "p",
+            samples: vec![s(200, 10), s(200, 30), s(503, 1), s(0, 5)],
+            wall: Duration::from_secs(2),
+            peak: 300_000_000,
+        };
+        let r = p.report();
+        assert!(r.contains("4 requests in 2.0s (2.0/s): 200 x2, 503 x1, other/failed x1"), "{r}");
+        assert!(r.contains("p50 10 ms, p99 30 ms; peak RSS 300 MB"), "{r}");
+    }
+}
