@@ -6,8 +6,14 @@
 //! - router:  `<target-dir>/go/<os>-<arch>/extproc`, linked against exactly that
 //!   library directory, with `RUNPATH=$ORIGIN/../lib` (the `dist` layout).
 //!
-//! Both are built reproducibly ([`crate::repro`]): build paths remapped, Go
-//! with `-trimpath` and no build id, `SOURCE_DATE_EPOCH` when given.
+//! The router is always built with `-trimpath` and no build id. With
+//! [`Options::reproducible`] (what `dist` uses) the build is reproducible
+//! ([`crate::repro`]): build paths remapped, `SOURCE_DATE_EPOCH` given. It
+//! then uses its own target directory, [`REPRODUCIBLE_DIR`] under the
+//! workspace's: its `RUSTFLAGS` differ from a plain `cargo build`'s, and
+//! cargo rebuilds every crate whose flags changed, so sharing one directory
+//! would make `cargo build`, `cargo test` and `dist` rebuild each other's
+//! artifacts from scratch, every time.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +27,9 @@ use crate::{
     workspace::{cargo, profile_args, Workspace},
     Ctx,
 };
+
+/// The target directory of reproducible builds, under the workspace's.
+pub const REPRODUCIBLE_DIR: &str = "reproducible";
 
 /// The Rust package and its library file stem.
 pub const PACKAGE: &str = "candle-semantic-router";
@@ -37,8 +46,18 @@ pub struct Options {
     pub features: Option<String>,
     pub jobs: Option<u32>,
     pub go: bool,
+    /// Reproducible: remapped paths, in the target directory [`REPRODUCIBLE_DIR`].
+    pub reproducible: bool,
     /// `SOURCE_DATE_EPOCH` for the compilers (see [`crate::repro::source_date_epoch`]).
     pub source_date_epoch: Option<u64>,
+}
+
+impl Options {
+    /// The target directory of this build in `ws`.
+    pub fn target_dir(&self, ws: &Workspace) -> Result<PathBuf> {
+        let dir = ws.target_dir()?;
+        Ok(if self.reproducible { dir.join(REPRODUCIBLE_DIR) } else { dir })
+    }
 }
 
 /// Where one platform's outputs are.
@@ -74,13 +93,12 @@ impl flags::Build {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let platforms = Platform::or_host(&self.platform)?;
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, !self.no_go))?;
-        let ws = ctx.workspace()?;
         let opts = Options {
             profile: self.profile,
             features: self.features,
             jobs: self.jobs,
             go: !self.no_go,
-            source_date_epoch: crate::repro::source_date_epoch(&ws.root)?,
+            ..Default::default()
         };
         let mut metrics = Metrics::default();
         let result = platforms.iter().try_for_each(|p| build(ctx, *p, &opts, &mut metrics).map(drop));
@@ -92,17 +110,26 @@ impl flags::Build {
 /// Build one platform: the library, then (if asked) the router against it.
 pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metrics) -> Result<Outputs> {
     let ws = ctx.workspace()?;
-    let out = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
-    metrics.step(format!("cargo build {PACKAGE} ({platform})"), || build_library(ctx, ws, platform, opts))?;
+    let target_dir = opts.target_dir(ws)?;
+    let out = Outputs::new(&target_dir, platform, &opts.profile);
+    let step = format!("cargo build {PACKAGE} ({platform})");
+    metrics.step(step, || build_library(ctx, ws, platform, opts, &target_dir))?;
     if opts.go {
-        metrics.step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out, opts))?;
+        metrics
+            .step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out, opts, &target_dir))?;
     }
     Ok(out)
 }
 
-fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) -> Result<()> {
-    let mut env = cargo_env(ws, platform)?;
-    env.extend(opts.source_date_epoch.map(|t| ("SOURCE_DATE_EPOCH".to_string(), t.to_string())));
+fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options, target_dir: &Path) -> Result<()> {
+    let mut env = cross::rust_env(&platform)?;
+    if opts.reproducible {
+        let rustc = env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| PathBuf::from(v));
+        let paths = crate::repro::BuildPaths::of(ws, target_dir, rustc.as_deref());
+        env.extend(crate::repro::plan_rust_env(&paths, platform, &process_env));
+        env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
+        env.extend(opts.source_date_epoch.map(|t| ("SOURCE_DATE_EPOCH".to_string(), t.to_string())));
+    }
     let cargo = cargo();
     let manifest = &ws.manifest;
     let (profile, _) = profile_args(&opts.profile);
@@ -126,7 +153,7 @@ fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) 
     Ok(())
 }
 
-fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options) -> Result<()> {
+fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options, target_dir: &Path) -> Result<()> {
     let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
     let lib = out.shared_lib();
     if !lib.is_file() {
@@ -144,17 +171,19 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options) -> Res
         let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
         cmd = cmd.env(k, v);
     }
-    if let Some(t) = opts.source_date_epoch {
-        cmd = cmd.env("SOURCE_DATE_EPOCH", t.to_string());
+    if opts.reproducible {
+        if let Some(t) = opts.source_date_epoch {
+            cmd = cmd.env("SOURCE_DATE_EPOCH", t.to_string());
+        }
+        let paths = crate::repro::BuildPaths {
+            workspace: ws.root.clone(),
+            target_dir: target_dir.to_path_buf(),
+            cargo_home: None,
+            sysroot: None,
+        };
+        let (k, v) = crate::repro::plan_go_cflags(&paths, &process_env);
+        cmd = cmd.env(k, v);
     }
-    let paths = crate::repro::BuildPaths {
-        workspace: ws.root.clone(),
-        target_dir: ws.target_dir()?,
-        cargo_home: None,
-        sysroot: None,
-    };
-    let (k, v) = crate::repro::plan_go_cflags(&paths, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-    cmd = cmd.env(k, v);
     cmd.env("GOPROXY", "off")
         .env("GOFLAGS", "-mod=mod")
         .run()
@@ -162,15 +191,9 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options) -> Res
     Ok(())
 }
 
-/// The environment of every cargo build of `ws` for `platform` (`build`,
-/// `dist`, `precache cook`, the test suites): the cross environment and the
-/// path remapping of [`crate::repro`]. Builds sharing a target directory must
-/// use the same one, or each undoes the other's artifacts.
-pub fn cargo_env(ws: &Workspace, platform: Platform) -> Result<Vec<(String, String)>> {
-    let mut env = cross::rust_env(&platform)?;
-    let rustc = env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| PathBuf::from(v));
-    env.extend(crate::repro::rust_env(ws, platform, rustc.as_deref())?);
-    Ok(env)
+/// A non-empty variable of the process environment.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// The version stamped into the router: `$VERSION`, else xtask's own.

@@ -116,7 +116,13 @@ pub fn dist_platform(
 ) -> Result<PathBuf> {
     let ws = ctx.workspace()?;
     let epoch = crate::repro::source_date_epoch(&ws.root)?;
-    let opts = build::Options { profile: profile.clone(), go: true, source_date_epoch: epoch, ..Default::default() };
+    let opts = build::Options {
+        profile: profile.clone(),
+        go: true,
+        reproducible: true,
+        source_date_epoch: epoch,
+        ..Default::default()
+    };
     let outputs = build::build(ctx, platform, &opts, metrics)?;
     metrics.step(format!("verify-symbols ({platform})"), || {
         let exp = Expectations::from_workspace(&ws.root, platform, None)?;

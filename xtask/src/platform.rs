@@ -185,6 +185,16 @@ impl Platform {
         }
     }
 
+    /// The file name of glibc's dynamic loader (the program interpreter),
+    /// which shared libraries may also NEED (`__tls_get_addr`, `_dl_find_object`).
+    pub fn glibc_loader(&self) -> &'static str {
+        match self.arch {
+            Arch::Amd64 => "ld-linux-x86-64.so.2",
+            Arch::Arm64 => "ld-linux-aarch64.so.1",
+            Arch::Riscv64 => "ld-linux-riscv64-lp64d.so.1",
+        }
+    }
+
     /// The architecture as GNU tools, QEMU and zig spell it (`x86_64`,
     /// `aarch64`, `riscv64`): the first part of [`Platform::gnu_prefix`]. The
     /// Rust triple's first part is not it (`riscv64gc`).
@@ -291,6 +301,9 @@ mod tests {
         // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, checked against the float-ABI, RVE and TSO bits.
         assert_eq!(rv.elf_flags(), (0x1f, 0x5));
         assert_eq!((rv.gnu_arch(), rv.qemu_user()), ("riscv64", "qemu-riscv64".into()));
+        assert_eq!(rv.glibc_loader(), "ld-linux-riscv64-lp64d.so.1");
+        assert_eq!(arm.glibc_loader(), "ld-linux-aarch64.so.1");
+        assert_eq!(amd.glibc_loader(), "ld-linux-x86-64.so.2");
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //!   are remapped to fixed names with `--remap-path-prefix` ([`rust_env`]).
 //!   The flags go through `RUSTFLAGS`, after the user's own; cargo keeps
 //!   `RUSTFLAGS` out of `-C metadata`, so symbol hashes do not see the paths
-//!   being remapped. They are added to *every* cargo build xtask runs (build,
-//!   dist, precache cook, the test suites' build), so that no two of them
-//!   fight over the same target directory with different flags.
+//!   being remapped. Reproducible builds get their own target directory
+//!   ([`crate::build::REPRODUCIBLE_DIR`]), so that they and plain cargo
+//!   builds, whose flags differ, do not rebuild each other's artifacts.
 //!   C code built by the `cc` crate gets the same map as `-ffile-prefix-map`;
 //! - Go: `-trimpath`, an empty build id (`-buildid=`) and `-buildvcs=false`
 //!   ([`crate::build`]);
@@ -44,19 +44,22 @@ pub struct BuildPaths {
 }
 
 impl BuildPaths {
-    /// The paths of this build of `ws` (`rustc`: the compiler cargo will use).
-    pub fn of(ws: &Workspace, rustc: Option<&Path>) -> Result<BuildPaths> {
+    /// The paths of a build of `ws` into `target_dir` (`rustc`: the compiler
+    /// cargo will use).
+    pub fn of(ws: &Workspace, target_dir: &Path, rustc: Option<&Path>) -> BuildPaths {
         let rustc = rustc.map(Path::to_path_buf).or_else(|| std::env::var_os("RUSTC").map(PathBuf::from));
         let rustc = rustc.unwrap_or_else(|| "rustc".into());
-        let sh = Shell::new()?;
-        let sysroot = cmd!(sh, "{rustc} --print sysroot")
-            .quiet()
-            .ignore_stderr()
-            .read()
+        let sysroot = Shell::new()
             .ok()
+            .and_then(|sh| cmd!(sh, "{rustc} --print sysroot").quiet().ignore_stderr().read().ok())
             .map(|out| PathBuf::from(out.trim()))
             .filter(|p| p.is_absolute());
-        Ok(BuildPaths { workspace: ws.root.clone(), target_dir: ws.target_dir()?, cargo_home: cargo_home(), sysroot })
+        BuildPaths {
+            workspace: ws.root.clone(),
+            target_dir: target_dir.to_path_buf(),
+            cargo_home: cargo_home(),
+            sysroot,
+        }
     }
 
     /// (from, to) pairs, least specific first: rustc applies the last
@@ -141,12 +144,6 @@ pub fn plan_go_cflags(paths: &BuildPaths, env: &dyn Fn(&str) -> Option<String>) 
     ("CGO_CFLAGS".into(), flags)
 }
 
-/// [`plan_rust_env`] for the workspace `ws` and this process' environment.
-pub fn rust_env(ws: &Workspace, target: Platform, rustc: Option<&Path>) -> Result<Vec<(String, String)>> {
-    let paths = BuildPaths::of(ws, rustc)?;
-    Ok(plan_rust_env(&paths, target, &|k| std::env::var(k).ok().filter(|v| !v.is_empty())))
-}
-
 /// `SOURCE_DATE_EPOCH` for a build of the workspace at `root`: the user's
 /// value, else the time of the checked-out commit (`git log -1
 /// --format=%ct`), else `None` (not a git checkout, e.g. a source tarball).
@@ -195,8 +192,10 @@ impl SecondBuild {
             crate::fsutil::copy(&ws.root.join(rel), &src.join(rel))?;
         }
         eprintln!("reproducible: copied {} source files to {}", files.len(), src.display());
+        // `/proc/self/exe` still reads when cargo has rebuilt (replaced) the file meanwhile.
         let exe = work.join("xtask");
-        std::fs::copy(std::env::current_exe().context("cannot locate the xtask executable")?, &exe)
+        std::fs::copy("/proc/self/exe", &exe)
+            .or_else(|_| std::fs::copy(std::env::current_exe()?, &exe))
             .context("cannot copy the xtask executable")?;
         let cargo_home = work.join("cargo-home");
         std::fs::create_dir_all(&cargo_home)?;
@@ -392,18 +391,22 @@ fn is_executable(p: &Path) -> Result<bool> {
     Ok(std::fs::metadata(p).with_context(|| format!("cannot stat {}", p.display()))?.permissions().mode() & 0o111 != 0)
 }
 
-/// Where two different byte strings differ: for ELF files the section (or
-/// header) holding the first differing byte, for `ar` archives the member
-/// (and its section), else the offset.
+/// Where two different byte strings differ: for ELF files the first section
+/// (in file order) whose contents differ, else the header or table holding
+/// the first differing byte; for `ar` archives the member (and its section);
+/// else the offset.
 pub fn describe_difference(a: &[u8], b: &[u8]) -> String {
-    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
-        return format!("sizes differ ({} vs {} bytes; one is a prefix of the other)", a.len(), b.len());
-    };
     if a.starts_with(elf::AR_MAGIC) && b.starts_with(elf::AR_MAGIC) {
         if let Some(d) = archive_difference(a, b) {
             return d;
         }
     }
+    if let Some(d) = elf_section_difference(a, b) {
+        return d;
+    }
+    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
+        return format!("sizes differ ({} vs {} bytes; one is a prefix of the other)", a.len(), b.len());
+    };
     match elf_region(a, at) {
         Some(region) => format!("first difference at byte {at:#x}, in {region}"),
         None => format!("first difference at byte {at:#x}"),
@@ -426,6 +429,50 @@ fn archive_difference(a: &[u8], b: &[u8]) -> Option<String> {
         }
     }
     Some("member headers differ (contents equal)".into())
+}
+
+/// The first section of ELF file `a`, in file order, whose contents differ
+/// from the section of the same name (and rank among equal names) in `b`.
+/// A section's bytes moving (a longer one before it) is not a difference:
+/// what differs first is what moved it.
+fn elf_section_difference(a: &[u8], b: &[u8]) -> Option<String> {
+    use goblin::elf::{section_header::SHT_NOBITS, Elf};
+    let (ea, eb) = (Elf::parse(a).ok()?, Elf::parse(b).ok()?);
+    let sections = |e: &Elf<'_>, bytes: &[u8]| -> Vec<(String, u64, Vec<u8>)> {
+        let mut v: Vec<(String, u64, Vec<u8>)> = e
+            .section_headers
+            .iter()
+            .filter(|s| s.sh_type != SHT_NOBITS)
+            .map(|s| {
+                let name = e.shdr_strtab.get_at(s.sh_name).unwrap_or("?").to_string();
+                let range = s.file_range().unwrap_or(0..0);
+                (name, s.sh_offset, bytes.get(range).unwrap_or_default().to_vec())
+            })
+            .collect();
+        v.sort_by_key(|(_, off, _)| *off);
+        v
+    };
+    let (sa, sb) = (sections(&ea, a), sections(&eb, b));
+    for (i, (name, _, data)) in sa.iter().enumerate() {
+        let rank = sa[..i].iter().filter(|(n, _, _)| n == name).count();
+        let other = sb.iter().filter(|(n, _, _)| n == name).nth(rank);
+        match other {
+            None => return Some(format!("section {name} is only in the first")),
+            Some((_, _, od)) if od != data => {
+                let at = data.iter().zip(od).position(|(x, y)| x != y).unwrap_or(data.len().min(od.len()));
+                return Some(format!(
+                    "section {name} differs ({} vs {} bytes, first at offset {at:#x} in it)",
+                    data.len(),
+                    od.len()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if sb.len() > sa.len() {
+        return Some("the second has more sections".into());
+    }
+    None
 }
 
 /// The section (by name) or ELF header part holding byte `at` of `bytes`.
@@ -601,10 +648,11 @@ mod tests {
         let mut other = me.clone();
         other[rodata.sh_offset as usize + 7] ^= 0xff;
         let d = describe_difference(&me, &other);
-        assert!(d.ends_with("in section .rodata"), "{d}");
+        assert_eq!(d, format!("section .rodata differs ({0} vs {0} bytes, first at offset 0x7 in it)", rodata.sh_size));
         let mut other = me.clone();
-        other[0x20] ^= 1;
-        assert!(describe_difference(&me, &other).ends_with("in the ELF header"));
+        other[0x18] ^= 1; // e_entry: no section differs
+        let d = describe_difference(&me, &other);
+        assert!(d.ends_with("in the ELF header"), "{d}");
         assert!(describe_difference(b"abc", b"abcd").starts_with("sizes differ"));
     }
 }

@@ -18,7 +18,10 @@ use crate::{
 };
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user).
-pub const DIST_PLATFORMS: [Platform; 3] = [Platform::AMD64, Platform::ARM64, Platform::RISCV64];
+/// linux/riscv64 builds and routes (`cargo xtask dist --platform
+/// linux/riscv64`), but its cold build and its start under qemu do not fit in
+/// CI's 60 minutes on two cores yet: it is left out here until measured idle.
+pub const DIST_PLATFORMS: [Platform; 2] = [Platform::AMD64, Platform::ARM64];
 
 impl flags::Test {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
@@ -51,7 +54,6 @@ impl flags::Test {
             metrics.step("build library (release)", || {
                 let (cargo, manifest, sh) = (cargo(), &ws.manifest, &ctx.sh);
                 cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}")
-                    .envs(crate::build::cargo_env(ws, Platform::host()?)?)
                     .run()?;
                 env.lib_dir = ws.target_dir()?.join("release");
                 Ok(())

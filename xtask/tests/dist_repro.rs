@@ -103,7 +103,7 @@ fn assert_caught(out: &Output) {
     // The first differing file in order is the static library: the member and
     // the section are named.
     assert!(line.contains("lib/libcandle_semantic_router.a: member "), "{line}");
-    assert!(line.contains("in section .rodata"), "{line}");
+    assert!(line.contains(": section .rodata"), "{line}");
     assert!(stderr.contains("the second build differs"), "{stderr}");
 }
 

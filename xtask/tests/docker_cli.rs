@@ -271,6 +271,8 @@ fn unknown_platform_is_one_error() {
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("unsupported platform `linux/s390x`; supported: linux/amd64"), "{err}");
+    let o = xtask(&["docker", "dev", "--platform", "linux/riscv64", "--dry-run"], &[]);
+    one_error(&o, "image `dev` is not built for linux/riscv64");
 }
 
 #[test]

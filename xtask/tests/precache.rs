@@ -92,10 +92,14 @@ struct Artifact {
 
 /// `cargo build --message-format=json`: every compiler artifact.
 fn build_json(dir: &Path, target_dir: &Path, args: &[&str]) -> Vec<Artifact> {
-    let out = check(
-        cargo_cmd(dir, target_dir).args(args).arg("--message-format=json").output().unwrap(),
-        &format!("cargo {args:?}"),
-    );
+    build_json_env(dir, target_dir, args, &[])
+}
+
+/// [`build_json`] with extra environment variables.
+fn build_json_env(dir: &Path, target_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Vec<Artifact> {
+    let mut cmd = cargo_cmd(dir, target_dir);
+    cmd.args(args).arg("--message-format=json").envs(env.iter().map(|(k, v)| (k, v)));
+    let out = check(cmd.output().unwrap(), &format!("cargo {args:?}"));
     Message::parse_stream(out.stdout.as_slice())
         .filter_map(|m| match m.unwrap() {
             Message::CompilerArtifact(a) => {
@@ -140,6 +144,16 @@ fn archive_defines(a: &Path, symbol: &str) -> bool {
 fn run_output(bin: &Path) -> String {
     let out = check(Command::new(bin).output().unwrap(), &bin.display().to_string());
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// The rustflags `cook` built the dependencies with (xtask build's
+/// environment: path remapping), from cargo's own fingerprint of a registry
+/// dependency: the real build must use the same, as `xtask build` does.
+fn cooked_rustflags(target: &Path, dep: &str) -> String {
+    let file = leftovers(target, &[&format!("lib-{dep}.json")]).into_iter().next().expect("a cooked dependency");
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+    let flags: Vec<&str> = v["rustflags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    flags.join("\x1f")
 }
 
 /// The build-script units `cook` recorded as kept, in every profile directory.
@@ -248,7 +262,8 @@ fn roundtrip(case: &Case, edit: impl Fn(&Path)) {
     copy_tree(&real, &work, Some(old_mtime()));
     let report = xtask(&work, &target, &["clean-stale"]);
     assert_eq!(report.matches("kept the build script").count(), case.kept, "{report}");
-    let artifacts = build_json(&work, &target, &build);
+    let flags = cooked_rustflags(&target, "itoa");
+    let artifacts = build_json_env(&work, &target, &build, &[("CARGO_ENCODED_RUSTFLAGS", flags)]);
     let recompiled: Vec<_> = artifacts.iter().filter(|a| !a.local && !a.fresh).collect();
     assert!(recompiled.is_empty(), "dependencies recompiled: {recompiled:#?}");
     assert!(artifacts.iter().any(|a| !a.local), "no dependency in the build?");

@@ -167,8 +167,7 @@ fn cold_build(ws: &Workspace, target_dir: &Path, platform: Platform, rustc: Opti
     if !platform.is_host() {
         cmd.args(["--target", platform.rust_triple()]);
     }
-    // What `xtask build` sets: the cross environment and the path remapping.
-    cmd.envs(crate::build::cargo_env(ws, platform)?);
+    cmd.envs(cross::rust_env(&platform)?);
     if let Some(rustc) = rustc {
         cmd.env("RUSTC", rustc);
     }

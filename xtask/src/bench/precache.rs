@@ -26,6 +26,7 @@ use anyhow::{bail, Context, Result};
 use crate::{
     build::PACKAGE,
     metrics::{human, Metrics},
+    platform::Platform,
     workspace::cargo,
     Ctx,
 };
@@ -37,6 +38,7 @@ const MARK: &str = "\n// bench precache: an application-source change\n";
 
 /// Artifact file name → the symbols it defines.
 type Symbols = BTreeMap<String, BTreeSet<String>>;
+type Env = Vec<(String, String)>;
 
 struct Bench<'a> {
     base: PathBuf,
@@ -46,8 +48,6 @@ struct Bench<'a> {
     packages: &'a [String],
     /// Source files of the local targets (relative), the first one changed.
     sources: Vec<String>,
-    /// See [`Bench::build_env`].
-    env: std::cell::OnceCell<Vec<(String, String)>>,
 }
 
 pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
@@ -68,15 +68,7 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     let xtask = base.join("xtask");
     let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     fs::copy(&exe, &xtask).with_context(|| format!("cannot copy {} to {}", exe.display(), xtask.display()))?;
-    let b = Bench {
-        snapshot: base.join("src"),
-        work: base.join("work"),
-        xtask,
-        packages,
-        sources,
-        base,
-        env: Default::default(),
-    };
+    let b = Bench { snapshot: base.join("src"), work: base.join("work"), xtask, packages, sources, base };
     let mut m = Metrics::default();
 
     m.step("snapshot the workspace sources", || copy_sources(&ws.root, &b.snapshot))?;
@@ -85,7 +77,8 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     // 1. Cold.
     let cold_target = b.base.join("cold-target");
     m.step("cold: copy sources", || b.fresh_work(true))?;
-    let cold = m.step("cold: build (release, fresh target dir)", || b.build(&cold_target))?;
+    let env = b.env(&cold_target)?;
+    let cold = m.step("cold: build (release, fresh target dir)", || b.build(&cold_target, &env))?;
     let cold_symbols = symbols(&cold_target.join("release"))?;
     if cold_symbols.is_empty() {
         bail!("the cold build left no .so, .a or executable in {}", cold_target.join("release").display());
@@ -103,14 +96,15 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     let copy = m.step("ours: copy sources (old mtimes) + change", || b.copy_and_change())?;
     let clean =
         m.step("ours: clean-stale", || b.xtask(&b.work, &target, &["clean-stale", "--profile", "release"], false))?;
-    let build = m.step("ours: build", || b.build(&target))?;
+    let env = b.env(&target)?;
+    let build = m.step("ours: build", || b.build(&target, &env))?;
     let symbols_ok = compare("ours", &cold_symbols, &symbols(&target.join("release"))?);
     let ours = Figures { prepare, cook, copy, clean, build, symbols_ok };
 
     // 3. The floor, in the tree just built.
     let floor = m.step("floor: touch the local sources, build", || {
         b.touch_sources()?;
-        b.build(&target)
+        b.build(&target, &env)
     })?;
 
     // 4. cargo-chef.
@@ -217,9 +211,17 @@ impl Bench<'_> {
         Ok(())
     }
 
-    fn run(&self, mut cmd: Command, target: &Path) -> Result<Timed> {
+    /// The environment of `xtask build` for the host (`cook` uses the same):
+    /// every build of the bench shares it, or cargo would rebuild every
+    /// dependency. Only `dist` adds path remapping, in a target dir of its own.
+    fn env(&self, _target: &Path) -> Result<Env> {
+        crate::cross::rust_env(&Platform::host()?)
+    }
+
+    fn run(&self, mut cmd: Command, target: &Path, env: &Env) -> Result<Timed> {
         let start = std::time::Instant::now();
         let status = cmd
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("CARGO_TARGET_DIR", target)
             .env_remove("CARGO_BUILD_TARGET")
             .status()
@@ -230,28 +232,13 @@ impl Bench<'_> {
         Ok(Timed { secs: start.elapsed().as_secs_f64() })
     }
 
-    /// The environment `xtask build` gives cargo in the work tree (the cook
-    /// uses it too): every build compared here shares it, or cargo would
-    /// rebuild every dependency. Worked out on the first build, when the
-    /// work tree holds the sources; the path, so the value, never changes.
-    fn build_env(&self) -> Result<&[(String, String)]> {
-        if let Some(env) = self.env.get() {
-            return Ok(env);
-        }
-        let sh = xshell::Shell::new()?;
-        let ws = crate::workspace::Workspace::locate(&sh, Some(&self.work.join("Cargo.toml")))?;
-        let env = crate::build::cargo_env(&ws, crate::platform::Platform::host()?)?;
-        Ok(self.env.get_or_init(|| env))
-    }
-
-    fn build(&self, target: &Path) -> Result<Timed> {
+    fn build(&self, target: &Path, env: &Env) -> Result<Timed> {
         let mut cmd = Command::new(cargo());
-        cmd.envs(self.build_env()?.iter().cloned());
         cmd.args(["build", "--release", "--locked"]).current_dir(&self.work);
         for p in self.packages {
             cmd.args(["--package", p]);
         }
-        self.run(cmd, target)
+        self.run(cmd, target, env)
     }
 
     /// Our binary in `dir`; with `out`, the work directory is the last argument.
@@ -261,7 +248,7 @@ impl Bench<'_> {
         if out {
             cmd.arg(&self.work);
         }
-        self.run(cmd, target)
+        self.run(cmd, target, &Env::new())
     }
 
     /// Copy the real sources over the work directory as Docker's `COPY` does
@@ -293,14 +280,13 @@ impl Bench<'_> {
         let target = self.base.join("chef-target");
         let recipe = self.base.join("chef-recipe.json");
         let recipe = recipe.to_str().context("the bench directory is not UTF-8")?;
+        let env = self.env(&target)?; // the work directory still holds a workspace
         self.fresh_work(false)?;
         fs::create_dir_all(&self.work)?;
-        let env = self.build_env()?.to_vec();
         let chef = |dir: &Path, args: &[&str]| {
             let mut cmd = Command::new(cargo());
-            cmd.envs(env.iter().cloned());
             cmd.arg("chef").args(args).args(["--recipe-path", recipe]).current_dir(dir);
-            self.run(cmd, &target)
+            self.run(cmd, &target, &env)
         };
         let prepare = m.step("cargo-chef: prepare", || chef(&self.snapshot, &["prepare"]))?;
         let cook = m.step("cargo-chef: cook (cached layer)", || {
@@ -309,7 +295,7 @@ impl Bench<'_> {
             chef(&self.work, &args)
         })?;
         let copy = m.step("cargo-chef: copy sources (old mtimes) + change", || self.copy_and_change())?;
-        let build = m.step("cargo-chef: build", || self.build(&target))?;
+        let build = m.step("cargo-chef: build", || self.build(&target, &env))?;
         let symbols_ok = compare("cargo-chef", cold, &symbols(&target.join("release"))?);
         Ok(Figures { prepare, cook, copy, clean: Timed::default(), build, symbols_ok })
     }

@@ -9,7 +9,7 @@ use xshell::cmd;
 use super::skeleton::{dummy_source, Skeleton};
 use crate::{
     clean_stale::{self, Keep, Removed, Scope},
-    flags,
+    cross, flags,
     platform::Platform,
     workspace::{cargo, profile_args, Workspace},
     Ctx,
@@ -125,9 +125,10 @@ pub fn cook(
     profile_dir: &str,
     skeleton: Option<&Skeleton>,
 ) -> Result<Removed> {
-    // The environment `xtask build` gives cargo (cross and reproducibility
-    // flags): the real build must find the cooked dependencies fresh.
-    let env = crate::build::cargo_env(ws, platform.copied().map_or_else(Platform::host, Ok)?)?;
+    let env = match platform {
+        Some(p) => cross::rust_env(p)?,
+        None => Vec::new(),
+    };
     let scope = match platform {
         Some(p) => Scope::platform(p),
         None => Scope::configured(&ws.root, &ws.root)?,

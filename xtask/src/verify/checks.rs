@@ -167,7 +167,9 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
 
     check_glibc(&mut r, info, &exp.max_glibc);
 
-    let bad: Vec<&str> = info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n)).collect();
+    let loader = exp.platform.glibc_loader();
+    let bad: Vec<&str> =
+        info.needed.iter().map(String::as_str).filter(|n| !NEEDED_ALLOWLIST.contains(n) && *n != loader).collect();
     r.push(
         file,
         "needed",
@@ -175,7 +177,11 @@ pub fn check_library(info: &ElfInfo, exp: &Expectations) -> SymbolReport {
         if bad.is_empty() {
             format!("NEEDED {}", if info.needed.is_empty() { "none".into() } else { info.needed.join(", ") })
         } else {
-            format!("NEEDED outside the allowlist: {} (allowed: {})", bad.join(", "), NEEDED_ALLOWLIST.join(", "))
+            format!(
+                "NEEDED outside the allowlist: {} (allowed: {}, {loader})",
+                bad.join(", "),
+                NEEDED_ALLOWLIST.join(", ")
+            )
         },
     );
 

@@ -13,7 +13,7 @@
 //! | `rust-internals` |   x   |      |        | no `_ZN…`, `_R…`, `__rust_…`, `__rdl_…`, `__rg_…`, `rust_eh_personality` |
 //! | `extra-exports`  |   x   |      |        | note: other exports outside the header                             |
 //! | `glibc`          |   x   |      |   x    | highest `GLIBC_x.y` needed ≤ `--max-glibc` (default 2.36, bookworm) |
-//! | `needed`         |   x   |      |        | NEEDED ⊆ [`NEEDED_ALLOWLIST`]                                      |
+//! | `needed`         |   x   |      |        | NEEDED ⊆ [`NEEDED_ALLOWLIST`] + the platform's glibc loader        |
 //! | `needs-library`  |       |      |   x    | NEEDED has `libcandle_semantic_router.so`                          |
 //! | `soname`         |   x   |      |        | SONAME is `libcandle_semantic_router.so`                           |
 //! | `rpath`          |   x   |      |  note  | RPATH/RUNPATH only `$ORIGIN` forms                                 |
@@ -48,21 +48,14 @@ pub const GO_DIRS: [&str; 2] = ["candle-binding", "src/semantic-router"];
 /// Floor of the runtime image: Debian bookworm's glibc.
 pub const DEFAULT_MAX_GLIBC: &str = "2.36";
 
-/// Libraries the shared library may need. All ship with glibc (and libgcc_s,
+/// Libraries the shared library may need, besides the platform's dynamic
+/// loader ([`Platform::glibc_loader`], e.g. for `__tls_get_addr`). All ship with glibc (and libgcc_s,
 /// which Rust's unwinder needs) in every glibc image. `libstdc++.so.6` is
 /// deliberately absent: it is in bookworm images too, but its appearance means
 /// a C++ dependency crept in (e.g. tokenizers' `esaxx_fast`); allowing it
 /// should be a decision made here, not an accident.
-pub const NEEDED_ALLOWLIST: &[&str] = &[
-    "libc.so.6",
-    "libm.so.6",
-    "libdl.so.2",
-    "libpthread.so.0",
-    "librt.so.1",
-    "libgcc_s.so.1",
-    "ld-linux-x86-64.so.2",
-    "ld-linux-aarch64.so.1",
-];
+pub const NEEDED_ALLOWLIST: &[&str] =
+    &["libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libgcc_s.so.1"];
 
 impl flags::VerifySymbols {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
