@@ -83,6 +83,11 @@ impl Router {
         self.logs.try_iter().collect::<Vec<_>>().join("\n")
     }
 
+    /// The router's process id (e.g. to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM-free stop: kill and reap.
     pub fn stop(mut self) {
         let _ = self.child.kill();

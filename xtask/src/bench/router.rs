@@ -15,17 +15,15 @@
 //! in case the reset is refused.
 
 use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        mpsc, Arc, Barrier,
+        Arc, Barrier,
     },
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::{
     build::{self, ROUTER_DIR},
@@ -67,17 +65,12 @@ impl flags::BenchRouter {
         let mut cmd = Command::new(&out.router);
         cmd.arg("--config").arg(&config).arg("--listen").arg("127.0.0.1:0");
         cmd.env("CANDLE_MODEL_DIR", &model).env("LD_LIBRARY_PATH", &out.lib_dir);
-        let mut router = Running::start(cmd)?;
+        let mut router = smoke::Router::start(cmd, Duration::from_secs(60))?;
+        router.wait_healthy(Duration::from_secs(300)).context("the router did not get healthy")?;
         let addr = router.addr.clone();
-        let child = &mut router.child;
-        let healthy = smoke::wait_healthy(&addr, Duration::from_secs(300), &mut || match child.try_wait()? {
-            Some(status) => bail!("the router exited with {status}"),
-            None => Ok(()),
-        });
-        healthy.with_context(|| format!("the router did not get healthy; its output:\n{}", router.logs()))?;
         smoke::check_route(&addr)?; // a warm start: the idle figure is after one request
         std::thread::sleep(Duration::from_secs(2));
-        let pid = router.child.id();
+        let pid = router.pid();
         let idle = rss(pid, "VmRSS")?;
         eprintln!("==> router {} (pid {pid}) idle at {}", addr, mb(idle));
 
@@ -280,59 +273,6 @@ fn verdict(ok: bool) -> &'static str {
         "(met)"
     } else {
         "(NOT met)"
-    }
-}
-
-/// The router process: started, its address read from its log, killed when dropped.
-struct Running {
-    child: Child,
-    addr: String,
-    logs: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(mut cmd: Command) -> Result<Running> {
-        let program = Path::new(cmd.get_program()).display().to_string();
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot start {program}"))?;
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                return Ok(Running { child, addr: addr.trim().to_string(), logs: rx });
-            }
-            seen.push(line);
-        }
-        let _ = child.kill();
-        let status = child.wait().ok();
-        bail!("{program} did not report `listening on` (exit: {status:?}); its output:\n{}", seen.join("\n"))
-    }
-
-    fn logs(&self) -> String {
-        self.logs.try_iter().collect::<Vec<_>>().join("\n")
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
