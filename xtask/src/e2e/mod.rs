@@ -419,6 +419,36 @@ fn rebuilds(
         );
         rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
     }
+    // A pull request (`--pr`: CARGO_BUILD_JOBS=8, loaded, not pushed) of the
+    // tree a push (20 jobs) just built reuses its dependency layer.
+    if let Some(i) = platforms.iter().position(|p| *p == host) {
+        report.phase = Some("pull request".into());
+        let opts = flags::DockerBuild {
+            image: Some("extproc".into()),
+            platform: vec![host.docker().into()],
+            tag: vec!["e2e-pr".into()],
+            load: true,
+            pr: true,
+            registry: Some(env.registry.clone()),
+            network: Some("host".into()),
+            context: Some(context.to_path_buf()),
+            docker: Some(env.docker.name.clone()),
+            build_arg: build_args("extproc", host, host, ""),
+            secret: env.secrets.clone(),
+            buildx: if env.buildx { "yes".into() } else { "no".into() },
+            cache: "none".into(),
+            ..Default::default()
+        };
+        let pr = docker::build(env.ctx, &opts, report)?.remove(0);
+        let cook = cook_cached(&pr.output);
+        ensure!(
+            cook == Cook::Cached,
+            "{host}: a pull-request build (8 jobs) after a push (20) re-cooked: {}",
+            cook.describe()
+        );
+        eprintln!("e2e: {host} pull-request build (CARGO_BUILD_JOBS=8; the push builds: 20): dependency cook CACHED");
+        rows.push((host, "pull request", pr.seconds, cold[i].seconds, cook));
+    }
     report.phase = None;
     eprintln!("\n{:<13} {:<22} {:>10} {:>10} {:>7}  dependency cook", "platform", "rebuild", "time", "first", "ratio");
     for (p, what, t, first, cook) in &rows {
