@@ -128,7 +128,7 @@ pub fn register(p: Platform) -> Result<()> {
     match state(p) {
         State::Enabled { .. } => {}
         st => {
-            if !crate::doctor::is_root() {
+            if !crate::sys::is_root() {
                 bail!("{}", refusal_not_root(p));
             }
             if st == State::NotMounted {
@@ -161,8 +161,10 @@ pub fn register(p: Platform) -> Result<()> {
 }
 
 fn mount() -> Result<()> {
-    let out = std::process::Command::new("mount")
-        .args(["-t", "binfmt_misc", "binfmt_misc", MOUNT])
+    let (sh, dir) = (xshell::Shell::new()?, MOUNT);
+    let out = xshell::cmd!(sh, "mount -t binfmt_misc binfmt_misc {dir}")
+        .quiet()
+        .ignore_status()
         .output()
         .context("cannot run `mount`")?;
     if !out.status.success() {
@@ -197,7 +199,7 @@ impl crate::flags::Binfmt {
         let platforms = if self.platform.is_empty() {
             Platform::ALL.into_iter().filter(|p| *p != host).collect()
         } else {
-            Platform::parse_list(&self.platform)?
+            Platform::or_host(&self.platform)?
         };
         for p in platforms.into_iter().filter(|p| *p != host) {
             register(p)?;
@@ -219,7 +221,8 @@ pub fn probe(p: Platform) -> Result<()> {
     let path = std::env::temp_dir().join(format!("xtask-binfmt-{}-{}", p.dir_name(), std::process::id()));
     fs::write(&path, tiny_program(p)).with_context(|| format!("cannot write {}", path.display()))?;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
-    let status = std::process::Command::new(&path).status();
+    let sh = xshell::Shell::new()?;
+    let status = xshell::cmd!(sh, "{path}").quiet().ignore_status().output().map(|o| o.status);
     let _ = fs::remove_file(&path);
     match status {
         Ok(s) if s.code() == Some(PROBE_STATUS) => Ok(()),

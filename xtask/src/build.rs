@@ -91,7 +91,7 @@ impl Outputs {
 
 impl flags::Build {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let platforms = Platform::parse_list(&self.platform)?;
+        let platforms = Platform::or_host(&self.platform)?;
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, !self.no_go))?;
         let opts = Options {
             profile: self.profile,

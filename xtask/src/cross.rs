@@ -31,7 +31,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{doctor, platform::Platform, zig};
+use crate::{
+    install,
+    platform::Platform,
+    sys::{env_var as process_env, tool_exists},
+    zig,
+};
 
 /// Where the Rust standard library for a target comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -143,7 +148,7 @@ pub fn choose_cc(
 ) -> Result<CcPick> {
     let no_zig =
         || format!("zig is not found (XTASK_ZIG, PATH, {})", zig::installed_exe(Path::new(zig::INSTALL_DIR)).display());
-    let hint = || doctor::install_hint(&doctor::Need::CrossCc(target), host);
+    let hint = || install::install_hint(&install::Need::CrossCc(target), host);
     match choice {
         CcChoice::Gcc => {
             gcc.map(CcPick::Gcc).map_err(|why| anyhow::anyhow!("XTASK_CROSS_CC=gcc but {why}: install {}", hint()))
@@ -189,7 +194,8 @@ pub fn cross_cc(target: Platform) -> Result<CrossCc> {
 /// The libc a gcc links against, if it has one (`-print-file-name=libc.so`
 /// prints the bare name when it has none).
 pub fn gcc_libc(gcc: &str) -> Option<PathBuf> {
-    let out = std::process::Command::new(gcc).arg("-print-file-name=libc.so").output().ok()?;
+    let sh = Shell::new().ok()?;
+    let out = cmd!(sh, "{gcc} -print-file-name=libc.so").quiet().ignore_status().output().ok()?;
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if !out.status.success() || !path.is_absolute() {
         return None;
@@ -267,7 +273,7 @@ pub fn choose_std(
     bail!(
         "no Rust standard library for {triple}: install it with `rustup target add {triple}`, \
          or on Debian/Ubuntu with `{}` (xtask then builds with {DISTRO_RUSTC})",
-        doctor::debian_cross_rust_command(host, target)
+        install::debian_cross_rust_command(host, target)
     )
 }
 
@@ -357,37 +363,6 @@ pub fn plan_go_env(
         out.push(("CGO_LDFLAGS".into(), ldflags));
     }
     out
-}
-
-impl crate::flags::CrossEnv {
-    /// `cargo xtask cross-env`: what `build` sets, for builds xtask does not
-    /// run (other workspaces, plain `cargo build --target`, `go build`).
-    pub fn run(self, _ctx: &crate::Ctx) -> Result<()> {
-        use std::io::Write;
-        let target = Platform::parse(&self.platform)?;
-        let mut vars = rust_env(&target)?;
-        if self.go {
-            if !target.is_host() {
-                cross_cc(target)?; // say why, rather than print a CC that is not there
-            }
-            vars.extend(go_env(&target, self.lib_dir.as_deref()));
-        }
-        let mut out = std::io::stdout().lock();
-        for (k, v) in vars {
-            writeln!(out, "export {k}={}", crate::docker::argv::quote(&v)).context("cannot write to stdout")?;
-        }
-        Ok(())
-    }
-}
-
-/// A non-empty variable of the process environment.
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Whether `tool` resolves to an executable (a name on PATH, or a path).
-pub fn tool_exists(tool: &str) -> bool {
-    which::which(tool).is_ok()
 }
 
 /// `<rustc> --print sysroot`, or `None` when that rustc does not answer.

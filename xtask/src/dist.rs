@@ -39,7 +39,7 @@ const HEADER_DIR: &str = "candle-binding/include";
 impl flags::Dist {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let ws = ctx.workspace()?;
-        let platforms = Platform::parse_list(&self.platform)?;
+        let platforms = Platform::or_host(&self.platform)?;
         crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, true))?;
         let profile = release_by_default(self.profile);
         let out_root = std::path::absolute(self.out.unwrap_or_else(|| ws.path("dist")))?;

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::{
+    docker::{argv::CacheKind, engine::BuildxMode},
+    platform::Platform,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
@@ -65,16 +70,9 @@ pub enum Cmd {
     Lint(Lint),
 }
 
-/// Options shared by every command that builds Rust code.
-#[derive(Debug, Args, Clone, Default)]
-pub struct Profile {
-    /// Build with the release profile.
-    #[arg(long, conflicts_with = "profile")]
-    pub release: bool,
-    /// Build with the named cargo profile.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-}
+/// Options shared by every command that builds Rust code (defined with the
+/// workspace, which maps them to cargo arguments and a target directory).
+pub use crate::workspace::Profile;
 
 #[derive(Debug, Args)]
 pub struct Codegen {
@@ -83,7 +81,7 @@ pub struct Codegen {
     pub check: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct Model {
     /// Where to place the model (default: `$CANDLE_MODEL_DIR` or `models/all-MiniLM-L6-v2`).
     #[arg(long, value_name = "DIR")]
@@ -100,14 +98,49 @@ pub struct Model {
 pub struct Test {
     /// Run only these suites (comma separated). Default: all.
     #[arg(long, value_delimiter = ',', value_name = "SUITE")]
-    pub suite: Vec<String>,
+    pub suite: Vec<Suite>,
+}
+
+/// A suite of `cargo xtask test`, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    Xtask,
+    Codegen,
+    Rust,
+    GoBinding,
+    Router,
+    Dist,
+    E2e,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 7] =
+        [Suite::Xtask, Suite::Codegen, Suite::Rust, Suite::GoBinding, Suite::Router, Suite::Dist, Suite::E2e];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Xtask => "xtask",
+            Suite::Codegen => "codegen",
+            Suite::Rust => "rust",
+            Suite::GoBinding => "go-binding",
+            Suite::Router => "router",
+            Suite::Dist => "dist",
+            Suite::E2e => "e2e",
+        }
+    }
+}
+
+impl std::fmt::Display for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct Build {
     /// Target platforms, e.g. `linux/amd64,linux/arm64` (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Cargo features of candle-binding.
@@ -124,8 +157,8 @@ pub struct Build {
 #[derive(Debug, Args)]
 pub struct VerifySymbols {
     /// Platform the files must be built for (default: the host).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Highest GLIBC_x.y version a file may require.
@@ -171,8 +204,8 @@ pub struct Symbols {
 #[derive(Debug, Args)]
 pub struct CrossEnv {
     /// The target platform, e.g. `linux/arm64` (the host prints nothing for cargo).
-    #[arg(long, value_name = "P")]
-    pub platform: String,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Platform,
     /// Also the variables of a cgo build: CGO_ENABLED, GOOS, GOARCH, CC, CXX.
     #[arg(long)]
     pub go: bool,
@@ -184,8 +217,8 @@ pub struct CrossEnv {
 #[derive(Debug, Args)]
 pub struct Dist {
     /// Target platforms (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Output directory (default: `dist/`).
@@ -201,8 +234,8 @@ pub struct Dist {
 #[derive(Debug, Args)]
 pub struct Doctor {
     /// Platforms to check (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     /// Install what is missing (root on apt or dnf systems).
     #[arg(long)]
     pub fix: bool,
@@ -219,8 +252,8 @@ pub struct Doctor {
 #[derive(Debug, Args)]
 pub struct Binfmt {
     /// Foreign platforms whose handlers to register (default: every supported foreign platform).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -263,8 +296,8 @@ pub struct PrecacheCook {
     pub recipe: Option<PathBuf>,
     /// Target platform, as for `xtask build`: `--target <triple>` for a foreign
     /// platform, the host layout for the host (default: the host, or `build.target`).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// Cargo features.
@@ -284,8 +317,8 @@ pub struct PrecacheCook {
 #[derive(Debug, Args)]
 pub struct CleanStale {
     /// Only this platform's target directory.
-    #[arg(long, value_name = "P", conflicts_with = "all")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", conflicts_with = "all", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     /// Every triple and profile directory under the target directory.
     #[arg(long)]
     pub all: bool,
@@ -309,8 +342,8 @@ pub struct BenchCross {
     #[arg(long)]
     pub no_build: bool,
     /// Foreign platforms to cross-build (default: every platform but the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,8 +399,8 @@ pub struct DockerBuild {
     #[arg(required = true)]
     pub image: Option<String>,
     /// Target platforms, e.g. `linux/amd64,linux/arm64` (default: the host).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     /// Tags: a name (`pr-1`, prefixed with `<registry>/<image>:`) or a full reference (with `/`).
     #[arg(long, short = 't', value_name = "T")]
     pub tag: Vec<String>,
@@ -383,9 +416,9 @@ pub struct DockerBuild {
     /// Do not use cached layers (their results are still cached for the next build).
     #[arg(long)]
     pub no_cache: bool,
-    /// Build cache: `gha`, `registry`, `local` or `none`.
-    #[arg(long, value_name = "KIND", default_value = "none")]
-    pub cache: String,
+    /// Build cache.
+    #[arg(long, value_name = "KIND", value_enum, default_value_t)]
+    pub cache: CacheKind,
     /// Directory of the `local` cache (default: `target/xtask/buildcache/<scope>`).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -401,9 +434,8 @@ pub struct DockerBuild {
     /// Print the commands, one argv per line, shell-quoted; run nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The docker CLI (default: `$DOCKER`, else `docker`).
-    #[arg(long, value_name = "BIN")]
-    pub docker: Option<String>,
+    #[command(flatten)]
+    pub engine: DockerArgs,
     /// Build argument `K=V`; K must be an ARG of the Dockerfile.
     #[arg(long, value_name = "K=V")]
     pub build_arg: Vec<String>,
@@ -418,11 +450,8 @@ pub struct DockerBuild {
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
     /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub buildx: String,
-    /// Where to write the step metrics (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
-    #[arg(long, value_name = "F")]
-    pub metrics_file: Option<PathBuf>,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t)]
+    pub buildx: BuildxMode,
     /// For an image built FROM another one of ours (precommit FROM dev, stack
     /// FROM extproc): the tag of that image in `--registry`, passed as its
     /// base-image ARG unless `--build-arg` sets it.
@@ -447,14 +476,26 @@ pub struct DockerManifest {
     #[arg(long, value_name = "R")]
     pub registry: Option<String>,
     /// Platforms the merged tag must contain (default: every platform of the image).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
+    /// Print the commands, one argv per line, shell-quoted; run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub engine: DockerArgs,
+    /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t)]
+    pub buildx: BuildxMode,
+}
+
+/// The docker flags every docker-driving command shares (`docker <image>`,
+/// `docker manifest`, `e2e`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct DockerArgs {
+    /// The docker CLI (default: `$DOCKER`, else `docker`; e2e also tries `/usr/bin/docker`).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub buildx: String,
+    /// Where to write the step metrics (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
     #[arg(long, value_name = "F")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -462,8 +503,8 @@ pub struct DockerManifest {
 #[derive(Debug, Args)]
 pub struct DockerToolchain {
     /// The platform to build for (default: the host).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     /// Print what would be installed, install nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -472,8 +513,8 @@ pub struct DockerToolchain {
 #[derive(Debug, Args)]
 pub struct DockerStage {
     /// The platform that was built (default: the host).
-    #[arg(long, value_name = "P")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
     /// The image tree to fill: `bin/`, `lib/`, `config/`.
@@ -487,7 +528,7 @@ pub use crate::ci::cli::{Ci, CiBuild, CiCmd, CiFreeDisk, CiManifest};
 #[derive(Debug, Args)]
 pub struct E2e {
     /// Registry address (loopback only).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5000")]
+    #[arg(long, value_name = "HOST:PORT", default_value = E2e::REGISTRY)]
     pub registry: String,
     /// Skip the rebuild figures (no-change and app-change rebuilds).
     #[arg(long)]
@@ -496,8 +537,8 @@ pub struct E2e {
     #[arg(long)]
     pub no_images: bool,
     /// Only these platforms (default: linux/amd64,linux/arm64).
-    #[arg(long, value_delimiter = ',', value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
     /// Keep the work directory (build contexts) and the services it started.
     #[arg(long)]
     pub keep: bool,
@@ -507,11 +548,29 @@ pub struct E2e {
     /// Build from this commit (`git archive`) instead of the work tree.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
-    /// The docker CLI (default: `$DOCKER`, else the first CLI that can build).
-    #[arg(long, value_name = "BIN")]
-    pub docker: Option<String>,
-    #[arg(long, value_name = "F")]
-    pub metrics_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: DockerArgs,
+}
+
+impl E2e {
+    pub const REGISTRY: &'static str = "127.0.0.1:5000";
+}
+
+/// `cargo xtask e2e` with every default, for callers (the `e2e` suite) that
+/// set only what they need: a new flag breaks none of them.
+impl Default for E2e {
+    fn default() -> E2e {
+        E2e {
+            registry: E2e::REGISTRY.into(),
+            no_rebuild: false,
+            no_images: false,
+            platform: Vec::new(),
+            keep: false,
+            cold: false,
+            rev: None,
+            engine: DockerArgs::default(),
+        }
+    }
 }
 
 /// `cargo xtask lint`: one row per check (PASS, FAIL or SKIPPED), every
@@ -527,7 +586,7 @@ pub struct Lint {
     pub install: bool,
     /// Run only these checks (comma separated; `--list` names them).
     #[arg(long, value_delimiter = ',', value_name = "CHECK")]
-    pub only: Vec<String>,
+    pub only: Vec<LintCheck>,
     /// List the checks and what each runs, then exit.
     #[arg(long)]
     pub list: bool,
@@ -535,4 +594,102 @@ pub struct Lint {
     /// them (image builds; works outside a workspace with XTASK_LINT_TOOLS).
     #[arg(long, conflicts_with_all = ["fix", "install", "list"])]
     pub install_only: bool,
+}
+
+/// A check of `cargo xtask lint`, in the order they run (`--only` parses
+/// into these: an unknown name is clap's one error, listing them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintCheck {
+    Rustfmt,
+    Clippy,
+    Gofmt,
+    GoVet,
+    Shellcheck,
+    Actionlint,
+    Yamllint,
+    WorkflowCommands,
+    Hadolint,
+    Codespell,
+    Dockerfile,
+}
+
+impl LintCheck {
+    pub const ALL: [LintCheck; 11] = [
+        LintCheck::Rustfmt,
+        LintCheck::Clippy,
+        LintCheck::Gofmt,
+        LintCheck::GoVet,
+        LintCheck::Shellcheck,
+        LintCheck::Actionlint,
+        LintCheck::Yamllint,
+        LintCheck::WorkflowCommands,
+        LintCheck::Hadolint,
+        LintCheck::Codespell,
+        LintCheck::Dockerfile,
+    ];
+
+    /// The name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            LintCheck::Rustfmt => "rustfmt",
+            LintCheck::Clippy => "clippy",
+            LintCheck::Gofmt => "gofmt",
+            LintCheck::GoVet => "go-vet",
+            LintCheck::Shellcheck => "shellcheck",
+            LintCheck::Actionlint => "actionlint",
+            LintCheck::Yamllint => "yamllint",
+            LintCheck::WorkflowCommands => "workflow-commands",
+            LintCheck::Hadolint => "hadolint",
+            LintCheck::Codespell => "codespell",
+            LintCheck::Dockerfile => "dockerfile",
+        }
+    }
+
+    /// What it runs (`--list`).
+    pub fn what(self) -> &'static str {
+        match self {
+            LintCheck::Rustfmt => "cargo fmt --all --check",
+            LintCheck::Clippy => "cargo clippy --workspace --all-targets --locked -- -D warnings",
+            LintCheck::Gofmt => "gofmt -l on the tracked Go files",
+            LintCheck::GoVet => "go vet ./... in each Go module (cgo: needs the header, not the library)",
+            LintCheck::Shellcheck => "shellcheck on *.sh and tracked files with a sh/bash shebang",
+            LintCheck::Actionlint => "actionlint on .github/workflows/*.yml",
+            LintCheck::Yamllint => "yamllint -c .yamllint.yml on the tracked YAML files",
+            LintCheck::WorkflowCommands => "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)",
+            LintCheck::Hadolint => "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*",
+            LintCheck::Codespell => "codespell on the tracked text files (no lock, model or JSON files)",
+            LintCheck::Dockerfile => "our Dockerfile rules: build-arg, cross-run, base-image",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn enum_names_on_the_command_line_are_the_reported_ones() {
+        for s in Suite::ALL {
+            assert_eq!(s.to_possible_value().unwrap().get_name(), s.name());
+        }
+        assert_eq!(Suite::value_variants().len(), Suite::ALL.len());
+        for c in LintCheck::ALL {
+            assert_eq!(c.to_possible_value().unwrap().get_name(), c.name());
+        }
+        assert_eq!(LintCheck::value_variants().len(), LintCheck::ALL.len());
+    }
+
+    #[test]
+    fn platforms_parse_into_platforms() {
+        let x = Xtask::try_parse_from(["xtask", "dist", "--platform", "arm64,linux/amd64,aarch64"]).unwrap();
+        let Cmd::Dist(d) = x.cmd else { panic!("not dist") };
+        assert_eq!(d.platform, [Platform::ARM64, Platform::AMD64, Platform::ARM64]);
+        assert_eq!(Platform::or_host(&d.platform).unwrap(), [Platform::ARM64, Platform::AMD64]);
+        let err = Xtask::try_parse_from(["xtask", "build", "--platform", "sparc"]).unwrap_err().to_string();
+        assert!(err.contains("unsupported platform `sparc`"), "{err}");
+        let e2e = E2e::default();
+        assert_eq!((e2e.registry.as_str(), e2e.platform.len()), (E2e::REGISTRY, 0));
+    }
 }

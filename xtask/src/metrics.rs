@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::table::{Align, Table};
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
     pub name: String,
@@ -28,13 +30,12 @@ impl Metrics {
     }
 
     pub fn table(&self) -> String {
-        let width = self.steps.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-        let mut out = format!("{:<width$}  {:>10}  result\n", "step", "time");
+        let mut table = Table::new(&["step", "time", "result"]).align(1, Align::Right).min_width(1, 10);
         for s in &self.steps {
             let result = if s.ok { "ok" } else { "FAILED" };
-            out += &format!("{:<width$}  {:>10}  {result}\n", s.name, human(Duration::from_secs_f64(s.seconds)));
+            table.row([s.name.clone(), human(Duration::from_secs_f64(s.seconds)), result.to_owned()]);
         }
-        out
+        table.render()
     }
 }
 

@@ -78,12 +78,12 @@ impl Platform {
         }
     }
 
-    /// Parse every item (each may itself be comma separated); an empty list
-    /// means the host. Duplicates are dropped, first occurrence order kept.
-    pub fn parse_list(items: &[String]) -> Result<Vec<Platform>> {
+    /// The platforms of a `--platform` list (parsed by clap with
+    /// [`Platform::parse`]); an empty list means the host. Duplicates are
+    /// dropped, first occurrence order kept.
+    pub fn or_host(items: &[Platform]) -> Result<Vec<Platform>> {
         let mut out = Vec::new();
-        for item in items.iter().flat_map(|i| i.split(',')).filter(|i| !i.trim().is_empty()) {
-            let p = Platform::parse(item)?;
+        for &p in items {
             if !out.contains(&p) {
                 out.push(p);
             }
@@ -329,17 +329,10 @@ mod tests {
     }
 
     #[test]
-    fn parse_list_defaults_dedups_keeps_order() {
+    fn or_host_defaults_dedups_keeps_order() {
         let host = Platform::host().unwrap();
-        assert_eq!(Platform::parse_list(&[]).unwrap(), vec![host]);
-        assert_eq!(Platform::parse_list(&["".into()]).unwrap(), vec![host]);
-        let list: Vec<String> =
-            ["linux/arm64", "amd64", "aarch64", "x86_64-unknown-linux-gnu"].map(String::from).into();
-        assert_eq!(Platform::parse_list(&list).unwrap(), vec![Platform::ARM64, Platform::AMD64]);
-        assert_eq!(
-            Platform::parse_list(&["linux/amd64,linux/arm64".into()]).unwrap(),
-            vec![Platform::AMD64, Platform::ARM64]
-        );
-        assert!(Platform::parse_list(&["amd64".into(), "sparc".into()]).is_err());
+        assert_eq!(Platform::or_host(&[]).unwrap(), vec![host]);
+        let list = ["linux/arm64", "amd64", "aarch64", "x86_64-unknown-linux-gnu"].map(|p| Platform::parse(p).unwrap());
+        assert_eq!(Platform::or_host(&list).unwrap(), vec![Platform::ARM64, Platform::AMD64]);
     }
 }

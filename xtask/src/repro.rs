@@ -24,6 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
 
 use crate::{elf, platform::Platform, workspace::Workspace};
 
@@ -48,12 +49,10 @@ impl BuildPaths {
     pub fn of(ws: &Workspace, target_dir: &Path, rustc: Option<&Path>) -> BuildPaths {
         let rustc = rustc.map(Path::to_path_buf).or_else(|| std::env::var_os("RUSTC").map(PathBuf::from));
         let rustc = rustc.unwrap_or_else(|| "rustc".into());
-        let sysroot = std::process::Command::new(&rustc)
-            .args(["--print", "sysroot"])
-            .output()
+        let sysroot = Shell::new()
             .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .and_then(|sh| cmd!(sh, "{rustc} --print sysroot").quiet().ignore_stderr().read().ok())
+            .map(|out| PathBuf::from(out.trim()))
             .filter(|p| p.is_absolute());
         BuildPaths {
             workspace: ws.root.clone(),
@@ -153,18 +152,14 @@ pub fn source_date_epoch(root: &Path) -> Result<Option<u64>> {
         let secs = v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"))?;
         return Ok(Some(secs));
     }
-    let out = std::process::Command::new("git")
-        .args(["log", "-1", "--format=%ct"])
-        .current_dir(root)
-        .stderr(std::process::Stdio::null())
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
+    let sh = Shell::new()?;
+    let _cd = sh.push_dir(root);
+    match cmd!(sh, "git log -1 --format=%ct").quiet().ignore_stderr().read() {
+        Ok(text) => {
             let secs = text.trim().parse().with_context(|| format!("`git log -1 --format=%ct` printed `{text}`"))?;
             Ok(Some(secs))
         }
-        _ => Ok(None),
+        Err(_) => Ok(None),
     }
 }
 
@@ -219,27 +214,26 @@ impl SecondBuild {
     /// Run `xtask <args>` in the copy, with `SOURCE_DATE_EPOCH=epoch` (the
     /// copy has no git history to take it from).
     pub fn run(&self, args: &[String], epoch: Option<u64>) -> Result<()> {
-        let mut cmd = std::process::Command::new(&self.exe);
-        cmd.args(args)
-            .current_dir(&self.src)
+        let sh = Shell::new()?;
+        let _cd = sh.push_dir(&self.src);
+        let exe = &self.exe;
+        let mut cmd = cmd!(sh, "{exe} {args...}")
+            .quiet()
             .env("HOME", self.root.join("home"))
             .env("CARGO_HOME", self.root.join("cargo-home"))
             .env("CARGO_TARGET_DIR", self.root.join("target"));
         // rustup's toolchains stay where they are (a new HOME would hide them).
         if let Some(rustup) = rustup_home() {
-            cmd.env("RUSTUP_HOME", rustup);
+            cmd = cmd.env("RUSTUP_HOME", rustup);
         }
         for var in ["XDG_CACHE_HOME", "GOCACHE", "GOPATH", "GOMODCACHE", "CARGO_BUILD_TARGET_DIR"] {
-            cmd.env_remove(var);
+            cmd = cmd.env_remove(var);
         }
         if let Some(t) = epoch {
-            cmd.env("SOURCE_DATE_EPOCH", t.to_string());
+            cmd = cmd.env("SOURCE_DATE_EPOCH", t.to_string());
         }
         eprintln!("reproducible: second build in {}: xtask {}", self.src.display(), args.join(" "));
-        let status = cmd.status().with_context(|| format!("cannot run {}", self.exe.display()))?;
-        if !status.success() {
-            bail!("the second build failed ({status}); its tree is in {}", self.root.display());
-        }
+        cmd.run().with_context(|| format!("the second build failed; its tree is in {}", self.root.display()))?;
         Ok(())
     }
 }
@@ -263,15 +257,17 @@ fn rustup_home() -> Option<PathBuf> {
 /// first build saw); elsewhere every file except `.git` and the `exclude`d
 /// directories (target directories).
 pub fn source_files(root: &Path, exclude: &[&Path]) -> Result<Vec<PathBuf>> {
-    let git = std::process::Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .current_dir(root)
-        .stderr(std::process::Stdio::null())
+    let sh = Shell::new()?;
+    let _cd = sh.push_dir(root);
+    let git = cmd!(sh, "git ls-files -z --cached --others --exclude-standard")
+        .quiet()
+        .ignore_stderr()
+        .ignore_status()
         .output();
-    let is_repo = std::process::Command::new("git")
-        .args(["rev-parse", "--show-prefix"])
-        .current_dir(root)
-        .stderr(std::process::Stdio::null())
+    let is_repo = cmd!(sh, "git rev-parse --show-prefix")
+        .quiet()
+        .ignore_stderr()
+        .ignore_status()
         .output()
         .is_ok_and(|o| o.status.success() && o.stdout.trim_ascii().is_empty());
     let mut files: Vec<PathBuf> = match git {

@@ -8,8 +8,7 @@
 use std::{
     io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{mpsc, Arc},
     time::{Duration, Instant},
 };
 
@@ -20,26 +19,31 @@ use crate::http;
 /// A prompt and the category the example config must route it to.
 pub const PROBE: (&str, &str) = ("How do I fix a segmentation fault in my C program?", "coding");
 
-/// A router process, killed when dropped.
+/// A router process (a duct child: its stderr streamed to us line by line,
+/// killed when dropped).
 pub struct Router {
-    child: Child,
+    child: Arc<duct::ReaderHandle>,
     pub addr: String,
     logs: mpsc::Receiver<String>,
 }
 
 impl Router {
-    /// Start `cmd` (a router invocation listening on `127.0.0.1:0`) and wait for its address.
-    pub fn start(mut cmd: Command, timeout: Duration) -> Result<Router> {
-        let program = format!("{:?}", cmd.get_program());
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot start {program}"))?;
-        let stderr = child.stderr.take().expect("stderr is piped");
+    /// Start `cmd` (a router invocation listening on `127.0.0.1:0`; `program`
+    /// names it in errors) and wait for its address.
+    pub fn start(cmd: duct::Expression, program: &str, timeout: Duration) -> Result<Router> {
+        // The reader is the router's stderr (stdout is not needed); unchecked:
+        // an early exit is reported below with the output, not as an I/O error.
+        let child = Arc::new(
+            cmd.stdout_null()
+                .stderr_to_stdout()
+                .unchecked()
+                .reader()
+                .with_context(|| format!("cannot start {program}"))?,
+        );
         let (tx, rx) = mpsc::channel();
+        let reader = Arc::clone(&child);
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in BufReader::new(&*reader).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -59,11 +63,7 @@ impl Router {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    let status = child.wait().ok();
-                    bail!(
-                        "{program} did not report `listening on` (exit: {status:?}); its output:\n{}",
-                        seen.join("\n")
-                    );
+                    bail!("{program} did not report `listening on`; its output:\n{}", seen.join("\n"));
                 }
             }
         }
@@ -71,9 +71,9 @@ impl Router {
 
     /// Wait until `/healthz` answers 200.
     pub fn wait_healthy(&mut self, timeout: Duration) -> Result<()> {
-        let child = &mut self.child;
+        let child = &self.child;
         let res = wait_healthy(&self.addr, timeout, &mut || match child.try_wait()? {
-            Some(status) => bail!("the router exited with {status} before it was healthy"),
+            Some(out) => bail!("the router exited with {} before it was healthy", out.status),
             None => Ok(()),
         });
         res.map(drop).with_context(|| format!("its output:\n{}", self.logs()))
@@ -85,39 +85,39 @@ impl Router {
 
     /// The router's process id (e.g. to read its memory from `/proc`).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pids()[0]
     }
 
     /// SIGTERM-free stop: kill and reap.
-    pub fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn stop(self) {
+        drop(self);
     }
 }
 
 impl Drop for Router {
+    /// Kill, then reap: duct's kill does not wait (a few seconds at most, so
+    /// that a stuck child never hangs the caller).
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
 /// Start the router binary `bin` (optionally under `runner`, e.g. qemu) with
 /// `config` and `model`, then check `/healthz` and one `/v1/route`.
 pub fn smoke(runner: &[String], bin: &Path, config: &Path, model: &Path, env: &[(String, String)]) -> Result<String> {
-    let mut cmd = match runner.split_first() {
-        Some((first, rest)) => {
-            let mut c = Command::new(first);
-            c.args(rest).arg(bin);
-            c
-        }
-        None => Command::new(bin),
-    };
-    cmd.arg("--config").arg(config).arg("--listen").arg("127.0.0.1:0").env("CANDLE_MODEL_DIR", model);
+    let mut argv: Vec<std::ffi::OsString> = runner.iter().map(Into::into).collect();
+    argv.push(bin.into());
+    argv.extend(["--config".into(), config.into(), "--listen".into(), "127.0.0.1:0".into()]);
+    let program = argv[0].to_string_lossy().into_owned();
+    let mut cmd = duct::cmd(&argv[0], &argv[1..]).env("CANDLE_MODEL_DIR", model);
     for (k, v) in env {
-        cmd.env(k, v);
+        cmd = cmd.env(k, v);
     }
-    let mut router = Router::start(cmd, Duration::from_secs(60))?;
+    let mut router = Router::start(cmd, &program, Duration::from_secs(60))?;
     router.wait_healthy(Duration::from_secs(600))?;
     let answer = check_route(&router.addr)?;
     router.stop();
@@ -173,4 +173,30 @@ pub fn check_route(addr: &str) -> Result<String> {
         bail!("/v1/route sent {prompt:?} to {} (want {want}): {answer}", v["category"]);
     }
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_reads_the_address_and_drop_kills() {
+        // `exec`: the sleep is the child itself, so killing it closes the pipe.
+        let script = "echo starting >&2; echo 'listening on 127.0.0.1:9' >&2; exec sleep 60";
+        let start = Instant::now();
+        let router = Router::start(duct::cmd!("sh", "-c", script), "fake", Duration::from_secs(10)).unwrap();
+        assert_eq!(router.addr, "127.0.0.1:9");
+        let pid = router.child.pids()[0];
+        router.stop();
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the child {pid} is still there");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_router_that_exits_early_is_one_error_with_its_output() {
+        let cmd = duct::cmd!("sh", "-c", "echo 'no model here' >&2; exit 3");
+        let err = Router::start(cmd, "fake", Duration::from_secs(10)).err().expect("an error").to_string();
+        assert!(err.starts_with("fake did not report `listening on`"), "{err}");
+        assert!(err.contains("no model here"), "{err}");
+    }
 }

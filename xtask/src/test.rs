@@ -10,31 +10,23 @@ use xshell::cmd;
 
 use crate::{
     doctor::{self, Need},
-    flags,
+    flags::{self, Suite},
     metrics::Metrics,
     platform::Platform,
     workspace::cargo,
     Ctx,
 };
 
-/// Every suite, in the order they run.
-pub const SUITES: &[&str] = &["xtask", "codegen", "rust", "go-binding", "router", "dist", "e2e"];
-
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user).
 /// linux/riscv64 builds and routes (`cargo xtask dist --platform
 /// linux/riscv64`), but its cold build and its start under qemu do not fit in
 /// CI's 60 minutes on two cores yet: it is left out here until measured idle.
-pub const DIST_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
+pub const DIST_PLATFORMS: [Platform; 2] = [Platform::AMD64, Platform::ARM64];
 
 impl flags::Test {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        for s in &self.suite {
-            if !SUITES.contains(&s.as_str()) {
-                bail!("unknown suite `{s}`; suites: {}", SUITES.join(", "));
-            }
-        }
-        let wanted = |s: &str| self.suite.is_empty() || self.suite.iter().any(|w| w == s);
-        let needs_library = ["rust", "go-binding", "router", "dist"].iter().any(|s| wanted(s));
+        let wanted = |s: Suite| self.suite.is_empty() || self.suite.contains(&s);
+        let needs_library = [Suite::Rust, Suite::GoBinding, Suite::Router, Suite::Dist].into_iter().any(wanted);
 
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
@@ -42,22 +34,16 @@ impl flags::Test {
         // Every prerequisite first, before anything is compiled: as root,
         // what is missing is installed; otherwise one error says how.
         let host = Platform::host()?;
-        let foreign: Vec<Platform> = DIST_PLATFORMS
-            .iter()
-            .map(|p| Platform::parse(p))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .filter(|p| *p != host)
-            .collect();
+        let foreign: Vec<Platform> = DIST_PLATFORMS.into_iter().filter(|p| *p != host).collect();
         metrics.step("prerequisites", || doctor::ensure(ctx, &needs(&wanted, host, &foreign)))?;
         // The e2e builds and runs foreign images: that takes binfmt handlers,
         // which a machine (or a container) may refuse. Then the e2e is not
         // run, and says why; under CI that is a failure.
-        let mut not_run: Vec<(&str, String)> = Vec::new();
-        if wanted("e2e") {
+        let mut not_run: Vec<(Suite, String)> = Vec::new();
+        if wanted(Suite::E2e) {
             let handlers: Vec<Need> = foreign.iter().map(|p| Need::Qemu(*p)).collect();
             if let Err(e) = metrics.step("prerequisites (binfmt)", || doctor::ensure(ctx, &handlers)) {
-                not_run.push(("e2e", format!("{e:#}")));
+                not_run.push((Suite::E2e, format!("{e:#}")));
             }
         }
         if needs_library {
@@ -75,7 +61,7 @@ impl flags::Test {
         }
 
         let mut failed = Vec::new();
-        for &suite in SUITES.iter().filter(|s| wanted(s)) {
+        for suite in Suite::ALL.into_iter().filter(|s| wanted(*s)) {
             if let Some((_, why)) = not_run.iter().find(|(s, _)| *s == suite) {
                 eprintln!("suite {suite} NOT RUN: {why}");
                 continue;
@@ -86,18 +72,18 @@ impl flags::Test {
             }
         }
         eprintln!("\n{}", metrics.table());
-        let ran = SUITES.iter().filter(|s| wanted(s)).count() - not_run.len();
+        let ran = Suite::ALL.into_iter().filter(|s| wanted(*s)).count() - not_run.len();
         eprintln!("suites: {} passed, {} failed, {} not run", ran - failed.len(), failed.len(), not_run.len());
         for (suite, why) in &not_run {
             eprintln!("not run: {suite}: {why}");
         }
         if !failed.is_empty() {
-            bail!("failed suites: {}", failed.join(", "));
+            bail!("failed suites: {}", failed.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "));
         }
         if !not_run.is_empty() && ci() {
             bail!(
                 "CI=true: every suite must run; not run: {}",
-                not_run.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+                not_run.iter().map(|(s, _)| s.name()).collect::<Vec<_>>().join(", ")
             );
         }
         Ok(())
@@ -109,21 +95,21 @@ impl flags::Test {
 /// - `xtask` and `dist` cross-build and run foreign programs under qemu-user;
 /// - the library's suites and `dist` run the model;
 /// - `e2e` starts a Docker engine, a registry, and debootstraps its bases.
-fn needs(wanted: &dyn Fn(&str) -> bool, host: Platform, foreign: &[Platform]) -> Vec<Need> {
-    let cross = wanted("xtask") || wanted("dist");
+fn needs(wanted: &dyn Fn(Suite) -> bool, host: Platform, foreign: &[Platform]) -> Vec<Need> {
+    let cross = wanted(Suite::Xtask) || wanted(Suite::Dist);
     let mut platforms = vec![host];
     if cross {
         platforms.extend(foreign);
     }
-    let go = ["xtask", "go-binding", "router", "dist", "e2e"].iter().any(|s| wanted(s));
+    let go = [Suite::Xtask, Suite::GoBinding, Suite::Router, Suite::Dist, Suite::E2e].into_iter().any(wanted);
     let mut out = doctor::toolchain(&platforms, go);
     if cross {
         out.extend(foreign.iter().map(|p| Need::QemuUser(*p)));
     }
-    if ["rust", "go-binding", "router", "dist", "e2e"].iter().any(|s| wanted(s)) {
+    if [Suite::Rust, Suite::GoBinding, Suite::Router, Suite::Dist, Suite::E2e].into_iter().any(wanted) {
         out.push(Need::Model);
     }
-    if wanted("e2e") {
+    if wanted(Suite::E2e) {
         out.push(Need::E2eTools);
     }
     out
@@ -144,45 +130,67 @@ struct Env {
 fn model_dir(ctx: &Ctx) -> Result<PathBuf> {
     let dir = crate::model::default_dir(ctx)?;
     if !crate::model::verified(&dir)? {
-        flags::Model { dir: Some(dir.clone()), from: None, wheel: None }.run(ctx)?;
+        flags::Model { dir: Some(dir.clone()), ..Default::default() }.run(ctx)?;
     }
     std::path::absolute(&dir).context("cannot make the model path absolute")
 }
 
-fn run_suite(ctx: &Ctx, suite: &str, env: &Env) -> Result<()> {
+fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
     let sh = &ctx.sh;
     let cargo = cargo();
     let manifest = &ws.manifest;
     match suite {
-        "xtask" => cmd!(sh, "{cargo} test --package xtask --manifest-path {manifest}").run()?,
-        "codegen" => {
+        Suite::Xtask => xtask_suite(ctx)?,
+        Suite::Codegen => {
             let crate_dir = ws.path(crate::codegen::CRATE_DIR);
             crate::codegen::check(&crate_dir, &crate_dir.join(crate::codegen::HEADER))?;
             eprintln!("header is up to date");
         }
-        "rust" => cmd!(sh, "{cargo} test --release --package candle-semantic-router --manifest-path {manifest}")
+        Suite::Rust => cmd!(sh, "{cargo} test --release --package candle-semantic-router --manifest-path {manifest}")
             .env("CANDLE_MODEL_DIR", &env.model_dir)
             .run()?,
-        "go-binding" => go_test(ctx, &ws.path("candle-binding"), env)?,
-        "router" => go_test(ctx, &ws.path("src/semantic-router"), env)?,
-        "dist" => dist_test(ctx, env)?,
+        Suite::GoBinding => go_test(ctx, &ws.path("candle-binding"), env)?,
+        Suite::Router => go_test(ctx, &ws.path("src/semantic-router"), env)?,
+        Suite::Dist => dist_test(ctx, env)?,
         // The images end to end: extproc for both platforms built with the
         // Dockerfiles CI uses, pushed to a loopback registry, merged, pulled
         // and run; then dev, precommit and stack built and smoke-run.
-        "e2e" => flags::E2e {
-            registry: "127.0.0.1:5000".into(),
-            no_rebuild: false,
-            no_images: false,
-            platform: Vec::new(),
-            keep: false,
-            cold: false,
-            rev: None,
-            docker: None,
-            metrics_file: None,
+        Suite::E2e => flags::E2e::default().run(ctx)?,
+    }
+    Ok(())
+}
+
+/// xtask's own tests, with their skips counted: each skipped test writes a
+/// line to `$XTASK_SKIP_LOG` (`tests/common`); under `CI=true` a skip whose
+/// tool the package table could install here is a failure (the
+/// prerequisites should have installed it).
+fn xtask_suite(ctx: &Ctx) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let (sh, cargo, manifest) = (&ctx.sh, cargo(), &ws.manifest);
+    let log = ws.target_dir()?.join("xtask/skipped-tests.tsv");
+    std::fs::create_dir_all(log.parent().context("no parent")?)?;
+    std::fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
+    let res = cmd!(sh, "{cargo} test --package xtask --manifest-path {manifest}").env("XTASK_SKIP_LOG", &log).run();
+    let skips = std::fs::read_to_string(&log).unwrap_or_default();
+    let pm = crate::install::package_manager();
+    let mut installable = Vec::new();
+    let lines: Vec<&str> = skips.lines().filter(|l| !l.is_empty()).collect();
+    for line in &lines {
+        let mut f = line.splitn(3, '\t');
+        let (test, tool, why) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        eprintln!("skipped: {test}: {why}");
+        let need = crate::install::need_of_tool(tool);
+        if let (Some(need), Some(pm)) = (need, pm) {
+            if !crate::install::packages(&need, pm).is_empty() {
+                installable.push(format!("{test} ({tool}: {})", need.label()));
+            }
         }
-        .run(ctx)?,
-        other => bail!("unknown suite `{other}`"),
+    }
+    eprintln!("xtask tests: {} skipped", lines.len());
+    res?;
+    if ci() && !installable.is_empty() {
+        bail!("CI=true: tests skipped for tools the package table installs: {}", installable.join(", "));
     }
     Ok(())
 }
@@ -208,10 +216,9 @@ fn go_test(ctx: &Ctx, dir: &Path, env: &Env) -> Result<()> {
 fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
     let out = ws.target_dir()?.join("xtask/dist-test");
-    let release = flags::Profile { release: true, profile: None };
+    let release = flags::Profile::RELEASE;
     let mut metrics = Metrics::default();
-    for p in DIST_PLATFORMS {
-        let platform = crate::platform::Platform::parse(p)?;
+    for platform in DIST_PLATFORMS {
         let dir = crate::dist::dist_platform(ctx, platform, &release, &out, &mut metrics)?;
         let bin = dir.join("bin/extproc");
         let runner = crate::dist::runner(platform, &bin)?;

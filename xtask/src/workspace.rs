@@ -121,8 +121,24 @@ pub fn cargo() -> PathBuf {
     std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into())
 }
 
+/// The cargo profile of a build: `--release`, `--profile NAME` or the default
+/// (dev); a flattened argument group of every command that builds Rust code.
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct Profile {
+    /// Build with the release profile.
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
+    /// Build with the named cargo profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+impl Profile {
+    pub const RELEASE: Profile = Profile { release: true, profile: None };
+}
+
 /// Map a `--release/--profile` choice to (cargo args, directory name under target/).
-pub fn profile_args(profile: &crate::flags::Profile) -> (Vec<String>, String) {
+pub fn profile_args(profile: &Profile) -> (Vec<String>, String) {
     match (&profile.profile, profile.release) {
         (Some(name), _) => {
             let dir = match name.as_str() {

@@ -92,17 +92,13 @@ pub fn wrapper_name(p: Platform, tool: Tool) -> String {
 
 /// The text of a wrapper (POSIX sh; the zig path single-quoted).
 pub fn wrapper_script(zig: &Path, p: Platform, tool: Tool) -> String {
-    let zig = sh_quote(&zig.display().to_string());
+    let zig = crate::sys::quote(&zig.display().to_string());
     let run = match tool {
         Tool::Cc => format!("{zig} cc -target {} \"$@\"", target(p)),
         Tool::Cxx => format!("{zig} c++ -target {} \"$@\"", target(p)),
         Tool::Ar => format!("{zig} ar \"$@\""),
     };
     format!("#!/bin/sh\n# Written by `cargo xtask`: zig as the {p} C toolchain (glibc {GLIBC}).\nexec {run}\n")
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// Write (if changed) the wrappers for `p` calling `zig` into `dir`.
@@ -191,7 +187,7 @@ mod tests {
             "unchanged wrappers are not rewritten"
         );
         write_wrappers(tmp.path(), Path::new("/other/zig"), ARM).unwrap();
-        assert!(std::fs::read_to_string(&w.cc).unwrap().contains("'/other/zig' cc"));
+        assert!(std::fs::read_to_string(&w.cc).unwrap().contains("exec /other/zig cc"));
         // Only the three wrappers: no temporary files left behind.
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 3);
     }

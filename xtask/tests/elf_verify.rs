@@ -2,6 +2,8 @@
 //! `cc` (and `rustc`) at test time in a temporary workspace that holds the
 //! generated header and a fixture Go binding (`tests/fixtures/elf/`).
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
@@ -264,8 +266,7 @@ fn wrong_machine_fails() {
 
 #[test]
 fn arm64_library_checked_as_arm64() {
-    if which("aarch64-linux-gnu-gcc").is_none() {
-        eprintln!("skipped: aarch64-linux-gnu-gcc is not installed");
+    if common::require_tool("arm64_library_checked_as_arm64", "aarch64-linux-gnu-gcc").is_none() {
         return;
     }
     let ws = Ws::new();
@@ -284,10 +285,6 @@ fn arm64_library_checked_as_arm64() {
     assert!(r.stdout.contains("AARCH64 ELF64 little-endian (linux/arm64)"), "{r:#?}");
     let r = ws.verify(&["--platform", "linux/amd64", so.to_str().unwrap()]);
     r.assert_status("machine", SONAME, "FAIL");
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
 
 #[test]

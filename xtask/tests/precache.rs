@@ -327,11 +327,8 @@ fn cdylib_roundtrip_when_masking_cannot_help() {
 /// `cook --platform <the host>` (the Dockerfile on a native builder) must use
 /// the layout of `xtask build --platform <the host>`: no `--target`.
 #[test]
+#[cfg_attr(not(all(target_os = "linux", target_arch = "x86_64")), ignore = "needs an x86_64 Linux host")]
 fn cdylib_roundtrip_for_the_host_platform() {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        eprintln!("skipped: needs an x86_64 Linux host");
-        return;
-    }
     roundtrip(
         &Case {
             fixture: "cdylib",
@@ -366,11 +363,11 @@ fn full_workspace_roundtrip() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(target_os = "linux", target_arch = "x86_64")),
+    ignore = "the fixture's build.target is x86_64-unknown-linux-gnu"
+)]
 fn build_target_roundtrip_release() {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        eprintln!("skipped: the fixture's build.target is x86_64-unknown-linux-gnu");
-        return;
-    }
     roundtrip(
         &Case {
             fixture: "build-target",
@@ -466,11 +463,11 @@ fn old_pipeline_reuses_the_dummy_build_script_and_clean_stale_fixes_it() {
 /// `target/<triple>/` (proc-macros and build scripts stay in `target/debug`):
 /// clean-stale finds both, keeps the dependencies, and is idempotent.
 #[test]
+#[cfg_attr(
+    not(all(target_os = "linux", target_arch = "x86_64")),
+    ignore = "the fixture's build.target is x86_64-unknown-linux-gnu"
+)]
 fn clean_stale_honours_build_target_and_keeps_dependencies() {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        eprintln!("skipped: the fixture's build.target is x86_64-unknown-linux-gnu");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let (work, target) = (tmp.path().join("work"), tmp.path().join("target"));
     copy_tree(&fixture("build-target"), &work, None);

@@ -14,6 +14,8 @@
 //! (`RUSTC=/usr/bin/rustc`), the native build uses it too, so that the ratio
 //! measures cross-compiling, not two differently optimised rustc builds.
 
+// std::process, not xshell or duct: a benchmark times bare process runs,
+// with nothing of a wrapper's own work (echo, threads) inside the timing.
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -33,19 +35,19 @@ use crate::{
 
 const RUNS: usize = 15;
 
-pub fn run(ctx: &Ctx, no_build: bool, platforms: &[String]) -> Result<()> {
+pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
     let ws = ctx.workspace()?;
     let host = Platform::host()?;
     let foreign: Vec<Platform> = if platforms.is_empty() {
         Platform::ALL.into_iter().filter(|p| !p.is_host()).collect()
     } else {
-        Platform::parse_list(platforms)?
+        Platform::or_host(platforms)?
     };
     if foreign.contains(&host) {
         bail!("--platform {host} is the host: it is always built, as the native reference");
     }
     let root = ws.target_dir()?.join("xtask/bench-cross");
-    let release = flags::Profile { release: true, profile: None };
+    let release = flags::Profile::RELEASE;
 
     // A copy of ourselves: `cargo` may rebuild xtask while the builds run.
     std::fs::create_dir_all(&root)?;

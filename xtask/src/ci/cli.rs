@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::{docker::argv::CacheKind, platform::Platform};
+
 #[derive(Debug, Args)]
 pub struct Ci {
     #[command(subcommand)]
@@ -61,8 +63,8 @@ pub struct CiBuild {
     #[arg(long, value_name = "IMAGE")]
     pub image: String,
     /// The platform (in the plan).
-    #[arg(long, value_name = "P")]
-    pub platform: String,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Platform,
     /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
@@ -70,8 +72,8 @@ pub struct CiBuild {
     #[arg(long, value_name = "DIR")]
     pub digests_dir: Option<PathBuf>,
     /// Build cache (as `docker --cache`).
-    #[arg(long, value_name = "KIND", default_value = "gha")]
-    pub cache: String,
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = CacheKind::Gha)]
+    pub cache: CacheKind,
     /// Print the docker commands, run nothing, write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -60,7 +60,7 @@ impl flags::CiFreeDisk {
         let sh = &ctx.sh;
         for d in &present {
             eprintln!("removing {d}");
-            if crate::doctor::is_root() {
+            if crate::sys::is_root() {
                 std::fs::remove_dir_all(d).map_err(|e| anyhow::anyhow!("cannot remove {d}: {e}"))?;
             } else {
                 cmd!(sh, "sudo -n rm -rf -- {d}").run().map_err(|e| anyhow::anyhow!("cannot remove {d}: {e}"))?;

@@ -23,6 +23,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
+    docker::engine::BuildxMode,
     docker::{self, images, reference, report},
     flags,
     platform::Platform,
@@ -137,14 +138,17 @@ fn run_plan(ctx: &Ctx) -> Result<()> {
 }
 
 /// The plan's image and platform, or one error saying they are not in it.
-fn in_plan(plan: &Plan, image: &str, platform: Option<&str>) -> Result<(&'static images::ImageSpec, Option<Platform>)> {
+fn in_plan(
+    plan: &Plan,
+    image: &str,
+    platform: Option<Platform>,
+) -> Result<(&'static images::ImageSpec, Option<Platform>)> {
     let spec = images::find(image)?;
     if !plan.images.iter().any(|i| i == spec.name) {
         bail!("image `{}` is not in the plan (its images: {})", spec.name, plan.images.join(", "));
     }
     let p = match platform {
-        Some(s) => {
-            let p = Platform::parse(s)?;
+        Some(p) => {
             if !plan.platforms.iter().any(|x| Platform::parse(x).is_ok_and(|x| x == p)) {
                 bail!("platform {p} is not in the plan (its platforms: {})", plan.platforms.join(", "));
             }
@@ -158,19 +162,19 @@ fn in_plan(plan: &Plan, image: &str, platform: Option<&str>) -> Result<(&'static
 /// `cargo xtask ci build --image I --platform P`.
 fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
     let plan = Plan::load(b.plan.as_deref())?;
-    let (spec, p) = in_plan(&plan, &b.image, Some(&b.platform))?;
+    let (spec, p) = in_plan(&plan, &b.image, Some(b.platform))?;
     let p = p.expect("a platform was given");
     let slug = format!("{}-{}", spec.name, p.dir_name());
     let dir = if b.dry_run { docker::xtask_dir_without_cargo(ctx, "") } else { docker::xtask_dir(ctx, "") };
     let publish = plan.mode == Mode::Publish;
     let opts = flags::DockerBuild {
         image: Some(spec.name.into()),
-        platform: vec![p.docker().into()],
+        platform: vec![p],
         tag: if publish { Vec::new() } else { plan.tags.clone() },
         push: publish,
         load: !publish,
         pr: !publish,
-        cache: b.cache.clone(),
+        cache: b.cache,
         // A check build loads `<image>:<tag>` and takes the base image of an
         // image built FROM ours from its Dockerfile's default (the published
         // `latest`): check builds run in separate jobs and push nothing.
@@ -179,15 +183,27 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         build_arg: vec![format!("VERSION={}", plan.version)],
         metadata_file: publish.then(|| dir.join(format!("metadata-{slug}.json"))),
         digests_dir: b.digests_dir.clone(),
-        metrics_file: Some(metrics_file(&dir, &slug)),
+        engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         dry_run: b.dry_run,
-        buildx: "auto".into(),
+        buildx: BuildxMode::Auto,
         ..Default::default()
     };
-    let mut report = report::Report::new(format!("docker {}", spec.name));
-    let target =
-        if b.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
-    let res = docker::build_with(ctx, &opts, &plan.oci(spec), &mut report).map(drop);
+    reported(format!("docker {}", spec.name), metrics_file(&dir, &slug), b.dry_run, |report| {
+        docker::build_with(ctx, &opts, &plan.oci(spec), report).map(drop)
+    })
+}
+
+/// A docker step of `ci` under a report named `command`, its metrics in
+/// `metrics` (a dry run writes none); the error cleaned of secrets.
+fn reported(
+    command: String,
+    metrics: PathBuf,
+    dry_run: bool,
+    f: impl FnOnce(&mut report::RunReport) -> Result<()>,
+) -> Result<()> {
+    let mut report = report::RunReport::new(command);
+    let target = if dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics) };
+    let res = f(&mut report);
     report.finish(&res, &target);
     report.cleaned(res)
 }
@@ -211,18 +227,15 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
         tag: plan.tags.clone(),
         digests: Some(m.digests.clone()),
         registry: Some(plan.registry.clone()),
-        platform: plan.platforms.clone(),
+        platform: plan.platforms.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?,
         dry_run: m.dry_run,
-        buildx: "auto".into(),
-        metrics_file: Some(metrics_file(&dir, &slug)),
+        buildx: BuildxMode::Auto,
+        engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         ..Default::default()
     };
-    let mut report = report::Report::new(format!("docker manifest {}", spec.name));
-    let target =
-        if m.dry_run { report::MetricsTarget::None } else { report::MetricsTarget::File(metrics_file(&dir, &slug)) };
-    let res = docker::manifest_with(ctx, &opts, &plan.oci(spec), &mut report).map(drop);
-    report.finish(&res, &target);
-    report.cleaned(res)
+    reported(format!("docker manifest {}", spec.name), metrics_file(&dir, &slug), m.dry_run, |report| {
+        docker::manifest_with(ctx, &opts, &plan.oci(spec), report).map(drop)
+    })
 }
 
 #[cfg(test)]

@@ -226,8 +226,10 @@ impl Plan {
         images::IMAGES.iter().filter(|s| self.images.iter().any(|i| i == s.name)).collect()
     }
 
+    /// The plan's platforms (JSON text, parsed here); none: the host.
     fn platform_list(&self) -> Result<Vec<Platform>> {
-        Platform::parse_list(&self.platforms)
+        let parsed = self.platforms.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?;
+        Platform::or_host(&parsed)
     }
 
     /// The matrices of the run: a check run has one (`check`), a publish

@@ -112,7 +112,7 @@ impl flags::CleanStale {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let ws = ctx.workspace()?;
         let scope = match (&self.platform, self.all) {
-            (Some(p), _) => Scope::platform(&Platform::parse(p)?),
+            (Some(p), _) => Scope::platform(p),
             (None, true) => Scope::all(),
             (None, false) => Scope::configured(&ws.root, &ctx.sh.current_dir())?,
         };

@@ -137,37 +137,10 @@ impl Command {
     }
 }
 
-/// POSIX shell quoting, only when needed: single quotes, `'\''` for a quote.
-/// A value with control characters (newline, ESC, …) is written `$'…'` with
-/// them escaped (bash, zsh, ksh, POSIX.1-2024 sh): a printed command never
-/// spans lines or sends terminal escapes.
-pub fn quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s.to_owned()
-    } else if s.chars().any(char::is_control) {
-        let mut out = String::from("$'");
-        for c in s.chars() {
-            match c {
-                '\'' => out.push_str("\\'"),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        out
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+pub use crate::sys::quote;
 
-/// Where layers are cached between builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where layers are cached between builds (`--cache`, parsed by clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CacheKind {
     #[default]
     None,
@@ -177,18 +150,6 @@ pub enum CacheKind {
     Registry,
     /// A directory.
     Local,
-}
-
-impl CacheKind {
-    pub fn parse(s: &str) -> Result<CacheKind> {
-        Ok(match s {
-            "none" => CacheKind::None,
-            "gha" => CacheKind::Gha,
-            "registry" => CacheKind::Registry,
-            "local" => CacheKind::Local,
-            _ => bail!("unknown cache `{}`; one of: gha, registry, local, none", reference::shown(s)),
-        })
-    }
 }
 
 /// Everything a build depends on, already parsed.
@@ -1031,16 +992,6 @@ mod tests {
     }
 
     #[test]
-    fn quoting() {
-        assert_eq!(quote("plain-arg_1.0:x/y,z=@%+"), "plain-arg_1.0:x/y,z=@%+");
-        assert_eq!(quote(""), "''");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
-        assert_eq!(quote("a;b"), "'a;b'");
-        assert_eq!(quote("$X"), "'$X'");
-    }
-
-    #[test]
     fn request_errors() {
         let err = |r: BuildRequest<'_>| plan_build(&r, &declared, true).unwrap_err().to_string();
         assert!(err(BuildRequest { push: true, ..req(&[AMD]) }).contains("--push needs --registry"));
@@ -1052,7 +1003,6 @@ mod tests {
         // TARGETARCH is declared by the cross file only.
         let r = BuildRequest { build_args: vec![("TARGETARCH".into(), "x".into())], ..req(&[ARM]) };
         assert!(plan_build(&r, &declared, true).is_ok());
-        assert!(CacheKind::parse("s3").unwrap_err().to_string().contains("gha, registry, local, none"));
     }
 
     #[test]

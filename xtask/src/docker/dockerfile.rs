@@ -1,5 +1,9 @@
-//! The `ARG`s a Dockerfile declares (global ones and per stage), so that a
-//! `--build-arg` nobody reads is an error instead of a silent no-op.
+//! The one Dockerfile model of xtask: instructions with their lines
+//! (continuations, comments, the `# escape=` directive, heredocs, JSON
+//! arguments) and build stages. `cargo xtask docker` reads the `ARG`s a file
+//! declares from it ([`DeclaredArgs`]: a `--build-arg` nobody reads is an
+//! error, not a silent no-op), and `cargo xtask lint`'s Dockerfile rules read
+//! the stages; so both always agree on what a file says.
 
 use std::collections::BTreeSet;
 
@@ -23,32 +27,18 @@ const PREDEFINED: &[&str] = &[
     "SOURCE_DATE_EPOCH",
 ];
 
-/// The declared `ARG` names of a Dockerfile, in order of first appearance.
+/// The declared `ARG` names of a Dockerfile (global ones and per stage), in
+/// order of first appearance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeclaredArgs {
     pub names: Vec<String>,
 }
 
 impl DeclaredArgs {
-    /// Parse the text of a Dockerfile: logical lines (`\` continuations),
-    /// comments, `ARG A`, `ARG A=1 B="x y"`, case-insensitive instruction.
+    /// The `ARG` instructions of the text, as [`Dockerfile`] reads it: `ARG A`,
+    /// `ARG A=1 B="x y"`, any case; not inside a heredoc body.
     pub fn parse(text: &str) -> DeclaredArgs {
-        let mut names: Vec<String> = Vec::new();
-        for line in logical_lines(text) {
-            let mut words = line.split_whitespace();
-            let Some(instr) = words.next() else { continue };
-            if !instr.eq_ignore_ascii_case("ARG") {
-                continue;
-            }
-            for word in words {
-                let name = word.split('=').next().unwrap_or("");
-                let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if valid && !names.iter().any(|n| n == name) {
-                    names.push(name.to_owned());
-                }
-            }
-        }
-        DeclaredArgs { names }
+        Dockerfile::parse(text).declared_args()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -79,27 +69,297 @@ pub fn parse_build_arg(s: &str) -> Result<(String, String)> {
     }
 }
 
-fn logical_lines(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for raw in text.lines() {
-        let trimmed = raw.trim_start();
-        if trimmed.starts_with('#') {
-            continue; // comments, also inside continuations
+/// One instruction, continuation lines joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instr {
+    /// 1-based line of the keyword.
+    pub line: usize,
+    /// Upper case (`RUN`, `COPY`, ...).
+    pub keyword: String,
+    /// Leading `--name=value` options (`--name` alone: empty value), in order.
+    pub flags: Vec<(String, String)>,
+    /// The rest: continuation lines joined with a space, heredoc bodies
+    /// appended after a newline.
+    pub args: String,
+}
+
+impl Instr {
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        self.flags.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The arguments as words: a JSON array (`["a", "b"]`) or whitespace
+    /// separated (heredoc bodies excluded).
+    pub fn words(&self) -> Vec<String> {
+        let first = self.args.lines().next().unwrap_or("").trim();
+        if first.starts_with('[') {
+            if let Ok(v) = serde_json::from_str::<Vec<String>>(first) {
+                return v;
+            }
         }
-        let line = raw.trim_end();
-        if let Some(stripped) = line.strip_suffix('\\') {
-            cur.push_str(stripped);
-            cur.push(' ');
-        } else {
-            cur.push_str(line);
-            out.push(std::mem::take(&mut cur));
+        first.split_whitespace().map(|w| unquote(w).to_owned()).collect()
+    }
+}
+
+fn unquote(w: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = w.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner;
         }
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    w
+}
+
+/// One build stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub index: usize,
+    /// `AS <name>`, lower case (stage names are case-insensitive).
+    pub name: Option<String>,
+    /// The image or stage of `FROM`, as written.
+    pub image: String,
+    /// `--platform=` of `FROM`.
+    pub platform: Option<String>,
+    pub line: usize,
+    pub body: Vec<Instr>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dockerfile {
+    /// Instructions before the first `FROM` (`ARG`s).
+    pub global: Vec<Instr>,
+    pub stages: Vec<Stage>,
+}
+
+impl Dockerfile {
+    pub fn parse(text: &str) -> Dockerfile {
+        let mut df = Dockerfile::default();
+        for ins in instructions(text) {
+            if ins.keyword == "FROM" {
+                let words = ins.words();
+                let image = words.first().cloned().unwrap_or_default();
+                let name = match words.as_slice() {
+                    [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+                    _ => None,
+                };
+                df.stages.push(Stage {
+                    index: df.stages.len(),
+                    name,
+                    image,
+                    platform: ins.flag("platform").map(str::to_owned),
+                    line: ins.line,
+                    body: Vec::new(),
+                });
+            } else if let Some(stage) = df.stages.last_mut() {
+                stage.body.push(ins);
+            } else {
+                df.global.push(ins);
+            }
+        }
+        df
+    }
+
+    /// Names of the `ARG`s declared before the first `FROM` (the only ones `FROM` can use).
+    pub fn global_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for ins in self.global.iter().filter(|i| i.keyword == "ARG") {
+            for w in ins.words() {
+                out.push(w.split('=').next().unwrap_or("").to_owned());
+            }
+        }
+        out
+    }
+
+    /// The stage `reference` names (`--from=`/`FROM`), seen from stage `before`:
+    /// a previous stage's name or index.
+    pub fn stage_ref(&self, reference: &str, before: usize) -> Option<usize> {
+        let lower = reference.to_ascii_lowercase();
+        if let Some(s) = self.stages[..before.min(self.stages.len())]
+            .iter()
+            .rev()
+            .find(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
+            return Some(s.index);
+        }
+        match reference.parse::<usize>() {
+            Ok(i) if i < before => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a cross Dockerfile: a stage pinned to `$BUILDPLATFORM`.
+    pub fn has_buildplatform_stage(&self) -> bool {
+        self.stages.iter().any(|s| s.platform.as_deref().is_some_and(|p| p.contains("BUILDPLATFORM")))
+    }
+
+    /// Whether stage `i` runs on the build machine: pinned to `$BUILDPLATFORM`,
+    /// or built `FROM` a stage that is.
+    pub fn on_build_platform(&self, i: usize) -> bool {
+        let s = &self.stages[i];
+        match &s.platform {
+            Some(p) => p.contains("BUILDPLATFORM"),
+            None => self.stage_ref(&s.image, i).is_some_and(|parent| self.on_build_platform(parent)),
+        }
+    }
+
+    /// The stages the final image is made of: the last stage and, transitively,
+    /// every stage it uses through `FROM`, `COPY --from` or `RUN --mount=from=`.
+    pub fn final_closure(&self) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let Some(last) = self.stages.len().checked_sub(1) else {
+            return seen;
+        };
+        let mut todo = vec![last];
+        while let Some(i) = todo.pop() {
+            if !seen.insert(i) {
+                continue;
+            }
+            let s = &self.stages[i];
+            let mut refs: Vec<String> = vec![s.image.clone()];
+            for ins in &s.body {
+                if let Some(from) = ins.flag("from") {
+                    refs.push(from.to_owned());
+                }
+                for (k, v) in &ins.flags {
+                    if k == "mount" {
+                        refs.extend(v.split(',').filter_map(|kv| kv.strip_prefix("from=")).map(str::to_owned));
+                    }
+                }
+            }
+            todo.extend(refs.iter().filter_map(|r| self.stage_ref(r, i)));
+        }
+        seen
+    }
+}
+
+/// Split a Dockerfile into instructions with their line numbers.
+pub fn instructions(text: &str) -> Vec<Instr> {
+    let lines: Vec<&str> = text.lines().collect();
+    let escape = escape_directive(&lines);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let trimmed = lines[i].trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut logical = String::new();
+        loop {
+            let line = lines[i].trim_end();
+            i += 1;
+            match line.strip_suffix(escape) {
+                Some(body) => {
+                    logical.push_str(body);
+                    logical.push(' ');
+                    // Comment and empty lines inside a continuation are dropped.
+                    while i < lines.len() && (lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#')) {
+                        i += 1;
+                    }
+                    if i >= lines.len() {
+                        break;
+                    }
+                }
+                None => {
+                    logical.push_str(line);
+                    break;
+                }
+            }
+        }
+        let logical = logical.trim();
+        let (keyword, rest) = match logical.split_once(char::is_whitespace) {
+            Some((k, r)) => (k.to_ascii_uppercase(), r.trim_start()),
+            None => (logical.to_ascii_uppercase(), ""),
+        };
+        let mut rest = rest;
+        let mut flags = Vec::new();
+        while let Some(after) = rest.strip_prefix("--") {
+            let end = after.find(char::is_whitespace).unwrap_or(after.len());
+            let flag = &after[..end];
+            let (k, v) = flag.split_once('=').unwrap_or((flag, ""));
+            flags.push((k.to_ascii_lowercase(), v.to_owned()));
+            rest = after[end..].trim_start();
+        }
+        let mut args = rest.to_owned();
+        // Heredocs (`RUN <<EOF`, `COPY <<-"EOF" /dst`): their bodies follow.
+        if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            for (word, strip_tabs) in heredoc_words(rest) {
+                while i < lines.len() {
+                    let line = lines[i];
+                    i += 1;
+                    let cmp = if strip_tabs { line.trim_start_matches('\t') } else { line };
+                    if cmp == word {
+                        break;
+                    }
+                    args.push('\n');
+                    args.push_str(line);
+                }
+            }
+        }
+        out.push(Instr { line: start + 1, keyword, flags, args });
     }
     out
+}
+
+/// `# escape=`` ` in the parser directives (comments before anything else).
+fn escape_directive(lines: &[&str]) -> char {
+    for line in lines {
+        let t = line.trim();
+        let Some(comment) = t.strip_prefix('#') else {
+            break;
+        };
+        let Some((k, v)) = comment.split_once('=') else {
+            break;
+        };
+        match k.trim().to_ascii_lowercase().as_str() {
+            "escape" => return v.trim().chars().next().unwrap_or('\\'),
+            "syntax" | "check" => continue,
+            _ => break,
+        }
+    }
+    '\\'
+}
+
+/// The heredoc delimiters of an instruction line: `<<EOF`, `<<-EOF`, `<<"EOF"`.
+fn heredoc_words(line: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(pos) = rest.find("<<") {
+        let mut after = &rest[pos + 2..];
+        let strip_tabs = after.starts_with('-');
+        if strip_tabs {
+            after = &after[1..];
+        }
+        let word: String = after
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !word.is_empty() {
+            out.push((word, strip_tabs));
+        }
+        rest = after;
+    }
+    out
+}
+
+impl Dockerfile {
+    /// Every `ARG` name, before the first `FROM` and in each stage.
+    pub fn declared_args(&self) -> DeclaredArgs {
+        let mut names: Vec<String> = Vec::new();
+        let instrs = self.global.iter().chain(self.stages.iter().flat_map(|s| s.body.iter()));
+        for ins in instrs.filter(|i| i.keyword == "ARG") {
+            for word in ins.args.split_whitespace() {
+                let name = word.split('=').next().unwrap_or("");
+                let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if valid && !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        DeclaredArgs { names }
+    }
 }
 
 #[cfg(test)]
@@ -142,5 +402,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn parser_lines_continuations_heredocs_and_flags() {
+        let text = "# syntax=docker/dockerfile:1\nARG A=1 \\\n  B\n\nFROM --platform=$BUILDPLATFORM ${A} AS One\n\
+                    RUN --mount=type=cache,target=/c \\\n# comment inside\n    echo hi \\\n\n    && true\n\
+                    COPY <<EOF /etc/x.conf\nline /made/here\nEOF\nCOPY [\"a b\", \"/dst/\"]\nworkdir /w\n";
+        let df = Dockerfile::parse(text);
+        assert_eq!(df.global.len(), 1);
+        assert_eq!(df.global_args(), ["A", "B"]);
+        let s = &df.stages[0];
+        assert_eq!((s.line, s.name.as_deref(), s.image.as_str()), (5, Some("one"), "${A}"));
+        assert_eq!(s.platform.as_deref(), Some("$BUILDPLATFORM"));
+        let lines: Vec<(usize, &str)> = s.body.iter().map(|i| (i.line, i.keyword.as_str())).collect();
+        assert_eq!(lines, [(6, "RUN"), (11, "COPY"), (14, "COPY"), (15, "WORKDIR")]);
+        assert_eq!(s.body[0].flag("mount"), Some("type=cache,target=/c"));
+        assert!(s.body[0].args.contains("echo hi") && s.body[0].args.contains("&& true"));
+        assert!(s.body[1].args.contains("/made/here"));
+        assert_eq!(s.body[1].words(), ["<<EOF", "/etc/x.conf"]);
+        assert_eq!(s.body[2].words(), ["a b", "/dst/"]);
+    }
+
+    #[test]
+    fn escape_directive_changes_the_continuation() {
+        let df = Dockerfile::parse("# escape=`\nFROM scratch\nRUN a `\n  b\nCOPY x y\n");
+        let body = &df.stages[0].body;
+        assert_eq!(body.len(), 2);
+        assert_eq!((body[1].line, body[1].keyword.as_str()), (5, "COPY"));
+    }
+
+    #[test]
+    fn declared_args_follow_the_model() {
+        // An `ARG` line inside a heredoc body is text, not a declaration; with
+        // `# escape=` the backtick continues a line (the ARG on it is one).
+        let text = "# escape=`\nARG A=1 `\n  B\nFROM x\nRUN <<EOF\nARG NOT_ME\nEOF\narg C\n";
+        assert_eq!(DeclaredArgs::parse(text).names, ["A", "B", "C"]);
     }
 }

@@ -1,15 +1,30 @@
 //! The docker CLI and engine: which binary, whether the engine answers,
 //! whether buildx exists, and running commands (streaming their output).
+//!
+//! Processes: probes are one-shot xshell commands; builds stream their output
+//! as it comes (and keep it) through a duct reader; `read` captures stdout
+//! while stderr passes through, also with duct (xshell cannot keep the exit
+//! status of a command whose stdout it reads).
 
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Command as Proc, Stdio},
 };
 
 use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
 
 use super::argv::Command;
+
+/// `--buildx`: whether to build with buildx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BuildxMode {
+    /// If `docker buildx version` works.
+    #[default]
+    Auto,
+    Yes,
+    No,
+}
 
 /// A usable docker CLI.
 #[derive(Debug, Clone)]
@@ -19,11 +34,20 @@ pub struct Docker {
     pub path: PathBuf,
 }
 
-/// `--docker`, else `$DOCKER`, else `docker`.
+/// THE docker CLI resolver: the CLIs to try, best first. `--docker`, else
+/// `$DOCKER`, else `docker` and then Debian's `/usr/bin/docker` (a CLI that
+/// still drives BuildKit without buildx, where `docker` on PATH is newer).
+pub fn candidates(flag: Option<&str>) -> Vec<String> {
+    match (flag, crate::sys::env_var("DOCKER")) {
+        (Some(f), _) => vec![f.to_owned()],
+        (None, Some(env)) => vec![env],
+        (None, None) => vec!["docker".into(), "/usr/bin/docker".into()],
+    }
+}
+
+/// The CLI a command names: the first of [`candidates`].
 pub fn choose(flag: Option<&str>) -> String {
-    flag.map(str::to_owned)
-        .or_else(|| std::env::var("DOCKER").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "docker".to_owned())
+    candidates(flag).swap_remove(0)
 }
 
 impl Docker {
@@ -36,9 +60,11 @@ impl Docker {
     }
 
     fn output(&self, args: &[&str]) -> Result<std::process::Output> {
-        Proc::new(&self.path)
-            .args(args)
-            .stdin(Stdio::null())
+        let sh = Shell::new()?;
+        let path = &self.path;
+        cmd!(sh, "{path} {args...}")
+            .quiet()
+            .ignore_status()
             .output()
             .with_context(|| format!("cannot run {}", self.path.display()))
     }
@@ -71,17 +97,16 @@ impl Docker {
 
     /// Decide buildx (`auto`, `yes`, `no`); without buildx the CLI must be
     /// one that still drives BuildKit itself (before 23.0).
-    pub fn buildx_mode(&self, when: &str) -> Result<bool> {
+    pub fn buildx_mode(&self, when: BuildxMode) -> Result<bool> {
         let buildx = match when {
-            "auto" => self.has_buildx(),
-            "yes" => {
+            BuildxMode::Auto => self.has_buildx(),
+            BuildxMode::Yes => {
                 if !self.has_buildx() {
                     bail!("--buildx yes, but `{} buildx version` fails", self.name);
                 }
                 true
             }
-            "no" => false,
-            _ => bail!("--buildx takes auto, yes or no, not `{when}`"),
+            BuildxMode::No => false,
         };
         if !buildx {
             if let Some(v) = self.client_version() {
@@ -111,13 +136,13 @@ impl Docker {
     /// Run a command and capture stdout (stderr passes through).
     pub fn read(&self, cmd: &Command) -> Result<String> {
         let (prog, args) = cmd.argv.split_first().context("empty command")?;
-        let prog = if *prog == self.name { self.path.clone() } else { PathBuf::from(prog) };
-        let out = Proc::new(prog)
-            .args(args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
+        // An OsString, not a Path: duct looks a bare name up on PATH only then.
+        let prog = if *prog == self.name { self.path.clone().into_os_string() } else { prog.into() };
+        let out = expression(prog, args, &cmd.env)
+            .stdin_null()
+            .stdout_capture()
+            .unchecked()
+            .run()
             .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
         if !out.status.success() {
             bail!("`{}` failed ({})", cmd.display_line(), out.status);
@@ -135,26 +160,23 @@ impl Docker {
     }
 }
 
-/// Run `cmd` (argv[0] replaced by `prog`), copying stdout and stderr to our
+/// Run `cmd` (its first word replaced by `prog`), copying stdout and stderr to our
 /// stderr as they come, and keep them for the caller (e.g. to look for CACHED).
 pub fn run_streaming(cmd: &Command, prog: &std::path::Path, secrets: &[String]) -> Result<String> {
     let (_, args) = cmd.argv.split_first().context("empty command")?;
-    let mut child = Proc::new(prog)
-        .args(args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    // One stream (stdout and stderr interleaved as the build prints them);
+    // unchecked: the status is read below, after the output.
+    let reader = expression(prog, args, &cmd.env)
+        .stdin_null()
+        .stderr_to_stdout()
+        .unchecked()
+        .reader()
         .with_context(|| format!("cannot run `{}`", cmd.display_line()))?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let hide = secrets.to_vec();
-    let out_thread = std::thread::spawn(move || copy_lines(stdout, &hide));
-    let err_lines = copy_lines(stderr, secrets);
-    let out_lines = out_thread.join().unwrap_or_default();
-    let status = child.wait().context("waiting for docker")?;
-    let all = format!("{out_lines}{err_lines}");
+    let all = copy_lines(&reader, secrets);
+    let status = match reader.try_wait().context("waiting for docker")? {
+        Some(out) => out.status,
+        None => bail!("`{}` closed its output but did not exit", short(&cmd.display_line())),
+    };
     if !status.success() {
         // The last `ERROR`/`error` line says why (BuildKit prints it last).
         let why = all
@@ -170,14 +192,29 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path, secrets: &[String]) 
     Ok(all)
 }
 
+/// `prog args…` with the environment assignments of a planned command.
+fn expression(prog: impl Into<std::ffi::OsString>, args: &[String], env: &[(String, String)]) -> duct::Expression {
+    env.iter().fold(duct::cmd(prog.into(), args), |e, (k, v)| e.env(k, v))
+}
+
+/// Copy `r` to our stderr line by line until EOF (non-UTF-8 bytes replaced,
+/// `secrets` redacted), and return all of it.
 fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
     let mut all = String::new();
-    for line in BufReader::new(r).lines() {
-        let Ok(line) = line else { break };
-        let line = super::argv::scrub(&line, secrets);
-        eprintln!("{line}");
-        all.push_str(&line);
-        all.push('\n');
+    let mut reader = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = super::argv::scrub(line.trim_end_matches(['\n', '\r']), secrets);
+                eprintln!("{line}");
+                all.push_str(&line);
+                all.push('\n');
+            }
+        }
     }
     all
 }
@@ -203,6 +240,23 @@ fn major(version: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_keeps_the_output_and_names_the_failure() {
+        let ok = Command {
+            env: vec![("X".into(), "v".into())],
+            argv: vec!["sh".into(), "-c".into(), "echo out $X; echo err >&2".into()],
+        };
+        let sh = which::which("sh").unwrap(); // as Docker::find resolves the CLI
+        let all = run_streaming(&ok, &sh, &[]).unwrap();
+        assert!(all.contains("out v\n") && all.contains("err\n"), "{all}");
+        let bad = Command {
+            env: vec![],
+            argv: vec!["sh".into(), "-c".into(), "echo step; printf 'ERROR: no\\377 space\\n'; exit 1".into()],
+        };
+        let err = run_streaming(&bad, &sh, &[]).unwrap_err().to_string();
+        assert!(err.contains("failed (exit status: 1): ERROR: no\u{fffd} space"), "{err}");
+    }
 
     #[test]
     fn majors() {

@@ -159,8 +159,8 @@ impl ImageSpec {
     }
 
     /// Parse the requested platforms (empty: the host) and check that the image supports them.
-    pub fn platforms_for(&self, requested: &[String]) -> Result<Vec<Platform>> {
-        let list = Platform::parse_list(requested)?;
+    pub fn platforms_for(&self, requested: &[Platform]) -> Result<Vec<Platform>> {
+        let list = Platform::or_host(requested)?;
         for p in &list {
             if !self.platforms.contains(p) {
                 let known: Vec<&str> = self.platforms.iter().map(|p| p.docker()).collect();

@@ -15,9 +15,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     build::{Outputs, ROUTER_BIN, ROUTER_DIR},
-    cross,
-    doctor::{self, Need, Rustup},
-    flags,
+    cross, flags,
+    install::{self, Need, Rustup},
     platform::Platform,
     Ctx,
 };
@@ -50,23 +49,20 @@ pub fn missing(
 
 pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     let host = Platform::host()?;
-    let target = match &opts.platform {
-        Some(p) => Platform::parse(p)?,
-        None => host,
-    };
+    let target = opts.platform.unwrap_or(host);
     let probe_std = || cross::target_std(&target).is_ok();
     let probe_cc = || cross::cross_cc(target).is_ok();
-    let need = missing(host, target, &cross::tool_exists, &probe_cc, &probe_std);
+    let need = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
     if need.is_empty() {
         eprintln!("toolchain: everything for {target} is here");
         return Ok(());
     }
-    let plan = doctor::fix_plan(&need, doctor::package_manager(), host, &Rustup::probe(), "xtask")?;
-    doctor::run_plan(&xshell::Shell::new()?, &plan, opts.dry_run)?;
+    let plan = install::fix_plan(&need, install::package_manager(), host, &Rustup::probe(), "xtask")?;
+    install::run_plan(&xshell::Shell::new()?, &plan, opts.dry_run)?;
     if opts.dry_run {
         return Ok(());
     }
-    let left = missing(host, target, &cross::tool_exists, &probe_cc, &probe_std);
+    let left = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
     if !left.is_empty() {
         let what: Vec<String> = left.iter().map(|n| n.label()).collect();
         bail!("still missing after installing: {}", what.join(", "));
@@ -77,10 +73,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
 
 pub fn stage(ctx: &Ctx, opts: &flags::DockerStage) -> Result<()> {
     let ws = ctx.workspace()?;
-    let platform = match &opts.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host()?,
-    };
+    let platform = opts.platform.map_or_else(Platform::host, Ok)?;
     let built = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
     let out = ctx.sh.current_dir().join(&opts.out);
     let config = ws.path(ROUTER_DIR).join("config/config.json");
@@ -111,7 +104,7 @@ fn copy(from: &Path, to: &Path, mode: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doctor::PkgManager;
+    use crate::install::PkgManager;
 
     const AMD: Platform = Platform::AMD64;
     const ARM: Platform = Platform::ARM64;
@@ -129,7 +122,7 @@ mod tests {
         let none = |_: &str| false;
         let need = missing(AMD, ARM, &none, &|| false, &|| false);
         assert_eq!(need, [Need::HostCc, Need::Go, Need::CrossCc(ARM), Need::TargetStd(ARM)]);
-        let plan = doctor::fix_plan(&need, Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap();
+        let plan = install::fix_plan(&need, Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap();
         assert_eq!(plan[0], s(&["dpkg", "--add-architecture", "arm64"]));
         assert_eq!(plan[1], s(&["apt-get", "update"]));
         let install = plan[2].join(" ");
@@ -143,7 +136,7 @@ mod tests {
     fn rust_image_uses_rustup_for_the_std() {
         let has = |t: &str| t == "cc";
         let need = missing(AMD, ARM, &has, &|| false, &|| false);
-        let plan = doctor::fix_plan(
+        let plan = install::fix_plan(
             &need,
             Some(PkgManager::Apt),
             AMD,
@@ -162,7 +155,7 @@ mod tests {
         assert!(missing(AMD, AMD, &all, &|| true, &|| false).is_empty());
         let no_go = |t: &str| t != "go";
         assert_eq!(missing(ARM, ARM, &no_go, &|| true, &|| false), [Need::Go]);
-        let err = doctor::fix_plan(&[Need::Go], None, AMD, &no_rustup(), "xtask").unwrap_err().to_string();
+        let err = install::fix_plan(&[Need::Go], None, AMD, &no_rustup(), "xtask").unwrap_err().to_string();
         assert!(err.contains("neither apt-get nor dnf"), "{err}");
     }
 }

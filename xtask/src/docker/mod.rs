@@ -32,23 +32,23 @@ use anyhow::{bail, Context, Result};
 use crate::{flags, platform::Platform, Ctx};
 use argv::{BuildRequest, CacheKind, ManifestRequest};
 use dockerfile::DeclaredArgs;
-use engine::Docker;
-use report::{MetricsTarget, Report};
+use engine::{BuildxMode, Docker};
+use report::{MetricsTarget, RunReport};
 
 impl flags::Docker {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         match self.cmd {
             None => {
                 let image = self.build.image.clone().unwrap_or_default();
-                let mut report = Report::new(format!("docker {image}"));
-                let metrics = metrics_target(ctx, self.build.metrics_file.as_deref(), self.build.dry_run);
+                let mut report = RunReport::new(format!("docker {image}"));
+                let metrics = metrics_target(ctx, self.build.engine.metrics_file.as_deref(), self.build.dry_run);
                 let res = build(ctx, &self.build, &mut report).map(drop);
                 report.finish(&res, &metrics);
                 report.cleaned(res)
             }
             Some(flags::DockerCmd::Manifest(m)) => {
-                let mut report = Report::new(format!("docker manifest {}", m.image));
-                let metrics = metrics_target(ctx, m.metrics_file.as_deref(), m.dry_run);
+                let mut report = RunReport::new(format!("docker manifest {}", m.image));
+                let metrics = metrics_target(ctx, m.engine.metrics_file.as_deref(), m.dry_run);
                 let res = manifest(ctx, &m, &mut report).map(drop);
                 report.finish(&res, &metrics);
                 report.cleaned(res)
@@ -82,13 +82,13 @@ pub struct Built {
 /// Resolve the docker CLI and decide buildx. A dry run runs nothing, not
 /// even a probe: `--buildx auto` then prints the probe it would run and
 /// plans with buildx (what CI runs).
-fn docker_for(flag: Option<&str>, buildx: &str, dry_run: bool) -> Result<(Option<Docker>, bool)> {
+fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
     let name = engine::choose(flag);
     if dry_run {
         let bx = match buildx {
-            "yes" => true,
-            "no" => false,
-            "auto" => {
+            BuildxMode::Yes => true,
+            BuildxMode::No => false,
+            BuildxMode::Auto => {
                 eprintln!(
                     "dry run: would probe `{} version` (the engine) and `{} buildx version`; planned with buildx",
                     argv::quote(&name),
@@ -96,7 +96,6 @@ fn docker_for(flag: Option<&str>, buildx: &str, dry_run: bool) -> Result<(Option
                 );
                 true
             }
-            other => bail!("--buildx takes auto, yes or no, not `{}`", reference::shown(other)),
         };
         return Ok((None, bx));
     }
@@ -107,7 +106,7 @@ fn docker_for(flag: Option<&str>, buildx: &str, dry_run: bool) -> Result<(Option
 }
 
 /// `cargo xtask docker <image> …` (also called by the e2e test).
-pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut Report) -> Result<Vec<Built>> {
+pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Result<Vec<Built>> {
     build_with(ctx, opts, &[], report)
 }
 
@@ -117,13 +116,13 @@ pub fn build_with(
     ctx: &Ctx,
     opts: &flags::DockerBuild,
     oci: &[(String, String)],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Vec<Built>> {
     let image = opts.image.as_deref().context("which image? (e.g. `cargo xtask docker extproc`)")?;
     let spec = images::find(image)?;
     let host = Platform::host()?;
     let platforms = spec.platforms_for(&opts.platform)?;
-    let cache = CacheKind::parse(&opts.cache)?;
+    let cache = opts.cache;
     let mut build_args = opts.build_arg.iter().map(|a| dockerfile::parse_build_arg(a)).collect::<Result<Vec<_>>>()?;
     report.secrets = argv::secret_values(&build_args, &opts.secret);
     if let (Some((arg, base)), Some(registry)) = (spec.from, &opts.registry) {
@@ -134,7 +133,7 @@ pub fn build_with(
             build_args.push((arg.to_owned(), base_ref));
         }
     }
-    let docker_name = engine::choose(opts.docker.as_deref());
+    let docker_name = engine::choose(opts.engine.docker.as_deref());
 
     let cwd = ctx.sh.current_dir();
     let context_dir = match &opts.context {
@@ -185,16 +184,16 @@ pub fn build_with(
     // Refused before anything runs, the engine probes included. A tag that
     // buildx would drop is known now with `--buildx yes`, else once the
     // probe has decided (`plan_build` checks again).
-    argv::check_build(&req, opts.buildx == "yes")?;
+    argv::check_build(&req, opts.buildx == BuildxMode::Yes)?;
     // No docker CLI at all: install one first (root), once the request is
     // known to be valid. A dry run probes nothing, a CLI named by `--docker`
     // or `$DOCKER` is the user's, and an engine that does not answer is
     // reported by `docker_for`.
-    let named = opts.docker.is_some() || std::env::var_os("DOCKER").is_some_and(|d| !d.is_empty());
-    if !opts.dry_run && !named && which::which("docker").is_err() {
+    let named = opts.engine.docker.is_some() || crate::sys::env_var("DOCKER").is_some();
+    if !opts.dry_run && !named && !crate::sys::tool_exists("docker") {
         crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
     }
-    let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
+    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     let declared = |file: &str| -> Result<DeclaredArgs> {
         let path = context_dir.join(file);
         let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -306,7 +305,7 @@ fn repo_digest(docker: &Docker, r: &str, name: &str) -> Result<String> {
 }
 
 /// `cargo xtask docker manifest <image> …` (also called by the e2e test).
-pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut Report) -> Result<Vec<String>> {
+pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut RunReport) -> Result<Vec<String>> {
     manifest_with(ctx, opts, &[], report)
 }
 
@@ -315,7 +314,7 @@ pub fn manifest_with(
     ctx: &Ctx,
     opts: &flags::DockerManifest,
     oci: &[(String, String)],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Vec<String>> {
     let spec = images::find(&opts.image)?;
     let expected = if opts.platform.is_empty() { spec.platforms.to_vec() } else { spec.platforms_for(&opts.platform)? };
@@ -343,9 +342,9 @@ pub fn manifest_with(
     }
     let tags: Vec<String> = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
     // The whole plan is checked (tags, sources) before anything runs.
-    let docker_name = engine::choose(opts.docker.as_deref());
-    manifest_plan(docker_name.clone(), opts.buildx != "no", tags.clone(), sources.clone(), oci, false)?;
-    let (docker, buildx) = docker_for(opts.docker.as_deref(), &opts.buildx, opts.dry_run)?;
+    let docker_name = engine::choose(opts.engine.docker.as_deref());
+    manifest_plan(docker_name.clone(), opts.buildx != BuildxMode::No, tags.clone(), sources.clone(), oci, false)?;
+    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     if opts.dry_run {
         let (_, plan) = manifest_plan(docker_name, buildx, tags, sources, oci, true)?;
         for c in plan.create.iter().chain([&plan.inspect]) {
@@ -384,7 +383,7 @@ pub fn merge(
     tags: Vec<String>,
     sources: Vec<String>,
     expected: &[Platform],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Vec<String>> {
     merge_annotated(docker, buildx, tags, sources, expected, &[], report)
 }
@@ -397,7 +396,7 @@ pub fn merge_annotated(
     sources: Vec<String>,
     expected: &[Platform],
     oci: &[(String, String)],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Vec<String>> {
     let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources, oci, true)?;
     let tag = req.tags[0].clone();

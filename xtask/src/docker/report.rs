@@ -9,7 +9,7 @@
 //! file. A dry run writes none (see `docker::run`).
 //!
 //! Everything this module prints or writes (annotations, summary, metrics)
-//! goes through [`Report::clean`]: the values of secret build arguments are
+//! goes through [`RunReport::clean`]: the values of secret build arguments are
 //! replaced by `<redacted>` and control characters are escaped.
 
 use std::{
@@ -22,7 +22,10 @@ use std::{
 use anyhow::{Context, Result};
 
 use super::{argv, reference};
-use crate::metrics::{human, Metrics, Step};
+use crate::{
+    metrics::{human, Metrics, Step},
+    table::{Align, Table},
+};
 
 /// A build result worth a notice: image, platform, time.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -35,7 +38,7 @@ pub struct ImageResult {
     pub digest: Option<String>,
 }
 
-pub struct Report {
+pub struct RunReport {
     pub command: String,
     pub metrics: Metrics,
     pub images: Vec<ImageResult>,
@@ -60,9 +63,9 @@ pub enum MetricsTarget {
     None,
 }
 
-impl Report {
-    pub fn new(command: impl Into<String>) -> Report {
-        Report {
+impl RunReport {
+    pub fn new(command: impl Into<String>) -> RunReport {
+        RunReport {
             command: command.into(),
             metrics: Metrics::default(),
             images: Vec::new(),
@@ -167,7 +170,7 @@ impl Report {
         }
     }
 
-    /// The metrics as JSON, cleaned (see [`Report::clean`]).
+    /// The metrics as JSON, cleaned (see [`RunReport::clean`]).
     pub fn json(&self, result: &Result<()>) -> Result<String> {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -215,43 +218,40 @@ impl Report {
     /// The step summary: one table of steps, then the images.
     pub fn markdown(&self, result: &Result<()>) -> String {
         let mut md = format!(
-            "### `cargo xtask {}` {}\n\n| step | time | result |\n| --- | ---: | --- |\n",
+            "### `cargo xtask {}` {}\n\n",
             self.clean(&self.command).replace('`', "'"),
             if result.is_ok() { "succeeded" } else { "FAILED" }
         );
         if let Err(e) = result {
-            md = md.replacen(
-                "\n\n",
-                &format!("\n\nerror: `{}`\n\n", self.clean(&format!("{e:#}")).replace('`', "'")),
-                1,
-            );
+            md += &format!("error: `{}`\n\n", self.clean(&format!("{e:#}")).replace('`', "'"));
         }
+        let mut steps = Table::new(&["step", "time", "result"]).align(1, Align::Right);
         for s in &self.metrics.steps {
-            md += &format!(
-                "| {} | {} | {} |\n",
-                self.clean(&s.name).replace('|', "\\|"),
-                human(Duration::from_secs_f64(s.seconds)),
-                if s.ok { "ok" } else { "**failed**" }
-            );
+            let result = if s.ok { "ok" } else { "**failed**" };
+            steps.row([self.clean(&s.name), human(Duration::from_secs_f64(s.seconds)), result.to_owned()]);
         }
+        md += &steps.markdown();
         if !self.images.is_empty() {
-            md += "\n| image | platform | time | result | digest |\n| --- | --- | ---: | --- | --- |\n";
+            let mut images = Table::new(&["image", "platform", "time", "result", "digest"]).align(2, Align::Right);
             for i in &self.images {
-                md += &format!(
-                    "| {} | {} | {} | {} | {} |\n",
-                    i.image,
-                    i.platform,
+                images.row([
+                    i.image.clone(),
+                    i.platform.clone(),
                     minutes(i.seconds),
-                    if i.ok { "ok" } else { "**failed**" },
-                    i.digest.as_deref().map(|d| format!("`{d}`")).unwrap_or_default()
-                );
+                    if i.ok { "ok" } else { "**failed**" }.to_owned(),
+                    i.digest.as_deref().map(|d| format!("`{d}`")).unwrap_or_default(),
+                ]);
             }
+            md += "\n";
+            md += &images.markdown();
         }
         if !self.figures.is_empty() {
-            md += "\n| figure | value |\n| --- | ---: |\n";
+            let mut figures = Table::new(&["figure", "value"]).align(1, Align::Right);
             for (k, v) in &self.figures {
-                md += &format!("| {} | {v:.3} |\n", self.clean(k).replace('|', "\\|"));
+                figures.row([self.clean(k), format!("{v:.3}")]);
             }
+            md += "\n";
+            md += &figures.markdown();
         }
         md.push('\n');
         md
@@ -366,7 +366,7 @@ mod tests {
     fn json_is_written_on_failure_too() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/metrics.json");
-        let mut r = Report::new("docker extproc");
+        let mut r = RunReport::new("docker extproc");
         let _ = r.step("a", || Ok(()));
         let res: Result<()> = r.step("b", || anyhow::bail!("boom"));
         r.finish(&res, &MetricsTarget::File(path.clone()));
@@ -383,7 +383,7 @@ mod tests {
         let target = MetricsTarget::PerRun(dir.path().join("metrics"));
         let mut names = Vec::new();
         for cmd in ["docker extproc", "docker manifest extproc", "docker extproc", "e2e"] {
-            let mut r = Report::new(cmd);
+            let mut r = RunReport::new(cmd);
             let _ = r.step(format!("step of {cmd}"), || Ok(()));
             let path = r.write_json(&Ok(()), &target).unwrap().unwrap();
             names.push(path);
@@ -400,12 +400,12 @@ mod tests {
         assert_eq!(latest("latest.json"), Path::new(names[3].file_name().unwrap()));
         assert_eq!(latest("docker-extproc.latest.json"), Path::new(names[2].file_name().unwrap()));
         assert!(names[1].file_name().unwrap().to_str().unwrap().starts_with("docker-manifest-extproc-"));
-        assert!(Report::new("x").write_json(&Ok(()), &MetricsTarget::None).unwrap().is_none());
+        assert!(RunReport::new("x").write_json(&Ok(()), &MetricsTarget::None).unwrap().is_none());
     }
 
     #[test]
     fn secrets_and_control_characters_never_reach_the_outputs() {
-        let mut r = Report::new("docker extproc");
+        let mut r = RunReport::new("docker extproc");
         r.secrets = vec!["s3cret-token".into()];
         let res: Result<()> =
             r.step("build\n::error::forged", || anyhow::bail!("`docker build --build-arg T=s3cret-token` failed"));

@@ -16,7 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::{build_image, copy_sources, Env};
-use crate::{docker::argv, docker::report::Report, platform::Platform};
+use crate::{docker::argv, docker::report::RunReport, platform::Platform};
 
 /// What `docker exec` runs in the stack container: GET a URL, print the status
 /// on the first line and the body after it (0 and the error when unreachable).
@@ -33,9 +33,9 @@ except Exception as e:
 /// The formatting error planted for the precommit image (`rustfmt` rejects it).
 const PLANTED: (&str, &str) = ("candle-binding/src/error.rs", "\nfn  planted_by_xtask_e2e( ) {}\n");
 
-pub fn run(env: &Env<'_>, context: &Path, extproc_ref: &str, model: &Path, report: &mut Report) -> Result<()> {
+pub fn run(env: &Env<'_>, context: &Path, extproc_ref: &str, model: &Path, report: &mut RunReport) -> Result<()> {
     let host = Platform::host()?;
-    let pushed = |image: &str, from: &str, report: &mut Report| -> Result<String> {
+    let pushed = |image: &str, from: &str, report: &mut RunReport| -> Result<String> {
         let args = super::build_args(image, host, host, from);
         let b = build_image(env, context, image, host, args, false, report)?;
         eprintln!("e2e: {image} {host} built in {}", crate::docker::report::minutes(b.seconds));

@@ -29,9 +29,15 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
-    docker::{self, argv, engine::Docker, report::Report, Built},
+    docker::{
+        self, argv,
+        engine::{BuildxMode, Docker},
+        report::RunReport,
+        Built,
+    },
     flags, http,
     platform::Platform,
+    table::{Align, Table},
     Ctx,
 };
 
@@ -45,8 +51,8 @@ pub fn base_image(p: Platform) -> String {
 
 impl flags::E2e {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let mut report = Report::new("e2e");
-        let metrics_file = docker::report::metrics_path(ctx, self.metrics_file.as_deref());
+        let mut report = RunReport::new("e2e");
+        let metrics_file = docker::report::metrics_path(ctx, self.engine.metrics_file.as_deref());
         let mut started = services::Started::default();
         let res = e2e(ctx, &self, &mut report, &mut started);
         if !self.keep {
@@ -66,12 +72,12 @@ struct Env<'a> {
     secrets: Vec<String>,
 }
 
-fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services::Started) -> Result<()> {
+fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut services::Started) -> Result<()> {
     let host = Platform::host()?;
     let platforms = if opts.platform.is_empty() {
         vec![Platform::AMD64, Platform::ARM64]
     } else {
-        Platform::parse_list(&opts.platform)?
+        Platform::or_host(&opts.platform)?
     };
     if !opts.registry.starts_with("127.") && !opts.registry.starts_with("localhost:") {
         bail!("--registry must be a loopback address (127.x.x.x:PORT or localhost:PORT), not {}", opts.registry);
@@ -88,7 +94,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut Report, started: &mut services
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     // 1. engine
-    let docker = report.step("docker engine", || services::engine(opts.docker.as_deref(), &work, started))?;
+    let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
     let buildx = docker.has_buildx();
     eprintln!("e2e: docker CLI {} ({}), buildx: {buildx}", docker.name, docker.path.display());
 
@@ -197,7 +203,7 @@ fn build(
     p: Platform,
     host: Platform,
     no_cache: bool,
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Built> {
     build_image(env, context, "extproc", p, build_args("extproc", host, p, ""), no_cache, report)
 }
@@ -224,22 +230,22 @@ fn build_image(
     p: Platform,
     build_arg: Vec<String>,
     no_cache: bool,
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<Built> {
     let opts = flags::DockerBuild {
         image: Some(image.into()),
-        platform: vec![p.docker().into()],
+        platform: vec![p],
         push: true,
         no_cache,
         registry: Some(env.registry.clone()),
         network: Some("host".into()),
         context: Some(context.to_path_buf()),
-        docker: Some(env.docker.name.clone()),
+        engine: flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None },
         build_arg,
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
-        buildx: if env.buildx { "yes".into() } else { "no".into() },
-        cache: "none".into(),
+        buildx: if env.buildx { BuildxMode::Yes } else { BuildxMode::No },
+        cache: argv::CacheKind::None,
         ..Default::default()
     };
     let mut built = docker::build(env.ctx, &opts, report)?;
@@ -300,28 +306,22 @@ fn copy_sources(ctx: &Ctx, to: &Path, rev: Option<&str>) -> Result<()> {
             fs::remove_dir_all(to).with_context(|| format!("cannot clear {}", to.display()))?;
         }
         fs::create_dir_all(to)?;
-        let mut git = std::process::Command::new("git")
-            .args(["archive", "--format=tar", rev])
-            .current_dir(&ws.root)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .context("cannot run git archive")?;
-        let st = std::process::Command::new("tar")
-            .arg("-x")
-            .arg("-C")
-            .arg(to)
-            .stdin(git.stdout.take().expect("piped"))
-            .status()?;
-        ensure!(git.wait()?.success() && st.success(), "git archive {rev} | tar -x failed");
+        // A pipeline: duct runs both ends and fails if either does.
+        duct::cmd!("git", "archive", "--format=tar", rev)
+            .dir(&ws.root)
+            .pipe(duct::cmd!("tar", "-x", "-C", to))
+            .run()
+            .with_context(|| format!("git archive {rev} | tar -x failed"))?;
         eprintln!("e2e: sources of {rev} extracted to {}", to.display());
         return Ok(());
     }
-    let out = std::process::Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .current_dir(&ws.root)
-        .output()
-        .context("cannot run git ls-files")?;
-    ensure!(out.status.success(), "git ls-files failed in {}", ws.root.display());
+    let out = {
+        let _cd = ctx.sh.push_dir(&ws.root);
+        xshell::cmd!(ctx.sh, "git ls-files -z --cached --others --exclude-standard")
+            .quiet()
+            .output()
+            .with_context(|| format!("git ls-files failed in {}", ws.root.display()))?
+    };
     if to.exists() {
         fs::remove_dir_all(to).with_context(|| format!("cannot clear {}", to.display()))?;
     }
@@ -388,7 +388,7 @@ fn rebuilds(
     platforms: &[Platform],
     host: Platform,
     cold: &[Built],
-    report: &mut Report,
+    report: &mut RunReport,
 ) -> Result<()> {
     let mut rows = Vec::new();
     report.phase = Some("no change".into());
@@ -425,18 +425,18 @@ fn rebuilds(
         report.phase = Some("pull request".into());
         let opts = flags::DockerBuild {
             image: Some("extproc".into()),
-            platform: vec![host.docker().into()],
+            platform: vec![host],
             tag: vec!["e2e-pr".into()],
             load: true,
             pr: true,
             registry: Some(env.registry.clone()),
             network: Some("host".into()),
             context: Some(context.to_path_buf()),
-            docker: Some(env.docker.name.clone()),
+            engine: flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None },
             build_arg: build_args("extproc", host, host, ""),
             secret: env.secrets.clone(),
-            buildx: if env.buildx { "yes".into() } else { "no".into() },
-            cache: "none".into(),
+            buildx: if env.buildx { BuildxMode::Yes } else { BuildxMode::No },
+            cache: argv::CacheKind::None,
             ..Default::default()
         };
         let pr = docker::build(env.ctx, &opts, report)?.remove(0);
@@ -450,18 +450,20 @@ fn rebuilds(
         rows.push((host, "pull request", pr.seconds, cold[i].seconds, cook));
     }
     report.phase = None;
-    eprintln!("\n{:<13} {:<22} {:>10} {:>10} {:>7}  dependency cook", "platform", "rebuild", "time", "first", "ratio");
+    let mut table = Table::new(&["platform", "rebuild", "time", "first", "ratio", "dependency cook"]);
+    for i in 2..5 {
+        table = table.align(i, Align::Right);
+    }
     for (p, what, t, first, cook) in &rows {
         let ratio = t / first;
-        eprintln!(
-            "{:<13} {:<22} {:>10} {:>10} {:>6.1}%  {}",
-            p.docker(),
-            what,
+        table.row([
+            p.docker().to_owned(),
+            what.to_string(),
             crate::metrics::human(Duration::from_secs_f64(*t)),
             crate::metrics::human(Duration::from_secs_f64(*first)),
-            ratio * 100.0,
-            cook.describe()
-        );
+            format!("{:.1}%", ratio * 100.0),
+            cook.describe().to_string(),
+        ]);
         let key = format!("{} {} ratio", p.dir_name(), what.replace(' ', "-"));
         report.figure(key, ratio);
         report.figure(format!("{} {} seconds", p.dir_name(), what.replace(' ', "-")), *t);
@@ -477,6 +479,7 @@ fn rebuilds(
             }
         }
     }
+    eprint!("\n{}", table.render());
     for (i, &p) in platforms.iter().enumerate() {
         report.figure(format!("{} first-build seconds", p.dir_name()), cold[i].seconds);
         report.figure(

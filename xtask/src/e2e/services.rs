@@ -1,15 +1,19 @@
 //! What the e2e test needs around the build: a Docker engine,
 //! Debian base images and a registry. Each is reused when present; what this
 //! run starts it also stops (by its own process id).
+//!
+//! Processes: the engine and the registry are duct children (they outlive
+//! the step that starts them and must be stopped); the one-shot commands
+//! (debootstrap, tar, docker build) run with xshell.
 
 use std::{
     fs,
     path::Path,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
 
 use super::{http, SUITE};
 use crate::{docker::engine::Docker, platform::Platform};
@@ -17,27 +21,35 @@ use crate::{docker::engine::Docker, platform::Platform};
 /// Processes this run started.
 #[derive(Default)]
 pub struct Started {
-    children: Vec<(String, Child)>,
+    children: Vec<(String, duct::Handle)>,
 }
 
 impl Started {
-    /// SIGTERM each child we started, newest first, and wait for it.
+    /// Start `what` in the background, its output appended to `log`.
+    fn spawn(&mut self, what: &str, cmd: duct::Expression, log: &Path) -> Result<()> {
+        let file = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let handle = cmd
+            .stdin_null()
+            .stdout_file(file.try_clone()?)
+            .stderr_file(file)
+            .unchecked()
+            .start()
+            .with_context(|| format!("cannot start {what}"))?;
+        self.children.push((what.to_owned(), handle));
+        Ok(())
+    }
+
+    /// SIGTERM each child we started, newest first, and wait for it (30 s,
+    /// then SIGKILL): dockerd shuts its containers down on SIGTERM.
     pub fn stop(&mut self) {
-        while let Some((what, mut child)) = self.children.pop() {
-            let pid = child.id().to_string();
-            eprintln!("e2e: stopping {what} (pid {pid})");
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let start = Instant::now();
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    _ if start.elapsed() > Duration::from_secs(30) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    _ => std::thread::sleep(Duration::from_millis(200)),
-                }
+        while let Some((what, child)) = self.children.pop() {
+            for pid in child.pids() {
+                eprintln!("e2e: stopping {what} (pid {pid})");
+                let _ = duct::cmd!("kill", "-TERM", pid.to_string()).unchecked().run();
+            }
+            if !matches!(child.wait_timeout(Duration::from_secs(30)), Ok(Some(_))) {
+                let _ = child.kill();
+                let _ = child.wait();
             }
         }
     }
@@ -45,17 +57,13 @@ impl Started {
 
 /// A docker CLI that can build here, and an engine that answers (started if needed).
 pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<Docker> {
-    let candidates: Vec<String> = match (flag, std::env::var("DOCKER").ok().filter(|s| !s.is_empty())) {
-        (Some(f), _) => vec![f.to_owned()],
-        (None, Some(env)) => vec![env],
-        (None, None) => vec!["docker".into(), "/usr/bin/docker".into()],
-    };
+    let candidates = crate::docker::engine::candidates(flag);
     let mut tried = Vec::new();
     let docker = candidates
         .iter()
         .filter_map(|c| Docker::find(c).ok())
         .find(|d| {
-            let ok = d.buildx_mode("auto").is_ok();
+            let ok = d.buildx_mode(crate::docker::engine::BuildxMode::Auto).is_ok();
             tried.push(format!("{} ({})", d.name, d.client_version().unwrap_or_default()));
             ok
         })
@@ -73,16 +81,8 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
     }
     let dockerd = which::which("dockerd")
         .context("the Docker engine is not running and dockerd is not installed (apt-get install docker.io)")?;
-    let log = fs::File::create(work.join("dockerd.log"))?;
     eprintln!("e2e: starting dockerd --bridge=none --iptables=false (log: {})", work.join("dockerd.log").display());
-    let child = Command::new(dockerd)
-        .args(["--bridge=none", "--iptables=false"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("cannot start dockerd")?;
-    started.children.push(("dockerd".into(), child));
+    started.spawn("dockerd", duct::cmd!(dockerd, "--bridge=none", "--iptables=false"), &work.join("dockerd.log"))?;
     let start = Instant::now();
     loop {
         match docker.check_engine() {
@@ -161,13 +161,11 @@ pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Resul
     }
     fs::create_dir_all(&ctxdir)?;
     eprintln!("e2e: debootstrap --variant=minbase --arch={arch} {SUITE} from {main}");
-    let st = Command::new("debootstrap")
-        .args(["--variant=minbase", &format!("--arch={arch}"), SUITE])
-        .arg(&rootfs)
-        .arg(&main)
-        .stdin(Stdio::null())
-        .status()?;
-    ensure!(st.success(), "debootstrap for {arch} failed");
+    let sh = Shell::new()?;
+    cmd!(sh, "debootstrap --variant=minbase --arch={arch} {SUITE} {rootfs} {main}")
+        .quiet()
+        .run()
+        .with_context(|| format!("debootstrap for {arch} failed"))?;
     fs::write(
         rootfs.join("etc/apt/sources.list"),
         format!("deb {main} {SUITE} main\ndeb {main} {SUITE}-updates main\ndeb {security} {SUITE}-security main\n"),
@@ -181,17 +179,18 @@ pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Resul
         }
     }
     let tar = ctxdir.join("rootfs.tar");
-    let st = Command::new("tar").arg("-C").arg(&rootfs).args(["-cf"]).arg(&tar).arg(".").status()?;
-    ensure!(st.success(), "tar of {} failed", rootfs.display());
+    cmd!(sh, "tar -C {rootfs} -cf {tar} .")
+        .quiet()
+        .run()
+        .with_context(|| format!("tar of {} failed", rootfs.display()))?;
     fs::write(ctxdir.join("Dockerfile"), "FROM scratch\nADD rootfs.tar /\nCMD [\"bash\"]\n")?;
-    let mut cmd = Command::new(&docker.path);
-    if docker.has_buildx() {
-        cmd.args(["buildx", "build", "--load"]);
-    } else {
-        cmd.env("DOCKER_BUILDKIT", "1").arg("build");
-    }
-    let st = cmd.args(["--platform", p.docker(), "--tag", tag]).arg(&ctxdir).stdin(Stdio::null()).status()?;
-    ensure!(st.success(), "building {tag} from the rootfs failed");
+    let (docker_path, platform) = (&docker.path, p.docker());
+    let build: &[&str] = if docker.has_buildx() { &["buildx", "build", "--load"] } else { &["build"] };
+    cmd!(sh, "{docker_path} {build...} --platform {platform} --tag {tag} {ctxdir}")
+        .env("DOCKER_BUILDKIT", "1")
+        .quiet()
+        .run()
+        .with_context(|| format!("building {tag} from the rootfs failed"))?;
     fs::remove_dir_all(&rootfs).ok();
     fs::remove_dir_all(&ctxdir).ok();
     Ok(())
@@ -217,16 +216,7 @@ pub fn registry(addr: &str, work: &Path, started: &mut Started) -> Result<()> {
             storage.display()
         ),
     )?;
-    let log = fs::File::create(work.join("registry.log"))?;
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("cannot start docker-registry")?;
-    started.children.push(("docker-registry".into(), child));
+    started.spawn("docker-registry", duct::cmd!(bin, "serve", &config), &work.join("registry.log"))?;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         if matches!(http::request("GET", addr, "/v2/", None), Ok((200, _))) {

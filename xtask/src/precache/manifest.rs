@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Context, Result};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
-use super::skeleton::{LocalPackage, TargetInfo, TargetKind};
+use super::package::{LocalPackage, TargetInfo, TargetKind};
 
 /// The version every masked workspace package gets in the skeleton.
 pub const MASKED_VERSION: &str = "0.0.1";

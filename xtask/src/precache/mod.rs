@@ -14,6 +14,7 @@
 pub mod cook;
 pub mod lock;
 pub mod manifest;
+pub mod package;
 pub mod skeleton;
 
 use std::{
