@@ -269,7 +269,7 @@ fn check(ctx: &Ctx, need: Need) -> Result<String> {
         Need::Docker => crate::docker::engine::Docker::find(&crate::docker::engine::choose(None))
             .and_then(|d| d.check_engine())
             .map(|v| format!("engine {v}")),
-        Need::Buildx => version_of(sh, &docker(), &["buildx", "version"]),
+        Need::Buildx => check_buildx(sh, &docker()),
         Need::Pip => version_of(sh, Path::new("pip3"), &["--version"])
             .or_else(|_| version_of(sh, Path::new("python3"), &["-m", "pip", "--version"])),
         Need::HfCli => check_hf_cli(sh),
@@ -288,6 +288,32 @@ fn check(ctx: &Ctx, need: Need) -> Result<String> {
         Need::Lint(_) | Need::Node | Need::PythonVenv | Need::Git => {
             bail!("lint tools are checked by `cargo xtask lint`")
         }
+    }
+}
+
+/// buildx >= `BUILDX_MIN`, and a Docker engine >= 24 (the one that answers,
+/// else the installed `dockerd`): with the containerd image store its docker
+/// driver exports caches and attestations.
+fn check_buildx(sh: &Shell, docker: &Path) -> Result<String> {
+    let out = version_of(sh, docker, &["buildx", "version"])?;
+    let buildx = crate::docker::engine::check_buildx_version(&out)?;
+    let server = version_of(sh, docker, &["version", "--format", "{{.Server.Version}}"])
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| (v, "engine"));
+    let engine = match server {
+        Some(found) => Some(found),
+        None => version_of(sh, Path::new("dockerd"), &["--version"])
+            .ok()
+            .and_then(|l| l.split_whitespace().nth(2).map(|v| (v.trim_end_matches(',').to_owned(), "dockerd"))),
+    };
+    match engine {
+        Some((v, what)) if crate::docker::engine::major(&v) >= 24 => Ok(format!("buildx {buildx}, {what} {v}")),
+        Some((v, what)) => bail!(
+            "buildx {buildx}, but {what} {v} < 24: its docker driver exports no cache or attestations \
+             (`cargo xtask doctor --fix` installs a newer engine)"
+        ),
+        None => Ok(format!("buildx {buildx} (no local engine to check)")),
     }
 }
 

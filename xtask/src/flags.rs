@@ -54,6 +54,8 @@ pub enum Cmd {
     Doctor(Doctor),
     /// Make foreign platforms' programs runnable here: mount binfmt_misc, register qemu's handlers (flag F), run a test program.
     Binfmt(Binfmt),
+    /// Install packages of a newer Debian release (e.g. trixie's docker-buildx) on Debian 12 through a sources list of their own.
+    AptBackport(AptBackport),
     /// Dependency pre-caching: `prepare` a skeleton, `cook` its dependencies.
     Precache(Precache),
     /// Remove every workspace crate's build artifacts, keeping dependencies.
@@ -254,6 +256,19 @@ pub struct Binfmt {
     /// Foreign platforms whose handlers to register (default: every supported foreign platform).
     #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
     pub platform: Vec<Platform>,
+}
+
+#[derive(Debug, Args)]
+pub struct AptBackport {
+    /// The Debian suite the packages come from (the machine's own sources stay as they are).
+    #[arg(long, value_parser = crate::install::parse_suite)]
+    pub suite: String,
+    /// Print the plan, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The packages, installed in this order with `dpkg -i` (their dependencies must be installed).
+    #[arg(required = true, value_parser = crate::install::parse_package)]
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -136,7 +136,7 @@ impl Need {
             Need::Go => "go >= 1.19".into(),
             Need::HostCc => "C compiler (cc)".into(),
             Need::Docker => "docker engine".into(),
-            Need::Buildx => "docker buildx".into(),
+            Need::Buildx => "docker buildx >= 0.12, engine >= 24".into(),
             Need::Qemu(p) => format!("qemu binfmt {}", qemu_name(*p)),
             Need::QemuUser(p) => format!("qemu-user {}", qemu_name(*p)),
             Need::Pip => "pip".into(),
@@ -167,6 +167,10 @@ impl Need {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PkgManager {
     Apt,
+    /// apt on Debian 12 (bookworm), which lacks buildx and a Docker engine
+    /// with the containerd image store: those come from Debian 13 (see
+    /// [`backport`]), everything else as with `Apt`.
+    AptDebian12,
     Dnf,
     /// dnf on CentOS Stream, Rocky or AlmaLinux: EPEL (and CRB, which EPEL
     /// needs) are enabled first; qemu-user, ShellCheck, yamllint and
@@ -223,7 +227,12 @@ pub fn row(need: Need) -> Row {
             "https://docs.docker.com/engine/install/; then start the engine (`systemctl start docker`, or `dockerd` \
              where no systemd runs; `cargo xtask e2e` starts its own)",
         ),
-        Need::Buildx => r(&[], &["docker-buildx"], "https://docs.docker.com/build/install-buildx/"),
+        // Debian 13's docker.io ships no CLI (docker-cli does); Debian 12: see `backport`.
+        Need::Buildx => r(
+            &["docker.io", "docker-cli", "docker-buildx"],
+            &["moby-engine", "docker-buildx"],
+            "https://docs.docker.com/build/install-buildx/ (buildx >= 0.12, Docker engine >= 24)",
+        ),
         Need::QemuUser(_) => r(
             &["qemu-user-static", "binfmt-support"],
             &["qemu-user-static"],
@@ -262,11 +271,43 @@ pub fn row(need: Need) -> Row {
     }
 }
 
-/// The distro packages that provide `need` (empty: none, install otherwise).
+/// Packages of a newer Debian release installed on Debian 12 with apt
+/// through a sources list of their own (`cargo xtask apt-backport`), never
+/// by switching the machine to that release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backport {
+    /// The Debian suite they come from.
+    pub suite: &'static str,
+    /// Installed in this order (docker-cli `Breaks` the docker.io it replaces).
+    pub packages: &'static [&'static str],
+    /// Their dependencies, installed from Debian 12 first.
+    pub deps: &'static [&'static str],
+}
+
+/// What Debian 12 takes from Debian 13: buildx (0.13.1) and a Docker engine
+/// (26.1.5) whose docker driver exports caches and attestations with the
+/// containerd image store. Each package needs only libc6 >= 2.34 and
+/// Debian 12's own containerd, runc and tini.
+pub fn backport(need: Need, pm: PkgManager) -> Option<Backport> {
+    match (need, pm) {
+        (Need::Buildx, PkgManager::AptDebian12) => Some(Backport {
+            suite: "trixie",
+            packages: &["docker.io", "docker-cli", "docker-buildx"],
+            deps: &["containerd", "runc", "tini", "iptables", "adduser"],
+        }),
+        _ => None,
+    }
+}
+
+/// The distro packages that provide `need` (empty: none, install otherwise);
+/// for a [`backport`], its dependencies from the distro itself.
 pub fn packages(need: &Need, pm: PkgManager) -> Vec<&'static str> {
+    if let Some(b) = backport(*need, pm) {
+        return b.deps.to_vec();
+    }
     let r = row(*need);
     match pm {
-        PkgManager::Apt => r.apt.to_vec(),
+        PkgManager::Apt | PkgManager::AptDebian12 => r.apt.to_vec(),
         PkgManager::Dnf | PkgManager::DnfEl => r.dnf.to_vec(),
     }
 }
@@ -394,7 +435,7 @@ pub fn fix_plan(
     let mut plan = Vec::new();
     if let (false, Some(pm)) = (pkgs.is_empty(), pm) {
         match pm {
-            PkgManager::Apt => {
+            PkgManager::Apt | PkgManager::AptDebian12 => {
                 for a in foreign_arches(&pkgs, host) {
                     plan.push(argv(&["dpkg", "--add-architecture", &a]));
                 }
@@ -411,6 +452,17 @@ pub fn fix_plan(
                 let mut install = argv(&["dnf", "install", "-y"]);
                 install.extend(pkgs.iter().map(|s| s.to_string()));
                 plan.push(install);
+            }
+        }
+    }
+    if let Some(pm) = pm {
+        let mut done: Vec<Backport> = Vec::new();
+        for b in missing.iter().filter_map(|n| backport(*n, pm)) {
+            if !done.contains(&b) {
+                let mut step = argv(&[xtask, "apt-backport", "--suite", b.suite]);
+                step.extend(b.packages.iter().map(|p| p.to_string()));
+                plan.push(step);
+                done.push(b);
             }
         }
     }
@@ -480,13 +532,91 @@ pub const HF_CLI_PIP: &str = "huggingface_hub>=0.34,<3";
 /// The package manager of this machine, if xtask knows it (apt-get, then dnf).
 pub fn package_manager() -> Option<PkgManager> {
     if crate::sys::tool_exists("apt-get") {
-        Some(PkgManager::Apt)
+        let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        Some(if is_debian_12(&os_release) { PkgManager::AptDebian12 } else { PkgManager::Apt })
     } else if crate::sys::tool_exists("dnf") {
         let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
         Some(if has_epel(&os_release) { PkgManager::DnfEl } else { PkgManager::Dnf })
     } else {
         None
     }
+}
+
+/// `--suite`: a Debian suite or codename (`trixie`, `testing`, `bookworm-backports`).
+pub fn parse_suite(s: &str) -> Result<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 40
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        bail!("`{}` is not a Debian suite (e.g. trixie, testing, bookworm-backports)", s.escape_debug());
+    }
+    Ok(s.to_owned())
+}
+
+/// A Debian package name (policy 5.6.1: lowercase letters, digits, `+ - .`,
+/// at least two characters, starting alphanumeric).
+pub fn parse_package(s: &str) -> Result<String> {
+    let ok = s.len() >= 2
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if !ok {
+        bail!("`{}` is not a Debian package name", s.escape_debug());
+    }
+    Ok(s.to_owned())
+}
+
+/// Whether `/etc/os-release` is Debian 12 (bookworm) itself (not a derivative).
+pub fn is_debian_12(os_release: &str) -> bool {
+    let field = |k: &str| {
+        os_release
+            .lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+            .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+    };
+    field("ID").as_deref() == Some("debian") && field("VERSION_CODENAME").as_deref() == Some("bookworm")
+}
+
+/// The Debian mirrors apt uses here: (main archive, security archive).
+pub fn apt_mirrors() -> (String, String) {
+    let mut texts = Vec::new();
+    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(t);
+    }
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if ext == "sources" || ext == "list" {
+                texts.push(std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    mirrors_from(&texts.join("\n"))
+}
+
+/// Pure part of [`apt_mirrors`]: URIs ending in `/debian` and `/debian-security`.
+pub fn mirrors_from(text: &str) -> (String, String) {
+    let mut main = None;
+    let mut security = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+        for word in line.split_whitespace() {
+            if !(word.starts_with("http://") || word.starts_with("https://")) {
+                continue;
+            }
+            let w = word.trim_end_matches('/');
+            if w.ends_with("/debian-security") {
+                security.get_or_insert_with(|| w.to_owned());
+            } else if w.ends_with("/debian") {
+                main.get_or_insert_with(|| w.to_owned());
+            }
+        }
+    }
+    (
+        main.unwrap_or_else(|| "http://deb.debian.org/debian".into()),
+        security.unwrap_or_else(|| "http://deb.debian.org/debian-security".into()),
+    )
 }
 
 /// Whether `/etc/os-release` names an Enterprise Linux whose own repositories
@@ -621,6 +751,67 @@ mod tests {
                 assert!(!install_hint(&need, AMD).contains("see the project README"), "{need:?}");
             }
         }
+    }
+
+    #[test]
+    fn suites_and_package_names_are_checked() {
+        assert_eq!(parse_suite("trixie").unwrap(), "trixie");
+        assert!(parse_suite("bookworm-backports").is_ok());
+        for bad in ["", "Trixie", "../x", "trixie main", "a\nb"] {
+            assert!(parse_suite(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_package("docker.io").is_ok() && parse_package("libstdc++6").is_ok());
+        for bad in ["", "a", "-rf", "Docker", "x y", "docker.io/"] {
+            assert!(parse_package(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn debian_12_takes_buildx_and_the_engine_from_debian_13() {
+        let bookworm = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_CODENAME=bookworm\n";
+        assert!(is_debian_12(bookworm));
+        assert!(!is_debian_12("ID=debian\nVERSION_CODENAME=trixie\n"));
+        assert!(!is_debian_12("ID=ubuntu\nVERSION_CODENAME=bookworm\n"));
+        let plan =
+            fix_plan(&[Need::Buildx, Need::Go], Some(PkgManager::AptDebian12), AMD, &no_rustup(), "xtask").unwrap();
+        assert_eq!(
+            plan,
+            [
+                s(&["apt-get", "update"]),
+                s(&[
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    "containerd",
+                    "runc",
+                    "tini",
+                    "iptables",
+                    "adduser",
+                    "golang-go"
+                ]),
+                s(&["xtask", "apt-backport", "--suite", "trixie", "docker.io", "docker-cli", "docker-buildx"]),
+            ]
+        );
+        // Debian 13 and Ubuntu have the packages themselves.
+        let plan = fix_plan(&[Need::Buildx], Some(PkgManager::Apt), AMD, &no_rustup(), "xtask").unwrap();
+        assert_eq!(
+            plan[1],
+            s(&["apt-get", "install", "-y", "--no-install-recommends", "docker.io", "docker-cli", "docker-buildx"])
+        );
+        assert_eq!(plan.len(), 2);
+        // Other needs on Debian 12: its own packages.
+        assert_eq!(packages(&Need::Go, PkgManager::AptDebian12), ["golang-go"]);
+        let deb822 = "Types: deb\n# http://snapshot.debian.org/archive/debian/2025\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nURIs: http://mirror.example/debian-security/\n";
+        assert_eq!(
+            mirrors_from(deb822),
+            ("http://deb.debian.org/debian".into(), "http://mirror.example/debian-security".into())
+        );
+        let (main, security) = mirrors_from("deb http://m.example/debian/ bookworm main\n");
+        assert_eq!(
+            (main.as_str(), security.as_str()),
+            ("http://m.example/debian", "http://deb.debian.org/debian-security")
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `metrics`: timing of steps, printed as a table;
 //! - one module per command (`codegen`, `model`, `test`, ...).
 
+mod apt_backport;
 mod archive;
 mod bench;
 mod binfmt;
@@ -84,6 +85,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Dist(cmd) => cmd.run(&ctx),
         Cmd::Doctor(cmd) => cmd.run(&ctx),
         Cmd::Binfmt(cmd) => cmd.run(),
+        Cmd::AptBackport(cmd) => cmd.run(),
         Cmd::Precache(cmd) => cmd.run(&ctx),
         Cmd::CleanStale(cmd) => cmd.run(&ctx),
         Cmd::Bench(cmd) => cmd.run(&ctx),

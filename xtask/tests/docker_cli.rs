@@ -377,7 +377,9 @@ fn images_built_from_ours_get_their_base_from_the_registry() {
 }
 
 /// A fake docker CLI: records each call (one line, arguments joined by
-/// spaces) in `calls`, answers the probes like docker 28 with buildx, and
+/// spaces) in `calls`, answers the probes like docker 28 with buildx (its
+/// builder: `FAKE_DRIVER`, default docker-container; `FAKE_CONTAINERD_STORE`;
+/// `FAKE_BUILDX_VERSION`), and
 /// fails `buildx build` when `FAKE_DOCKER_FAIL` is set, printing it.
 struct FakeDocker {
     dir: tempfile::TempDir,
@@ -391,7 +393,11 @@ impl FakeDocker {
 printf '%s\n' "$*" >> '{log}'
 case "$1 $2" in
   "version --format") echo 28.0.0 ;;
-  "buildx version") echo "github.com/docker/buildx v0.20.0" ;;
+  "buildx version") echo "github.com/docker/buildx ${{FAKE_BUILDX_VERSION:-v0.20.0}} 1234567" ;;
+  "buildx inspect") printf 'Name:   default\nDriver: %s\n' "${{FAKE_DRIVER:-docker-container}}" ;;
+  "info --format")
+    if [ -n "$FAKE_CONTAINERD_STORE" ]; then echo '[["driver-type","io.containerd.snapshotter.v1"]]';
+    else echo '[["Backing Filesystem","extfs"]]'; fi ;;
   "buildx build")
     if [ -n "$FAKE_DOCKER_FAIL" ]; then echo "ERROR: failed to solve: $FAKE_DOCKER_FAIL" >&2; exit 1; fi ;;
   "buildx imagetools")
@@ -834,4 +840,62 @@ fn ci_free_disk_refuses_outside_github_runners() {
     let o = xtask(&["ci", "free-disk", "--dry-run"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("free on /:") && stderr(&o).contains("nothing removed"), "{}", stderr(&o));
+}
+
+/// The local docker driver: without the containerd store a cache export is
+/// one error naming the fix; with it, a push goes by a temporary tag (said
+/// in one line) and the digest still comes from the metadata file; a buildx
+/// too old is one error naming the fix. Nothing is silently dropped.
+#[test]
+fn the_local_docker_driver_says_what_it_cannot_do() {
+    let fake = FakeDocker::new();
+    let target = tempfile::tempdir().unwrap();
+    let d = fake.bin();
+    let cache = ["docker", "extproc", "--platform", "linux/amd64", "--load", "--cache", "local", "--docker", &d];
+    let o = xtask_in(target.path(), &cache, &[("FAKE_DRIVER", "docker")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the buildx `docker` driver exports no cache") && err.contains("containerd-snapshotter"),
+        "{err}"
+    );
+    assert!(!fake.calls().iter().any(|c| c.starts_with("buildx build")), "{:?}", fake.calls());
+
+    let meta = target.path().join("meta.json");
+    std::fs::write(
+        &meta,
+        r#"{"containerimage.digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001"}"#,
+    )
+    .unwrap();
+    let push = [
+        "docker",
+        "extproc",
+        "--platform",
+        "linux/arm64",
+        "--push",
+        "--registry",
+        "127.0.0.1:5000",
+        "--metadata-file",
+        meta.to_str().unwrap(),
+        "--docker",
+        &d,
+    ];
+    let env = [("FAKE_DRIVER", "docker"), ("FAKE_CONTAINERD_STORE", "1")];
+    let o = xtask_in(target.path(), &push, &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("cannot push by digest").count(), 1, "{err}");
+    let build = fake.calls().into_iter().find(|c| c.starts_with("buildx build")).unwrap();
+    assert!(build.contains("--output type=image,name=127.0.0.1:5000/extproc:xtask-linux-arm64,push=true"), "{build}");
+    assert!(build.contains("--provenance=mode=max") && !build.contains("push-by-digest"), "{build}");
+    assert!(
+        err.contains(
+            "pushed 127.0.0.1:5000/extproc@sha256:0000000000000000000000000000000000000000000000000000000000000001"
+        ),
+        "{err}"
+    );
+
+    let o = xtask_in(target.path(), &cache, &[("FAKE_BUILDX_VERSION", "v0.10.4")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("buildx 0.10.4 is too old"), "{}", stderr(&o));
 }

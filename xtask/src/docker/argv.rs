@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use super::{
     dockerfile::DeclaredArgs,
@@ -152,6 +152,47 @@ pub enum CacheKind {
     Local,
 }
 
+impl CacheKind {
+    /// As on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheKind::None => "none",
+            CacheKind::Gha => "gha",
+            CacheKind::Registry => "registry",
+            CacheKind::Local => "local",
+        }
+    }
+}
+
+/// What a buildx builder can do that CI's builder (docker-container) does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub driver: String,
+    /// `--output type=image,push-by-digest=true`: every driver but `docker`
+    /// (buildx `build/opt.go`: "push-by-digest is currently not implemented
+    /// for docker driver").
+    pub push_by_digest: bool,
+    /// Cache export (`--cache-to`) and attestations (`--provenance`): the
+    /// `docker` driver only with the containerd image store.
+    pub exports: bool,
+}
+
+impl Capabilities {
+    /// CI's builder (docker-container), what a dry run plans with.
+    pub fn full() -> Capabilities {
+        Capabilities { driver: "docker-container".into(), push_by_digest: true, exports: true }
+    }
+
+    pub fn of(driver: &str, containerd_store: bool) -> Capabilities {
+        let docker = driver == "docker";
+        Capabilities { driver: driver.to_owned(), push_by_digest: !docker, exports: !docker || containerd_store }
+    }
+}
+
+/// The one fix for an engine without the containerd image store.
+pub const CONTAINERD_STORE_FIX: &str = "turn on the containerd image store (Docker >= 24): \
+     `{\"features\":{\"containerd-snapshotter\":true}}` in /etc/docker/daemon.json, then restart dockerd";
+
 /// Everything a build depends on, already parsed.
 #[derive(Debug, Clone)]
 pub struct BuildRequest<'a> {
@@ -180,6 +221,8 @@ pub struct BuildRequest<'a> {
     pub labels: Vec<(String, String)>,
     /// Manifest annotations (`--annotation K=V`, buildx only).
     pub annotations: Vec<(String, String)>,
+    /// What the buildx builder can do (CI's docker-container builder: all).
+    pub caps: Capabilities,
 }
 
 impl<'a> BuildRequest<'a> {
@@ -207,6 +250,7 @@ impl<'a> BuildRequest<'a> {
             context: ".".into(),
             labels: vec![],
             annotations: vec![],
+            caps: Capabilities::full(),
         }
     }
 }
@@ -431,7 +475,7 @@ pub fn plan_build(
                 argv.extend(["--annotation".into(), format!("{k}={v}")]);
             }
         } else if !req.annotations.is_empty() {
-            drop_note("--annotation needs buildx; the image carries its labels only".into());
+            drop_note("no buildx: --annotation needs buildx; the image carries its labels only".into());
         }
         let local_dir = if req.cache_dir_exact {
             req.cache_dir.clone()
@@ -464,6 +508,14 @@ pub fn plan_build(
         let mut push_cmd = None;
         let mut pushed_ref = None;
         if buildx {
+            if req.cache != CacheKind::None && !req.caps.exports {
+                bail!(
+                    "--cache {}: the buildx `{}` driver exports no cache from this engine; {} (or build with --cache none)",
+                    req.cache.name(),
+                    req.caps.driver,
+                    CONTAINERD_STORE_FIX
+                );
+            }
             for from in from {
                 argv.extend(["--cache-from".into(), from]);
             }
@@ -471,11 +523,29 @@ pub fn plan_build(
                 argv.extend(["--cache-to".into(), to]);
             }
             if req.push {
-                argv.extend([
-                    "--output".into(),
-                    format!("type=image,name={name},push-by-digest=true,name-canonical=true,push=true"),
-                ]);
-                argv.push("--provenance=mode=max".into());
+                let output = if req.caps.push_by_digest {
+                    format!("type=image,name={name},push-by-digest=true,name-canonical=true,push=true")
+                } else {
+                    // The nearest equivalent: a temporary tag per platform; the
+                    // digest comes from --metadata-file all the same.
+                    let r = format!("{name}:xtask-{}-{}", p.os(), p.goarch());
+                    drop_note(format!(
+                        "the buildx `{}` driver cannot push by digest (CI's docker-container driver does): \
+                         pushing the tag {name}:xtask-<os>-<arch> and taking the digest from --metadata-file",
+                        req.caps.driver
+                    ));
+                    format!("type=image,name={r},push=true")
+                };
+                argv.extend(["--output".into(), output]);
+                if req.caps.exports {
+                    argv.push("--provenance=mode=max".into());
+                } else {
+                    drop_note(format!(
+                        "the buildx `{}` driver attaches no provenance on this engine ({}): none is attached",
+                        req.caps.driver, CONTAINERD_STORE_FIX
+                    ));
+                    argv.push("--provenance=false".into());
+                }
             } else {
                 if req.load {
                     argv.push("--load".into());
@@ -491,28 +561,23 @@ pub fn plan_build(
         } else {
             if req.cache != CacheKind::None {
                 drop_note(format!(
-                    "--cache {}: cache import/export needs buildx; building with the engine's local cache only",
-                    match req.cache {
-                        CacheKind::Gha => "gha",
-                        CacheKind::Registry => "registry",
-                        CacheKind::Local => "local",
-                        CacheKind::None => "none",
-                    }
+                    "no buildx: --cache {}: cache import/export needs buildx; building with the engine's local cache only",
+                    req.cache.name()
                 ));
             }
             let mut tags = loaded.clone();
             if req.push {
                 let r = format!("{name}:xtask-{}-{}", p.os(), p.goarch());
                 drop_note(format!(
-                    "push-by-digest needs buildx; pushing the tag {name}:xtask-<os>-<arch> and reading its digest"
+                    "no buildx: push-by-digest needs buildx; pushing the tag {name}:xtask-<os>-<arch> and reading its digest"
                 ));
-                drop_note("provenance attestations need buildx; none are attached".into());
+                drop_note("no buildx: provenance attestations need buildx; none are attached".into());
                 tags.push(r.clone());
                 push_cmd = Some(Command::new(vec![req.docker.clone(), "push".into(), r.clone()]));
                 pushed_ref = Some(r);
             }
             if metadata_file.is_some() {
-                drop_note("--metadata-file needs buildx; xtask writes it from `docker inspect`".into());
+                drop_note("no buildx: --metadata-file needs buildx; xtask writes it from `docker inspect`".into());
             }
             for t in &tags {
                 argv.extend(["--tag".into(), t.clone()]);
@@ -616,9 +681,9 @@ pub fn plan_manifest_annotated(
         create,
         inspect: Command::new(inspect),
         dropped: std::iter::once(s(
-            "imagetools needs buildx; using `docker manifest` (sources must not carry attestations)",
+            "no buildx: imagetools needs buildx; using `docker manifest` (sources must not carry attestations)",
         ))
-        .chain((!annotations.is_empty()).then(|| s("index annotations need buildx; the index has none")))
+        .chain((!annotations.is_empty()).then(|| s("no buildx: index annotations need buildx; the index has none")))
         .collect(),
     })
 }
@@ -660,6 +725,37 @@ pub fn index_platforms(raw: &str) -> Result<Vec<String>> {
             s = format!("{s}/{variant}");
         }
         out.push(s);
+    }
+    Ok(out)
+}
+
+/// The attestation manifests of an OCI index, as (the image manifest they
+/// describe, their own digest): entries annotated
+/// `vnd.docker.reference.type: attestation-manifest`. An attestation whose
+/// subject is not an image of the same index is an error.
+pub fn index_attestations(raw: &str) -> Result<Vec<(String, String)>> {
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| anyhow::anyhow!("the registry's manifest is not JSON: {e}"))?;
+    let Some(list) = v.get("manifests").and_then(|m| m.as_array()) else {
+        bail!("not a multi-platform manifest list (no `manifests`)");
+    };
+    let digest = |m: &serde_json::Value| m.get("digest").and_then(|d| d.as_str()).unwrap_or("").to_owned();
+    let annotation = |m: &serde_json::Value, k: &str| {
+        m.get("annotations").and_then(|a| a.get(k)).and_then(|x| x.as_str()).map(str::to_owned)
+    };
+    let mut out = Vec::new();
+    for m in list {
+        if annotation(m, "vnd.docker.reference.type").as_deref() != Some("attestation-manifest") {
+            continue;
+        }
+        let own = digest(m);
+        let subject = annotation(m, "vnd.docker.reference.digest")
+            .with_context(|| format!("attestation {own} names no vnd.docker.reference.digest"))?;
+        let is_image = list.iter().any(|i| {
+            digest(i) == subject && annotation(i, "vnd.docker.reference.type").is_none() && i.get("platform").is_some()
+        });
+        ensure!(is_image, "attestation {own} describes {subject}, which is not an image of this index");
+        out.push((subject, own));
     }
     Ok(out)
 }

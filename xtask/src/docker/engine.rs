@@ -14,7 +14,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::argv::Command;
+use super::argv::{Capabilities, Command};
 
 /// `--buildx`: whether to build with buildx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -93,6 +93,52 @@ impl Docker {
     /// Whether `docker buildx version` works.
     pub fn has_buildx(&self) -> bool {
         self.output(&["buildx", "version"]).map(|o| o.status.success()).unwrap_or(false)
+    }
+
+    /// `docker buildx version`, checked against [`BUILDX_MIN`]: the buildx
+    /// version (`0.13.1`), or one error naming the fix.
+    pub fn buildx_version(&self) -> Result<String> {
+        let out = self.output(&["buildx", "version"])?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            bail!(
+                "`{} buildx version` fails ({}): install buildx >= {}.{} (`cargo xtask doctor --fix`, \
+                 or https://docs.docker.com/build/install-buildx/)",
+                self.name,
+                first_line(&String::from_utf8_lossy(&out.stderr)),
+                BUILDX_MIN.0,
+                BUILDX_MIN.1
+            );
+        }
+        check_buildx_version(&text)
+    }
+
+    /// The driver of the current buildx builder (`docker`, `docker-container`, …).
+    pub fn buildx_driver(&self) -> Result<String> {
+        let out = self.output(&["buildx", "inspect"])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!("`{} buildx inspect` failed: {}", self.name, first_line(&String::from_utf8_lossy(&out.stderr)));
+        }
+        parse_driver(&text).with_context(|| format!("`{} buildx inspect` names no driver", self.name))
+    }
+
+    /// Whether the engine keeps its images in containerd (the containerd
+    /// image store, Docker >= 24 with `containerd-snapshotter`).
+    pub fn containerd_store(&self) -> Result<bool> {
+        let out = self.output(&["info", "--format", "{{json .DriverStatus}}"])?;
+        if !out.status.success() {
+            bail!("`{} info` failed: {}", self.name, first_line(&String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(is_containerd_store(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// What the current builder can do, probed (see [`Capabilities`]).
+    pub fn capabilities(&self) -> Result<Capabilities> {
+        self.buildx_version()?;
+        let driver = self.buildx_driver()?;
+        let containerd_store = driver == "docker" && self.containerd_store()?;
+        Ok(Capabilities::of(&driver, containerd_store))
     }
 
     /// Decide buildx (`auto`, `yes`, `no`); without buildx the CLI must be
@@ -219,6 +265,45 @@ fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
     all
 }
 
+/// The oldest buildx xtask drives: `--annotation` on builds and on
+/// `imagetools create` appeared in 0.12.
+pub const BUILDX_MIN: (u32, u32) = (0, 12);
+
+/// The version in `docker buildx version`'s output, if it is at least
+/// [`BUILDX_MIN`]: `github.com/docker/buildx v0.13.1 <commit>` (upstream) or
+/// `github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3` (Debian).
+pub fn check_buildx_version(text: &str) -> Result<String> {
+    let word = text.split_whitespace().nth(1).unwrap_or("");
+    let version = word.trim_start_matches('v');
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let parsed = match (parts.next().and_then(|m| m.parse().ok()), parts.next().and_then(|m| m.parse().ok())) {
+        (Some(major), Some(minor)) => Some((major, minor)),
+        _ => None,
+    };
+    match parsed {
+        Some(v) if v >= BUILDX_MIN => Ok(version.to_owned()),
+        Some(_) => bail!(
+            "buildx {version} is too old: xtask needs buildx >= {}.{} (`--annotation`); \
+             `cargo xtask doctor --fix` installs a newer one (Debian 12: Debian 13's docker-buildx)",
+            BUILDX_MIN.0,
+            BUILDX_MIN.1
+        ),
+        None => bail!("cannot read a version in `docker buildx version`: {}", first_line(text)),
+    }
+}
+
+/// The `Driver:` of `docker buildx inspect`'s output.
+pub fn parse_driver(text: &str) -> Option<String> {
+    text.lines().find_map(|l| l.trim().strip_prefix("Driver:")).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())
+}
+
+/// Whether `docker info`'s `{{json .DriverStatus}}` is the containerd
+/// image store's (`[["driver-type","io.containerd.snapshotter.v1"]]`).
+pub fn is_containerd_store(json: &str) -> bool {
+    let rows: Vec<Vec<String>> = serde_json::from_str(json.trim()).unwrap_or_default();
+    rows.iter().any(|r| r.len() == 2 && r[0] == "driver-type" && r[1].starts_with("io.containerd.snapshotter"))
+}
+
 fn first_line(s: &str) -> String {
     let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no answer");
     line.to_owned()
@@ -233,7 +318,7 @@ fn short(s: &str) -> String {
     }
 }
 
-fn major(version: &str) -> u32 {
+pub fn major(version: &str) -> u32 {
     version.split(['.', '+', '-']).next().and_then(|m| m.parse().ok()).unwrap_or(0)
 }
 
@@ -256,6 +341,30 @@ mod tests {
         };
         let err = run_streaming(&bad, &sh, &[]).unwrap_err().to_string();
         assert!(err.contains("failed (exit status: 1): ERROR: no\u{fffd} space"), "{err}");
+    }
+
+    #[test]
+    fn buildx_versions_drivers_and_stores() {
+        assert_eq!(check_buildx_version("github.com/docker/buildx v0.13.1 7884339\n").unwrap(), "0.13.1");
+        assert_eq!(check_buildx_version("github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3").unwrap(), "0.13.1+ds1");
+        assert_eq!(check_buildx_version("github.com/docker/buildx v1.0.0 x").unwrap(), "1.0.0");
+        let old = check_buildx_version("github.com/docker/buildx v0.10.4 c513d34").unwrap_err().to_string();
+        assert!(old.contains("0.10.4 is too old") && old.contains("doctor --fix"), "{old}");
+        assert!(check_buildx_version("").unwrap_err().to_string().contains("cannot read a version"));
+        let inspect =
+            "Name:          default\nDriver:        docker\nLast Activity: 2026-12-01\n\nNodes:\nName: default\n";
+        assert_eq!(parse_driver(inspect).as_deref(), Some("docker"));
+        assert_eq!(parse_driver("Name: b\nDriver: docker-container\n").as_deref(), Some("docker-container"));
+        assert_eq!(parse_driver("Name: x\n"), None);
+        assert!(is_containerd_store(r#"[["driver-type","io.containerd.snapshotter.v1"]]"#));
+        assert!(!is_containerd_store(r#"[["Backing Filesystem","extfs"],["Supports d_type","true"]]"#));
+        assert!(!is_containerd_store("not json"));
+        assert_eq!(
+            Capabilities::of("docker", true),
+            Capabilities { driver: "docker".into(), push_by_digest: false, exports: true }
+        );
+        assert!(!Capabilities::of("docker", false).exports);
+        assert_eq!(Capabilities::of("docker-container", false), Capabilities::full());
     }
 
     #[test]

@@ -83,6 +83,25 @@ pub struct Built {
 /// even a probe: `--buildx auto` then prints the probe it would run and
 /// plans with buildx (what CI runs).
 fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
+    docker_and_caps(flag, buildx, dry_run).map(|(d, bx, _)| (d, bx))
+}
+
+/// [`docker_for`], and what the buildx builder can do (probed: buildx
+/// version, driver, the engine's image store; a dry run plans with CI's).
+fn docker_and_caps(
+    flag: Option<&str>,
+    buildx: BuildxMode,
+    dry_run: bool,
+) -> Result<(Option<Docker>, bool, argv::Capabilities)> {
+    let (docker, bx) = docker_probe(flag, buildx, dry_run)?;
+    let caps = match (&docker, bx) {
+        (Some(d), true) => d.capabilities()?,
+        _ => argv::Capabilities::full(),
+    };
+    Ok((docker, bx, caps))
+}
+
+fn docker_probe(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
     let name = engine::choose(flag);
     if dry_run {
         let bx = match buildx {
@@ -180,6 +199,7 @@ pub fn build_with(
         context,
         labels: oci.to_vec(),
         annotations: if opts.push { oci.to_vec() } else { Vec::new() },
+        caps: argv::Capabilities::full(),
     };
     // Refused before anything runs, the engine probes included. A tag that
     // buildx would drop is known now with `--buildx yes`, else once the
@@ -193,7 +213,8 @@ pub fn build_with(
     if !opts.dry_run && !named && !crate::sys::tool_exists("docker") {
         crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
     }
-    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
+    let (docker, buildx, caps) = docker_and_caps(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
+    let req = BuildRequest { caps, ..req };
     let declared = |file: &str| -> Result<DeclaredArgs> {
         let path = context_dir.join(file);
         let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -201,7 +222,7 @@ pub fn build_with(
     };
     let plan = argv::plan_build(&req, &declared, buildx)?;
     for note in &plan.dropped {
-        eprintln!("note: no buildx: {note}");
+        eprintln!("note: {note}");
     }
     if opts.dry_run {
         for c in plan.commands() {
@@ -370,7 +391,7 @@ fn manifest_plan(
     let plan = argv::plan_manifest_annotated(&req, oci, buildx)?;
     if notes {
         for note in &plan.dropped {
-            eprintln!("note: no buildx: {note}");
+            eprintln!("note: {note}");
         }
     }
     Ok((req, plan))

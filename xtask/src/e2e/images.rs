@@ -1,11 +1,16 @@
-//! The e2e test of the other images, on the host platform: `dev`,
-//! `precommit` (FROM dev) and `stack` (FROM extproc), built and pushed by the
-//! same code as `cargo xtask docker`, then each smoke-run:
+//! The e2e test of the other images, for every platform: `dev`,
+//! `precommit` (FROM dev) and `stack` (FROM extproc), each platform built
+//! and pushed by the same code as `cargo xtask docker` (buildx), merged into
+//! one tag with `buildx imagetools create`, then each platform smoke-run
+//! (a foreign one under qemu-user):
 //!
 //! - dev: `cargo xtask doctor --dev` (the prebuilt xtask as a cargo
 //!   subcommand) finds every toolchain, qemu-user and the HF CLI;
-//! - precommit: `cargo xtask lint` passes on a copy of the repository and
-//!   fails, naming the file, once a formatting error is planted in it;
+//! - precommit: `xtask lint` passes on a copy of the repository and fails,
+//!   naming the file, once a formatting error is planted in it. On a foreign
+//!   platform only the checks that compile nothing run (not clippy, not go
+//!   vet: compiling under emulation is what the images avoid), with the
+//!   image's prebuilt xtask (`cargo xtask` in a checkout would compile it);
 //! - stack: in a container of its own (no network but loopback), the
 //!   router's `/healthz`, the dashboard page, and Prometheus reporting the
 //!   router target `up`, read with the image's own python3 (`docker exec`).
@@ -33,25 +38,110 @@ except Exception as e:
 /// The formatting error planted for the precommit image (`rustfmt` rejects it).
 const PLANTED: (&str, &str) = ("candle-binding/src/error.rs", "\nfn  planted_by_xtask_e2e( ) {}\n");
 
-pub fn run(env: &Env<'_>, context: &Path, extproc_ref: &str, model: &Path, report: &mut RunReport) -> Result<()> {
+pub fn run(
+    env: &Env<'_>,
+    context: &Path,
+    extproc_tag: &str,
+    platforms: &[Platform],
+    model: &Path,
+    report: &mut RunReport,
+) -> Result<()> {
     let host = Platform::host()?;
-    let pushed = |image: &str, from: &str, report: &mut RunReport| -> Result<String> {
-        let args = super::build_args(image, host, host, from);
-        let b = build_image(env, context, image, host, args, false, report)?;
-        eprintln!("e2e: {image} {host} built in {}", crate::docker::report::minutes(b.seconds));
+    // Every platform of `image`, merged into `<registry>/<image>:e2e`; the
+    // per-platform references (by digest) to run.
+    let pushed = |image: &str, from: &str, report: &mut RunReport| -> Result<(String, Vec<(Platform, String)>)> {
         let name = argv::image_name(Some(&env.registry), image);
-        argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?)
+        let mut refs = Vec::new();
+        for &p in platforms {
+            let args = super::build_args(image, host, p, from);
+            let b = build_image(env, context, image, p, args, false, report)?;
+            let emulated = crate::docker::images::find(image)?.emulated(p, host);
+            if p != host {
+                let compiled = compiled_in_stages(&b.output, &target_stages(context, &b.dockerfile)?);
+                ensure!(compiled.is_empty(), "{image} {p}: compile steps ran under emulation: {}", compiled.join("; "));
+            }
+            eprintln!(
+                "e2e: {image} {p} built in {}{}",
+                crate::docker::report::minutes(b.seconds),
+                if emulated { " (package installs under qemu, no compile step)" } else { "" }
+            );
+            refs.push((p, argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?)?));
+        }
+        let tag = format!("{name}:e2e");
+        let sources = refs.iter().map(|(_, r)| r.clone()).collect();
+        crate::docker::merge(&env.docker, true, vec![tag.clone()], sources, platforms, report)?;
+        let raw = env.docker.read(&super::argv_inspect(env, &tag))?;
+        super::check_attestations(&tag, &raw, platforms)?;
+        Ok((tag, refs))
     };
 
-    let dev = pushed("dev", "", report)?;
-    report.step("smoke dev", || smoke_dev(env, &dev, model))?;
+    let (dev_tag, dev) = pushed("dev", "", report)?;
+    for (p, image) in &dev {
+        report.step(format!("smoke dev {p}"), || smoke_dev(env, image, *p, model))?;
+    }
 
-    let precommit = pushed("precommit", &dev, report)?;
-    report.step("smoke precommit", || smoke_precommit(env, &precommit))?;
+    let (_, precommit) = pushed("precommit", &dev_tag, report)?;
+    for (p, image) in &precommit {
+        report.step(format!("smoke precommit {p}"), || smoke_precommit(env, image, *p))?;
+    }
 
-    let stack = pushed("stack", extproc_ref, report)?;
-    report.step("smoke stack", || smoke_stack(env, &stack, model))?;
+    let (_, stack) = pushed("stack", extproc_tag, report)?;
+    for (p, image) in &stack {
+        report.step(format!("smoke stack {p}"), || smoke_stack(env, image, *p, model))?;
+    }
     Ok(())
+}
+
+/// The stages of `dockerfile` (in `context`) that run on the target
+/// platform, as BuildKit names them in its progress (`dev`, `stage-2`).
+fn target_stages(context: &Path, dockerfile: &str) -> Result<Vec<String>> {
+    let path = context.join(dockerfile);
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let df = crate::docker::dockerfile::Dockerfile::parse(&text);
+    Ok((0..df.stages.len())
+        .filter(|&i| !df.on_build_platform(i))
+        .map(|i| df.stages[i].name.clone().unwrap_or_else(|| format!("stage-{i}")))
+        .collect())
+}
+
+/// The RUN steps of a build's plain output that compiled (cargo, rustc,
+/// go) in one of `stages` (those on the target platform: under emulation
+/// when it is foreign). A vertex is `#N [<platform> ]<stage> i/n] RUN …`;
+/// it compiled when its output shows a compiler at work.
+pub fn compiled_in_stages(output: &str, stages: &[String]) -> Vec<String> {
+    let mut runs: Vec<(String, String)> = Vec::new();
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix('#') else { continue };
+        let Some((id, text)) = rest.split_once(' ') else { continue };
+        let Some(inner) = text.strip_prefix('[').and_then(|t| t.split_once(']')).map(|(i, _)| i) else { continue };
+        let words: Vec<&str> = inner.split_whitespace().collect();
+        // `[stage i/n]` or `[linux/arm64 stage i/n]`.
+        let stage = match words.as_slice() {
+            [stage, _] => *stage,
+            [_, stage, _] => *stage,
+            _ => continue,
+        };
+        if text.contains("] RUN ") && stages.iter().any(|s| s == stage) && !runs.iter().any(|(i, _)| i == id) {
+            runs.push((id.to_owned(), text.chars().take(120).collect()));
+        }
+    }
+    let compiles = |l: &str| {
+        let l = l.trim_start();
+        ["Compiling ", "Checking ", "go build", "# runtime/cgo"].iter().any(|w| l.starts_with(w))
+    };
+    runs.into_iter()
+        .filter(|(id, _)| {
+            let prefix = format!("#{id} ");
+            output.lines().filter_map(|l| l.strip_prefix(&prefix)).any(|rest| {
+                // `#12 3.21 <output>`: after the timestamp.
+                match rest.split_once(' ') {
+                    Some((t, body)) if t.parse::<f64>().is_ok() => compiles(body),
+                    _ => false,
+                }
+            })
+        })
+        .map(|(_, text)| text)
+        .collect()
 }
 
 fn model_mount(model: &Path) -> String {
@@ -59,21 +149,22 @@ fn model_mount(model: &Path) -> String {
 }
 
 /// `cargo xtask doctor --dev` in the dev image: exit 0, nothing missing.
-fn smoke_dev(env: &Env<'_>, image: &str, model: &Path) -> Result<()> {
+fn smoke_dev(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()> {
     let sh = Shell::new()?;
     let docker = &env.docker.path;
     let mount = model_mount(model);
+    let pd = p.docker();
     let out = cmd!(
         sh,
-        "{docker} run --rm --network none --mount {mount} --env CANDLE_MODEL_DIR=/models/all-MiniLM-L6-v2
+        "{docker} run --rm --platform {pd} --network none --mount {mount} --env CANDLE_MODEL_DIR=/models/all-MiniLM-L6-v2
          {image} cargo xtask doctor --dev --platform linux/amd64,linux/arm64"
     )
     .ignore_status()
     .output()?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("{text}");
-    ensure!(out.status.success(), "`cargo xtask doctor --dev` failed in the dev image");
-    check_doctor_table(&text)
+    ensure!(out.status.success(), "`cargo xtask doctor --dev` failed in the dev image ({p})");
+    check_doctor_table(&text).with_context(|| format!("{p}"))
 }
 
 /// Every row of doctor's table is `ok`, except the engine-side optional ones
@@ -98,11 +189,16 @@ pub fn check_doctor_table(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a foreign platform's precommit smoke runs: every check that
+/// compiles nothing (clippy compiles the workspace, go vet runs cgo's C
+/// compiler).
+const NO_COMPILE: &str = "rustfmt,gofmt,shellcheck,actionlint,yamllint,workflow-commands,hadolint,codespell,dockerfile";
+
 /// `cargo xtask lint` in the precommit image, on a git copy of the sources:
 /// passes; then fails on a planted formatting error, naming the file.
-fn smoke_precommit(env: &Env<'_>, image: &str) -> Result<()> {
+fn smoke_precommit(env: &Env<'_>, image: &str, p: Platform) -> Result<()> {
     let sh = Shell::new()?;
-    let repo = env.work.join("lint-src");
+    let repo = env.work.join(format!("lint-src-{}", p.goarch()));
     copy_sources(env.ctx, &repo, None)?;
     {
         let _d = sh.push_dir(&repo);
@@ -110,32 +206,45 @@ fn smoke_precommit(env: &Env<'_>, image: &str) -> Result<()> {
         cmd!(sh, "git add -A").run()?;
     }
     let docker = &env.docker.path;
+    let pd = p.docker();
     let src = format!("type=bind,src={},dst=/src", repo.display());
-    let volume = "xtask-e2e-lint-target";
+    let volume = format!("xtask-e2e-lint-target-{}", p.goarch());
     let target = format!("type=volume,src={volume},dst=/var/cache/xtask-target");
+    // Natively the image's entry point (`cargo xtask lint`); emulated, the
+    // prebuilt xtask itself, on the checks that compile nothing.
+    let native = p.is_host();
+    let entry: Vec<&str> = if native { vec![] } else { vec!["--entrypoint", "xtask"] };
     let lint = |extra: &[&str]| -> Result<(bool, String)> {
-        let out = cmd!(sh, "{docker} run --rm --network none --mount {src} --mount {target} {image} {extra...}")
-            .ignore_status()
-            .output()?;
+        let mut args: Vec<&str> = if native { vec![] } else { vec!["lint", "--only", NO_COMPILE] };
+        args.extend(extra);
+        let entry = &entry;
+        let out = cmd!(
+            sh,
+            "{docker} run --rm --platform {pd} --network none --mount {src} --mount {target} {entry...} {image} {args...}"
+        )
+        .ignore_status()
+        .output()?;
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         Ok((out.status.success(), text))
     };
     let start = std::time::Instant::now();
     let (ok, text) = lint(&[])?;
     eprintln!("{text}");
-    ensure!(ok, "`cargo xtask lint` failed in the precommit image on the repository");
-    eprintln!("e2e: precommit: lint passed on the repository in {:.0}s", start.elapsed().as_secs_f64());
+    ensure!(ok, "`cargo xtask lint` failed in the precommit image ({p}) on the repository");
+    let what = if native { "lint" } else { "lint (checks without compiling)" };
+    eprintln!("e2e: precommit {p}: {what} passed on the repository in {:.0}s", start.elapsed().as_secs_f64());
 
     let (file, junk) = PLANTED;
     let path = repo.join(file);
     let mut text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     text.push_str(junk);
     fs::write(&path, text)?;
-    let (ok, text) = lint(&["--only", "rustfmt"])?;
+    let only: &[&str] = if native { &["--only", "rustfmt"] } else { &[] };
+    let (ok, text) = lint(only)?;
     eprintln!("{text}");
-    ensure!(!ok, "`cargo xtask lint` passed in the precommit image despite a formatting error in {file}");
+    ensure!(!ok, "`cargo xtask lint` passed in the precommit image ({p}) despite a formatting error in {file}");
     ensure!(text.contains(&format!("{file}:")), "the lint failure does not name {file}");
-    eprintln!("e2e: precommit: lint fails on the planted formatting error in {file}");
+    eprintln!("e2e: precommit {p}: lint fails on the planted formatting error in {file}");
     let _ = cmd!(sh, "{docker} volume rm {volume}").quiet().ignore_stdout().ignore_stderr().run();
     fs::remove_dir_all(&repo).ok();
     Ok(())
@@ -143,12 +252,13 @@ fn smoke_precommit(env: &Env<'_>, image: &str) -> Result<()> {
 
 /// The stack image in a container with only loopback: router, dashboard,
 /// Prometheus target up.
-fn smoke_stack(env: &Env<'_>, image: &str, model: &Path) -> Result<()> {
+fn smoke_stack(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()> {
     let sh = Shell::new()?;
     let docker = &env.docker.path;
-    let name = format!("xtask-e2e-stack-{}", std::process::id());
+    let name = format!("xtask-e2e-stack-{}-{}", p.goarch(), std::process::id());
     let mount = model_mount(model);
-    cmd!(sh, "{docker} run -d --rm --name {name} --network none --mount {mount} {image}")
+    let pd = p.docker();
+    cmd!(sh, "{docker} run -d --rm --platform {pd} --name {name} --network none --mount {mount} {image}")
         .quiet()
         .ignore_stdout()
         .run()
@@ -163,7 +273,8 @@ fn smoke_stack(env: &Env<'_>, image: &str, model: &Path) -> Result<()> {
             ensure!(super::container_running(&env.docker, &name), "the stack container exited");
             Ok(())
         };
-        let limit = Duration::from_secs(120);
+        // The model loads under qemu in about 40 s (amd64: 1 s).
+        let limit = Duration::from_secs(if p.is_host() { 120 } else { 420 });
         let ((), took) = crate::smoke::poll("router /healthz 200", limit, &mut alive, &mut || {
             Ok((fetch("http://127.0.0.1:8080/healthz")?.0 == 200).then_some(()))
         })?;
@@ -199,6 +310,25 @@ pub fn target_health(body: &str, job: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiles_in_target_stages_are_found() {
+        let out = "#5 [dev 2/3] RUN xtask doctor --fix --dev\n\
+#5 12.1 Setting up golang-go (2:1.19~1) ...\n\
+#5 DONE 300.2s\n\
+#7 [xtask 3/3] RUN cargo build --locked --package xtask\n\
+#7 4.01    Compiling anyhow v1.0.0\n\
+#9 [linux/arm64 precommit 4/5] RUN cargo clippy --workspace\n\
+#9 3.20    Checking candle-core v0.9.2\n";
+        let target = ["dev".to_owned(), "precommit".to_owned()];
+        let found = compiled_in_stages(out, &target);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("precommit 4/5"), "{found:?}");
+        // The build-platform stage `xtask` compiles, which is the point.
+        assert_eq!(compiled_in_stages(out, &["xtask".to_owned()]).len(), 1);
+        let quiet = out.replace("#9 3.20    Checking candle-core v0.9.2\n", "#9 3.20 skipped: emulated\n");
+        assert!(compiled_in_stages(&quiet, &target).is_empty());
+    }
 
     #[test]
     fn prometheus_targets() {

@@ -1,7 +1,8 @@
 //! `cargo xtask e2e`: the images end to end, on this machine only (loopback
 //! and host networking, nothing else):
 //!
-//! 1. a Docker engine (reused, or `dockerd --bridge=none --iptables=false`);
+//! 1. a Docker engine >= 24 with the containerd image store and buildx
+//!    (reused, or containerd and `dockerd --bridge=none --iptables=false`);
 //! 2. local Debian base images made with debootstrap (amd64, arm64), cached
 //!    as `xtask-e2e/debian:bookworm-<arch>-v<N>`;
 //! 3. Debian's `docker-registry` on 127.0.0.1:5000 (reused if it answers);
@@ -11,11 +12,23 @@
 //!    inspected by `cargo xtask docker manifest`'s code;
 //! 5. each platform's image pulled by digest and run (arm64 under QEMU
 //!    binfmt) with the model mounted read-only: `/healthz` and `/v1/route`;
-//! 6. the other images on the host platform, `dev`, `precommit` (FROM dev)
-//!    and `stack` (FROM extproc), each built, pushed and smoke-run (see
+//! 6. the other images for every platform, `dev`, `precommit` (FROM dev)
+//!    and `stack` (FROM extproc), each built, pushed, merged and smoke-run,
+//!    a foreign platform under qemu with no compile step emulated (see
 //!    [`images`]);
 //! 7. rebuilds with no change and with a change in candle-binding, timed
-//!    against the first build, with the dependency cook checked CACHED.
+//!    against the first build, with the dependency cook checked CACHED; a
+//!    pull-request build; and a rebuild after `buildx prune`, whose cook
+//!    must come from the exported cache.
+//!
+//! Every build goes through buildx (the argv CI uses: `--platform`,
+//! `--build-arg`, `--secret`, `--metadata-file`, `--provenance`, a local
+//! cache export and import, `--output type=image,…,push=true`) on an engine
+//! with the containerd image store, and every merge through `buildx
+//! imagetools create`, with the index's attestations checked. What the
+//! local docker driver cannot do (push by digest) is said in one line by
+//! the planner. The path without buildx is run in a smaller case: `docker
+//! manifest` merging the two base images.
 
 mod images;
 mod services;
@@ -66,7 +79,6 @@ impl flags::E2e {
 struct Env<'a> {
     ctx: &'a Ctx,
     docker: Docker,
-    buildx: bool,
     registry: String,
     work: PathBuf,
     secrets: Vec<String>,
@@ -86,7 +98,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // debootstrap; the model; and for foreign platforms, qemu's handlers.
     report.step("prerequisites", || {
         use crate::doctor::Need;
-        let mut needs = vec![Need::E2eTools, Need::Model];
+        let mut needs = vec![Need::E2eTools, Need::Buildx, Need::Model];
         needs.extend(platforms.iter().filter(|p| **p != host).map(|p| Need::Qemu(*p)));
         crate::doctor::ensure(ctx, &needs)
     })?;
@@ -94,9 +106,8 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     // 1. engine
-    let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
-    let buildx = docker.has_buildx();
-    eprintln!("e2e: docker CLI {} ({}), buildx: {buildx}", docker.name, docker.path.display());
+    let (docker, _caps) =
+        report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
 
     // 2. base images
     for &p in &platforms {
@@ -119,7 +130,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     report.step("build context", || copy_sources(ctx, &context, opts.rev.as_deref()))?;
     let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
     let secrets = if ca.is_file() { vec![format!("id=cacert,src={}", ca.display())] } else { vec![] };
-    let env = Env { ctx, docker, buildx, registry: opts.registry.clone(), work: work.clone(), secrets };
+    let env = Env { ctx, docker, registry: opts.registry.clone(), work: work.clone(), secrets };
 
     let mut cold: Vec<Built> = Vec::new();
     for &p in &platforms {
@@ -141,26 +152,27 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         .iter()
         .map(|b| argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?))
         .collect::<Result<Vec<_>>>()?;
-    let found = docker::merge(&env.docker, env.buildx, vec![tag.clone()], sources, &platforms, report)?;
+    let found = docker::merge(&env.docker, true, vec![tag.clone()], sources, &platforms, report)?;
     ensure!(found.len() >= platforms.len(), "{tag} has {} platforms, expected {}", found.len(), platforms.len());
+    let raw = env.docker.read(&argv_inspect(&env, &tag))?;
+    report.step(format!("attestations of {tag}"), || check_attestations(&tag, &raw, &platforms))?;
+
+    // The fallback without buildx, in a smaller case: `docker manifest` merges
+    // the two base images, pushed by tag.
+    if platforms.len() > 1 {
+        fallback_manifest(&env, &platforms, report)?;
+    }
 
     // 6. run each platform's image, as listed in the index
-    let raw = env.docker.read(&argv_inspect(&env, &tag))?;
     for &p in &platforms {
         let digest = platform_digest(&raw, p)?;
         let image = format!("{name}@{digest}");
         report.step(format!("run {p}"), || run_image(&env, &image, p, &model))?;
     }
 
-    // 7. the other images, on the host platform
+    // 7. the other images, for every platform
     if !opts.no_images {
-        match platforms.iter().position(|p| *p == host) {
-            Some(_) => {
-                let extproc = format!("{name}@{}", platform_digest(&raw, host)?);
-                images::run(&env, &context, &extproc, &model, report)?;
-            }
-            None => eprintln!("e2e: the other images are built for the host ({host}) only: skipped"),
-        }
+        images::run(&env, &context, &tag, &platforms, &model, report)?;
     }
 
     // 8. rebuild figures
@@ -173,6 +185,42 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     Ok(())
 }
 
+impl Env<'_> {
+    /// The local cache (`--cache local`) of one image and platform.
+    fn cache_dir(&self, image: &str, p: Platform) -> PathBuf {
+        self.work.join("buildcache").join(argv::scope(image, p))
+    }
+}
+
+/// Every platform's image has its provenance attestation in the index: an
+/// entry `vnd.docker.reference.type: attestation-manifest` whose
+/// `vnd.docker.reference.digest` is that image's manifest.
+fn check_attestations(tag: &str, raw: &str, platforms: &[Platform]) -> Result<()> {
+    let found = argv::index_attestations(raw).with_context(|| tag.to_owned())?;
+    for &p in platforms {
+        let image = platform_digest(raw, p)?;
+        ensure!(found.iter().any(|(subject, _)| *subject == image), "{tag}: no attestation manifest for {p} ({image})");
+    }
+    eprintln!("e2e: {tag}: {} images, {} attestation manifests (one per image)", platforms.len(), found.len());
+    Ok(())
+}
+
+/// `docker manifest` (the path without buildx): push each base image by
+/// tag, merge the tags into one, check both platforms.
+fn fallback_manifest(env: &Env<'_>, platforms: &[Platform], report: &mut RunReport) -> Result<()> {
+    let name = argv::image_name(Some(&env.registry), "e2e-base");
+    let sh = xshell::Shell::new()?;
+    let docker = &env.docker.path;
+    let mut sources = Vec::new();
+    for &p in platforms {
+        let (local, remote) = (base_image(p), format!("{name}:{}", p.goarch()));
+        xshell::cmd!(sh, "{docker} tag {local} {remote}").quiet().run()?;
+        xshell::cmd!(sh, "{docker} push --quiet {remote}").quiet().ignore_stdout().run()?;
+        sources.push(remote);
+    }
+    docker::merge(&env.docker, false, vec![format!("{name}:fallback")], sources, platforms, report).map(drop)
+}
+
 fn argv_inspect(env: &Env<'_>, tag: &str) -> argv::Command {
     let req = argv::ManifestRequest {
         docker: env.docker.name.clone(),
@@ -180,7 +228,7 @@ fn argv_inspect(env: &Env<'_>, tag: &str) -> argv::Command {
         sources: vec!["unused".into()],
         insecure: argv::is_loopback_registry(tag),
     };
-    argv::plan_manifest(&req, env.buildx).expect("valid request").inspect
+    argv::plan_manifest(&req, true).expect("valid request").inspect
 }
 
 /// The digest of `p`'s image in a raw index.
@@ -244,8 +292,9 @@ fn build_image(
         build_arg,
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
-        buildx: if env.buildx { BuildxMode::Yes } else { BuildxMode::No },
-        cache: argv::CacheKind::None,
+        buildx: BuildxMode::Yes,
+        cache: argv::CacheKind::Local,
+        cache_dir: Some(env.cache_dir(image, p)),
         ..Default::default()
     };
     let mut built = docker::build(env.ctx, &opts, report)?;
@@ -435,8 +484,9 @@ fn rebuilds(
             engine: flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None },
             build_arg: build_args("extproc", host, host, ""),
             secret: env.secrets.clone(),
-            buildx: if env.buildx { BuildxMode::Yes } else { BuildxMode::No },
-            cache: argv::CacheKind::None,
+            buildx: BuildxMode::Yes,
+            cache: argv::CacheKind::Local,
+            cache_dir: Some(env.cache_dir("extproc", host)),
             ..Default::default()
         };
         let pr = docker::build(env.ctx, &opts, report)?.remove(0);
@@ -448,6 +498,26 @@ fn rebuilds(
         );
         eprintln!("e2e: {host} pull-request build (CARGO_BUILD_JOBS=8; the push builds: 20): dependency cook CACHED");
         rows.push((host, "pull request", pr.seconds, cold[i].seconds, cook));
+    }
+    // The cache export of the builds is real: with the engine's own build
+    // cache emptied, a rebuild of the host platform imports the dependency
+    // cook from `--cache-from type=local` alone.
+    if let Some(i) = platforms.iter().position(|p| *p == host) {
+        report.phase = Some("cache import".into());
+        let (docker, dir) = (&env.docker.path, env.cache_dir("extproc", host));
+        let sh = xshell::Shell::new()?;
+        eprintln!("$ {} buildx prune --all --force", env.docker.name);
+        xshell::cmd!(sh, "{docker} buildx prune --all --force").quiet().ignore_stdout().run()?;
+        let imported = build(env, context, host, host, false, report)?;
+        let cook = cook_cached(&imported.output);
+        ensure!(
+            cook == Cook::Cached,
+            "{host}: after `buildx prune`, the dependency cook {} instead of coming from the cache in {}",
+            cook.describe(),
+            dir.display()
+        );
+        eprintln!("e2e: {host}: build cache pruned, dependency cook CACHED from {}", dir.display());
+        rows.push((host, "cache import", imported.seconds, cold[i].seconds, cook));
     }
     report.phase = None;
     let mut table = Table::new(&["platform", "rebuild", "time", "first", "ratio", "dependency cook"]);

@@ -12,11 +12,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::{http, SUITE};
-use crate::{docker::engine::Docker, platform::Platform};
+use crate::{
+    docker::{argv::Capabilities, engine::Docker},
+    platform::Platform,
+};
 
 /// Processes this run started.
 #[derive(Default)]
@@ -55,92 +58,103 @@ impl Started {
     }
 }
 
-/// A docker CLI that can build here, and an engine that answers (started if needed).
-pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<Docker> {
-    let candidates = crate::docker::engine::candidates(flag);
-    let mut tried = Vec::new();
-    let docker = candidates
-        .iter()
-        .filter_map(|c| Docker::find(c).ok())
-        .find(|d| {
-            let ok = d.buildx_mode(crate::docker::engine::BuildxMode::Auto).is_ok();
-            tried.push(format!("{} ({})", d.name, d.client_version().unwrap_or_default()));
-            ok
-        })
-        .with_context(|| {
-            format!(
-                "no docker CLI that can build with BuildKit (tried: {}); install buildx or docker.io",
-                if tried.is_empty() { candidates.join(", ") } else { tried.join(", ") }
-            )
-        })?;
-    if docker.check_engine().is_ok() {
-        return Ok(docker);
+/// The daemon configuration of an engine the e2e starts: the containerd
+/// image store, with which buildx's docker driver exports caches and
+/// attestations (Docker >= 24).
+pub const DAEMON_JSON: &str = "{\"features\": {\"containerd-snapshotter\": true}}\n";
+
+/// containerd's socket (Debian's containerd).
+const CONTAINERD_SOCK: &str = "/run/containerd/containerd.sock";
+
+/// A docker CLI with buildx and an engine that answers (started if needed)
+/// whose buildx builder exports caches and attestations. What it cannot do
+/// that CI's builder does (push by digest with the docker driver) is said
+/// by the build planner in one line.
+pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<(Docker, Capabilities)> {
+    let name = crate::docker::engine::choose(flag);
+    let docker = Docker::find(&name)?;
+    docker.buildx_version()?;
+    if docker.check_engine().is_err() {
+        if std::env::var_os("DOCKER_HOST").is_some() {
+            docker.check_engine()?; // says which DOCKER_HOST does not answer
+        }
+        start_engine(&docker, work, started)?;
     }
-    if std::env::var_os("DOCKER_HOST").is_some() {
-        docker.check_engine()?; // says which DOCKER_HOST does not answer
-    }
+    let version = docker.check_engine()?;
+    ensure!(
+        crate::docker::engine::major(&version) >= 24,
+        "the running Docker engine is {version}: the e2e needs >= 24 with the containerd image store; stop it \
+         (the e2e then starts its own) or upgrade it (`cargo xtask doctor --fix`)"
+    );
+    let caps = docker.capabilities()?;
+    ensure!(
+        caps.exports,
+        "the running Docker engine {version} keeps its images outside containerd, so the buildx `{}` driver \
+         exports no cache or attestations: {}",
+        caps.driver,
+        crate::docker::argv::CONTAINERD_STORE_FIX
+    );
+    eprintln!(
+        "e2e: docker CLI {} ({}), engine {version}, buildx {} with the `{}` driver",
+        docker.name,
+        docker.path.display(),
+        docker.buildx_version()?,
+        caps.driver
+    );
+    Ok((docker, caps))
+}
+
+/// containerd (unless it answers), then `dockerd` with the containerd image
+/// store, its configuration in `work` (the machine's is not touched).
+fn start_engine(docker: &Docker, work: &Path, started: &mut Started) -> Result<()> {
     let dockerd = which::which("dockerd")
-        .context("the Docker engine is not running and dockerd is not installed (apt-get install docker.io)")?;
-    eprintln!("e2e: starting dockerd --bridge=none --iptables=false (log: {})", work.join("dockerd.log").display());
-    started.spawn("dockerd", duct::cmd!(dockerd, "--bridge=none", "--iptables=false"), &work.join("dockerd.log"))?;
+        .context("the Docker engine is not running and dockerd is not installed (`cargo xtask doctor --fix`)")?;
+    if !Path::new(CONTAINERD_SOCK).exists() {
+        let containerd =
+            which::which("containerd").context("containerd is not installed (apt-get install containerd)")?;
+        eprintln!("e2e: starting containerd (log: {})", work.join("containerd.log").display());
+        started.spawn("containerd", duct::cmd!(containerd), &work.join("containerd.log"))?;
+        let start = Instant::now();
+        while !Path::new(CONTAINERD_SOCK).exists() {
+            ensure!(
+                start.elapsed() < Duration::from_secs(30),
+                "containerd did not open {CONTAINERD_SOCK} within 30s (see {})",
+                work.join("containerd.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let config = work.join("daemon.json");
+    fs::write(&config, DAEMON_JSON).with_context(|| format!("cannot write {}", config.display()))?;
+    let log = work.join("dockerd.log");
+    eprintln!(
+        "e2e: starting dockerd --config-file {} --bridge=none --iptables=false (log: {})",
+        config.display(),
+        log.display()
+    );
+    let cmd = duct::cmd!(
+        dockerd,
+        "--config-file",
+        &config,
+        "--containerd",
+        CONTAINERD_SOCK,
+        "--bridge=none",
+        "--iptables=false"
+    );
+    started.spawn("dockerd", cmd, &log)?;
     let start = Instant::now();
     loop {
         match docker.check_engine() {
             Ok(v) => {
                 eprintln!("e2e: dockerd {v} answers after {:.1}s", start.elapsed().as_secs_f64());
-                return Ok(docker);
+                return Ok(());
             }
             Err(e) if start.elapsed() > Duration::from_secs(60) => {
-                return Err(e.context(format!(
-                    "dockerd did not answer within 60s (see {})",
-                    work.join("dockerd.log").display()
-                )))
+                return Err(e.context(format!("dockerd did not answer within 60s (see {})", log.display())))
             }
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
-}
-
-/// The Debian mirrors apt uses here: (main archive, security archive).
-pub fn apt_mirrors() -> (String, String) {
-    let mut texts = Vec::new();
-    if let Ok(t) = fs::read_to_string("/etc/apt/sources.list") {
-        texts.push(t);
-    }
-    if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
-        let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for p in paths {
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if ext == "sources" || ext == "list" {
-                texts.push(fs::read_to_string(&p).unwrap_or_default());
-            }
-        }
-    }
-    mirrors_from(&texts.join("\n"))
-}
-
-/// Pure part of [`apt_mirrors`]: URIs ending in `/debian` and `/debian-security`.
-pub fn mirrors_from(text: &str) -> (String, String) {
-    let mut main = None;
-    let mut security = None;
-    for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
-        for word in line.split_whitespace() {
-            if !(word.starts_with("http://") || word.starts_with("https://")) {
-                continue;
-            }
-            let w = word.trim_end_matches('/');
-            if w.ends_with("/debian-security") {
-                security.get_or_insert_with(|| w.to_owned());
-            } else if w.ends_with("/debian") {
-                main.get_or_insert_with(|| w.to_owned());
-            }
-        }
-    }
-    (
-        main.unwrap_or_else(|| "http://deb.debian.org/debian".into()),
-        security.unwrap_or_else(|| "http://deb.debian.org/debian-security".into()),
-    )
 }
 
 /// Make `tag` from a minbase debootstrap of Debian for `p`, unless it exists.
@@ -150,7 +164,7 @@ pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Resul
         return Ok(());
     }
     which::which("debootstrap").context("debootstrap is not installed (apt-get install debootstrap)")?;
-    let (main, security) = apt_mirrors();
+    let (main, security) = crate::install::apt_mirrors();
     let arch = p.debian_arch();
     let rootfs = work.join(format!("rootfs-{arch}"));
     let ctxdir = work.join(format!("base-{arch}"));
@@ -185,9 +199,7 @@ pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Resul
         .with_context(|| format!("tar of {} failed", rootfs.display()))?;
     fs::write(ctxdir.join("Dockerfile"), "FROM scratch\nADD rootfs.tar /\nCMD [\"bash\"]\n")?;
     let (docker_path, platform) = (&docker.path, p.docker());
-    let build: &[&str] = if docker.has_buildx() { &["buildx", "build", "--load"] } else { &["build"] };
-    cmd!(sh, "{docker_path} {build...} --platform {platform} --tag {tag} {ctxdir}")
-        .env("DOCKER_BUILDKIT", "1")
+    cmd!(sh, "{docker_path} buildx build --load --platform {platform} --tag {tag} {ctxdir}")
         .quiet()
         .run()
         .with_context(|| format!("building {tag} from the rootfs failed"))?;
@@ -226,21 +238,4 @@ pub fn registry(addr: &str, work: &Path, started: &mut Started) -> Result<()> {
         std::thread::sleep(Duration::from_millis(300));
     }
     bail!("the registry on {addr} did not answer within 30s (see {})", work.join("registry.log").display())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mirrors() {
-        let deb822 = "Types: deb\n# http://snapshot.debian.org/archive/debian/2025\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nURIs: http://mirror.example/debian-security/\n";
-        assert_eq!(
-            mirrors_from(deb822),
-            ("http://deb.debian.org/debian".into(), "http://mirror.example/debian-security".into())
-        );
-        let list = "deb [arch=amd64] https://m.example/debian bookworm main\n";
-        assert_eq!(mirrors_from(list).0, "https://m.example/debian");
-        assert_eq!(mirrors_from("").1, "http://deb.debian.org/debian-security");
-    }
 }
