@@ -110,7 +110,7 @@ fn needs(wanted: &dyn Fn(Suite) -> bool, host: Platform, foreign: &[Platform]) -
         out.push(Need::Model);
     }
     if wanted(Suite::E2e) {
-        out.push(Need::E2eTools);
+        out.extend([Need::E2eTools, Need::Buildx]);
     }
     out
 }
