@@ -648,6 +648,13 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
                     said.push(pkg);
                 }
             }
+            for pkg in backport(*need, pm).map(|b| b.packages).unwrap_or_default() {
+                if !said.contains(pkg) {
+                    let suite = backport(*need, pm).map(|b| b.suite).unwrap_or_default();
+                    eprintln!("install: {pkg} from Debian {suite} (for {})", need.label());
+                    said.push(pkg);
+                }
+            }
         }
         for need in missing {
             // Installed by fix_plan without a distro package: the model, rustup's

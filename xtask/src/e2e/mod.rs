@@ -263,7 +263,8 @@ fn build(
 pub fn build_args(image: &str, host: Platform, p: Platform, from_ref: &str) -> Vec<String> {
     match image {
         "extproc" => vec![format!("BUILDER_IMAGE={}", base_image(host)), format!("RUNTIME_IMAGE={}", base_image(p))],
-        "dev" => vec![format!("BASE_IMAGE={}", base_image(p)), format!("BUILDER_IMAGE={}", base_image(p))],
+        // The builder stages run on the build machine ($BUILDPLATFORM).
+        "dev" => vec![format!("BASE_IMAGE={}", base_image(p)), format!("BUILDER_IMAGE={}", base_image(host))],
         "precommit" => vec![format!("DEV_IMAGE={from_ref}")],
         "stack" => vec![format!("EXTPROC_IMAGE={from_ref}")],
         _ => Vec::new(),
