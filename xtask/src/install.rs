@@ -328,6 +328,14 @@ pub fn install_hint(need: &Need, host: Platform) -> String {
     if !dnf.is_empty() {
         ways.push(format!("`dnf install {}` (Fedora)", dnf.join(" ")));
     }
+    if let Some(b) = backport(*need, PkgManager::AptDebian12) {
+        ways.push(format!(
+            "`cargo xtask apt-backport --suite {} {}` (Debian 12, after installing {}; `doctor --fix` does both)",
+            b.suite,
+            b.packages.join(" "),
+            b.deps.join(" ")
+        ));
+    }
     let other = row(*need).other;
     if !other.is_empty() {
         ways.push(other.to_string());
