@@ -5,6 +5,8 @@
 //! error, not a silent no-op), and `cargo xtask lint`'s Dockerfile rules read
 //! the stages; so both always agree on what a file says.
 
+pub mod shell;
+
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
@@ -98,6 +100,36 @@ impl Instr {
             }
         }
         first.split_whitespace().map(|w| unquote(w).to_owned()).collect()
+    }
+}
+
+impl Instr {
+    /// The programs a `RUN` runs, each with its arguments ([`shell::commands`]):
+    /// the exec form (`["cargo", "build"]`, or `["sh", "-c", "…"]`) or the
+    /// shell form, with the bodies of its heredocs when a shell reads them
+    /// (`RUN <<EOF`, `RUN bash <<EOF`; not `RUN python3 <<EOF`). Empty for
+    /// other instructions.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        if self.keyword != "RUN" {
+            return Vec::new();
+        }
+        let (first, bodies) = self.args.split_once('\n').unwrap_or((&self.args, ""));
+        if first.trim_start().starts_with('[') {
+            if let Ok(argv) = serde_json::from_str::<Vec<String>>(first.trim()) {
+                return shell::argv_commands(&argv);
+            }
+        }
+        let mut out = shell::commands(first);
+        let head: Vec<Vec<String>> = out.clone();
+        let shell_reads_body = match head.first() {
+            None => true,
+            Some(cmd) => shell::SHELLS.contains(&shell::program(&cmd[0])),
+        };
+        if !bodies.is_empty() && shell_reads_body {
+            out.retain(|cmd| !shell::SHELLS.contains(&shell::program(&cmd[0])));
+            out.extend(shell::commands(bodies));
+        }
+        out
     }
 }
 
@@ -422,6 +454,26 @@ mod tests {
         assert!(s.body[1].args.contains("/made/here"));
         assert_eq!(s.body[1].words(), ["<<EOF", "/etc/x.conf"]);
         assert_eq!(s.body[2].words(), ["a b", "/dst/"]);
+    }
+
+    #[test]
+    fn run_commands_in_every_form() {
+        let text = "FROM x\nRUN a && \\\n  CC=gcc cargo build; go vet\nRUN [\"cargo\", \"clippy\", \"--all\"]\n\
+                    RUN [\"/bin/sh\", \"-c\", \"make && gcc -c x.c\"]\nRUN <<EOF\nset -e\ncargo test\nEOF\n\
+                    RUN bash -e <<EOF\ngo build\nEOF\nRUN python3 <<EOF\ncargo build\nEOF\nCOPY <<EOF /x\ncargo build\nEOF\n";
+        let df = Dockerfile::parse(text);
+        let runs: Vec<Vec<String>> =
+            df.stages[0].body.iter().map(|i| i.commands().iter().map(|c| c.join(" ")).collect()).collect();
+        let want: Vec<Vec<&str>> = vec![
+            vec!["a", "cargo build", "go vet"],
+            vec!["cargo clippy --all"],
+            vec!["make", "gcc -c x.c"],
+            vec!["set -e", "cargo test"],
+            vec!["go build"],
+            vec!["python3"],
+            vec![],
+        ];
+        assert_eq!(runs, want);
     }
 
     #[test]

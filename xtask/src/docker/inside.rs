@@ -122,12 +122,7 @@ pub fn self_build(ctx: &Ctx, opts: &flags::DockerSelfBuild) -> Result<()> {
     let shown: Vec<String> = env.iter().map(|(k, v)| crate::sys::quote(&format!("{k}={v}"))).collect();
     eprintln!("self-build: {} {}", shown.join(" "), argv.join(" "));
     let (prog, args) = argv.split_first().context("empty argv")?;
-    ctx.sh
-        .cmd(prog)
-        .args(args)
-        .envs(env)
-        .run()
-        .with_context(|| format!("building xtask for {target} failed"))?;
+    ctx.sh.cmd(prog).args(args).envs(env).run().with_context(|| format!("building xtask for {target} failed"))?;
     let built = ws.target_dir()?.join(target.rust_triple()).join("debug/xtask");
     check_static(&built, target)?;
     copy(&built, &ctx.sh.current_dir().join(&opts.out), 0o755)?;
@@ -139,11 +134,7 @@ pub fn self_build(ctx: &Ctx, opts: &flags::DockerSelfBuild) -> Result<()> {
 fn check_static(path: &Path, target: Platform) -> Result<()> {
     let info = elf::read_elf(path)?;
     if info.ident.machine != target.elf_machine() {
-        bail!(
-            "{} is for {}, not {target}",
-            path.display(),
-            elf::machine_name(info.ident.machine)
-        );
+        bail!("{} is for {}, not {target}", path.display(), elf::machine_name(info.ident.machine));
     }
     if info.interpreter.is_some() || !info.needed.is_empty() {
         bail!(
@@ -263,7 +254,10 @@ mod tests {
     fn self_build_is_static_for_the_explicit_target() {
         let cross = vec![("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER".into(), "aarch64-linux-gnu-gcc".into())];
         let (argv, env) = self_build_plan(ARM, cross);
-        assert_eq!(argv, s(&["cargo", "build", "--locked", "--package", "xtask", "--target", "aarch64-unknown-linux-gnu"]));
+        assert_eq!(
+            argv,
+            s(&["cargo", "build", "--locked", "--package", "xtask", "--target", "aarch64-unknown-linux-gnu"])
+        );
         let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(
             env,
