@@ -219,11 +219,6 @@ impl Dockerfile {
         }
     }
 
-    /// Whether this is a cross Dockerfile: a stage pinned to `$BUILDPLATFORM`.
-    pub fn has_buildplatform_stage(&self) -> bool {
-        self.stages.iter().any(|s| s.platform.as_deref().is_some_and(|p| p.contains("BUILDPLATFORM")))
-    }
-
     /// Whether stage `i` runs on the build machine: pinned to `$BUILDPLATFORM`,
     /// or built `FROM` a stage that is.
     pub fn on_build_platform(&self, i: usize) -> bool {
