@@ -106,7 +106,8 @@ fn a_compile_under_emulation_is_rejected() {
     let o = xtask(ws, &["--manifest-path", manifest.to_str().unwrap(), "lint", "--only", "dockerfile"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
-    let want = "tools/docker/Dockerfile:16: emulated-compile: `cargo build` runs in stage `xtask`, on the target platform";
+    let want =
+        "tools/docker/Dockerfile:16: emulated-compile: `cargo build` runs in stage `xtask`, on the target platform";
     assert!(out.lines().any(|l| l.starts_with(want)), "{out}");
     assert!(out.contains("`--platform=$BUILDPLATFORM` stage and cross-compile"), "{out}");
     // And the table's `dev` stage is the only target-platform stage with RUNs it accepts.
