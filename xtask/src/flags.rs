@@ -405,6 +405,10 @@ pub enum DockerCmd {
     Toolchain(DockerToolchain),
     /// (In a builder stage) copy the built router, library and config to an image tree.
     Stage(DockerStage),
+    /// (In a build-platform stage) build xtask itself, static, for a platform.
+    SelfBuild(DockerSelfBuild),
+    /// (In precommit) warm lint's cargo cache, only when the build is native.
+    WarmLint(DockerWarmLint),
 }
 
 /// `cargo xtask docker <image>`: build one image for one or more platforms.
@@ -535,6 +539,26 @@ pub struct DockerStage {
     /// The image tree to fill: `bin/`, `lib/`, `config/`.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerSelfBuild {
+    /// The platform xtask is built for (default: the host); cross-compiled on the host.
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
+    /// Where the static binary is installed.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerWarmLint {
+    /// The platform of the image (`$TARGETPLATFORM`).
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub target_platform: Platform,
+    /// The platform the build runs on (`$BUILDPLATFORM`).
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub build_platform: Platform,
 }
 
 // `cargo xtask ci`: the workflow's commands, defined next to them.

@@ -91,6 +91,30 @@ fn a_broken_workspace_fails_with_file_and_line() {
 }
 
 #[test]
+fn a_compile_under_emulation_is_rejected() {
+    // The dev image's Dockerfile before issue 14: xtask compiled in a stage on
+    // the target platform, so its arm64 build compiles under QEMU.
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    write(ws, "Cargo.toml", "[workspace]\nmembers = []\nresolver = \"2\"\n");
+    let old = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dockerfiles/bad/old-dev.Dockerfile"),
+    )
+    .unwrap();
+    write(ws, "tools/docker/Dockerfile", &old);
+    let manifest = ws.join("Cargo.toml");
+    let o = xtask(ws, &["--manifest-path", manifest.to_str().unwrap(), "lint", "--only", "dockerfile"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
+    let want =
+        "tools/docker/Dockerfile:16: emulated-compile: `cargo build` runs in stage `xtask`, on the target platform";
+    assert!(out.lines().any(|l| l.starts_with(want)), "{out}");
+    assert!(out.contains("`--platform=$BUILDPLATFORM` stage and cross-compile"), "{out}");
+    // And the table's `dev` stage is the only target-platform stage with RUNs it accepts.
+    assert!(out.lines().any(|l| l.starts_with("tools/docker/Dockerfile:8: target-stage: stage `base`")), "{out}");
+}
+
+#[test]
 fn another_workspace_is_not_held_to_our_image_table() {
     // No tools/docker, no workflows: nothing to check (and no tool is needed for that).
     let tmp = tempfile::tempdir().unwrap();

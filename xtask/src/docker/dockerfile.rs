@@ -5,6 +5,8 @@
 //! error, not a silent no-op), and `cargo xtask lint`'s Dockerfile rules read
 //! the stages; so both always agree on what a file says.
 
+pub mod shell;
+
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
@@ -101,6 +103,36 @@ impl Instr {
     }
 }
 
+impl Instr {
+    /// The programs a `RUN` runs, each with its arguments ([`shell::commands`]):
+    /// the exec form (`["cargo", "build"]`, or `["sh", "-c", "…"]`) or the
+    /// shell form, with the bodies of its heredocs when a shell reads them
+    /// (`RUN <<EOF`, `RUN bash <<EOF`; not `RUN python3 <<EOF`). Empty for
+    /// other instructions.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        if self.keyword != "RUN" {
+            return Vec::new();
+        }
+        let (first, bodies) = self.args.split_once('\n').unwrap_or((&self.args, ""));
+        if first.trim_start().starts_with('[') {
+            if let Ok(argv) = serde_json::from_str::<Vec<String>>(first.trim()) {
+                return shell::argv_commands(&argv);
+            }
+        }
+        let mut out = shell::commands(first);
+        let head: Vec<Vec<String>> = out.clone();
+        let shell_reads_body = match head.first() {
+            None => true,
+            Some(cmd) => shell::SHELLS.contains(&shell::program(&cmd[0])),
+        };
+        if !bodies.is_empty() && shell_reads_body {
+            out.retain(|cmd| !shell::SHELLS.contains(&shell::program(&cmd[0])));
+            out.extend(shell::commands(bodies));
+        }
+        out
+    }
+}
+
 fn unquote(w: &str) -> &str {
     for q in ['"', '\''] {
         if let Some(inner) = w.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
@@ -185,11 +217,6 @@ impl Dockerfile {
             Ok(i) if i < before => Some(i),
             _ => None,
         }
-    }
-
-    /// Whether this is a cross Dockerfile: a stage pinned to `$BUILDPLATFORM`.
-    pub fn has_buildplatform_stage(&self) -> bool {
-        self.stages.iter().any(|s| s.platform.as_deref().is_some_and(|p| p.contains("BUILDPLATFORM")))
     }
 
     /// Whether stage `i` runs on the build machine: pinned to `$BUILDPLATFORM`,
@@ -422,6 +449,26 @@ mod tests {
         assert!(s.body[1].args.contains("/made/here"));
         assert_eq!(s.body[1].words(), ["<<EOF", "/etc/x.conf"]);
         assert_eq!(s.body[2].words(), ["a b", "/dst/"]);
+    }
+
+    #[test]
+    fn run_commands_in_every_form() {
+        let text = "FROM x\nRUN a && \\\n  CC=gcc cargo build; go vet\nRUN [\"cargo\", \"clippy\", \"--all\"]\n\
+                    RUN [\"/bin/sh\", \"-c\", \"make && gcc -c x.c\"]\nRUN <<EOF\nset -e\ncargo test\nEOF\n\
+                    RUN bash -e <<EOF\ngo build\nEOF\nRUN python3 <<EOF\ncargo build\nEOF\nCOPY <<EOF /x\ncargo build\nEOF\n";
+        let df = Dockerfile::parse(text);
+        let runs: Vec<Vec<String>> =
+            df.stages[0].body.iter().map(|i| i.commands().iter().map(|c| c.join(" ")).collect()).collect();
+        let want: Vec<Vec<&str>> = vec![
+            vec!["a", "cargo build", "go vet"],
+            vec!["cargo clippy --all"],
+            vec!["make", "gcc -c x.c"],
+            vec!["set -e", "cargo test"],
+            vec!["go build"],
+            vec!["python3"],
+            vec![],
+        ];
+        assert_eq!(runs, want);
     }
 
     #[test]

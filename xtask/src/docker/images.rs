@@ -22,6 +22,13 @@ pub struct ImageSpec {
     pub cross: Option<&'static str>,
     /// The platforms the image is published for.
     pub platforms: &'static [Platform],
+    /// The stages of the native Dockerfile that run on the target platform
+    /// (under QEMU for a foreign one) and may have RUNs: package installs
+    /// only, nothing compiled. Every other stage with a RUN runs on
+    /// `$BUILDPLATFORM` (`cargo xtask lint`: `target-stage`,
+    /// `emulated-compile`). Empty for an image with a cross Dockerfile: it
+    /// runs no RUN on the target platform at all (`cross-run`).
+    pub target_stages: &'static [&'static str],
     /// The `ARG`s naming base images, replaceable with `--build-arg` (e.g. by
     /// the e2e test with local images).
     pub base_args: &'static [&'static str],
@@ -57,6 +64,7 @@ pub const IMAGES: &[ImageSpec] = &[
         native: "tools/docker/Dockerfile.extproc",
         cross: Some("tools/docker/Dockerfile.extproc.cross"),
         platforms: &[Platform::AMD64, Platform::ARM64, Platform::RISCV64],
+        target_stages: &[],
         base_args: &["BUILDER_IMAGE", "RUNTIME_IMAGE"],
         from: None,
         inputs: &[XTASK[0], XTASK[1], XTASK[2], XTASK[3], "candle-binding/", "src/"],
@@ -67,6 +75,8 @@ pub const IMAGES: &[ImageSpec] = &[
         native: "tools/docker/Dockerfile",
         cross: None,
         platforms: BOTH,
+        // `xtask doctor --fix --dev`: apt/dnf, rustup's binaries, wheels.
+        target_stages: &["dev"],
         base_args: &["BASE_IMAGE", "BUILDER_IMAGE"],
         from: None,
         inputs: &XTASK,
@@ -77,6 +87,9 @@ pub const IMAGES: &[ImageSpec] = &[
         native: "tools/docker/Dockerfile.precommit",
         cross: None,
         platforms: BOTH,
+        // `xtask lint --install-only` (packages, wheels, npm) and
+        // `xtask docker warm-lint`, which compiles only natively.
+        target_stages: &["precommit"],
         base_args: &["DEV_IMAGE"],
         from: Some(("DEV_IMAGE", "dev")),
         // The dependency skeleton: the manifests, not the sources.
@@ -88,6 +101,8 @@ pub const IMAGES: &[ImageSpec] = &[
         native: "tools/docker/Dockerfile.stack",
         cross: None,
         platforms: BOTH,
+        // apt-get: supervisor and Prometheus.
+        target_stages: &["stack"],
         base_args: &["EXTPROC_IMAGE"],
         from: Some(("EXTPROC_IMAGE", "extproc")),
         inputs: &["tools/docker/stack/"],
@@ -120,6 +135,18 @@ impl ImageSpec {
         } else {
             self.cross.unwrap_or(self.native)
         }
+    }
+
+    /// The image whose Dockerfile `file` builds foreign platforms under
+    /// QEMU (its target-platform stages are [`ImageSpec::target_stages`]).
+    pub fn emulated_by(file: &str) -> Option<&'static ImageSpec> {
+        IMAGES.iter().find(|s| s.cross.is_none() && s.native == file)
+    }
+
+    /// Whether `file` is a native Dockerfile of an image that has a cross
+    /// one: it only ever builds the build machine's own platform.
+    pub fn native_only(file: &str) -> bool {
+        IMAGES.iter().any(|s| s.cross.is_some() && s.native == file)
     }
 
     /// Whether building `platform` on `build` runs RUN steps under QEMU.
@@ -214,6 +241,20 @@ mod tests {
                 assert!(IMAGES[..i].iter().any(|o| o.name == base), "{} needs {base} listed before it", spec.name);
             }
         }
+    }
+
+    #[test]
+    fn target_stages_are_package_installs_of_emulated_images() {
+        for spec in IMAGES {
+            if spec.cross.is_some() {
+                assert!(spec.target_stages.is_empty(), "{}: a cross image runs no RUN on the target", spec.name);
+            }
+        }
+        assert_eq!(ImageSpec::emulated_by("tools/docker/Dockerfile").unwrap().name, "dev");
+        assert!(ImageSpec::emulated_by("tools/docker/Dockerfile.extproc").is_none());
+        assert!(ImageSpec::native_only("tools/docker/Dockerfile.extproc"));
+        assert!(!ImageSpec::native_only("tools/docker/Dockerfile.extproc.cross"));
+        assert!(!ImageSpec::native_only("tools/docker/Dockerfile"));
     }
 
     #[test]

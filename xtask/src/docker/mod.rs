@@ -55,6 +55,8 @@ impl flags::Docker {
             }
             Some(flags::DockerCmd::Toolchain(t)) => inside::toolchain(ctx, &t),
             Some(flags::DockerCmd::Stage(s)) => inside::stage(ctx, &s),
+            Some(flags::DockerCmd::SelfBuild(s)) => inside::self_build(ctx, &s),
+            Some(flags::DockerCmd::WarmLint(w)) => inside::warm_lint(ctx, &w),
         }
     }
 }
