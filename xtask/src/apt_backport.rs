@@ -116,6 +116,7 @@ impl flags::AptBackport {
             let _dir = step.dir.as_ref().map(|d| sh.push_dir(d));
             let (prog, args) = step.argv.split_first().expect("a command");
             xshell::cmd!(sh, "{prog} {args...}")
+                .quiet() // echoed above, once
                 .envs(crate::fsutil::ca_env())
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .run()

@@ -688,6 +688,7 @@ pub fn run_plan(sh: &Shell, plan: &[Vec<String>], dry_run: bool) -> Result<()> {
         }
         let (prog, args) = argv.split_first().context("an empty command in the plan")?;
         cmd!(sh, "{prog} {args...}")
+            .quiet() // echoed above, once
             .envs(crate::fsutil::ca_env())
             .env("DEBIAN_FRONTEND", "noninteractive")
             .run()
