@@ -78,7 +78,8 @@ impl flags::Doctor {
             // what needs them (the e2e suite) says so when it starts.
             let handlers: Vec<Need> =
                 checks.iter().filter(|c| !c.ok && matches!(c.need, Need::Qemu(_))).map(|c| c.need).collect();
-            for need in with_companions(&handlers, &checks).into_iter().filter(|n| !matches!(n, Need::Qemu(_))) {
+            let absent = |n: &Need| checks.iter().any(|c| c.need == *n && !c.ok);
+            for need in with_companions(&handlers, &absent).into_iter().filter(|n| !matches!(n, Need::Qemu(_))) {
                 if !missing.contains(&need) {
                     missing.insert(0, need);
                 }
@@ -147,23 +148,10 @@ pub fn ensure(ctx: &Ctx, needs: &[Need]) -> Result<()> {
     if before.is_empty() {
         return Ok(());
     }
-    // What installing them takes, checked as well (pip for the model, qemu-user for a handler).
-    let companions: Vec<Need> = before
-        .iter()
-        .filter_map(|n| match n {
-            Need::Model => Some(Need::Pip),
-            Need::Qemu(p) => Some(Need::QemuUser(*p)),
-            _ => None,
-        })
-        .collect();
-    let mut checks = check_needs(ctx, &companions);
-    checks.extend(before.iter().map(|&need| Probe {
-        need,
-        platform: need.platform(),
-        ok: false,
-        detail: String::new(),
-    }));
-    let fix = with_companions(&before, &checks);
+    // What installing them takes, probed as well (pip for the model, qemu-user for a handler).
+    let companions: Vec<Need> = before.iter().filter_map(|n| companion(*n)).collect();
+    let probed = check_needs(ctx, &companions);
+    let fix = with_companions(&before, &|n| probed.iter().any(|c| c.need == *n && !c.ok));
     if !crate::sys::is_root() {
         bail!("{}", refusal_not_root(&before, &fix, package_manager(), host, &Rustup::probe()));
     }
@@ -177,19 +165,22 @@ pub fn ensure(ctx: &Ctx, needs: &[Need]) -> Result<()> {
     Ok(())
 }
 
-/// `missing` plus what installing it takes: pip for the model, qemu-user
-/// for a binfmt handler (where their checks failed), packages first and the
+/// What installing `need` takes besides its own packages: pip for the
+/// model, qemu-user for a binfmt handler.
+fn companion(need: Need) -> Option<Need> {
+    match need {
+        Need::Model => Some(Need::Pip),
+        Need::Qemu(p) => Some(Need::QemuUser(p)),
+        _ => None,
+    }
+}
+
+/// `missing` plus the companions that are `absent`, packages first and the
 /// model last.
-fn with_companions(missing: &[Need], checks: &[Probe]) -> Vec<Need> {
-    let absent = |n: &Need| checks.iter().any(|c| c.need == *n && !c.ok);
+fn with_companions(missing: &[Need], absent: &dyn Fn(&Need) -> bool) -> Vec<Need> {
     let mut out: Vec<Need> = Vec::new();
     for &need in missing {
-        let companion = match need {
-            Need::Model => Some(Need::Pip),
-            Need::Qemu(p) => Some(Need::QemuUser(p)),
-            _ => None,
-        };
-        for n in companion.filter(absent).into_iter().chain([need]) {
+        for n in companion(need).filter(|c| absent(c)).into_iter().chain([need]) {
             if !out.contains(&n) {
                 out.push(n);
             }
@@ -441,11 +432,9 @@ mod tests {
 
     #[test]
     fn companions_come_first_and_only_when_absent() {
-        let c = |need, ok| Probe { need, platform: None, ok, detail: String::new() };
-        let checks =
-            [c(Need::Pip, true), c(Need::QemuUser(ARM), false), c(Need::Model, false), c(Need::Qemu(ARM), false)];
+        let absent = |n: &Need| *n == Need::QemuUser(ARM); // pip is here
         assert_eq!(
-            with_companions(&[Need::Model, Need::Qemu(ARM)], &checks),
+            with_companions(&[Need::Model, Need::Qemu(ARM)], &absent),
             vec![Need::QemuUser(ARM), Need::Qemu(ARM), Need::Model]
         );
     }
