@@ -46,6 +46,8 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
     if foreign.contains(&host) {
         bail!("--platform {host} is the host: it is always built, as the native reference");
     }
+    let all: Vec<Platform> = std::iter::once(host).chain(foreign.iter().copied()).collect();
+    crate::doctor::ensure(ctx, &crate::doctor::toolchain(&all, false))?;
     let root = ws.target_dir()?.join("xtask/bench-cross");
     let release = flags::Profile::RELEASE;
 

@@ -51,6 +51,7 @@ struct Bench<'a> {
 }
 
 pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
+    crate::doctor::ensure(ctx, &crate::doctor::toolchain(&[Platform::host()?], false))?;
     let ws = ctx.workspace()?;
     let base = ws.target_dir()?.join("xtask-bench-precache");
     if base.exists() {

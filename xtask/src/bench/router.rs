@@ -53,6 +53,9 @@ const SHORT_PROMPTS: [&str; 8] = [
 
 impl flags::BenchRouter {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let mut needs = crate::doctor::toolchain(&[Platform::host()?], true);
+        needs.push(crate::doctor::Need::Model);
+        crate::doctor::ensure(ctx, &needs)?;
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
         let model = metrics.step("model", || model_dir(ctx))?;

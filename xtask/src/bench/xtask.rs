@@ -21,6 +21,7 @@ const WARM_GOAL: f64 = 0.3;
 const RUNS: usize = 9;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
+    crate::doctor::ensure(ctx, &[crate::doctor::Need::Cargo])?;
     let ws = ctx.workspace()?;
     if !ws.path("xtask/Cargo.toml").is_file() {
         bail!("{} has no xtask/ package; run this in the workspace that builds xtask", ws.root.display());
