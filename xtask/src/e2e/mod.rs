@@ -216,7 +216,12 @@ fn fallback_manifest(env: &Env<'_>, platforms: &[Platform], report: &mut RunRepo
         let (local, remote) = (base_image(p), format!("{name}:{}", p.goarch()));
         xshell::cmd!(sh, "{docker} tag {local} {remote}").quiet().run()?;
         xshell::cmd!(sh, "{docker} push --quiet {remote}").quiet().ignore_stdout().run()?;
-        sources.push(remote);
+        // The containerd image store pushes an index (image and
+        // attestation); `docker manifest create` takes image manifests, so
+        // the platform's own manifest, by digest, read with `docker manifest`.
+        let raw = xshell::cmd!(sh, "{docker} manifest inspect --insecure {remote}").quiet().read()?;
+        let is_list = serde_json::from_str::<serde_json::Value>(&raw).ok().is_some_and(|v| v.get("manifests").is_some());
+        sources.push(if is_list { format!("{name}@{}", platform_digest(&raw, p)?) } else { remote });
     }
     docker::merge(&env.docker, false, vec![format!("{name}:fallback")], sources, platforms, report).map(drop)
 }

@@ -199,7 +199,8 @@ pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Resul
         .with_context(|| format!("tar of {} failed", rootfs.display()))?;
     fs::write(ctxdir.join("Dockerfile"), "FROM scratch\nADD rootfs.tar /\nCMD [\"bash\"]\n")?;
     let (docker_path, platform) = (&docker.path, p.docker());
-    cmd!(sh, "{docker_path} buildx build --load --platform {platform} --tag {tag} {ctxdir}")
+    // A plain image (no attestation index), as a base and for `docker manifest`.
+    cmd!(sh, "{docker_path} buildx build --load --provenance=false --platform {platform} --tag {tag} {ctxdir}")
         .quiet()
         .run()
         .with_context(|| format!("building {tag} from the rootfs failed"))?;
