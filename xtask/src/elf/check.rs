@@ -60,6 +60,7 @@ use scroll::Pread;
 use super::{Class, ElfType, Endianness, Ident, Symbol};
 
 mod dynamic;
+mod reloc;
 mod sections;
 
 const DT_RELRSZ: u64 = 35;
@@ -96,6 +97,8 @@ pub(super) struct Checked {
     pub dynamic: Dynamic,
     /// Defined non-local `.symtab` symbols (used for archive members).
     pub defined: Vec<Symbol>,
+    /// Undefined non-local `.symtab` symbols (the imports of archive members).
+    pub undefined: Vec<Symbol>,
 }
 
 /// The fixed layout of one ELF file: header, program and section headers.
@@ -151,11 +154,10 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
         },
         ..ident
     };
-    let defined = match symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB) {
-        Some((_, syms)) => syms.iter().filter(|s| s.defined && s.bind != "LOCAL").cloned().collect(),
-        None => Vec::new(),
-    };
-    Ok(Checked { ident, interpreter, dynamic, defined })
+    let symtab = symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB).map(|(_, s)| s.as_slice());
+    let globals = symtab.unwrap_or_default().iter().filter(|s| s.bind != "LOCAL");
+    let (defined, undefined) = globals.cloned().partition(|s| s.defined);
+    Ok(Checked { ident, interpreter, dynamic, defined, undefined })
 }
 
 impl<'a> File<'a> {

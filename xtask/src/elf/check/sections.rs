@@ -219,6 +219,7 @@ impl File<'_> {
     /// Every `SHT_SYMTAB`/`SHT_DYNSYM` section: its symbols, checked.
     pub(super) fn check_symbol_tables(&self) -> Result<Vec<(usize, Vec<Symbol>)>> {
         let mut out = Vec::new();
+        let object = self.h.e_type == header::ET_REL;
         for (i, s) in self.shdrs.iter().enumerate() {
             if !matches!(s.sh_type, sh::SHT_SYMTAB | sh::SHT_DYNSYM) {
                 continue;
@@ -267,6 +268,9 @@ impl File<'_> {
                 };
                 let checked = (s.sh_type == sh::SHT_SYMTAB).then_some(shndx);
                 let mut name = self.symbol(&sy, checked, str_sec.sh_offset, str_sec.sh_size, &what)?;
+                if object && s.sh_type == sh::SHT_SYMTAB {
+                    self.check_object_symbol(&sy, shndx, &name.name, &what)?;
+                }
                 name.defined = shndx != sh::SHN_UNDEF as usize;
                 syms.push(name);
             }
@@ -313,42 +317,5 @@ impl File<'_> {
             version: None,
             needed_from: None,
         })
-    }
-
-    pub(super) fn check_relocation_sections(&self) -> Result<()> {
-        let rel = self.h.e_type == header::ET_REL;
-        for (i, s) in self.shdrs.iter().enumerate() {
-            if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) || s.sh_link == 0 {
-                continue;
-            }
-            let rela = s.sh_type == sh::SHT_RELA;
-            let count = self.shdrs[s.sh_link as usize].sh_size / self.sym_size();
-            let target = &self.shdrs[s.sh_info as usize];
-            let size = Reloc::size(rela, self.ctx) as u64;
-            for k in 0..s.sh_size / size {
-                let off = s.sh_offset + k * size;
-                let what = || format!("relocation {k} of {} (entry at offset {})", self.sec(i), hex(off));
-                let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx)).with_context(what)?;
-                ensure!(
-                    (r.r_sym as u64) < count,
-                    "{}: symbol index {} is past the {count} symbols of section {}",
-                    what(),
-                    r.r_sym,
-                    s.sh_link
-                );
-                // In objects, offsets are inside the relocated section.
-                if rel && s.sh_info != 0 {
-                    ensure!(
-                        r.r_offset < target.sh_size,
-                        "{}: r_offset {} is past the end of section {} ({} bytes)",
-                        what(),
-                        hex(r.r_offset),
-                        s.sh_info,
-                        target.sh_size
-                    );
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,248 @@
+//! Relocation sections as the linker reads them, and the symbols of
+//! relocatable objects (archive members) that relocations point to.
+//!
+//! In a linked file, a relocation section names its symbol table and its
+//! entries index into it (the loader's own view is checked in `dynamic`). In
+//! a relocatable object the linker applies every entry itself, so a member
+//! nm lists happily can still fail the link: a relocated section that holds
+//! no contents ("unresolvable relocation"), a type the machine's linker does
+//! not know or takes only in linked files (`R_X86_64_COPY`), a field past the
+//! end of its section, a GOT/PLT/TLS type patching a section that is not
+//! loaded, a symbol placed outside its section or an addend far outside its
+//! target ("relocation truncated to fit", "failed to convert GOTPCREL
+//! relocation"), a TLS symbol outside a TLS section ("TLS definition …
+//! mismatches non-TLS reference"), a global with no name ("undefined
+//! reference to `no symbol'"). Each is refused here, naming the entry.
+
+use super::*;
+
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const SHT_LOPROC: u32 = 0x7000_0000;
+/// The part of a field's reach the linker's own layout may use: a target
+/// (symbol + addend) defined in the same object must stay within the
+/// field's reach minus this of its section, or the field overflows once laid
+/// out ("relocation truncated to fit"). Hand-written assembly (glibc's
+/// libmvec) addresses tables 4 MiB before a label; a corrupt addend is
+/// gigabytes away.
+const LAYOUT: i64 = 1 << 28;
+
+/// What the linker does with one relocation type in an object.
+#[derive(Clone, Copy)]
+struct Kind {
+    /// Bytes of the field it patches at `r_offset`.
+    size: u64,
+    /// Binds through the GOT, PLT or TLS code sequences: patches code or
+    /// data that is loaded.
+    runtime: bool,
+    /// log2 of how far the patched value reaches (64 for a 64-bit field).
+    reach: u32,
+}
+
+enum Type {
+    /// The machine's types are not known here: only offsets are checked.
+    Unchecked,
+    Ok(Kind),
+    /// Only in linked files (the loader's types).
+    DynamicOnly,
+    Unknown,
+}
+
+fn kind(size: u64, runtime: bool) -> Type {
+    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 } })
+}
+
+/// AArch64 branches and literal loads reach less than 32 bits.
+fn branch(reach: u32) -> Type {
+    Type::Ok(Kind { size: 4, runtime: false, reach })
+}
+
+/// The relocation types GNU ld takes in an ELF64 object, from glibc's
+/// `elf.h` (binutils 2.40): x86-64 and AArch64.
+fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
+    match (machine, is64) {
+        (EM_X86_64, true) => match t {
+            0 | 250 | 251 => kind(0, false),
+            1 | 16 | 17 | 18 | 24 | 25 | 29 | 33 => kind(8, false),
+            27 | 28 | 30 | 31 => kind(8, true),
+            2 | 10 | 11 | 21 | 23 | 32 => kind(4, false),
+            3 | 4 | 9 | 19 | 20 | 22 | 26 | 34 | 41 | 42 => kind(4, true),
+            35 => kind(2, true),
+            12 | 13 => kind(2, false),
+            14 | 15 => kind(1, false),
+            5..=8 | 36..=38 => Type::DynamicOnly,
+            _ => Type::Unknown,
+        },
+        (EM_AARCH64, true) => match t {
+            0 | 256 => kind(0, false),
+            257 | 260 | 307 => kind(8, false),
+            258 | 261 | 308 => kind(4, false),
+            259 | 262 => kind(2, false),
+            279 => branch(15),
+            273 | 274 | 280 => branch(20),
+            282 | 283 => branch(27),
+            263..=278 | 284..=293 | 299..=306 => kind(4, false),
+            309..=313 | 512..=573 => kind(4, true),
+            1024..=1032 => Type::DynamicOnly,
+            _ => Type::Unknown,
+        },
+        _ => Type::Unchecked,
+    }
+}
+
+impl File<'_> {
+    pub(super) fn check_relocation_sections(&self) -> Result<()> {
+        let object = self.h.e_type == header::ET_REL;
+        for (i, s) in self.shdrs.iter().enumerate() {
+            if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) {
+                continue;
+            }
+            if s.sh_link == 0 {
+                // `.rela.dyn` of a library without dynamic symbols links to nothing.
+                ensure!(
+                    !object || s.sh_size == 0,
+                    "{}: sh_link 0, but the relocations of an object need a symbol table",
+                    self.sec(i)
+                );
+                continue;
+            }
+            let target = if object { Some(self.relocated(i)?) } else { None };
+            let rela = s.sh_type == sh::SHT_RELA;
+            let symtab = &self.shdrs[s.sh_link as usize];
+            let count = symtab.sh_size / self.sym_size();
+            let size = Reloc::size(rela, self.ctx) as u64;
+            for k in 0..s.sh_size / size {
+                let off = s.sh_offset + k * size;
+                let what = || format!("relocation {k} of {} (entry at offset {})", self.sec(i), hex(off));
+                let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx)).with_context(what)?;
+                ensure!(
+                    (r.r_sym as u64) < count,
+                    "{}: symbol index {} is past the {count} symbols of section {}",
+                    what(),
+                    r.r_sym,
+                    s.sh_link
+                );
+                if let Some(t) = target {
+                    self.check_object_reloc(&r, t, symtab, &what)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The section an object's relocation section `i` patches (`sh_info`):
+    /// one with contents, where the linker can apply them.
+    fn relocated(&self, i: usize) -> Result<usize> {
+        let s = &self.shdrs[i];
+        let t = s.sh_info as usize;
+        ensure!(
+            t != 0 && t < self.shdrs.len(),
+            "{}: sh_info {} (the relocated section) is not a section",
+            self.sec(i),
+            s.sh_info
+        );
+        let ty = self.shdrs[t].sh_type;
+        let holds = matches!(
+            ty,
+            sh::SHT_PROGBITS | sh::SHT_NOTE | sh::SHT_INIT_ARRAY | sh::SHT_FINI_ARRAY | sh::SHT_PREINIT_ARRAY
+        ) || (SHT_LOPROC..=0x7fff_ffff).contains(&ty);
+        ensure!(
+            holds,
+            "{}: sh_info {t} (the relocated section) is a {} section, which has no contents to relocate",
+            self.sec(i),
+            sh::sht_to_str(ty)
+        );
+        Ok(t)
+    }
+
+    fn check_object_reloc(&self, r: &Reloc, t: usize, symtab: &SectionHeader, what: &dyn Fn() -> String) -> Result<()> {
+        let target = &self.shdrs[t];
+        let k = match reloc_type(self.h.e_machine, self.is64, r.r_type) {
+            Type::Unchecked => Kind { size: 1, runtime: false, reach: 64 },
+            Type::Ok(k) => k,
+            Type::DynamicOnly => {
+                bail!("{}: type {} is a dynamic relocation, which the linker refuses in an object", what(), r.r_type)
+            }
+            Type::Unknown => bail!(
+                "{}: type {} is not a relocation type of {}",
+                what(),
+                r.r_type,
+                header::machine_to_str(self.h.e_machine)
+            ),
+        };
+        ensure!(
+            r.r_offset.checked_add(k.size).is_some_and(|e| e <= target.sh_size),
+            "{}: r_offset {} (a {}-byte field) is past the end of section {t} ({} bytes)",
+            what(),
+            hex(r.r_offset),
+            k.size,
+            target.sh_size
+        );
+        ensure!(
+            !k.runtime || target.sh_flags & u64::from(sh::SHF_ALLOC) != 0,
+            "{}: type {} binds at run time, but section {t} is not allocated",
+            what(),
+            r.r_type
+        );
+        if k.size == 0 {
+            return Ok(());
+        }
+        ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
+        let sy: Sym = self.b.pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
+        let shndx = sy.st_shndx;
+        if let (Some(addend), true, true) = (r.r_addend, shndx != 0 && shndx < self.shdrs.len(), k.reach < 64) {
+            let size = self.shdrs[shndx].sh_size as i64;
+            let slack = (1i64 << k.reach).saturating_sub(LAYOUT).max(1 << (k.reach - 3));
+            let at = (sy.st_value as i64).checked_add(addend);
+            ensure!(
+                at.is_some_and(|a| a >= -slack && a <= size.saturating_add(slack)),
+                "{}: symbol {} + addend {addend:#x} is too far outside its section {shndx} ({size} bytes) for a type {} field",
+                what(),
+                r.r_sym,
+                r.r_type
+            );
+        }
+        Ok(())
+    }
+
+    /// A symbol of an object's `.symtab`: named if global, inside the section
+    /// that defines it, TLS exactly when its section is.
+    pub(super) fn check_object_symbol(
+        &self,
+        sy: &Sym,
+        shndx: usize,
+        name: &str,
+        what: &dyn Fn() -> String,
+    ) -> Result<()> {
+        let global = sy.st_bind() != sym::STB_LOCAL;
+        ensure!(!global || !name.is_empty(), "{}: a {} symbol without a name", what(), sym::bind_to_str(sy.st_bind()));
+        if shndx == 0 || shndx >= self.shdrs.len() {
+            return Ok(());
+        }
+        let s = &self.shdrs[shndx];
+        ensure!(
+            !matches!(s.sh_type, sh::SHT_NULL | sh::SHT_SYMTAB | sh::SHT_STRTAB | sh::SHT_RELA | sh::SHT_REL),
+            "{}: defined in section {shndx}, a {} section",
+            what(),
+            sh::sht_to_str(s.sh_type)
+        );
+        ensure!(
+            sy.st_value.checked_add(sy.st_size).is_some_and(|e| e <= s.sh_size),
+            "{}: st_value {} + st_size {} is outside its section {shndx} ({} bytes)",
+            what(),
+            hex(sy.st_value),
+            sy.st_size,
+            s.sh_size
+        );
+        let tls_sec = s.sh_flags & u64::from(sh::SHF_TLS) != 0;
+        let ty = sy.st_type();
+        ensure!(
+            (ty == sym::STT_TLS) == tls_sec || !matches!(ty, sym::STT_TLS | sym::STT_OBJECT | sym::STT_FUNC),
+            "{}: a {} symbol in section {shndx}, which is {}a TLS section",
+            what(),
+            sym::type_to_str(ty),
+            if tls_sec { "" } else { "not " }
+        );
+        Ok(())
+    }
+}
