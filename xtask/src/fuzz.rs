@@ -220,10 +220,10 @@ struct Target {
     ident: Vec<elf::Ident>,
 }
 
-/// The structures of an ELF file at `base`. For archive members (`object`),
-/// only what `verify-symbols` reads of them: headers, symbol and string
-/// tables (not relocations, code or unwind tables, which the linker checks).
-fn ranges_of_elf(bytes: &[u8], base: usize, object: bool, out: &mut Vec<(usize, usize)>) -> Result<()> {
+/// The structures of an ELF file at `base`: headers, dynamic-linking
+/// tables, symbol, string and relocation tables (not code, data or unwind
+/// tables, whose bytes no reader but the CPU interprets).
+fn ranges_of_elf(bytes: &[u8], base: usize, out: &mut Vec<(usize, usize)>) -> Result<()> {
     let elf = Elf::parse(bytes)?;
     let h = &elf.header;
     out.push((base, base + h.e_ehsize as usize));
@@ -247,7 +247,6 @@ fn ranges_of_elf(bytes: &[u8], base: usize, object: bool, out: &mut Vec<(usize, 
                 | sh::SHT_REL
                 | sh::SHT_INIT_ARRAY
         );
-        let wanted = wanted && !(object && matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL | sh::SHT_INIT_ARRAY));
         if wanted && s.sh_size > 0 {
             let start = base + s.sh_offset as usize;
             out.push((start, start + s.sh_size as usize));
@@ -264,7 +263,7 @@ impl Target {
         let mut regions = Vec::new();
         let (kind, machine, function) = match &parsed {
             elf::Binary::Elf(info) => {
-                ranges_of_elf(&bytes, 0, false, &mut regions)?;
+                ranges_of_elf(&bytes, 0, &mut regions)?;
                 let f = info
                     .dynsyms
                     .iter()
@@ -281,7 +280,7 @@ impl Target {
                     regions.push((m.header_offset as usize, m.offset as usize));
                     let data = &bytes[m.offset as usize..m.offset as usize + m.size()];
                     if data.starts_with(b"\x7fELF") {
-                        ranges_of_elf(data, m.offset as usize, true, &mut regions)?;
+                        ranges_of_elf(data, m.offset as usize, &mut regions)?;
                     }
                 }
                 // The armap: the first member header and its data.
@@ -317,6 +316,9 @@ impl Target {
             main_o = Some(o);
         }
         let ident = identities(&parsed);
+        if let Some(why) = Target::verify_refuses_ident(&ident, &parsed, &mut elf::Resolver::default()) {
+            bail!("{}: a fuzz base must pass verify-symbols' checks: {why}", path.display());
+        }
         Ok(Target { path: path.to_path_buf(), name, bytes, kind, regions, cc, main_o, ident })
     }
 
@@ -410,17 +412,31 @@ impl Target {
     /// machine, class or file type than the base (the `machine`/`elf-type`
     /// checks), or imports the needed libraries do not define (`imports`).
     fn verify_refuses(&self, parsed: &elf::Binary, resolver: &mut elf::Resolver) -> Option<String> {
-        if identities(parsed) != self.ident {
+        Target::verify_refuses_ident(&self.ident, parsed, resolver)
+    }
+
+    fn verify_refuses_ident(
+        ident: &[elf::Ident],
+        parsed: &elf::Binary,
+        resolver: &mut elf::Resolver,
+    ) -> Option<String> {
+        if identities(parsed) != ident {
             return Some("machine or file type".into());
         }
-        if let elf::Binary::Elf(info) = parsed {
-            match resolver.check(info) {
-                Ok(elf::Imports::Resolved { .. }) => {}
-                Ok(other) => return Some(format!("{other:?}")),
-                Err(e) => return Some(format!("{e:#}")),
+        let imports = match parsed {
+            elf::Binary::Elf(info) => resolver.check(info),
+            elf::Binary::Archive(a) => {
+                if let Some(w) = a.non_pic().first() {
+                    return Some(format!("not position-independent: {w}"));
+                }
+                resolver.check_archive(a)
             }
+        };
+        match imports {
+            Ok(elf::Imports::Resolved { .. }) => None,
+            Ok(other) => Some(format!("{other:?}")),
+            Err(e) => Some(format!("{e:#}")),
         }
-        None
     }
 
     /// `nm`'s names, or why nm refused the file.

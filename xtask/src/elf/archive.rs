@@ -32,15 +32,15 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
         let member_path = PathBuf::from(format!("{}({name})", path.display()));
         // A member that is not ELF at all fails the `machine` check; a member
         // that is a corrupt ELF object makes the whole archive an error.
-        let (ident, defined, undefined) = if data.starts_with(ELF_MAGIC) {
+        let (ident, defined, undefined, non_pic) = if data.starts_with(ELF_MAGIC) {
             check_magic(&member_path, data)?;
             let c = check::check(data).map_err(|e| malformed(&member_path, e))?;
-            (Ok(c.ident), c.defined, c.undefined)
+            (Ok(c.ident), c.defined, c.undefined, c.non_pic)
         } else {
             let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            (Err(format!("not an ELF file (starts with {head})")), Vec::new(), Vec::new())
+            (Err(format!("not an ELF file (starts with {head})")), Vec::new(), Vec::new(), None)
         };
-        members.push(MemberInfo { name, ident, defined, undefined });
+        members.push(MemberInfo { name, ident, defined, undefined, non_pic });
     }
     check_armap(path, &archive, &members)?;
     Ok(ArchiveInfo { path: path.to_path_buf(), members })

@@ -99,6 +99,8 @@ pub(super) struct Checked {
     pub defined: Vec<Symbol>,
     /// Undefined non-local `.symtab` symbols (the imports of archive members).
     pub undefined: Vec<Symbol>,
+    /// An object's first relocation that is not position-independent.
+    pub non_pic: Option<String>,
 }
 
 /// The fixed layout of one ELF file: header, program and section headers.
@@ -131,7 +133,7 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
     f.check_program_headers()?;
     f.check_sections()?;
     let symtabs = f.check_symbol_tables()?;
-    f.check_relocation_sections()?;
+    let non_pic = f.check_relocation_sections()?;
     let ident = f.ident();
     let interpreter = f.interpreter()?;
     let dynamic = match f.phdrs.iter().position(|p| p.p_type == ph::PT_DYNAMIC) {
@@ -157,7 +159,7 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
     let symtab = symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB).map(|(_, s)| s.as_slice());
     let globals = symtab.unwrap_or_default().iter().filter(|s| s.bind != "LOCAL");
     let (defined, undefined) = globals.cloned().partition(|s| s.defined);
-    Ok(Checked { ident, interpreter, dynamic, defined, undefined })
+    Ok(Checked { ident, interpreter, dynamic, defined, undefined, non_pic })
 }
 
 impl<'a> File<'a> {

@@ -219,6 +219,10 @@ pub struct MemberInfo {
     /// Undefined non-local symbols of the member's `.symtab` (its imports).
     #[serde(skip)]
     pub undefined: Vec<Symbol>,
+    /// Where the member's first relocation is that a position-independent
+    /// link (a PIE, `cc`'s default, or a shared library) refuses.
+    #[serde(skip)]
+    pub non_pic: Option<String>,
 }
 
 fn ser_member<S: serde::Serializer>(
@@ -238,6 +242,11 @@ pub struct ArchiveInfo {
 }
 
 impl ArchiveInfo {
+    /// `member: relocation …` for each member a PIE or shared link refuses.
+    pub fn non_pic(&self) -> Vec<String> {
+        self.members.iter().filter_map(|m| m.non_pic.as_ref().map(|w| format!("{} ({w})", m.name))).collect()
+    }
+
     /// Whether some member defines `name` as a global/weak function.
     pub fn defines_function(&self, name: &str) -> bool {
         self.members

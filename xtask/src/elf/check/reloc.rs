@@ -19,6 +19,7 @@ use super::*;
 const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
 const SHT_LOPROC: u32 = 0x7000_0000;
+const SHT_X86_64_UNWIND: u32 = 0x7000_0001;
 /// The part of a field's reach the linker's own layout may use: a target
 /// (symbol + addend) defined in the same object must stay within the
 /// field's reach minus this of its section, or the field overflows once laid
@@ -37,6 +38,17 @@ struct Kind {
     runtime: bool,
     /// log2 of how far the patched value reaches (64 for a 64-bit field).
     reach: u32,
+    pic: Pic,
+}
+
+/// What a position-independent link (a PIE, as `cc` links by default, or a
+/// shared library) refuses of a relocation in loaded code or data.
+#[derive(Clone, Copy, PartialEq)]
+enum Pic {
+    Any,
+    /// An absolute address narrower than a pointer ("can not be used when
+    /// making a PIE object; recompile with -fPIE").
+    Absolute,
 }
 
 enum Type {
@@ -49,12 +61,16 @@ enum Type {
 }
 
 fn kind(size: u64, runtime: bool) -> Type {
-    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 } })
+    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 }, pic: Pic::Any })
+}
+
+fn pic(size: u64, pic: Pic) -> Type {
+    Type::Ok(Kind { size, runtime: false, reach: if size >= 8 { 64 } else { 31 }, pic })
 }
 
 /// AArch64 branches and literal loads reach less than 32 bits.
 fn branch(reach: u32) -> Type {
-    Type::Ok(Kind { size: 4, runtime: false, reach })
+    Type::Ok(Kind { size: 4, runtime: false, reach, pic: Pic::Any })
 }
 
 /// The relocation types GNU ld takes in an ELF64 object, from glibc's
@@ -63,25 +79,33 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
     match (machine, is64) {
         (EM_X86_64, true) => match t {
             0 | 250 | 251 => kind(0, false),
-            1 | 16 | 17 | 18 | 24 | 25 | 29 | 33 => kind(8, false),
+            1 | 16 | 17 | 18 | 25 | 29 | 33 => kind(8, false),
+            24 => kind(8, false),
             27 | 28 | 30 | 31 => kind(8, true),
-            2 | 10 | 11 | 21 | 23 | 32 => kind(4, false),
+            21 | 23 | 32 => kind(4, false),
+            2 => kind(4, false),
+            10 | 11 => pic(4, Pic::Absolute),
             3 | 4 | 9 | 19 | 20 | 22 | 26 | 34 | 41 | 42 => kind(4, true),
             35 => kind(2, true),
-            12 | 13 => kind(2, false),
-            14 | 15 => kind(1, false),
+            12 => pic(2, Pic::Absolute),
+            13 => kind(2, false),
+            14 => pic(1, Pic::Absolute),
+            15 => kind(1, false),
             5..=8 | 36..=38 => Type::DynamicOnly,
             _ => Type::Unknown,
         },
         (EM_AARCH64, true) => match t {
             0 | 256 => kind(0, false),
             257 | 260 | 307 => kind(8, false),
-            258 | 261 | 308 => kind(4, false),
-            259 | 262 => kind(2, false),
+            261 | 308 => kind(4, false),
+            258 => pic(4, Pic::Absolute),
+            259 => pic(2, Pic::Absolute),
+            262 => kind(2, false),
+            263..=272 => pic(4, Pic::Absolute),
             279 => branch(15),
             273 | 274 | 280 => branch(20),
             282 | 283 => branch(27),
-            263..=278 | 284..=293 | 299..=306 => kind(4, false),
+            273..=278 | 284..=293 | 299..=306 => kind(4, false),
             309..=313 | 512..=573 => kind(4, true),
             1024..=1032 => Type::DynamicOnly,
             _ => Type::Unknown,
@@ -91,8 +115,11 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
 }
 
 impl File<'_> {
-    pub(super) fn check_relocation_sections(&self) -> Result<()> {
+    /// Check every relocation section; for an object, also say where the
+    /// first relocation a position-independent link refuses is, if any.
+    pub(super) fn check_relocation_sections(&self) -> Result<Option<String>> {
         let object = self.h.e_type == header::ET_REL;
+        let mut non_pic = None;
         for (i, s) in self.shdrs.iter().enumerate() {
             if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) {
                 continue;
@@ -123,11 +150,13 @@ impl File<'_> {
                     s.sh_link
                 );
                 if let Some(t) = target {
-                    self.check_object_reloc(&r, t, symtab, &what)?;
+                    if self.check_object_reloc(&r, t, symtab, &what)? && non_pic.is_none() {
+                        non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type));
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(non_pic)
     }
 
     /// The section an object's relocation section `i` patches (`sh_info`):
@@ -142,10 +171,17 @@ impl File<'_> {
             s.sh_info
         );
         let ty = self.shdrs[t].sh_type;
-        let holds = matches!(
-            ty,
-            sh::SHT_PROGBITS | sh::SHT_NOTE | sh::SHT_INIT_ARRAY | sh::SHT_FINI_ARRAY | sh::SHT_PREINIT_ARRAY
-        ) || (SHT_LOPROC..=0x7fff_ffff).contains(&ty);
+        // Processor types: the x86-64 unwind section; other machines' are theirs.
+        let proc_ok = match self.h.e_machine {
+            EM_X86_64 => ty == SHT_X86_64_UNWIND,
+            EM_AARCH64 => false,
+            _ => (SHT_LOPROC..=0x7fff_ffff).contains(&ty),
+        };
+        let holds = proc_ok
+            || matches!(
+                ty,
+                sh::SHT_PROGBITS | sh::SHT_NOTE | sh::SHT_INIT_ARRAY | sh::SHT_FINI_ARRAY | sh::SHT_PREINIT_ARRAY
+            );
         ensure!(
             holds,
             "{}: sh_info {t} (the relocated section) is a {} section, which has no contents to relocate",
@@ -155,10 +191,19 @@ impl File<'_> {
         Ok(t)
     }
 
-    fn check_object_reloc(&self, r: &Reloc, t: usize, symtab: &SectionHeader, what: &dyn Fn() -> String) -> Result<()> {
+    /// One relocation of an object; `true` when it is an absolute address in
+    /// loaded code or data, which a position-independent link refuses ("can
+    /// not be used when making a PIE object") but a `-no-pie` link takes.
+    fn check_object_reloc(
+        &self,
+        r: &Reloc,
+        t: usize,
+        symtab: &SectionHeader,
+        what: &dyn Fn() -> String,
+    ) -> Result<bool> {
         let target = &self.shdrs[t];
         let k = match reloc_type(self.h.e_machine, self.is64, r.r_type) {
-            Type::Unchecked => Kind { size: 1, runtime: false, reach: 64 },
+            Type::Unchecked => Kind { size: 1, runtime: false, reach: 64, pic: Pic::Any },
             Type::Ok(k) => k,
             Type::DynamicOnly => {
                 bail!("{}: type {} is a dynamic relocation, which the linker refuses in an object", what(), r.r_type)
@@ -184,25 +229,37 @@ impl File<'_> {
             what(),
             r.r_type
         );
-        if k.size == 0 {
-            return Ok(());
-        }
-        ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
         let sy: Sym = self.b.pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
         let shndx = sy.st_shndx;
-        if let (Some(addend), true, true) = (r.r_addend, shndx != 0 && shndx < self.shdrs.len(), k.reach < 64) {
-            let size = self.shdrs[shndx].sh_size as i64;
+        let undefined = r.r_sym != 0 && shndx == sh::SHN_UNDEF as usize;
+        if k.size == 0 {
+            // ld resolves no symbol for R_*_NONE: "unresolvable relocation".
+            ensure!(
+                !undefined,
+                "{}: type {} against undefined symbol {}, which ld cannot resolve",
+                what(),
+                r.r_type,
+                r.r_sym
+            );
+            return Ok(false);
+        }
+        ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
+        if let (Some(addend), true) = (r.r_addend, k.reach < 64) {
+            // The section the target lies in, or none (undefined, absolute, common).
+            let size = if shndx != 0 && shndx < self.shdrs.len() { self.shdrs[shndx].sh_size as i64 } else { 0 };
+            let base = if size > 0 || shndx != 0 && shndx < self.shdrs.len() { sy.st_value as i64 } else { 0 };
             let slack = (1i64 << k.reach).saturating_sub(LAYOUT).max(1 << (k.reach - 3));
-            let at = (sy.st_value as i64).checked_add(addend);
+            let at = base.checked_add(addend);
             ensure!(
                 at.is_some_and(|a| a >= -slack && a <= size.saturating_add(slack)),
-                "{}: symbol {} + addend {addend:#x} is too far outside its section {shndx} ({size} bytes) for a type {} field",
+                "{}: symbol {} + addend {addend:#x} overflows a type {} field (the target is {size} bytes of section {shndx})",
                 what(),
                 r.r_sym,
                 r.r_type
             );
         }
-        Ok(())
+        let loaded = target.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
+        Ok(loaded && k.pic == Pic::Absolute)
     }
 
     /// A symbol of an object's `.symtab`: named if global, inside the section
@@ -215,7 +272,26 @@ impl File<'_> {
         what: &dyn Fn() -> String,
     ) -> Result<()> {
         let global = sy.st_bind() != sym::STB_LOCAL;
-        ensure!(!global || !name.is_empty(), "{}: a {} symbol without a name", what(), sym::bind_to_str(sy.st_bind()));
+        let (bind, ty) = (sy.st_bind(), sy.st_type());
+        ensure!(!global || !name.is_empty(), "{}: a {} symbol without a name", what(), sym::bind_to_str(bind));
+        ensure!(
+            !global || !matches!(ty, sym::STT_FILE | sym::STT_SECTION),
+            "{}: a {} symbol must be LOCAL, not {}",
+            what(),
+            sym::type_to_str(ty),
+            sym::bind_to_str(bind)
+        );
+        if global && shndx == sh::SHN_UNDEF as usize {
+            // What another file can define: ld finds nothing else.
+            ensure!(
+                matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK)
+                    && matches!(ty, sym::STT_NOTYPE | sym::STT_OBJECT | sym::STT_FUNC | sym::STT_TLS),
+                "{}: an undefined {} {} symbol",
+                what(),
+                sym::bind_to_str(bind),
+                sym::type_to_str(ty)
+            );
+        }
         if shndx == 0 || shndx >= self.shdrs.len() {
             return Ok(());
         }
@@ -235,7 +311,6 @@ impl File<'_> {
             s.sh_size
         );
         let tls_sec = s.sh_flags & u64::from(sh::SHF_TLS) != 0;
-        let ty = sy.st_type();
         ensure!(
             (ty == sym::STT_TLS) == tls_sec || !matches!(ty, sym::STT_TLS | sym::STT_OBJECT | sym::STT_FUNC),
             "{}: a {} symbol in section {shndx}, which is {}a TLS section",
