@@ -32,15 +32,17 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
         let member_path = PathBuf::from(format!("{}({name})", path.display()));
         // A member that is not ELF at all fails the `machine` check; a member
         // that is a corrupt ELF object makes the whole archive an error.
-        let (ident, defined, undefined, non_pic) = if data.starts_with(ELF_MAGIC) {
+        let member = if data.starts_with(ELF_MAGIC) {
             check_magic(&member_path, data)?;
             let c = check::check(data).map_err(|e| malformed(&member_path, e))?;
-            (Ok(c.ident), c.defined, c.undefined, c.non_pic)
+            let (defined, undefined, non_pic, direct) = (c.defined, c.undefined, c.non_pic, c.direct);
+            MemberInfo { name, ident: Ok(c.ident), defined, undefined, non_pic, direct }
         } else {
             let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            (Err(format!("not an ELF file (starts with {head})")), Vec::new(), Vec::new(), None)
+            let ident = Err(format!("not an ELF file (starts with {head})"));
+            MemberInfo { name, ident, defined: vec![], undefined: vec![], non_pic: None, direct: Default::default() }
         };
-        members.push(MemberInfo { name, ident, defined, undefined, non_pic });
+        members.push(member);
     }
     check_armap(path, &archive, &members)?;
     Ok(ArchiveInfo { path: path.to_path_buf(), members })

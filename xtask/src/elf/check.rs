@@ -60,6 +60,7 @@ use scroll::Pread;
 use super::{Class, ElfType, Endianness, Ident, Symbol};
 
 mod dynamic;
+mod eh_frame;
 mod reloc;
 mod sections;
 
@@ -101,6 +102,8 @@ pub(super) struct Checked {
     pub undefined: Vec<Symbol>,
     /// An object's first relocation that is not position-independent.
     pub non_pic: Option<String>,
+    /// Undefined symbols an object's loaded code reaches PC-relative directly.
+    pub direct: BTreeSet<String>,
 }
 
 /// The fixed layout of one ELF file: header, program and section headers.
@@ -133,7 +136,10 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
     f.check_program_headers()?;
     f.check_sections()?;
     let symtabs = f.check_symbol_tables()?;
-    let non_pic = f.check_relocation_sections()?;
+    let pic = f.check_relocation_sections()?;
+    if f.h.e_type == header::ET_REL {
+        f.check_eh_frame()?;
+    }
     let ident = f.ident();
     let interpreter = f.interpreter()?;
     let dynamic = match f.phdrs.iter().position(|p| p.p_type == ph::PT_DYNAMIC) {
@@ -159,7 +165,7 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
     let symtab = symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB).map(|(_, s)| s.as_slice());
     let globals = symtab.unwrap_or_default().iter().filter(|s| s.bind != "LOCAL");
     let (defined, undefined) = globals.cloned().partition(|s| s.defined);
-    Ok(Checked { ident, interpreter, dynamic, defined, undefined, non_pic })
+    Ok(Checked { ident, interpreter, dynamic, defined, undefined, non_pic: pic.non_pic, direct: pic.direct })
 }
 
 impl<'a> File<'a> {

@@ -119,13 +119,20 @@ impl Resolver {
             _ => return Ok(Imports::NotFound { library: "the C library".into(), dirs }),
         };
         let mut defined: BTreeSet<String> = LINKER_DEFINED.iter().map(|s| s.to_string()).collect();
+        let mut functions: BTreeSet<String> = BTreeSet::new();
         let mut libraries = Vec::new();
         for name in ARCHIVE_LIBS.iter().chain([&loader]) {
             let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) else {
                 return Ok(Imports::NotFound { library: name.to_string(), dirs });
             };
             let lib = self.load(&path)?;
-            defined.extend(lib.dynsyms.iter().filter(|s| s.defined && s.bind != "LOCAL").map(|s| s.name.clone()));
+            let exported = lib.dynsyms.iter().filter(|s| s.defined && s.bind != "LOCAL");
+            for s in exported {
+                defined.insert(s.name.clone());
+                if matches!(s.kind, "FUNC" | "GNU_IFUNC") {
+                    functions.insert(s.name.clone());
+                }
+            }
             libraries.push(path);
         }
         if let Some(libgcc) = libgcc_a(machine) {
@@ -148,6 +155,11 @@ impl Resolver {
         let mut missing = BTreeSet::new();
         let mut count = 0;
         for m in &a.members {
+            // ld: "relocation R_X86_64_PC32 against symbol `strlen' can not be
+            // used when making a PIE object".
+            for name in m.direct.iter().filter(|n| !static_defs.contains(*n) && functions.contains(*n)) {
+                missing.insert(format!("{name} ({}: a PC-relative reference to a shared library's function)", m.name));
+            }
             for s in m.undefined.iter().filter(|s| s.bind != "WEAK") {
                 count += 1;
                 let linker = s.name.starts_with("__start_") || s.name.starts_with("__stop_");

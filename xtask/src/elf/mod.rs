@@ -223,6 +223,11 @@ pub struct MemberInfo {
     /// link (a PIE, `cc`'s default, or a shared library) refuses.
     #[serde(skip)]
     pub non_pic: Option<String>,
+    /// Undefined symbols the member's loaded code reaches PC-relative, not
+    /// through the PLT or GOT: a PIE link refuses that for a function of a
+    /// shared library.
+    #[serde(skip)]
+    pub direct: BTreeSet<String>,
 }
 
 fn ser_member<S: serde::Serializer>(

@@ -39,6 +39,18 @@ struct Kind {
     /// log2 of how far the patched value reaches (64 for a 64-bit field).
     reach: u32,
     pic: Pic,
+    /// A thread-local type: its symbol is a TLS symbol (or the section
+    /// symbol of a TLS section).
+    tls: bool,
+}
+
+/// What of an object's relocations a position-independent link may refuse.
+#[derive(Debug, Default)]
+pub(in crate::elf) struct Pic32 {
+    /// The first absolute address in loaded code or data.
+    pub non_pic: Option<String>,
+    /// Undefined symbols loaded code reaches PC-relative, not through the PLT/GOT.
+    pub direct: BTreeSet<String>,
 }
 
 /// What a position-independent link (a PIE, as `cc` links by default, or a
@@ -49,6 +61,9 @@ enum Pic {
     /// An absolute address narrower than a pointer ("can not be used when
     /// making a PIE object; recompile with -fPIE").
     Absolute,
+    /// A direct PC-relative reference: a PIE cannot reach a function of a
+    /// shared library through it (data gets a copy relocation).
+    Direct,
 }
 
 enum Type {
@@ -61,16 +76,20 @@ enum Type {
 }
 
 fn kind(size: u64, runtime: bool) -> Type {
-    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 }, pic: Pic::Any })
+    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 }, pic: Pic::Any, tls: false })
 }
 
 fn pic(size: u64, pic: Pic) -> Type {
-    Type::Ok(Kind { size, runtime: false, reach: if size >= 8 { 64 } else { 31 }, pic })
+    Type::Ok(Kind { size, runtime: false, reach: if size >= 8 { 64 } else { 31 }, pic, tls: false })
+}
+
+fn tls(size: u64, runtime: bool) -> Type {
+    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 }, pic: Pic::Any, tls: true })
 }
 
 /// AArch64 branches and literal loads reach less than 32 bits.
 fn branch(reach: u32) -> Type {
-    Type::Ok(Kind { size: 4, runtime: false, reach, pic: Pic::Any })
+    Type::Ok(Kind { size: 4, runtime: false, reach, pic: Pic::Any, tls: false })
 }
 
 /// The relocation types GNU ld takes in an ELF64 object, from glibc's
@@ -79,18 +98,21 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
     match (machine, is64) {
         (EM_X86_64, true) => match t {
             0 | 250 | 251 => kind(0, false),
-            1 | 16 | 17 | 18 | 25 | 29 | 33 => kind(8, false),
-            24 => kind(8, false),
+            1 | 25 | 29 | 33 => kind(8, false),
+            16..=18 => tls(8, false),
+            24 => pic(8, Pic::Direct),
             27 | 28 | 30 | 31 => kind(8, true),
-            21 | 23 | 32 => kind(4, false),
-            2 => kind(4, false),
+            21 | 23 => tls(4, false),
+            32 => kind(4, false),
+            2 => pic(4, Pic::Direct),
             10 | 11 => pic(4, Pic::Absolute),
-            3 | 4 | 9 | 19 | 20 | 22 | 26 | 34 | 41 | 42 => kind(4, true),
-            35 => kind(2, true),
+            3 | 4 | 9 | 26 | 41 | 42 => kind(4, true),
+            19 | 20 | 22 | 34 => tls(4, true),
+            35 => tls(2, true),
             12 => pic(2, Pic::Absolute),
-            13 => kind(2, false),
+            13 => pic(2, Pic::Direct),
             14 => pic(1, Pic::Absolute),
-            15 => kind(1, false),
+            15 => pic(1, Pic::Direct),
             5..=8 | 36..=38 => Type::DynamicOnly,
             _ => Type::Unknown,
         },
@@ -106,7 +128,8 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
             273 | 274 | 280 => branch(20),
             282 | 283 => branch(27),
             273..=278 | 284..=293 | 299..=306 => kind(4, false),
-            309..=313 | 512..=573 => kind(4, true),
+            309..=313 => kind(4, true),
+            512..=573 => tls(4, true),
             1024..=1032 => Type::DynamicOnly,
             _ => Type::Unknown,
         },
@@ -115,11 +138,11 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
 }
 
 impl File<'_> {
-    /// Check every relocation section; for an object, also say where the
-    /// first relocation a position-independent link refuses is, if any.
-    pub(super) fn check_relocation_sections(&self) -> Result<Option<String>> {
+    /// Check every relocation section; for an object, also say what a
+    /// position-independent link refuses, which only the final link decides.
+    pub(super) fn check_relocation_sections(&self) -> Result<Pic32> {
         let object = self.h.e_type == header::ET_REL;
-        let mut non_pic = None;
+        let mut out = Pic32::default();
         for (i, s) in self.shdrs.iter().enumerate() {
             if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) {
                 continue;
@@ -150,13 +173,24 @@ impl File<'_> {
                     s.sh_link
                 );
                 if let Some(t) = target {
-                    if self.check_object_reloc(&r, t, symtab, &what)? && non_pic.is_none() {
-                        non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type));
+                    match self.check_object_reloc(&r, t, symtab, &what)? {
+                        Some(Pic::Absolute) if out.non_pic.is_none() => {
+                            out.non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type))
+                        }
+                        Some(Pic::Direct) => {
+                            let str_sec = &self.shdrs[symtab.sh_link as usize];
+                            let sy: Sym = self
+                                .b
+                                .pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
+                            let name = self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what)?;
+                            out.direct.insert(name.to_string());
+                        }
+                        _ => {}
                     }
                 }
             }
         }
-        Ok(non_pic)
+        Ok(out)
     }
 
     /// The section an object's relocation section `i` patches (`sh_info`):
@@ -191,19 +225,21 @@ impl File<'_> {
         Ok(t)
     }
 
-    /// One relocation of an object; `true` when it is an absolute address in
-    /// loaded code or data, which a position-independent link refuses ("can
-    /// not be used when making a PIE object") but a `-no-pie` link takes.
+    /// One relocation of an object; what a position-independent link would
+    /// make of it: `Absolute` for an absolute address in loaded code or data
+    /// ("can not be used when making a PIE object", though a `-no-pie` link
+    /// takes it), `Direct` for a PC-relative reference to an undefined symbol
+    /// from loaded code (refused if a shared library's function resolves it).
     fn check_object_reloc(
         &self,
         r: &Reloc,
         t: usize,
         symtab: &SectionHeader,
         what: &dyn Fn() -> String,
-    ) -> Result<bool> {
+    ) -> Result<Option<Pic>> {
         let target = &self.shdrs[t];
         let k = match reloc_type(self.h.e_machine, self.is64, r.r_type) {
-            Type::Unchecked => Kind { size: 1, runtime: false, reach: 64, pic: Pic::Any },
+            Type::Unchecked => Kind { size: 1, runtime: false, reach: 64, pic: Pic::Any, tls: false },
             Type::Ok(k) => k,
             Type::DynamicOnly => {
                 bail!("{}: type {} is a dynamic relocation, which the linker refuses in an object", what(), r.r_type)
@@ -241,9 +277,22 @@ impl File<'_> {
                 r.r_type,
                 r.r_sym
             );
-            return Ok(false);
+            return Ok(None);
         }
         ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
+        let ty = sy.st_type();
+        ensure!(ty != sym::STT_FILE, "{}: against symbol {}, a FILE symbol", what(), r.r_sym);
+        if k.tls {
+            let tls_section = shndx < self.shdrs.len() && self.shdrs[shndx].sh_flags & u64::from(sh::SHF_TLS) != 0;
+            ensure!(
+                ty == sym::STT_TLS || (ty == sym::STT_SECTION && tls_section),
+                "{}: thread-local type {} against symbol {}, a {} symbol (ld: \"TLS transition … failed\")",
+                what(),
+                r.r_type,
+                r.r_sym,
+                sym::type_to_str(ty)
+            );
+        }
         if let (Some(addend), true) = (r.r_addend, k.reach < 64) {
             // The section the target lies in, or none (undefined, absolute, common).
             let size = if shndx != 0 && shndx < self.shdrs.len() { self.shdrs[shndx].sh_size as i64 } else { 0 };
@@ -259,7 +308,11 @@ impl File<'_> {
             );
         }
         let loaded = target.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
-        Ok(loaded && k.pic == Pic::Absolute)
+        Ok(match k.pic {
+            Pic::Absolute if loaded => Some(Pic::Absolute),
+            Pic::Direct if loaded && undefined => Some(Pic::Direct),
+            _ => None,
+        })
     }
 
     /// A symbol of an object's `.symtab`: named if global, inside the section

@@ -64,6 +64,20 @@ impl File<'_> {
                 self.sec(i),
                 hex(u64::from(s.sh_type))
             );
+            // bfd refuses a processor-specific type its machine does not
+            // know ("unknown type section"), then reads the file as generic ELF.
+            let known_proc = match self.h.e_machine {
+                header::EM_X86_64 => s.sh_type == 0x7000_0001,
+                header::EM_AARCH64 => (0x7000_0000..=0x7000_0003).contains(&s.sh_type),
+                _ => true,
+            };
+            ensure!(
+                !(0x7000_0000..0x8000_0000).contains(&s.sh_type) || known_proc,
+                "{}: sh_type {} is a processor-specific type {} does not have",
+                self.sec(i),
+                hex(u64::from(s.sh_type)),
+                header::machine_to_str(self.h.e_machine)
+            );
             ensure!(
                 (s.sh_link as usize) < n,
                 "{}: sh_link {} is not a section (there are {n})",
