@@ -64,6 +64,9 @@ enum Pic {
     /// A direct PC-relative reference: a PIE cannot reach a function of a
     /// shared library through it (data gets a copy relocation).
     Direct,
+    /// A PC-relative field of one or two bytes: it reaches no further than
+    /// its own section, whatever the layout.
+    Near,
 }
 
 enum Type {
@@ -75,16 +78,25 @@ enum Type {
     Unknown,
 }
 
+/// log2 of a signed field of `size` bytes' reach.
+fn reach(size: u64) -> u32 {
+    if size >= 8 {
+        64
+    } else {
+        (8 * size as u32).saturating_sub(1)
+    }
+}
+
 fn kind(size: u64, runtime: bool) -> Type {
-    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 }, pic: Pic::Any, tls: false })
+    Type::Ok(Kind { size, runtime, reach: reach(size), pic: Pic::Any, tls: false })
 }
 
 fn pic(size: u64, pic: Pic) -> Type {
-    Type::Ok(Kind { size, runtime: false, reach: if size >= 8 { 64 } else { 31 }, pic, tls: false })
+    Type::Ok(Kind { size, runtime: false, reach: reach(size), pic, tls: false })
 }
 
 fn tls(size: u64, runtime: bool) -> Type {
-    Type::Ok(Kind { size, runtime, reach: if size >= 8 { 64 } else { 31 }, pic: Pic::Any, tls: true })
+    Type::Ok(Kind { size, runtime, reach: reach(size), pic: Pic::Any, tls: true })
 }
 
 /// AArch64 branches and literal loads reach less than 32 bits.
@@ -110,9 +122,9 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
             19 | 20 | 22 | 34 => tls(4, true),
             35 => tls(2, true),
             12 => pic(2, Pic::Absolute),
-            13 => pic(2, Pic::Direct),
+            13 => pic(2, Pic::Near),
             14 => pic(1, Pic::Absolute),
-            15 => pic(1, Pic::Direct),
+            15 => pic(1, Pic::Near),
             5..=8 | 36..=38 => Type::DynamicOnly,
             _ => Type::Unknown,
         },
@@ -282,6 +294,14 @@ impl File<'_> {
         ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
         let ty = sy.st_type();
         ensure!(ty != sym::STT_FILE, "{}: against symbol {}, a FILE symbol", what(), r.r_sym);
+        ensure!(
+            k.pic != Pic::Near || shndx == t,
+            "{}: a {}-byte PC-relative field (type {}) against symbol {} of another section: the layout decides whether it fits",
+            what(),
+            k.size,
+            r.r_type,
+            r.r_sym
+        );
         if k.tls {
             let tls_section = shndx < self.shdrs.len() && self.shdrs[shndx].sh_flags & u64::from(sh::SHF_TLS) != 0;
             ensure!(

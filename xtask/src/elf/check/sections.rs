@@ -93,6 +93,26 @@ impl File<'_> {
                 self.sec(i),
                 hex(s.sh_flags)
             );
+            if self.h.e_type == header::ET_REL {
+                // ld's default script puts these in sections at address 0
+                // that are not loaded: an allocated one breaks the layout
+                // ("PHDR segment not covered by LOAD segment").
+                let name = self.names.get(i).map_or("", String::as_str);
+                let unloaded =
+                    [".comment", ".debug", ".zdebug", ".stab", ".line", ".gnu.attributes", ".note.GNU-stack"]
+                        .iter()
+                        .any(|p| name.starts_with(p));
+                ensure!(
+                    !alloc || !unloaded,
+                    "{}: allocated, but the linker does not load {name} sections",
+                    self.sec(i)
+                );
+                ensure!(
+                    s.sh_flags & u64::from(sh::SHF_LINK_ORDER) == 0 || s.sh_link != 0,
+                    "{}: SHF_LINK_ORDER without a linked section (sh_link 0)",
+                    self.sec(i)
+                );
+            }
             // binutils looks for the group of every SHF_GROUP section.
             ensure!(
                 s.sh_flags & u64::from(sh::SHF_GROUP) == 0 || grouped.contains(&(i as u32)),
