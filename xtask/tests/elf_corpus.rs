@@ -59,7 +59,8 @@ fn write_case(dir: &Path, c: &Case) -> PathBuf {
     for (at, b) in &c.patches {
         bytes[*at..*at + b.len()].copy_from_slice(b);
     }
-    let p = dir.join(format!("{}.so", c.name));
+    let ext = if c.base.ends_with(".a") { "a" } else { "so" };
+    let p = dir.join(format!("{}.{ext}", c.name));
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -73,8 +74,11 @@ fn xtask(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
     )
 }
 
+/// `nm -D --defined-only` (`nm --defined-only` for an archive of objects).
 fn nm_refuses(file: &Path) -> bool {
-    let o = Command::new("nm").args(["-D", "--defined-only"]).arg(file).output().expect("`nm` (binutils) is needed");
+    let args: &[&str] =
+        if file.extension().is_some_and(|e| e == "a") { &["--defined-only"] } else { &["-D", "--defined-only"] };
+    let o = Command::new("nm").args(args).arg(file).output().expect("`nm` (binutils) is needed");
     !o.status.success() || !o.stderr.is_empty()
 }
 
@@ -90,8 +94,10 @@ fn each_crafted_file_is_refused_with_its_own_error() {
         assert!(!ok && stdout.is_empty(), "{}: accepted\n{stdout}", c.name);
         assert_eq!(stderr.lines().count(), 1, "{}: one line expected:\n{stderr}", c.name);
         assert!(!stderr.contains("panicked"), "{}: {stderr}", c.name);
-        let want = format!("error: {}: ", f.display());
-        assert!(stderr.starts_with(&want) && stderr.contains(&c.error), "{}: want {:?}\ngot {stderr}", c.name, c.error);
+        // An archive member's error names it: `error: lib.a(member.o): …`.
+        let (want, member) = (format!("error: {}: ", f.display()), format!("error: {}(", f.display()));
+        let named = stderr.starts_with(&want) || stderr.starts_with(&member);
+        assert!(named && stderr.contains(&c.error), "{}: want {:?}\ngot {stderr}", c.name, c.error);
         assert!(stderr.contains("offset 0x"), "{}: no offset named: {stderr}", c.name);
         assert!(errors.insert(c.error.clone()), "{}: the same error as another case", c.name);
         assert_eq!(nm_refuses(&f), c.nm_refuses, "{}: nm column of corpus.txt is stale", c.name);
@@ -110,6 +116,9 @@ fn each_crafted_file_is_refused_with_its_own_error() {
         "vn",
         "versym",
         "rela-",
+        "ar-member",
+        "obj-rela",
+        "obj-eh-frame",
     ] {
         assert!(cases.iter().any(|c| c.name.starts_with(needle) || c.name.contains(needle)), "no {needle} case");
     }

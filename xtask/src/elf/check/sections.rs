@@ -107,11 +107,6 @@ impl File<'_> {
                     "{}: allocated, but the linker does not load {name} sections",
                     self.sec(i)
                 );
-                ensure!(
-                    s.sh_flags & u64::from(sh::SHF_LINK_ORDER) == 0 || s.sh_link != 0,
-                    "{}: SHF_LINK_ORDER without a linked section (sh_link 0)",
-                    self.sec(i)
-                );
             }
             // binutils looks for the group of every SHF_GROUP section.
             ensure!(
