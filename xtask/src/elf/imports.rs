@@ -120,6 +120,9 @@ impl Resolver {
         };
         let mut defined: BTreeSet<String> = LINKER_DEFINED.iter().map(|s| s.to_string()).collect();
         let mut functions: BTreeSet<String> = BTreeSet::new();
+        // Whether each name is defined thread-local: ld refuses a TLS
+        // reference to a non-TLS definition and the reverse.
+        let mut tls: BTreeMap<String, bool> = BTreeMap::new();
         let mut libraries = Vec::new();
         for name in ARCHIVE_LIBS.iter().chain([&loader]) {
             let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) else {
@@ -129,6 +132,7 @@ impl Resolver {
             let exported = lib.dynsyms.iter().filter(|s| s.defined && s.bind != "LOCAL");
             for s in exported {
                 defined.insert(s.name.clone());
+                tls.entry(s.name.clone()).or_insert(s.kind == "TLS");
                 if matches!(s.kind, "FUNC" | "GNU_IFUNC") {
                     functions.insert(s.name.clone());
                 }
@@ -154,7 +158,21 @@ impl Resolver {
         defined.extend(static_defs.iter().cloned());
         let mut missing = BTreeSet::new();
         let mut count = 0;
+        for s in a.members.iter().flat_map(|m| &m.defined) {
+            tls.insert(s.name.clone(), s.kind == "TLS");
+        }
         for m in &a.members {
+            for s in &m.undefined {
+                if tls.get(&s.name).is_some_and(|&t| t != (s.kind == "TLS")) {
+                    missing.insert(format!(
+                        "{} ({}: a {} reference to a definition that is {}TLS)",
+                        s.name,
+                        m.name,
+                        s.kind,
+                        if s.kind == "TLS" { "not " } else { "" }
+                    ));
+                }
+            }
             // ld: "relocation R_X86_64_PC32 against symbol `strlen' can not be
             // used when making a PIE object".
             for name in m.direct.iter().filter(|n| !static_defs.contains(*n) && functions.contains(*n)) {
