@@ -6,7 +6,8 @@
 //! aligned field, a small delta, a field copied from elsewhere), three in four
 //! of them inside the structures the readers follow (ELF, program and section
 //! headers, dynamic segment, symbol, string, hash, version and relocation
-//! tables, `ar` headers and index), the rest anywhere. The parser runs in
+//! tables, `ar` headers and index), the rest anywhere (in a library; an
+//! archive's edits all hit structures). The parser runs in
 //! process without its panic guard, so a panic is counted, and under a
 //! watchdog, so a hang stops the run with the input that caused it.
 //!
@@ -15,8 +16,12 @@
 //! without a word on stderr and, for shared objects, prints the same names as
 //! [`elf::exported_symbols`]; and a program calling one of its functions links
 //! against it with the C compiler of its machine (`cc`, or
-//! `aarch64-linux-gnu-gcc` for arm64 on an amd64 host). Anything else is a
-//! *false pass*. A rejected mutant needs no oracle (refusing is safe); one in
+//! `aarch64-linux-gnu-gcc` for arm64 on an amd64 host; a PIE, its default).
+//! A mutant counts as accepted when `verify-symbols` would pass it: it
+//! parses, keeps the base's machine and type, its imports resolve (a
+//! library's against its `DT_NEEDED` libraries, an archive's against its
+//! members and the C link's libraries) and an archive stays
+//! position-independent. Anything else is a *false pass*. A rejected mutant needs no oracle (refusing is safe); one in
 //! fifty is shown to `nm` anyway, to print how much stricter xtask is.
 //!
 //! Every failure is printed as a line of the regression corpus format of
@@ -38,12 +43,15 @@ use goblin::elf::{header, section_header as sh, Elf};
 
 use crate::{elf, flags, Ctx};
 
-/// The committed fixtures mutated by default (relative to the workspace).
-/// Archives (`libfixture.a`, the release `.a`) are fuzzed when named: their
-/// members' relocations, code and imports are the linker's to check (see
-/// the README), so a run on them reports false passes of that kind.
-pub const FIXTURES: [&str; 2] =
-    ["xtask/tests/fixtures/elf/base/libfixture.so", "xtask/tests/fixtures/elf/base/libfixture-arm64.so"];
+/// The committed fixtures mutated by default (relative to the workspace):
+/// two libraries and an archive, whose members' headers, symbol and string
+/// tables and relocations (those of the unwind tables too) are mutated;
+/// code, data and `.eh_frame` bytes are not (see `ranges_of_elf`).
+pub const FIXTURES: [&str; 3] = [
+    "xtask/tests/fixtures/elf/base/libfixture.so",
+    "xtask/tests/fixtures/elf/base/libfixture-arm64.so",
+    "xtask/tests/fixtures/elf/base/libfixture.a",
+];
 
 /// How long one parse may take before the run counts a hang (the largest
 /// real library parses in well under a second).
@@ -221,8 +229,10 @@ struct Target {
 }
 
 /// The structures of an ELF file at `base`: headers, dynamic-linking
-/// tables, symbol, string and relocation tables (not code, data or unwind
-/// tables, whose bytes no reader but the CPU interprets).
+/// tables, symbol, string and relocation tables. Not code or data, which no
+/// reader but the CPU interprets, nor the unwind tables' own bytes (CIE and
+/// FDE records, which the linker reads for `.eh_frame_hdr` and the unwinder
+/// at run time; xtask checks only where their relocations put each FDE).
 fn ranges_of_elf(bytes: &[u8], base: usize, out: &mut Vec<(usize, usize)>) -> Result<()> {
     let elf = Elf::parse(bytes)?;
     let h = &elf.header;
@@ -480,8 +490,11 @@ impl Target {
                 None => return Err(format!("{cc} timed out")),
                 Some(o) if !o.status.success() => {
                     let msg = String::from_utf8_lossy(&o.stderr);
-                    let first =
-                        msg.lines().find(|l| l.contains("error") || l.contains("undefined")).or(msg.lines().next());
+                    // The linker's own words, not collect2's summary.
+                    let first = msg
+                        .lines()
+                        .find(|l| !l.contains("collect2") && !l.contains("in function") && !l.contains("warning:"))
+                        .or(msg.lines().next());
                     return Err(format!("{cc} cannot link it: {}", first.unwrap_or("").trim()));
                 }
                 Some(_) => {}
@@ -499,7 +512,8 @@ impl Target {
         };
         let mut patches = Vec::with_capacity(n);
         for _ in 0..n {
-            // Archives: only the structures (see `ranges_of_elf`).
+            // Archives: only the structures (see `ranges_of_elf`), as an edit of
+            // code or data bytes is no reader's business but the CPU's.
             let anywhere = self.kind == Kind::Shared && rng.below(4) == 0;
             let (start, end) = if !anywhere && !self.regions.is_empty() {
                 self.regions[rng.below(self.regions.len() as u64) as usize]
