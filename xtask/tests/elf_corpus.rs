@@ -224,3 +224,63 @@ fn renamed_import_fails_the_imports_check() {
     let row = stdout.lines().find(|l| l.split_whitespace().nth(1) == Some("imports")).unwrap_or_default();
     assert!(row.starts_with("PASS"), "{stdout}");
 }
+
+/// What only the final link decides about an archive, `verify-symbols`
+/// checks as it does for a library: a renamed import of a member
+/// (`pthread_join` → `pthread_joim`), a member that is not
+/// position-independent (an `R_X86_64_32` in `.text`: a PIE link refuses
+/// it), a PC-relative reference to a shared library's function (`strlen`
+/// through `R_X86_64_PC32`, not the PLT) and a TLS reference to a non-TLS
+/// definition. nm lists all four; the base passes.
+#[test]
+fn archive_imports_and_pic_are_verify_checks() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    std::fs::create_dir_all(root.join("candle-binding/include")).unwrap();
+    std::fs::write(root.join("candle-binding/include/candle_semantic_router.h"), HEADER).unwrap();
+    std::fs::write(root.join("candle-binding/binding.go"), GO).unwrap();
+    let m = root.join("Cargo.toml");
+    let row = |f: &Path, check: &str| {
+        let (_, stdout, stderr) = xtask(&[
+            "--manifest-path".as_ref(),
+            m.as_os_str(),
+            "verify-symbols".as_ref(),
+            "--platform".as_ref(),
+            "linux/amd64".as_ref(),
+            f.as_os_str(),
+        ]);
+        let r = stdout.lines().find(|l| l.split_whitespace().nth(1) == Some(check)).map(String::from);
+        r.unwrap_or_else(|| panic!("no {check} row:\n{stdout}\n{stderr}"))
+    };
+    let base_a = base("libfixture.a");
+    assert!(row(&base_a, "imports").starts_with("PASS"), "{}", row(&base_a, "imports"));
+    assert!(row(&base_a, "pic").starts_with("PASS"), "{}", row(&base_a, "pic"));
+    let bytes = std::fs::read(&base_a).unwrap();
+    let patched = |name: &str, patches: &[(usize, &[u8])]| {
+        let mut b = bytes.clone();
+        for (at, p) in patches {
+            b[*at..*at + p.len()].copy_from_slice(p);
+        }
+        let f = root.join(name);
+        std::fs::write(&f, b).unwrap();
+        assert!(!nm_refuses(&f), "{name}: nm lists it");
+        f
+    };
+    let at = bytes.windows(13).position(|w| w == b"pthread_join\0").unwrap() + 11;
+    let renamed = patched("renamed.a", &[(at, b"m")]);
+    let r = row(&renamed, "imports");
+    assert!(r.starts_with("FAIL") && r.contains("pthread_joim (fixture.o)"), "{r}");
+    // Relocation 0 of .rela.text (r_info at offset 0x83c): PLT32 → 32, → PC32.
+    let non_pic = patched("non-pic.a", &[(0x83c, &[10, 0, 0, 0])]);
+    let r = row(&non_pic, "pic");
+    assert!(r.starts_with("FAIL") && r.contains("fixture.o (relocation 0 of section header 2 (.rela.text)"), "{r}");
+    // Relocation 3 (r_info at 0x884) calls strlen.
+    let pc32 = patched("pc32.a", &[(0x884, &[2, 0, 0, 0])]);
+    let r = row(&pc32, "imports");
+    assert!(r.starts_with("FAIL") && r.contains("strlen (fixture.o: a PC-relative reference"), "{r}");
+    // Symbol 17 (free, undefined) made STT_TLS: st_info at 0x194 + 0x338 + 17 * 24 + 4.
+    let tls = patched("tls.a", &[(0x194 + 0x338 + 17 * 24 + 4, &[0x16])]);
+    let r = row(&tls, "imports");
+    assert!(r.starts_with("FAIL") && r.contains("free (fixture.o: a TLS reference"), "{r}");
+}
