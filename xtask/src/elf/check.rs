@@ -380,10 +380,13 @@ impl<'a> File<'a> {
         if idx == sh::SHN_XINDEX {
             idx = self.shdrs[0].sh_link;
         }
-        if idx == 0 {
-            return Ok(vec![String::new(); n]);
-        }
         let shstr_at = if self.is64 { 62 } else { 50 };
+        // bfd: "has a corrupt string table index", and ld then finds no symbols.
+        ensure!(
+            idx != 0,
+            "ELF header at offset {}: e_shstrndx is 0 (no section names), but there are {n} sections",
+            hex(shstr_at)
+        );
         ensure!(
             (idx as usize) < n,
             "ELF header at offset {}: e_shstrndx {idx} is not a section (there are {n})",

@@ -365,6 +365,13 @@ impl File<'_> {
                 sym::type_to_str(ty)
             );
         }
+        // ld: "relocation … against absolute symbol … is disallowed" in a PIE.
+        ensure!(
+            shndx < sh::SHN_LORESERVE as usize || !matches!(ty, sym::STT_FUNC | STT_GNU_IFUNC | sym::STT_TLS),
+            "{}: a {} symbol with special section index {shndx:#x} (absolute or common), not in a section",
+            what(),
+            sym::type_to_str(ty)
+        );
         if shndx == 0 || shndx >= self.shdrs.len() {
             return Ok(());
         }
