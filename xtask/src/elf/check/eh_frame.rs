@@ -94,15 +94,15 @@ impl File<'_> {
             return Ok(());
         }
         let b = &self.b[s.sh_offset as usize..(s.sh_offset + s.sh_size) as usize];
-        // The relocations at each offset of .eh_frame: (symbol, addend).
-        let mut relocs: BTreeMap<u64, Vec<(usize, i64)>> = BTreeMap::new();
+        // The relocations at each offset of .eh_frame: (symbol, addend, type).
+        let mut relocs: BTreeMap<u64, Vec<(usize, i64, u32)>> = BTreeMap::new();
         let mut symtab = None;
         for r in self.shdrs.iter().filter(|r| r.sh_type == sh::SHT_RELA && r.sh_info as usize == i) {
             let size = Reloc::size(true, self.ctx) as u64;
             symtab = Some(r.sh_link as usize);
             for k in 0..r.sh_size / size {
                 let e: Reloc = self.b.pread_with((r.sh_offset + k * size) as usize, (true, self.ctx))?;
-                relocs.entry(e.r_offset).or_default().push((e.r_sym, e.r_addend.unwrap_or(0)));
+                relocs.entry(e.r_offset).or_default().push((e.r_sym, e.r_addend.unwrap_or(0), e.r_type));
             }
         }
         let Some(symtab) = symtab else { return Ok(()) };
@@ -134,9 +134,17 @@ impl File<'_> {
                     } else {
                         self.b.pread_with::<u64>((s.sh_offset + pc + 8) as usize, self.ctx.le)?
                     };
-                    let Some([(r_sym, addend)]) = relocs.get(&pc).map(Vec::as_slice) else {
+                    let Some([(r_sym, addend, r_type)]) = relocs.get(&pc).map(Vec::as_slice) else {
                         bail!("{}: pc_begin at offset {pc:#x} has not exactly one relocation", fde());
                     };
+                    // A wider field would overwrite pc_range.
+                    let width = reloc::field_size(self.h.e_machine, self.is64, *r_type);
+                    ensure!(
+                        width.is_none_or(|w| w == size),
+                        "{}: the relocation of pc_begin (type {r_type}) patches {} bytes, the pointer is {size}",
+                        fde(),
+                        width.unwrap_or(0)
+                    );
                     let sy: Sym =
                         self.b.pread_with((symtab.sh_offset + *r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
                     if sy.st_shndx != 0 && sy.st_shndx < self.shdrs.len() {

@@ -149,6 +149,14 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
     }
 }
 
+/// The bytes relocation type `t` patches, where it is known here.
+pub(super) fn field_size(machine: u16, is64: bool, t: u32) -> Option<u64> {
+    match reloc_type(machine, is64, t) {
+        Type::Ok(k) => Some(k.size),
+        _ => None,
+    }
+}
+
 impl File<'_> {
     /// Check every relocation section; for an object, also say what a
     /// position-independent link refuses, which only the final link decides.
