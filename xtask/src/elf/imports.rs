@@ -95,6 +95,7 @@ type Definition<'a> = (&'a Path, Option<&'a str>, &'a str);
 #[derive(Default)]
 pub struct Resolver {
     libs: BTreeMap<PathBuf, ElfInfo>,
+    archives: BTreeMap<PathBuf, BTreeSet<String>>,
 }
 
 impl Resolver {
@@ -139,20 +140,14 @@ impl Resolver {
             }
             libraries.push(path);
         }
-        if let Some(libgcc) = libgcc_a(machine) {
-            if let super::Binary::Archive(g) = super::read(&libgcc)? {
-                defined.extend(g.members.iter().flat_map(|m| &m.defined).map(|s| s.name.clone()));
-            }
-            libraries.push(libgcc);
-        }
-        // A hidden, internal or protected reference binds inside the link,
+        // What the static part of the link defines: the members, libgcc.a,
+        // the linker. A hidden, internal or protected reference binds there,
         // never to a shared library.
         let mut static_defs: BTreeSet<String> =
             a.members.iter().flat_map(|m| &m.defined).map(|s| s.name.clone()).collect();
-        if let Some(libgcc) = libraries.last().filter(|p| p.extension().is_some_and(|x| x == "a")) {
-            if let super::Binary::Archive(g) = super::read(libgcc)? {
-                static_defs.extend(g.members.iter().flat_map(|m| &m.defined).map(|s| s.name.clone()));
-            }
+        if let Some(libgcc) = libgcc_a(machine) {
+            static_defs.extend(self.load_archive(&libgcc)?.iter().cloned());
+            libraries.push(libgcc);
         }
         static_defs.extend(LINKER_DEFINED.iter().map(|s| s.to_string()));
         defined.extend(static_defs.iter().cloned());
@@ -192,6 +187,20 @@ impl Resolver {
         } else {
             Imports::Unresolved(missing.into_iter().collect())
         })
+    }
+
+    /// The global symbols an archive's members define, read once.
+    fn load_archive(&mut self, path: &Path) -> Result<&BTreeSet<String>> {
+        if !self.archives.contains_key(path) {
+            let names = match super::read(path)? {
+                super::Binary::Archive(g) => {
+                    g.members.iter().flat_map(|m| &m.defined).map(|s| s.name.clone()).collect()
+                }
+                super::Binary::Elf(_) => BTreeSet::new(),
+            };
+            self.archives.insert(path.to_path_buf(), names);
+        }
+        Ok(&self.archives[path])
     }
 
     /// Check the imports of `info` against its `DT_NEEDED` closure.

@@ -46,7 +46,7 @@ struct Kind {
 
 /// What of an object's relocations a position-independent link may refuse.
 #[derive(Debug, Default)]
-pub(in crate::elf) struct Pic32 {
+pub(in crate::elf) struct ObjectRelocs {
     /// The first absolute address in loaded code or data.
     pub non_pic: Option<String>,
     /// Undefined symbols loaded code reaches PC-relative, not through the PLT/GOT.
@@ -160,9 +160,9 @@ pub(super) fn field_size(machine: u16, is64: bool, t: u32) -> Option<u64> {
 impl File<'_> {
     /// Check every relocation section; for an object, also say what a
     /// position-independent link refuses, which only the final link decides.
-    pub(super) fn check_relocation_sections(&self) -> Result<Pic32> {
+    pub(super) fn check_relocation_sections(&self) -> Result<ObjectRelocs> {
         let object = self.h.e_type == header::ET_REL;
-        let mut out = Pic32::default();
+        let mut out = ObjectRelocs::default();
         for (i, s) in self.shdrs.iter().enumerate() {
             if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) {
                 continue;
