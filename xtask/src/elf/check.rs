@@ -39,7 +39,14 @@
 //!   inside the dynamic symbol table, target inside a `PT_LOAD`;
 //! - the section view (what `nm` reads) equal to the dynamic view (what the
 //!   loader reads): `.dynsym`, `.dynstr`, `.dynamic`, the hash and version
-//!   sections at the addresses and sizes the dynamic entries give.
+//!   sections at the addresses and sizes the dynamic entries give;
+//! - in relocatable objects (archive members, see `reloc` and `eh_frame`):
+//!   symbols inside their sections, TLS symbols in TLS sections, globals
+//!   named, no unloaded section (`.comment`, `.debug*`) allocated;
+//!   relocations of a type the machine's linker takes in an object, patching
+//!   a field inside a section with contents, their addend within the field's
+//!   reach, thread-local types on TLS symbols; `.eh_frame` FDEs relocated
+//!   once, inside their section, not overlapping.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -26,10 +26,14 @@
 //! On every valid file the names are the same (tested on the system's
 //! libraries, the release library and the fixtures).
 //!
-//! What it does not check: code, the relocation *types* and unwind tables of
-//! archive members, nor the imports of archive members — the final link does;
-//! [`Resolver`] resolves the imports of a shared library against the
-//! libraries it needs, as `ld` does.
+//! Archive members are read as the linker reads them (`archive`,
+//! `check::reloc`, `check::eh_frame`): member headers, symbols, relocation
+//! types, fields and addends, the FDEs of `.eh_frame`. What only the final
+//! link decides is left to [`Resolver`] (imports of a library against the
+//! libraries it needs, of an archive's members against each other and the C
+//! link's libraries) and [`ArchiveInfo::non_pic`] (what a PIE link refuses).
+//! Not checked: code and data bytes, and the CIE/FDE contents of `.eh_frame`
+//! beyond where each FDE points.
 //!
 //! [`exported_symbols`] is the set of names `nm -D --defined-only` prints
 //! (without `@VERSION` suffixes, deduplicated, sorted): the dynamic symbols
