@@ -224,6 +224,9 @@ struct Target {
     cc: Option<String>,
     /// An object whose `main` calls a function the file defines.
     main_o: Option<PathBuf>,
+    /// What nm says on stderr about the base itself (a Rust archive's
+    /// members without symbols: "no symbols"): not held against a mutant.
+    nm_base_stderr: Vec<String>,
     /// What `verify-symbols` expects of every mutant: the base's identity.
     ident: Vec<elf::Ident>,
 }
@@ -329,7 +332,27 @@ impl Target {
         if let Some(why) = Target::verify_refuses_ident(&ident, &parsed, &mut elf::Resolver::default()) {
             bail!("{}: a fuzz base must pass verify-symbols' checks: {why}", path.display());
         }
-        Ok(Target { path: path.to_path_buf(), name, bytes, kind, regions, cc, main_o, ident })
+        let mut t = Target {
+            path: path.to_path_buf(),
+            name,
+            bytes,
+            kind,
+            regions,
+            cc,
+            main_o,
+            ident,
+            nm_base_stderr: Vec::new(),
+        };
+        // At the path mutants are written to, so that messages naming it match.
+        let file = work.join(&t.name);
+        std::fs::write(&file, &t.bytes)?;
+        let o = run_bounded(duct::cmd(
+            "nm",
+            t.nm_args().iter().copied().map(std::ffi::OsStr::new).chain([file.as_os_str()]),
+        ))?;
+        t.nm_base_stderr =
+            o.map(|o| String::from_utf8_lossy(&o.stderr).lines().map(String::from).collect()).unwrap_or_default();
+        Ok(t)
     }
 
     fn run(&self, count: u64, seed: u64, work: &Path, watchdog: &Watchdog) -> Result<Tally> {
@@ -450,13 +473,22 @@ impl Target {
     }
 
     /// `nm`'s names, or why nm refused the file.
+    fn nm_args(&self) -> &'static [&'static str] {
+        if self.kind == Kind::Shared {
+            &["-D", "--defined-only"]
+        } else {
+            &["--defined-only"]
+        }
+    }
+
     fn nm(&self, file: &Path) -> Result<std::result::Result<Vec<String>, String>> {
-        let args: &[&str] = if self.kind == Kind::Shared { &["-D", "--defined-only"] } else { &["--defined-only"] };
+        let args = self.nm_args();
         let o = run_bounded(duct::cmd("nm", args.iter().copied().map(std::ffi::OsStr::new).chain([file.as_os_str()])))?;
         let Some(o) = o else { return Ok(Err("nm timed out".into())) };
-        if !o.status.success() || !o.stderr.is_empty() {
-            let msg = String::from_utf8_lossy(&o.stderr);
-            return Ok(Err(format!("nm: {}", msg.lines().next().unwrap_or("failed"))));
+        let msg = String::from_utf8_lossy(&o.stderr);
+        let new = msg.lines().find(|l| !self.nm_base_stderr.iter().any(|b| b == l));
+        if !o.status.success() || new.is_some() {
+            return Ok(Err(format!("nm: {}", new.or(msg.lines().next()).unwrap_or("failed"))));
         }
         // `<value> <type> <name>`, names may contain spaces; versions dropped.
         let mut names: Vec<String> = String::from_utf8_lossy(&o.stdout)
