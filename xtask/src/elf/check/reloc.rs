@@ -20,6 +20,8 @@ const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
 const SHT_LOPROC: u32 = 0x7000_0000;
 const SHT_X86_64_UNWIND: u32 = 0x7000_0001;
+const R_X86_64_TLSGD: u32 = 19;
+const R_X86_64_TLSLD: u32 = 20;
 /// The part of a field's reach the linker's own layout may use: a target
 /// (symbol + addend) defined in the same object must stay within the
 /// field's reach minus this of its section, or the field overflows once laid
@@ -193,6 +195,9 @@ impl File<'_> {
                     s.sh_link
                 );
                 if let Some(t) = target {
+                    if rela && self.h.e_machine == EM_X86_64 && matches!(r.r_type, R_X86_64_TLSGD | R_X86_64_TLSLD) {
+                        self.check_tls_call(s, k, &r, symtab, &what)?;
+                    }
                     match self.check_object_reloc(&r, t, symtab, &what)? {
                         Some(Pic::Absolute) if out.non_pic.is_none() => {
                             out.non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type))
@@ -211,6 +216,43 @@ impl File<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// x86-64 general- and local-dynamic TLS: the next relocation must be
+    /// the call of `__tls_get_addr` right after the `lea` (8 bytes on for
+    /// `TLSGD`'s padded sequence, 5 or 6 for `TLSLD`'s), which ld rewrites
+    /// with it when it links an executable ("TLS transition from
+    /// R_X86_64_TLSGD to R_X86_64_GOTTPOFF … failed" otherwise).
+    fn check_tls_call(
+        &self,
+        s: &SectionHeader,
+        k: u64,
+        r: &Reloc,
+        symtab: &SectionHeader,
+        what: &dyn Fn() -> String,
+    ) -> Result<()> {
+        let size = Reloc::size(true, self.ctx) as u64;
+        let next: Option<Reloc> = (k + 1 < s.sh_size / size)
+            .then(|| self.b.pread_with((s.sh_offset + (k + 1) * size) as usize, (true, self.ctx)).ok())
+            .flatten();
+        let gap = |n: &Reloc| n.r_offset.wrapping_sub(r.r_offset);
+        let at_call = next.as_ref().is_some_and(|n| match r.r_type {
+            R_X86_64_TLSGD => gap(n) == 8,
+            _ => matches!(gap(n), 5 | 6),
+        });
+        let callee = next.as_ref().filter(|_| at_call).and_then(|n| {
+            let str_sec = &self.shdrs[symtab.sh_link as usize];
+            let sy: Sym =
+                self.b.pread_with((symtab.sh_offset + n.r_sym as u64 * self.sym_size()) as usize, self.ctx).ok()?;
+            self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what).ok()
+        });
+        ensure!(
+            callee == Some("__tls_get_addr"),
+            "{}: type {} is not followed by the relocation of its call to __tls_get_addr",
+            what(),
+            r.r_type
+        );
+        Ok(())
     }
 
     /// The section an object's relocation section `i` patches (`sh_info`):
