@@ -6,7 +6,8 @@
 //! aligned field, a small delta, a field copied from elsewhere), three in four
 //! of them inside the structures the readers follow (ELF, program and section
 //! headers, dynamic segment, symbol, string, hash, version and relocation
-//! tables, `ar` headers and index), the rest anywhere. The parser runs in
+//! tables, `ar` headers and index), the rest anywhere (in a library; an
+//! archive's edits all hit structures). The parser runs in
 //! process without its panic guard, so a panic is counted, and under a
 //! watchdog, so a hang stops the run with the input that caused it.
 //!
@@ -15,8 +16,12 @@
 //! without a word on stderr and, for shared objects, prints the same names as
 //! [`elf::exported_symbols`]; and a program calling one of its functions links
 //! against it with the C compiler of its machine (`cc`, or
-//! `aarch64-linux-gnu-gcc` for arm64 on an amd64 host). Anything else is a
-//! *false pass*. A rejected mutant needs no oracle (refusing is safe); one in
+//! `aarch64-linux-gnu-gcc` for arm64 on an amd64 host; a PIE, its default).
+//! A mutant counts as accepted when `verify-symbols` would pass it: it
+//! parses, keeps the base's machine and type, its imports resolve (a
+//! library's against its `DT_NEEDED` libraries, an archive's against its
+//! members and the C link's libraries) and an archive stays
+//! position-independent. Anything else is a *false pass*. A rejected mutant needs no oracle (refusing is safe); one in
 //! fifty is shown to `nm` anyway, to print how much stricter xtask is.
 //!
 //! Every failure is printed as a line of the regression corpus format of
@@ -38,12 +43,15 @@ use goblin::elf::{header, section_header as sh, Elf};
 
 use crate::{elf, flags, Ctx};
 
-/// The committed fixtures mutated by default (relative to the workspace).
-/// Archives (`libfixture.a`, the release `.a`) are fuzzed when named: their
-/// members' relocations, code and imports are the linker's to check (see
-/// the README), so a run on them reports false passes of that kind.
-pub const FIXTURES: [&str; 2] =
-    ["xtask/tests/fixtures/elf/base/libfixture.so", "xtask/tests/fixtures/elf/base/libfixture-arm64.so"];
+/// The committed fixtures mutated by default (relative to the workspace):
+/// two libraries and an archive, whose members' headers, symbol and string
+/// tables and relocations (those of the unwind tables too) are mutated;
+/// code, data and `.eh_frame` bytes are not (see `ranges_of_elf`).
+pub const FIXTURES: [&str; 3] = [
+    "xtask/tests/fixtures/elf/base/libfixture.so",
+    "xtask/tests/fixtures/elf/base/libfixture-arm64.so",
+    "xtask/tests/fixtures/elf/base/libfixture.a",
+];
 
 /// How long one parse may take before the run counts a hang (the largest
 /// real library parses in well under a second).
@@ -216,14 +224,19 @@ struct Target {
     cc: Option<String>,
     /// An object whose `main` calls a function the file defines.
     main_o: Option<PathBuf>,
+    /// What nm says on stderr about the base itself (a Rust archive's
+    /// members without symbols: "no symbols"): not held against a mutant.
+    nm_base_stderr: Vec<String>,
     /// What `verify-symbols` expects of every mutant: the base's identity.
     ident: Vec<elf::Ident>,
 }
 
-/// The structures of an ELF file at `base`. For archive members (`object`),
-/// only what `verify-symbols` reads of them: headers, symbol and string
-/// tables (not relocations, code or unwind tables, which the linker checks).
-fn ranges_of_elf(bytes: &[u8], base: usize, object: bool, out: &mut Vec<(usize, usize)>) -> Result<()> {
+/// The structures of an ELF file at `base`: headers, dynamic-linking
+/// tables, symbol, string and relocation tables. Not code or data, which no
+/// reader but the CPU interprets, nor the unwind tables' own bytes (CIE and
+/// FDE records, which the linker reads for `.eh_frame_hdr` and the unwinder
+/// at run time; xtask checks only where their relocations put each FDE).
+fn ranges_of_elf(bytes: &[u8], base: usize, out: &mut Vec<(usize, usize)>) -> Result<()> {
     let elf = Elf::parse(bytes)?;
     let h = &elf.header;
     out.push((base, base + h.e_ehsize as usize));
@@ -247,7 +260,6 @@ fn ranges_of_elf(bytes: &[u8], base: usize, object: bool, out: &mut Vec<(usize, 
                 | sh::SHT_REL
                 | sh::SHT_INIT_ARRAY
         );
-        let wanted = wanted && !(object && matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL | sh::SHT_INIT_ARRAY));
         if wanted && s.sh_size > 0 {
             let start = base + s.sh_offset as usize;
             out.push((start, start + s.sh_size as usize));
@@ -264,7 +276,7 @@ impl Target {
         let mut regions = Vec::new();
         let (kind, machine, function) = match &parsed {
             elf::Binary::Elf(info) => {
-                ranges_of_elf(&bytes, 0, false, &mut regions)?;
+                ranges_of_elf(&bytes, 0, &mut regions)?;
                 let f = info
                     .dynsyms
                     .iter()
@@ -281,7 +293,7 @@ impl Target {
                     regions.push((m.header_offset as usize, m.offset as usize));
                     let data = &bytes[m.offset as usize..m.offset as usize + m.size()];
                     if data.starts_with(b"\x7fELF") {
-                        ranges_of_elf(data, m.offset as usize, true, &mut regions)?;
+                        ranges_of_elf(data, m.offset as usize, &mut regions)?;
                     }
                 }
                 // The armap: the first member header and its data.
@@ -317,7 +329,30 @@ impl Target {
             main_o = Some(o);
         }
         let ident = identities(&parsed);
-        Ok(Target { path: path.to_path_buf(), name, bytes, kind, regions, cc, main_o, ident })
+        if let Some(why) = Target::verify_refuses_ident(&ident, &parsed, &mut elf::Resolver::default()) {
+            bail!("{}: a fuzz base must pass verify-symbols' checks: {why}", path.display());
+        }
+        let mut t = Target {
+            path: path.to_path_buf(),
+            name,
+            bytes,
+            kind,
+            regions,
+            cc,
+            main_o,
+            ident,
+            nm_base_stderr: Vec::new(),
+        };
+        // At the path mutants are written to, so that messages naming it match.
+        let file = work.join(&t.name);
+        std::fs::write(&file, &t.bytes)?;
+        let o = run_bounded(duct::cmd(
+            "nm",
+            t.nm_args().iter().copied().map(std::ffi::OsStr::new).chain([file.as_os_str()]),
+        ))?;
+        t.nm_base_stderr =
+            o.map(|o| String::from_utf8_lossy(&o.stderr).lines().map(String::from).collect()).unwrap_or_default();
+        Ok(t)
     }
 
     fn run(&self, count: u64, seed: u64, work: &Path, watchdog: &Watchdog) -> Result<Tally> {
@@ -410,27 +445,50 @@ impl Target {
     /// machine, class or file type than the base (the `machine`/`elf-type`
     /// checks), or imports the needed libraries do not define (`imports`).
     fn verify_refuses(&self, parsed: &elf::Binary, resolver: &mut elf::Resolver) -> Option<String> {
-        if identities(parsed) != self.ident {
+        Target::verify_refuses_ident(&self.ident, parsed, resolver)
+    }
+
+    fn verify_refuses_ident(
+        ident: &[elf::Ident],
+        parsed: &elf::Binary,
+        resolver: &mut elf::Resolver,
+    ) -> Option<String> {
+        if identities(parsed) != ident {
             return Some("machine or file type".into());
         }
-        if let elf::Binary::Elf(info) = parsed {
-            match resolver.check(info) {
-                Ok(elf::Imports::Resolved { .. }) => {}
-                Ok(other) => return Some(format!("{other:?}")),
-                Err(e) => return Some(format!("{e:#}")),
+        let imports = match parsed {
+            elf::Binary::Elf(info) => resolver.check(info),
+            elf::Binary::Archive(a) => {
+                if let Some(w) = a.non_pic().first() {
+                    return Some(format!("not position-independent: {w}"));
+                }
+                resolver.check_archive(a)
             }
+        };
+        match imports {
+            Ok(elf::Imports::Resolved { .. }) => None,
+            Ok(other) => Some(format!("{other:?}")),
+            Err(e) => Some(format!("{e:#}")),
         }
-        None
     }
 
     /// `nm`'s names, or why nm refused the file.
+    fn nm_args(&self) -> &'static [&'static str] {
+        if self.kind == Kind::Shared {
+            &["-D", "--defined-only"]
+        } else {
+            &["--defined-only"]
+        }
+    }
+
     fn nm(&self, file: &Path) -> Result<std::result::Result<Vec<String>, String>> {
-        let args: &[&str] = if self.kind == Kind::Shared { &["-D", "--defined-only"] } else { &["--defined-only"] };
+        let args = self.nm_args();
         let o = run_bounded(duct::cmd("nm", args.iter().copied().map(std::ffi::OsStr::new).chain([file.as_os_str()])))?;
         let Some(o) = o else { return Ok(Err("nm timed out".into())) };
-        if !o.status.success() || !o.stderr.is_empty() {
-            let msg = String::from_utf8_lossy(&o.stderr);
-            return Ok(Err(format!("nm: {}", msg.lines().next().unwrap_or("failed"))));
+        let msg = String::from_utf8_lossy(&o.stderr);
+        let new = msg.lines().find(|l| !self.nm_base_stderr.iter().any(|b| b == l));
+        if !o.status.success() || new.is_some() {
+            return Ok(Err(format!("nm: {}", new.or(msg.lines().next()).unwrap_or("failed"))));
         }
         // `<value> <type> <name>`, names may contain spaces; versions dropped.
         let mut names: Vec<String> = String::from_utf8_lossy(&o.stdout)
@@ -464,8 +522,11 @@ impl Target {
                 None => return Err(format!("{cc} timed out")),
                 Some(o) if !o.status.success() => {
                     let msg = String::from_utf8_lossy(&o.stderr);
-                    let first =
-                        msg.lines().find(|l| l.contains("error") || l.contains("undefined")).or(msg.lines().next());
+                    // The linker's own words, not collect2's summary.
+                    let first = msg
+                        .lines()
+                        .find(|l| !l.contains("collect2") && !l.contains("in function") && !l.contains("warning:"))
+                        .or(msg.lines().next());
                     return Err(format!("{cc} cannot link it: {}", first.unwrap_or("").trim()));
                 }
                 Some(_) => {}
@@ -483,7 +544,8 @@ impl Target {
         };
         let mut patches = Vec::with_capacity(n);
         for _ in 0..n {
-            // Archives: only the structures (see `ranges_of_elf`).
+            // Archives: only the structures (see `ranges_of_elf`), as an edit of
+            // code or data bytes is no reader's business but the CPU's.
             let anywhere = self.kind == Kind::Shared && rng.below(4) == 0;
             let (start, end) = if !anywhere && !self.regions.is_empty() {
                 self.regions[rng.below(self.regions.len() as u64) as usize]

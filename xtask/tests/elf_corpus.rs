@@ -59,7 +59,8 @@ fn write_case(dir: &Path, c: &Case) -> PathBuf {
     for (at, b) in &c.patches {
         bytes[*at..*at + b.len()].copy_from_slice(b);
     }
-    let p = dir.join(format!("{}.so", c.name));
+    let ext = if c.base.ends_with(".a") { "a" } else { "so" };
+    let p = dir.join(format!("{}.{ext}", c.name));
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -73,8 +74,11 @@ fn xtask(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
     )
 }
 
+/// `nm -D --defined-only` (`nm --defined-only` for an archive of objects).
 fn nm_refuses(file: &Path) -> bool {
-    let o = Command::new("nm").args(["-D", "--defined-only"]).arg(file).output().expect("`nm` (binutils) is needed");
+    let args: &[&str] =
+        if file.extension().is_some_and(|e| e == "a") { &["--defined-only"] } else { &["-D", "--defined-only"] };
+    let o = Command::new("nm").args(args).arg(file).output().expect("`nm` (binutils) is needed");
     !o.status.success() || !o.stderr.is_empty()
 }
 
@@ -90,8 +94,10 @@ fn each_crafted_file_is_refused_with_its_own_error() {
         assert!(!ok && stdout.is_empty(), "{}: accepted\n{stdout}", c.name);
         assert_eq!(stderr.lines().count(), 1, "{}: one line expected:\n{stderr}", c.name);
         assert!(!stderr.contains("panicked"), "{}: {stderr}", c.name);
-        let want = format!("error: {}: ", f.display());
-        assert!(stderr.starts_with(&want) && stderr.contains(&c.error), "{}: want {:?}\ngot {stderr}", c.name, c.error);
+        // An archive member's error names it: `error: lib.a(member.o): …`.
+        let (want, member) = (format!("error: {}: ", f.display()), format!("error: {}(", f.display()));
+        let named = stderr.starts_with(&want) || stderr.starts_with(&member);
+        assert!(named && stderr.contains(&c.error), "{}: want {:?}\ngot {stderr}", c.name, c.error);
         assert!(stderr.contains("offset 0x"), "{}: no offset named: {stderr}", c.name);
         assert!(errors.insert(c.error.clone()), "{}: the same error as another case", c.name);
         assert_eq!(nm_refuses(&f), c.nm_refuses, "{}: nm column of corpus.txt is stale", c.name);
@@ -110,6 +116,9 @@ fn each_crafted_file_is_refused_with_its_own_error() {
         "vn",
         "versym",
         "rela-",
+        "ar-member",
+        "obj-rela",
+        "obj-eh-frame",
     ] {
         assert!(cases.iter().any(|c| c.name.starts_with(needle) || c.name.contains(needle)), "no {needle} case");
     }
@@ -214,4 +223,64 @@ fn renamed_import_fails_the_imports_check() {
     ]);
     let row = stdout.lines().find(|l| l.split_whitespace().nth(1) == Some("imports")).unwrap_or_default();
     assert!(row.starts_with("PASS"), "{stdout}");
+}
+
+/// What only the final link decides about an archive, `verify-symbols`
+/// checks as it does for a library: a renamed import of a member
+/// (`pthread_join` → `pthread_joim`), a member that is not
+/// position-independent (an `R_X86_64_32` in `.text`: a PIE link refuses
+/// it), a PC-relative reference to a shared library's function (`strlen`
+/// through `R_X86_64_PC32`, not the PLT) and a TLS reference to a non-TLS
+/// definition. nm lists all four; the base passes.
+#[test]
+fn archive_imports_and_pic_are_verify_checks() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    std::fs::create_dir_all(root.join("candle-binding/include")).unwrap();
+    std::fs::write(root.join("candle-binding/include/candle_semantic_router.h"), HEADER).unwrap();
+    std::fs::write(root.join("candle-binding/binding.go"), GO).unwrap();
+    let m = root.join("Cargo.toml");
+    let row = |f: &Path, check: &str| {
+        let (_, stdout, stderr) = xtask(&[
+            "--manifest-path".as_ref(),
+            m.as_os_str(),
+            "verify-symbols".as_ref(),
+            "--platform".as_ref(),
+            "linux/amd64".as_ref(),
+            f.as_os_str(),
+        ]);
+        let r = stdout.lines().find(|l| l.split_whitespace().nth(1) == Some(check)).map(String::from);
+        r.unwrap_or_else(|| panic!("no {check} row:\n{stdout}\n{stderr}"))
+    };
+    let base_a = base("libfixture.a");
+    assert!(row(&base_a, "imports").starts_with("PASS"), "{}", row(&base_a, "imports"));
+    assert!(row(&base_a, "pic").starts_with("PASS"), "{}", row(&base_a, "pic"));
+    let bytes = std::fs::read(&base_a).unwrap();
+    let patched = |name: &str, patches: &[(usize, &[u8])]| {
+        let mut b = bytes.clone();
+        for (at, p) in patches {
+            b[*at..*at + p.len()].copy_from_slice(p);
+        }
+        let f = root.join(name);
+        std::fs::write(&f, b).unwrap();
+        assert!(!nm_refuses(&f), "{name}: nm lists it");
+        f
+    };
+    let at = bytes.windows(13).position(|w| w == b"pthread_join\0").unwrap() + 11;
+    let renamed = patched("renamed.a", &[(at, b"m")]);
+    let r = row(&renamed, "imports");
+    assert!(r.starts_with("FAIL") && r.contains("pthread_joim (fixture.o)"), "{r}");
+    // Relocation 0 of .rela.text (r_info at offset 0x83c): PLT32 → 32, → PC32.
+    let non_pic = patched("non-pic.a", &[(0x83c, &[10, 0, 0, 0])]);
+    let r = row(&non_pic, "pic");
+    assert!(r.starts_with("FAIL") && r.contains("fixture.o (relocation 0 of section header 2 (.rela.text)"), "{r}");
+    // Relocation 3 (r_info at 0x884) calls strlen.
+    let pc32 = patched("pc32.a", &[(0x884, &[2, 0, 0, 0])]);
+    let r = row(&pc32, "imports");
+    assert!(r.starts_with("FAIL") && r.contains("strlen (fixture.o: a PC-relative reference"), "{r}");
+    // Symbol 17 (free, undefined) made STT_TLS: st_info at 0x194 + 0x338 + 17 * 24 + 4.
+    let tls = patched("tls.a", &[(0x194 + 0x338 + 17 * 24 + 4, &[0x16])]);
+    let r = row(&tls, "imports");
+    assert!(r.starts_with("FAIL") && r.contains("free (fixture.o: a TLS reference"), "{r}");
 }

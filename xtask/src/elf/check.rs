@@ -39,7 +39,14 @@
 //!   inside the dynamic symbol table, target inside a `PT_LOAD`;
 //! - the section view (what `nm` reads) equal to the dynamic view (what the
 //!   loader reads): `.dynsym`, `.dynstr`, `.dynamic`, the hash and version
-//!   sections at the addresses and sizes the dynamic entries give.
+//!   sections at the addresses and sizes the dynamic entries give;
+//! - in relocatable objects (archive members, see `reloc` and `eh_frame`):
+//!   symbols inside their sections, TLS symbols in TLS sections, globals
+//!   named, no unloaded section (`.comment`, `.debug*`) allocated;
+//!   relocations of a type the machine's linker takes in an object, patching
+//!   a field inside a section with contents, their addend within the field's
+//!   reach, thread-local types on TLS symbols; `.eh_frame` FDEs relocated
+//!   once, inside their section, not overlapping.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,6 +67,8 @@ use scroll::Pread;
 use super::{Class, ElfType, Endianness, Ident, Symbol};
 
 mod dynamic;
+mod eh_frame;
+mod reloc;
 mod sections;
 
 const DT_RELRSZ: u64 = 35;
@@ -96,6 +105,12 @@ pub(super) struct Checked {
     pub dynamic: Dynamic,
     /// Defined non-local `.symtab` symbols (used for archive members).
     pub defined: Vec<Symbol>,
+    /// Undefined non-local `.symtab` symbols (the imports of archive members).
+    pub undefined: Vec<Symbol>,
+    /// An object's first relocation that is not position-independent.
+    pub non_pic: Option<String>,
+    /// Undefined symbols an object's loaded code reaches PC-relative directly.
+    pub direct: BTreeSet<String>,
 }
 
 /// The fixed layout of one ELF file: header, program and section headers.
@@ -128,7 +143,10 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
     f.check_program_headers()?;
     f.check_sections()?;
     let symtabs = f.check_symbol_tables()?;
-    f.check_relocation_sections()?;
+    let pic = f.check_relocation_sections()?;
+    if f.h.e_type == header::ET_REL {
+        f.check_eh_frame()?;
+    }
     let ident = f.ident();
     let interpreter = f.interpreter()?;
     let dynamic = match f.phdrs.iter().position(|p| p.p_type == ph::PT_DYNAMIC) {
@@ -151,11 +169,10 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
         },
         ..ident
     };
-    let defined = match symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB) {
-        Some((_, syms)) => syms.iter().filter(|s| s.defined && s.bind != "LOCAL").cloned().collect(),
-        None => Vec::new(),
-    };
-    Ok(Checked { ident, interpreter, dynamic, defined })
+    let symtab = symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB).map(|(_, s)| s.as_slice());
+    let globals = symtab.unwrap_or_default().iter().filter(|s| s.bind != "LOCAL");
+    let (defined, undefined) = globals.cloned().partition(|s| s.defined);
+    Ok(Checked { ident, interpreter, dynamic, defined, undefined, non_pic: pic.non_pic, direct: pic.direct })
 }
 
 impl<'a> File<'a> {
@@ -370,10 +387,13 @@ impl<'a> File<'a> {
         if idx == sh::SHN_XINDEX {
             idx = self.shdrs[0].sh_link;
         }
-        if idx == 0 {
-            return Ok(vec![String::new(); n]);
-        }
         let shstr_at = if self.is64 { 62 } else { 50 };
+        // bfd: "has a corrupt string table index", and ld then finds no symbols.
+        ensure!(
+            idx != 0,
+            "ELF header at offset {}: e_shstrndx is 0 (no section names), but there are {n} sections",
+            hex(shstr_at)
+        );
         ensure!(
             (idx as usize) < n,
             "ELF header at offset {}: e_shstrndx {idx} is not a section (there are {n})",

@@ -11,6 +11,13 @@
 //! be defined with that version by the library its version need names; an
 //! unversioned one by any library of the `DT_NEEDED` closure. Weak undefined
 //! symbols (`__gmon_start__`) may stay unresolved.
+//!
+//! An archive names no libraries: its members' imports must be defined by
+//! another member or by what every C link of it has ([`ARCHIVE_LIBS`]: the
+//! C library, libm, libgcc and the loader, which are also rustc's
+//! `native-static-libs` for linux-gnu, plus `libgcc.a` and the symbols the
+//! linker itself defines). A renamed import of a member (`pthread_join` →
+//! `pthread_joim`) is then "undefined reference" at the link, and here.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -20,7 +27,7 @@ use std::{
 use anyhow::Result;
 use goblin::elf::header::{EM_AARCH64, EM_X86_64};
 
-use super::ElfInfo;
+use super::{ArchiveInfo, ElfInfo};
 
 /// The outcome of [`Resolver::check`].
 #[derive(Debug, PartialEq, Eq)]
@@ -44,6 +51,43 @@ pub fn lib_dirs(machine: u16) -> Vec<PathBuf> {
     dirs.iter().map(PathBuf::from).filter(|d| d.is_dir()).collect()
 }
 
+/// What a C link of an archive brings (`cc` adds the C library, libgcc and
+/// the loader; rustc's `native-static-libs` are the others).
+pub const ARCHIVE_LIBS: [&str; 7] =
+    ["libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0", "librt.so.1", "libdl.so.2", "libutil.so.1"];
+
+/// Names the linker (or the C start files) defines in every link.
+const LINKER_DEFINED: [&str; 28] = [
+    "_GLOBAL_OFFSET_TABLE_",
+    "_DYNAMIC",
+    "__ehdr_start",
+    "__executable_start",
+    "_end",
+    "end",
+    "_edata",
+    "edata",
+    "__bss_start",
+    "etext",
+    "_etext",
+    "__etext",
+    "__dso_handle",
+    "__init_array_start",
+    "__init_array_end",
+    "__fini_array_start",
+    "__fini_array_end",
+    "__preinit_array_start",
+    "__preinit_array_end",
+    "_init",
+    "_fini",
+    "__rela_iplt_start",
+    "__rela_iplt_end",
+    "_TLS_MODULE_BASE_",
+    "__GNU_EH_FRAME_HDR",
+    "__data_start",
+    "data_start",
+    "__TMC_END__",
+];
+
 /// Where a name is defined: library, version, symbol type.
 type Definition<'a> = (&'a Path, Option<&'a str>, &'a str);
 
@@ -51,6 +95,7 @@ type Definition<'a> = (&'a Path, Option<&'a str>, &'a str);
 #[derive(Default)]
 pub struct Resolver {
     libs: BTreeMap<PathBuf, ElfInfo>,
+    archives: BTreeMap<PathBuf, BTreeSet<String>>,
 }
 
 impl Resolver {
@@ -60,6 +105,102 @@ impl Resolver {
             self.libs.insert(path.to_path_buf(), info);
         }
         Ok(&self.libs[path])
+    }
+
+    /// Check the imports of every member of `a` against the other members and
+    /// what a C link brings ([`ARCHIVE_LIBS`], the loader, `libgcc.a`).
+    pub fn check_archive(&mut self, a: &ArchiveInfo) -> Result<Imports> {
+        let Some(machine) = a.members.iter().find_map(|m| m.ident.as_ref().ok()).map(|i| i.machine) else {
+            return Ok(Imports::Resolved { count: 0, libraries: Vec::new() });
+        };
+        let dirs = lib_dirs(machine);
+        let loader = match machine {
+            EM_X86_64 => "ld-linux-x86-64.so.2",
+            EM_AARCH64 => "ld-linux-aarch64.so.1",
+            _ => return Ok(Imports::NotFound { library: "the C library".into(), dirs }),
+        };
+        let mut defined: BTreeSet<String> = LINKER_DEFINED.iter().map(|s| s.to_string()).collect();
+        let mut functions: BTreeSet<String> = BTreeSet::new();
+        // Whether each name is defined thread-local: ld refuses a TLS
+        // reference to a non-TLS definition and the reverse.
+        let mut tls: BTreeMap<String, bool> = BTreeMap::new();
+        let mut libraries = Vec::new();
+        for name in ARCHIVE_LIBS.iter().chain([&loader]) {
+            let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) else {
+                return Ok(Imports::NotFound { library: name.to_string(), dirs });
+            };
+            let lib = self.load(&path)?;
+            let exported = lib.dynsyms.iter().filter(|s| s.defined && s.bind != "LOCAL");
+            for s in exported {
+                defined.insert(s.name.clone());
+                tls.entry(s.name.clone()).or_insert(s.kind == "TLS");
+                if matches!(s.kind, "FUNC" | "GNU_IFUNC") {
+                    functions.insert(s.name.clone());
+                }
+            }
+            libraries.push(path);
+        }
+        // What the static part of the link defines: the members, libgcc.a,
+        // the linker. A hidden, internal or protected reference binds there,
+        // never to a shared library.
+        let mut static_defs: BTreeSet<String> =
+            a.members.iter().flat_map(|m| &m.defined).map(|s| s.name.clone()).collect();
+        if let Some(libgcc) = libgcc_a(machine) {
+            static_defs.extend(self.load_archive(&libgcc)?.iter().cloned());
+            libraries.push(libgcc);
+        }
+        static_defs.extend(LINKER_DEFINED.iter().map(|s| s.to_string()));
+        defined.extend(static_defs.iter().cloned());
+        let mut missing = BTreeSet::new();
+        let mut count = 0;
+        for s in a.members.iter().flat_map(|m| &m.defined) {
+            tls.insert(s.name.clone(), s.kind == "TLS");
+        }
+        for m in &a.members {
+            for s in &m.undefined {
+                if tls.get(&s.name).is_some_and(|&t| t != (s.kind == "TLS")) {
+                    missing.insert(format!(
+                        "{} ({}: a {} reference to a definition that is {}TLS)",
+                        s.name,
+                        m.name,
+                        s.kind,
+                        if s.kind == "TLS" { "not " } else { "" }
+                    ));
+                }
+            }
+            // ld: "relocation R_X86_64_PC32 against symbol `strlen' can not be
+            // used when making a PIE object".
+            for name in m.direct.iter().filter(|n| !static_defs.contains(*n) && functions.contains(*n)) {
+                missing.insert(format!("{name} ({}: a PC-relative reference to a shared library's function)", m.name));
+            }
+            for s in m.undefined.iter().filter(|s| s.bind != "WEAK") {
+                count += 1;
+                let linker = s.name.starts_with("__start_") || s.name.starts_with("__stop_");
+                let known = if s.visibility == "DEFAULT" { &defined } else { &static_defs };
+                if !linker && !known.contains(&s.name) {
+                    missing.insert(format!("{} ({})", s.name, m.name));
+                }
+            }
+        }
+        Ok(if missing.is_empty() {
+            Imports::Resolved { count, libraries }
+        } else {
+            Imports::Unresolved(missing.into_iter().collect())
+        })
+    }
+
+    /// The global symbols an archive's members define, read once.
+    fn load_archive(&mut self, path: &Path) -> Result<&BTreeSet<String>> {
+        if !self.archives.contains_key(path) {
+            let names = match super::read(path)? {
+                super::Binary::Archive(g) => {
+                    g.members.iter().flat_map(|m| &m.defined).map(|s| s.name.clone()).collect()
+                }
+                super::Binary::Elf(_) => BTreeSet::new(),
+            };
+            self.archives.insert(path.to_path_buf(), names);
+        }
+        Ok(&self.archives[path])
     }
 
     /// Check the imports of `info` against its `DT_NEEDED` closure.
@@ -128,4 +269,21 @@ impl Resolver {
             Imports::Unresolved(missing)
         })
     }
+}
+
+/// gcc's `libgcc.a` for `machine` (the highest gcc version installed).
+fn libgcc_a(machine: u16) -> Option<PathBuf> {
+    let triple = match machine {
+        EM_X86_64 => "x86_64-linux-gnu",
+        EM_AARCH64 => "aarch64-linux-gnu",
+        _ => return None,
+    };
+    let mut found: Vec<PathBuf> = ["/usr/lib/gcc", "/usr/lib/gcc-cross"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(Path::new(d).join(triple)).ok())
+        .flat_map(|r| r.flatten().map(|e| e.path().join("libgcc.a")))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
 }

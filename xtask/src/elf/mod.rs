@@ -26,10 +26,14 @@
 //! On every valid file the names are the same (tested on the system's
 //! libraries, the release library and the fixtures).
 //!
-//! What it does not check: code, the relocation *types* and unwind tables of
-//! archive members, nor the imports of archive members — the final link does;
-//! [`Resolver`] resolves the imports of a shared library against the
-//! libraries it needs, as `ld` does.
+//! Archive members are read as the linker reads them (`archive`,
+//! `check::reloc`, `check::eh_frame`): member headers, symbols, relocation
+//! types, fields and addends, the FDEs of `.eh_frame`. What only the final
+//! link decides is left to [`Resolver`] (imports of a library against the
+//! libraries it needs, of an archive's members against each other and the C
+//! link's libraries) and [`ArchiveInfo::non_pic`] (what a PIE link refuses).
+//! Not checked: code and data bytes, and the CIE/FDE contents of `.eh_frame`
+//! beyond where each FDE points.
 //!
 //! [`exported_symbols`] is the set of names `nm -D --defined-only` prints
 //! (without `@VERSION` suffixes, deduplicated, sorted): the dynamic symbols
@@ -51,6 +55,7 @@ use std::{
 use anyhow::{anyhow, bail, Result};
 use goblin::elf::header;
 
+mod archive;
 mod check;
 mod imports;
 mod input;
@@ -215,6 +220,18 @@ pub struct MemberInfo {
     /// Defined non-local symbols of the member's `.symtab`.
     #[serde(skip)]
     pub defined: Vec<Symbol>,
+    /// Undefined non-local symbols of the member's `.symtab` (its imports).
+    #[serde(skip)]
+    pub undefined: Vec<Symbol>,
+    /// Where the member's first relocation is that a position-independent
+    /// link (a PIE, `cc`'s default, or a shared library) refuses.
+    #[serde(skip)]
+    pub non_pic: Option<String>,
+    /// Undefined symbols the member's loaded code reaches PC-relative, not
+    /// through the PLT or GOT: a PIE link refuses that for a function of a
+    /// shared library.
+    #[serde(skip)]
+    pub direct: BTreeSet<String>,
 }
 
 fn ser_member<S: serde::Serializer>(
@@ -234,6 +251,11 @@ pub struct ArchiveInfo {
 }
 
 impl ArchiveInfo {
+    /// `member: relocation …` for each member a PIE or shared link refuses.
+    pub fn non_pic(&self) -> Vec<String> {
+        self.members.iter().filter_map(|m| m.non_pic.as_ref().map(|w| format!("{} ({w})", m.name))).collect()
+    }
+
     /// Whether some member defines `name` as a global/weak function.
     pub fn defines_function(&self, name: &str) -> bool {
         self.members
@@ -300,7 +322,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Binary> {
 /// [`parse`] without the panic guard: the fuzzer counts panics as failures.
 pub fn parse_unguarded(path: &Path, bytes: &[u8]) -> Result<Binary> {
     if bytes.starts_with(AR_MAGIC) {
-        return parse_archive(path, bytes).map(Binary::Archive);
+        return archive::parse(path, bytes).map(Binary::Archive);
     }
     parse_elf(path, bytes).map(Binary::Elf)
 }
@@ -381,64 +403,6 @@ fn parse_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo> {
 /// `path: truncated or malformed ELF: <structure> at offset 0x…: <what is wrong>`.
 fn malformed(path: &Path, e: anyhow::Error) -> anyhow::Error {
     anyhow!("{}: truncated or malformed ELF: {e:#}", path.display())
-}
-
-/// The linker finds members through the archive index (armap), not their
-/// symbol tables: every symbol the index lists must be defined by its member,
-/// and every global symbol a member defines must be in the index.
-fn check_armap(path: &Path, archive: &goblin::archive::Archive<'_>, members: &[MemberInfo]) -> Result<()> {
-    let bad = |what: String| anyhow!("{}: malformed ar archive: {what}", path.display());
-    for (member, _, symbols) in archive.summarize() {
-        let Some(m) = members.iter().find(|m| m.name == member) else { continue };
-        if m.ident.is_err() {
-            continue;
-        }
-        for sym in symbols {
-            if !m.defined.iter().any(|d| d.name == sym) {
-                return Err(bad(format!("the index says member {member} defines {sym}, but it does not")));
-            }
-        }
-    }
-    for m in members {
-        if let Some(s) = m.defined.iter().find(|s| archive.member_of_symbol(&s.name).is_none()) {
-            return Err(bad(format!(
-                "member {} defines {}, but the archive index does not list it (run `ranlib`)",
-                m.name, s.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn parse_archive(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
-    let archive = goblin::archive::Archive::parse(bytes)
-        .map_err(|e| anyhow!("{}: truncated or malformed ar archive: {e}", path.display()))?;
-    let mut members = Vec::with_capacity(archive.len());
-    for i in 0..archive.len() {
-        let m = archive
-            .get_at(i)
-            .ok_or_else(|| anyhow!("{}: malformed ar archive: member {i} cannot be read", path.display()))?;
-        let name = m.extended_name().to_string();
-        let start = m.offset as usize;
-        let data = start
-            .checked_add(m.size())
-            .and_then(|end| bytes.get(start..end))
-            .ok_or_else(|| anyhow!("{}: truncated ar archive (member {name})", path.display()))?;
-        let member_path = PathBuf::from(format!("{}({name})", path.display()));
-        // A member that is not ELF at all fails the `machine` check; a member
-        // that is a corrupt ELF object makes the whole archive an error.
-        let (ident, defined) = if data.starts_with(ELF_MAGIC) {
-            check_magic(&member_path, data)?;
-            let c = check::check(data).map_err(|e| malformed(&member_path, e))?;
-            (Ok(c.ident), c.defined)
-        } else {
-            let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            (Err(format!("not an ELF file (starts with {head})")), Vec::new())
-        };
-        members.push(MemberInfo { name, ident, defined });
-    }
-    check_armap(path, &archive, &members)?;
-    Ok(ArchiveInfo { path: path.to_path_buf(), members })
 }
 
 #[cfg(test)]

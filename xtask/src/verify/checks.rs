@@ -302,6 +302,20 @@ pub fn check_archive(a: &ArchiveInfo, exp: &Expectations) -> SymbolReport {
         .collect();
     let ok = format!("all {} C functions the Go code calls defined", exp.go_functions.len());
     r.push_unless(file, "go-exports", &go_missing, ok, |p| format!("defined by no member: {p}"));
+    let non_pic = a.non_pic();
+    let ok = "every relocation position-independent (links into a PIE)".to_string();
+    r.push_unless(file, "pic", &non_pic, ok, |p| format!("a PIE link refuses: {p}"));
+    // What `ld` checks when a program links the archive (see elf::imports).
+    match elf::Resolver::default().check_archive(a) {
+        Ok(elf::Imports::Resolved { count, .. }) => {
+            r.push(file, "imports", true, format!("all {count} imports of the members resolve"))
+        }
+        Ok(elf::Imports::Unresolved(m)) => r.push(file, "imports", false, format!("undefined: {}", abbreviate(&m, 5))),
+        Ok(elf::Imports::NotFound { library, dirs }) => {
+            r.note(file, "imports", format!("not checked: no {library} in {dirs:?}"))
+        }
+        Err(e) => r.push(file, "imports", false, format!("{e:#}")),
+    }
     r
 }
 

@@ -64,6 +64,20 @@ impl File<'_> {
                 self.sec(i),
                 hex(u64::from(s.sh_type))
             );
+            // bfd refuses a processor-specific type its machine does not
+            // know ("unknown type section"), then reads the file as generic ELF.
+            let known_proc = match self.h.e_machine {
+                header::EM_X86_64 => s.sh_type == 0x7000_0001,
+                header::EM_AARCH64 => (0x7000_0000..=0x7000_0003).contains(&s.sh_type),
+                _ => true,
+            };
+            ensure!(
+                !(0x7000_0000..0x8000_0000).contains(&s.sh_type) || known_proc,
+                "{}: sh_type {} is a processor-specific type {} does not have",
+                self.sec(i),
+                hex(u64::from(s.sh_type)),
+                header::machine_to_str(self.h.e_machine)
+            );
             ensure!(
                 (s.sh_link as usize) < n,
                 "{}: sh_link {} is not a section (there are {n})",
@@ -79,6 +93,21 @@ impl File<'_> {
                 self.sec(i),
                 hex(s.sh_flags)
             );
+            if self.h.e_type == header::ET_REL {
+                // ld's default script puts these in sections at address 0
+                // that are not loaded: an allocated one breaks the layout
+                // ("PHDR segment not covered by LOAD segment").
+                let name = self.names.get(i).map_or("", String::as_str);
+                let unloaded =
+                    [".comment", ".debug", ".zdebug", ".stab", ".line", ".gnu.attributes", ".note.GNU-stack"]
+                        .iter()
+                        .any(|p| name.starts_with(p));
+                ensure!(
+                    !alloc || !unloaded,
+                    "{}: allocated, but the linker does not load {name} sections",
+                    self.sec(i)
+                );
+            }
             // binutils looks for the group of every SHF_GROUP section.
             ensure!(
                 s.sh_flags & u64::from(sh::SHF_GROUP) == 0 || grouped.contains(&(i as u32)),
@@ -219,6 +248,7 @@ impl File<'_> {
     /// Every `SHT_SYMTAB`/`SHT_DYNSYM` section: its symbols, checked.
     pub(super) fn check_symbol_tables(&self) -> Result<Vec<(usize, Vec<Symbol>)>> {
         let mut out = Vec::new();
+        let object = self.h.e_type == header::ET_REL;
         for (i, s) in self.shdrs.iter().enumerate() {
             if !matches!(s.sh_type, sh::SHT_SYMTAB | sh::SHT_DYNSYM) {
                 continue;
@@ -267,6 +297,9 @@ impl File<'_> {
                 };
                 let checked = (s.sh_type == sh::SHT_SYMTAB).then_some(shndx);
                 let mut name = self.symbol(&sy, checked, str_sec.sh_offset, str_sec.sh_size, &what)?;
+                if object && s.sh_type == sh::SHT_SYMTAB {
+                    self.check_object_symbol(&sy, shndx, &name.name, &what)?;
+                }
                 name.defined = shndx != sh::SHN_UNDEF as usize;
                 syms.push(name);
             }
@@ -313,42 +346,5 @@ impl File<'_> {
             version: None,
             needed_from: None,
         })
-    }
-
-    pub(super) fn check_relocation_sections(&self) -> Result<()> {
-        let rel = self.h.e_type == header::ET_REL;
-        for (i, s) in self.shdrs.iter().enumerate() {
-            if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) || s.sh_link == 0 {
-                continue;
-            }
-            let rela = s.sh_type == sh::SHT_RELA;
-            let count = self.shdrs[s.sh_link as usize].sh_size / self.sym_size();
-            let target = &self.shdrs[s.sh_info as usize];
-            let size = Reloc::size(rela, self.ctx) as u64;
-            for k in 0..s.sh_size / size {
-                let off = s.sh_offset + k * size;
-                let what = || format!("relocation {k} of {} (entry at offset {})", self.sec(i), hex(off));
-                let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx)).with_context(what)?;
-                ensure!(
-                    (r.r_sym as u64) < count,
-                    "{}: symbol index {} is past the {count} symbols of section {}",
-                    what(),
-                    r.r_sym,
-                    s.sh_link
-                );
-                // In objects, offsets are inside the relocated section.
-                if rel && s.sh_info != 0 {
-                    ensure!(
-                        r.r_offset < target.sh_size,
-                        "{}: r_offset {} is past the end of section {} ({} bytes)",
-                        what(),
-                        hex(r.r_offset),
-                        s.sh_info,
-                        target.sh_size
-                    );
-                }
-            }
-        }
-        Ok(())
     }
 }

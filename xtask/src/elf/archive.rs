@@ -1,0 +1,159 @@
+//! `ar` archives as `ld` reads them: every member header well formed (the
+//! `` `\n `` terminator, a decimal size, the member inside the file), every
+//! ELF member checked like a file of its own (its relocations too, see
+//! `check::reloc`), and the archive index against the members' symbols.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+
+use super::{check, check_magic, malformed, ArchiveInfo, MemberInfo, AR_MAGIC, ELF_MAGIC};
+
+/// `name[16] date[12] uid[6] gid[6] mode[8] size[10] fmag[2]`.
+const HEADER: usize = 60;
+const SIZE_AT: usize = 48;
+const FMAG_AT: usize = 58;
+
+pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
+    check_headers(path, bytes)?;
+    let archive = goblin::archive::Archive::parse(bytes)
+        .map_err(|e| anyhow!("{}: truncated or malformed ar archive: {e}", path.display()))?;
+    let mut members = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        let m = archive
+            .get_at(i)
+            .ok_or_else(|| anyhow!("{}: malformed ar archive: member {i} cannot be read", path.display()))?;
+        let name = m.extended_name().to_string();
+        let start = m.offset as usize;
+        let data = start
+            .checked_add(m.size())
+            .and_then(|end| bytes.get(start..end))
+            .ok_or_else(|| anyhow!("{}: truncated ar archive (member {name})", path.display()))?;
+        let member_path = PathBuf::from(format!("{}({name})", path.display()));
+        // A member that is not ELF at all fails the `machine` check; a member
+        // that is a corrupt ELF object makes the whole archive an error.
+        let member = if data.starts_with(ELF_MAGIC) {
+            check_magic(&member_path, data)?;
+            let c = check::check(data).map_err(|e| malformed(&member_path, e))?;
+            let (defined, undefined, non_pic, direct) = (c.defined, c.undefined, c.non_pic, c.direct);
+            MemberInfo { name, ident: Ok(c.ident), defined, undefined, non_pic, direct }
+        } else {
+            let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            let ident = Err(format!("not an ELF file (starts with {head})"));
+            MemberInfo { name, ident, defined: vec![], undefined: vec![], non_pic: None, direct: Default::default() }
+        };
+        members.push(member);
+    }
+    check_armap(path, &archive, &members)?;
+    Ok(ArchiveInfo { path: path.to_path_buf(), members })
+}
+
+/// Walk the member headers as bfd does: `ld` and `nm` call an archive with
+/// a bad terminator or size "malformed" (goblin reads past both).
+fn check_headers(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut at = AR_MAGIC.len();
+    let mut k = 0;
+    while at < bytes.len() {
+        let bad = |what: String| {
+            anyhow!("{}: malformed ar archive: member header {k} at offset {at:#x}: {what}", path.display())
+        };
+        let Some(h) = bytes.get(at..at + HEADER) else {
+            return Err(bad(format!("{} bytes left, a header is {HEADER}", bytes.len() - at)));
+        };
+        if &h[FMAG_AT..] != b"`\n" {
+            return Err(bad(format!(
+                "the header does not end with \"`\\n\" (found {:02x}{:02x} at offset {:#x})",
+                h[FMAG_AT],
+                h[FMAG_AT + 1],
+                at + FMAG_AT
+            )));
+        }
+        let field = &h[SIZE_AT..FMAG_AT];
+        let digits = field.iter().take_while(|c| c.is_ascii_digit()).count();
+        let size = std::str::from_utf8(&field[..digits]).ok().and_then(|s| s.parse::<u64>().ok());
+        let Some(size) = size.filter(|_| field[digits..].iter().all(|&c| c == b' ')) else {
+            return Err(bad(format!(
+                "ar_size {:?} at offset {:#x} is not a decimal number",
+                String::from_utf8_lossy(field),
+                at + SIZE_AT
+            )));
+        };
+        let end = (at as u64 + HEADER as u64).checked_add(size).filter(|&e| e <= bytes.len() as u64);
+        let Some(end) = end else {
+            bail!(
+                "{}: truncated ar archive: member header {k} at offset {at:#x}: {size} bytes of contents, {} left in the file",
+                path.display(),
+                bytes.len() - at - HEADER
+            );
+        };
+        // Members start at even offsets: one byte of padding after odd sizes.
+        at = end as usize + (end as usize & 1);
+        k += 1;
+    }
+    Ok(())
+}
+
+/// The linker finds members through the archive index (armap), not their
+/// symbol tables: every symbol the index lists must be defined by its member,
+/// and every global symbol a member defines must be in the index.
+fn check_armap(path: &Path, archive: &goblin::archive::Archive<'_>, members: &[MemberInfo]) -> Result<()> {
+    let bad = |what: String| anyhow!("{}: malformed ar archive: {what}", path.display());
+    for (member, _, symbols) in archive.summarize() {
+        let Some(m) = members.iter().find(|m| m.name == member) else { continue };
+        if m.ident.is_err() {
+            continue;
+        }
+        for sym in symbols {
+            if !m.defined.iter().any(|d| d.name == sym) {
+                return Err(bad(format!("the index says member {member} defines {sym}, but it does not")));
+            }
+        }
+    }
+    for m in members {
+        if let Some(s) = m.defined.iter().find(|s| archive.member_of_symbol(&s.name).is_none()) {
+            return Err(bad(format!(
+                "member {} defines {}, but the archive index does not list it (run `ranlib`)",
+                m.name, s.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No false refusal: every `ar` archive of the system's library
+    /// directories (glibc's, gcc's, whatever else is installed) parses, its
+    /// members and relocations included. `XTASK_ARCHIVES=DIR:…` checks other
+    /// directories (the release `.a`, a cross sysroot).
+    #[test]
+    fn system_archives_parse() {
+        let dirs = std::env::var("XTASK_ARCHIVES").unwrap_or_else(|_| {
+            "/usr/lib/x86_64-linux-gnu:/usr/lib/aarch64-linux-gnu:/usr/aarch64-linux-gnu/lib:/usr/lib/gcc/x86_64-linux-gnu/12:/usr/lib/gcc-cross/aarch64-linux-gnu/12".into()
+        });
+        let mut checked = 0;
+        let mut refused = Vec::new();
+        for dir in dirs.split(':') {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_none_or(|x| x != "a") || !p.is_file() {
+                    continue;
+                }
+                let bytes = std::fs::read(&p).unwrap();
+                if !bytes.starts_with(AR_MAGIC) {
+                    continue; // a linker script (libm.a, libc.a on some systems)
+                }
+                checked += 1;
+                if let Err(e) = parse(&p, &bytes) {
+                    refused.push(format!("{e:#}"));
+                }
+            }
+        }
+        println!("{checked} archives checked, {} refused", refused.len());
+        assert!(refused.is_empty(), "{}", refused.join("\n"));
+        assert!(checked > 0, "no archive found in {dirs}");
+    }
+}

@@ -1,0 +1,453 @@
+//! Relocation sections as the linker reads them, and the symbols of
+//! relocatable objects (archive members) that relocations point to.
+//!
+//! In a linked file, a relocation section names its symbol table and its
+//! entries index into it (the loader's own view is checked in `dynamic`). In
+//! a relocatable object the linker applies every entry itself, so a member
+//! nm lists happily can still fail the link: a relocated section that holds
+//! no contents ("unresolvable relocation"), a type the machine's linker does
+//! not know or takes only in linked files (`R_X86_64_COPY`), a field past the
+//! end of its section, a GOT/PLT/TLS type patching a section that is not
+//! loaded, a symbol placed outside its section or an addend far outside its
+//! target ("relocation truncated to fit", "failed to convert GOTPCREL
+//! relocation"), a TLS symbol outside a TLS section ("TLS definition …
+//! mismatches non-TLS reference"), a global with no name ("undefined
+//! reference to `no symbol'"). Each is refused here, naming the entry.
+
+use super::*;
+
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const SHT_LOPROC: u32 = 0x7000_0000;
+const SHT_X86_64_UNWIND: u32 = 0x7000_0001;
+const R_X86_64_TLSGD: u32 = 19;
+const R_X86_64_TLSLD: u32 = 20;
+/// The part of a field's reach the linker's own layout may use: a target
+/// (symbol + addend) defined in the same object must stay within the
+/// field's reach minus this of its section, or the field overflows once laid
+/// out ("relocation truncated to fit"). Hand-written assembly (glibc's
+/// libmvec) addresses tables 4 MiB before a label; a corrupt addend is
+/// gigabytes away.
+const LAYOUT: i64 = 1 << 28;
+
+/// What the linker does with one relocation type in an object.
+#[derive(Clone, Copy)]
+struct Kind {
+    /// Bytes of the field it patches at `r_offset`.
+    size: u64,
+    /// Binds through the GOT, PLT or TLS code sequences: patches code or
+    /// data that is loaded.
+    runtime: bool,
+    /// log2 of how far the patched value reaches (64 for a 64-bit field).
+    reach: u32,
+    pic: Pic,
+    /// A thread-local type: its symbol is a TLS symbol (or the section
+    /// symbol of a TLS section).
+    tls: bool,
+}
+
+/// What of an object's relocations a position-independent link may refuse.
+#[derive(Debug, Default)]
+pub(in crate::elf) struct ObjectRelocs {
+    /// The first absolute address in loaded code or data.
+    pub non_pic: Option<String>,
+    /// Undefined symbols loaded code reaches PC-relative, not through the PLT/GOT.
+    pub direct: BTreeSet<String>,
+}
+
+/// What a position-independent link (a PIE, as `cc` links by default, or a
+/// shared library) refuses of a relocation in loaded code or data.
+#[derive(Clone, Copy, PartialEq)]
+enum Pic {
+    Any,
+    /// An absolute address narrower than a pointer ("can not be used when
+    /// making a PIE object; recompile with -fPIE").
+    Absolute,
+    /// A direct PC-relative reference: a PIE cannot reach a function of a
+    /// shared library through it (data gets a copy relocation).
+    Direct,
+    /// A PC-relative field of one or two bytes: it reaches no further than
+    /// its own section, whatever the layout.
+    Near,
+}
+
+enum Type {
+    /// The machine's types are not known here: only offsets are checked.
+    Unchecked,
+    Ok(Kind),
+    /// Only in linked files (the loader's types).
+    DynamicOnly,
+    Unknown,
+}
+
+/// log2 of a signed field of `size` bytes' reach.
+fn reach(size: u64) -> u32 {
+    if size >= 8 {
+        64
+    } else {
+        (8 * size as u32).saturating_sub(1)
+    }
+}
+
+fn kind(size: u64, runtime: bool) -> Type {
+    Type::Ok(Kind { size, runtime, reach: reach(size), pic: Pic::Any, tls: false })
+}
+
+fn pic(size: u64, pic: Pic) -> Type {
+    Type::Ok(Kind { size, runtime: false, reach: reach(size), pic, tls: false })
+}
+
+fn tls(size: u64, runtime: bool) -> Type {
+    Type::Ok(Kind { size, runtime, reach: reach(size), pic: Pic::Any, tls: true })
+}
+
+/// AArch64 branches and literal loads reach less than 32 bits.
+fn branch(reach: u32) -> Type {
+    Type::Ok(Kind { size: 4, runtime: false, reach, pic: Pic::Any, tls: false })
+}
+
+/// The relocation types GNU ld takes in an ELF64 object, from glibc's
+/// `elf.h` (binutils 2.40): x86-64 and AArch64.
+fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
+    match (machine, is64) {
+        (EM_X86_64, true) => match t {
+            0 | 250 | 251 => kind(0, false),
+            1 | 25 | 29 | 33 => kind(8, false),
+            16..=18 => tls(8, false),
+            24 => pic(8, Pic::Direct),
+            27 | 28 | 30 | 31 => kind(8, true),
+            21 | 23 => tls(4, false),
+            32 => kind(4, false),
+            2 => pic(4, Pic::Direct),
+            10 | 11 => pic(4, Pic::Absolute),
+            3 | 4 | 9 | 26 | 41 | 42 => kind(4, true),
+            19 | 20 | 22 | 34 => tls(4, true),
+            35 => tls(2, true),
+            12 => pic(2, Pic::Absolute),
+            13 => pic(2, Pic::Near),
+            14 => pic(1, Pic::Absolute),
+            15 => pic(1, Pic::Near),
+            5..=8 | 36..=38 => Type::DynamicOnly,
+            _ => Type::Unknown,
+        },
+        (EM_AARCH64, true) => match t {
+            0 | 256 => kind(0, false),
+            257 | 260 | 307 => kind(8, false),
+            261 | 308 => kind(4, false),
+            258 => pic(4, Pic::Absolute),
+            259 => pic(2, Pic::Absolute),
+            262 => kind(2, false),
+            263..=272 => pic(4, Pic::Absolute),
+            279 => branch(15),
+            273 | 274 | 280 => branch(20),
+            282 | 283 => branch(27),
+            273..=278 | 284..=293 | 299..=306 => kind(4, false),
+            309..=313 => kind(4, true),
+            512..=573 => tls(4, true),
+            1024..=1032 => Type::DynamicOnly,
+            _ => Type::Unknown,
+        },
+        _ => Type::Unchecked,
+    }
+}
+
+/// The bytes relocation type `t` patches, where it is known here.
+pub(super) fn field_size(machine: u16, is64: bool, t: u32) -> Option<u64> {
+    match reloc_type(machine, is64, t) {
+        Type::Ok(k) => Some(k.size),
+        _ => None,
+    }
+}
+
+impl File<'_> {
+    /// Check every relocation section; for an object, also say what a
+    /// position-independent link refuses, which only the final link decides.
+    pub(super) fn check_relocation_sections(&self) -> Result<ObjectRelocs> {
+        let object = self.h.e_type == header::ET_REL;
+        let mut out = ObjectRelocs::default();
+        for (i, s) in self.shdrs.iter().enumerate() {
+            if !matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL) {
+                continue;
+            }
+            if s.sh_link == 0 {
+                // `.rela.dyn` of a library without dynamic symbols links to nothing.
+                ensure!(
+                    !object || s.sh_size == 0,
+                    "{}: sh_link 0, but the relocations of an object need a symbol table",
+                    self.sec(i)
+                );
+                continue;
+            }
+            let target = if object { Some(self.relocated(i)?) } else { None };
+            let rela = s.sh_type == sh::SHT_RELA;
+            let symtab = &self.shdrs[s.sh_link as usize];
+            let count = symtab.sh_size / self.sym_size();
+            let size = Reloc::size(rela, self.ctx) as u64;
+            for k in 0..s.sh_size / size {
+                let off = s.sh_offset + k * size;
+                let what = || format!("relocation {k} of {} (entry at offset {})", self.sec(i), hex(off));
+                let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx)).with_context(what)?;
+                ensure!(
+                    (r.r_sym as u64) < count,
+                    "{}: symbol index {} is past the {count} symbols of section {}",
+                    what(),
+                    r.r_sym,
+                    s.sh_link
+                );
+                if let Some(t) = target {
+                    if rela && self.h.e_machine == EM_X86_64 && matches!(r.r_type, R_X86_64_TLSGD | R_X86_64_TLSLD) {
+                        self.check_tls_call(s, k, &r, symtab, &what)?;
+                    }
+                    match self.check_object_reloc(&r, t, symtab, &what)? {
+                        Some(Pic::Absolute) if out.non_pic.is_none() => {
+                            out.non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type))
+                        }
+                        Some(Pic::Direct) => {
+                            let str_sec = &self.shdrs[symtab.sh_link as usize];
+                            let sy: Sym = self
+                                .b
+                                .pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
+                            let name = self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what)?;
+                            out.direct.insert(name.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// x86-64 general- and local-dynamic TLS: the next relocation must be
+    /// the call of `__tls_get_addr` right after the `lea` (8 bytes on for
+    /// `TLSGD`'s padded sequence, 5 or 6 for `TLSLD`'s), which ld rewrites
+    /// with it when it links an executable ("TLS transition from
+    /// R_X86_64_TLSGD to R_X86_64_GOTTPOFF … failed" otherwise).
+    fn check_tls_call(
+        &self,
+        s: &SectionHeader,
+        k: u64,
+        r: &Reloc,
+        symtab: &SectionHeader,
+        what: &dyn Fn() -> String,
+    ) -> Result<()> {
+        let size = Reloc::size(true, self.ctx) as u64;
+        let next: Option<Reloc> = (k + 1 < s.sh_size / size)
+            .then(|| self.b.pread_with((s.sh_offset + (k + 1) * size) as usize, (true, self.ctx)).ok())
+            .flatten();
+        let gap = |n: &Reloc| n.r_offset.wrapping_sub(r.r_offset);
+        let at_call = next.as_ref().is_some_and(|n| match r.r_type {
+            R_X86_64_TLSGD => gap(n) == 8,
+            _ => matches!(gap(n), 5 | 6),
+        });
+        let callee = next.as_ref().filter(|_| at_call).and_then(|n| {
+            let str_sec = &self.shdrs[symtab.sh_link as usize];
+            let sy: Sym =
+                self.b.pread_with((symtab.sh_offset + n.r_sym as u64 * self.sym_size()) as usize, self.ctx).ok()?;
+            self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what).ok()
+        });
+        ensure!(
+            callee == Some("__tls_get_addr"),
+            "{}: type {} is not followed by the relocation of its call to __tls_get_addr",
+            what(),
+            r.r_type
+        );
+        Ok(())
+    }
+
+    /// The section an object's relocation section `i` patches (`sh_info`):
+    /// one with contents, where the linker can apply them.
+    fn relocated(&self, i: usize) -> Result<usize> {
+        let s = &self.shdrs[i];
+        let t = s.sh_info as usize;
+        ensure!(
+            t != 0 && t < self.shdrs.len(),
+            "{}: sh_info {} (the relocated section) is not a section",
+            self.sec(i),
+            s.sh_info
+        );
+        let ty = self.shdrs[t].sh_type;
+        // Processor types: the x86-64 unwind section; other machines' are theirs.
+        let proc_ok = match self.h.e_machine {
+            EM_X86_64 => ty == SHT_X86_64_UNWIND,
+            EM_AARCH64 => false,
+            _ => (SHT_LOPROC..=0x7fff_ffff).contains(&ty),
+        };
+        let holds = proc_ok
+            || matches!(
+                ty,
+                sh::SHT_PROGBITS | sh::SHT_NOTE | sh::SHT_INIT_ARRAY | sh::SHT_FINI_ARRAY | sh::SHT_PREINIT_ARRAY
+            );
+        ensure!(
+            holds,
+            "{}: sh_info {t} (the relocated section) is a {} section, which has no contents to relocate",
+            self.sec(i),
+            sh::sht_to_str(ty)
+        );
+        Ok(t)
+    }
+
+    /// One relocation of an object; what a position-independent link would
+    /// make of it: `Absolute` for an absolute address in loaded code or data
+    /// ("can not be used when making a PIE object", though a `-no-pie` link
+    /// takes it), `Direct` for a PC-relative reference to an undefined symbol
+    /// from loaded code (refused if a shared library's function resolves it).
+    fn check_object_reloc(
+        &self,
+        r: &Reloc,
+        t: usize,
+        symtab: &SectionHeader,
+        what: &dyn Fn() -> String,
+    ) -> Result<Option<Pic>> {
+        let target = &self.shdrs[t];
+        let k = match reloc_type(self.h.e_machine, self.is64, r.r_type) {
+            Type::Unchecked => Kind { size: 1, runtime: false, reach: 64, pic: Pic::Any, tls: false },
+            Type::Ok(k) => k,
+            Type::DynamicOnly => {
+                bail!("{}: type {} is a dynamic relocation, which the linker refuses in an object", what(), r.r_type)
+            }
+            Type::Unknown => bail!(
+                "{}: type {} is not a relocation type of {}",
+                what(),
+                r.r_type,
+                header::machine_to_str(self.h.e_machine)
+            ),
+        };
+        ensure!(
+            r.r_offset.checked_add(k.size).is_some_and(|e| e <= target.sh_size),
+            "{}: r_offset {} (a {}-byte field) is past the end of section {t} ({} bytes)",
+            what(),
+            hex(r.r_offset),
+            k.size,
+            target.sh_size
+        );
+        ensure!(
+            !k.runtime || target.sh_flags & u64::from(sh::SHF_ALLOC) != 0,
+            "{}: type {} binds at run time, but section {t} is not allocated",
+            what(),
+            r.r_type
+        );
+        let sy: Sym = self.b.pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
+        let shndx = sy.st_shndx;
+        let undefined = r.r_sym != 0 && shndx == sh::SHN_UNDEF as usize;
+        if k.size == 0 {
+            // ld resolves no symbol for R_*_NONE: "unresolvable relocation".
+            ensure!(
+                !undefined,
+                "{}: type {} against undefined symbol {}, which ld cannot resolve",
+                what(),
+                r.r_type,
+                r.r_sym
+            );
+            return Ok(None);
+        }
+        ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
+        let ty = sy.st_type();
+        ensure!(ty != sym::STT_FILE, "{}: against symbol {}, a FILE symbol", what(), r.r_sym);
+        ensure!(
+            k.pic != Pic::Near || shndx == t,
+            "{}: a {}-byte PC-relative field (type {}) against symbol {} of another section: the layout decides whether it fits",
+            what(),
+            k.size,
+            r.r_type,
+            r.r_sym
+        );
+        if k.tls {
+            let tls_section = shndx < self.shdrs.len() && self.shdrs[shndx].sh_flags & u64::from(sh::SHF_TLS) != 0;
+            ensure!(
+                ty == sym::STT_TLS || (ty == sym::STT_SECTION && tls_section),
+                "{}: thread-local type {} against symbol {}, a {} symbol (ld: \"TLS transition … failed\")",
+                what(),
+                r.r_type,
+                r.r_sym,
+                sym::type_to_str(ty)
+            );
+        }
+        if let (Some(addend), true) = (r.r_addend, k.reach < 64) {
+            // The section the target lies in, or none (undefined, absolute, common).
+            let size = if shndx != 0 && shndx < self.shdrs.len() { self.shdrs[shndx].sh_size as i64 } else { 0 };
+            let base = if size > 0 || shndx != 0 && shndx < self.shdrs.len() { sy.st_value as i64 } else { 0 };
+            let slack = (1i64 << k.reach).saturating_sub(LAYOUT).max(1 << (k.reach - 3));
+            let at = base.checked_add(addend);
+            ensure!(
+                at.is_some_and(|a| a >= -slack && a <= size.saturating_add(slack)),
+                "{}: symbol {} + addend {addend:#x} overflows a type {} field (the target is {size} bytes of section {shndx})",
+                what(),
+                r.r_sym,
+                r.r_type
+            );
+        }
+        let loaded = target.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
+        Ok(match k.pic {
+            Pic::Absolute if loaded => Some(Pic::Absolute),
+            Pic::Direct if loaded && undefined => Some(Pic::Direct),
+            _ => None,
+        })
+    }
+
+    /// A symbol of an object's `.symtab`: named if global, inside the section
+    /// that defines it, TLS exactly when its section is.
+    pub(super) fn check_object_symbol(
+        &self,
+        sy: &Sym,
+        shndx: usize,
+        name: &str,
+        what: &dyn Fn() -> String,
+    ) -> Result<()> {
+        let global = sy.st_bind() != sym::STB_LOCAL;
+        let (bind, ty) = (sy.st_bind(), sy.st_type());
+        ensure!(!global || !name.is_empty(), "{}: a {} symbol without a name", what(), sym::bind_to_str(bind));
+        ensure!(
+            !global || !matches!(ty, sym::STT_FILE | sym::STT_SECTION),
+            "{}: a {} symbol must be LOCAL, not {}",
+            what(),
+            sym::type_to_str(ty),
+            sym::bind_to_str(bind)
+        );
+        if global && shndx == sh::SHN_UNDEF as usize {
+            // What another file can define: ld finds nothing else.
+            ensure!(
+                matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK)
+                    && matches!(ty, sym::STT_NOTYPE | sym::STT_OBJECT | sym::STT_FUNC | sym::STT_TLS),
+                "{}: an undefined {} {} symbol",
+                what(),
+                sym::bind_to_str(bind),
+                sym::type_to_str(ty)
+            );
+        }
+        // ld: "relocation … against absolute symbol … is disallowed" in a PIE.
+        ensure!(
+            shndx < sh::SHN_LORESERVE as usize || !matches!(ty, sym::STT_FUNC | STT_GNU_IFUNC | sym::STT_TLS),
+            "{}: a {} symbol with special section index {shndx:#x} (absolute or common), not in a section",
+            what(),
+            sym::type_to_str(ty)
+        );
+        if shndx == 0 || shndx >= self.shdrs.len() {
+            return Ok(());
+        }
+        let s = &self.shdrs[shndx];
+        ensure!(
+            !matches!(s.sh_type, sh::SHT_NULL | sh::SHT_SYMTAB | sh::SHT_STRTAB | sh::SHT_RELA | sh::SHT_REL),
+            "{}: defined in section {shndx}, a {} section",
+            what(),
+            sh::sht_to_str(s.sh_type)
+        );
+        ensure!(
+            sy.st_value.checked_add(sy.st_size).is_some_and(|e| e <= s.sh_size),
+            "{}: st_value {} + st_size {} is outside its section {shndx} ({} bytes)",
+            what(),
+            hex(sy.st_value),
+            sy.st_size,
+            s.sh_size
+        );
+        let tls_sec = s.sh_flags & u64::from(sh::SHF_TLS) != 0;
+        ensure!(
+            (ty == sym::STT_TLS) == tls_sec || !matches!(ty, sym::STT_TLS | sym::STT_OBJECT | sym::STT_FUNC),
+            "{}: a {} symbol in section {shndx}, which is {}a TLS section",
+            what(),
+            sym::type_to_str(ty),
+            if tls_sec { "" } else { "not " }
+        );
+        Ok(())
+    }
+}
