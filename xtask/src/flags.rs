@@ -578,6 +578,11 @@ pub struct E2e {
     /// Only these platforms (default: linux/amd64,linux/arm64).
     #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
     pub platform: Vec<Platform>,
+    /// Build the other images (dev, precommit, stack) for the host only, not
+    /// for every platform (the `e2e` suite of `cargo xtask test` does, for
+    /// CI's time budget: a foreign dev image installs its packages under QEMU).
+    #[arg(long)]
+    pub images_host_only: bool,
     /// Keep the work directory (build contexts) and the services it started.
     #[arg(long)]
     pub keep: bool,
@@ -604,6 +609,7 @@ impl Default for E2e {
             no_rebuild: false,
             no_images: false,
             platform: Vec::new(),
+            images_host_only: false,
             keep: false,
             cold: false,
             rev: None,

@@ -170,9 +170,15 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         report.step(format!("run {p}"), || run_image(&env, &image, p, &model))?;
     }
 
-    // 7. the other images, for every platform
+    // 7. the other images, for every platform (or the host's)
     if !opts.no_images {
-        images::run(&env, &context, &tag, &platforms, &model, report)?;
+        let image_platforms: Vec<Platform> =
+            platforms.iter().copied().filter(|p| !opts.images_host_only || *p == host).collect();
+        if image_platforms.is_empty() {
+            eprintln!("e2e: --images-host-only, and the host ({host}) is not among the platforms: no other images");
+        } else {
+            images::run(&env, &context, &tag, &image_platforms, &model, report)?;
+        }
     }
 
     // 8. rebuild figures
@@ -220,7 +226,8 @@ fn fallback_manifest(env: &Env<'_>, platforms: &[Platform], report: &mut RunRepo
         // attestation); `docker manifest create` takes image manifests, so
         // the platform's own manifest, by digest, read with `docker manifest`.
         let raw = xshell::cmd!(sh, "{docker} manifest inspect --insecure {remote}").quiet().read()?;
-        let is_list = serde_json::from_str::<serde_json::Value>(&raw).ok().is_some_and(|v| v.get("manifests").is_some());
+        let is_list =
+            serde_json::from_str::<serde_json::Value>(&raw).ok().is_some_and(|v| v.get("manifests").is_some());
         sources.push(if is_list { format!("{name}@{}", platform_digest(&raw, p)?) } else { remote });
     }
     docker::merge(&env.docker, false, vec![format!("{name}:fallback")], sources, platforms, report).map(drop)
