@@ -613,11 +613,9 @@ impl File<'_> {
         let mut addr = d.get(dt::DT_VERNEED).unwrap_or(0);
         let inside = self.inside_section(sh::SHT_GNU_VERNEED);
         for n in 0..num {
-            let what = || format!("version need {n} at address {} ({})", hex(addr), at(dt::DT_VERNEED));
             let off =
-                self.file_offset(addr, 16).with_context(|| format!("{}: outside the PT_LOAD contents", what()))?;
+                self.version_entry("version need", n, addr, 16, &at(dt::DT_VERNEED), &inside, ".gnu.version_r")?;
             let what = || format!("version need {n} at offset {}", hex(off));
-            ensure!(inside(addr, 16), "{}: outside the .gnu.version_r section", what());
             let version: u16 = self.b.pread_with(off as usize, self.ctx.le)?;
             let cnt: u16 = self.b.pread_with(off as usize + 2, self.ctx.le)?;
             let (file, aux, next) = (self.u32_at(off + 4)?, self.u32_at(off + 8)?, self.u32_at(off + 12)?);
@@ -656,23 +654,33 @@ impl File<'_> {
                         glibc.insert((v, name.to_string()));
                     }
                 }
-                let last = k + 1 == cnt;
-                ensure!(
-                    (a_next == 0) == last && a_next % 4 == 0,
-                    "{}: vna_next {a_next} does not match vn_cnt {cnt}",
-                    a_what()
-                );
+                check_link(u64::from(a_next), k as u64, cnt as u64, "vna_next", "vn_cnt", &a_what)?;
                 a_addr += u64::from(a_next);
             }
-            let last = n + 1 == num;
-            ensure!(
-                (next == 0) == last && next % 4 == 0,
-                "{}: vn_next {next} does not match DT_VERNEEDNUM {num}",
-                what()
-            );
+            check_link(u64::from(next), n, num, "vn_next", "DT_VERNEEDNUM", &what)?;
             addr += u64::from(next);
         }
         Ok(())
+    }
+
+    /// The file offset of entry `n` of a version table at `addr` (`len`
+    /// bytes): inside a PT_LOAD's contents and inside its `section`.
+    #[allow(clippy::too_many_arguments)]
+    fn version_entry(
+        &self,
+        kind: &str,
+        n: u64,
+        addr: u64,
+        len: u64,
+        tag: &str,
+        inside: &dyn Fn(u64, u64) -> bool,
+        section: &str,
+    ) -> Result<u64> {
+        let off = self
+            .file_offset(addr, len)
+            .with_context(|| format!("{kind} {n} at address {} ({tag}): outside the PT_LOAD contents", hex(addr)))?;
+        ensure!(inside(addr, len), "{kind} {n} at offset {}: outside the {section} section", hex(off));
+        Ok(off)
     }
 
     fn verdef(
@@ -687,11 +695,9 @@ impl File<'_> {
         let mut addr = d.get(dt::DT_VERDEF).unwrap_or(0);
         let inside = self.inside_section(sh::SHT_GNU_VERDEF);
         for n in 0..num {
-            let what = || format!("version definition {n} at address {} ({})", hex(addr), at(dt::DT_VERDEF));
             let off =
-                self.file_offset(addr, 20).with_context(|| format!("{}: outside the PT_LOAD contents", what()))?;
+                self.version_entry("version definition", n, addr, 20, &at(dt::DT_VERDEF), &inside, ".gnu.version_d")?;
             let what = || format!("version definition {n} at offset {}", hex(off));
-            ensure!(inside(addr, 20), "{}: outside the .gnu.version_d section", what());
             let r16 = |o: u64| -> Result<u16> { Ok(self.b.pread_with(o as usize, self.ctx.le)?) };
             let (version, flags, ndx, cnt) = (r16(off)?, r16(off + 2)?, r16(off + 4)?, r16(off + 6)?);
             let (hash, aux, next) = (self.u32_at(off + 8)?, self.u32_at(off + 12)?, self.u32_at(off + 16)?);
@@ -722,22 +728,24 @@ impl File<'_> {
                         what()
                     );
                 }
-                let last = k + 1 == cnt;
-                ensure!(
-                    (a_next == 0) == last && a_next % 4 == 0,
-                    "{}: vda_next {a_next} does not match vd_cnt {cnt}",
-                    a_what()
-                );
+                check_link(u64::from(a_next), k as u64, cnt as u64, "vda_next", "vd_cnt", &a_what)?;
                 a_addr += u64::from(a_next);
             }
-            let last = n + 1 == num;
-            ensure!(
-                (next == 0) == last && next % 4 == 0,
-                "{}: vd_next {next} does not match DT_VERDEFNUM {num}",
-                what()
-            );
+            check_link(u64::from(next), n, num, "vd_next", "DT_VERDEFNUM", &what)?;
             addr += u64::from(next);
         }
         Ok(())
     }
+}
+
+/// A version chain's link: 0 exactly on the last entry (`i` of `count`),
+/// else a 4-aligned offset to the next one.
+fn check_link(next: u64, i: u64, count: u64, field: &str, count_name: &str, what: &dyn Fn() -> String) -> Result<()> {
+    let last = i + 1 == count;
+    ensure!(
+        (next == 0) == last && next.is_multiple_of(4),
+        "{}: {field} {next} does not match {count_name} {count}",
+        what()
+    );
+    Ok(())
 }
