@@ -35,6 +35,8 @@ const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 pub struct Step {
     pub dir: Option<PathBuf>,
     pub argv: Vec<String>,
+    /// The package a download fetches (named in its error).
+    pub download: Option<String>,
 }
 
 /// The plan: its sources list (path and text) and its commands.
@@ -65,13 +67,18 @@ pub fn plan(suite: &str, mirror: &str, state: &Path, packages: &[String]) -> Pla
         argv.extend(more.iter().cloned());
         argv
     };
-    let mut steps = vec![Step { dir: None, argv: apt("update", &[]) }];
+    let mut steps = vec![Step { dir: None, argv: apt("update", &[]), download: None }];
     for (i, pkg) in packages.iter().enumerate() {
         let dir = root.join("debs").join(format!("{}-{pkg}", i + 1));
-        steps.push(Step { dir: Some(dir.clone()), argv: apt("download", std::slice::from_ref(pkg)) });
+        steps.push(Step {
+            dir: Some(dir.clone()),
+            argv: apt("download", std::slice::from_ref(pkg)),
+            download: Some(pkg.clone()),
+        });
         steps.push(Step {
             dir: None,
             argv: vec!["dpkg".into(), "--install".into(), "--recursive".into(), dir.display().to_string()],
+            download: None,
         });
     }
     Plan { sources: (list, text), steps }
@@ -120,11 +127,11 @@ impl flags::AptBackport {
                 .envs(crate::fsutil::ca_env())
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .run()
-                .with_context(|| match step.argv.get(9).map(String::as_str) {
-                    Some(pkg) if step.dir.is_some() => {
+                .with_context(|| match &step.download {
+                    Some(pkg) => {
                         format!("`apt-get download {pkg}` from {} failed: is {pkg} in {}?", self.suite, self.suite)
                     }
-                    _ => format!("`{line}` failed"),
+                    None => format!("`{line}` failed"),
                 })?;
         }
         Ok(())
@@ -158,23 +165,25 @@ mod tests {
             "Dir::State::Lists=/v/apt-trixie/lists",
         ]);
         let with = |more: &[&str]| [own.clone(), s(more)].concat();
+        let dl = |n: &str, pkg: &str| Step {
+            dir: Some(format!("/v/apt-trixie/debs/{n}-{pkg}").into()),
+            argv: with(&["download", pkg]),
+            download: Some(pkg.into()),
+        };
+        let dpkg = |n: &str, pkg: &str| Step {
+            dir: None,
+            argv: s(&["dpkg", "--install", "--recursive", &format!("/v/apt-trixie/debs/{n}-{pkg}")]),
+            download: None,
+        };
         assert_eq!(
             p.steps,
             [
-                Step { dir: None, argv: with(&["update"]) },
-                Step { dir: Some("/v/apt-trixie/debs/1-docker.io".into()), argv: with(&["download", "docker.io"]) },
-                Step { dir: None, argv: s(&["dpkg", "--install", "--recursive", "/v/apt-trixie/debs/1-docker.io"]) },
-                Step {
-                    dir: Some("/v/apt-trixie/debs/2-docker-buildx".into()),
-                    argv: with(&["download", "docker-buildx"])
-                },
-                Step {
-                    dir: None,
-                    argv: s(&["dpkg", "--install", "--recursive", "/v/apt-trixie/debs/2-docker-buildx"])
-                },
+                Step { dir: None, argv: with(&["update"]), download: None },
+                dl("1", "docker.io"),
+                dpkg("1", "docker.io"),
+                dl("2", "docker-buildx"),
+                dpkg("2", "docker-buildx"),
             ]
         );
-        // The package name is the tenth word of a download (the error names it).
-        assert_eq!(p.steps[1].argv[9], "docker.io");
     }
 }

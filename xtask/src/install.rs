@@ -656,11 +656,12 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
                     said.push(pkg);
                 }
             }
-            for pkg in backport(*need, pm).map(|b| b.packages).unwrap_or_default() {
-                if !said.contains(pkg) {
-                    let suite = backport(*need, pm).map(|b| b.suite).unwrap_or_default();
-                    eprintln!("install: {pkg} from Debian {suite} (for {})", need.label());
-                    said.push(pkg);
+            if let Some(b) = backport(*need, pm) {
+                for pkg in b.packages {
+                    if !said.contains(pkg) {
+                        eprintln!("install: {pkg} from Debian {} (for {})", b.suite, need.label());
+                        said.push(pkg);
+                    }
                 }
             }
         }

@@ -106,8 +106,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     // 1. engine
-    let (docker, _caps) =
-        report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
+    let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
 
     // 2. base images
     for &p in &platforms {

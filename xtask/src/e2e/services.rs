@@ -16,10 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::{http, SUITE};
-use crate::{
-    docker::{argv::Capabilities, engine::Docker},
-    platform::Platform,
-};
+use crate::{docker::engine::Docker, platform::Platform};
 
 /// Processes this run started.
 #[derive(Default)]
@@ -70,10 +67,10 @@ const CONTAINERD_SOCK: &str = "/run/containerd/containerd.sock";
 /// whose buildx builder exports caches and attestations. What it cannot do
 /// that CI's builder does (push by digest with the docker driver) is said
 /// by the build planner in one line.
-pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<(Docker, Capabilities)> {
+pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<Docker> {
     let name = crate::docker::engine::choose(flag);
     let docker = Docker::find(&name)?;
-    docker.buildx_version()?;
+    let buildx = docker.buildx_version()?;
     if docker.check_engine().is_err() {
         if std::env::var_os("DOCKER_HOST").is_some() {
             docker.check_engine()?; // says which DOCKER_HOST does not answer
@@ -98,10 +95,10 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
         "e2e: docker CLI {} ({}), engine {version}, buildx {} with the `{}` driver",
         docker.name,
         docker.path.display(),
-        docker.buildx_version()?,
+        buildx,
         caps.driver
     );
-    Ok((docker, caps))
+    Ok(docker)
 }
 
 /// containerd (unless it answers), then `dockerd` with the containerd image
