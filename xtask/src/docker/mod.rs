@@ -81,13 +81,6 @@ pub struct Built {
     pub seconds: f64,
 }
 
-/// Resolve the docker CLI and decide buildx. A dry run runs nothing, not
-/// even a probe: `--buildx auto` then prints the probe it would run and
-/// plans with buildx (what CI runs).
-fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
-    docker_and_caps(flag, buildx, dry_run).map(|(d, bx, _)| (d, bx))
-}
-
 /// [`docker_for`], and what the buildx builder can do (probed: buildx
 /// version, driver, the engine's image store; a dry run plans with CI's).
 fn docker_and_caps(
@@ -95,7 +88,7 @@ fn docker_and_caps(
     buildx: BuildxMode,
     dry_run: bool,
 ) -> Result<(Option<Docker>, bool, argv::Capabilities)> {
-    let (docker, bx) = docker_probe(flag, buildx, dry_run)?;
+    let (docker, bx) = docker_for(flag, buildx, dry_run)?;
     let caps = match (&docker, bx) {
         (Some(d), true) => d.capabilities()?,
         _ => argv::Capabilities::full(),
@@ -103,7 +96,10 @@ fn docker_and_caps(
     Ok((docker, bx, caps))
 }
 
-fn docker_probe(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
+/// Resolve the docker CLI and decide buildx. A dry run runs nothing, not
+/// even a probe: `--buildx auto` then prints the probe it would run and
+/// plans with buildx (what CI runs).
+fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
     let name = engine::choose(flag);
     if dry_run {
         let bx = match buildx {
