@@ -343,7 +343,17 @@ mod tests {
         let path = dir.path().join("tiny");
         fs::write(&path, tiny_program(host)).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        let status = std::process::Command::new(&path).status().unwrap();
+        // Another test thread's fork can hold the file open for writing until
+        // its exec: "text file busy" is then a race of the harness, retried.
+        let status = (0..50)
+            .find_map(|_| match std::process::Command::new(&path).status() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+                other => Some(other.unwrap()),
+            })
+            .expect("text file busy 50 times");
         assert_eq!(status.code(), Some(PROBE_STATUS));
     }
 

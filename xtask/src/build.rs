@@ -113,7 +113,7 @@ pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metric
     let target_dir = opts.target_dir(ws)?;
     let out = Outputs::new(&target_dir, platform, &opts.profile);
     let step = format!("cargo build {PACKAGE} ({platform})");
-    metrics.step(step, || build_library(ctx, ws, platform, opts, &target_dir))?;
+    metrics.step(step, || build_library(ctx, ws, platform, opts))?;
     if opts.go {
         metrics
             .step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out, opts, &target_dir))?;
@@ -121,15 +121,25 @@ pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metric
     Ok(out)
 }
 
-fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options, target_dir: &Path) -> Result<()> {
+/// The environment of cargo for `platform` under `opts` (cross toolchain;
+/// when reproducible, the remapped `RUSTFLAGS`, the target directory and
+/// `SOURCE_DATE_EPOCH`). `cargo test` run with it reuses the build's
+/// dependencies instead of compiling them again.
+pub fn cargo_env(ws: &Workspace, platform: Platform, opts: &Options) -> Result<Vec<(String, String)>> {
+    let target_dir = opts.target_dir(ws)?;
     let mut env = cross::rust_env(&platform)?;
     if opts.reproducible {
         let rustc = env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| PathBuf::from(v));
-        let paths = crate::repro::BuildPaths::of(ws, target_dir, rustc.as_deref());
+        let paths = crate::repro::BuildPaths::of(ws, &target_dir, rustc.as_deref());
         env.extend(crate::repro::plan_rust_env(&paths, platform, &process_env));
         env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
         env.extend(opts.source_date_epoch.map(|t| ("SOURCE_DATE_EPOCH".to_string(), t.to_string())));
     }
+    Ok(env)
+}
+
+fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) -> Result<()> {
+    let env = cargo_env(ws, platform, opts)?;
     let cargo = cargo();
     let manifest = &ws.manifest;
     let (profile, _) = profile_args(&opts.profile);

@@ -51,13 +51,16 @@ impl flags::Test {
                 env.model_dir = model_dir(ctx)?;
                 Ok(())
             })?;
-            metrics.step("build library (release)", || {
-                let (cargo, manifest, sh) = (cargo(), &ws.manifest, &ctx.sh);
-                cmd!(sh, "{cargo} build --release --package candle-semantic-router --manifest-path {manifest}")
-                    .run()?;
-                env.lib_dir = ws.target_dir()?.join("release");
-                Ok(())
-            })?;
+            // Built as `dist` builds it (reproducible, in its own target
+            // directory): after `cargo xtask dist` this is a no-op, and the
+            // rust suite's `cargo test` reuses its dependencies.
+            env.cargo = crate::build::Options {
+                profile: flags::Profile::RELEASE,
+                reproducible: true,
+                source_date_epoch: crate::repro::source_date_epoch(&ws.root)?,
+                ..Default::default()
+            };
+            env.lib_dir = crate::build::build(ctx, host, &env.cargo, &mut metrics)?.lib_dir;
         }
 
         let mut failed = Vec::new();
@@ -68,7 +71,7 @@ impl flags::Test {
             }
             if let Err(err) = metrics.step(format!("suite {suite}"), || run_suite(ctx, suite, &env)) {
                 eprintln!("suite {suite} FAILED: {err:#}");
-                failed.push(suite);
+                failed.push((suite, format!("{err:#}")));
             }
         }
         eprintln!("\n{}", metrics.table());
@@ -77,8 +80,12 @@ impl flags::Test {
         for (suite, why) in &not_run {
             eprintln!("not run: {suite}: {why}");
         }
+        // Each failure again, last: a long log is often read from its tail.
+        for (suite, why) in &failed {
+            eprintln!("failed: {suite}: {why}");
+        }
         if !failed.is_empty() {
-            bail!("failed suites: {}", failed.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "));
+            bail!("failed suites: {}", failed.iter().map(|(s, _)| s.name()).collect::<Vec<_>>().join(", "));
         }
         if !not_run.is_empty() && ci() {
             bail!(
@@ -124,6 +131,8 @@ pub fn ci() -> bool {
 struct Env {
     model_dir: PathBuf,
     lib_dir: PathBuf,
+    /// How the library was built (the rust suite tests it the same way).
+    cargo: crate::build::Options,
 }
 
 /// The verified model directory, fetched first if needed (same as `cargo xtask model`).
@@ -137,7 +146,6 @@ fn model_dir(ctx: &Ctx) -> Result<PathBuf> {
 
 fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
-    let sh = &ctx.sh;
     let cargo = cargo();
     let manifest = &ws.manifest;
     match suite {
@@ -147,9 +155,24 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
             crate::codegen::check(&crate_dir, &crate_dir.join(crate::codegen::HEADER))?;
             eprintln!("header is up to date");
         }
-        Suite::Rust => cmd!(sh, "{cargo} test --release --package candle-semantic-router --manifest-path {manifest}")
-            .env("CANDLE_MODEL_DIR", &env.model_dir)
-            .run()?,
+        Suite::Rust => {
+            let mut test = duct::cmd!(
+                cargo,
+                "test",
+                "--no-fail-fast",
+                "--locked",
+                "--release",
+                "--package",
+                "candle-semantic-router",
+                "--manifest-path",
+                manifest
+            )
+            .env("CANDLE_MODEL_DIR", &env.model_dir);
+            for (k, v) in crate::build::cargo_env(ws, Platform::host()?, &env.cargo)? {
+                test = test.env(k, v);
+            }
+            cargo_test(test)?
+        }
         Suite::GoBinding => go_test(ctx, &ws.path("candle-binding"), env)?,
         Suite::Router => go_test(ctx, &ws.path("src/semantic-router"), env)?,
         Suite::Dist => dist_test(ctx, env)?,
@@ -168,11 +191,14 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
 /// prerequisites should have installed it).
 fn xtask_suite(ctx: &Ctx) -> Result<()> {
     let ws = ctx.workspace()?;
-    let (sh, cargo, manifest) = (&ctx.sh, cargo(), &ws.manifest);
+    let (cargo, manifest) = (cargo(), &ws.manifest);
     let log = ws.target_dir()?.join("xtask/skipped-tests.tsv");
     std::fs::create_dir_all(log.parent().context("no parent")?)?;
     std::fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
-    let res = cmd!(sh, "{cargo} test --package xtask --manifest-path {manifest}").env("XTASK_SKIP_LOG", &log).run();
+    let res = cargo_test(
+        duct::cmd!(cargo, "test", "--no-fail-fast", "--package", "xtask", "--manifest-path", manifest)
+            .env("XTASK_SKIP_LOG", &log),
+    );
     let skips = std::fs::read_to_string(&log).unwrap_or_default();
     let pm = crate::install::package_manager();
     let mut installable = Vec::new();
@@ -194,6 +220,74 @@ fn xtask_suite(ctx: &Ctx) -> Result<()> {
         bail!("CI=true: tests skipped for tools the package table installs: {}", installable.join(", "));
     }
     Ok(())
+}
+
+/// Run `cargo test` (`cmd`), streaming its output; on failure the error
+/// names the failing tests and the first panic, so that the summary at the
+/// end of a long log (CI keeps only its tail) says what failed.
+fn cargo_test(cmd: duct::Expression) -> Result<()> {
+    use std::io::BufRead;
+    let reader = cmd.stderr_to_stdout().unchecked().reader().context("cannot start `cargo test`")?;
+    let mut failures = Failures::default();
+    for line in std::io::BufReader::new(&reader).lines() {
+        let line = line.context("reading the output of `cargo test`")?;
+        println!("{line}");
+        failures.read(&line);
+    }
+    let status = reader.try_wait()?.map(|o| o.status).context("`cargo test` did not finish")?;
+    if status.success() {
+        return Ok(());
+    }
+    bail!("`cargo test` failed ({status}){}", failures.describe())
+}
+
+/// What a failing `cargo test` printed: the failing tests, the first panic.
+#[derive(Debug, Default)]
+struct Failures {
+    tests: Vec<String>,
+    panic: Option<String>,
+    /// The line after `panicked at …:` is the panic's message.
+    in_panic: bool,
+    /// A test binary or doc test that could not be built or run.
+    other: Vec<String>,
+}
+
+impl Failures {
+    fn read(&mut self, line: &str) {
+        if self.in_panic {
+            if let Some(p) = &mut self.panic {
+                p.push_str(": ");
+                p.push_str(line.trim());
+            }
+            self.in_panic = false;
+        }
+        if let Some(name) = line.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... FAILED")) {
+            self.tests.push(name.to_string());
+        } else if line.contains("panicked at ") && self.panic.is_none() {
+            self.panic = Some(line.trim().to_string());
+            self.in_panic = true;
+        } else if (line.starts_with("error: ") || line.starts_with("error[")) && !line.starts_with("error: test failed")
+        {
+            self.other.push(line.to_string());
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        if !self.tests.is_empty() {
+            out.push_str(&format!("; failing: {}", self.tests.join(", ")));
+        }
+        if let Some(p) = &self.panic {
+            let p: String = p.chars().take(400).collect();
+            out.push_str(&format!("; first panic: {p}"));
+        }
+        if self.tests.is_empty() {
+            for e in self.other.iter().take(3) {
+                out.push_str(&format!("; {e}"));
+            }
+        }
+        out
+    }
 }
 
 /// `go test -race` in `dir`, linking the library in `env.lib_dir`.
@@ -231,4 +325,49 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     }
     eprintln!("{}", metrics.table());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Failures;
+
+    fn read(text: &str) -> String {
+        let mut f = Failures::default();
+        text.lines().for_each(|l| f.read(l));
+        f.describe()
+    }
+
+    #[test]
+    fn failing_tests_and_the_first_panic_are_named() {
+        let out = "running 3 tests\n\
+            test a::ok ... ok\n\
+            test binfmt::tests::host_tiny_program_exits_42 ... FAILED\n\
+            test b::other ... FAILED\n\
+            \n\
+            ---- binfmt::tests::host_tiny_program_exits_42 stdout ----\n\
+            \n\
+            thread 'binfmt::tests::host_tiny_program_exits_42' panicked at xtask/src/binfmt.rs:346:60:\n\
+            called `Result::unwrap()` on an `Err` value: Os { code: 26, kind: ExecutableFileBusy }\n\
+            ---- b::other stdout ----\n\
+            thread 'b::other' panicked at x.rs:1:1:\n\
+            second\n\
+            error: test failed, to rerun pass `--bin xtask`\n";
+        let d = read(out);
+        assert!(
+            d.starts_with("; failing: binfmt::tests::host_tiny_program_exits_42, b::other; first panic: thread"),
+            "{d}"
+        );
+        assert!(d.contains("binfmt.rs:346:60:: called `Result::unwrap()`") && d.contains("ExecutableFileBusy"), "{d}");
+        assert!(!d.contains("second") && !d.contains("error: test failed"), "{d}");
+    }
+
+    #[test]
+    fn a_build_error_is_named_when_no_test_ran() {
+        let d = read("   Compiling xtask v0.1.0\nerror[E0425]: cannot find value `x`\nerror: could not compile `xtask` (bin \"xtask\" test) due to 1 previous error\n");
+        assert_eq!(
+            d,
+            "; error[E0425]: cannot find value `x`; error: could not compile `xtask` (bin \"xtask\" test) due to 1 previous error"
+        );
+        assert_eq!(read("test result: ok. 1 passed\n"), "");
+    }
 }

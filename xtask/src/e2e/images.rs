@@ -54,7 +54,7 @@ pub fn run(
         let mut refs = Vec::new();
         for &p in platforms {
             let args = super::build_args(image, host, p, from);
-            let b = build_image(env, context, image, p, args, false, report)?;
+            let b = build_image(env, context, image, p, args, super::How::default(), report)?;
             let emulated = crate::docker::images::find(image)?.emulated(p, host);
             if p != host {
                 let compiled = compiled_in_stages(&b.output, &target_stages(context, &b.dockerfile)?);

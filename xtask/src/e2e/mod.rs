@@ -23,7 +23,8 @@
 //!
 //! Every build goes through buildx (the argv CI uses: `--platform`,
 //! `--build-arg`, `--secret`, `--metadata-file`, `--provenance`, a local
-//! cache export and import, `--output type=image,…,push=true`) on an engine
+//! cache export and import for the host's extproc (see [`How`]),
+//! `--output type=image,…,push=true`) on an engine
 //! with the containerd image store, and every merge through `buildx
 //! imagetools create`, with the index's attestations checked. What the
 //! local docker driver cannot do (push by digest) is said in one line by
@@ -133,7 +134,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
 
     let mut cold: Vec<Built> = Vec::new();
     for &p in &platforms {
-        let b = build(&env, &context, p, host, opts.cold, report)?;
+        let b = build(&env, &context, p, host, How { no_cache: opts.cold, exported: p == host }, report)?;
         let cook = cook_cached(&b.output);
         eprintln!(
             "e2e: {p} built from {} in {} (dependency cook {})",
@@ -255,16 +256,28 @@ fn platform_digest(raw: &str, p: Platform) -> Result<String> {
     bail!("the index has no {p} image")
 }
 
-/// Build and push one platform with `cargo xtask docker`'s code.
+/// Build and push one platform of extproc with `cargo xtask docker`'s code.
 fn build(
     env: &Env<'_>,
     context: &Path,
     p: Platform,
     host: Platform,
-    no_cache: bool,
+    how: How,
     report: &mut RunReport,
 ) -> Result<Built> {
-    build_image(env, context, "extproc", p, build_args("extproc", host, p, ""), no_cache, report)
+    build_image(env, context, "extproc", p, build_args("extproc", host, p, ""), how, report)
+}
+
+/// How the e2e builds an image. Every build uses the engine's own build
+/// cache; only the host's extproc reads and writes an exported one (`--cache
+/// local`), since only the "cache import" rebuild reads it back. An export
+/// costs ~50 s per build here, which the other builds do not pay.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct How {
+    /// `--no-cache` (the first builds under `--cold`).
+    pub no_cache: bool,
+    /// `--cache local`, into [`Env::cache_dir`].
+    pub exported: bool,
 }
 
 /// The build arguments the e2e test gives `image` for platform `p` on `host`:
@@ -289,14 +302,14 @@ fn build_image(
     image: &str,
     p: Platform,
     build_arg: Vec<String>,
-    no_cache: bool,
+    how: How,
     report: &mut RunReport,
 ) -> Result<Built> {
     let opts = flags::DockerBuild {
         image: Some(image.into()),
         platform: vec![p],
         push: true,
-        no_cache,
+        no_cache: how.no_cache,
         registry: Some(env.registry.clone()),
         network: Some("host".into()),
         context: Some(context.to_path_buf()),
@@ -305,8 +318,8 @@ fn build_image(
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
         buildx: BuildxMode::Yes,
-        cache: argv::CacheKind::Local,
-        cache_dir: Some(env.cache_dir(image, p)),
+        cache: if how.exported { argv::CacheKind::Local } else { argv::CacheKind::None },
+        cache_dir: how.exported.then(|| env.cache_dir(image, p)),
         ..Default::default()
     };
     let mut built = docker::build(env.ctx, &opts, report)?;
@@ -455,7 +468,7 @@ fn rebuilds(
     report.phase = Some("no change".into());
     for (i, &p) in platforms.iter().enumerate() {
         let first = &cold[i];
-        let again = build(env, context, p, host, false, report)?;
+        let again = build(env, context, p, host, How::default(), report)?;
         let steps_run = ran_steps(&again.output);
         ensure!(steps_run.is_empty(), "{p}: a rebuild without change ran steps again: {}", steps_run.join("; "));
         rows.push((p, "no change", again.seconds, first.seconds, cook_cached(&again.output)));
@@ -471,7 +484,7 @@ fn rebuilds(
     report.phase = Some("candle-binding change".into());
     for (i, &p) in platforms.iter().enumerate() {
         let first = &cold[i];
-        let changed = build(env, context, p, host, false, report)?;
+        let changed = build(env, context, p, host, How::default(), report)?;
         let cook = cook_cached(&changed.output);
         ensure!(cook == Cook::Cached, "{p}: after a change in candle-binding the dependency cook {}", cook.describe());
         ensure!(
@@ -497,8 +510,6 @@ fn rebuilds(
             build_arg: build_args("extproc", host, host, ""),
             secret: env.secrets.clone(),
             buildx: BuildxMode::Yes,
-            cache: argv::CacheKind::Local,
-            cache_dir: Some(env.cache_dir("extproc", host)),
             ..Default::default()
         };
         let pr = docker::build(env.ctx, &opts, report)?.remove(0);
@@ -520,7 +531,7 @@ fn rebuilds(
         let sh = xshell::Shell::new()?;
         eprintln!("$ {} buildx prune --all --force", env.docker.name);
         xshell::cmd!(sh, "{docker} buildx prune --all --force").quiet().ignore_stdout().run()?;
-        let imported = build(env, context, host, host, false, report)?;
+        let imported = build(env, context, host, host, How { no_cache: false, exported: true }, report)?;
         let cook = cook_cached(&imported.output);
         ensure!(
             cook == Cook::Cached,
