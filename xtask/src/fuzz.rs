@@ -44,13 +44,17 @@ use goblin::elf::{header, section_header as sh, Elf};
 use crate::{elf, flags, Ctx};
 
 /// The committed fixtures mutated by default (relative to the workspace):
-/// two libraries and an archive, whose members' headers, symbol and string
-/// tables and relocations (those of the unwind tables too) are mutated;
-/// code, data and `.eh_frame` bytes are not (see `ranges_of_elf`).
-pub const FIXTURES: [&str; 3] = [
+/// two libraries and three archives (one with thread-local data and the
+/// general-dynamic TLS sequence, for x86-64 and arm64), whose members'
+/// headers, symbol and string tables and relocations (those of the unwind
+/// tables too) are mutated; code, data and `.eh_frame` bytes are not (see
+/// `ranges_of_elf`).
+pub const FIXTURES: [&str; 5] = [
     "xtask/tests/fixtures/elf/base/libfixture.so",
     "xtask/tests/fixtures/elf/base/libfixture-arm64.so",
     "xtask/tests/fixtures/elf/base/libfixture.a",
+    "xtask/tests/fixtures/elf/base/libfixture-tls.a",
+    "xtask/tests/fixtures/elf/base/libfixture-tls-arm64.a",
 ];
 
 /// How long one parse may take before the run counts a hang (the largest

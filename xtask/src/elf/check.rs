@@ -68,6 +68,7 @@ use super::{Class, ElfType, Endianness, Ident, Symbol};
 
 mod dynamic;
 mod eh_frame;
+mod insn;
 mod reloc;
 mod sections;
 

@@ -141,7 +141,10 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
             279 => branch(15),
             273 | 274 | 280 => branch(20),
             282 | 283 => branch(27),
-            273..=278 | 284..=293 | 299..=306 => kind(4, false),
+            // A symbol's own page or low 12 bits (ADRP, ADD/LDST `:lo12:`):
+            // a PIE cannot reach a shared library's function through them.
+            275..=278 | 284..=286 | 299 => pic(4, Pic::Direct),
+            287..=293 | 300..=306 => kind(4, false),
             309..=313 => kind(4, true),
             512..=573 => tls(4, true),
             1024..=1032 => Type::DynamicOnly,
@@ -327,9 +330,24 @@ impl File<'_> {
             what(),
             r.r_type
         );
+        if target.sh_type == sh::SHT_PROGBITS {
+            let code = self.b.get(target.sh_offset as usize..).and_then(|b| b.get(..target.sh_size as usize));
+            if let Some(code) = code {
+                super::insn::check(self.h.e_machine, r.r_type, code, r.r_offset)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
+            }
+        }
         let sy: Sym = self.b.pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
         let shndx = sy.st_shndx;
         let undefined = r.r_sym != 0 && shndx == sh::SHN_UNDEF as usize;
+        // Undefined symbols are global or weak: ld cannot resolve a local one
+        // ("undefined reference to `no symbol'").
+        ensure!(
+            !undefined || sy.st_bind() != sym::STB_LOCAL,
+            "{}: against symbol {}, a LOCAL symbol that is undefined",
+            what(),
+            r.r_sym
+        );
         if k.size == 0 {
             // ld resolves no symbol for R_*_NONE: "unresolvable relocation".
             ensure!(

@@ -107,6 +107,28 @@ impl File<'_> {
                     "{}: allocated, but the linker does not load {name} sections",
                     self.sec(i)
                 );
+                // Thread-local data is `.tdata` (contents) or `.tbss`
+                // (zeroes): ld's default script gathers only these names into
+                // the TLS segment ("TLS sections are not adjacent" for any
+                // other), and bfd asserts on another section type.
+                if s.sh_flags & u64::from(sh::SHF_TLS) != 0 {
+                    ensure!(
+                        matches!(s.sh_type, sh::SHT_PROGBITS | sh::SHT_NOBITS),
+                        "{}: SHF_TLS on a section of type {}, where thread-local data is SHT_PROGBITS (.tdata) or SHT_NOBITS (.tbss)",
+                        self.sec(i),
+                        sh::sht_to_str(s.sh_type)
+                    );
+                    let tls_name = [".tdata", ".tbss", ".tcommon"]
+                        .iter()
+                        .any(|b| name.strip_prefix(b).is_some_and(|rest| rest.is_empty() || rest.starts_with('.')))
+                        || name.starts_with(".gnu.linkonce.td.")
+                        || name.starts_with(".gnu.linkonce.tb.");
+                    ensure!(
+                        !alloc || tls_name,
+                        "{}: SHF_TLS on {name}, which the linker does not place in the TLS segment (only .tdata*, .tbss*)",
+                        self.sec(i)
+                    );
+                }
             }
             // binutils looks for the group of every SHF_GROUP section.
             ensure!(
