@@ -419,14 +419,17 @@ pub fn merge_annotated(
 ) -> Result<Vec<String>> {
     let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources, oci, true)?;
     let tag = req.tags[0].clone();
-    report.step(format!("docker manifest create {tag}"), || {
+    // The steps are named by the tool that runs: buildx's imagetools, or
+    // `docker manifest` where there is no buildx.
+    let tool = if plan.inspect.display_line().contains(" imagetools ") { "imagetools" } else { "docker manifest" };
+    report.step(format!("{tool} create {tag}"), || {
         for c in &plan.create {
             eprintln!("$ {}", c.display_line());
             docker.run(c)?;
         }
         Ok(())
     })?;
-    report.step(format!("docker manifest inspect {tag}"), || {
+    report.step(format!("{tool} inspect {tag}"), || {
         eprintln!("$ {}", plan.inspect.display_line());
         let raw = docker.read(&plan.inspect)?;
         let found = argv::check_platforms(&tag, &raw, expected)?;
