@@ -419,9 +419,9 @@ pub fn merge_annotated(
 ) -> Result<Vec<String>> {
     let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources, oci, true)?;
     let tag = req.tags[0].clone();
-    // The steps are named by the tool that runs: buildx's imagetools, or
+    // The steps are named by the tool the plan runs: buildx's imagetools, or
     // `docker manifest` where there is no buildx.
-    let tool = if plan.inspect.display_line().contains(" imagetools ") { "imagetools" } else { "docker manifest" };
+    let tool = if buildx { "imagetools" } else { "docker manifest" };
     report.step(format!("{tool} create {tag}"), || {
         for c in &plan.create {
             eprintln!("$ {}", c.display_line());

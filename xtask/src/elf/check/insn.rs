@@ -10,14 +10,67 @@
 const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
 
-/// The x86-64 general-dynamic sequence around `R_X86_64_TLSGD` (at `off`):
-/// `data16 lea foo@tlsgd(%rip),%rdi` then a call of `__tls_get_addr`
-/// (through the PLT, the GOT, or `addr32`).
-const GD_LEA: [u8; 4] = [0x66, 0x48, 0x8d, 0x3d];
-const GD_CALLS: [[u8; 4]; 3] = [[0x66, 0x66, 0x48, 0xe8], [0x66, 0x48, 0xff, 0x15], [0x66, 0x48, 0x67, 0xe8]];
-/// The local-dynamic one around `R_X86_64_TLSLD`: `lea foo@tlsld(%rip),%rdi`, then the call.
-const LD_LEA: [u8; 3] = [0x48, 0x8d, 0x3d];
-const LD_CALLS: [&[u8]; 3] = [&[0xe8], &[0xff, 0x15], &[0x67, 0xe8]];
+/// An x86-64 TLS code sequence ld rewrites in an executable link: the `lea`
+/// whose displacement the relocation patches, then (4 bytes on) a call of
+/// `__tls_get_addr` (through the PLT, the GOT, or `addr32`), `len` bytes
+/// with its operand.
+struct TlsSequence {
+    t: u32,
+    name: &'static str,
+    model: &'static str,
+    lea: &'static [u8],
+    calls: [&'static [u8]; 3],
+    len: usize,
+}
+
+/// `data16 lea foo@tlsgd(%rip),%rdi`, then `data16 data16 rex.W call`
+/// (or the GOT or `addr32` forms).
+const GD: TlsSequence = TlsSequence {
+    t: 19,
+    name: "TLSGD",
+    model: "general-dynamic",
+    lea: &[0x66, 0x48, 0x8d, 0x3d],
+    calls: [&[0x66, 0x66, 0x48, 0xe8], &[0x66, 0x48, 0xff, 0x15], &[0x66, 0x48, 0x67, 0xe8]],
+    len: 8,
+};
+/// `lea foo@tlsld(%rip),%rdi`, then the call.
+const LD: TlsSequence = TlsSequence {
+    t: 20,
+    name: "TLSLD",
+    model: "local-dynamic",
+    lea: &[0x48, 0x8d, 0x3d],
+    calls: [&[0xe8], &[0xff, 0x15], &[0x67, 0xe8]],
+    len: 5,
+};
+
+impl TlsSequence {
+    fn check(&self, code: &[u8], off: usize) -> Result<(), String> {
+        let at = |from: usize, len: usize| code.get(from..from.checked_add(len)?);
+        let hex = |b: Option<&[u8]>| b.map_or("the end of the section".to_string(), |b| format!("{b:02x?}"));
+        let lea = off.checked_sub(self.lea.len()).and_then(|s| at(s, self.lea.len()));
+        if lea != Some(self.lea) {
+            return Err(format!(
+                "type {} ({}) is not on the `lea` of the {} sequence: the {} bytes before it are {}, ld needs {:02x?}",
+                self.t,
+                self.name,
+                self.model,
+                self.lea.len(),
+                hex(lea),
+                self.lea
+            ));
+        }
+        let call = at(off + 4, self.len);
+        if !self.calls.iter().any(|c| call.is_some_and(|b| b.starts_with(c))) {
+            return Err(format!(
+                "type {} ({}) is not followed by the call of __tls_get_addr: the bytes after it are {}",
+                self.t,
+                self.name,
+                hex(call.or_else(|| code.get(off + 4..)))
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// An AArch64 instruction class: `(mask, value)` of its encoding.
 const ADRP: (u32, u32) = (0x9f00_0000, 0x9000_0000);
@@ -45,46 +98,13 @@ fn aarch64_class(t: u32) -> Option<(&'static str, (u32, u32))> {
 /// contents are `code`; the error says what is there and what ld needs.
 pub(super) fn check(machine: u16, t: u32, code: &[u8], off: u64) -> Result<(), String> {
     let off = usize::try_from(off).map_err(|_| "r_offset does not fit in memory".to_string())?;
-    let at = |from: usize, len: usize| code.get(from..from.checked_add(len)?);
-    let hex = |b: Option<&[u8]>| b.map_or("the end of the section".to_string(), |b| format!("{b:02x?}"));
     match (machine, t) {
-        (EM_X86_64, 19) => {
-            let lea = off.checked_sub(4).and_then(|s| at(s, 4));
-            if lea != Some(&GD_LEA[..]) {
-                return Err(format!(
-                    "type 19 (TLSGD) is not on the `lea` of the general-dynamic sequence: the 4 bytes before it are {}, ld needs {:02x?}",
-                    hex(lea),
-                    GD_LEA
-                ));
-            }
-            let call = at(off + 4, 4);
-            if !GD_CALLS.iter().any(|c| call == Some(&c[..])) || at(off + 4, 8).is_none() {
-                return Err(format!(
-                    "type 19 (TLSGD) is not followed by the call of __tls_get_addr: the bytes after it are {}",
-                    hex(call)
-                ));
-            }
-        }
-        (EM_X86_64, 20) => {
-            let lea = off.checked_sub(3).and_then(|s| at(s, 3));
-            if lea != Some(&LD_LEA[..]) {
-                return Err(format!(
-                    "type 20 (TLSLD) is not on the `lea` of the local-dynamic sequence: the 3 bytes before it are {}, ld needs {:02x?}",
-                    hex(lea),
-                    LD_LEA
-                ));
-            }
-            let call = at(off + 4, 2);
-            if !LD_CALLS.iter().any(|c| call.is_some_and(|b| b.starts_with(c))) || at(off + 4, 5).is_none() {
-                return Err(format!(
-                    "type 20 (TLSLD) is not followed by the call of __tls_get_addr: the bytes after it are {}",
-                    hex(call)
-                ));
-            }
-        }
+        (EM_X86_64, 19) => GD.check(code, off)?,
+        (EM_X86_64, 20) => LD.check(code, off)?,
         (EM_AARCH64, t) => {
             if let Some((name, (mask, value))) = aarch64_class(t) {
-                let word = at(off, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let word =
+                    code.get(off..).and_then(|b| b.get(..4)).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 if word.is_none_or(|w| w & mask != value) {
                     let found = word.map_or("the end of the section".to_string(), |w| format!("{w:#010x}"));
                     return Err(format!("type {t} patches an `{name}` instruction, but the word there is {found}"));
