@@ -124,8 +124,7 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
             b.build(&target, &env)
         })?);
     }
-    floors.sort_by(|a, b| a.secs.total_cmp(&b.secs));
-    let floor = floors[RUNS / 2];
+    let floor = median_by(floors, |t| t.secs);
 
     // 4. cargo-chef.
     // cargo-chef failing on a workspace is a figure too, not our failure.
@@ -172,6 +171,12 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The run whose `key` is the median (the upper one of an even count).
+fn median_by<T>(mut runs: Vec<T>, key: impl Fn(&T) -> f64) -> T {
+    runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    runs.swap_remove(runs.len() / 2)
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok {
         "goal met"
@@ -197,10 +202,9 @@ struct Figures {
 
 impl Figures {
     /// The run whose rebuild is the median; its symbols must match in every run.
-    fn median(mut runs: Vec<Figures>) -> Figures {
+    fn median(runs: Vec<Figures>) -> Figures {
         let symbols_ok = runs.iter().all(|r| r.symbols_ok);
-        runs.sort_by(|a, b| a.rebuild().total_cmp(&b.rebuild()));
-        let mut mid = runs.swap_remove(runs.len() / 2);
+        let mut mid = median_by(runs, Figures::rebuild);
         mid.symbols_ok = symbols_ok;
         mid
     }
