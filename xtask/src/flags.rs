@@ -98,7 +98,9 @@ pub struct Model {
 
 #[derive(Debug, Args)]
 pub struct Test {
-    /// Run only these suites (comma separated). Default: all.
+    /// Run only these suites (comma separated). Default: every suite but
+    /// `images` (all eight image × platform pairs: about an hour here, more
+    /// than CI's budget).
     #[arg(long, value_delimiter = ',', value_name = "SUITE")]
     pub suite: Vec<Suite>,
 }
@@ -113,11 +115,27 @@ pub enum Suite {
     Router,
     Dist,
     E2e,
+    Images,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 7] =
-        [Suite::Xtask, Suite::Codegen, Suite::Rust, Suite::GoBinding, Suite::Router, Suite::Dist, Suite::E2e];
+    pub const ALL: [Suite; 8] = [
+        Suite::Xtask,
+        Suite::Codegen,
+        Suite::Rust,
+        Suite::GoBinding,
+        Suite::Router,
+        Suite::Dist,
+        Suite::E2e,
+        Suite::Images,
+    ];
+
+    /// Whether `cargo xtask test` without `--suite` runs it: all but
+    /// `images`, whose foreign dev and precommit images install their
+    /// packages under QEMU (see `Suite::Images` in `test`).
+    pub fn by_default(self) -> bool {
+        self != Suite::Images
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -128,6 +146,7 @@ impl Suite {
             Suite::Router => "router",
             Suite::Dist => "dist",
             Suite::E2e => "e2e",
+            Suite::Images => "images",
         }
     }
 }
@@ -573,8 +592,12 @@ pub struct E2e {
     #[arg(long)]
     pub no_rebuild: bool,
     /// Skip the other images (dev, precommit, stack) and their smoke runs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "images")]
     pub no_images: bool,
+    /// Only these of the other images (default: dev, precommit, stack;
+    /// precommit is built FROM dev, so it needs dev too).
+    #[arg(long, value_delimiter = ',', value_name = "IMAGE")]
+    pub images: Vec<OtherImage>,
     /// Only these platforms (default: linux/amd64,linux/arm64).
     #[arg(long, value_delimiter = ',', value_name = "P", value_parser = Platform::parse)]
     pub platform: Vec<Platform>,
@@ -596,6 +619,27 @@ pub struct E2e {
     pub engine: DockerArgs,
 }
 
+/// The images the e2e builds after extproc, in the order it builds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OtherImage {
+    Dev,
+    Precommit,
+    Stack,
+}
+
+impl OtherImage {
+    pub const ALL: [OtherImage; 3] = [OtherImage::Dev, OtherImage::Precommit, OtherImage::Stack];
+
+    /// Its name in the image table (`docker::images`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OtherImage::Dev => "dev",
+            OtherImage::Precommit => "precommit",
+            OtherImage::Stack => "stack",
+        }
+    }
+}
+
 impl E2e {
     pub const REGISTRY: &'static str = "127.0.0.1:5000";
 }
@@ -608,6 +652,7 @@ impl Default for E2e {
             registry: E2e::REGISTRY.into(),
             no_rebuild: false,
             no_images: false,
+            images: Vec::new(),
             platform: Vec::new(),
             images_host_only: false,
             keep: false,
@@ -720,6 +765,11 @@ mod tests {
             assert_eq!(s.to_possible_value().unwrap().get_name(), s.name());
         }
         assert_eq!(Suite::value_variants().len(), Suite::ALL.len());
+        for i in OtherImage::ALL {
+            assert_eq!(i.to_possible_value().unwrap().get_name(), i.name());
+            assert!(crate::docker::images::find(i.name()).is_ok(), "{} is not in the image table", i.name());
+        }
+        assert_eq!(OtherImage::value_variants().len(), OtherImage::ALL.len());
         for c in LintCheck::ALL {
             assert_eq!(c.to_possible_value().unwrap().get_name(), c.name());
         }

@@ -21,7 +21,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::{build_image, copy_sources, Env};
-use crate::{docker::argv, docker::report::RunReport, platform::Platform};
+use crate::{docker::argv, docker::report::RunReport, flags::OtherImage, platform::Platform};
 
 /// What `docker exec` runs in the stack container: GET a URL, print the status
 /// on the first line and the body after it (0 and the error when unreachable).
@@ -43,10 +43,12 @@ pub fn run(
     context: &Path,
     extproc_tag: &str,
     platforms: &[Platform],
+    wanted: &[OtherImage],
     model: &Path,
     report: &mut RunReport,
 ) -> Result<()> {
     let host = Platform::host()?;
+    check_wanted(wanted)?;
     // Every platform of `image`, merged into `<registry>/<image>:e2e`; the
     // per-platform references (by digest) to run.
     let pushed = |image: &str, from: &str, report: &mut RunReport| -> Result<(String, Vec<(Platform, String)>)> {
@@ -75,20 +77,33 @@ pub fn run(
         Ok((tag, refs))
     };
 
-    let (dev_tag, dev) = pushed("dev", "", report)?;
-    for (p, image) in &dev {
-        report.step(format!("smoke dev {p}"), || smoke_dev(env, image, *p, model))?;
+    if wanted.contains(&OtherImage::Dev) {
+        let (dev_tag, dev) = pushed(OtherImage::Dev.name(), "", report)?;
+        for (p, image) in &dev {
+            report.step(format!("smoke dev {p}"), || smoke_dev(env, image, *p, model))?;
+        }
+        if wanted.contains(&OtherImage::Precommit) {
+            let (_, precommit) = pushed(OtherImage::Precommit.name(), &dev_tag, report)?;
+            for (p, image) in &precommit {
+                report.step(format!("smoke precommit {p}"), || smoke_precommit(env, image, *p))?;
+            }
+        }
     }
+    if wanted.contains(&OtherImage::Stack) {
+        let (_, stack) = pushed(OtherImage::Stack.name(), extproc_tag, report)?;
+        for (p, image) in &stack {
+            report.step(format!("smoke stack {p}"), || smoke_stack(env, image, *p, model))?;
+        }
+    }
+    Ok(())
+}
 
-    let (_, precommit) = pushed("precommit", &dev_tag, report)?;
-    for (p, image) in &precommit {
-        report.step(format!("smoke precommit {p}"), || smoke_precommit(env, image, *p))?;
-    }
-
-    let (_, stack) = pushed("stack", extproc_tag, report)?;
-    for (p, image) in &stack {
-        report.step(format!("smoke stack {p}"), || smoke_stack(env, image, *p, model))?;
-    }
+/// precommit is built FROM dev: checked before anything is built.
+pub fn check_wanted(wanted: &[OtherImage]) -> Result<()> {
+    ensure!(
+        !wanted.contains(&OtherImage::Precommit) || wanted.contains(&OtherImage::Dev),
+        "--images precommit needs dev as well: precommit is built FROM the dev image (--images dev,precommit)"
+    );
     Ok(())
 }
 
