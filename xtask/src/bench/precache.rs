@@ -10,7 +10,10 @@
 //!
 //! Each rebuild (ours, the floor, cargo-chef's) runs [`RUNS`] times in its
 //! tree and the median is compared: one run of a ~10 s build moves by a
-//! second or more on these machines. The later runs do the same work as the
+//! second or more on these machines. Ours and cargo-chef's runs alternate,
+//! and which of the two goes first alternates too: a machine's speed drifts
+//! through a run, and phases run back to back would put the drift into the
+//! ratio. The later runs do the same work as the
 //! first (clean-stale removes the workspace crates' artifacts again; the
 //! changed file has a new mtime for cargo-chef's build and for the floor).
 //!
@@ -103,8 +106,21 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
         b.xtask(&b.work, &target, &args, false)
     })?;
     let env = b.env(&target)?;
+
+    // 3. cargo-chef's prepare and cook, when installed. A failure on this
+    // workspace is a figure too, not our failure.
+    let mut chef = chef.map(|_| b.chef_cook(&mut m));
+
+    // 4. The rebuilds, ours and cargo-chef's interleaved (the machine warms
+    // up and cools down through a run: who runs first alternates), each
+    // from the one work directory, in its own target directory.
     let mut runs = Vec::new();
+    let mut chef_runs = Vec::new();
     for run in 1..=RUNS {
+        let ours_first = run % 2 == 1;
+        if !ours_first {
+            b.chef_rebuild(&mut m, &mut chef, run, &cold_symbols, &mut chef_runs);
+        }
         let copy =
             m.step(format!("ours: copy sources (old mtimes) + change [{run}/{RUNS}]"), || b.copy_and_change())?;
         let clean = m.step(format!("ours: clean-stale [{run}/{RUNS}]"), || {
@@ -113,10 +129,14 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
         let build = m.step(format!("ours: build [{run}/{RUNS}]"), || b.build(&target, &env))?;
         let symbols_ok = compare("ours", &cold_symbols, &symbols(&target.join("release"))?);
         runs.push(Figures { prepare, cook, copy, clean, build, symbols_ok });
+        if ours_first {
+            b.chef_rebuild(&mut m, &mut chef, run, &cold_symbols, &mut chef_runs);
+        }
     }
     let ours = Figures::median(runs);
+    let chef = chef.map(|c| c.map(|c| Figures::median(chef_runs.into_iter().map(|r| r.with(&c)).collect())));
 
-    // 3. The floor, in the tree just built.
+    // 5. The floor, in our tree (touch the local sources, build).
     let mut floors = Vec::new();
     for run in 1..=RUNS {
         floors.push(m.step(format!("floor: touch the local sources, build [{run}/{RUNS}]"), || {
@@ -125,10 +145,6 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
         })?);
     }
     let floor = median_by(floors, |t| t.secs);
-
-    // 4. cargo-chef.
-    // cargo-chef failing on a workspace is a figure too, not our failure.
-    let chef = chef.map(|_| b.chef(&mut m, &cold_symbols));
 
     println!("\n{}", m.table());
     let row = |label: &str, value: String| println!("{label:<40} {value}");
@@ -309,34 +325,76 @@ impl Bench<'_> {
         Ok(())
     }
 
-    fn chef(&self, m: &mut Metrics, cold: &Symbols) -> Result<Figures> {
+    /// cargo-chef's prepare and cook, into its own target directory.
+    fn chef_cook(&self, m: &mut Metrics) -> Result<ChefCooked> {
         let target = self.base.join("chef-target");
         let recipe = self.base.join("chef-recipe.json");
-        let recipe = recipe.to_str().context("the bench directory is not UTF-8")?;
         let env = self.env(&target)?; // the work directory still holds a workspace
         self.fresh_work(false)?;
         fs::create_dir_all(&self.work)?;
-        let chef = |dir: &Path, args: &[&str]| {
-            let mut cmd = Command::new(cargo());
-            cmd.arg("chef").args(args).args(["--recipe-path", recipe]).current_dir(dir);
-            self.run(cmd, &target, &env)
-        };
-        let prepare = m.step("cargo-chef: prepare", || chef(&self.snapshot, &["prepare"]))?;
+        let c = ChefCooked { target, recipe, env, prepare: Timed::default(), cook: Timed::default() };
+        let prepare = m.step("cargo-chef: prepare", || self.chef(&c, &self.snapshot, &["prepare"]))?;
         let cook = m.step("cargo-chef: cook (cached layer)", || {
             let mut args = vec!["cook", "--release", "--locked"];
             args.extend(self.packages.iter().flat_map(|p| ["--package", p.as_str()]));
-            chef(&self.work, &args)
+            self.chef(&c, &self.work, &args)
         })?;
-        let mut runs = Vec::new();
-        for run in 1..=RUNS {
+        Ok(ChefCooked { prepare, cook, ..c })
+    }
+
+    fn chef(&self, c: &ChefCooked, dir: &Path, args: &[&str]) -> Result<Timed> {
+        let recipe = c.recipe.to_str().context("the bench directory is not UTF-8")?;
+        let mut cmd = Command::new(cargo());
+        cmd.arg("chef").args(args).args(["--recipe-path", recipe]).current_dir(dir);
+        self.run(cmd, &c.target, &c.env)
+    }
+
+    /// One of cargo-chef's rebuilds (copy with old mtimes, change, build),
+    /// when its cook worked; a failure ends its comparison, not the bench.
+    fn chef_rebuild(
+        &self,
+        m: &mut Metrics,
+        chef: &mut Option<Result<ChefCooked>>,
+        run: usize,
+        cold: &Symbols,
+        runs: &mut Vec<ChefRun>,
+    ) {
+        let Some(Ok(c)) = chef else { return };
+        let res = (|| -> Result<ChefRun> {
             let copy = m.step(format!("cargo-chef: copy sources (old mtimes) + change [{run}/{RUNS}]"), || {
                 self.copy_and_change()
             })?;
-            let build = m.step(format!("cargo-chef: build [{run}/{RUNS}]"), || self.build(&target, &env))?;
-            let symbols_ok = compare("cargo-chef", cold, &symbols(&target.join("release"))?);
-            runs.push(Figures { prepare, cook, copy, clean: Timed::default(), build, symbols_ok });
+            let build = m.step(format!("cargo-chef: build [{run}/{RUNS}]"), || self.build(&c.target, &c.env))?;
+            let symbols_ok = compare("cargo-chef", cold, &symbols(&c.target.join("release"))?);
+            Ok(ChefRun { copy, build, symbols_ok })
+        })();
+        match res {
+            Ok(r) => runs.push(r),
+            Err(e) => *chef = Some(Err(e)),
         }
-        Ok(Figures::median(runs))
+    }
+}
+
+/// cargo-chef's tree after its cook.
+struct ChefCooked {
+    target: PathBuf,
+    recipe: PathBuf,
+    env: Env,
+    prepare: Timed,
+    cook: Timed,
+}
+
+/// One of cargo-chef's rebuilds (it has no clean step).
+struct ChefRun {
+    copy: Timed,
+    build: Timed,
+    symbols_ok: bool,
+}
+
+impl ChefRun {
+    fn with(self, c: &ChefCooked) -> Figures {
+        let ChefRun { copy, build, symbols_ok } = self;
+        Figures { prepare: c.prepare, cook: c.cook, copy, clean: Timed::default(), build, symbols_ok }
     }
 }
 
