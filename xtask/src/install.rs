@@ -210,8 +210,10 @@ pub fn row(need: Need) -> Row {
             Arch::Amd64 => {
                 r(&["rustc-web", "libstd-rust-web-dev:amd64"], &[], "`rustup target add x86_64-unknown-linux-gnu`")
             }
-            // Debian 12 has no riscv64 port, hence no riscv64 std package.
-            Arch::Riscv64 => r(&[], &[], "`rustup target add riscv64gc-unknown-linux-gnu`"),
+            // Debian 13 on (`packages` drops it on Debian 12, which has no riscv64 port).
+            Arch::Riscv64 => {
+                r(&["rustc-web", "libstd-rust-web-dev:riscv64"], &[], "`rustup target add riscv64gc-unknown-linux-gnu`")
+            }
         },
         // Fedora's and EPEL's cross gcc have no glibc (kernels only): zig instead.
         Need::CrossCc(p) => match p.arch {
@@ -307,9 +309,19 @@ pub fn packages(need: &Need, pm: PkgManager) -> Vec<&'static str> {
     }
     let r = row(*need);
     match pm {
+        // A package of an architecture Debian 12 has no port of does not
+        // exist there: none of the need's packages, so it goes another way
+        // (a foreign std: rustup).
+        PkgManager::AptDebian12 if r.apt.iter().any(|p| newer_port(p, 12)) => Vec::new(),
         PkgManager::Apt | PkgManager::AptDebian12 => r.apt.to_vec(),
         PkgManager::Dnf | PkgManager::DnfEl => r.dnf.to_vec(),
     }
+}
+
+/// Whether `package` (`name:arch`) is of an architecture whose first Debian
+/// port came after Debian `release`.
+fn newer_port(package: &str, release: u32) -> bool {
+    package.split_once(':').and_then(|(_, arch)| Platform::parse(arch).ok()).is_some_and(|p| p.debian().0 > release)
 }
 
 /// One line telling how to install `need`, every way the table knows.
@@ -850,6 +862,30 @@ mod tests {
         assert_eq!(packages(&Need::Go, PkgManager::Apt), ["golang-go"]);
         assert_eq!(packages(&Need::Go, PkgManager::Dnf), ["golang"]);
         assert!(packages(&Need::Model, PkgManager::Apt).is_empty());
+    }
+
+    #[test]
+    fn no_package_of_a_port_debian_12_lacks() {
+        let rv = Need::TargetStd(Platform::RISCV64);
+        assert_eq!(packages(&rv, PkgManager::Apt), ["rustc-web", "libstd-rust-web-dev:riscv64"]);
+        assert!(packages(&rv, PkgManager::AptDebian12).is_empty());
+        // The cross gcc is an amd64 package: Debian 12 has it.
+        assert_eq!(packages(&Need::CrossCc(Platform::RISCV64), PkgManager::AptDebian12).len(), 2);
+        // On Debian 12 the riscv64 std comes from rustup; on Debian 13 from apt.
+        let rustup = Rustup { present: true, path: "rustup".into() };
+        let no_rustup = Rustup { present: false, path: "/usr/local/cargo/bin/rustup".into() };
+        let plan = fix_plan(&[rv], Some(PkgManager::AptDebian12), AMD, &rustup, "xtask").unwrap();
+        assert_eq!(plan, [["rustup", "target", "add", "riscv64gc-unknown-linux-gnu"]]);
+        let plan = fix_plan(&[rv], Some(PkgManager::Apt), AMD, &no_rustup, "xtask").unwrap();
+        let flat: Vec<String> = plan.iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            flat,
+            [
+                "dpkg --add-architecture riscv64",
+                "apt-get update",
+                "apt-get install -y --no-install-recommends rustc-web libstd-rust-web-dev:riscv64"
+            ]
+        );
     }
 
     #[test]

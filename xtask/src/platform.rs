@@ -154,6 +154,18 @@ impl Platform {
         }
     }
 
+    /// The first Debian release with a port for this platform, as (version,
+    /// codename): Debian 12 for amd64 and arm64, Debian 13 for riscv64. On
+    /// an older Debian no package of this architecture exists (no
+    /// `libstd-rust-web-dev:riscv64` on Debian 12), and the e2e's base
+    /// images for this platform come from this release.
+    pub fn debian(&self) -> (u32, &'static str) {
+        match self.arch {
+            Arch::Amd64 | Arch::Arm64 => (12, "bookworm"),
+            Arch::Riscv64 => (13, "trixie"),
+        }
+    }
+
     /// The `e_machine` of ELF files built for this platform.
     pub fn elf_machine(&self) -> u16 {
         use goblin::elf::header::{EM_AARCH64, EM_RISCV, EM_X86_64};
@@ -297,6 +309,7 @@ mod tests {
         assert_eq!(rv.goarch(), "riscv64");
         assert_eq!(rv.gnu_prefix(), "riscv64-linux-gnu-");
         assert_eq!(rv.debian_arch(), "riscv64");
+        assert_eq!((amd.debian(), arm.debian(), rv.debian()), ((12, "bookworm"), (12, "bookworm"), (13, "trixie")));
         assert_eq!(rv.elf_machine(), 243);
         // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, checked against the float-ABI, RVE and TSO bits.
         assert_eq!(rv.elf_flags(), (0x1f, 0x5));

@@ -44,7 +44,8 @@ impl flags::Test {
             let handlers: Vec<Need> = foreign.iter().map(|p| Need::Qemu(*p)).collect();
             if let Err(e) = metrics.step("prerequisites (binfmt)", || doctor::ensure(ctx, &handlers)) {
                 let why = format!("{e:#}");
-                not_run.extend([Suite::E2e, Suite::Images].into_iter().filter(|s| wanted(*s)).map(|s| (s, why.clone())));
+                not_run
+                    .extend([Suite::E2e, Suite::Images].into_iter().filter(|s| wanted(*s)).map(|s| (s, why.clone())));
             }
         }
         if needs_library {

@@ -3,8 +3,11 @@
 //!
 //! 1. a Docker engine >= 24 with the containerd image store and buildx
 //!    (reused, or containerd and `dockerd --bridge=none --iptables=false`);
-//! 2. local Debian base images made with debootstrap (amd64, arm64), cached
-//!    as `xtask-e2e/debian:bookworm-<arch>-v<N>`;
+//! 2. local Debian base images made with debootstrap, cached as
+//!    `xtask-e2e/debian:<codename>-<arch>-v<N>`: for each platform its own
+//!    and the build machine's, from the platform's first Debian release
+//!    (Debian 12; riscv64: Debian 13, whose builder has a riscv64 std
+//!    package), see [`base_image`];
 //! 3. Debian's `docker-registry` on 127.0.0.1:5000 (reused if it answers);
 //! 4. `extproc` for linux/amd64 (native Dockerfile) and linux/arm64 (cross
 //!    Dockerfile), built and pushed by the same code as `cargo xtask docker`,
@@ -57,10 +60,27 @@ use crate::{
 
 /// Bump to rebuild the cached base images.
 pub const BASE_VERSION: u32 = 1;
-pub const SUITE: &str = "bookworm";
 
-pub fn base_image(p: Platform) -> String {
-    format!("xtask-e2e/debian:{SUITE}-{}-v{BASE_VERSION}", p.debian_arch())
+/// The local base image of architecture `arch` for images of `target`: a
+/// debootstrap of `target`'s first Debian release ([`Platform::debian`]).
+/// The runtime is `base_image(target, target)`, the builder on the build
+/// machine `base_image(host, target)`: a riscv64 image builds on Debian 13,
+/// where `libstd-rust-web-dev:riscv64` exists.
+pub fn base_image(arch: Platform, target: Platform) -> String {
+    format!("xtask-e2e/debian:{}-{}-v{BASE_VERSION}", target.debian().1, arch.debian_arch())
+}
+
+/// Every base image the builds for `platforms` use, as (arch, target).
+fn base_images(platforms: &[Platform], host: Platform) -> Vec<(Platform, Platform)> {
+    let mut out: Vec<(Platform, Platform)> = Vec::new();
+    for &p in platforms {
+        for pair in [(p, p), (host, p)] {
+            if !out.iter().any(|q| base_image(q.0, q.1) == base_image(pair.0, pair.1)) {
+                out.push(pair);
+            }
+        }
+    }
+    out
 }
 
 impl flags::E2e {
@@ -111,9 +131,10 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
 
     // 2. base images
-    for &p in &platforms {
-        report.step(format!("base image {}", base_image(p)), || {
-            services::base_image(&docker, p, &base_image(p), &work)
+    for (arch, target) in base_images(&platforms, host) {
+        let tag = base_image(arch, target);
+        report.step(format!("base image {tag}"), || {
+            services::base_image(&docker, arch, target.debian().1, &tag, &work)
         })?;
     }
 
@@ -221,7 +242,7 @@ fn fallback_manifest(env: &Env<'_>, platforms: &[Platform], report: &mut RunRepo
     let docker = &env.docker.path;
     let mut sources = Vec::new();
     for &p in platforms {
-        let (local, remote) = (base_image(p), format!("{name}:{}", p.goarch()));
+        let (local, remote) = (base_image(p, p), format!("{name}:{}", p.goarch()));
         xshell::cmd!(sh, "{docker} tag {local} {remote}").quiet().run()?;
         xshell::cmd!(sh, "{docker} push --quiet {remote}").quiet().ignore_stdout().run()?;
         // The containerd image store pushes an index (image and
@@ -288,9 +309,11 @@ pub struct How {
 /// lint` checks that each Dockerfile declares them.)
 pub fn build_args(image: &str, host: Platform, p: Platform, from_ref: &str) -> Vec<String> {
     match image {
-        "extproc" => vec![format!("BUILDER_IMAGE={}", base_image(host)), format!("RUNTIME_IMAGE={}", base_image(p))],
+        "extproc" => {
+            vec![format!("BUILDER_IMAGE={}", base_image(host, p)), format!("RUNTIME_IMAGE={}", base_image(p, p))]
+        }
         // The builder stages run on the build machine ($BUILDPLATFORM).
-        "dev" => vec![format!("BASE_IMAGE={}", base_image(p)), format!("BUILDER_IMAGE={}", base_image(host))],
+        "dev" => vec![format!("BASE_IMAGE={}", base_image(p, p)), format!("BUILDER_IMAGE={}", base_image(host, p))],
         "precommit" => vec![format!("DEV_IMAGE={from_ref}")],
         "stack" => vec![format!("EXTPROC_IMAGE={from_ref}")],
         _ => Vec::new(),
@@ -638,7 +661,18 @@ mod tests {
 
     #[test]
     fn base_image_names() {
-        assert_eq!(base_image(Platform::ARM64), format!("xtask-e2e/debian:bookworm-arm64-v{BASE_VERSION}"));
+        let (amd, arm, rv) = (Platform::AMD64, Platform::ARM64, Platform::RISCV64);
+        assert_eq!(base_image(arm, arm), format!("xtask-e2e/debian:bookworm-arm64-v{BASE_VERSION}"));
+        // riscv64 and its builder come from Debian 13.
+        assert_eq!(base_image(amd, rv), format!("xtask-e2e/debian:trixie-amd64-v{BASE_VERSION}"));
+        let names =
+            |ps: &[Platform]| base_images(ps, amd).into_iter().map(|(a, t)| base_image(a, t)).collect::<Vec<_>>();
+        assert_eq!(names(&[amd, arm]).len(), 2, "amd64 builds arm64 on the same bookworm builder");
+        assert_eq!(
+            names(&[amd, rv]),
+            [base_image(amd, amd), base_image(rv, rv), base_image(amd, rv)],
+            "a riscv64 runtime and a trixie builder"
+        );
     }
 
     #[test]

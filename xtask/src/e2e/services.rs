@@ -15,7 +15,7 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::{http, SUITE};
+use super::http;
 use crate::{docker::engine::Docker, platform::Platform};
 
 /// Processes this run started.
@@ -154,8 +154,8 @@ fn start_engine(docker: &Docker, work: &Path, started: &mut Started) -> Result<(
     }
 }
 
-/// Make `tag` from a minbase debootstrap of Debian for `p`, unless it exists.
-pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Result<()> {
+/// Make `tag` from a minbase debootstrap of Debian `suite` for `p`, unless it exists.
+pub fn base_image(docker: &Docker, p: Platform, suite: &str, tag: &str, work: &Path) -> Result<()> {
     if docker.inspect("{{.Id}}", tag).is_ok() {
         eprintln!("e2e: {tag} exists (cached)");
         return Ok(());
@@ -163,23 +163,23 @@ pub fn base_image(docker: &Docker, p: Platform, tag: &str, work: &Path) -> Resul
     which::which("debootstrap").context("debootstrap is not installed (apt-get install debootstrap)")?;
     let (main, security) = crate::install::apt_mirrors();
     let arch = p.debian_arch();
-    let rootfs = work.join(format!("rootfs-{arch}"));
-    let ctxdir = work.join(format!("base-{arch}"));
+    let rootfs = work.join(format!("rootfs-{suite}-{arch}"));
+    let ctxdir = work.join(format!("base-{suite}-{arch}"));
     for d in [&rootfs, &ctxdir] {
         if d.exists() {
             fs::remove_dir_all(d)?;
         }
     }
     fs::create_dir_all(&ctxdir)?;
-    eprintln!("e2e: debootstrap --variant=minbase --arch={arch} {SUITE} from {main}");
+    eprintln!("e2e: debootstrap --variant=minbase --arch={arch} {suite} from {main}");
     let sh = Shell::new()?;
-    cmd!(sh, "debootstrap --variant=minbase --arch={arch} {SUITE} {rootfs} {main}")
+    cmd!(sh, "debootstrap --variant=minbase --arch={arch} {suite} {rootfs} {main}")
         .quiet()
         .run()
         .with_context(|| format!("debootstrap for {arch} failed"))?;
     fs::write(
         rootfs.join("etc/apt/sources.list"),
-        format!("deb {main} {SUITE} main\ndeb {main} {SUITE}-updates main\ndeb {security} {SUITE}-security main\n"),
+        format!("deb {main} {suite} main\ndeb {main} {suite}-updates main\ndeb {security} {suite}-security main\n"),
     )?;
     for sub in ["var/lib/apt/lists", "var/cache/apt/archives"] {
         let d = rootfs.join(sub);
