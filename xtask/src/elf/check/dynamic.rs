@@ -635,20 +635,10 @@ impl File<'_> {
                 let other: u16 = self.b.pread_with(a_off as usize + 6, self.ctx.le)?;
                 let (name, a_next) = (self.u32_at(a_off + 8)?, self.u32_at(a_off + 12)?);
                 let name = self.str_in(str_off, strsz, u64::from(name), || format!("{}: vna_name", a_what()))?;
-                ensure!(
-                    hash == elf_hash(name),
-                    "{}: vna_hash {} is not the hash of vna_name {name:?} (a corrupt name pointer?)",
-                    a_what(),
-                    hex(u64::from(hash))
-                );
                 let idx = other & 0x7fff;
                 ensure!(idx >= 2, "{}: vna_other {other} is a reserved version index", a_what());
                 files.insert(idx, file.to_string());
-                ensure!(
-                    names.insert(idx, name.to_string()).is_none(),
-                    "{}: version index {idx} is used twice",
-                    a_what()
-                );
+                version_name(names, idx, name, ("vna_hash", hash), "vna_name", &a_what)?;
                 if name.starts_with("GLIBC_") {
                     if let Some(v) = crate::elf::GlibcVersion::parse(name) {
                         glibc.insert((v, name.to_string()));
@@ -714,19 +704,9 @@ impl File<'_> {
                 let (name, a_next) = (self.u32_at(a_off)?, self.u32_at(a_off + 4)?);
                 let name = self.str_in(str_off, strsz, u64::from(name), || format!("{}: vda_name", a_what()))?;
                 if k == 0 {
-                    ensure!(
-                        hash == elf_hash(name),
-                        "{}: vd_hash {} is not the hash of its name {name:?} (a corrupt name pointer?)",
-                        what(),
-                        hex(u64::from(hash))
-                    );
                     let idx = ndx & 0x7fff;
                     ensure!(idx >= 1, "{}: vd_ndx {ndx} is reserved", what());
-                    ensure!(
-                        names.insert(idx, name.to_string()).is_none(),
-                        "{}: version index {idx} is used twice",
-                        what()
-                    );
+                    version_name(names, idx, name, ("vd_hash", hash), "its name", &what)?;
                 }
                 check_link(u64::from(a_next), k as u64, cnt as u64, "vda_next", "vd_cnt", &a_what)?;
                 a_addr += u64::from(a_next);
@@ -736,6 +716,27 @@ impl File<'_> {
         }
         Ok(())
     }
+}
+
+/// A version's name, as a definition and a need both carry it: the hash
+/// field is the ELF hash of the name (else the name pointer is corrupt: the
+/// loader matches versions by the hash), and the index names one version.
+fn version_name(
+    names: &mut BTreeMap<u16, String>,
+    idx: u16,
+    name: &str,
+    (hash_field, hash): (&str, u32),
+    of: &str,
+    what: &dyn Fn() -> String,
+) -> Result<()> {
+    ensure!(
+        hash == elf_hash(name),
+        "{}: {hash_field} {} is not the hash of {of} {name:?} (a corrupt name pointer?)",
+        what(),
+        hex(u64::from(hash))
+    );
+    ensure!(names.insert(idx, name.to_string()).is_none(), "{}: version index {idx} is used twice", what());
+    Ok(())
 }
 
 /// A version chain's link: 0 exactly on the last entry (`i` of `count`),
