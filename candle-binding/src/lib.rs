@@ -9,6 +9,7 @@
 //! The C header `include/candle_semantic_router.h` is generated from this file
 //! by `cargo xtask codegen`.
 
+mod bert;
 mod error;
 pub mod model;
 

@@ -5,8 +5,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::Tokenizer;
+
+use crate::bert::{Bert, Config};
 
 /// Files a model directory must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -19,7 +20,7 @@ pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safe
 pub const DEFAULT_MAX_TOKENS: usize = 256;
 
 pub struct SimilarityModel {
-    bert: BertModel,
+    bert: Bert,
     tokenizer: Tokenizer,
     device: Device,
     max_positions: usize,
@@ -67,7 +68,7 @@ impl SimilarityModel {
         // SAFETY: the file is memory-mapped read-only; it must not be changed while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DType::F32, &device) }
             .context("cannot map model.safetensors")?;
-        let bert = BertModel::load(vb, &config).context("model.safetensors does not match config.json")?;
+        let bert = Bert::load(vb, &config).context("model.safetensors does not match config.json")?;
         Ok(SimilarityModel { bert, tokenizer, device, max_positions: config.max_position_embeddings, sep_id })
     }
 
@@ -126,7 +127,7 @@ impl SimilarityModel {
         let input_ids = Tensor::from_vec(ids, shape, &self.device)?;
         let attention_mask = Tensor::from_vec(mask, shape, &self.device)?;
         let token_type_ids = input_ids.zeros_like()?;
-        let hidden = self.bert.forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+        let hidden = self.bert.forward(&input_ids, &token_type_ids, &attention_mask)?;
         // Mean pooling over the attention mask: sum(h * m) / sum(m).
         let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
