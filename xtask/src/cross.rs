@@ -270,9 +270,14 @@ pub fn choose_std(
             return Ok(Toolchain { rustc: Some(rustc.to_path_buf()) });
         }
     }
+    // A port newer than Debian 12 (riscv64) has its std package from then on.
+    let distro = match target.debian().0 {
+        12 => "Debian/Ubuntu".to_owned(),
+        n => format!("Debian {n} and later (Debian 12 has no {} port) or Ubuntu", target.debian_arch()),
+    };
     bail!(
         "no Rust standard library for {triple}: install it with `rustup target add {triple}`, \
-         or on Debian/Ubuntu with `{}` (xtask then builds with {DISTRO_RUSTC})",
+         or on {distro} with `{}` (xtask then builds with {DISTRO_RUSTC})",
         install::debian_cross_rust_command(host, target)
     )
 }
@@ -460,11 +465,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross"), "{err}");
-        // No std: rustup (Debian 12 has no riscv64 std package).
+        // No std: rustup, or apt from Debian 13 on (Debian 12 has no riscv64 port).
         let c = StdCandidates { current_sysroot: Some(Path::new("/nonexistent")), distro: None, user_rustc: None };
         let err = choose_std(AMD, RV, c, &has_std).unwrap_err().to_string();
         assert!(err.contains("rustup target add riscv64gc-unknown-linux-gnu"), "{err}");
-        assert!(!err.contains("rustc-web"), "{err}");
+        assert!(err.contains("on Debian 13 and later (Debian 12 has no riscv64 port) or Ubuntu with `dpkg"), "{err}");
+        assert!(err.contains("libstd-rust-web-dev:riscv64"), "{err}");
         assert_eq!(zig::target(RV), "riscv64-linux-gnu.2.28");
     }
 

@@ -83,9 +83,10 @@ fn the_fixture_is_reproducible_and_packed() {
         assert!(second.join(p).exists(), "{p}");
     }
     assert!(second.join("dist").join(dir_name()).join("lib/libcandle_semantic_router.so").is_file());
-    // What was built runs.
-    let run = Command::new(tree.join("bin/extproc")).output().unwrap();
-    assert!(run.status.success());
+    // What was built runs, with its own RUNPATH: not with cargo's
+    // LD_LIBRARY_PATH, whose target/debug/deps may hold the real library.
+    let run = Command::new(tree.join("bin/extproc")).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    assert!(run.status.success(), "{}: {}", run.status, String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), format!("{} 42 115 0", env!("CARGO_PKG_VERSION")));
 }
 
