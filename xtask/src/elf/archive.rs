@@ -124,6 +124,14 @@ fn check_armap(path: &Path, archive: &goblin::archive::Archive<'_>, members: &[M
 mod tests {
     use super::*;
 
+    /// gcc's riscv64 calls carry R_RISCV_RELAX, which names no symbol.
+    #[test]
+    fn a_riscv64_archive_with_relaxed_calls_parses() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/base/libfixture-riscv64.a");
+        let bytes = std::fs::read(&p).unwrap();
+        parse(&p, &bytes).unwrap();
+    }
+
     /// No false refusal: every `ar` archive of the system's library
     /// directories (glibc's, gcc's, whatever else is installed) parses, its
     /// members and relocations included. `XTASK_ARCHIVES=DIR:…` checks other
@@ -131,7 +139,9 @@ mod tests {
     #[test]
     fn system_archives_parse() {
         let dirs = std::env::var("XTASK_ARCHIVES").unwrap_or_else(|_| {
-            "/usr/lib/x86_64-linux-gnu:/usr/lib/aarch64-linux-gnu:/usr/aarch64-linux-gnu/lib:/usr/lib/gcc/x86_64-linux-gnu/12:/usr/lib/gcc-cross/aarch64-linux-gnu/12".into()
+            "/usr/lib/x86_64-linux-gnu:/usr/lib/aarch64-linux-gnu:/usr/aarch64-linux-gnu/lib:/usr/lib/gcc/x86_64-linux-gnu/12:\
+             /usr/lib/gcc-cross/aarch64-linux-gnu/12:/usr/riscv64-linux-gnu/lib:/usr/lib/gcc-cross/riscv64-linux-gnu/12"
+                .into()
         });
         let mut checked = 0;
         let mut refused = Vec::new();
