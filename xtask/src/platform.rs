@@ -166,6 +166,16 @@ impl Platform {
         }
     }
 
+    /// The glibc of [`Platform::debian`]'s release: what a library built
+    /// for this platform may need at most by default (`verify-symbols
+    /// --max-glibc`). Debian 13's riscv64 std needs `GLIBC_2.39`.
+    pub fn glibc_floor(&self) -> &'static str {
+        match self.debian().0 {
+            12 => "2.36",
+            _ => "2.41",
+        }
+    }
+
     /// The `e_machine` of ELF files built for this platform.
     pub fn elf_machine(&self) -> u16 {
         use goblin::elf::header::{EM_AARCH64, EM_RISCV, EM_X86_64};
@@ -310,6 +320,7 @@ mod tests {
         assert_eq!(rv.gnu_prefix(), "riscv64-linux-gnu-");
         assert_eq!(rv.debian_arch(), "riscv64");
         assert_eq!((amd.debian(), arm.debian(), rv.debian()), ((12, "bookworm"), (12, "bookworm"), (13, "trixie")));
+        assert_eq!((amd.glibc_floor(), arm.glibc_floor(), rv.glibc_floor()), ("2.36", "2.36", "2.41"));
         assert_eq!(rv.elf_machine(), 243);
         // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, checked against the float-ABI, RVE and TSO bits.
         assert_eq!(rv.elf_flags(), (0x1f, 0x5));

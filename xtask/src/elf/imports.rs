@@ -25,7 +25,7 @@ use std::{
 };
 
 use anyhow::Result;
-use goblin::elf::header::{EM_AARCH64, EM_X86_64};
+use goblin::elf::header::{EM_AARCH64, EM_RISCV, EM_X86_64};
 
 use super::{ArchiveInfo, ElfInfo};
 
@@ -46,6 +46,7 @@ pub fn lib_dirs(machine: u16) -> Vec<PathBuf> {
     let dirs: &[&str] = match machine {
         EM_X86_64 => &["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/x86_64-linux-gnu/lib", "/lib64"],
         EM_AARCH64 => &["/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/aarch64-linux-gnu/lib", "/lib64"],
+        EM_RISCV => &["/lib/riscv64-linux-gnu", "/usr/lib/riscv64-linux-gnu", "/usr/riscv64-linux-gnu/lib"],
         _ => &[],
     };
     dirs.iter().map(PathBuf::from).filter(|d| d.is_dir()).collect()

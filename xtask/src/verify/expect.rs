@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use super::{cgo::go_c_functions, header::parse_header, DEFAULT_MAX_GLIBC, GO_DIRS, HEADER};
+use super::{cgo::go_c_functions, header::parse_header, GO_DIRS, HEADER};
 use crate::{elf::GlibcVersion, platform::Platform};
 
 /// Everything the checks compare against.
@@ -37,15 +37,16 @@ impl Expectations {
         let go_functions = go_c_functions(&dirs, &header.types, root)?;
         Ok(Expectations {
             platform,
-            max_glibc: parse_max_glibc(max_glibc)?,
+            max_glibc: parse_max_glibc(max_glibc, platform)?,
             header_functions: header.functions,
             go_functions,
         })
     }
 }
 
-pub fn parse_max_glibc(s: Option<&str>) -> Result<GlibcVersion> {
-    let s = s.unwrap_or(DEFAULT_MAX_GLIBC);
+/// `--max-glibc`, by default the platform's floor ([`Platform::glibc_floor`]).
+pub fn parse_max_glibc(s: Option<&str>, platform: Platform) -> Result<GlibcVersion> {
+    let s = s.unwrap_or(platform.glibc_floor());
     GlibcVersion::parse(s.trim()).with_context(|| format!("--max-glibc `{s}` is not a version like 2.36"))
 }
 
@@ -55,9 +56,10 @@ mod tests {
 
     #[test]
     fn max_glibc_flag() {
-        assert_eq!(parse_max_glibc(None).unwrap().to_string(), "2.36");
-        assert_eq!(parse_max_glibc(Some("2.28")).unwrap().to_string(), "2.28");
-        assert_eq!(parse_max_glibc(Some("GLIBC_2.17")).unwrap().to_string(), "2.17");
-        assert!(parse_max_glibc(Some("new")).is_err());
+        assert_eq!(parse_max_glibc(None, Platform::AMD64).unwrap().to_string(), "2.36");
+        assert_eq!(parse_max_glibc(None, Platform::RISCV64).unwrap().to_string(), "2.41");
+        assert_eq!(parse_max_glibc(Some("2.28"), Platform::AMD64).unwrap().to_string(), "2.28");
+        assert_eq!(parse_max_glibc(Some("GLIBC_2.17"), Platform::AMD64).unwrap().to_string(), "2.17");
+        assert!(parse_max_glibc(Some("new"), Platform::AMD64).is_err());
     }
 }

@@ -12,7 +12,7 @@
 //! | `go-exports`     |   x   |  x   |        | every `C.<name>` the Go code calls is exported                     |
 //! | `rust-internals` |   x   |      |        | no `_ZN…`, `_R…`, `__rust_…`, `__rdl_…`, `__rg_…`, `rust_eh_personality` |
 //! | `extra-exports`  |   x   |      |        | note: other exports outside the header                             |
-//! | `glibc`          |   x   |      |   x    | highest `GLIBC_x.y` needed ≤ `--max-glibc` (default 2.36, bookworm) |
+//! | `glibc`          |   x   |      |   x    | highest `GLIBC_x.y` needed ≤ `--max-glibc` (default: `Platform::glibc_floor`, 2.36 of bookworm; riscv64 2.41 of trixie) |
 //! | `needed`         |   x   |      |        | NEEDED ⊆ [`NEEDED_ALLOWLIST`] + the platform's glibc loader        |
 //! | `needs-library`  |       |      |   x    | NEEDED has `libcandle_semantic_router.so`                          |
 //! | `soname`         |   x   |      |        | SONAME is `libcandle_semantic_router.so`                           |
@@ -45,8 +45,6 @@ pub const SONAME: &str = "libcandle_semantic_router.so";
 pub const HEADER: &str = "candle-binding/include/candle_semantic_router.h";
 /// Where the Go code that calls the library lives, relative to the workspace root.
 pub const GO_DIRS: [&str; 2] = ["candle-binding", "src/semantic-router"];
-/// Floor of the runtime image: Debian bookworm's glibc.
-pub const DEFAULT_MAX_GLIBC: &str = "2.36";
 
 /// Libraries the shared library may need, besides the platform's dynamic
 /// loader ([`Platform::glibc_loader`], e.g. for `__tls_get_addr`). All ship with glibc (and libgcc_s,
