@@ -303,8 +303,9 @@ impl File<'_> {
         what: &dyn Fn() -> String,
     ) -> Result<Option<Pic>> {
         let target = &self.shdrs[t];
-        let modelled = !matches!(reloc_type(self.h.e_machine, self.is64, r.r_type), Type::Unchecked);
-        let k = match reloc_type(self.h.e_machine, self.is64, r.r_type) {
+        let ty = reloc_type(self.h.e_machine, self.is64, r.r_type);
+        let modelled = !matches!(ty, Type::Unchecked);
+        let k = match ty {
             Type::Unchecked => Kind { size: 1, runtime: false, reach: 64, pic: Pic::Any, tls: false },
             Type::Ok(k) => k,
             Type::DynamicOnly => {
