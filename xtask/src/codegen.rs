@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{flags, Ctx};
+use crate::{flags, workspace::cargo, Ctx};
 
 /// The header's path, relative to the crate directory.
 pub const HEADER: &str = "include/candle_semantic_router.h";
@@ -16,37 +16,45 @@ pub const CRATE_DIR: &str = "candle-binding";
 
 impl flags::Codegen {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let crate_dir = ctx.workspace()?.path(CRATE_DIR);
+        let ws = ctx.workspace()?;
+        let crate_dir = ws.path(CRATE_DIR);
         let header = crate_dir.join(HEADER);
         if self.check {
-            check(&crate_dir, &header)?;
+            check(&ws.root, &crate_dir, &header)?;
             eprintln!("{} is up to date", header.display());
         } else {
-            let changed = write(&crate_dir, &header)?;
+            let changed = write(&ws.root, &crate_dir, &header)?;
             eprintln!("{} {}", if changed { "wrote" } else { "unchanged:" }, header.display());
         }
         Ok(())
     }
 }
 
-/// Generate the header text of the crate in `crate_dir` (with its `cbindgen.toml`).
-pub fn generate(crate_dir: &Path) -> Result<String> {
-    let config_path = crate_dir.join("cbindgen.toml");
-    let config = cbindgen::Config::from_file(&config_path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config_path.display()))?;
-    let bindings = cbindgen::Builder::new()
-        .with_crate(crate_dir)
-        .with_config(config)
-        .generate()
-        .with_context(|| format!("cbindgen failed on {}", crate_dir.display()))?;
-    let mut out = Vec::new();
-    bindings.write(&mut out);
-    String::from_utf8(out).context("cbindgen wrote non-UTF-8 output")
+/// The package that runs cbindgen (a member of the workspace, beside xtask).
+pub const GENERATOR: &str = "xtask-cbindgen";
+
+/// Generate the header text of the crate in `crate_dir` (with its
+/// `cbindgen.toml`): [`GENERATOR`], built and run by cargo from the workspace
+/// at `ws_root`. Its build output (the first time) and errors go to stderr.
+pub fn generate(ws_root: &Path, crate_dir: &Path) -> Result<String> {
+    let manifest = ws_root.join("xtask/cbindgen/Cargo.toml");
+    if !manifest.is_file() {
+        bail!("{} is missing: `cargo xtask codegen` runs cbindgen from it", manifest.display());
+    }
+    let out = duct::cmd!(cargo(), "run", "--quiet", "--locked", "--manifest-path", &manifest, "--", crate_dir)
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .with_context(|| format!("cannot run cargo for {GENERATOR}"))?;
+    if !out.status.success() {
+        bail!("{GENERATOR} failed on {} ({}); its error is above", crate_dir.display(), out.status);
+    }
+    String::from_utf8(out.stdout).context("cbindgen wrote non-UTF-8 output")
 }
 
 /// Write the header if it changed; returns whether it did.
-pub fn write(crate_dir: &Path, header: &Path) -> Result<bool> {
-    let text = generate(crate_dir)?;
+pub fn write(ws_root: &Path, crate_dir: &Path, header: &Path) -> Result<bool> {
+    let text = generate(ws_root, crate_dir)?;
     if std::fs::read_to_string(header).ok().as_deref() == Some(text.as_str()) {
         return Ok(false);
     }
@@ -58,8 +66,8 @@ pub fn write(crate_dir: &Path, header: &Path) -> Result<bool> {
 }
 
 /// Fail, naming the first differing line, if `header` is not what cbindgen generates now.
-pub fn check(crate_dir: &Path, header: &Path) -> Result<()> {
-    let want = generate(crate_dir)?;
+pub fn check(ws_root: &Path, crate_dir: &Path, header: &Path) -> Result<()> {
+    let want = generate(ws_root, crate_dir)?;
     let have = std::fs::read_to_string(header).unwrap_or_default();
     if want == have {
         return Ok(());
@@ -82,8 +90,12 @@ mod tests {
 
     use super::*;
 
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
     fn repo_crate_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(CRATE_DIR)
+        repo().join(CRATE_DIR)
     }
 
     /// A standalone copy of candle-binding's sources (cbindgen only parses them).
@@ -108,7 +120,7 @@ mod tests {
     #[test]
     fn committed_header_is_fresh() {
         let dir = repo_crate_dir();
-        check(&dir, &dir.join(HEADER)).unwrap();
+        check(&repo(), &dir, &dir.join(HEADER)).unwrap();
     }
 
     #[test]
@@ -116,17 +128,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         copy_crate(tmp.path());
         let header = tmp.path().join(HEADER);
-        check(tmp.path(), &header).expect("an unchanged copy is fresh");
+        check(&repo(), tmp.path(), &header).expect("an unchanged copy is fresh");
 
         let lib = tmp.path().join("src/lib.rs");
         let mut src = std::fs::read_to_string(&lib).unwrap();
         src.push_str("\n#[no_mangle]\npub extern \"C\" fn embedding_dimension() -> i32 { 384 }\n");
         std::fs::write(&lib, src).unwrap();
-        let err = check(tmp.path(), &header).unwrap_err().to_string();
+        let err = check(&repo(), tmp.path(), &header).unwrap_err().to_string();
         assert!(err.contains("is stale"), "{err}");
 
-        assert!(write(tmp.path(), &header).unwrap());
+        assert!(write(&repo(), tmp.path(), &header).unwrap());
         assert!(std::fs::read_to_string(&header).unwrap().contains("int32_t embedding_dimension(void);"));
-        check(tmp.path(), &header).expect("fresh after regenerating");
+        check(&repo(), tmp.path(), &header).expect("fresh after regenerating");
     }
 }

@@ -156,7 +156,7 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
         Suite::Xtask => xtask_suite(ctx)?,
         Suite::Codegen => {
             let crate_dir = ws.path(crate::codegen::CRATE_DIR);
-            crate::codegen::check(&crate_dir, &crate_dir.join(crate::codegen::HEADER))?;
+            crate::codegen::check(&ws.root, &crate_dir, &crate_dir.join(crate::codegen::HEADER))?;
             eprintln!("header is up to date");
         }
         Suite::Rust => {

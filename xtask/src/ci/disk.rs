@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
 use crate::{flags, metrics::human, Ctx};
@@ -27,9 +27,21 @@ pub const UNUSED: &[&str] = &[
 ];
 
 /// Free bytes for unprivileged users on the file system of `path`.
+/// (libc's `statvfs`, not a crate: it is xtask's only use of one.)
 pub fn free_bytes(path: &Path) -> Result<u64> {
-    let st = rustix::fs::statvfs(path).map_err(|e| anyhow::anyhow!("statvfs {}: {e}", path.display()))?;
-    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .with_context(|| format!("{} has a NUL byte", path.display()))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is NUL-terminated and `st` is a writable `struct
+    // statvfs`, which is all statvfs(3) asks for.
+    if unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("statvfs {}", path.display()));
+    }
+    // SAFETY: statvfs returned 0: it filled `st`.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // u64 here, narrower on 32-bit targets
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 fn gib(bytes: u64) -> String {

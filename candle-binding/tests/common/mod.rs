@@ -1,4 +1,6 @@
-//! Shared helpers of the integration tests (included with `mod common;`).
+//! Shared helpers of the integration tests (`mod common;` in each). A
+//! directory module, not `tests/common.rs`: cargo would build that as one more
+//! test binary, one more release link of all of candle for no test.
 #![allow(dead_code)]
 
 use std::ffi::{CStr, CString};
