@@ -116,9 +116,14 @@ fn is_workspace_root(manifest: &Path) -> bool {
         .is_some_and(|doc| doc.get("workspace").is_some_and(|w| w.is_table_like()))
 }
 
-/// The cargo to run: the one that ran us (`$CARGO`), else `cargo` from PATH.
+/// The cargo to run: the one that ran us (`$CARGO`), else `cargo` from PATH,
+/// as a full path where PATH has one: duct takes a relative `Path` as a file
+/// of the working directory (`./cargo`), not a name to look up.
 pub fn cargo() -> PathBuf {
-    std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into())
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .or_else(|| which::which("cargo").ok())
+        .unwrap_or_else(|| "cargo".into())
 }
 
 /// The cargo profile of a build: `--release`, `--profile NAME` or the default

@@ -64,9 +64,15 @@ fn cargo_cmd(dir: &Path, target_dir: &Path) -> Command {
     cmd
 }
 
+/// xtask as the Dockerfiles run it: directly, so without `$CARGO` (it finds
+/// cargo on PATH).
 fn xtask_cmd(dir: &Path, target_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(args).current_dir(dir).env("CARGO_TARGET_DIR", target_dir).env_remove("CARGO_BUILD_TARGET");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO");
     cmd
 }
 
@@ -292,6 +298,43 @@ fn cdylib_roundtrip() {
             kept: 1,
         },
         |_| {},
+    );
+}
+
+/// A build script that compiles alone but reads a source file when it runs
+/// fails in the skeleton, which lacks that file: cook's one build with the
+/// real build scripts fails, and cook falls back to dummies first, then the
+/// real script (compiled, its run failing); its binary is kept all the same,
+/// and the rebuild is what a clean build gives.
+#[test]
+fn cdylib_roundtrip_with_a_build_script_that_reads_sources() {
+    roundtrip(
+        &Case {
+            fixture: "cdylib",
+            cook: &[],
+            build: &[],
+            out_dir: "debug",
+            observe: observe_cdylib,
+            local_prefixes: CDYLIB_PREFIXES,
+            via_recipe: false,
+            kept: 1,
+        },
+        |real| {
+            fs::write(real.join("ffi/answer.txt"), "42\n").unwrap();
+            fs::write(
+                real.join("ffi/build.rs"),
+                "use std::{env, fs, path::Path};\n\n\
+                 fn main() {\n\
+                 \x20   let answer = fs::read_to_string(\"answer.txt\").expect(\"answer.txt beside build.rs\");\n\
+                 \x20   let out = env::var(\"OUT_DIR\").unwrap();\n\
+                 \x20   let text = format!(\"pub const ANSWER: u32 = {};\\n\", answer.trim());\n\
+                 \x20   fs::write(Path::new(&out).join(\"answer.rs\"), text).unwrap();\n\
+                 \x20   println!(\"cargo:rerun-if-changed=build.rs\");\n\
+                 \x20   println!(\"cargo:rerun-if-changed=answer.txt\");\n\
+                 }\n",
+            )
+            .unwrap();
+        },
     );
 }
 

@@ -111,12 +111,16 @@ pub fn target_triple(platform: Option<&Platform>) -> Option<String> {
 /// proc-macros live there).
 ///
 /// `skeleton` (the one `ws` was written from, if any) names the build scripts
-/// it keeps real. Those may need sources the skeleton lacks when they *run*,
-/// so the dependencies are built with dummies in their place first (that
-/// build must succeed); then, with the real ones back, a second build
-/// compiles them (`--keep-going`: their runs may fail here, their binaries
-/// are what counts), and their binaries are recorded and kept (see
-/// `clean_stale::keep`). Without a skeleton every build script is real.
+/// it keeps real. Most of them run in the skeleton (they read the
+/// environment and print `cargo:` lines): one build with them is tried
+/// first, and is all a cook costs then, as much as cargo-chef's. Those that
+/// need sources the skeleton lacks when they *run* fail it; then the
+/// dependencies are built with dummies in their place (that build must
+/// succeed, and finds the dependencies already compiled); then, with the
+/// real ones back, a second build compiles them (`--keep-going`: their runs
+/// may fail here, their binaries are what counts). Either way their binaries
+/// are recorded and kept (see `clean_stale::keep`). Without a skeleton every
+/// build script is real.
 pub fn cook(
     sh: &xshell::Shell,
     ws: &Workspace,
@@ -142,6 +146,21 @@ pub fn cook(
     let args = &plan.cargo_args(&ws.manifest);
     let _dir = sh.push_dir(&ws.root);
     let real = skeleton.map(|sk| &sk.build_scripts).filter(|b| !b.is_empty());
+    if let Some(real) = real {
+        // Streamed (a cook is minutes long), its status read: duct.
+        let tried = env
+            .iter()
+            .fold(duct::cmd(&cargo, args).dir(&ws.root).unchecked(), |c, (k, v)| c.env(k, v))
+            .run()
+            .context("cannot run cargo")?;
+        if tried.status.success() {
+            return clean_stale::clean_with_metadata(&meta, &scope, Keep::Record(Some(real)));
+        }
+        eprintln!(
+            "cook: a real build script failed in the skeleton (it needs sources the skeleton lacks): \
+             building the dependencies with dummy build scripts first"
+        );
+    }
     for rel in real.into_iter().flatten() {
         write(&ws.root.join(rel), dummy_source(true, false))?;
     }
