@@ -231,6 +231,18 @@ struct Case {
 
 const CDYLIB_PREFIXES: &[&str] = &["ffi", "libffi", "build_script_"];
 
+/// The `cdylib` fixture as is: a debug build, its one build script kept.
+const CDYLIB: Case = Case {
+    fixture: "cdylib",
+    cook: &[],
+    build: &[],
+    out_dir: "debug",
+    observe: observe_cdylib,
+    local_prefixes: CDYLIB_PREFIXES,
+    via_recipe: false,
+    kept: 1,
+};
+
 /// prepare → cook → copy real sources with old mtimes → build: the same
 /// artifacts as a clean build, no dependency recompiled.
 fn roundtrip(case: &Case, edit: impl Fn(&Path)) {
@@ -286,19 +298,7 @@ fn roundtrip(case: &Case, edit: impl Fn(&Path)) {
 
 #[test]
 fn cdylib_roundtrip() {
-    roundtrip(
-        &Case {
-            fixture: "cdylib",
-            cook: &[],
-            build: &[],
-            out_dir: "debug",
-            observe: observe_cdylib,
-            local_prefixes: CDYLIB_PREFIXES,
-            via_recipe: false,
-            kept: 1,
-        },
-        |_| {},
-    );
+    roundtrip(&CDYLIB, |_| {});
 }
 
 /// A build script that compiles alone but reads a source file when it runs
@@ -308,22 +308,11 @@ fn cdylib_roundtrip() {
 /// and the rebuild is what a clean build gives.
 #[test]
 fn cdylib_roundtrip_with_a_build_script_that_reads_sources() {
-    roundtrip(
-        &Case {
-            fixture: "cdylib",
-            cook: &[],
-            build: &[],
-            out_dir: "debug",
-            observe: observe_cdylib,
-            local_prefixes: CDYLIB_PREFIXES,
-            via_recipe: false,
-            kept: 1,
-        },
-        |real| {
-            fs::write(real.join("ffi/answer.txt"), "42\n").unwrap();
-            fs::write(
-                real.join("ffi/build.rs"),
-                "use std::{env, fs, path::Path};\n\n\
+    roundtrip(&CDYLIB, |real| {
+        fs::write(real.join("ffi/answer.txt"), "42\n").unwrap();
+        fs::write(
+            real.join("ffi/build.rs"),
+            "use std::{env, fs, path::Path};\n\n\
                  fn main() {\n\
                  \x20   let answer = fs::read_to_string(\"answer.txt\").expect(\"answer.txt beside build.rs\");\n\
                  \x20   let out = env::var(\"OUT_DIR\").unwrap();\n\
@@ -332,10 +321,9 @@ fn cdylib_roundtrip_with_a_build_script_that_reads_sources() {
                  \x20   println!(\"cargo:rerun-if-changed=build.rs\");\n\
                  \x20   println!(\"cargo:rerun-if-changed=answer.txt\");\n\
                  }\n",
-            )
-            .unwrap();
-        },
-    );
+        )
+        .unwrap();
+    });
 }
 
 /// With real versions equal to the masked one, the skeleton's crates have the
@@ -343,28 +331,16 @@ fn cdylib_roundtrip_with_a_build_script_that_reads_sources() {
 /// dummies from being reused.
 #[test]
 fn cdylib_roundtrip_when_masking_cannot_help() {
-    roundtrip(
-        &Case {
-            fixture: "cdylib",
-            cook: &[],
-            build: &[],
-            out_dir: "debug",
-            observe: observe_cdylib,
-            local_prefixes: CDYLIB_PREFIXES,
-            via_recipe: false,
-            kept: 1,
-        },
-        |real| {
-            for f in ["ffi/Cargo.toml", "ffi-cli/Cargo.toml", "Cargo.lock"] {
-                let p = real.join(f);
-                let text = fs::read_to_string(&p).unwrap();
-                let text = text
-                    .replace("version = \"0.1.0\"", "version = \"0.0.1\"")
-                    .replace("version = \"0.1\"", "version = \"0.0.1\"");
-                fs::write(&p, text).unwrap();
-            }
-        },
-    );
+    roundtrip(&CDYLIB, |real| {
+        for f in ["ffi/Cargo.toml", "ffi-cli/Cargo.toml", "Cargo.lock"] {
+            let p = real.join(f);
+            let text = fs::read_to_string(&p).unwrap();
+            let text = text
+                .replace("version = \"0.1.0\"", "version = \"0.0.1\"")
+                .replace("version = \"0.1\"", "version = \"0.0.1\"");
+            fs::write(&p, text).unwrap();
+        }
+    });
 }
 
 /// `cook --platform <the host>` (the Dockerfile on a native builder) must use

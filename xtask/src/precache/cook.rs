@@ -157,8 +157,8 @@ pub fn cook(
             return clean_stale::clean_with_metadata(&meta, &scope, Keep::Record(Some(real)));
         }
         eprintln!(
-            "cook: a real build script failed in the skeleton (it needs sources the skeleton lacks): \
-             building the dependencies with dummy build scripts first"
+            "cook: the build with the real build scripts failed (above); as one of them may need \
+             sources the skeleton lacks, the dependencies are built with dummy build scripts first"
         );
     }
     for rel in real.into_iter().flatten() {
