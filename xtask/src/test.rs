@@ -19,8 +19,8 @@ use crate::{
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user):
 /// every row of the platform table. The README's main job builds amd64 and
-/// arm64 before the tests, so here riscv64 is the one cold build (~5 min,
-/// and its router's start under qemu-riscv64, ~1 min).
+/// arm64 before the tests, so here riscv64 is the one cold build (~3 min in
+/// `.ci/run`, and its router's start under qemu-riscv64, ~2 min).
 pub const DIST_PLATFORMS: [Platform; 3] = Platform::ALL;
 
 impl flags::Test {
