@@ -358,7 +358,7 @@ pub struct CleanStale {
     #[arg(long)]
     pub all: bool,
     /// Only this profile (`dev`, `release`, or a custom one).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = crate::workspace::profile_name)]
     pub profile: Option<String>,
     /// Print what would be removed, remove nothing.
     #[arg(long)]

@@ -1,8 +1,8 @@
 //! Small file helpers shared by commands.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 /// Lowercase hex SHA-256 of a file.
@@ -33,4 +33,49 @@ pub fn ca_env() -> Vec<(&'static str, std::path::PathBuf)> {
         .into_iter()
         .map(|k| (k, ca.clone()))
         .collect()
+}
+
+/// `root/rel` for a write or delete that must stay inside `root`: `rel` is
+/// relative with no `..`, and no part of it that exists below `root` (the
+/// last one included) is a symlink, so nothing is written or removed through
+/// a link that points elsewhere. `root` itself may be a link.
+pub fn beneath(root: &Path, rel: &str) -> Result<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in Path::new(rel).components() {
+        match part {
+            Component::Normal(name) => path.push(name),
+            Component::CurDir => {}
+            _ => bail!("{rel:?} is not a path inside {}", root.display()),
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => bail!(
+                "{} is a symlink: nothing is written or removed through it (it leads outside {}); remove it",
+                path.display(),
+                root.display()
+            ),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
+        }
+    }
+    Ok(root.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::beneath;
+
+    #[test]
+    fn beneath_refuses_links_and_parents() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("root"), tmp.path().join("outside"));
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("a/link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("f"), root.join("file-link")).unwrap();
+        assert_eq!(beneath(&root, "a/new/x.rs").unwrap(), root.join("a/new/x.rs"));
+        for bad in ["a/link/x.rs", "a/link", "file-link", "../outside/x", "/etc/passwd", "a/../../x"] {
+            assert!(beneath(&root, bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -134,8 +134,24 @@ pub struct Profile {
     #[arg(long, conflicts_with = "profile")]
     pub release: bool,
     /// Build with the named cargo profile.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = profile_name)]
     pub profile: Option<String>,
+}
+
+/// A `--profile` name as cargo takes it: letters, digits, `-` and `_`. It
+/// names a directory under the target directory, so a path (absolute, with
+/// `/` or `..`) is never one.
+pub fn profile_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("a profile name cannot be empty".into());
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        return Err(format!(
+            "invalid character {c:?} in profile name {name:?}: cargo allows letters, digits, `-` and `_` \
+             (a profile name, not a directory path)"
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 impl Profile {
@@ -155,5 +171,21 @@ pub fn profile_args(profile: &Profile) -> (Vec<String>, String) {
         }
         (None, true) => (vec!["--release".into()], "release".into()),
         (None, false) => (vec![], "debug".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profile_name;
+
+    #[test]
+    fn profile_names_are_cargo_names_not_paths() {
+        for ok in ["dev", "release", "release-lto", "my_profile2"] {
+            assert_eq!(profile_name(ok).unwrap(), ok);
+        }
+        for bad in ["", "/tmp/other", "../../other", "..", "a/b", "rel ease", "x.y", "-\n"] {
+            let err = profile_name(bad).unwrap_err();
+            assert!(err.contains("profile name"), "{bad:?}: {err}");
+        }
     }
 }

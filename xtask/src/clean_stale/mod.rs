@@ -175,7 +175,7 @@ pub fn clean_with_metadata(meta: &cargo_metadata::Metadata, scope: &Scope, keep:
 pub fn print_report(removed: &Removed, dry_run: bool, list: bool) {
     let verb = if dry_run { "would remove" } else { "removed" };
     for p in removed.paths.iter().filter(|_| list) {
-        println!("{verb} {}", p.display());
+        println!("{verb} {}", shown(p));
     }
     let dirs: Vec<String> = removed.dirs.iter().map(|d| d.display().to_string()).collect();
     println!(
@@ -190,6 +190,17 @@ pub fn print_report(removed: &Removed, dry_run: bool, list: bool) {
     }
 }
 
+/// A path as one line: quoted and escaped when its name holds a control
+/// character (a newline in a file name cannot forge another report line).
+fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text
+    }
+}
+
 fn human_bytes(b: u64) -> String {
     match b {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
@@ -199,13 +210,20 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
+/// A directory that is not a symlink. Below the target directory nothing is
+/// followed through a symlink: `target/release -> /elsewhere` is another
+/// tree, never ours to clean.
+fn real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
 fn is_profile_dir(dir: &Path) -> bool {
-    dir.join(".fingerprint").is_dir() || dir.join("deps").is_dir()
+    real_dir(dir) && (real_dir(&dir.join(".fingerprint")) || real_dir(&dir.join("deps")))
 }
 
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
-    let mut out: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut out: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| real_dir(p)).collect();
     out.sort();
     out
 }
@@ -223,6 +241,9 @@ pub fn profile_dirs(root: &Path, scope: &Scope) -> Vec<PathBuf> {
     }
     for t in &scope.triples {
         let base = root.join(t);
+        if !real_dir(&base) {
+            continue;
+        }
         if !bases.contains(&base) {
             bases.push(base);
         }
@@ -242,7 +263,12 @@ pub fn profile_dirs(root: &Path, scope: &Scope) -> Vec<PathBuf> {
     out
 }
 
+/// The entries of `dir` whose names are UTF-8 (artifact names always are;
+/// another is named in a warning and left). A symlinked `dir` has none.
 fn names_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(Vec::new());
+    }
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -251,8 +277,9 @@ fn names_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for entry in rd {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        if let Some(name) = entry.file_name().to_str() {
-            out.push((name.to_owned(), entry.path()));
+        match entry.file_name().to_str() {
+            Some(name) => out.push((name.to_owned(), entry.path())),
+            None => eprintln!("warning: clean-stale leaves {:?}: its name is not UTF-8", entry.path()),
         }
     }
     out.sort();
@@ -433,6 +460,55 @@ mod tests {
             clean_profile_dir(&names(), &dir, &BTreeSet::new(), scope.dry_run, &mut removed, &mut seen).unwrap();
         }
         removed
+    }
+
+    /// `target/release -> OUTSIDE`, `target/x -> OTHER/target` (with a
+    /// profile dir) and `target/debug/deps -> OUTSIDE/deps`: the canaries
+    /// outside survive every scope, and what is inside is still cleaned.
+    #[test]
+    fn symlinked_directories_are_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("target"), tmp.path().join("outside"));
+        fake_target(&root);
+        let canaries = [
+            outside.join("deps/libfoo.so"),
+            outside.join(format!(".fingerprint/foo-{H}/lib-foo")),
+            outside.join(format!("other/release/deps/libfoo-{H}.rlib")),
+            outside.join("debug-deps/libfoo.so"),
+        ];
+        for c in &canaries {
+            fs::create_dir_all(c.parent().unwrap()).unwrap();
+            fs::write(c, "canary").unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, root.join("release")).unwrap();
+        std::os::unix::fs::symlink(outside.join("other"), root.join("x")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("x86_64-unknown-linux-gnu/linked")).unwrap();
+        fs::create_dir_all(root.join("debug2/.fingerprint")).unwrap();
+        std::os::unix::fs::symlink(outside.join("debug-deps"), root.join("debug2/deps")).unwrap();
+        let scopes = [
+            Scope::all(),
+            Scope::all().profile(Some("release".into())),
+            Scope::all().profile(Some("debug2".into())),
+            Scope { triples: vec!["x".into(), "x86_64-unknown-linux-gnu".into()], ..Scope::default() },
+            Scope { host: true, ..Scope::default() }.profile(Some("release".into())),
+        ];
+        for scope in scopes {
+            let removed = clean(&root, &scope);
+            for p in &removed.paths {
+                assert!(p.starts_with(&root) && !p.starts_with(root.join("release")), "{scope:?} removed {p:?}");
+            }
+            for c in &canaries {
+                assert!(c.exists(), "{scope:?} removed {}", c.display());
+            }
+        }
+        assert!(!root.join("debug/libfoo.so").exists(), "the real profile dir is still cleaned");
+    }
+
+    #[test]
+    fn report_lines_cannot_be_forged_by_names() {
+        assert_eq!(shown(Path::new("t/deps/libfoo.so")), "t/deps/libfoo.so");
+        let odd = shown(Path::new("t/deps/libfoo.so\nremoved /etc/passwd"));
+        assert!(!odd.contains('\n') && odd.starts_with('"'), "{odd}");
     }
 
     #[test]

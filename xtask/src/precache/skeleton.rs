@@ -199,7 +199,7 @@ impl Skeleton {
     pub fn write_files(&self, dir: &Path) -> Result<()> {
         for (rel, text) in &self.files {
             check_relative(rel)?;
-            let path = dir.join(rel);
+            let path = crate::fsutil::beneath(dir, rel)?;
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
             }
@@ -215,14 +215,18 @@ impl Skeleton {
             let entries: Vec<_> = fs::read_dir(dir)
                 .with_context(|| format!("cannot read {}", dir.display()))?
                 .collect::<Result<_, _>>()?;
-            let marker = dir.join(MARKER);
+            let marker = crate::fsutil::beneath(dir, MARKER)?;
             if marker.is_file() {
                 let old = fs::read_to_string(&marker).with_context(|| format!("cannot read {}", marker.display()))?;
                 let old = Skeleton::from_recipe(&old)
                     .with_context(|| format!("{} is damaged; remove the directory", marker.display()))?;
+                // Every path is checked before the first file is touched.
+                for rel in old.files.keys().chain(self.files.keys()) {
+                    crate::fsutil::beneath(dir, rel)?;
+                }
                 for rel in old.files.keys().filter(|rel| !self.files.contains_key(*rel)) {
-                    let path = dir.join(rel);
-                    if path.is_file() {
+                    let path = crate::fsutil::beneath(dir, rel)?;
+                    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
                         fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
                     }
                 }
@@ -234,7 +238,7 @@ impl Skeleton {
             }
         }
         self.write_files(dir)?;
-        let marker = dir.join(MARKER);
+        let marker = crate::fsutil::beneath(dir, MARKER)?;
         fs::write(&marker, self.to_recipe()).with_context(|| format!("cannot write {}", marker.display()))
     }
 }
@@ -591,5 +595,36 @@ mod tests {
         sk.write_dir(&out).unwrap();
         assert!(!out.join("gone/src/lib.rs").exists());
         assert_eq!(fs::read_to_string(out.join("app/Cargo.toml")).unwrap(), sk.files["app/Cargo.toml"]);
+    }
+
+    /// A previous skeleton whose directories or files were replaced by
+    /// symlinks: a second prepare refuses before it touches anything, and
+    /// what the links point to survives.
+    #[test]
+    fn write_dir_never_writes_or_removes_through_symlinks() {
+        let (pkgs, files) = workspace();
+        let sk = Skeleton::build(&pkgs, false, |rel| Ok(files.get(rel).cloned())).unwrap();
+        let mut old = sk.clone();
+        old.files.insert("gone/tests/t.rs".into(), String::new());
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, outside) = (tmp.path().join("sk"), tmp.path().join("outside"));
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("t.rs"), "canary").unwrap();
+        fs::write(outside.join("Cargo.toml"), "canary").unwrap();
+        for (link, to) in [("gone/tests", outside.clone()), ("app/Cargo.toml", outside.join("Cargo.toml"))] {
+            old.write_dir(&out).unwrap();
+            let link = out.join(link);
+            if link.is_dir() {
+                fs::remove_dir_all(&link).unwrap();
+            } else {
+                fs::remove_file(&link).unwrap();
+            }
+            std::os::unix::fs::symlink(&to, &link).unwrap();
+            let err = sk.write_dir(&out).unwrap_err();
+            assert!(format!("{err:#}").contains("is a symlink"), "{err:#}");
+            assert_eq!(fs::read_to_string(outside.join("t.rs")).unwrap(), "canary");
+            assert_eq!(fs::read_to_string(outside.join("Cargo.toml")).unwrap(), "canary");
+            fs::remove_file(&link).unwrap();
+        }
     }
 }
