@@ -37,6 +37,11 @@ type Registry struct {
 	durations map[string]*histogram
 	routes    map[string]uint64
 	truncated uint64
+
+	// ExtProc (gRPC): messages and their durations by phase, immediate
+	// responses by status code.
+	extprocDurations map[string]*histogram
+	immediate        map[string]uint64
 }
 
 // New returns an empty registry; categories, if given, are exported at 0
@@ -47,6 +52,9 @@ func New(categories ...string) *Registry {
 		requests:  make(map[requestKey]uint64),
 		durations: make(map[string]*histogram),
 		routes:    make(map[string]uint64),
+
+		extprocDurations: make(map[string]*histogram),
+		immediate:        make(map[string]uint64),
 	}
 	for _, c := range categories {
 		r.routes[c] = 0
@@ -72,10 +80,33 @@ func (r *Registry) ObserveRequest(route string, status int, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests[requestKey{route, strconv.Itoa(status)}]++
-	h := r.durations[route]
+	r.observe(r.durations, route, secs)
+}
+
+// ObserveExtProc counts one ExtProc message of a phase ("request_headers",
+// "request_body", ...) and records the time taken to answer it.
+func (r *Registry) ObserveExtProc(phase string, d time.Duration) {
+	secs := d.Seconds()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.observe(r.extprocDurations, phase, secs)
+}
+
+// ObserveImmediate counts one ExtProc immediate response with an HTTP
+// status code.
+func (r *Registry) ObserveImmediate(status int) {
+	r.mu.Lock()
+	r.immediate[strconv.Itoa(status)]++
+	r.mu.Unlock()
+}
+
+// observe adds secs to the histogram hs[key], created on first use. The
+// caller holds r.mu.
+func (r *Registry) observe(hs map[string]*histogram, key string, secs float64) {
+	h := hs[key]
 	if h == nil {
 		h = &histogram{counts: make([]uint64, len(r.buckets))}
-		r.durations[route] = h
+		hs[key] = h
 	}
 	for i, ub := range r.buckets {
 		if secs <= ub {
@@ -176,38 +207,60 @@ func (r *Registry) write(w *countingWriter) {
 
 	w.printf("# HELP router_request_duration_seconds HTTP request duration in seconds by route.\n")
 	w.printf("# TYPE router_request_duration_seconds histogram\n")
-	routes := make([]string, 0, len(r.durations))
-	for k := range r.durations {
-		routes = append(routes, k)
-	}
-	sort.Strings(routes)
-	for _, route := range routes {
-		h := r.durations[route]
-		lv := escape(route)
-		var cum uint64
-		for i, ub := range r.buckets {
-			cum += h.counts[i]
-			w.printf("router_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %d\n", lv, formatFloat(ub), cum)
-		}
-		w.printf("router_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %d\n", lv, h.count)
-		w.printf("router_request_duration_seconds_sum{route=\"%s\"} %s\n", lv, formatFloat(h.sum))
-		w.printf("router_request_duration_seconds_count{route=\"%s\"} %d\n", lv, h.count)
-	}
+	r.writeHistograms(w, "router_request_duration_seconds", "route", r.durations)
 
 	w.printf("# HELP router_routes_total Prompts routed, by category.\n")
 	w.printf("# TYPE router_routes_total counter\n")
-	cats := make([]string, 0, len(r.routes))
-	for k := range r.routes {
-		cats = append(cats, k)
-	}
-	sort.Strings(cats)
-	for _, c := range cats {
+	for _, c := range sortedKeys(r.routes) {
 		w.printf("router_routes_total{category=\"%s\"} %d\n", escape(c), r.routes[c])
 	}
 
 	w.printf("# HELP router_prompts_truncated_total Prompts longer than the model's token limit, of which only the beginning was embedded.\n")
 	w.printf("# TYPE router_prompts_truncated_total counter\n")
 	w.printf("router_prompts_truncated_total %d\n", r.truncated)
+
+	w.printf("# HELP router_extproc_requests_total ExtProc messages answered, by phase.\n")
+	w.printf("# TYPE router_extproc_requests_total counter\n")
+	for _, phase := range sortedKeys(r.extprocDurations) {
+		w.printf("router_extproc_requests_total{phase=\"%s\"} %d\n", escape(phase), r.extprocDurations[phase].count)
+	}
+
+	w.printf("# HELP router_extproc_duration_seconds Time to answer an ExtProc message in seconds, by phase.\n")
+	w.printf("# TYPE router_extproc_duration_seconds histogram\n")
+	r.writeHistograms(w, "router_extproc_duration_seconds", "phase", r.extprocDurations)
+
+	w.printf("# HELP router_extproc_immediate_responses_total ExtProc immediate responses (requests answered by the router instead of the upstream), by HTTP status code.\n")
+	w.printf("# TYPE router_extproc_immediate_responses_total counter\n")
+	for _, status := range sortedKeys(r.immediate) {
+		w.printf("router_extproc_immediate_responses_total{status=\"%s\"} %d\n", escape(status), r.immediate[status])
+	}
+}
+
+// writeHistograms writes the series of the histogram family name, one per
+// key of hs, labelled label="key".
+func (r *Registry) writeHistograms(w *countingWriter, name, label string, hs map[string]*histogram) {
+	for _, key := range sortedKeys(hs) {
+		h := hs[key]
+		lv := escape(key)
+		var cum uint64
+		for i, ub := range r.buckets {
+			cum += h.counts[i]
+			w.printf("%s_bucket{%s=\"%s\",le=\"%s\"} %d\n", name, label, lv, formatFloat(ub), cum)
+		}
+		w.printf("%s_bucket{%s=\"%s\",le=\"+Inf\"} %d\n", name, label, lv, h.count)
+		w.printf("%s_sum{%s=\"%s\"} %s\n", name, label, lv, formatFloat(h.sum))
+		w.printf("%s_count{%s=\"%s\"} %d\n", name, label, lv, h.count)
+	}
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func formatFloat(f float64) string {

@@ -19,6 +19,12 @@ func TestExposition(t *testing.T) {
 	r.ObserveRoute(`we"ird\`)
 	r.ObserveTruncated()
 	r.ObserveTruncated()
+	r.ObserveExtProc("request_headers", 100*time.Microsecond)
+	r.ObserveExtProc("request_body", 20*time.Millisecond)
+	r.ObserveExtProc("request_body", 2*time.Millisecond)
+	r.ObserveImmediate(400)
+	r.ObserveImmediate(400)
+	r.ObserveImmediate(503)
 
 	var buf bytes.Buffer
 	if _, err := r.WriteTo(&buf); err != nil {
@@ -35,6 +41,10 @@ func TestExposition(t *testing.T) {
 		"router_request_duration_seconds": "histogram",
 		"router_routes_total":             "counter",
 		"router_prompts_truncated_total":  "counter",
+
+		"router_extproc_requests_total":            "counter",
+		"router_extproc_duration_seconds":          "histogram",
+		"router_extproc_immediate_responses_total": "counter",
 	} {
 		if e.Type[name] != typ {
 			t.Errorf("TYPE %s = %q, want %q", name, e.Type[name], typ)
@@ -63,6 +73,17 @@ func TestExposition(t *testing.T) {
 		{"router_routes_total", map[string]string{"category": "math"}, 0},
 		{"router_routes_total", map[string]string{"category": `we"ird\`}, 1},
 		{"router_prompts_truncated_total", nil, 2},
+		{"router_extproc_requests_total", map[string]string{"phase": "request_headers"}, 1},
+		{"router_extproc_requests_total", map[string]string{"phase": "request_body"}, 2},
+		{"router_extproc_duration_seconds_bucket", map[string]string{"phase": "request_body", "le": "0.001"}, 0},
+		{"router_extproc_duration_seconds_bucket", map[string]string{"phase": "request_body", "le": "0.0025"}, 1},
+		{"router_extproc_duration_seconds_bucket", map[string]string{"phase": "request_body", "le": "0.025"}, 2},
+		{"router_extproc_duration_seconds_bucket", map[string]string{"phase": "request_body", "le": "+Inf"}, 2},
+		{"router_extproc_duration_seconds_count", map[string]string{"phase": "request_body"}, 2},
+		{"router_extproc_duration_seconds_count", map[string]string{"phase": "request_headers"}, 1},
+		{"router_extproc_duration_seconds_bucket", map[string]string{"phase": "request_headers", "le": "0.001"}, 1},
+		{"router_extproc_immediate_responses_total", map[string]string{"status": "400"}, 2},
+		{"router_extproc_immediate_responses_total", map[string]string{"status": "503"}, 1},
 	}
 	for _, w := range want {
 		got, ok := e.Value(w.name, w.labels)
@@ -77,6 +98,14 @@ func TestExposition(t *testing.T) {
 	sum, _ := e.Value("router_request_duration_seconds_sum", map[string]string{"route": "/v1/route"})
 	if sum < 0.0331 || sum > 0.0333 {
 		t.Errorf("sum %v, want 0.0332", sum)
+	}
+	sum, _ = e.Value("router_extproc_duration_seconds_sum", map[string]string{"phase": "request_body"})
+	if sum < 0.0219 || sum > 0.0221 {
+		t.Errorf("extproc request_body sum %v, want 0.022", sum)
+	}
+	// Phases that were never seen have no series.
+	if _, ok := e.Value("router_extproc_requests_total", map[string]string{"phase": "response_headers"}); ok {
+		t.Error("router_extproc_requests_total has a series for a phase never seen")
 	}
 	// Buckets are cumulative and non-decreasing.
 	var prev float64 = -1
@@ -100,7 +129,7 @@ func TestEmptyRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the unlabelled counter, at 0.
-	if len(e.Samples) != 1 || len(e.Type) != 4 {
+	if len(e.Samples) != 1 || len(e.Type) != 7 {
 		t.Fatalf("got %d samples, %d types", len(e.Samples), len(e.Type))
 	}
 	if v, ok := e.Value("router_prompts_truncated_total", nil); !ok || v != 0 {
@@ -118,6 +147,8 @@ func TestConcurrent(t *testing.T) {
 			for i := 0; i < 100; i++ {
 				r.ObserveRequest("/v1/route", 200, time.Millisecond)
 				r.ObserveRoute("x")
+				r.ObserveExtProc("request_body", time.Millisecond)
+				r.ObserveImmediate(503)
 				var buf bytes.Buffer
 				_, _ = r.WriteTo(&buf)
 			}
@@ -135,6 +166,12 @@ func TestConcurrent(t *testing.T) {
 	}
 	if v, _ := e.Value("router_routes_total", map[string]string{"category": "x"}); v != 800 {
 		t.Fatalf("routes %v, want 800", v)
+	}
+	if v, _ := e.Value("router_extproc_requests_total", map[string]string{"phase": "request_body"}); v != 800 {
+		t.Fatalf("extproc requests %v, want 800", v)
+	}
+	if v, _ := e.Value("router_extproc_immediate_responses_total", map[string]string{"status": "503"}); v != 800 {
+		t.Fatalf("immediate responses %v, want 800", v)
 	}
 }
 
