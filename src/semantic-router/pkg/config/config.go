@@ -37,6 +37,9 @@ type Config struct {
 	ModelPath string `json:"model_path"`
 	// Listen is the HTTP listen address (host:port, port 0 for any).
 	Listen string `json:"listen"`
+	// GRPCListen is the listen address of the Envoy ExtProc (gRPC)
+	// service; empty means no gRPC service.
+	GRPCListen string `json:"grpc_listen"`
 	// Categories are matched by the cosine similarity of the prompt to
 	// their examples.
 	Categories []Category `json:"categories"`
@@ -152,6 +155,9 @@ func (c *Config) ValidateStatic() error {
 	if strings.TrimSpace(c.Listen) == "" {
 		return errors.New("listen is empty")
 	}
+	if c.GRPCListen != "" && strings.TrimSpace(c.GRPCListen) == "" {
+		return errors.New("grpc_listen is blank (leave it out for no gRPC service)")
+	}
 	if strings.TrimSpace(c.DefaultModel) == "" {
 		return errors.New("default_model is empty")
 	}
@@ -229,6 +235,7 @@ func CheckModelDir(dir string) error {
 type Overrides struct {
 	ModelPath     string // CANDLE_MODEL_DIR
 	Listen        string // --listen, else ROUTER_LISTEN
+	GRPCListen    string // --grpc-listen, else ROUTER_GRPC_LISTEN
 	MaxConcurrent *int   // --max-concurrent, else ROUTER_MAX_CONCURRENT
 	MaxQueue      *int   // --max-queue, else ROUTER_MAX_QUEUE
 }
@@ -243,6 +250,9 @@ func (c *Config) Apply(o Overrides) {
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
+	}
+	if o.GRPCListen != "" {
+		c.GRPCListen = o.GRPCListen
 	}
 	if o.MaxConcurrent != nil {
 		c.MaxConcurrent = *o.MaxConcurrent

@@ -60,6 +60,9 @@ func TestExampleConfig(t *testing.T) {
 	if c.ModelPath != "models/all-MiniLM-L6-v2" {
 		t.Fatalf("model_path %q", c.ModelPath)
 	}
+	if c.GRPCListen != "127.0.0.1:50051" {
+		t.Fatalf("grpc_listen %q, want Envoy's ExtProc port 127.0.0.1:50051 (config/envoy.yaml)", c.GRPCListen)
+	}
 	names := map[string]bool{}
 	for _, cat := range c.Categories {
 		names[cat.Name] = true
@@ -111,6 +114,8 @@ func TestInvalid(t *testing.T) {
 		{"min_score too high", edit(func(m map[string]interface{}) { m["min_score"] = 1.5 }), "min_score 1.5 is outside [-1, 1]"},
 		{"min_score too low", edit(func(m map[string]interface{}) { m["min_score"] = -2 }), "min_score -2 is outside [-1, 1]"},
 		{"no default model", edit(func(m map[string]interface{}) { delete(m, "default_model") }), "default_model is empty"},
+		{"blank grpc_listen", edit(func(m map[string]interface{}) { m["grpc_listen"] = " " }), "grpc_listen is blank"},
+		{"grpc_listen not a string", edit(func(m map[string]interface{}) { m["grpc_listen"] = 50051 }), "grpc_listen"},
 		{"no model_path", edit(func(m map[string]interface{}) { m["model_path"] = "" }), "model_path is empty"},
 		{"missing model dir", edit(func(m map[string]interface{}) { m["model_path"] = filepath.Join(dir, "nope") }), "directory does not exist"},
 		{"model dir is a file", edit(func(m map[string]interface{}) { m["model_path"] = filepath.Join(dir, "config.json") }), "not a directory"},
@@ -153,6 +158,9 @@ func TestOverrides(t *testing.T) {
 	if c.Listen != DefaultListen {
 		t.Fatalf("default listen %q", c.Listen)
 	}
+	if c.GRPCListen != "" {
+		t.Fatalf("grpc_listen %q without the file or an override, want none", c.GRPCListen)
+	}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `"elsewhere"`) {
 		t.Fatalf("want a missing model dir error naming it, got %v", err)
 	}
@@ -160,12 +168,25 @@ func TestOverrides(t *testing.T) {
 		t.Fatalf("default limits: max_concurrent %d, max_queue %v", c.MaxConcurrent, c.MaxQueue)
 	}
 	three, zero := 3, 0
-	c.Apply(Overrides{ModelPath: dir, Listen: "127.0.0.1:0", MaxConcurrent: &three, MaxQueue: &zero})
-	if c.ModelPath != dir || c.Listen != "127.0.0.1:0" || c.MaxConcurrent != 3 || *c.MaxQueue != 0 {
+	c.Apply(Overrides{ModelPath: dir, Listen: "127.0.0.1:0", GRPCListen: "127.0.0.1:1", MaxConcurrent: &three, MaxQueue: &zero})
+	if c.ModelPath != dir || c.Listen != "127.0.0.1:0" || c.GRPCListen != "127.0.0.1:1" || c.MaxConcurrent != 3 || *c.MaxQueue != 0 {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// An override replaces the file's grpc_listen; no override keeps it.
+	c, err = Parse([]byte(`{"model_path":"m","grpc_listen":"127.0.0.1:2","default_model":"m","categories":[{"name":"a","model":"b","examples":["c"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Apply(Overrides{})
+	if c.GRPCListen != "127.0.0.1:2" {
+		t.Fatalf("file grpc_listen %q", c.GRPCListen)
+	}
+	c.Apply(Overrides{GRPCListen: "127.0.0.1:3"})
+	if c.GRPCListen != "127.0.0.1:3" {
+		t.Fatalf("overridden grpc_listen %q", c.GRPCListen)
 	}
 }
 
