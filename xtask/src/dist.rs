@@ -131,23 +131,101 @@ pub fn dist_platform(
         report.into_result()
     })?;
     let dir = out_root.join(platform.dir_name());
-    metrics.step(format!("assemble {}", dir.display()), || assemble(&ws.root, &outputs, &dir))?;
     let tar = tarball(out_root, platform);
+    let staging = Staging::new(out_root, platform)?;
+    metrics.step(format!("assemble {}", dir.display()), || assemble(&ws.root, &outputs, &staging.tree()))?;
     metrics.step(format!("pack {}", tar.display()), || {
         let mtime = epoch.unwrap_or_else(|| {
             eprintln!("note: no SOURCE_DATE_EPOCH and no git commit: the tarball's mtimes are 0 (1970)");
             0
         });
-        crate::archive::write_tar_gz(&dir, platform.dir_name(), mtime, &tar)
+        crate::archive::write_tar_gz(&staging.tree(), platform.dir_name(), mtime, &staging.tarball())?;
+        crate::interrupt::test_point("pack");
+        Ok(())
     })?;
+    staging.publish(&dir, &tar)?;
     Ok(dir)
 }
 
-/// Lay out one platform's tree (replacing an old one) and write `SHA256SUMS`.
-pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the old {}", dir.display()))?;
+/// Where one platform's new tree and tarball are built, beside the old ones:
+/// `<out>/.staging-<os>-<arch>-<pid>/{tree,tarball}`. Removed when dropped
+/// and on SIGINT/SIGTERM; an earlier run's that was killed is removed first.
+struct Staging(crate::interrupt::Scratch);
+
+impl Staging {
+    fn new(out_root: &Path, platform: Platform) -> Result<Staging> {
+        std::fs::create_dir_all(out_root).with_context(|| format!("cannot create {}", out_root.display()))?;
+        let prefix = format!(".staging-{}-", platform.dir_name());
+        let old_tmp = format!("{}.tar.tmp", platform.dir_name());
+        for entry in std::fs::read_dir(out_root).with_context(|| format!("cannot read {}", out_root.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix(&prefix).or_else(|| name.strip_prefix(&old_tmp));
+            if pid.and_then(|p| p.parse::<i32>().ok()).is_some_and(|pid| !alive(pid)) {
+                let path = entry.path();
+                let res = if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                res.with_context(|| format!("cannot remove the leftover {}", path.display()))?;
+            }
+        }
+        let path = out_root.join(format!("{prefix}{}", std::process::id()));
+        let scratch = crate::interrupt::Scratch::new(path.clone());
+        std::fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Staging(scratch))
     }
+
+    fn tree(&self) -> PathBuf {
+        self.0.path().join("tree")
+    }
+
+    fn tarball(&self) -> PathBuf {
+        self.0.path().join("tarball")
+    }
+
+    /// Swap the new tree and tarball in, with SIGINT/SIGTERM held: the tree
+    /// is exchanged with the old one in one `renameat2(RENAME_EXCHANGE)` (no
+    /// moment without a tree), then the tarball replaces the old one.
+    fn publish(self, dir: &Path, tar: &Path) -> Result<()> {
+        crate::interrupt::critical(|| {
+            exchange(&self.tree(), dir)?;
+            crate::interrupt::test_point("publish");
+            std::fs::rename(self.tarball(), tar).with_context(|| format!("cannot write {}", tar.display()))
+        })
+    }
+}
+
+/// Whether process `pid` exists (a staging directory's owner).
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// Put `new` at `at`; the old `at`, if any, goes to `new`'s place.
+fn exchange(new: &Path, at: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).context("a path with a NUL byte");
+    let (from, to) = (c(new)?, c(at)?);
+    // SAFETY: two valid NUL-terminated paths, relative to the working directory.
+    let swapped =
+        unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE) };
+    if swapped == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOENT) if !at.exists() => {
+            std::fs::rename(new, at).with_context(|| format!("cannot move {} to {}", new.display(), at.display()))
+        }
+        _ => Err(err).with_context(|| format!("cannot exchange {} with {}", new.display(), at.display())),
+    }
+}
+
+/// Lay out one platform's tree in the new directory `dir` and write `SHA256SUMS`.
+pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
     let mut files: Vec<(PathBuf, String)> = vec![
         (outputs.router.clone(), format!("bin/{}", build::ROUTER_BIN)),
         (outputs.shared_lib(), format!("lib/{}.so", build::LIB_STEM)),
@@ -168,6 +246,7 @@ pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
         let to = dir.join(rel);
         fsutil::copy(from, &to)?;
         sums += &format!("{}  {rel}\n", fsutil::sha256_hex(&to)?);
+        crate::interrupt::test_point("assemble");
     }
     std::fs::write(dir.join("SHA256SUMS"), sums).context("cannot write SHA256SUMS")?;
     Ok(())
@@ -230,7 +309,6 @@ mod tests {
             std::fs::write(path, body).unwrap();
         }
         let dir = tmp.path().join("dist").join(host.dir_name());
-        std::fs::create_dir_all(dir.join("stale")).unwrap();
         assemble(&root, &outputs, &dir).unwrap();
 
         let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
@@ -245,11 +323,46 @@ mod tests {
                 "lib/libcandle_semantic_router.so"
             ]
         );
-        assert!(!dir.join("stale").exists(), "an old tree is replaced");
         // sha256("so"), as sha256sum prints it
         assert!(sums.contains(
             "a1d9890884c1b4b960c279cfe7554a900d169422d6cec980beef67761487d3b9  lib/libcandle_semantic_router.so"
         ));
         assert_eq!(std::fs::read_to_string(dir.join("bin/extproc")).unwrap(), "router");
+    }
+
+    #[test]
+    fn exchange_swaps_a_tree_in_and_the_old_one_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (new, at) = (tmp.path().join("new"), tmp.path().join("at"));
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("f"), "new").unwrap();
+        exchange(&new, &at).unwrap();
+        assert_eq!(std::fs::read_to_string(at.join("f")).unwrap(), "new");
+        assert!(!new.exists(), "with nothing at `at`, a plain rename");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(new.join("f"), "newer").unwrap();
+        exchange(&new, &at).unwrap();
+        assert_eq!(std::fs::read_to_string(at.join("f")).unwrap(), "newer");
+        assert_eq!(std::fs::read_to_string(new.join("f")).unwrap(), "new", "the old tree is where the new one was");
+    }
+
+    #[test]
+    fn staging_removes_what_dead_runs_left_and_its_own_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = Platform::host().unwrap();
+        // pid 0 and pids past pid_max are never alive.
+        let dead = [format!(".staging-{}-99999999", host.dir_name()), format!("{}.tar.tmp99999999", host.dir_name())];
+        std::fs::create_dir_all(tmp.path().join(&dead[0]).join("tree")).unwrap();
+        std::fs::write(tmp.path().join(&dead[1]), "partial").unwrap();
+        std::fs::write(tmp.path().join("keep.txt"), "x").unwrap();
+        let staging = Staging::new(tmp.path(), host).unwrap();
+        let own = staging.0.path().to_path_buf();
+        assert!(own.is_dir());
+        for d in &dead {
+            assert!(!tmp.path().join(d).exists(), "{d}");
+        }
+        drop(staging);
+        assert!(!own.exists());
+        assert!(tmp.path().join("keep.txt").exists());
     }
 }

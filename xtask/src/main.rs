@@ -26,6 +26,7 @@ mod fsutil;
 mod fuzz;
 mod http;
 mod install;
+mod interrupt;
 mod lint;
 mod metrics;
 mod model;
@@ -48,6 +49,7 @@ use clap::Parser;
 pub use workspace::Ctx;
 
 fn main() -> ExitCode {
+    interrupt::install();
     let flags = flags::Xtask::parse_from(args(std::env::args_os().collect()));
     match run(flags) {
         Ok(()) => ExitCode::SUCCESS,

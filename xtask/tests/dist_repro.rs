@@ -146,3 +146,68 @@ pub extern "C" fn csr_built_at() -> *const u8 {
     );
     assert_caught(&dist(&ws));
 }
+
+/// `dist` interrupted (SIGINT, sent by the command itself at a fault point)
+/// while it assembles, packs and publishes: afterwards the tree and the
+/// tarball are one pair (the old one, or the new one once publishing has
+/// begun) and no staging directory or temporary file is left.
+#[test]
+fn an_interrupted_dist_leaves_one_pair_and_no_scratch() {
+    let (_tmp, ws) = workspace();
+    let dist_at = |point: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.args(["dist", "--platform", host()])
+            .current_dir(&ws)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR");
+        if let Some(p) = point {
+            cmd.env("XTASK_TEST_INTERRUPT_AT", p);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(dist_at(None).status.success());
+    let config = ws.join("src/semantic-router/config/config.json");
+    let out_dir = ws.join("dist");
+    for (point, published) in [("assemble", false), ("pack", false), ("publish", true)] {
+        let before = std::fs::read_to_string(out_dir.join(dir_name()).join("config/config.json")).unwrap();
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, text.replacen('{', &format!("{{\"_{point}\": 1, "), 1)).unwrap();
+        let out = dist_at(Some(point));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{point}: {stderr}");
+        assert!(stderr.contains("SIGINT: stopped"), "{point}: {stderr}");
+
+        let mut left: Vec<String> =
+            std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, [dir_name(), format!("{}.tar.gz", dir_name())], "{point}: scratch left behind");
+
+        let unpacked = ws.join(format!("unpacked-{point}"));
+        std::fs::create_dir_all(&unpacked).unwrap();
+        let tar = Command::new("tar")
+            .arg("-xzf")
+            .arg(out_dir.join(format!("{}.tar.gz", dir_name())))
+            .arg("-C")
+            .arg(&unpacked)
+            .status()
+            .unwrap();
+        assert!(tar.success());
+        let diff = Command::new("diff")
+            .arg("-r")
+            .arg(unpacked.join(dir_name()))
+            .arg(out_dir.join(dir_name()))
+            .output()
+            .unwrap();
+        assert!(
+            diff.status.success(),
+            "{point}: the tree and the tarball differ: {}",
+            String::from_utf8_lossy(&diff.stdout)
+        );
+        let now = std::fs::read_to_string(out_dir.join(dir_name()).join("config/config.json")).unwrap();
+        assert_eq!(now.contains(&format!("\"_{point}\"")), published, "{point}: {now}");
+        if !published {
+            assert_eq!(now, before, "{point}: the old pair stays");
+        }
+    }
+}
