@@ -2,7 +2,7 @@
 //! what is present, and how to install what is missing.
 //!
 //! Required (they make the exit status non-zero when missing): cargo, the Rust
-//! std for each target, the C cross toolchain for foreign targets, Go ≥ 1.19,
+//! std for each target, the C cross toolchain for foreign targets, Go ≥ `install::GO_MIN`,
 //! the host C compiler, and the model. Reported but optional: docker, buildx,
 //! qemu binfmt for foreign platforms, pip (needed only to fetch the model).
 //!
@@ -321,8 +321,9 @@ fn version_of(sh: &Shell, prog: &Path, args: &[&str]) -> Result<String> {
 fn check_go(sh: &Shell) -> Result<String> {
     let line = version_of(sh, Path::new("go"), &["version"])?;
     let (major, minor) = parse_go_version(&line).with_context(|| format!("cannot read `{line}`"))?;
-    if (major, minor) < (1, 19) {
-        bail!("{line}: need go >= 1.19");
+    let (want_major, want_minor) = crate::install::GO_MIN;
+    if (major, minor) < crate::install::GO_MIN {
+        bail!("{line}: need go >= {want_major}.{want_minor} (the router's go.mod)");
     }
     Ok(line)
 }

@@ -133,7 +133,7 @@ impl Need {
             Need::Cargo => "cargo".into(),
             Need::TargetStd(p) => format!("rust std {}", p.rust_triple()),
             Need::CrossCc(p) => format!("C cross compiler {}gcc or zig", p.gnu_prefix()),
-            Need::Go => "go >= 1.19".into(),
+            Need::Go => format!("go >= {}.{}", GO_MIN.0, GO_MIN.1),
             Need::HostCc => "C compiler (cc)".into(),
             Need::Docker => "docker engine".into(),
             Need::Buildx => "docker buildx >= 0.12, engine >= 24".into(),
@@ -286,12 +286,25 @@ pub struct Backport {
     pub deps: &'static [&'static str],
 }
 
-/// What Debian 12 takes from Debian 13: buildx (0.13.1) and a Docker engine
-/// (26.1.5) whose docker driver exports caches and attestations with the
-/// containerd image store. Each package needs only libc6 >= 2.34 and
-/// Debian 12's own containerd, runc and tini.
+/// The oldest Go that builds the router: the `go` line of its `go.mod`,
+/// which its dependencies (grpc-go, go-control-plane) set.
+pub const GO_MIN: (u32, u32) = (1, 23);
+
+/// What Debian 12 takes from Debian 13:
+/// - buildx (0.13.1) and a Docker engine (26.1.5) whose docker driver
+///   exports caches and attestations with the containerd image store; each
+///   package needs only libc6 >= 2.34 and Debian 12's own containerd, runc
+///   and tini;
+/// - Go 1.24 (Debian 12 has 1.19, older than [`GO_MIN`]): statically linked,
+///   it needs nothing of Debian 12; `golang-src` and `golang-go` upgrade
+///   Debian 12's own, in that order.
 pub fn backport(need: Need, pm: PkgManager) -> Option<Backport> {
     match (need, pm) {
+        (Need::Go | Need::Lint(LintTool::Go | LintTool::Gofmt), PkgManager::AptDebian12) => Some(Backport {
+            suite: "trixie",
+            packages: &["golang-1.24-src", "golang-1.24-go", "golang-src", "golang-go"],
+            deps: &[],
+        }),
         (Need::Buildx, PkgManager::AptDebian12) => Some(Backport {
             suite: "trixie",
             packages: &["docker.io", "docker-cli", "docker-buildx"],
@@ -341,12 +354,12 @@ pub fn install_hint(need: &Need, host: Platform) -> String {
         ways.push(format!("`dnf install {}` (Fedora)", dnf.join(" ")));
     }
     if let Some(b) = backport(*need, PkgManager::AptDebian12) {
-        ways.push(format!(
-            "`cargo xtask apt-backport --suite {} {}` (Debian 12, after installing {}; `doctor --fix` does both)",
-            b.suite,
-            b.packages.join(" "),
-            b.deps.join(" ")
-        ));
+        let step = format!("`cargo xtask apt-backport --suite {} {}`", b.suite, b.packages.join(" "));
+        ways.push(if b.deps.is_empty() {
+            format!("{step} (Debian 12; `doctor --fix` does it)")
+        } else {
+            format!("{step} (Debian 12, after installing {}; `doctor --fix` does both)", b.deps.join(" "))
+        });
     }
     let other = row(*need).other;
     if !other.is_empty() {
@@ -795,6 +808,18 @@ mod tests {
         }
     }
 
+    /// `GO_MIN` is what the router's `go.mod` asks for, so `doctor` installs
+    /// a Go that builds it.
+    #[test]
+    fn go_min_is_the_router_go_mod_go_line() {
+        let go_mod =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../src/semantic-router/go.mod")).unwrap();
+        let line = go_mod.lines().find_map(|l| l.strip_prefix("go ")).expect("a go line");
+        let mut parts = line.trim().split('.').map(|p| p.parse::<u32>().unwrap());
+        assert_eq!((parts.next().unwrap(), parts.next().unwrap()), GO_MIN, "go.mod: go {line}");
+        assert!(!go_mod.contains("\ntoolchain "), "a toolchain line would make go download another Go");
+    }
+
     #[test]
     fn debian_12_takes_buildx_and_the_engine_from_debian_13() {
         let bookworm = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_CODENAME=bookworm\n";
@@ -816,10 +841,19 @@ mod tests {
                     "runc",
                     "tini",
                     "iptables",
-                    "adduser",
-                    "golang-go"
+                    "adduser"
                 ]),
                 s(&["xtask", "apt-backport", "--suite", "trixie", "docker.io", "docker-cli", "docker-buildx"]),
+                s(&[
+                    "xtask",
+                    "apt-backport",
+                    "--suite",
+                    "trixie",
+                    "golang-1.24-src",
+                    "golang-1.24-go",
+                    "golang-src",
+                    "golang-go"
+                ]),
             ]
         );
         // Debian 13 and Ubuntu have the packages themselves.
@@ -829,8 +863,9 @@ mod tests {
             s(&["apt-get", "install", "-y", "--no-install-recommends", "docker.io", "docker-cli", "docker-buildx"])
         );
         assert_eq!(plan.len(), 2);
-        // Other needs on Debian 12: its own packages.
-        assert_eq!(packages(&Need::Go, PkgManager::AptDebian12), ["golang-go"]);
+        // Other needs on Debian 12: its own packages; Go is Debian 13's.
+        assert!(packages(&Need::Go, PkgManager::AptDebian12).is_empty());
+        assert_eq!(packages(&Need::HostCc, PkgManager::AptDebian12), ["gcc", "libc6-dev"]);
         let deb822 = "Types: deb\n# http://snapshot.debian.org/archive/debian/2025\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nURIs: http://mirror.example/debian-security/\n";
         assert_eq!(
             mirrors_from(deb822),
@@ -1024,7 +1059,7 @@ mod tests {
         let missing = [Need::Go, Need::Qemu(ARM)];
         let fix = [Need::Go, Need::QemuUser(ARM), Need::Qemu(ARM)];
         let e = refusal_not_root(&missing, &fix, Some(PkgManager::Apt), AMD, &no_rustup());
-        assert!(e.starts_with("missing: go >= 1.19, qemu binfmt qemu-aarch64; installing needs root"), "{e}");
+        assert!(e.starts_with("missing: go >= 1.23, qemu binfmt qemu-aarch64; installing needs root"), "{e}");
         assert!(e.contains("\n  apt-get update\n"), "{e}");
         assert!(
             e.contains("\n  apt-get install -y --no-install-recommends golang-go qemu-user-static binfmt-support\n"),
@@ -1036,8 +1071,8 @@ mod tests {
     #[test]
     fn refusal_without_package_manager_names_each_way() {
         let e = refusal_not_root(&[Need::Go], &[Need::Go], None, AMD, &no_rustup());
-        assert!(e.contains("go >= 1.19 missing, and neither apt-get nor dnf is here to install it"), "{e}");
-        assert!(e.contains("install by hand: go >= 1.19: `apt-get install golang-go`"), "{e}");
+        assert!(e.contains("go >= 1.23 missing, and neither apt-get nor dnf is here to install it"), "{e}");
+        assert!(e.contains("install by hand: go >= 1.23: `apt-get install golang-go`"), "{e}");
         assert!(e.contains("https://go.dev/dl"), "{e}");
         // As root, the same plan is refused the same way.
         let e = fix_plan(&[Need::Go, Need::Model], None, AMD, &no_rustup(), "xtask").unwrap_err().to_string();
@@ -1097,8 +1132,10 @@ mod tests {
         let err = fix_plan(&[Need::TargetStd(ARM), Need::Go], None, AMD, &rustup, "xtask").unwrap_err().to_string();
         assert_eq!(
             err,
-            "go >= 1.19 missing, and neither apt-get nor dnf is here to install it; install by hand: go >= 1.19: \
-             `apt-get install golang-go` (Debian/Ubuntu) or `dnf install golang` (Fedora) or https://go.dev/dl"
+            "go >= 1.23 missing, and neither apt-get nor dnf is here to install it; install by hand: go >= 1.23: \
+             `apt-get install golang-go` (Debian/Ubuntu) or `dnf install golang` (Fedora) or `cargo xtask \
+             apt-backport --suite trixie golang-1.24-src golang-1.24-go golang-src golang-go` (Debian 12; `doctor \
+             --fix` does it) or https://go.dev/dl"
         );
     }
 
