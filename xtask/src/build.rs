@@ -170,6 +170,7 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options, target
         anyhow::bail!("{} was not built", lib.display());
     }
     let sh = &ctx.sh;
+    crate::gomod::download(sh, &ws.path(ROUTER_DIR))?;
     let _dir = sh.push_dir(ws.path(ROUTER_DIR));
     let output = &out.router;
     let version = version();
@@ -194,8 +195,7 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options, target
         let (k, v) = crate::repro::plan_go_cflags(&paths, &process_env);
         cmd = cmd.env(k, v);
     }
-    cmd.env("GOPROXY", "off")
-        .env("GOFLAGS", "-mod=mod")
+    cmd.envs(crate::gomod::OFFLINE)
         .run()
         .with_context(|| format!("building the router for {} failed", out.platform))?;
     Ok(())

@@ -303,6 +303,16 @@ pub enum PrecacheCmd {
     Prepare(PrecachePrepare),
     /// Build the skeleton's dependencies in place, then drop workspace artifacts.
     Cook(PrecacheCook),
+    /// Download and verify the router's Go modules (the module cache layer).
+    Go(PrecacheGo),
+}
+
+#[derive(Debug, Args)]
+pub struct PrecacheGo {
+    /// The Go module's directory (default: the workspace's router). Only
+    /// its `go.mod`, `go.sum` and the `go.mod` of local replacements are read.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ mod elf;
 mod flags;
 mod fsutil;
 mod fuzz;
+mod gomod;
 mod http;
 mod install;
 mod interrupt;

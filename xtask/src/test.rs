@@ -309,14 +309,15 @@ impl Failures {
 fn go_test(ctx: &Ctx, dir: &Path, env: &Env) -> Result<()> {
     let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
     let sh = &ctx.sh;
+    crate::gomod::download(sh, dir)?;
     let _cd = sh.push_dir(dir);
     let lib = env.lib_dir.display();
     cmd!(sh, "{go} test -race -count=1 ./...")
+        .envs(crate::gomod::OFFLINE)
         .env("CGO_ENABLED", "1")
         .env("CGO_LDFLAGS", format!("-L{lib} -Wl,-rpath,{lib}"))
         .env("LD_LIBRARY_PATH", &env.lib_dir)
         .env("CANDLE_MODEL_DIR", &env.model_dir)
-        .env("GOPROXY", "off")
         .run()?;
     Ok(())
 }

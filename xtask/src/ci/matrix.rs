@@ -179,6 +179,9 @@ mod tests {
             affected(Some(&files)).iter().map(|s| s.name).collect()
         };
         assert_eq!(of(&["candle-binding/src/lib.rs"]), ["extproc", "stack"]);
+        // The router's Go modules are inputs of every image that holds the router.
+        assert_eq!(of(&["src/semantic-router/go.sum"]), ["extproc", "stack"]);
+        assert_eq!(of(&["src/semantic-router/go.mod"]), ["extproc", "stack"]);
         assert_eq!(of(&["tools/docker/Dockerfile.precommit"]), ["precommit"]);
         assert!(of(&["README.md"]).is_empty());
         assert!(of(&[]).is_empty());

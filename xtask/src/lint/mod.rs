@@ -351,7 +351,10 @@ fn run_check(env: &LintEnv<'_>, check: LintCheck) -> Result<Outcome> {
             let mut findings = Vec::new();
             let mut notes = Vec::new();
             for module in modules {
-                let (ok, out) = env.run(&module, &go, &s(&["vet", "./..."]), &[("CGO_ENABLED", "1")])?;
+                crate::gomod::download(env.sh, &env.root.join(&module))?;
+                let mut vars = vec![("CGO_ENABLED", "1")];
+                vars.extend(crate::gomod::OFFLINE);
+                let (ok, out) = env.run(&module, &go, &s(&["vet", "./..."]), &vars)?;
                 let f = tools::parse_locations(&out, &env.root.join(&module), &module, "go-vet");
                 if !ok && f.is_empty() {
                     notes.push(format!("go vet in {module} failed:\n{}", out.trim_end()));

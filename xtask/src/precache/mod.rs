@@ -33,7 +33,20 @@ impl flags::Precache {
         match self.cmd {
             flags::PrecacheCmd::Prepare(cmd) => cmd.run(ctx),
             flags::PrecacheCmd::Cook(cmd) => cmd.run(ctx),
+            flags::PrecacheCmd::Go(cmd) => cmd.run(ctx),
         }
+    }
+}
+
+impl flags::PrecacheGo {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let dir = match self.dir {
+            Some(dir) => ctx.sh.current_dir().join(dir),
+            None => ctx.workspace()?.path(crate::build::ROUTER_DIR),
+        };
+        crate::gomod::download(&ctx.sh, &dir)?;
+        eprintln!("precache go: the modules of {} are in the module cache", dir.display());
+        Ok(())
     }
 }
 
