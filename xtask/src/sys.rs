@@ -64,6 +64,12 @@ pub fn shell_line<S: AsRef<str>>(argv: &[S]) -> String {
     argv.iter().map(|a| quote(a.as_ref())).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether this is a CI run (`CI=true`, as GitHub Actions and `.ci/run` set
+/// it): then a check or suite that could not run is a failure, not a skip.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,7 +89,7 @@ impl flags::Test {
         if !failed.is_empty() {
             bail!("failed suites: {}", failed.iter().map(|(s, _)| s.name()).collect::<Vec<_>>().join(", "));
         }
-        if !not_run.is_empty() && ci() {
+        if !not_run.is_empty() && crate::sys::ci() {
             bail!(
                 "CI=true: every suite must run; not run: {}",
                 not_run.iter().map(|(s, _)| s.name()).collect::<Vec<_>>().join(", ")
@@ -127,9 +127,6 @@ fn needs(wanted: &dyn Fn(Suite) -> bool, host: Platform, foreign: &[Platform]) -
 }
 
 /// Whether this runs in CI (`CI=true`, as GitHub and `.ci/run` set it).
-pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 #[derive(Default)]
 struct Env {
@@ -231,7 +228,7 @@ fn xtask_suite(ctx: &Ctx) -> Result<()> {
     }
     eprintln!("xtask tests: {} skipped", lines.len());
     res?;
-    if ci() && !installable.is_empty() {
+    if crate::sys::ci() && !installable.is_empty() {
         bail!("CI=true: tests skipped for tools the package table installs: {}", installable.join(", "));
     }
     Ok(())

@@ -72,15 +72,25 @@ impl Workspace {
         };
         let out = cmd!(sh, "{cargo} locate-project --workspace --message-format plain {extra...}")
             .quiet()
-            .ignore_stderr()
-            .read()
-            .with_context(|| {
-                format!(
-                    "no cargo workspace found from {} (run inside the project, or pass --manifest-path)",
-                    sh.current_dir().display()
-                )
-            })?;
-        let manifest = PathBuf::from(out.trim());
+            .ignore_status()
+            .output()
+            .context("cannot run `cargo locate-project`")?;
+        if !out.status.success() {
+            // cargo's own reason, without its `error: ` prefix.
+            let why = String::from_utf8_lossy(&out.stderr);
+            let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim_start_matches("error: ").trim();
+            bail!(
+                "{}",
+                match manifest_path {
+                    Some(p) => format!("--manifest-path {}: not a cargo workspace ({why})", p.display()),
+                    None => format!(
+                        "no cargo workspace found from {} (run inside the project, or pass --manifest-path): {why}",
+                        sh.current_dir().display()
+                    ),
+                }
+            );
+        }
+        let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         let root = manifest.parent().context("workspace manifest has no parent")?.to_path_buf();
         Ok(Workspace { root, manifest })
     }

@@ -247,11 +247,22 @@ impl flags::Lint {
         }
         let (text, failed) = report(&rows);
         println!("{text}");
-        if !failed.is_empty() {
-            bail!("lint failed: {}", failed.join(", "));
-        }
-        Ok(())
+        verdict(&rows, &failed, crate::sys::ci())
     }
+}
+
+/// The exit status: a failed check fails the run, and under CI (`ci`) so
+/// does a skipped one (a check that did not run proves nothing).
+fn verdict(rows: &[CheckRun], failed: &[String], ci: bool) -> Result<()> {
+    if !failed.is_empty() {
+        bail!("lint failed: {}", failed.join(", "));
+    }
+    let skipped: Vec<&str> =
+        rows.iter().filter(|r| matches!(r.outcome, Outcome::Skipped(_))).map(|r| r.check.as_str()).collect();
+    if !skipped.is_empty() && ci {
+        bail!("CI=true: every check must run; skipped: {}", skipped.join(", "));
+    }
+    Ok(())
 }
 
 /// The tools `checks` need, each once, in check order.
@@ -697,6 +708,9 @@ mod tests {
         assert!(failed.is_empty());
         let (_, failed) = report(&rows[2..3]);
         assert!(failed.is_empty(), "SKIPPED does not fail");
+        assert!(verdict(&rows, &failed, false).is_ok(), "SKIPPED does not fail a local run");
+        let err = verdict(&rows, &failed, true).unwrap_err().to_string();
+        assert_eq!(err, "CI=true: every check must run; skipped: clippy");
     }
 
     #[test]
