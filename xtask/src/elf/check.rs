@@ -514,6 +514,19 @@ impl<'a> File<'a> {
                 last_load = Some(p.p_vaddr + p.p_memsz);
             }
         }
+        // The loader makes PT_GNU_RELRO read-only after relocating; the
+        // range must be memory it mapped writable, or mprotect fails
+        // ("cannot apply additional memory protection after relocation").
+        if let Some(&i) = seen.get(&ph::PT_GNU_RELRO) {
+            let r = &self.phdrs[i];
+            ensure!(
+                r.p_memsz == 0 || self.writable(r.p_vaddr, r.p_memsz),
+                "{}: PT_GNU_RELRO {}+{} is not inside one writable PT_LOAD",
+                self.phdr(i),
+                hex(r.p_vaddr),
+                hex(r.p_memsz)
+            );
+        }
         if let Some(&i) = seen.get(&ph::PT_DYNAMIC) {
             let d = &self.phdrs[i];
             ensure!(
@@ -528,6 +541,16 @@ impl<'a> File<'a> {
             );
         }
         Ok(())
+    }
+
+    /// Whether `[addr, addr + len)` lies in one writable `PT_LOAD`.
+    fn writable(&self, addr: u64, len: u64) -> bool {
+        self.phdrs.iter().any(|p| {
+            p.p_type == ph::PT_LOAD
+                && p.p_flags & ph::PF_W != 0
+                && addr >= p.p_vaddr
+                && addr.checked_add(len).is_some_and(|e| e <= p.p_vaddr + p.p_memsz)
+        })
     }
 
     /// The `PT_LOAD` whose file contents hold `[off, off + len)`.

@@ -355,6 +355,8 @@ impl File<'_> {
         out.glibc_required = glibc.into_iter().map(|(_, n)| n).collect();
 
         // Relocations.
+        const DF_TEXTREL: u64 = 0x4;
+        let textrel = d.get(dt::DT_TEXTREL).is_some() || d.get(dt::DT_FLAGS).is_some_and(|f| f & DF_TEXTREL != 0);
         for (tag, sz, rela) in [
             (dt::DT_RELA, dt::DT_RELASZ, true),
             (dt::DT_REL, dt::DT_RELSZ, false),
@@ -384,9 +386,26 @@ impl File<'_> {
                 // skips it, and ld leaves such entries (offset 0) where
                 // relaxation dropped a dynamic relocation (riscv64 cgo
                 // programs have one).
+                if r.r_type == 0 {
+                    continue;
+                }
                 ensure!(
-                    r.r_type == 0 || self.in_memory(r.r_offset, 1),
+                    super::reloc::loader_applies(self.h.e_machine, r.r_type) != Some(false),
+                    "{}: type {} is not a dynamic relocation the loader applies on this machine",
+                    what(),
+                    hex(u64::from(r.r_type))
+                );
+                ensure!(
+                    self.in_memory(r.r_offset, 1),
                     "{}: r_offset {} is not inside a PT_LOAD",
+                    what(),
+                    hex(r.r_offset)
+                );
+                // The loader writes there: a read-only segment faults,
+                // unless the library asks for text relocations.
+                ensure!(
+                    textrel || self.writable(r.r_offset, self.word()),
+                    "{}: r_offset {} is not inside a writable PT_LOAD (the loader's write would fault)",
                     what(),
                     hex(r.r_offset)
                 );
@@ -407,7 +426,12 @@ impl File<'_> {
                 };
                 let what = || format!("DT_RELR entry {k} at offset {}", hex(off));
                 if e & 1 == 0 {
-                    ensure!(self.in_memory(e, w), "{}: address {} is not inside a PT_LOAD", what(), hex(e));
+                    ensure!(
+                        self.in_memory(e, w) && (textrel || self.writable(e, w)),
+                        "{}: address {} is not inside a writable PT_LOAD",
+                        what(),
+                        hex(e)
+                    );
                     base = e + w;
                 } else {
                     let bits = 8 * w - 1;
@@ -415,8 +439,8 @@ impl File<'_> {
                     if let Some(b) = top {
                         let a = base + b * w;
                         ensure!(
-                            base != 0 && self.in_memory(a, w),
-                            "{}: bitmap reaches {} outside every PT_LOAD",
+                            base != 0 && self.in_memory(a, w) && (textrel || self.writable(a, w)),
+                            "{}: bitmap reaches {} outside every writable PT_LOAD",
                             what(),
                             hex(a)
                         );

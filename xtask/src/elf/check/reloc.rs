@@ -18,6 +18,7 @@ use super::*;
 
 const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
+const EM_RISCV: u16 = 243;
 const SHT_LOPROC: u32 = 0x7000_0000;
 const SHT_X86_64_UNWIND: u32 = 0x7000_0001;
 const R_X86_64_TLSGD: u32 = 19;
@@ -152,6 +153,24 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
         },
         _ => Type::Unchecked,
     }
+}
+
+/// Whether glibc's loader applies dynamic relocation type `t` on `machine`
+/// (`elf_machine_rela` in its `dl-machine.h`; any other type stops the load
+/// with "unexpected reloc type"). `None`: a machine not modelled here.
+pub(super) fn loader_applies(machine: u16, t: u32) -> Option<bool> {
+    Some(match machine {
+        // NONE, 64, PC32, 32, COPY, GLOB_DAT, JUMP_SLOT, RELATIVE,
+        // DTPMOD64, DTPOFF64, TPOFF64, SIZE32, SIZE64, TLSDESC, IRELATIVE.
+        EM_X86_64 => matches!(t, 0 | 1 | 2 | 5..=8 | 10 | 16..=18 | 32 | 33 | 36 | 37),
+        // NONE, ABS64, COPY, GLOB_DAT, JUMP_SLOT, RELATIVE, the TLS ones,
+        // TLSDESC, IRELATIVE.
+        EM_AARCH64 => matches!(t, 0 | 257 | 1024..=1032),
+        // NONE, 32, 64, RELATIVE, COPY, JUMP_SLOT, the TLS ones, TLSDESC,
+        // IRELATIVE.
+        EM_RISCV => matches!(t, 0..=12 | 58),
+        _ => return None,
+    })
 }
 
 /// The bytes relocation type `t` patches, where it is known here.
