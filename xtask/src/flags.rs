@@ -99,8 +99,7 @@ pub struct Model {
 #[derive(Debug, Args)]
 pub struct Test {
     /// Run only these suites (comma separated). Default: every suite but
-    /// `images` (all eight image × platform pairs: about an hour here, more
-    /// than CI's budget).
+    /// `images` (all eight image × platform pairs, more than CI's time budget).
     #[arg(long, value_delimiter = ',', value_name = "SUITE")]
     pub suite: Vec<Suite>,
 }

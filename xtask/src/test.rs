@@ -19,8 +19,8 @@ use crate::{
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user):
 /// every row of the platform table. The README's main job builds amd64 and
-/// arm64 before the tests, so here riscv64 is the one cold build (~3 min in
-/// `.ci/run`, and its router's start under qemu-riscv64, ~2 min).
+/// arm64 before the tests, so here riscv64 is the one cold build, and its
+/// router starts under qemu-riscv64.
 pub const DIST_PLATFORMS: [Platform; 3] = Platform::ALL;
 
 impl flags::Test {
@@ -180,9 +180,8 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
         // The images end to end: extproc for both platforms built with the
         // Dockerfiles CI uses, pushed to a loopback registry, merged, pulled
         // and run, and rebuilt; then stack (FROM extproc) for the host.
-        // That is what fits CI's hour on two cores: dev and precommit cost
-        // ~10 min more on the host and ~45 min for arm64 (package installs
-        // under QEMU), so they are the `images` suite's.
+        // That is what fits CI's time budget: dev and precommit, whose arm64
+        // builds install their packages under QEMU, are the `images` suite's.
         Suite::E2e => {
             flags::E2e { images_host_only: true, images: vec![OtherImage::Stack], ..Default::default() }.run(ctx)?
         }
