@@ -86,13 +86,32 @@ func TestEnvoyConfig(t *testing.T) {
 	}
 	hcm := httpConnectionManager(t, l)
 
-	// The route goes to a defined cluster.
-	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
-		for _, r := range vh.GetRoutes() {
-			if name := r.GetRoute().GetCluster(); clusters[name] == nil {
-				t.Fatalf("route to undefined cluster %q", name)
-			}
+	// Routes go to defined clusters; chat completions through the router,
+	// other paths without it.
+	vhs := hcm.GetRouteConfig().GetVirtualHosts()
+	if len(vhs) != 1 {
+		t.Fatalf("%d virtual hosts, want 1", len(vhs))
+	}
+	routes := vhs[0].GetRoutes()
+	for _, r := range routes {
+		if name := r.GetRoute().GetCluster(); clusters[name] == nil {
+			t.Fatalf("route to undefined cluster %q", name)
 		}
+	}
+	if len(routes) != 2 || routes[0].GetMatch().GetPath() != "/v1/chat/completions" || routes[1].GetMatch().GetPrefix() != "/" {
+		t.Fatalf("routes %v, want /v1/chat/completions then the rest", routes)
+	}
+	if _, ok := routes[0].GetTypedPerFilterConfig()["envoy.filters.http.ext_proc"]; ok {
+		t.Fatal("ext_proc configured on the chat completions route")
+	}
+	perRoute, ok := routes[1].GetTypedPerFilterConfig()["envoy.filters.http.ext_proc"]
+	if !ok {
+		t.Fatal("ext_proc not disabled on the other paths")
+	}
+	var off extprocfilterv3.ExtProcPerRoute
+	unpack(t, "ext_proc per route", perRoute, &off)
+	if !off.GetDisabled() {
+		t.Fatalf("ext_proc per route %v, want disabled", &off)
 	}
 
 	// ext_proc, then the router.
@@ -188,6 +207,7 @@ func TestEnvoyConfigTypos(t *testing.T) {
 		{"cluster_name: semantic-router\n", "clustername: semantic-router\n"},
 		{"http2_protocol_options:", "http2_protocol_option:"},
 		{"ext_proc.v3.ExternalProcessor", "ext_proc.v3.ExternalProcesor"},
+		{"disabled: true", "disable: true"},
 		{"port_value: 50051", "port_value: -1"},
 		{"port_value: 8801", "port_value: 70000"}, // valid JSON, outside Envoy's rules
 	} {
