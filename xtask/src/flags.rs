@@ -60,7 +60,7 @@ pub enum Cmd {
     Precache(Precache),
     /// Remove every workspace crate's build artifacts, keeping dependencies.
     CleanStale(CleanStale),
-    /// Benchmarks that print figures and ratios.
+    /// Benchmarks that print figures and record them; `bench report` writes BENCHMARKS.md.
     Bench(Bench),
     /// Build container images (`docker buildx`, or `docker build` without buildx).
     Docker(Docker),
@@ -400,6 +400,15 @@ pub enum BenchCmd {
     Xtask,
     /// The router under load: 64 concurrent 64 KiB prompts, then 2,000 short ones; RSS and latency.
     Router(BenchRouter),
+    /// Generate BENCHMARKS.md from the records the benches append to `benchmarks/records/`.
+    Report(BenchReport),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchReport {
+    /// Write nothing; fail if BENCHMARKS.md differs from what the records generate.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@
 //! the same compiler: where the foreign std comes from the distro's rustc
 //! (`RUSTC=/usr/bin/rustc`), the native build uses it too, so that the ratio
 //! measures cross-compiling, not two differently optimised rustc builds.
+//! The figures are appended to `benchmarks/records/cross.json`.
 
 // std::process, not xshell or duct: a benchmark times bare process runs,
 // with nothing of a wrapper's own work (echo, threads) inside the timing.
@@ -24,6 +25,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
+use super::report::{self, Figure};
 use crate::{
     build::{Outputs, PACKAGE},
     cross, flags,
@@ -102,14 +104,27 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
     let compiler_name = |rustc: &Option<String>| {
         rustc.clone().unwrap_or_else(|| std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
     };
+    let mut figures = Vec::new();
     for rustc in &compilers {
         let native = built.iter().find(|b| b.0 == host && b.1 == *rustc).and_then(|b| b.2);
         let Some(native) = native else { continue };
-        println!("\ncross builds vs the native build of {PACKAGE} (release, cold, all with {})", compiler_name(rustc));
+        let compiler = compiler_name(rustc);
+        println!("\ncross builds vs the native build of {PACKAGE} (release, cold, all with {compiler})");
         println!("  {:<36} {:>10}", format!("native {host}"), human(native));
+        figures.push(Figure::new(
+            format!("cold release build, native {host} ({compiler})"),
+            "s",
+            vec![native.as_secs_f64()],
+        ));
         for (p, _, t, _) in built.iter().filter(|b| b.0 != host && b.1 == *rustc) {
             let Some(t) = t else { continue };
             let ratio = t.as_secs_f64() / native.as_secs_f64();
+            figures.push(Figure::new(
+                format!("cold release build, cross {p} ({compiler})"),
+                "s",
+                vec![t.as_secs_f64()],
+            ));
+            figures.push(Figure::new(format!("cross {p} / native"), "ratio", vec![ratio]).goal_max(1.3));
             println!(
                 "  {:<36} {:>10}   ratio {ratio:.2}   goal <= 1.30 {}",
                 format!("cross  {p} (no QEMU)"),
@@ -126,17 +141,22 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
             continue;
         }
         seen.push(*platform);
-        let verify = median_time(|| {
+        let verify_runs = times(|| {
             let mut c = Command::new(&exe);
             c.arg("verify-symbols").arg("--platform").arg(platform.docker()).arg(lib).current_dir(&ws.root);
             c
         })?;
-        let nm = median_time(|| {
+        let nm_runs = times(|| {
             let mut c = Command::new("nm");
             c.args(["-D", "--defined-only"]).arg(lib);
             c
         })?;
+        let (verify, nm) = (median(&verify_runs), median(&nm_runs));
         let ratio = verify.as_secs_f64() / nm.as_secs_f64();
+        let ms_all = |v: &[Duration]| v.iter().map(|d| ms(*d)).collect::<Vec<f64>>();
+        figures.push(Figure::new(format!("verify-symbols, {platform} .so"), "ms", ms_all(&verify_runs)).goal_max(50.0));
+        figures.push(Figure::new(format!("nm -D --defined-only, {platform} .so"), "ms", ms_all(&nm_runs)));
+        figures.push(Figure::new(format!("verify-symbols / nm, {platform}"), "ratio", vec![ratio]).goal_max(1.0));
         println!(
             "  {platform}: verify-symbols {:>6.1} ms, nm -D {:>6.1} ms, ratio {ratio:.2}   goal <= 1.00 and < 50 ms {}",
             ms(verify),
@@ -144,7 +164,7 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
             verdict(ratio <= 1.0 && verify < Duration::from_millis(50))
         );
     }
-    Ok(())
+    report::save(ctx, &report::new_record(ctx, "cross", figures, Vec::new()))
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -181,8 +201,8 @@ fn cold_build(ws: &Workspace, target_dir: &Path, platform: Platform, rustc: Opti
     Ok(start.elapsed())
 }
 
-/// Median wall time of `RUNS` runs of a command (which must succeed).
-fn median_time(make: impl Fn() -> Command) -> Result<Duration> {
+/// The wall times of `RUNS` runs of a command (which must succeed), sorted.
+fn times(make: impl Fn() -> Command) -> Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let mut cmd = make();
@@ -194,5 +214,10 @@ fn median_time(make: impl Fn() -> Command) -> Result<Duration> {
         }
     }
     times.sort();
-    Ok(times[RUNS / 2])
+    Ok(times)
+}
+
+/// The median of sorted times.
+fn median(sorted: &[Duration]) -> Duration {
+    sorted[sorted.len() / 2]
 }

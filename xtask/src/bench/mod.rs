@@ -1,7 +1,10 @@
-//! `cargo xtask bench`: benchmarks that print figures and ratios, in one run.
+//! `cargo xtask bench`: benchmarks that print figures and ratios, in one
+//! run, and append them as a record to `benchmarks/records/<bench>.json`;
+//! `bench report` renders the records into BENCHMARKS.md (`report`).
 
 mod cross;
 mod precache;
+pub mod report;
 mod router;
 mod xtask;
 
@@ -17,6 +20,7 @@ impl flags::Bench {
             flags::BenchCmd::Xtask => xtask::run(ctx),
             flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build, &cmd.platform),
             flags::BenchCmd::Router(cmd) => cmd.run(ctx),
+            flags::BenchCmd::Report(cmd) => report::run(ctx, cmd.check),
         }
     }
 }

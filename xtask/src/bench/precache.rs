@@ -9,8 +9,8 @@
 //! - cargo-chef's same steps when `cargo-chef` is installed (said loudly when not).
 //!
 //! Each rebuild (ours, the floor, cargo-chef's) runs [`RUNS`] times in its
-//! tree and the median is compared: one run of a ~10 s build moves by a
-//! second or more on these machines. Ours and cargo-chef's runs alternate,
+//! tree and the median is compared: one run of a build moves by several
+//! percent from the next. Ours and cargo-chef's runs alternate,
 //! and which of the two goes first alternates too: a machine's speed drifts
 //! through a run, and phases run back to back would put the drift into the
 //! ratio. The later runs do the same work as the
@@ -21,6 +21,7 @@
 //! names, are the same; each rebuild's artifacts (`.so`, `.a`, executables in
 //! the profile directory) must define the same symbols as the cold build's.
 //! Steps run as processes (our xtask binary, copied first), like cargo-chef's.
+//! The figures are appended to `benchmarks/records/precache.json`.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -32,6 +33,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
+use super::report::{self, Figure};
 use crate::{
     build::PACKAGE,
     metrics::{human, Metrics},
@@ -133,8 +135,15 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
             b.chef_rebuild(&mut m, &mut chef, run, &cold_symbols, &mut chef_runs);
         }
     }
+    let mut figures = vec![Figure::new("cold build (release)", "s", vec![cold.secs])];
+    figures.extend(Figures::samples("xtask", &runs));
+    let chef_all: Option<Vec<Figures>> =
+        chef.as_ref().and_then(|c| c.as_ref().ok()).map(|c| chef_runs.into_iter().map(|r| r.with(c)).collect());
+    if let Some(all) = &chef_all {
+        figures.extend(Figures::samples("cargo-chef", all));
+    }
     let ours = Figures::median(runs);
-    let chef = chef.map(|c| c.map(|c| Figures::median(chef_runs.into_iter().map(|r| r.with(&c)).collect())));
+    let chef = chef.map(|c| c.map(|_| Figures::median(chef_all.unwrap_or_default())));
 
     // 5. The floor, in our tree (touch the local sources, build).
     let mut floors = Vec::new();
@@ -144,6 +153,7 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
             b.build(&target, &env)
         })?);
     }
+    figures.push(Figure::new("floor (touch the local sources, build)", "s", floors.iter().map(|t| t.secs).collect()));
     let floor = median_by(floors, |t| t.secs);
 
     println!("\n{}", m.table());
@@ -157,9 +167,14 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
         "xtask: rebuild / floor:",
         format!("{vs_floor:.2}  ({}: <= {GOAL_VS_FLOOR})", verdict(vs_floor <= GOAL_VS_FLOOR)),
     );
+    figures.push(Figure::new("xtask rebuild / floor (median runs)", "ratio", vec![vs_floor]).goal_max(GOAL_VS_FLOOR));
+    let mut notes = Vec::new();
     row("xtask: cold / rebuild:", format!("{:.1}x", cold.secs / rebuild.max(0.001)));
     match &chef {
-        Some(Err(e)) => row("cargo-chef:", format!("FAILED on this workspace, nothing compared: {e:#}")),
+        Some(Err(e)) => {
+            row("cargo-chef:", format!("FAILED on this workspace, nothing compared: {e:#}"));
+            notes.push(format!("cargo-chef failed on this workspace: {e:#}"));
+        }
         Some(Ok(c)) => {
             c.print("cargo-chef", &row);
             let vs_chef = rebuild / c.rebuild().max(0.001);
@@ -169,12 +184,23 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
             );
             row("xtask prepare / chef prepare:", format!("{:.2}", ours.prepare.secs / c.prepare.secs.max(0.001)));
             row("xtask cook / chef cook:", format!("{:.2}", ours.cook.secs / c.cook.secs.max(0.001)));
+            figures.push(
+                Figure::new("xtask rebuild / chef rebuild (median runs)", "ratio", vec![vs_chef])
+                    .goal_max(GOAL_VS_CHEF),
+            );
         }
-        None => row(
-            "cargo-chef:",
-            "NOT INSTALLED: nothing compared (`cargo install cargo-chef --locked`, then run again)".to_owned(),
-        ),
+        None => {
+            row(
+                "cargo-chef:",
+                "NOT INSTALLED: nothing compared (`cargo install cargo-chef --locked`, then run again)".to_owned(),
+            );
+            notes.push("cargo-chef not installed: nothing compared".to_owned());
+        }
     }
+    if !ours.symbols_ok {
+        notes.push("our rebuild's artifacts differ from the cold build's (stale artifacts)".to_owned());
+    }
+    report::save(ctx, &report::new_record(ctx, "precache", figures, notes))?;
 
     if std::env::var_os("XTASK_BENCH_KEEP").is_none() {
         fs::remove_dir_all(&b.base).with_context(|| format!("cannot remove {}", b.base.display()))?;
@@ -206,7 +232,7 @@ struct Timed {
     secs: f64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Figures {
     prepare: Timed,
     cook: Timed,
@@ -223,6 +249,26 @@ impl Figures {
         let mut mid = median_by(runs, Figures::rebuild);
         mid.symbols_ok = symbols_ok;
         mid
+    }
+
+    /// Every run's steps as the record's figures.
+    fn samples(who: &str, runs: &[Figures]) -> Vec<Figure> {
+        let fig = |step: &str, f: &dyn Fn(&Figures) -> f64| {
+            Figure::new(format!("{who}: {step}"), "s", runs.iter().map(f).collect())
+        };
+        let Some(first) = runs.first() else { return Vec::new() };
+        let mut out = vec![
+            Figure::new(format!("{who}: prepare"), "s", vec![first.prepare.secs]),
+            Figure::new(format!("{who}: cook (once per dependency change)"), "s", vec![first.cook.secs]),
+            fig("copy sources (old mtimes) + change", &|r| r.copy.secs),
+        ];
+        // cargo-chef has no clean step.
+        if runs.iter().any(|r| r.clean.secs > 0.0) {
+            out.push(fig("clean-stale", &|r| r.clean.secs));
+        }
+        out.push(fig("build", &|r| r.build.secs));
+        out.push(fig("rebuild after a change (prepare, copy, clean, build)", &|r| r.rebuild()));
+        out
     }
 
     /// What an application change costs: everything but the cook.
@@ -536,6 +582,19 @@ mod tests {
         assert_eq!((m.build.secs, m.symbols_ok), (13.0, true));
         // One run that shipped stale artifacts fails the whole figure.
         assert!(!Figures::median(vec![run(1.0, true), run(2.0, false), run(3.0, true)]).symbols_ok);
+    }
+
+    #[test]
+    fn every_run_is_a_sample_of_the_record() {
+        let t = |secs| Timed { secs };
+        let run = |build| Figures { prepare: t(0.05), cook: t(180.0), build: t(build), ..Default::default() };
+        let figs = Figures::samples("cargo-chef", &[run(11.0), run(9.0)]);
+        let names: Vec<&str> = figs.iter().map(|f| f.name.as_str()).collect();
+        assert!(!names.iter().any(|n| n.contains("clean-stale")), "{names:?}");
+        let build = figs.iter().find(|f| f.name == "cargo-chef: build").unwrap();
+        assert_eq!(build.samples, [11.0, 9.0]);
+        let rebuild = figs.iter().find(|f| f.name.starts_with("cargo-chef: rebuild")).unwrap();
+        assert_eq!(rebuild.samples, [11.05, 9.05]);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! minute after the load against the idle figure. Goals: peak ≤ 600 MB, RSS
 //! back within 20 % of idle. RSS comes from `/proc/<pid>/status`: `VmHWM`
 //! after resetting it through `clear_refs`, and `VmRSS` sampled every 20 ms
-//! in case the reset is refused.
+//! in case the reset is refused. The figures are appended to
+//! `benchmarks/records/router.json`.
 
 use std::{
     sync::{
@@ -24,6 +25,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
+use super::report::{self, Figure};
 use crate::{
     build::{self, ROUTER_DIR},
     flags, http,
@@ -141,7 +143,18 @@ impl flags::BenchRouter {
             None => println!("  prompts truncated: /metrics did not say"),
         }
         eprintln!("\n{}", metrics.table());
-        Ok(())
+
+        let mut figures = vec![Figure::new("idle RSS (model loaded, one request served)", "MB", vec![mbf(idle)])];
+        for p in [&phase1, &phase2] {
+            figures.extend(p.figures());
+        }
+        figures.push(Figure::new("peak RSS", "MB", vec![mbf(peak)]).goal_max(PEAK_GOAL_MB));
+        figures.push(Figure::new(format!("RSS {}s after the load", self.settle), "MB", vec![mbf(settled)]));
+        figures.push(Figure::new("RSS after the load / idle", "ratio", vec![ratio]).goal_max(SETTLED_GOAL));
+        if let Some(n) = truncated {
+            figures.push(Figure::new("prompts truncated", "count", vec![n as f64]));
+        }
+        report::save(ctx, &report::new_record(ctx, "router", figures, Vec::new()))
     }
 }
 
@@ -214,6 +227,30 @@ fn phase(pid: u32, name: &'static str, load: impl FnOnce() -> Vec<Sample>) -> Re
 }
 
 impl Phase {
+    /// The phase's figures for its record.
+    pub fn figures(&self) -> Vec<Figure> {
+        let ok: Vec<Duration> = self.samples.iter().filter(|s| s.status == 200).map(|s| s.took).collect();
+        let busy = self.samples.iter().filter(|s| s.status == 503).count();
+        let count = |what: &str, n: usize| Figure::new(format!("{}: {what}", self.name), "count", vec![n as f64]);
+        let mut out = vec![
+            count("200 responses", ok.len()),
+            count("503 responses", busy),
+            count("other or failed", self.samples.len() - ok.len() - busy),
+            Figure::new(format!("{}: wall time", self.name), "s", vec![self.wall.as_secs_f64()]),
+        ];
+        for (q, label) in [(0.50, "p50"), (0.99, "p99")] {
+            if let Some(d) = percentile(&ok, q) {
+                out.push(Figure::new(
+                    format!("{}: {label} latency of the 200s", self.name),
+                    "s",
+                    vec![d.as_secs_f64()],
+                ));
+            }
+        }
+        out.push(Figure::new(format!("{}: peak RSS", self.name), "MB", vec![mbf(self.peak)]));
+        out
+    }
+
     pub fn report(&self) -> String {
         let ok: Vec<Duration> = self.samples.iter().filter(|s| s.status == 200).map(|s| s.took).collect();
         let busy = self.samples.iter().filter(|s| s.status == 503).count();
@@ -263,7 +300,11 @@ pub fn counter(exposition: &str, name: &str) -> Option<u64> {
 }
 
 fn mb(bytes: u64) -> String {
-    format!("{:.0} MB", bytes as f64 / 1e6)
+    format!("{:.0} MB", mbf(bytes))
+}
+
+fn mbf(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
 }
 
 fn cpus() -> usize {
@@ -322,5 +363,12 @@ mod tests {
         let r = p.report();
         assert!(r.contains("4 requests in 2.0s (2.0/s): 200 x2, 503 x1, other/failed x1"), "{r}");
         assert!(r.contains("p50 10 ms, p99 30 ms; peak RSS 300 MB"), "{r}");
+        let figs = p.figures();
+        let get = |n: &str| figs.iter().find(|f| f.name == format!("p: {n}")).unwrap().samples.clone();
+        assert_eq!(
+            (get("200 responses"), get("503 responses"), get("other or failed")),
+            (vec![2.0], vec![1.0], vec![1.0])
+        );
+        assert_eq!((get("p50 latency of the 200s"), get("peak RSS")), (vec![0.01], vec![300.0]));
     }
 }

@@ -6,6 +6,7 @@
 //! (`CARGO_INCREMENTAL=0`) and as a first local build, the binary's size, and a
 //! warm no-op `cargo xtask --help` (median of several runs; nothing to
 //! rebuild) beside the binary alone. Goals: cold ≤ 40 s on 2 cores, warm ≤ 0.3 s.
+//! The figures are appended to `benchmarks/records/xtask.json`.
 
 use std::{
     fs,
@@ -15,6 +16,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
+use super::report::{self, Figure};
 use crate::{metrics::human, workspace::cargo, Ctx};
 
 const COLD_GOAL: f64 = 40.0;
@@ -46,9 +48,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         )
     };
     let cold_local = cold("1")?;
-    // A cold build moves by several seconds between runs on these machines
-    // (38.5 s and 45.9 s back to back): CI's figure is the median of three.
-    let cold_ci = median((0..COLD_RUNS).map(|_| cold("0")).collect::<Result<_>>()?);
+    // A cold build moves by several seconds between runs back to back:
+    // CI's figure is the median of three.
+    let cold_ci_runs: Vec<f64> = (0..COLD_RUNS).map(|_| cold("0")).collect::<Result<_>>()?;
+    let cold_ci = median(cold_ci_runs.clone());
     let bin = target.join("debug").join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
     let size = fs::metadata(&bin).with_context(|| format!("cannot stat {}", bin.display()))?.len();
 
@@ -59,10 +62,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         c
     };
     timed(&mut warm_cargo())?; // make sure it is built and fresh
-    let warm = median((0..RUNS).map(|_| timed(&mut warm_cargo())).collect::<Result<_>>()?);
-    let alone = median(
-        (0..RUNS).map(|_| timed(Command::new(&bin).arg("--help").stdout(Stdio::null()))).collect::<Result<_>>()?,
-    );
+    let warm_runs: Vec<f64> = (0..RUNS).map(|_| timed(&mut warm_cargo())).collect::<Result<_>>()?;
+    let warm = median(warm_runs.clone());
+    let alone_runs: Vec<f64> =
+        (0..RUNS).map(|_| timed(Command::new(&bin).arg("--help").stdout(Stdio::null()))).collect::<Result<_>>()?;
+    let alone = median(alone_runs.clone());
     if std::env::var_os("XTASK_BENCH_KEEP").is_none() {
         fs::remove_dir_all(&target).with_context(|| format!("cannot remove {}", target.display()))?;
     }
@@ -81,7 +85,15 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     row("`xtask --help`, the binary alone:", secs(alone));
     row("binary size (debug):", format!("{:.1} MiB", size as f64 / (1u64 << 20) as f64));
     row("parallel jobs (cores):", std::thread::available_parallelism().map_or(0, |n| n.get()).to_string());
-    Ok(())
+
+    let figures = vec![
+        Figure::new("cold build of xtask, as CI (debug, CARGO_INCREMENTAL=0)", "s", cold_ci_runs).goal_max(COLD_GOAL),
+        Figure::new("cold build, incremental (a first local build)", "s", vec![cold_local]),
+        Figure::new("warm `cargo xtask --help`", "s", warm_runs).goal_max(WARM_GOAL),
+        Figure::new("`xtask --help`, the binary alone", "s", alone_runs),
+        Figure::new("binary size (debug)", "MiB", vec![size as f64 / (1u64 << 20) as f64]),
+    ];
+    report::save(ctx, &report::new_record(ctx, "xtask", figures, Vec::new()))
 }
 
 fn timed(cmd: &mut Command) -> Result<f64> {
@@ -112,8 +124,8 @@ mod tests {
 
     /// xtask compiles one major version of `syn`, not two: a second one (as
     /// cbindgen's syn 2 was, beside the derive macros' syn 3, before cbindgen
-    /// moved to its own binary, `xtask-cbindgen`) is a second ~6 s compile
-    /// on the critical path of every CI job's cold build.
+    /// moved to its own binary, `xtask-cbindgen`) is a second compile of a
+    /// large crate on the critical path of every CI job's cold build.
     #[test]
     fn xtask_compiles_one_syn() {
         for platform in Platform::ALL {
