@@ -217,7 +217,8 @@ func (s *Server) requestBody(ctx context.Context, st *stream, b *extprocv3.HttpB
 		st.reset(s.limiter)
 		return unavailable("model is loading, retry later"), nil
 	}
-	// A place before the body is kept: refused requests cost no memory.
+	// A queue place from the first body message on, as over HTTP: the body
+	// of a refused request is not kept.
 	if !st.entered {
 		if !s.limiter.Enter() {
 			return unavailable(fmt.Sprintf("busy: %d prompts are being embedded and %d are queued, retry later",
