@@ -7,7 +7,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::Path,
+    path::{Path, PathBuf},
     sync::{mpsc, Arc},
     time::{Duration, Instant},
 };
@@ -23,14 +23,19 @@ pub const PROBE: (&str, &str) = ("How do I fix a segmentation fault in my C prog
 /// killed when dropped).
 pub struct Router {
     child: Arc<duct::ReaderHandle>,
+    /// The HTTP API (`listening on ADDR`).
     pub addr: String,
+    /// The ext_proc gRPC service (`grpc listening on ADDR`), when started
+    /// with `--grpc-listen`.
+    pub grpc: Option<String>,
     logs: mpsc::Receiver<String>,
 }
 
 impl Router {
-    /// Start `cmd` (a router invocation listening on `127.0.0.1:0`; `program`
-    /// names it in errors) and wait for its address.
-    pub fn start(cmd: duct::Expression, program: &str, timeout: Duration) -> Result<Router> {
+    /// Start `cmd` (a router invocation listening on `127.0.0.1:0`, and with
+    /// `grpc` on `--grpc-listen 127.0.0.1:0` too; `program` names it in
+    /// errors) and wait for its addresses.
+    pub fn start(cmd: duct::Expression, program: &str, grpc: bool, timeout: Duration) -> Result<Router> {
         // The reader is the router's stderr (stdout is not needed); unchecked:
         // an early exit is reported below with the output, not as an I/O error.
         let child = Arc::new(
@@ -51,19 +56,25 @@ impl Router {
         });
         let deadline = Instant::now() + timeout;
         let mut seen = Vec::new();
+        let (mut addr, mut grpc_addr) = (None, None);
         loop {
+            if let Some(addr) = addr.clone().filter(|_| !grpc || grpc_addr.is_some()) {
+                return Ok(Router { child, addr, grpc: grpc_addr, logs: rx });
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(addr) = line.split("listening on ").nth(1) {
-                        let addr = addr.trim().to_string();
-                        return Ok(Router { child, addr, logs: rx });
+                    if let Some(a) = line.split("grpc listening on ").nth(1) {
+                        grpc_addr = Some(a.trim().to_string());
+                    } else if let Some(a) = line.split("listening on ").nth(1) {
+                        addr = Some(a.trim().to_string());
                     }
                     seen.push(line);
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    bail!("{program} did not report `listening on`; its output:\n{}", seen.join("\n"));
+                    let what = if grpc { "`listening on` and `grpc listening on`" } else { "`listening on`" };
+                    bail!("{program} did not report {what}; its output:\n{}", seen.join("\n"));
                 }
             }
         }
@@ -107,21 +118,87 @@ impl Drop for Router {
 }
 
 /// Start the router binary `bin` (optionally under `runner`, e.g. qemu) with
-/// `config` and `model`, then check `/healthz` and one `/v1/route`.
-pub fn smoke(runner: &[String], bin: &Path, config: &Path, model: &Path, env: &[(String, String)]) -> Result<String> {
+/// `config` and `model`, then check `/healthz`, one `/v1/route`, and the same
+/// prompt through ext_proc with `probe` (see [`build_probe`]). Both answers.
+pub fn smoke(
+    runner: &[String],
+    bin: &Path,
+    config: &Path,
+    model: &Path,
+    probe: &Path,
+    env: &[(String, String)],
+) -> Result<(String, String)> {
     let mut argv: Vec<std::ffi::OsString> = runner.iter().map(Into::into).collect();
     argv.push(bin.into());
     argv.extend(["--config".into(), config.into(), "--listen".into(), "127.0.0.1:0".into()]);
+    argv.extend(["--grpc-listen".into(), "127.0.0.1:0".into()]);
     let program = argv[0].to_string_lossy().into_owned();
     let mut cmd = duct::cmd(&argv[0], &argv[1..]).env("CANDLE_MODEL_DIR", model);
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
-    let mut router = Router::start(cmd, &program, Duration::from_secs(60))?;
+    let mut router = Router::start(cmd, &program, true, Duration::from_secs(60))?;
     router.wait_healthy(Duration::from_secs(600))?;
     let answer = check_route(&router.addr)?;
+    let grpc = router.grpc.clone().expect("started with --grpc-listen");
+    let routed = check_extproc(probe, &[], &grpc, Duration::from_secs(60))
+        .with_context(|| format!("its output:\n{}", router.logs()))?;
     router.stop();
-    Ok(answer)
+    Ok((answer, routed))
+}
+
+/// Build `extproc-probe` (the router module's ext_proc client, on
+/// go-control-plane) for `p`, without cgo (a static program that also runs
+/// inside any image of `p`), into `out_dir`; its modules through
+/// [`crate::gomod`].
+pub fn build_probe(
+    sh: &xshell::Shell,
+    router_dir: &Path,
+    p: crate::platform::Platform,
+    out_dir: &Path,
+) -> Result<PathBuf> {
+    let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
+    crate::gomod::download(sh, router_dir)?;
+    let out = out_dir.join(format!("extproc-probe-{}", p.goarch()));
+    let _dir = sh.push_dir(router_dir);
+    xshell::cmd!(sh, "{go} build -trimpath -o {out} ./cmd/extproc-probe")
+        .envs(crate::gomod::OFFLINE)
+        .env("CGO_ENABLED", "0")
+        .env("GOOS", "linux")
+        .env("GOARCH", p.goarch())
+        .run()
+        .context("building extproc-probe failed")?;
+    Ok(out)
+}
+
+/// Route [`PROBE`] through the ext_proc service at `addr` with `probe`
+/// (under `wrap`, e.g. `docker exec NAME`), retrying for `wait` while the
+/// router loads its model; it must land in its category and the body's
+/// `auto` model must be rewritten to the chosen one. The probe's answer.
+pub fn check_extproc(probe: &Path, wrap: &[String], addr: &str, wait: Duration) -> Result<String> {
+    let (prompt, want) = PROBE;
+    let mut argv: Vec<std::ffi::OsString> = wrap.iter().map(Into::into).collect();
+    argv.push(probe.into());
+    let wait = format!("{}s", wait.as_secs());
+    for a in ["--addr", addr, "--prompt", prompt, "--model", "auto", "--expect-category", want, "--wait", &wait] {
+        argv.push(a.into());
+    }
+    let out = duct::cmd(&argv[0], &argv[1..])
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .context("cannot run extproc-probe")?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() {
+        bail!("ext_proc at {addr}: {text}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("extproc-probe printed no JSON: {text}"))?;
+    if v["body_model"] != v["model"] || v["model"].as_str().is_none_or(str::is_empty) {
+        bail!("ext_proc at {addr} did not rewrite the `auto` model to the selected one: {text}");
+    }
+    Ok(text)
 }
 
 /// Poll `addr`'s `/healthz` until it answers 200; `alive` fails when the
@@ -184,7 +261,7 @@ mod tests {
         // `exec`: the sleep is the child itself, so killing it closes the pipe.
         let script = "echo starting >&2; echo 'listening on 127.0.0.1:9' >&2; exec sleep 60";
         let start = Instant::now();
-        let router = Router::start(duct::cmd!("sh", "-c", script), "fake", Duration::from_secs(10)).unwrap();
+        let router = Router::start(duct::cmd!("sh", "-c", script), "fake", false, Duration::from_secs(10)).unwrap();
         assert_eq!(router.addr, "127.0.0.1:9");
         let pid = router.child.pids()[0];
         router.stop();
@@ -193,9 +270,23 @@ mod tests {
     }
 
     #[test]
+    fn start_reads_both_addresses_in_either_order() {
+        for script in [
+            "echo 'x: listening on 127.0.0.1:9' >&2; echo 'x: grpc listening on 127.0.0.1:7' >&2; exec sleep 60",
+            "echo 'x: grpc listening on 127.0.0.1:7' >&2; echo 'x: listening on 127.0.0.1:9' >&2; exec sleep 60",
+        ] {
+            let router = Router::start(duct::cmd!("sh", "-c", script), "fake", true, Duration::from_secs(10)).unwrap();
+            assert_eq!((router.addr.as_str(), router.grpc.as_deref()), ("127.0.0.1:9", Some("127.0.0.1:7")));
+        }
+        let http_only = "echo 'listening on 127.0.0.1:9' >&2; exec sleep 60";
+        let err = Router::start(duct::cmd!("sh", "-c", http_only), "fake", true, Duration::from_secs(1)).err().unwrap();
+        assert!(err.to_string().contains("did not report `listening on` and `grpc listening on`"), "{err}");
+    }
+
+    #[test]
     fn a_router_that_exits_early_is_one_error_with_its_output() {
         let cmd = duct::cmd!("sh", "-c", "echo 'no model here' >&2; exit 3");
-        let err = Router::start(cmd, "fake", Duration::from_secs(10)).err().expect("an error").to_string();
+        let err = Router::start(cmd, "fake", false, Duration::from_secs(10)).err().expect("an error").to_string();
         assert!(err.starts_with("fake did not report `listening on`"), "{err}");
         assert!(err.contains("no model here"), "{err}");
     }

@@ -325,15 +325,16 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let out = ws.target_dir()?.join("xtask/dist-test");
     let release = flags::Profile::RELEASE;
     let mut metrics = Metrics::default();
+    let probe = crate::smoke::build_probe(&ctx.sh, &ws.path(crate::build::ROUTER_DIR), Platform::host()?, &out)?;
     for platform in DIST_PLATFORMS {
         let dir = crate::dist::dist_platform(ctx, platform, &release, &out, &mut metrics)?;
         let bin = dir.join("bin/extproc");
         let runner = crate::dist::runner(platform, &bin)?;
         let how = if runner.is_empty() { "native" } else { "qemu-user" };
-        let answer = metrics.step(format!("smoke {platform} ({how})"), || {
-            crate::smoke::smoke(&runner, &bin, &dir.join("config/config.json"), &env.model_dir, &[])
+        let (answer, routed) = metrics.step(format!("smoke {platform} ({how})"), || {
+            crate::smoke::smoke(&runner, &bin, &dir.join("config/config.json"), &env.model_dir, &probe, &[])
         })?;
-        eprintln!("{platform}: /healthz 200, /v1/route -> {answer}");
+        eprintln!("{platform}: /healthz 200, /v1/route -> {answer}, ext_proc -> {routed}");
     }
     eprintln!("{}", metrics.table());
     Ok(())

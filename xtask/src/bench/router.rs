@@ -66,10 +66,11 @@ impl flags::BenchRouter {
         let out = build::build(ctx, Platform::host()?, &opts, &mut metrics)?;
         let config = ws.path(ROUTER_DIR).join("config/config.json");
 
-        let cmd = duct::cmd!(&out.router, "--config", &config, "--listen", "127.0.0.1:0")
-            .env("CANDLE_MODEL_DIR", &model)
-            .env("LD_LIBRARY_PATH", &out.lib_dir);
-        let mut router = smoke::Router::start(cmd, "the router", Duration::from_secs(60))?;
+        let cmd =
+            duct::cmd!(&out.router, "--config", &config, "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0")
+                .env("CANDLE_MODEL_DIR", &model)
+                .env("LD_LIBRARY_PATH", &out.lib_dir);
+        let mut router = smoke::Router::start(cmd, "the router", true, Duration::from_secs(60))?;
         router.wait_healthy(Duration::from_secs(300)).context("the router did not get healthy")?;
         let addr = router.addr.clone();
         smoke::check_route(&addr)?; // a warm start: the idle figure is after one request

@@ -314,6 +314,15 @@ fn smoke_stack(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<
             Ok((status == 200 && target_health(&body, "semantic-router").as_deref() == Some("up")).then_some(()))
         })?;
         eprintln!("e2e: stack: Prometheus target semantic-router up after {:.1}s more", took.as_secs_f64());
+        // ext_proc on the image's own port, from inside (only loopback
+        // there): the client, built for the image's platform, copied in.
+        let router_dir = env.ctx.workspace()?.path(crate::build::ROUTER_DIR);
+        let probe = crate::smoke::build_probe(&env.ctx.sh, &router_dir, p, &env.work)?;
+        let inside = format!("{name}:/tmp/extproc-probe");
+        cmd!(sh, "{docker} cp {probe} {inside}").quiet().ignore_stdout().run().context("docker cp failed")?;
+        let wrap: Vec<String> = [docker.display().to_string(), "exec".into(), name.clone()].into();
+        let routed = crate::smoke::check_extproc(Path::new("/tmp/extproc-probe"), &wrap, "127.0.0.1:50051", limit)?;
+        eprintln!("e2e: stack: ext_proc on 50051 -> {routed}");
         Ok(())
     })();
     if result.is_err() {

@@ -120,7 +120,8 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // debootstrap; the model; and for foreign platforms, qemu's handlers.
     report.step("prerequisites", || {
         use crate::doctor::Need;
-        let mut needs = vec![Need::E2eTools, Need::Buildx, Need::Model];
+        // Go builds the ext_proc client the runs route through.
+        let mut needs = vec![Need::E2eTools, Need::Buildx, Need::Model, Need::Go];
         needs.extend(platforms.iter().filter(|p| **p != host).map(|p| Need::Qemu(*p)));
         crate::doctor::ensure(ctx, &needs)
     })?;
@@ -185,11 +186,14 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         fallback_manifest(&env, &platforms, report)?;
     }
 
-    // 6. run each platform's image, as listed in the index
+    // 6. run each platform's image, as listed in the index: the HTTP API and
+    //    ext_proc (with the host's ext_proc client: the runs share its network)
+    let router_dir = ctx.workspace()?.path(crate::build::ROUTER_DIR);
+    let probe = report.step("ext_proc client", || crate::smoke::build_probe(&ctx.sh, &router_dir, host, &work))?;
     for &p in &platforms {
         let digest = platform_digest(&raw, p)?;
         let image = format!("{name}@{digest}");
-        report.step(format!("run {p}"), || run_image(&env, &image, p, &model))?;
+        report.step(format!("run {p}"), || run_image(&env, &image, p, &model, &probe))?;
     }
 
     // 7. the other images, for every platform (or the host's)
@@ -440,10 +444,12 @@ fn copy_sources(ctx: &Ctx, to: &Path, rev: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Run one image on the host network with the model, check the two endpoints.
-fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()> {
+/// Run one image on the host network with the model, check `/healthz`,
+/// `/v1/route`, and the same prompt through ext_proc with `probe`.
+fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path, probe: &Path) -> Result<()> {
     let d = &env.docker;
     let port = http::free_port()?;
+    let grpc = format!("127.0.0.1:{}", http::free_port()?);
     let name = format!("xtask-e2e-{}-{port}", p.goarch());
     let sh = xshell::Shell::new()?;
     let docker = &d.path;
@@ -453,7 +459,7 @@ fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()
     let listen = format!("127.0.0.1:{port}");
     xshell::cmd!(
         sh,
-        "{docker} run -d --rm --name {name} --platform {pd} --network host --mount {mount} {image} --listen {listen}"
+        "{docker} run -d --rm --name {name} --platform {pd} --network host --mount {mount} {image} --listen {listen} --grpc-listen {grpc}"
     )
     .run()
     .context("docker run failed")?;
@@ -467,6 +473,9 @@ fn run_image(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()
         eprintln!("e2e: {p}: /healthz 200 after {:.1}s", took.as_secs_f64());
         let answer = crate::smoke::check_route(&listen).with_context(|| format!("{p}"))?;
         eprintln!("e2e: {p}: /v1/route -> {answer}");
+        let routed =
+            crate::smoke::check_extproc(probe, &[], &grpc, Duration::from_secs(60)).with_context(|| format!("{p}"))?;
+        eprintln!("e2e: {p}: ext_proc -> {routed}");
         Ok(())
     })();
     if result.is_err() {
