@@ -527,6 +527,37 @@ fn rebuilds(
         );
         rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
     }
+    // The Go module layer (`precache go`) is keyed on go.mod and go.sum
+    // alone: a change to the router's code leaves it CACHED, a go.sum
+    // change runs it again. On the host platform (the layer is the same
+    // for every platform).
+    if let Some(i) = platforms.iter().position(|p| *p == host) {
+        let router = context.join(crate::build::ROUTER_DIR);
+        let main_go = router.join("cmd/extproc/main.go");
+        let mut text = fs::read_to_string(&main_go)?;
+        text.push_str(&format!("\n// Rebuild marker written by `cargo xtask e2e` into its copy: {stamp}.\n"));
+        fs::write(&main_go, text)?;
+        report.phase = Some("router change".into());
+        let changed = build(env, context, host, host, How::default(), report)?;
+        for (step, want) in [("precache go", Cook::Cached), ("precache cook", Cook::Cached), ("xtask build", Cook::Ran)] {
+            let got = step_cached(&changed.output, step);
+            ensure!(got == want, "{host}: after a change in the router's code, the step `{step}` {}", got.describe());
+        }
+        eprintln!("e2e: {host}: router change: Go module layer and dependency cook CACHED, build ran");
+        rows.push((host, "router change", changed.seconds, cold[i].seconds, cook_cached(&changed.output)));
+
+        // A duplicated go.sum line: the same modules, other bytes.
+        let go_sum = router.join("go.sum");
+        let sum = fs::read_to_string(&go_sum)?;
+        let first_line = sum.lines().next().context("go.sum is empty")?.to_owned();
+        fs::write(&go_sum, format!("{sum}{first_line}\n"))?;
+        report.phase = Some("go.sum change".into());
+        let changed = build(env, context, host, host, How::default(), report)?;
+        let got = step_cached(&changed.output, "precache go");
+        ensure!(got == Cook::Ran, "{host}: after a go.sum change, the Go module layer {}", got.describe());
+        eprintln!("e2e: {host}: go.sum change: Go module layer ran again");
+        rows.push((host, "go.sum change", changed.seconds, cold[i].seconds, cook_cached(&changed.output)));
+    }
     // A pull request (`--pr`: CARGO_BUILD_JOBS=8, loaded, not pushed) of the
     // tree a push (20 jobs) just built reuses its dependency layer.
     if let Some(i) = platforms.iter().position(|p| *p == host) {
