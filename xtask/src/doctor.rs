@@ -318,6 +318,11 @@ fn version_of(sh: &Shell, prog: &Path, args: &[&str]) -> Result<String> {
     Ok(out.lines().next().unwrap_or("").trim().to_string())
 }
 
+/// Whether `go` on PATH is at least `install::GO_MIN`.
+pub fn go_satisfies() -> bool {
+    Shell::new().is_ok_and(|sh| check_go(&sh).is_ok())
+}
+
 fn check_go(sh: &Shell) -> Result<String> {
     let line = version_of(sh, Path::new("go"), &["version"])?;
     let (major, minor) = parse_go_version(&line).with_context(|| format!("cannot read `{line}`"))?;

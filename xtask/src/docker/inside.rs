@@ -63,7 +63,9 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     let target = opts.platform.unwrap_or(host);
     let probe_std = || cross::target_std(&target).is_ok();
     let probe_cc = || cross::cross_cc(target).is_ok();
-    let need = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
+    // `go` counts only when it builds the router (an older one is replaced).
+    let tool = |name: &str| if name == "go" { crate::doctor::go_satisfies() } else { crate::sys::tool_exists(name) };
+    let need = missing(host, target, &tool, &probe_cc, &probe_std);
     if need.is_empty() {
         eprintln!("toolchain: everything for {target} is here");
         return Ok(());
@@ -73,7 +75,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     if opts.dry_run {
         return Ok(());
     }
-    let left = missing(host, target, &crate::sys::tool_exists, &probe_cc, &probe_std);
+    let left = missing(host, target, &tool, &probe_cc, &probe_std);
     if !left.is_empty() {
         let what: Vec<String> = left.iter().map(|n| n.label()).collect();
         bail!("still missing after installing: {}", what.join(", "));

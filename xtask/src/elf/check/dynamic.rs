@@ -415,39 +415,7 @@ impl File<'_> {
             let size = need(DT_RELRSZ, DT_RELR)?;
             let w = self.word();
             ensure!(size % w == 0, "{}: {} is not a multiple of {w}", at(DT_RELRSZ), size);
-            let start = table(DT_RELR, size)?;
-            let mut base = 0u64;
-            for k in 0..size / w {
-                let off = start + k * w;
-                let e: u64 = if self.is64 {
-                    self.b.pread_with(off as usize, self.ctx.le)?
-                } else {
-                    u64::from(self.b.pread_with::<u32>(off as usize, self.ctx.le)?)
-                };
-                let what = || format!("DT_RELR entry {k} at offset {}", hex(off));
-                if e & 1 == 0 {
-                    ensure!(
-                        self.in_memory(e, w) && (textrel || self.writable(e, w)),
-                        "{}: address {} is not inside a writable PT_LOAD",
-                        what(),
-                        hex(e)
-                    );
-                    base = e + w;
-                } else {
-                    let bits = 8 * w - 1;
-                    let top = (0..bits).rev().find(|b| (e >> (b + 1)) & 1 == 1);
-                    if let Some(b) = top {
-                        let a = base + b * w;
-                        ensure!(
-                            base != 0 && self.in_memory(a, w) && (textrel || self.writable(a, w)),
-                            "{}: bitmap reaches {} outside every writable PT_LOAD",
-                            what(),
-                            hex(a)
-                        );
-                    }
-                    base += bits * w;
-                }
-            }
+            self.check_relr(table(DT_RELR, size)?, size, textrel)?;
         }
         out.dynsyms = syms.into_iter().skip(1).map(|(s, _)| s).collect();
         Ok(out)

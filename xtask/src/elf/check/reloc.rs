@@ -182,6 +182,46 @@ pub(super) fn field_size(machine: u16, is64: bool, t: u32) -> Option<u64> {
 }
 
 impl File<'_> {
+    /// The `DT_RELR` table at file offset `start` (`size` bytes): every
+    /// address it relocates lies in a writable PT_LOAD (or any, with text
+    /// relocations), as the loader writes there.
+    pub(super) fn check_relr(&self, start: u64, size: u64, textrel: bool) -> Result<()> {
+        let w = self.word();
+        let mut base = 0u64;
+        for k in 0..size / w {
+            let off = start + k * w;
+            let e: u64 = if self.is64 {
+                self.b.pread_with(off as usize, self.ctx.le)?
+            } else {
+                u64::from(self.b.pread_with::<u32>(off as usize, self.ctx.le)?)
+            };
+            let what = || format!("DT_RELR entry {k} at offset {}", hex(off));
+            if e & 1 == 0 {
+                ensure!(
+                    self.in_memory(e, w) && (textrel || self.writable(e, w)),
+                    "{}: address {} is not inside a writable PT_LOAD",
+                    what(),
+                    hex(e)
+                );
+                base = e + w;
+            } else {
+                let bits = 8 * w - 1;
+                let top = (0..bits).rev().find(|b| (e >> (b + 1)) & 1 == 1);
+                if let Some(b) = top {
+                    let a = base + b * w;
+                    ensure!(
+                        base != 0 && self.in_memory(a, w) && (textrel || self.writable(a, w)),
+                        "{}: bitmap reaches {} outside every writable PT_LOAD",
+                        what(),
+                        hex(a)
+                    );
+                }
+                base += bits * w;
+            }
+        }
+        Ok(())
+    }
+
     /// Check every relocation section; for an object, also say what a
     /// position-independent link refuses, which only the final link decides.
     pub(super) fn check_relocation_sections(&self) -> Result<ObjectRelocs> {
