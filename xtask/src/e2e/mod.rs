@@ -539,7 +539,8 @@ fn rebuilds(
         fs::write(&main_go, text)?;
         report.phase = Some("router change".into());
         let changed = build(env, context, host, host, How::default(), report)?;
-        for (step, want) in [("precache go", Cook::Cached), ("precache cook", Cook::Cached), ("xtask build", Cook::Ran)] {
+        for (step, want) in [("precache go", Cook::Cached), ("precache cook", Cook::Cached), ("xtask build", Cook::Ran)]
+        {
             let got = step_cached(&changed.output, step);
             ensure!(got == want, "{host}: after a change in the router's code, the step `{step}` {}", got.describe());
         }
