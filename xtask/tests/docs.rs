@@ -81,23 +81,36 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The backticked spans of a markdown text, and the lines of its code blocks.
-fn spans(md: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// The backticked spans of a markdown text (a span may go over a line
+/// break) with the lines of its code blocks, and the prose between spans.
+fn split_md(md: &str) -> (Vec<String>, Vec<String>) {
+    let (mut spans, mut prose) = (Vec::new(), Vec::new());
+    let mut text = String::new();
+    let flush = |text: &mut String, spans: &mut Vec<String>, prose: &mut Vec<String>| {
+        for (i, part) in text.split('`').enumerate() {
+            let part = part.replace('\n', " ");
+            if i % 2 == 1 {
+                spans.push(part)
+            } else {
+                prose.push(part)
+            }
+        }
+        text.clear();
+    };
     let mut fenced = false;
     for line in md.lines() {
         if line.trim_start().starts_with("```") {
+            flush(&mut text, &mut spans, &mut prose);
             fenced = !fenced;
-            continue;
+        } else if fenced {
+            spans.push(line.to_owned());
+        } else {
+            text.push_str(line);
+            text.push('\n');
         }
-        if fenced {
-            out.push(line.to_owned());
-            continue;
-        }
-        let parts: Vec<&str> = line.split('`').collect();
-        out.extend(parts.iter().skip(1).step_by(2).map(|s| s.to_string()));
     }
-    out
+    flush(&mut text, &mut spans, &mut prose);
+    (spans, prose)
 }
 
 fn is_ident(c: char) -> bool {
@@ -328,7 +341,8 @@ fn stale(tree: &Tree, doc: &str, text: &str, commands: bool) -> Vec<String> {
     let doc_dir = Path::new(doc).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let mut problems = BTreeSet::new();
     let mut cache = BTreeMap::new();
-    for span in spans(text) {
+    let (spans, prose) = split_md(text);
+    for span in spans {
         for path in rust_paths(&span) {
             if let Some(p) = check_path(tree, &path) {
                 problems.insert(format!("{doc}: {p}"));
@@ -355,9 +369,8 @@ fn stale(tree: &Tree, doc: &str, text: &str, commands: bool) -> Vec<String> {
         }
     }
     // Paths in prose, outside backticks.
-    for line in text.lines() {
-        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
-        for f in file_paths(&prose, false) {
+    for text in prose {
+        for f in file_paths(&text, false) {
             if !file_exists(tree, &doc_dir, &f) {
                 problems.insert(format!("{doc}: file `{f}` does not exist"));
             }
@@ -402,6 +415,9 @@ fn a_planted_stale_name_is_reported() {
 
 #[test]
 fn what_counts_as_a_name() {
+    let (spans, prose) = split_md("a `cargo xtask test\n--suite images`, b\n```sh\ncargo xtask dist\n```\n`c`\n");
+    assert_eq!(spans, ["cargo xtask test --suite images", "cargo xtask dist", "c"]);
+    assert_eq!(prose.iter().filter(|p| !p.trim().is_empty()).collect::<Vec<_>>(), ["a ", ", b "]);
     let p = |s: &str| rust_paths(s).into_iter().map(|p| p.join("::")).collect::<Vec<_>>();
     assert_eq!(p("flags::Model { dir, ..Default::default() }"), ["flags::Model", "Default::default"]);
     assert_eq!(p("e2e::base_image(arch, target)"), ["e2e::base_image"]);
