@@ -4,7 +4,7 @@
 //! unwind tables mutated): no mutant makes the parser panic or hang, and
 //! every mutant it accepts is accepted by `nm` (same names for the
 //! libraries) and links with the host linker. The long run (10,000 mutants,
-//! several minutes) and its figures are in the README's "ELF strictness".
+//! several minutes) and its figures are in BENCHMARKS.md (`cargo xtask bench report`).
 
 use std::{path::Path, process::Command};
 
