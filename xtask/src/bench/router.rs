@@ -4,13 +4,16 @@
 //! the real model, gets in one run:
 //! 1. 64 concurrent requests whose body is 64 KiB (the most it accepts), a
 //!    prompt of ~16,000 tokens each, cut to the model's 256;
-//! 2. then 2,000 short prompts from 32 clients.
+//! 2. then 2,000 short prompts from 32 clients over HTTP (`/v1/route`);
+//! 3. then the same 2,000 prompts from 32 clients over ext_proc (one gRPC
+//!    stream each, request headers then the chat completions body, as Envoy
+//!    sends them), from `extproc-probe --load` in a process of its own.
 //!
 //! It prints the resident size (RSS) at idle (loaded, one request served),
 //! its peak during each phase, p50/p99 latency and the statuses per phase
 //! (503s are the bound on concurrent work doing its job), and the RSS a
 //! minute after the load against the idle figure. Goals: peak ≤ 600 MB, RSS
-//! back within 20 % of idle. RSS comes from `/proc/<pid>/status`: `VmHWM`
+//! back within 20 % of idle, ext_proc's p50 within 1.2× `/v1/route`'s. RSS comes from `/proc/<pid>/status`: `VmHWM`
 //! after resetting it through `clear_refs`, and `VmRSS` sampled every 20 ms
 //! in case the reset is refused. The figures are appended to
 //! `benchmarks/records/router.json`.
@@ -41,6 +44,7 @@ const SHORT_REQUESTS: usize = 2000;
 const SHORT_CLIENTS: usize = 32;
 const PEAK_GOAL_MB: f64 = 600.0;
 const SETTLED_GOAL: f64 = 1.2;
+const EXTPROC_GOAL: f64 = 1.2;
 
 const SHORT_PROMPTS: [&str; 8] = [
     "How do I reverse a string in Rust?",
@@ -105,14 +109,26 @@ impl flags::BenchRouter {
                             if i >= SHORT_REQUESTS {
                                 break results;
                             }
-                            let prompt = format!("{} (request {i})", SHORT_PROMPTS[i % SHORT_PROMPTS.len()]);
-                            results.push(timed(&addr, &serde_json::json!({ "prompt": prompt }).to_string()));
+                            results.push(timed(&addr, &serde_json::json!({ "prompt": short_prompt(i) }).to_string()));
                         }
                     })
                 })
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect()
         })?;
+
+        let probe =
+            smoke::build_probe(&ctx.sh, &ws.path(ROUTER_DIR), Platform::host()?, &ws.target_dir()?.join("xtask"))?;
+        let prompts = ws.target_dir()?.join("xtask/bench-router-prompts.txt");
+        std::fs::write(&prompts, (0..SHORT_REQUESTS).map(|i| short_prompt(i) + "\n").collect::<String>())?;
+        let grpc = router.grpc.clone().context("the router reported no ext_proc address")?;
+        let phase3 = phase(pid, "2,000 short prompts over ext_proc from 32 clients", || {
+            extproc_load(&probe, &grpc, &prompts).unwrap_or_else(|e| {
+                eprintln!("extproc-probe --load failed: {e:#}");
+                Vec::new()
+            })
+        })?;
+        anyhow::ensure!(!phase3.samples.is_empty(), "the ext_proc load gave no samples");
 
         let (status, exposition) = http::request("GET", &addr, "/metrics", None)?;
         let truncated = if status == 200 { counter(&exposition, "router_prompts_truncated_total") } else { None };
@@ -123,10 +139,17 @@ impl flags::BenchRouter {
 
         println!("\nrouter under pressure ({}, {} CPUs)", out.router.display(), cpus());
         println!("  idle RSS (model loaded, one request served)   {:>10}", mb(idle));
-        for p in [&phase1, &phase2] {
+        for p in [&phase1, &phase2, &phase3] {
             println!("{}", p.report());
         }
-        let peak = phase1.peak.max(phase2.peak);
+        let p50 = |p: &Phase| percentile(&p.ok(), 0.5).map_or(f64::NAN, |d| d.as_secs_f64());
+        let extproc_ratio = p50(&phase3) / p50(&phase2);
+        println!(
+            "  ext_proc p50 / /v1/route p50 (same prompts)    {:>10.2}x  goal <= {EXTPROC_GOAL:.1}x {}",
+            extproc_ratio,
+            verdict(extproc_ratio <= EXTPROC_GOAL)
+        );
+        let peak = phase1.peak.max(phase2.peak).max(phase3.peak);
         println!(
             "  peak RSS                                       {:>10}   goal <= {PEAK_GOAL_MB:.0} MB {}",
             mb(peak),
@@ -146,9 +169,14 @@ impl flags::BenchRouter {
         eprintln!("\n{}", metrics.table());
 
         let mut figures = vec![Figure::new("idle RSS (model loaded, one request served)", "MB", vec![mbf(idle)])];
-        for p in [&phase1, &phase2] {
+        for p in [&phase1, &phase2, &phase3] {
             figures.extend(p.figures());
         }
+        figures.push(
+            Figure::new("ext_proc p50 / /v1/route p50 (same prompts)", "ratio", vec![extproc_ratio])
+                .goal_max(EXTPROC_GOAL),
+        );
+        figures.push(Figure::new("ext_proc phase peak RSS", "MB", vec![mbf(phase3.peak)]).goal_max(PEAK_GOAL_MB));
         figures.push(Figure::new("peak RSS", "MB", vec![mbf(peak)]).goal_max(PEAK_GOAL_MB));
         figures.push(Figure::new(format!("RSS {}s after the load", self.settle), "MB", vec![mbf(settled)]));
         figures.push(Figure::new("RSS after the load / idle", "ratio", vec![ratio]).goal_max(SETTLED_GOAL));
@@ -182,6 +210,45 @@ pub fn long_body() -> String {
 pub struct Sample {
     pub status: u16,
     pub took: Duration,
+}
+
+/// The `i`-th short prompt, the same over HTTP and ext_proc.
+fn short_prompt(i: usize) -> String {
+    format!("{} (request {i})", SHORT_PROMPTS[i % SHORT_PROMPTS.len()])
+}
+
+/// `extproc-probe --load`: the prompts of `file` from 32 streams; a sample
+/// per request (the probe's latencies of the routed ones, 0 for the rest).
+fn extproc_load(probe: &std::path::Path, addr: &str, file: &std::path::Path) -> Result<Vec<Sample>> {
+    let (clients, requests) = (SHORT_CLIENTS.to_string(), SHORT_REQUESTS.to_string());
+    let out = duct::cmd!(
+        probe,
+        "--addr",
+        addr,
+        "--load",
+        "--prompts",
+        file,
+        "--concurrency",
+        &clients,
+        "--requests",
+        &requests
+    )
+    .stdout_capture()
+    .unchecked()
+    .run()
+    .context("cannot run extproc-probe")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(text.trim()).with_context(|| format!("extproc-probe printed {text}"))?;
+    let ok = v["ok_ms"].as_array().context("no ok_ms in the probe's answer")?;
+    let mut samples: Vec<Sample> = ok
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .map(|ms| Sample { status: 200, took: Duration::from_secs_f64(ms / 1e3) })
+        .collect();
+    let errors = v["errors"].as_u64().unwrap_or(0) as usize;
+    samples.extend((0..errors).map(|_| Sample { status: 0, took: Duration::ZERO }));
+    Ok(samples)
 }
 
 fn timed(addr: &str, body: &str) -> Sample {
@@ -228,6 +295,11 @@ fn phase(pid: u32, name: &'static str, load: impl FnOnce() -> Vec<Sample>) -> Re
 }
 
 impl Phase {
+    /// The latencies of the requests answered 200.
+    fn ok(&self) -> Vec<Duration> {
+        self.samples.iter().filter(|s| s.status == 200).map(|s| s.took).collect()
+    }
+
     /// The phase's figures for its record.
     pub fn figures(&self) -> Vec<Figure> {
         let ok: Vec<Duration> = self.samples.iter().filter(|s| s.status == 200).map(|s| s.took).collect();

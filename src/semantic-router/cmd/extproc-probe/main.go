@@ -13,7 +13,8 @@
 // the immediate response status, if any. With --expect-category it exits 1
 // when the category differs. --load sends --requests streams from
 // --concurrency clients, each a prompt of FILE (one per line, in turn), and
-// prints {"requests", "errors", "p50_ms", "p99_ms", "max_ms"}. Exit status
+// prints {"requests", "errors", "p50_ms", "p99_ms", "max_ms", "ok_ms"}
+// (ok_ms: the latency of each request that routed, sorted). Exit status
 // 2 on bad flags or when the router cannot be reached within --wait.
 package main
 
@@ -224,6 +225,7 @@ func runLoad(client extprocv3.ExternalProcessorClient, file string, concurrency,
 	}
 	var next, errs atomic.Int64
 	latencies := make([]time.Duration, requests)
+	failed := make([]bool, requests)
 	var wg sync.WaitGroup
 	for c := 0; c < concurrency; c++ {
 		wg.Add(1)
@@ -239,18 +241,29 @@ func runLoad(client extprocv3.ExternalProcessorClient, file string, concurrency,
 				latencies[i] = time.Since(start)
 				if err != nil || a.Status != 0 {
 					errs.Add(1)
+					failed[i] = true
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	var ok []float64
+	for i, d := range latencies {
+		if !failed[i] {
+			ok = append(ok, float64(d.Microseconds())/1000)
+		}
+	}
+	sort.Float64s(ok)
 	ms := func(q float64) float64 {
-		return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds()) / 1000
+		if len(ok) == 0 {
+			return 0
+		}
+		return ok[int(q*float64(len(ok)-1))]
 	}
 	out, _ := json.Marshal(map[string]any{
 		"requests": requests, "errors": errs.Load(),
 		"p50_ms": ms(0.50), "p99_ms": ms(0.99), "max_ms": ms(1),
+		"ok_ms": ok,
 	})
 	fmt.Fprintln(stdout, string(out))
 	if errs.Load() > 0 {
