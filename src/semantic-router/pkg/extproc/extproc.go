@@ -23,9 +23,10 @@
 //
 // A body may come in several messages (Envoy's STREAMED mode): the router
 // accumulates it, answering each message but the last with a mutation that
-// clears its chunk, and the last with the whole body. The limiter's queue
-// place is taken at the first message, its embedding slot only once the
-// whole body has arrived.
+// clears its chunk, and the last with the whole body. The stream enters the
+// limiter (a queue place, then an embedding slot) only once the whole body
+// has arrived (end_of_stream): streams whose bodies are still coming hold
+// neither, so slow ones cannot keep others out.
 package extproc
 
 import (
@@ -110,22 +111,15 @@ func (s *Server) SetRouter(r Router) { s.router.Store(&routerBox{r}) }
 type stream struct {
 	body    []byte
 	chunked bool // earlier chunks were cleared: the last answer carries the whole body
-	entered bool // holds a limiter place
 }
 
-// reset drops the body and gives back the limiter place, if held.
-func (st *stream) reset(l *limit.Limiter) {
-	if st.entered {
-		l.Leave()
-	}
-	*st = stream{}
-}
+// reset drops the body.
+func (st *stream) reset() { *st = stream{} }
 
 // Process serves one stream (one HTTP request in Envoy).
 func (s *Server) Process(srv extprocv3.ExternalProcessor_ProcessServer) error {
 	ctx := srv.Context()
 	st := &stream{}
-	defer st.reset(s.limiter)
 	for {
 		req, err := srv.Recv()
 		if errors.Is(err, io.EOF) {
@@ -179,7 +173,7 @@ func (s *Server) handle(ctx context.Context, st *stream, phase string, req *extp
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger.Printf("panic processing %s: %v\n%s", phase, v, debug.Stack())
-			st.reset(s.limiter)
+			st.reset()
 			resp, err = immediate(typev3.StatusCode_InternalServerError, "internal server error"), nil
 		}
 	}()
@@ -190,9 +184,9 @@ func (s *Server) handle(ctx context.Context, st *stream, phase string, req *extp
 	case *extprocv3.ProcessingRequest_RequestBody:
 		return s.requestBody(ctx, st, r.RequestBody)
 	case *extprocv3.ProcessingRequest_RequestTrailers:
-		if st.entered {
+		if st.chunked {
 			// The cleared chunks cannot be sent with trailers.
-			st.reset(s.limiter)
+			st.reset()
 			return immediate(typev3.StatusCode_BadRequest, "request trailers before the end of the request body"), nil
 		}
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{
@@ -214,20 +208,11 @@ func (s *Server) handle(ctx context.Context, st *stream, phase string, req *extp
 func (s *Server) requestBody(ctx context.Context, st *stream, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	box := s.router.Load()
 	if box == nil {
-		st.reset(s.limiter)
+		st.reset()
 		return unavailable("model is loading, retry later"), nil
 	}
-	// A queue place from the first body message on, as over HTTP: the body
-	// of a refused request is not kept.
-	if !st.entered {
-		if !s.limiter.Enter() {
-			return unavailable(fmt.Sprintf("busy: %d prompts are being embedded and %d are queued, retry later",
-				s.limiter.Concurrency(), s.limiter.Queue())), nil
-		}
-		st.entered = true
-	}
 	if len(st.body)+len(b.GetBody()) > MaxBodyBytes {
-		st.reset(s.limiter)
+		st.reset()
 		return immediate(typev3.StatusCode_PayloadTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes)), nil
 	}
 	st.body = append(st.body, b.GetBody()...)
@@ -237,12 +222,18 @@ func (s *Server) requestBody(ctx context.Context, st *stream, b *extprocv3.HttpB
 			Mutation: &extprocv3.BodyMutation_ClearBody{ClearBody: true}}}), nil
 	}
 	body, chunked := st.body, st.chunked
-	defer st.reset(s.limiter)
+	st.reset()
 
 	req, err := parseChat(body)
 	if err != nil {
 		return immediate(typev3.StatusCode_BadRequest, err.Error()), nil
 	}
+	// The whole body is in: a queue place now, as over HTTP.
+	if !s.limiter.Enter() {
+		return unavailable(fmt.Sprintf("busy: %d prompts are being embedded and %d are queued, retry later",
+			s.limiter.Concurrency(), s.limiter.Queue())), nil
+	}
+	defer s.limiter.Leave()
 	var res router.Result
 	var routeErr error
 	if err := s.limiter.Do(ctx, func() { res, routeErr = box.r.Route(req.prompt) }); err != nil {

@@ -610,8 +610,8 @@ func TestOverload(t *testing.T) {
 		}
 		close(release)
 	})
-	t.Run("a body being received holds a place, not a slot", func(t *testing.T) {
-		l := limit.New(limit.Options{Concurrency: 1, Queue: 1})
+	t.Run("a body being received holds neither a place nor a slot", func(t *testing.T) {
+		l := limit.New(limit.Options{Concurrency: 1, Queue: 0})
 		ts := start(t, testRt, l)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -619,26 +619,36 @@ func TestOverload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := slow.Send(requestBody(`{"messages": [`, false)); err != nil {
+		body := chat("auto", "Why is the sky blue?")
+		if err := slow.Send(requestBody(body[:10], false)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := slow.Recv(); err != nil {
-			t.Fatal(err)
+		if resp, err := slow.Recv(); err != nil || !resp.GetRequestBody().GetResponse().GetBodyMutation().GetClearBody() {
+			t.Fatalf("first chunk answered %v, %v", resp, err)
 		}
-		if s := l.Stats(); s.Running != 0 || s.Waiting != 1 {
-			t.Fatalf("limiter %+v while a body arrives, want one waiting", s)
+		if s := l.Stats(); s != (limit.Stats{}) {
+			t.Fatalf("limiter %+v while a body arrives, want nothing admitted", s)
 		}
-		// The slot is free for a whole body; a third request finds no place.
+		// The only place is free for a whole body.
 		routed(t, exchange(t, ts.client, requestBody(chat("auto", "Why is the sky blue?"), true))[0])
+		// The end of the body takes the place: 503 at once when none is free.
 		if !l.Enter() {
-			t.Fatal("no place left beside the slow body")
+			t.Fatal("no place")
 		}
-		resps := exchange(t, ts.client, requestBody(chat("auto", "Why is the sky blue?"), true))
-		wantImmediate(t, resps[0], 503)
+		if err := slow.Send(requestBody(body[10:], true)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := slow.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := wantImmediate(t, resp, 503); !strings.Contains(msg, "busy") {
+			t.Fatalf("error %q", msg)
+		}
 		l.Leave()
-		// A stream that goes away gives its place back.
-		cancel()
-		waitFor(t, func() bool { return l.Stats().Waiting == 0 })
+		if s := l.Stats(); s != (limit.Stats{}) {
+			t.Fatalf("limiter %+v after the requests", s)
+		}
 	})
 	t.Run("a stream that goes away while queued", func(t *testing.T) {
 		l := limit.New(limit.Options{Concurrency: 1, Queue: 1})
@@ -663,6 +673,49 @@ func TestOverload(t *testing.T) {
 		cancel()
 		waitFor(t, func() bool { return l.Stats().Waiting == 0 })
 	})
+}
+
+// Streams that sent part of a body and then nothing hold no place in the
+// limiter: with 1 slot and 4 queue places, 80 of them leave a whole request
+// its place.
+func TestSlowBodiesDoNotHoldTheQueue(t *testing.T) {
+	needModel(t)
+	l := limit.New(limit.Options{Concurrency: 1, Queue: 4})
+	ts := start(t, testRt, l)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const slow = 80
+	for i := 0; i < slow; i++ {
+		stream, err := ts.client.Process(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*extprocv3.ProcessingRequest{requestHeaders(), requestBody(`{"model": "auto", "messages": [`, false)} {
+			if err := stream.Send(m); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := stream.Recv()
+			if err != nil {
+				t.Fatalf("slow stream %d: %v", i, err)
+			}
+			if imm := resp.GetImmediateResponse(); imm != nil {
+				t.Fatalf("slow stream %d answered %v: %s", i, imm.GetStatus().GetCode(), imm.GetBody())
+			}
+		}
+	}
+	if s := l.Stats(); s != (limit.Stats{}) {
+		t.Fatalf("limiter %+v while only bodies arrive, want nothing admitted", s)
+	}
+	start := time.Now()
+	resps := exchange(t, ts.client, requestHeaders(), requestBody(chat("auto", "How do I make homemade pizza dough?"), true))
+	if h := headerMap(t, routed(t, resps[1]).GetHeaderMutation()); h[HeaderCategory] != "cooking" {
+		t.Fatalf("headers %v", h)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the whole request took %s beside the slow ones", d)
+	}
+	cancel()
+	waitFor(t, func() bool { return l.Stats() == limit.Stats{} })
 }
 
 func waitFor(t testing.TB, cond func() bool) {

@@ -7,9 +7,10 @@
 // refused at once, for a 503), and runs at most Concurrency embeddings at
 // once; admitted requests wait in the queue for a slot.
 //
-// Admission (Enter) is separate from the slot (Do) so that a request holds
-// only a queue place while its body is read: a slow client cannot hold an
-// embedding slot.
+// Admission (Enter) is separate from the slot (Do) so that a request beyond
+// the queue is refused at once, while an admitted one waits. Callers enter
+// only once a request's whole body has been received: a slow client holds
+// neither a queue place nor a slot while its body arrives.
 //
 // After a burst, freed memory stays in the allocators (Go's heap, and the C
 // allocator's arenas where the embeddings' tensors lived) and the resident
@@ -176,7 +177,7 @@ func (l *Limiter) Do(ctx context.Context, f func()) error {
 // Stats are the limiter's current counts.
 type Stats struct {
 	Running int // embeddings being computed
-	Waiting int // admitted requests not running (queued, or reading their body)
+	Waiting int // admitted requests not running (queued for a slot)
 }
 
 // Stats returns the current counts.

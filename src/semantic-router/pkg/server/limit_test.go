@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,5 +223,144 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// serveForTest serves h with Serve (the production timeouts) on a loopback
+// listener until the test ends, and returns its address.
+func serveForTest(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, ln, h, 10*time.Second, quietLogs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// slowHead is the start of a /v1/route request whose body (100 bytes
+// announced) stops after 5.
+const slowHead = "POST /v1/route HTTP/1.1\r\nHost: router\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pro"
+
+// Clients that send their headers and part of their body, then nothing,
+// hold no place in the limiter: with 1 slot and 4 queue places, 80 of them
+// leave a whole request its place.
+func TestSlowBodiesDoNotHoldTheQueue(t *testing.T) {
+	s, _ := newServer(t)
+	l := limit.New(limit.Options{Concurrency: 1, Queue: 4})
+	s.SetLimiter(l)
+	var entered atomic.Int32
+	h := s.Handler()
+	addr := serveForTest(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathRoute {
+			entered.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+
+	const slow = 80
+	for i := 0; i < slow; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, slowHead); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every slow request is in the handler, reading its body.
+	waitUntil(t, func() bool { return entered.Load() == slow })
+	time.Sleep(50 * time.Millisecond)
+	if st := l.Stats(); st != (limit.Stats{}) {
+		t.Fatalf("limiter %+v while only bodies arrive, want nothing admitted", st)
+	}
+
+	client := &http.Client{Timeout: BodyReadTimeout}
+	start := time.Now()
+	resp, err := client.Post("http://"+addr+PathRoute, "application/json", routeJSON("How do I make homemade pizza dough?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	res := decodeResult(t, response{resp.StatusCode, resp.Header, body})
+	if res.Category != "cooking" {
+		t.Fatalf("routed to %+v", res)
+	}
+	if d := time.Since(start); d > BodyReadTimeout/2 {
+		t.Fatalf("the whole request took %s beside the slow ones", d)
+	}
+}
+
+// A body that does not arrive within the body timeout is answered 408 (one
+// JSON error) and its connection closed; it never entered the limiter.
+func TestSlowBodyTimesOut(t *testing.T) {
+	s, _ := newServer(t)
+	l := limit.New(limit.Options{Concurrency: 1, Queue: 0})
+	s.SetLimiter(l)
+	s.bodyTimeout = 300 * time.Millisecond
+	addr := serveForTest(t, s.Handler())
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if _, err := io.WriteString(c, slowHead); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < s.bodyTimeout || d > 5*time.Second {
+		t.Fatalf("answered after %s, want about %s", d, s.bodyTimeout)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("Content-Type") != "application/json" || !resp.Close {
+		t.Fatalf("status %d, Content-Type %q, close %v: %s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Close, body)
+	}
+	var e map[string]string
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&e); err != nil || len(e) != 1 || !strings.Contains(e["error"], "not received within 300ms") {
+		t.Fatalf("body %q (%v)", body, err)
+	}
+	if dec.More() {
+		t.Fatalf("body %q holds more than one JSON value", body)
+	}
+	// The connection is closed after the answer.
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the 408: read %d, %v; want EOF", n, err)
+	}
+	if st := l.Stats(); st != (limit.Stats{}) {
+		t.Fatalf("limiter %+v", st)
+	}
+	if v, _ := scrape(t, s.Handler()).Value("router_requests_total", map[string]string{"route": PathRoute, "status": "408"}); v != 1 {
+		t.Fatalf("408s counted %v, want 1", v)
+	}
+	// A whole request is served as before.
+	resp, err = http.Post("http://"+addr+PathRoute, "application/json", routeJSON("Is 97 a prime number?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if res := decodeResult(t, response{resp.StatusCode, resp.Header, body}); res.Category != "math" {
+		t.Fatalf("routed to %+v", res)
 	}
 }

@@ -9,9 +9,11 @@
 //	                 always 200, /healthz is the readiness probe
 //
 // POST /v1/route requires Content-Type application/json (415 otherwise: a
-// browser cannot send that type cross-origin without a preflight). Its
-// embeddings go through a limit.Limiter: beyond its slots and queue, 503
-// with Retry-After.
+// browser cannot send that type cross-origin without a preflight), its
+// body within BodyReadTimeout (408 otherwise), and its keys match exactly
+// ({"PROMPT": ...} is an unknown field). Only a request whose whole body
+// is in enters the limit.Limiter of the embeddings: beyond its slots and
+// queue, 503 with Retry-After.
 //
 // The routing table (SetRoutes) lists the categories in configuration order,
 // then the fallback, category "default". Errors are JSON objects
@@ -30,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -42,6 +45,12 @@ import (
 
 // MaxBodyBytes is the largest accepted request body (413 above).
 const MaxBodyBytes = 64 << 10
+
+// BodyReadTimeout bounds the time a POST /v1/route has to send its body,
+// from the end of its headers; 408 after. It is the request's own deadline:
+// a request takes no place in the limiter (slot or queue) until its whole
+// body is in, so slow clients cannot keep others out.
+const BodyReadTimeout = 10 * time.Second
 
 // RetryAfterSeconds is the Retry-After of a 503 (busy or loading).
 const RetryAfterSeconds = 1
@@ -70,6 +79,8 @@ type Server struct {
 	logger  *log.Logger
 	router  atomic.Pointer[routerBox]
 	limiter *limit.Limiter
+	// bodyTimeout is BodyReadTimeout (shorter in tests).
+	bodyTimeout time.Duration
 
 	// Set before serving (SetRoutes, SetPrometheusURL), read-only after.
 	routes        []Route
@@ -84,7 +95,7 @@ func New(m *metrics.Registry, logger *log.Logger) *Server {
 		logger = log.Default()
 	}
 	l := limit.New(limit.Options{Concurrency: limit.DefaultConcurrency(), Queue: limit.DefaultQueue})
-	return &Server{metrics: m, logger: logger, limiter: l}
+	return &Server{metrics: m, logger: logger, limiter: l, bodyTimeout: BodyReadTimeout}
 }
 
 // SetLimiter replaces the limiter of /v1/route; call it before serving.
@@ -195,10 +206,6 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	return false
 }
 
-type routeRequest struct {
-	Prompt *string `json:"prompt"`
-}
-
 func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
 		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be application/json, not %q", ct))
@@ -213,21 +220,10 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
 		return
 	}
-	// A place before the body is read: refused requests cost no memory.
-	if !s.limiter.Enter() {
-		unavailable(w, fmt.Sprintf("busy: %d prompts are being embedded and %d are queued, retry later",
-			s.limiter.Concurrency(), s.limiter.Queue()))
-		return
-	}
-	defer s.limiter.Leave()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+	// The body first, under its own deadline and outside the limiter: a
+	// slow client holds neither a slot nor a queue place.
+	body, ok := s.readBody(w, r)
+	if !ok {
 		return
 	}
 	prompt, msg := parseRouteRequest(body)
@@ -235,6 +231,12 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
+	if !s.limiter.Enter() {
+		unavailable(w, fmt.Sprintf("busy: %d prompts are being embedded and %d are queued, retry later",
+			s.limiter.Concurrency(), s.limiter.Queue()))
+		return
+	}
+	defer s.limiter.Leave()
 	var res router.Result
 	var routeErr error
 	if err := s.limiter.Do(r.Context(), func() { res, routeErr = box.r.Route(prompt) }); err != nil {
@@ -257,6 +259,37 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// readBody reads the request body (at most MaxBodyBytes) within
+// s.bodyTimeout of the handler's start; otherwise it answers (408, 413 or
+// 400) and reports false. The deadline is the connection's read deadline
+// (through http.ResponseController; a writer without one, such as
+// httptest's recorder, reads without it), cleared once the body is in: a
+// queued request still notices its client leaving.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	rc := http.NewResponseController(w)
+	timed := rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err == nil {
+		if timed {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		return body, true
+	}
+	var tooBig *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The rest of the body may still come: the connection cannot be reused.
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", s.bodyTimeout))
+	default:
+		writeError(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+	}
+	return nil, false
+}
+
 // isJSON reports whether a Content-Type is application/json, with no
 // charset or UTF-8 (the only encoding of JSON, RFC 8259).
 func isJSON(contentType string) bool {
@@ -275,27 +308,24 @@ func unavailable(w http.ResponseWriter, msg string) {
 }
 
 // parseRouteRequest returns the prompt, or a message saying what is wrong.
+// Keys match exactly: encoding/json would decode {"PROMPT": ...} into a
+// field tagged "prompt", so the object is decoded into a map.
 func parseRouteRequest(body []byte) (string, string) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "", "request body is empty: expected {\"prompt\": \"...\"}"
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req routeRequest
-	if err := dec.Decode(&req); err != nil {
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
 		var typ *json.UnmarshalTypeError
 		var syn *json.SyntaxError
 		switch {
-		case errors.As(err, &typ) && typ.Field != "":
-			return "", fmt.Sprintf("invalid request: field %q must be a %s, not %s", typ.Field, typ.Type, typ.Value)
 		case errors.As(err, &typ):
 			return "", fmt.Sprintf("invalid request: expected a JSON object, not %s", typ.Value)
 		case errors.As(err, &syn):
 			return "", fmt.Sprintf("invalid JSON at offset %d: %v", syn.Offset, syn)
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return "", "invalid JSON: unexpected end of input"
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return "", "invalid request: unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 		default:
 			return "", "invalid JSON: " + err.Error()
 		}
@@ -303,15 +333,42 @@ func parseRouteRequest(body []byte) (string, string) {
 	if _, err := dec.Token(); err != io.EOF {
 		return "", "invalid JSON: unexpected data after the request object"
 	}
-	switch {
-	case req.Prompt == nil:
+	if fields == nil {
+		return "", "invalid request: expected a JSON object, not null"
+	}
+	var unknown []string
+	for k := range fields {
+		if k != "prompt" {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		msg := fmt.Sprintf("invalid request: unknown field %q", unknown[0])
+		if strings.EqualFold(unknown[0], "prompt") {
+			msg += ` (keys are case-sensitive: "prompt")`
+		}
+		return "", msg
+	}
+	raw, ok := fields["prompt"]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return "", "missing field \"prompt\""
-	case strings.TrimSpace(*req.Prompt) == "":
+	}
+	var prompt string
+	if err := json.Unmarshal(raw, &prompt); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return "", fmt.Sprintf("invalid request: field \"prompt\" must be a string, not %s", typ.Value)
+		}
+		return "", "invalid request: field \"prompt\": " + err.Error()
+	}
+	switch {
+	case strings.TrimSpace(prompt) == "":
 		return "", "field \"prompt\" is empty"
-	case strings.IndexByte(*req.Prompt, 0) >= 0:
+	case strings.IndexByte(prompt, 0) >= 0:
 		return "", "field \"prompt\" contains a NUL character"
 	}
-	return *req.Prompt, ""
+	return prompt, ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v interface{}) {
