@@ -228,6 +228,9 @@ struct Target {
     cc: Option<String>,
     /// An object whose `main` calls a function the file defines.
     main_o: Option<PathBuf>,
+    /// A program that `dlopen`s its argument (`RTLD_NOW`), for shared
+    /// libraries of the host's machine: the loader as an oracle.
+    loader: Option<PathBuf>,
     /// What nm says on stderr about the base itself (a Rust archive's
     /// members without symbols: "no symbols"): not held against a mutant.
     nm_base_stderr: Vec<String>,
@@ -332,6 +335,10 @@ impl Target {
             }
             main_o = Some(o);
         }
+        let loader = match (kind, machine == host, &cc) {
+            (Kind::Shared, true, Some(cc)) => Some(build_loader(cc, work)?),
+            _ => None,
+        };
         let ident = identities(&parsed);
         if let Some(why) = Target::verify_refuses_ident(&ident, &parsed, &mut elf::Resolver::default()) {
             bail!("{}: a fuzz base must pass verify-symbols' checks: {why}", path.display());
@@ -344,6 +351,7 @@ impl Target {
             regions,
             cc,
             main_o,
+            loader,
             ident,
             nm_base_stderr: Vec::new(),
         };
@@ -371,6 +379,7 @@ impl Target {
             (Some(cc), Some(_)) => format!("links with {cc}"),
             _ => "no linker for its machine: the link oracle does not run".to_string(),
         };
+        let link = if self.loader.is_some() { format!("{link}, loads with dlopen") } else { link };
         println!(
             "fuzz {} ({} bytes, {} structure ranges), {link}",
             self.path.display(),
@@ -536,6 +545,21 @@ impl Target {
                 Some(_) => {}
             }
         }
+        if let Some(loader) = &self.loader {
+            let o = run_bounded(duct::cmd!(loader, file)).map_err(|e| format!("{e:#}"))?;
+            match o {
+                None => return Err("dlopen timed out".into()),
+                Some(o) if !o.status.success() => {
+                    use std::os::unix::process::ExitStatusExt;
+                    let why = match o.status.signal() {
+                        Some(sig) => format!("signal {sig}"),
+                        None => String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").trim().to_owned(),
+                    };
+                    return Err(format!("dlopen refuses it: {why}"));
+                }
+                Some(_) => {}
+            }
+        }
         Ok(())
     }
 
@@ -626,6 +650,28 @@ fn identities(parsed: &elf::Binary) -> Vec<elf::Ident> {
 
 fn le(b: &[u8]) -> u64 {
     b.iter().rev().fold(0, |acc, &x| (acc << 8) | u64::from(x))
+}
+
+/// Compile the `dlopen` oracle with `cc`: it loads its argument with
+/// `RTLD_NOW` (every relocation applied, constructors run) and exits 0, or
+/// prints `dlerror()` and exits 1; a crash in the loader is a signal.
+fn build_loader(cc: &str, work: &Path) -> Result<PathBuf> {
+    let src = work.join("dlopen.c");
+    std::fs::write(
+        &src,
+        "#include <dlfcn.h>\n#include <stdio.h>\n\
+         int main(int argc, char **argv) {\n\
+           if (argc != 2) return 2;\n\
+           if (!dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) { fprintf(stderr, \"%s\\n\", dlerror()); return 1; }\n\
+           return 0;\n\
+         }\n",
+    )?;
+    let bin = work.join("dlopen");
+    let out = duct::cmd!(cc, "-o", &bin, &src, "-ldl").stderr_capture().unchecked().run()?;
+    if !out.status.success() {
+        bail!("{cc} dlopen.c: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(bin)
 }
 
 /// Run a tool with captured output, killed after [`TOOL_TIMEOUT`] (`None`).

@@ -543,6 +543,13 @@ impl<'a> File<'a> {
         Ok(())
     }
 
+    /// Whether `addr` lies in an executable `PT_LOAD`.
+    fn executable(&self, addr: u64) -> bool {
+        self.phdrs.iter().any(|p| {
+            p.p_type == ph::PT_LOAD && p.p_flags & ph::PF_X != 0 && addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz
+        })
+    }
+
     /// Whether `[addr, addr + len)` lies in one writable `PT_LOAD`.
     fn writable(&self, addr: u64, len: u64) -> bool {
         self.phdrs.iter().any(|p| {

@@ -116,11 +116,16 @@ impl File<'_> {
         if let Some(v) = d.get(dt::DT_PLTREL) {
             ensure!(v == dt::DT_RELA || v == dt::DT_REL, "{}: {v} is neither DT_RELA nor DT_REL", at(dt::DT_PLTREL));
         }
-        for tag in [dt::DT_INIT, dt::DT_FINI, dt::DT_PLTGOT] {
+        if let Some(a) = d.get(dt::DT_PLTGOT) {
+            ensure!(self.in_memory(a, 1), "{}: address {} is not inside a PT_LOAD", at(dt::DT_PLTGOT), hex(a));
+        }
+        // The loader calls these: code, in an executable PT_LOAD.
+        for tag in [dt::DT_INIT, dt::DT_FINI] {
             if let Some(a) = d.get(tag) {
-                ensure!(self.in_memory(a, 1), "{}: address {} is not inside a PT_LOAD", at(tag), hex(a));
+                ensure!(self.executable(a), "{}: address {} is not inside an executable PT_LOAD", at(tag), hex(a));
             }
         }
+        let mut functions: Vec<(u64, u64, u64)> = Vec::new();
         for (arr, sz) in [
             (dt::DT_INIT_ARRAY, dt::DT_INIT_ARRAYSZ),
             (dt::DT_FINI_ARRAY, dt::DT_FINI_ARRAYSZ),
@@ -129,6 +134,16 @@ impl File<'_> {
             if let Some(a) = d.get(arr) {
                 let n = need(sz, arr)?;
                 ensure!(self.in_memory(a, n), "{}: {n} bytes at {} are not inside a PT_LOAD", at(arr), hex(a));
+                // Its entries are relocated (writable, then RELRO) and each
+                // one is called: the addresses in the file must be code too
+                // unless a relocation fills them in.
+                ensure!(
+                    self.writable(a, n),
+                    "{}: {n} bytes at {} are not inside a writable PT_LOAD (the loader relocates them)",
+                    at(arr),
+                    hex(a)
+                );
+                functions.push((arr, a, n));
             }
         }
 
@@ -372,10 +387,49 @@ impl File<'_> {
             let ent = Reloc::size(rela, self.ctx) as u64;
             ensure!(size % ent == 0, "{}: {} is not a multiple of {ent}", at(sz), size);
             let start = table(tag, size)?;
+            // The loader applies the first DT_RELACOUNT (DT_RELCOUNT)
+            // entries as relative relocations without reading their type.
+            let relative_count = match tag {
+                dt::DT_RELA => d.get(dt::DT_RELACOUNT),
+                dt::DT_REL => d.get(dt::DT_RELCOUNT),
+                _ => None,
+            };
+            if let Some(n) = relative_count {
+                ensure!(
+                    n <= size / ent,
+                    "{}: {n} relative relocations, but {} has {} entries",
+                    at(if rela { dt::DT_RELACOUNT } else { dt::DT_RELCOUNT }),
+                    tag_name(tag),
+                    size / ent
+                );
+            }
             for k in 0..size / ent {
                 let off = start + k * ent;
                 let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx))?;
                 let what = || format!("relocation {k} of {} (entry at offset {})", tag_name(tag), hex(off));
+                let relative = super::reloc::relative_type(self.h.e_machine);
+                if let Some(&(arr, _, _)) = functions.iter().find(|(_, a, n)| r.r_offset >= *a && r.r_offset < a + n) {
+                    if rela && Some(r.r_type) == relative {
+                        let target = r.r_addend.unwrap_or(0) as u64;
+                        ensure!(
+                            self.executable(target),
+                            "{}: fills an entry of {} with {}, which is not inside an executable PT_LOAD",
+                            what(),
+                            tag_name(arr),
+                            hex(target)
+                        );
+                    }
+                }
+                if let (Some(n), Some(relative)) = (relative_count, relative) {
+                    ensure!(
+                        k >= n || r.r_type == relative,
+                        "{}: type {} among the first {n} (DT_RELACOUNT) relocations, which the loader applies as \
+                         relative ({}) without looking",
+                        what(),
+                        hex(u64::from(r.r_type)),
+                        hex(u64::from(relative))
+                    );
+                }
                 ensure!(
                     (r.r_sym as u64) < count,
                     "{}: symbol index {} is past the {count} dynamic symbols",

@@ -173,6 +173,16 @@ pub(super) fn loader_applies(machine: u16, t: u32) -> Option<bool> {
     })
 }
 
+/// The machine's R_*_RELATIVE type, where it is modelled here.
+pub(super) fn relative_type(machine: u16) -> Option<u32> {
+    match machine {
+        EM_X86_64 => Some(8),
+        EM_AARCH64 => Some(1027),
+        EM_RISCV => Some(3),
+        _ => None,
+    }
+}
+
 /// The bytes relocation type `t` patches, where it is known here.
 pub(super) fn field_size(machine: u16, is64: bool, t: u32) -> Option<u64> {
     match reloc_type(machine, is64, t) {
