@@ -15,6 +15,10 @@
 // is in enters the limit.Limiter of the embeddings: beyond its slots and
 // queue, 503 with Retry-After.
 //
+// Served by Serve, a request with both Content-Length and Transfer-Encoding
+// (or Transfer-Encoding in HTTP/1.0) is answered 400 and its connection
+// closed (framing.go).
+//
 // The routing table (SetRoutes) lists the categories in configuration order,
 // then the fallback, category "default". Errors are JSON objects
 // {"error": "..."}.
@@ -130,6 +134,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.ObserveRequest(route, statusOr(sw, http.StatusOK), time.Since(start))
 	}()
+	if msg := framingError(r); msg != "" {
+		sw.Header().Set("Connection", "close")
+		writeError(sw, http.StatusBadRequest, msg)
+		return
+	}
 	s.dispatch(sw, r)
 }
 
@@ -414,9 +423,15 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // Serve serves h on ln until ctx is done, then shuts down gracefully:
 // the listener closes at once and in-flight requests get up to
 // shutdownTimeout to finish. It returns nil after a clean shutdown.
+//
+// Its connections record the framing of their requests: the Server's
+// handler answers 400 to a request with both Content-Length and
+// Transfer-Encoding (see framing.go), which net/http would accept.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, logger *log.Logger) error {
+	ln = framingListener{ln}
 	srv := &http.Server{
 		Handler:           h,
+		ConnContext:       framingContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
