@@ -175,7 +175,10 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
             cargo_test(test)?
         }
         Suite::GoBinding => go_test(ctx, &ws.path("candle-binding"), env)?,
-        Suite::Router => go_test(ctx, &ws.path("src/semantic-router"), env)?,
+        Suite::Router => {
+            go_test(ctx, &ws.path(crate::build::ROUTER_DIR), env)?;
+            extproc_client_test(ctx, env)?
+        }
         Suite::Dist => dist_test(ctx, env)?,
         // The images end to end: extproc for both platforms built with the
         // Dockerfiles CI uses, pushed to a loopback registry, merged, pulled
@@ -315,6 +318,62 @@ fn go_test(ctx: &Ctx, dir: &Path, env: &Env) -> Result<()> {
         .env("LD_LIBRARY_PATH", &env.lib_dir)
         .env("CANDLE_MODEL_DIR", &env.model_dir)
         .run()?;
+    Ok(())
+}
+
+/// An ext_proc client that is not the project's code routes through the
+/// router's `--grpc-listen`: `src/semantic-router/test/extproc_client.py`, on
+/// PyPI's `envoy-data-plane` (Envoy's own message types) and grpclib, in a
+/// venv of its own with the pinned `test/requirements.txt`, against the
+/// router built here with the library of `env` and the shipped config.
+fn extproc_client_test(ctx: &Ctx, env: &Env) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let sh = &ctx.sh;
+    let router_dir = ws.path(crate::build::ROUTER_DIR);
+    let work = ws.target_dir()?.join("xtask/extproc-client");
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+
+    // The router, linked against the suite's library.
+    let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
+    let router = work.join("extproc");
+    {
+        let _cd = sh.push_dir(&router_dir);
+        let lib = env.lib_dir.display();
+        cmd!(sh, "{go} build -o {router} ./cmd/extproc")
+            .envs(crate::gomod::OFFLINE)
+            .env("CGO_ENABLED", "1")
+            .env("CGO_LDFLAGS", format!("-L{lib} -Wl,-rpath,{lib}"))
+            .run()
+            .context("building the router for the ext_proc client failed")?;
+    }
+
+    // The client's venv (python3-venv installed when missing, as root).
+    let venv = work.join("venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        if cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run().is_err() {
+            let _ = std::fs::remove_dir_all(&venv);
+            crate::install::install(sh, &[Need::PythonVenv], Platform::host()?)
+                .context("`python3 -m venv` failed and python3-venv could not be installed")?;
+            cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
+        }
+    }
+    let requirements = router_dir.join("test/requirements.txt");
+    cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet --only-binary=:all: -r {requirements}")
+        .envs(crate::fsutil::ca_env())
+        .run()
+        .context("installing the ext_proc client's packages (test/requirements.txt) failed")?;
+
+    let config = router_dir.join("config/config.json");
+    let cmd = duct::cmd!(&router, "--config", &config, "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0")
+        .env("CANDLE_MODEL_DIR", &env.model_dir);
+    let mut running = crate::smoke::Router::start(cmd, "the router", true, std::time::Duration::from_secs(60))?;
+    running.wait_healthy(std::time::Duration::from_secs(300))?;
+    let grpc = running.grpc.clone().context("the router reported no ext_proc address")?;
+    let script = router_dir.join("test/extproc_client.py");
+    let result = cmd!(sh, "{python} {script} --addr {grpc} --config {config}").run();
+    running.stop();
+    result.context("the ext_proc client (test/extproc_client.py) failed: see its checks above")?;
     Ok(())
 }
 
