@@ -350,13 +350,11 @@ fn extproc_client_test(ctx: &Ctx, env: &Env) -> Result<()> {
     // The client's venv (python3-venv installed when missing, as root).
     let venv = work.join("venv");
     let python = venv.join("bin/python");
-    if !python.is_file() {
-        if cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run().is_err() {
-            let _ = std::fs::remove_dir_all(&venv);
-            crate::install::install(sh, &[Need::PythonVenv], Platform::host()?)
-                .context("`python3 -m venv` failed and python3-venv could not be installed")?;
-            cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
-        }
+    if !python.is_file() && cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run().is_err() {
+        let _ = std::fs::remove_dir_all(&venv);
+        crate::install::install(sh, &[Need::PythonVenv], Platform::host()?)
+            .context("`python3 -m venv` failed and python3-venv could not be installed")?;
+        cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
     }
     let requirements = router_dir.join("test/requirements.txt");
     cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet --only-binary=:all: -r {requirements}")

@@ -5,7 +5,7 @@
 use super::*;
 
 /// What the dynamic segment says, read once.
-struct Dyns {
+pub(super) struct Dyns {
     /// First value of each tag, and where its entry is.
     tags: BTreeMap<u64, (u64, u64)>,
     needed: Vec<(u64, u64)>,
@@ -14,12 +14,12 @@ struct Dyns {
 }
 
 impl Dyns {
-    fn get(&self, tag: u64) -> Option<u64> {
+    pub(super) fn get(&self, tag: u64) -> Option<u64> {
         self.tags.get(&tag).map(|&(v, _)| v)
     }
 }
 
-fn tag_name(tag: u64) -> String {
+pub(super) fn tag_name(tag: u64) -> String {
     match tag {
         DT_RELR => "DT_RELR".into(),
         DT_RELRSZ => "DT_RELRSZ".into(),
@@ -369,108 +369,7 @@ impl File<'_> {
         }
         out.glibc_required = glibc.into_iter().map(|(_, n)| n).collect();
 
-        // Relocations.
-        const DF_TEXTREL: u64 = 0x4;
-        let textrel = d.get(dt::DT_TEXTREL).is_some() || d.get(dt::DT_FLAGS).is_some_and(|f| f & DF_TEXTREL != 0);
-        for (tag, sz, rela) in [
-            (dt::DT_RELA, dt::DT_RELASZ, true),
-            (dt::DT_REL, dt::DT_RELSZ, false),
-            (dt::DT_JMPREL, dt::DT_PLTRELSZ, d.get(dt::DT_PLTREL) != Some(dt::DT_REL)),
-        ] {
-            if d.get(tag).is_none() {
-                continue;
-            }
-            if tag == dt::DT_JMPREL {
-                need(dt::DT_PLTREL, tag)?;
-            }
-            let size = need(sz, tag)?;
-            let ent = Reloc::size(rela, self.ctx) as u64;
-            ensure!(size % ent == 0, "{}: {} is not a multiple of {ent}", at(sz), size);
-            let start = table(tag, size)?;
-            // The loader applies the first DT_RELACOUNT (DT_RELCOUNT)
-            // entries as relative relocations without reading their type.
-            let relative_count = match tag {
-                dt::DT_RELA => d.get(dt::DT_RELACOUNT),
-                dt::DT_REL => d.get(dt::DT_RELCOUNT),
-                _ => None,
-            };
-            if let Some(n) = relative_count {
-                ensure!(
-                    n <= size / ent,
-                    "{}: {n} relative relocations, but {} has {} entries",
-                    at(if rela { dt::DT_RELACOUNT } else { dt::DT_RELCOUNT }),
-                    tag_name(tag),
-                    size / ent
-                );
-            }
-            for k in 0..size / ent {
-                let off = start + k * ent;
-                let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx))?;
-                let what = || format!("relocation {k} of {} (entry at offset {})", tag_name(tag), hex(off));
-                let relative = super::reloc::relative_type(self.h.e_machine);
-                if let Some(&(arr, _, _)) = functions.iter().find(|(_, a, n)| r.r_offset >= *a && r.r_offset < a + n) {
-                    if rela && Some(r.r_type) == relative {
-                        let target = r.r_addend.unwrap_or(0) as u64;
-                        ensure!(
-                            self.executable(target),
-                            "{}: fills an entry of {} with {}, which is not inside an executable PT_LOAD",
-                            what(),
-                            tag_name(arr),
-                            hex(target)
-                        );
-                    }
-                }
-                if let (Some(n), Some(relative)) = (relative_count, relative) {
-                    ensure!(
-                        k >= n || r.r_type == relative,
-                        "{}: type {} among the first {n} (DT_RELACOUNT) relocations, which the loader applies as \
-                         relative ({}) without looking",
-                        what(),
-                        hex(u64::from(r.r_type)),
-                        hex(u64::from(relative))
-                    );
-                }
-                ensure!(
-                    (r.r_sym as u64) < count,
-                    "{}: symbol index {} is past the {count} dynamic symbols",
-                    what(),
-                    r.r_sym
-                );
-                // Type 0 is R_<machine>_NONE on every machine: the loader
-                // skips it, and ld leaves such entries (offset 0) where
-                // relaxation dropped a dynamic relocation (riscv64 cgo
-                // programs have one).
-                if r.r_type == 0 {
-                    continue;
-                }
-                ensure!(
-                    super::reloc::loader_applies(self.h.e_machine, r.r_type) != Some(false),
-                    "{}: type {} is not a dynamic relocation the loader applies on this machine",
-                    what(),
-                    hex(u64::from(r.r_type))
-                );
-                ensure!(
-                    self.in_memory(r.r_offset, 1),
-                    "{}: r_offset {} is not inside a PT_LOAD",
-                    what(),
-                    hex(r.r_offset)
-                );
-                // The loader writes there: a read-only segment faults,
-                // unless the library asks for text relocations.
-                ensure!(
-                    textrel || self.writable(r.r_offset, self.word()),
-                    "{}: r_offset {} is not inside a writable PT_LOAD (the loader's write would fault)",
-                    what(),
-                    hex(r.r_offset)
-                );
-            }
-        }
-        if d.get(DT_RELR).is_some() {
-            let size = need(DT_RELRSZ, DT_RELR)?;
-            let w = self.word();
-            ensure!(size % w == 0, "{}: {} is not a multiple of {w}", at(DT_RELRSZ), size);
-            self.check_relr(table(DT_RELR, size)?, size, textrel)?;
-        }
+        self.check_dynamic_relocations(&d, count, &functions, &at, &need, &table)?;
         out.dynsyms = syms.into_iter().skip(1).map(|(s, _)| s).collect();
         Ok(out)
     }

@@ -14,6 +14,7 @@
 //! mismatches non-TLS reference"), a global with no name ("undefined
 //! reference to `no symbol'"). Each is refused here, naming the entry.
 
+use super::dynamic::tag_name;
 use super::*;
 
 const EM_X86_64: u16 = 62;
@@ -192,6 +193,124 @@ pub(super) fn field_size(machine: u16, is64: bool, t: u32) -> Option<u64> {
 }
 
 impl File<'_> {
+    /// The dynamic relocation tables (`DT_RELA`, `DT_REL`, `DT_JMPREL`,
+    /// `DT_RELR`) as the loader applies them: known types, the relative
+    /// ones first, every write inside a writable PT_LOAD, and the init and
+    /// fini arrays (`functions`: tag, address, size) filled with code.
+    pub(super) fn check_dynamic_relocations(
+        &self,
+        d: &super::dynamic::Dyns,
+        count: u64,
+        functions: &[(u64, u64, u64)],
+        at: &dyn Fn(u64) -> String,
+        need: &dyn Fn(u64, u64) -> Result<u64>,
+        table: &dyn Fn(u64, u64) -> Result<u64>,
+    ) -> Result<()> {
+        // Relocations.
+        const DF_TEXTREL: u64 = 0x4;
+        let textrel = d.get(dt::DT_TEXTREL).is_some() || d.get(dt::DT_FLAGS).is_some_and(|f| f & DF_TEXTREL != 0);
+        for (tag, sz, rela) in [
+            (dt::DT_RELA, dt::DT_RELASZ, true),
+            (dt::DT_REL, dt::DT_RELSZ, false),
+            (dt::DT_JMPREL, dt::DT_PLTRELSZ, d.get(dt::DT_PLTREL) != Some(dt::DT_REL)),
+        ] {
+            if d.get(tag).is_none() {
+                continue;
+            }
+            if tag == dt::DT_JMPREL {
+                need(dt::DT_PLTREL, tag)?;
+            }
+            let size = need(sz, tag)?;
+            let ent = Reloc::size(rela, self.ctx) as u64;
+            ensure!(size % ent == 0, "{}: {} is not a multiple of {ent}", at(sz), size);
+            let start = table(tag, size)?;
+            // The loader applies the first DT_RELACOUNT (DT_RELCOUNT)
+            // entries as relative relocations without reading their type.
+            let relative_count = match tag {
+                dt::DT_RELA => d.get(dt::DT_RELACOUNT),
+                dt::DT_REL => d.get(dt::DT_RELCOUNT),
+                _ => None,
+            };
+            if let Some(n) = relative_count {
+                ensure!(
+                    n <= size / ent,
+                    "{}: {n} relative relocations, but {} has {} entries",
+                    at(if rela { dt::DT_RELACOUNT } else { dt::DT_RELCOUNT }),
+                    tag_name(tag),
+                    size / ent
+                );
+            }
+            for k in 0..size / ent {
+                let off = start + k * ent;
+                let r: Reloc = self.b.pread_with(off as usize, (rela, self.ctx))?;
+                let what = || format!("relocation {k} of {} (entry at offset {})", tag_name(tag), hex(off));
+                let relative = relative_type(self.h.e_machine);
+                if let Some(&(arr, _, _)) = functions.iter().find(|(_, a, n)| r.r_offset >= *a && r.r_offset < a + n) {
+                    if rela && Some(r.r_type) == relative {
+                        let target = r.r_addend.unwrap_or(0) as u64;
+                        ensure!(
+                            self.executable(target),
+                            "{}: fills an entry of {} with {}, which is not inside an executable PT_LOAD",
+                            what(),
+                            tag_name(arr),
+                            hex(target)
+                        );
+                    }
+                }
+                if let (Some(n), Some(relative)) = (relative_count, relative) {
+                    ensure!(
+                        k >= n || r.r_type == relative,
+                        "{}: type {} among the first {n} (DT_RELACOUNT) relocations, which the loader applies as \
+                     relative ({}) without looking",
+                        what(),
+                        hex(u64::from(r.r_type)),
+                        hex(u64::from(relative))
+                    );
+                }
+                ensure!(
+                    (r.r_sym as u64) < count,
+                    "{}: symbol index {} is past the {count} dynamic symbols",
+                    what(),
+                    r.r_sym
+                );
+                // Type 0 is R_<machine>_NONE on every machine: the loader
+                // skips it, and ld leaves such entries (offset 0) where
+                // relaxation dropped a dynamic relocation (riscv64 cgo
+                // programs have one).
+                if r.r_type == 0 {
+                    continue;
+                }
+                ensure!(
+                    loader_applies(self.h.e_machine, r.r_type) != Some(false),
+                    "{}: type {} is not a dynamic relocation the loader applies on this machine",
+                    what(),
+                    hex(u64::from(r.r_type))
+                );
+                ensure!(
+                    self.in_memory(r.r_offset, 1),
+                    "{}: r_offset {} is not inside a PT_LOAD",
+                    what(),
+                    hex(r.r_offset)
+                );
+                // The loader writes there: a read-only segment faults,
+                // unless the library asks for text relocations.
+                ensure!(
+                    textrel || self.writable(r.r_offset, self.word()),
+                    "{}: r_offset {} is not inside a writable PT_LOAD (the loader's write would fault)",
+                    what(),
+                    hex(r.r_offset)
+                );
+            }
+        }
+        if d.get(DT_RELR).is_some() {
+            let size = need(DT_RELRSZ, DT_RELR)?;
+            let w = self.word();
+            ensure!(size % w == 0, "{}: {} is not a multiple of {w}", at(DT_RELRSZ), size);
+            self.check_relr(table(DT_RELR, size)?, size, textrel)?;
+        }
+        Ok(())
+    }
+
     /// The `DT_RELR` table at file offset `start` (`size` bytes): every
     /// address it relocates lies in a writable PT_LOAD (or any, with text
     /// relocations), as the loader writes there.
