@@ -130,7 +130,7 @@ type framingScanner struct {
 	method, target, proto string
 	inHead                bool     // the request line is read
 	headers               int      // header lines read
-	cl, te                []string // Content-Length and Transfer-Encoding values
+	cl, transferEncoding  []string // Content-Length and Transfer-Encoding values
 	last                  *[]string
 	heads                 []framingHead // heads not yet taken by their handler
 }
@@ -245,7 +245,7 @@ func (s *framingScanner) endLine(line []byte) {
 			return
 		}
 		s.method, s.target, s.proto = string(method), string(target), string(proto)
-		s.inHead, s.headers, s.cl, s.te, s.last = true, 0, nil, nil, nil
+		s.inHead, s.headers, s.cl, s.transferEncoding, s.last = true, 0, nil, nil, nil
 		return
 	}
 	if len(line) == 0 {
@@ -275,8 +275,8 @@ func (s *framingScanner) endLine(line []byte) {
 		s.cl = append(s.cl, string(trimOWS(value, true)))
 		s.last = &s.cl
 	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-		s.te = append(s.te, string(trimOWS(value, true)))
-		s.last = &s.te
+		s.transferEncoding = append(s.transferEncoding, string(trimOWS(value, true)))
+		s.last = &s.transferEncoding
 	}
 }
 
@@ -290,18 +290,18 @@ func (s *framingScanner) endHead() {
 	}
 	h := framingHead{method: s.method, target: s.target}
 	switch {
-	case len(s.te) > 0 && len(s.cl) > 0:
+	case len(s.transferEncoding) > 0 && len(s.cl) > 0:
 		h.problem = problemBoth
-	case len(s.te) > 0 && minor == 0:
+	case len(s.transferEncoding) > 0 && minor == 0:
 		h.problem = problemHTTP10TE
 	}
 	s.heads = append(s.heads, h)
 	switch {
 	case h.problem != "":
 		s.state = scanDone // the connection closes after this request's answer
-	case len(s.te) > 0:
+	case len(s.transferEncoding) > 0:
 		// net/http serves only one Transfer-Encoding, chunked (501 otherwise).
-		if len(s.te) != 1 || !bytes.EqualFold(trimOWS([]byte(s.te[0]), true), []byte("chunked")) {
+		if len(s.transferEncoding) != 1 || !bytes.EqualFold(trimOWS([]byte(s.transferEncoding[0]), true), []byte("chunked")) {
 			s.state = scanDone
 			return
 		}
