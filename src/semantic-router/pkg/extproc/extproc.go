@@ -76,10 +76,8 @@ const (
 	PhaseResponseTrailers = "response_trailers"
 )
 
-// Router decides the route of a prompt (*router.Router in production).
-type Router interface {
-	Route(prompt string) (router.Result, error)
-}
+// Router decides the route of a prompt, as for the HTTP API.
+type Router = server.Router
 
 type routerBox struct{ r Router }
 

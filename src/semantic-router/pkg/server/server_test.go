@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
-	candle "github.com/vllm-project/semantic-router/candle-binding"
 	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/config"
 	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/metrics"
 	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/router"
+	"github.com/vllm-project/semantic-router/src/semantic-router/pkg/testmodel"
 )
 
 // Loaded once for the package by TestMain (loading takes a second or two).
@@ -42,22 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 func setup() error {
-	dir := os.Getenv("CANDLE_MODEL_DIR")
-	if dir == "" {
-		return errors.New("CANDLE_MODEL_DIR is not set: it must name the all-MiniLM-L6-v2 directory")
-	}
-	cfg, err := config.Load(filepath.Join("..", "..", "config", "config.json"))
-	if err != nil {
-		return err
-	}
-	cfg.Apply(config.Overrides{ModelPath: dir})
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if err := candle.InitModel(cfg.ModelPath, true); err != nil {
-		return err
-	}
-	rt, err := router.New(cfg, router.CandleEmbedder{})
+	cfg, rt, err := testmodel.Load(filepath.Join("..", "..", "config", "config.json"))
 	if err != nil {
 		return err
 	}
