@@ -691,11 +691,12 @@ pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
             }
         }
         for need in missing {
-            // Installed by fix_plan without a distro package: the model, rustup's
-            // std and cargo, zig for a cross C toolchain.
+            // Installed by fix_plan without a distro package of this release:
+            // the model, rustup's std and cargo, zig for a cross C toolchain,
+            // a newer release's packages (`backport`).
             let elsewhere =
                 matches!(need, Need::Model | Need::TargetStd(_) | Need::Cargo | Need::CrossCc(_) | Need::Qemu(_));
-            if packages(need, pm).is_empty() && !elsewhere {
+            if packages(need, pm).is_empty() && backport(*need, pm).is_none() && !elsewhere {
                 eprintln!("doctor: cannot install {} with {pm:?}: {}", need.label(), install_hint(need, host));
             }
         }
