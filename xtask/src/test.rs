@@ -391,7 +391,7 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
         let (answer, routed) = metrics.step(format!("smoke {platform} ({how})"), || {
             crate::smoke::smoke(&runner, &bin, &dir.join("config/config.json"), &env.model_dir, &probe, &[])
         })?;
-        eprintln!("{platform}: /healthz 200, /v1/route -> {answer}, ext_proc -> {routed}");
+        eprintln!("{platform}: /healthz 200, /v1/route -> {}, ext_proc -> {routed}", answer.trim());
     }
     eprintln!("{}", metrics.table());
     Ok(())
