@@ -817,22 +817,21 @@ func TestRouterFailures(t *testing.T) {
 	}
 }
 
-// Serve drains: an open stream finishes, new connections are refused.
-func TestServeDrains(t *testing.T) {
-	needModel(t)
-	reg := metrics.New()
-	srv := New(reg, limit.New(limit.Options{Concurrency: 1, Queue: 4}), quietLogs)
-	srv.SetRouter(testRt)
+// serveAndStop serves srv on loopback with Serve, opens a stream whose
+// request headers are answered, then cancels Serve's context: the stream is
+// open while the server drains. Serve's result arrives on served.
+func serveAndStop(t *testing.T, srv *Server, timeout time.Duration) (addr string, stream extprocv3.ExternalProcessor_ProcessClient, served chan error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, NewGRPCServer(srv), 30*time.Second) }()
+	served = make(chan error, 1)
+	go func() { served <- Serve(ctx, ln, NewGRPCServer(srv), timeout) }()
 	conn := dial(t, ln.Addr().String())
-	defer conn.Close()
-	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(context.Background())
+	t.Cleanup(func() { conn.Close() })
+	stream, err = extprocv3.NewExternalProcessorClient(conn).Process(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -843,8 +842,17 @@ func TestServeDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
+	return ln.Addr().String(), stream, served
+}
+
+// Serve drains: an open stream finishes, new connections are refused.
+func TestServeDrains(t *testing.T) {
+	needModel(t)
+	srv := New(metrics.New(), limit.New(limit.Options{Concurrency: 1, Queue: 4}), quietLogs)
+	srv.SetRouter(testRt)
+	addr, stream, served := serveAndStop(t, srv, 30*time.Second)
 	waitFor(t, func() bool {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 		}
@@ -879,26 +887,7 @@ func TestServeDrains(t *testing.T) {
 // Streams still open after the shutdown timeout are cut.
 func TestServeTimeout(t *testing.T) {
 	srv := New(metrics.New(), limit.New(limit.Options{Concurrency: 1}), quietLogs)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, NewGRPCServer(srv), 200*time.Millisecond) }()
-	conn := dial(t, ln.Addr().String())
-	defer conn.Close()
-	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(requestHeaders()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
+	_, stream, served := serveAndStop(t, srv, 200*time.Millisecond)
 	select {
 	case err := <-served:
 		if err == nil || !strings.Contains(err.Error(), "were cut") {

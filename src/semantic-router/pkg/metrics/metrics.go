@@ -209,30 +209,34 @@ func (r *Registry) write(w *countingWriter) {
 	w.printf("# TYPE router_request_duration_seconds histogram\n")
 	r.writeHistograms(w, "router_request_duration_seconds", "route", r.durations)
 
-	w.printf("# HELP router_routes_total Prompts routed, by category.\n")
-	w.printf("# TYPE router_routes_total counter\n")
-	for _, c := range sortedKeys(r.routes) {
-		w.printf("router_routes_total{category=\"%s\"} %d\n", escape(c), r.routes[c])
-	}
+	writeCounters(w, "router_routes_total", "Prompts routed, by category.", "category", r.routes)
 
 	w.printf("# HELP router_prompts_truncated_total Prompts longer than the model's token limit, of which only the beginning was embedded.\n")
 	w.printf("# TYPE router_prompts_truncated_total counter\n")
 	w.printf("router_prompts_truncated_total %d\n", r.truncated)
 
-	w.printf("# HELP router_extproc_requests_total ExtProc messages answered, by phase.\n")
-	w.printf("# TYPE router_extproc_requests_total counter\n")
-	for _, phase := range sortedKeys(r.extprocDurations) {
-		w.printf("router_extproc_requests_total{phase=\"%s\"} %d\n", escape(phase), r.extprocDurations[phase].count)
+	answered := make(map[string]uint64, len(r.extprocDurations))
+	for phase, h := range r.extprocDurations {
+		answered[phase] = h.count
 	}
+	writeCounters(w, "router_extproc_requests_total", "ExtProc messages answered, by phase.", "phase", answered)
 
 	w.printf("# HELP router_extproc_duration_seconds Time to answer an ExtProc message in seconds, by phase.\n")
 	w.printf("# TYPE router_extproc_duration_seconds histogram\n")
 	r.writeHistograms(w, "router_extproc_duration_seconds", "phase", r.extprocDurations)
 
-	w.printf("# HELP router_extproc_immediate_responses_total ExtProc immediate responses (requests answered by the router instead of the upstream), by HTTP status code.\n")
-	w.printf("# TYPE router_extproc_immediate_responses_total counter\n")
-	for _, status := range sortedKeys(r.immediate) {
-		w.printf("router_extproc_immediate_responses_total{status=\"%s\"} %d\n", escape(status), r.immediate[status])
+	writeCounters(w, "router_extproc_immediate_responses_total",
+		"ExtProc immediate responses (requests answered by the router instead of the upstream), by HTTP status code.",
+		"status", r.immediate)
+}
+
+// writeCounters writes the counter family name, one series per key of
+// values, labelled label="key", in key order.
+func writeCounters(w *countingWriter, name, help, label string, values map[string]uint64) {
+	w.printf("# HELP %s %s\n", name, help)
+	w.printf("# TYPE %s counter\n", name)
+	for _, k := range sortedKeys(values) {
+		w.printf("%s{%s=\"%s\"} %d\n", name, label, escape(k), values[k])
 	}
 }
 
