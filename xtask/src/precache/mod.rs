@@ -45,7 +45,8 @@ impl flags::PrecacheGo {
             None => ctx.workspace()?.path(crate::build::ROUTER_DIR),
         };
         crate::gomod::download(&ctx.sh, &dir)?;
-        eprintln!("precache go: the modules of {} are in the module cache", dir.display());
+        crate::gomod::verify(&ctx.sh, &dir)?;
+        eprintln!("precache go: the modules of {} are in the module cache, verified", dir.display());
         Ok(())
     }
 }
