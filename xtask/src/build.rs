@@ -24,8 +24,8 @@ use crate::{
     cross, flags,
     metrics::Metrics,
     platform::Platform,
+    workspace::Ctx,
     workspace::{cargo, profile_args, Workspace},
-    Ctx,
 };
 
 /// The target directory of reproducible builds, under the workspace's.

@@ -10,7 +10,7 @@ use crate::{
     cross::{cross_cc, go_env, rust_env},
     flags,
     sys::quote,
-    Ctx,
+    workspace::Ctx,
 };
 
 impl flags::CrossEnv {

@@ -29,7 +29,7 @@ use crate::{
     metrics::Metrics,
     platform::Platform,
     verify::{self, Expectations},
-    Ctx,
+    workspace::Ctx,
 };
 
 /// The example config shipped beside the router, relative to the workspace root.
@@ -75,7 +75,7 @@ fn verify_reproducible(
     metrics: &mut Metrics,
 ) -> Result<()> {
     let ws = ctx.workspace()?;
-    let work = ws.target_dir()?.join("xtask/repro");
+    let work = ws.layout()?.repro();
     let epoch = crate::repro::source_date_epoch(&ws.root)?;
     let second = metrics.step("reproducible: copy the sources", || crate::repro::SecondBuild::prepare(ws, &work))?;
     let out2 = second.root.join("dist");

@@ -22,7 +22,7 @@ use crate::{
     binfmt, cross, flags,
     install::{self, install_hint, labels, package_manager, refusal_not_root, Rustup},
     platform::Platform,
-    Ctx,
+    workspace::Ctx,
 };
 
 /// The outcome of probing one need.
@@ -245,7 +245,7 @@ fn check_needs(ctx: &Ctx, needs: &[Need]) -> Vec<Probe> {
 fn check(ctx: &Ctx, need: Need) -> Result<String> {
     let sh = &ctx.sh;
     // The one docker CLI resolver, and the engine probe `docker` itself uses.
-    let docker = || PathBuf::from(crate::docker::engine::choose(None));
+    let docker = || PathBuf::from(crate::engine::choose(None));
     match need {
         Need::Cargo => version_of(sh, &crate::workspace::cargo(), &["--version"]),
         Need::HostCc => {
@@ -257,7 +257,7 @@ fn check(ctx: &Ctx, need: Need) -> Result<String> {
         Need::CrossCc(p) => check_cross_cc(p),
         Need::Qemu(p) => check_qemu(p),
         Need::QemuUser(p) => check_qemu_user(p),
-        Need::Docker => crate::docker::engine::Docker::find(&crate::docker::engine::choose(None))
+        Need::Docker => crate::engine::Docker::find(&crate::engine::choose(None))
             .and_then(|d| d.check_engine())
             .map(|v| format!("engine {v}")),
         Need::Buildx => check_buildx(sh, &docker()),
@@ -287,7 +287,7 @@ fn check(ctx: &Ctx, need: Need) -> Result<String> {
 /// driver exports caches and attestations.
 fn check_buildx(sh: &Shell, docker: &Path) -> Result<String> {
     let out = version_of(sh, docker, &["buildx", "version"])?;
-    let buildx = crate::docker::engine::check_buildx_version(&out)?;
+    let buildx = crate::engine::check_buildx_version(&out)?;
     let server = version_of(sh, docker, &["version", "--format", "{{.Server.Version}}"])
         .ok()
         .filter(|v| !v.is_empty())
@@ -299,7 +299,7 @@ fn check_buildx(sh: &Shell, docker: &Path) -> Result<String> {
             .and_then(|l| l.split_whitespace().nth(2).map(|v| (v.trim_end_matches(',').to_owned(), "dockerd"))),
     };
     match engine {
-        Some((v, what)) if crate::docker::engine::major(&v) >= 24 => Ok(format!("buildx {buildx}, {what} {v}")),
+        Some((v, what)) if crate::engine::major(&v) >= 24 => Ok(format!("buildx {buildx}, {what} {v}")),
         Some((v, what)) => bail!(
             "buildx {buildx}, but {what} {v} < 24: its docker driver exports no cache or attestations \
              (`cargo xtask doctor --fix` installs a newer engine)"

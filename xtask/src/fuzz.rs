@@ -41,7 +41,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use goblin::elf::{header, section_header as sh, Elf};
 
-use crate::{elf, flags, Ctx};
+use crate::{elf, flags, workspace::Ctx};
 
 /// The committed fixtures mutated by default (relative to the workspace):
 /// two libraries and three archives (one with thread-local data and the

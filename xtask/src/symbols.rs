@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::{elf, flags, Ctx};
+use crate::{elf, flags, workspace::Ctx};
 
 impl flags::Symbols {
     pub fn run(self, _ctx: &Ctx) -> Result<()> {

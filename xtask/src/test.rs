@@ -14,7 +14,7 @@ use crate::{
     metrics::Metrics,
     platform::Platform,
     workspace::cargo,
-    Ctx,
+    workspace::Ctx,
 };
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user):
@@ -206,7 +206,7 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
 fn xtask_suite(ctx: &Ctx) -> Result<()> {
     let ws = ctx.workspace()?;
     let (cargo, manifest) = (cargo(), &ws.manifest);
-    let log = ws.target_dir()?.join("xtask/skipped-tests.tsv");
+    let log = ws.layout()?.skipped_tests();
     std::fs::create_dir_all(log.parent().context("no parent")?)?;
     std::fs::write(&log, "").with_context(|| format!("cannot write {}", log.display()))?;
     let res = cargo_test(
@@ -330,7 +330,7 @@ fn extproc_client_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
     let sh = &ctx.sh;
     let router_dir = ws.path(crate::build::ROUTER_DIR);
-    let work = ws.target_dir()?.join("xtask/extproc-client");
+    let work = ws.layout()?.extproc_client();
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     // The router, linked against the suite's library.
@@ -379,7 +379,7 @@ fn extproc_client_test(ctx: &Ctx, env: &Env) -> Result<()> {
 /// answers `/healthz` and one `/v1/route` on loopback with the real model.
 fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
-    let out = ws.target_dir()?.join("xtask/dist-test");
+    let out = ws.layout()?.dist_test();
     let release = flags::Profile::RELEASE;
     let mut metrics = Metrics::default();
     let probe = crate::smoke::build_probe(&ctx.sh, &ws.path(crate::build::ROUTER_DIR), Platform::host()?, &out)?;

@@ -6,7 +6,8 @@
 
 use std::{
     cell::OnceCell,
-    path::{Path, PathBuf},
+    fs,
+    path::{Component, Path, PathBuf},
 };
 
 use anyhow::{bail, Context, Result};
@@ -25,6 +26,99 @@ pub struct Workspace {
     pub root: PathBuf,
     /// The root `Cargo.toml`.
     pub manifest: PathBuf,
+}
+
+/// Everything xtask keeps under `<target>/xtask/`, each path named once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout under `target` (a cargo target directory).
+    pub fn new(target: &Path) -> Layout {
+        Layout { root: target.join("xtask") }
+    }
+
+    /// `<target>/xtask`: small tools xtask builds for itself (the ext_proc probe).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The e2e's engine state, registry, base images and logs.
+    pub fn e2e(&self) -> PathBuf {
+        self.root.join("e2e")
+    }
+
+    /// The `local` build caches, one directory per scope.
+    pub fn buildcache(&self) -> PathBuf {
+        self.root.join("buildcache")
+    }
+
+    /// buildx's `--metadata-file` of a pushed image.
+    pub fn push_metadata(&self, image: &str) -> PathBuf {
+        self.root.join("docker").join(format!("{image}-metadata.json"))
+    }
+
+    /// Step metrics, one file per run.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics")
+    }
+
+    /// Downloaded model wheels.
+    pub fn wheels(&self) -> PathBuf {
+        self.root.join("wheels")
+    }
+
+    /// The tests `cargo xtask test` counted as skipped.
+    pub fn skipped_tests(&self) -> PathBuf {
+        self.root.join("skipped-tests.tsv")
+    }
+
+    /// The Python ext_proc client's virtual environment.
+    pub fn extproc_client(&self) -> PathBuf {
+        self.root.join("extproc-client")
+    }
+
+    /// The dist suite's release trees.
+    pub fn dist_test(&self) -> PathBuf {
+        self.root.join("dist-test")
+    }
+
+    /// `dist --verify-reproducible`'s second build.
+    pub fn repro(&self) -> PathBuf {
+        self.root.join("repro")
+    }
+
+    /// A benchmark's files (`bench-<name>`).
+    pub fn bench(&self, name: &str) -> PathBuf {
+        self.root.join(format!("bench-{name}"))
+    }
+}
+
+impl Ctx {
+    /// The [`Layout`] under the target directory cargo reports (else
+    /// `./target`, outside a workspace).
+    pub fn layout(&self) -> Layout {
+        let target = self
+            .workspace()
+            .ok()
+            .and_then(|ws| ws.target_dir().ok())
+            .unwrap_or_else(|| self.sh.current_dir().join("target"));
+        Layout::new(&target)
+    }
+
+    /// [`Ctx::layout`] without asking cargo (a dry run runs no program):
+    /// `$CARGO_TARGET_DIR`, else `<workspace>/target` (a `build.target-dir` in
+    /// a cargo config is not read; it only changes printed default paths).
+    pub fn layout_without_cargo(&self) -> Layout {
+        let cwd = self.sh.current_dir();
+        let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+            Some(t) => cwd.join(t),
+            None => self.workspace().map(|ws| ws.path("target")).unwrap_or_else(|_| cwd.join("target")),
+        };
+        Layout::new(&target)
+    }
 }
 
 impl Ctx {
@@ -113,6 +207,11 @@ impl Workspace {
         Ok(meta.target_directory.into_std_path_buf())
     }
 
+    /// The [`Layout`] under [`Workspace::target_dir`].
+    pub fn layout(&self) -> Result<Layout> {
+        Ok(Layout::new(&self.target_dir()?))
+    }
+
     pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join(rel)
     }
@@ -184,9 +283,84 @@ pub fn profile_args(profile: &Profile) -> (Vec<String>, String) {
     }
 }
 
+impl Workspace {
+    /// Metadata enough for the skeleton (and for `clean-stale`): `--no-deps` (no
+    /// download, no resolution: the planner stage of a Dockerfile runs it on
+    /// every source change) unless a path dependency, `[patch]` or `[replace]`
+    /// points outside the workspace members: then only the full metadata knows
+    /// every local package.
+    pub fn local_metadata(&self) -> Result<cargo_metadata::Metadata> {
+        let shallow = cargo_metadata::MetadataCommand::new()
+            .manifest_path(&self.manifest)
+            .no_deps()
+            .exec()
+            .with_context(|| format!("cargo metadata failed for {}", self.manifest.display()))?;
+        let root =
+            fs::read_to_string(&self.manifest).with_context(|| format!("cannot read {}", self.manifest.display()))?;
+        if needs_full_metadata(&shallow, &root) {
+            self.metadata()
+        } else {
+            Ok(shallow)
+        }
+    }
+}
+
+fn needs_full_metadata(shallow: &cargo_metadata::Metadata, root_manifest: &str) -> bool {
+    let member_dirs: Vec<PathBuf> =
+        shallow.packages.iter().filter_map(|p| p.manifest_path.parent()).map(|d| lexical(d.as_std_path())).collect();
+    let outside = |path: &Path| !member_dirs.contains(&lexical(path));
+    let dep_outside = shallow
+        .packages
+        .iter()
+        .flat_map(|p| &p.dependencies)
+        .filter_map(|d| d.path.as_deref())
+        .any(|path| outside(path.as_std_path()));
+    let Ok(doc) = root_manifest.parse::<toml_edit::DocumentMut>() else { return true };
+    let root = shallow.workspace_root.as_std_path();
+    let mut tables: Vec<&dyn toml_edit::TableLike> = Vec::new();
+    if let Some(patch) = doc.get("patch").and_then(toml_edit::Item::as_table_like) {
+        tables.extend(patch.iter().filter_map(|(_, t)| t.as_table_like()));
+    }
+    if let Some(replace) = doc.get("replace").and_then(toml_edit::Item::as_table_like) {
+        tables.push(replace);
+    }
+    // A patch without a path (git, registry) is a package of its own: full metadata.
+    let patch_outside = tables.iter().flat_map(|t| t.iter()).any(|(_, dep)| {
+        match dep.as_table_like().and_then(|d| d.get("path")).and_then(toml_edit::Item::as_str) {
+            Some(path) => outside(&root.join(path)),
+            None => true,
+        }
+    });
+    dep_outside || patch_outside
+}
+
+/// `path` without `.` and with `..` applied (no file system access).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::profile_name;
+    use super::*;
+
+    #[test]
+    fn everything_is_under_target_xtask() {
+        let l = Layout::new(Path::new("/t"));
+        assert_eq!(l.root(), Path::new("/t/xtask"));
+        assert_eq!(l.e2e(), Path::new("/t/xtask/e2e"));
+        assert_eq!(l.push_metadata("extproc"), Path::new("/t/xtask/docker/extproc-metadata.json"));
+        assert_eq!(l.bench("cross"), Path::new("/t/xtask/bench-cross"));
+    }
 
     #[test]
     fn profile_names_are_cargo_names_not_paths() {
@@ -197,5 +371,11 @@ mod tests {
             let err = profile_name(bad).unwrap_err();
             assert!(err.contains("profile name"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn lexical_paths() {
+        assert_eq!(lexical(Path::new("/w/./a/../b")), Path::new("/w/b"));
+        assert_eq!(lexical(Path::new("/w/vendor/x/")), Path::new("/w/vendor/x"));
     }
 }

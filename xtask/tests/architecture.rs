@@ -4,8 +4,8 @@
 //! each other without a circle, and so do the folders: a top-level module
 //! with all its submodules (`docker` is `docker` and `docker::*`) is one node,
 //! and folders that import each other in a circle, directly or through
-//! others, fail the test, unless the circle is one of
-//! [`ALLOWED_FOLDER_CIRCLES`], those of today's tree, to be removed.
+//! others, fail the test (`flags` included: the value types it parses into
+//! live in services and leaves).
 //!
 //! Imports are read from the code: every `crate::…` and `super::…` path (in
 //! `use` lines and inline), `use` trees expanded, comments, strings and
@@ -289,58 +289,16 @@ fn owner<'a>(path: &[String], map: &'a BTreeMap<String, Layer>) -> Option<&'a st
     (1..=path.len()).rev().find_map(|n| map.get_key_value(&path[..n].join("::")).map(|(k, _)| k.as_str()))
 }
 
-/// The folder circles of today's tree, each as its folders in import order
-/// from the first by name: `a -> b -> a` is `a` importing `b` and `b`
-/// importing `a`. A folder circle not listed here fails the test, and so
-/// does a line whose circle is gone (delete it then).
-///
-/// TODO(issue 26: folder-level circles to remove): break these, then delete
-/// their lines.
-const ALLOWED_FOLDER_CIRCLES: &[&str] = &[
-    // build → doctor (`doctor::ensure`, the prerequisites); doctor → docker
-    // (`docker::engine`, the engine probe); docker → build (`docker::inside`
-    // stages the build's outputs).
-    "build -> doctor -> docker -> build",
-    // docker → clean_stale (`docker::inside` runs clean-stale); clean_stale →
-    // precache (`precache::skeleton_metadata`); precache → build
-    // (`build::ROUTER_DIR`, where `precache go` looks).
-    "build -> doctor -> docker -> clean_stale -> precache -> build",
-    // clean_stale → precache as above; precache → clean_stale (cook cleans
-    // the workspace crates' artifacts after cooking).
-    "clean_stale -> precache -> clean_stale",
-    // docker → doctor (`doctor::ensure`); doctor → docker (the engine probe).
-    "docker -> doctor -> docker",
-];
-
-/// Folders left out of the folder graph. `flags` is the command line of
-/// every command: each command folder imports it for its own flag struct,
-/// and it imports the typed values it parses into from other folders
-/// (`docker::argv::CacheKind`, `ci::cli`), so every folder `flags` imports
-/// would be in a circle with every command. Its imports are held to the
-/// module rule above (layers, no module circle).
-const FOLDER_HUBS: &[&str] = &["flags"];
-
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// The violations of the rule, one line each (empty: the rule holds), with
-/// no folder circle allowed. `files`: (module path, source text); `aliases`:
-/// crate-root re-exports (`Ctx` → `workspace::Ctx`).
+/// The violations of the rule, one line each (empty: the rule holds).
+/// `files`: (module path, source text); `aliases`: crate-root re-exports.
 fn check(files: &[(String, String)], map: &BTreeMap<String, Layer>, aliases: &BTreeMap<String, String>) -> Vec<String> {
-    check_with(files, map, aliases, &[])
-}
-
-/// [`check`], with these folder circles allowed.
-fn check_with(
-    files: &[(String, String)],
-    map: &BTreeMap<String, Layer>,
-    aliases: &BTreeMap<String, String>,
-    allowed: &[&str],
-) -> Vec<String> {
     let (mut problems, graph) = imports(files, map, aliases);
     for cycle in cycles(&graph) {
         problems.push(format!("import circle: {}", cycle.join(" -> ")));
     }
-    problems.extend(folder_circles(&graph, allowed));
+    problems.extend(folder_circles(&graph));
     problems.sort();
     problems.dedup();
     problems
@@ -396,14 +354,14 @@ fn folder(module: &str) -> &str {
     module.split("::").next().unwrap_or(module)
 }
 
-/// The module graph with each folder as one node (edges inside a folder,
-/// and [`FOLDER_HUBS`], dropped).
+/// The module graph with each folder as one node (edges inside a folder
+/// dropped).
 fn folder_graph(graph: &Graph) -> Graph {
     let mut out = Graph::new();
     for (from, tos) in graph {
         for to in tos {
             let (f, t) = (folder(from), folder(to));
-            if f != t && !FOLDER_HUBS.contains(&f) && !FOLDER_HUBS.contains(&t) {
+            if f != t {
                 out.entry(f.to_owned()).or_default().insert(t.to_owned());
             }
         }
@@ -435,21 +393,9 @@ fn elementary_circles(graph: &Graph) -> Vec<Vec<String>> {
     out
 }
 
-/// The folder circles not in `allowed`, and the allowed ones that are gone.
-fn folder_circles(graph: &Graph, allowed: &[&str]) -> Vec<String> {
-    let found: Vec<String> = elementary_circles(&folder_graph(graph)).iter().map(|c| c.join(" -> ")).collect();
-    let mut problems = Vec::new();
-    for circle in &found {
-        if !allowed.contains(&circle.as_str()) {
-            problems.push(format!("folder circle: {circle}"));
-        }
-    }
-    for circle in allowed {
-        if !found.iter().any(|f| f == circle) {
-            problems.push(format!("ALLOWED_FOLDER_CIRCLES lists `{circle}`, which is no longer a circle: delete it"));
-        }
-    }
-    problems
+/// Every circle between folders.
+fn folder_circles(graph: &Graph) -> Vec<String> {
+    elementary_circles(&folder_graph(graph)).iter().map(|c| format!("folder circle: {}", c.join(" -> "))).collect()
 }
 
 /// Each circle of the graph once, as a path that returns to its start.
@@ -528,7 +474,7 @@ fn the_layering_rule_holds() {
     assert!(map.len() >= 20, "the code map lists too few modules: {map:?}");
     let files = sources();
     let main = &files.iter().find(|(m, _)| m.is_empty()).expect("main.rs").1;
-    let problems = check_with(&files, &map, &root_aliases(main), ALLOWED_FOLDER_CIRCLES);
+    let problems = check(&files, &map, &root_aliases(main));
     assert!(problems.is_empty(), "ARCHITECTURE.md's rule is broken:\n{}", problems.join("\n"));
 }
 
@@ -608,29 +554,28 @@ fn a_planted_folder_circle_fails() {
     // `doctor`, `doctor` uses the service `docker::engine`. Between the
     // folders `docker` and `doctor`, that is a circle.
     let base = [
-        ("docker", "use crate::doctor;\nimpl crate::flags::Docker {}"),
+        ("docker", "use crate::doctor;"),
         ("docker::engine", "use crate::sys::quote;"),
         ("doctor", "fn probe() { crate::docker::engine::choose(None); }"),
-        // `flags` imports a type of `docker`, and `docker` its flag struct:
-        // no folder circle, `flags` is a hub.
-        ("flags", "use crate::docker::engine::BuildxMode;"),
+        ("flags", ""),
         ("sys", ""),
     ];
     assert_eq!(check(&files(&base), &m, &none), ["folder circle: docker -> doctor -> docker"]);
-    // Allowed, it passes.
-    let allowed = ["docker -> doctor -> docker"];
-    assert_eq!(check_with(&files(&base), &m, &none, &allowed), Vec::<String>::new());
-    // A new circle through the allowed folders fails: build → doctor → docker → build.
+    // A longer one: build → doctor → docker → build.
     let mut more = base.to_vec();
-    more[0] = ("docker", "use crate::{build, doctor};");
+    more[0] = ("docker", "use crate::build;");
     more.push(("build", "fn b() { crate::doctor::ensure(); }"));
-    assert_eq!(check_with(&files(&more), &m, &none, &allowed), ["folder circle: build -> doctor -> docker -> build"]);
-    // An allowed circle that is gone is named, so that its line goes.
-    let gone = files(&[("docker", "use crate::doctor;"), ("doctor", ""), ("docker::engine", ""), ("sys", "")]);
-    assert_eq!(
-        check_with(&gone, &m, &none, &allowed),
-        ["ALLOWED_FOLDER_CIRCLES lists `docker -> doctor -> docker`, which is no longer a circle: delete it"]
-    );
+    assert_eq!(check(&files(&more), &m, &none), ["folder circle: build -> doctor -> docker -> build"]);
+    // `flags` is a folder like any other: a type of `docker` in `flags`,
+    // and `docker` using its flag struct, is a circle.
+    let hub = files(&[
+        ("docker", "impl crate::flags::Docker {}"),
+        ("docker::engine", ""),
+        ("flags", "use crate::docker::engine::BuildxMode;"),
+        ("doctor", ""),
+        ("sys", ""),
+    ]);
+    assert_eq!(check(&hub, &m, &none), ["folder circle: docker -> flags -> docker"]);
 }
 
 #[test]

@@ -405,7 +405,7 @@ fn a_planted_stale_name_is_reported() {
             "PLANTED.md: `Platform::NONE`: `Platform` has no `NONE`",
             "PLANTED.md: `cargo xtask dist` has no `--nope`",
             "PLANTED.md: `cargo xtask frobnicate` is not a command",
-            "PLANTED.md: `flags::Nope`: `Nope` is not defined in xtask/src/flags.rs",
+            "PLANTED.md: `flags::Nope`: `Nope` is not defined in xtask/src/flags/mod.rs",
             "PLANTED.md: `install::PACKAGES`: `PACKAGES` is not defined in xtask/src/install.rs",
             "PLANTED.md: file `xtask/src/gone.rs` does not exist",
             "PLANTED.md: file `xtask/src/nowhere.rs` does not exist",

@@ -31,8 +31,8 @@ use crate::{
     cross, flags,
     metrics::human,
     platform::Platform,
+    workspace::Ctx,
     workspace::{cargo, Workspace},
-    Ctx,
 };
 
 const RUNS: usize = 15;
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
     }
     let all: Vec<Platform> = std::iter::once(host).chain(foreign.iter().copied()).collect();
     crate::doctor::ensure(ctx, &crate::doctor::toolchain(&all, false))?;
-    let root = ws.target_dir()?.join("xtask/bench-cross");
+    let root = ws.layout()?.bench("cross");
     let release = flags::Profile::RELEASE;
 
     // A copy of ourselves: `cargo` may rebuild xtask while the builds run.

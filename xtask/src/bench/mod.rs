@@ -10,7 +10,7 @@ mod xtask;
 
 use anyhow::Result;
 
-use crate::{flags, Ctx};
+use crate::{flags, workspace::Ctx};
 
 impl flags::Bench {
     pub fn run(self, ctx: &Ctx) -> Result<()> {

@@ -39,7 +39,7 @@ use crate::{
     metrics::{human, Metrics},
     platform::Platform,
     workspace::cargo,
-    Ctx,
+    workspace::Ctx,
 };
 
 /// Goals, from issue 17.
@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
         fs::remove_dir_all(&base).with_context(|| format!("cannot remove {}", base.display()))?;
     }
     fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
-    let meta = crate::precache::skeleton_metadata(ws)?;
+    let meta = ws.local_metadata()?;
     let default_pkg = [PACKAGE.to_owned()];
     let packages = match packages {
         [] if meta.workspace_packages().iter().any(|p| p.name.as_str() == PACKAGE) => &default_pkg[..],

@@ -34,7 +34,8 @@ use crate::{
     flags, http,
     metrics::{human, Metrics},
     platform::Platform,
-    smoke, Ctx,
+    smoke,
+    workspace::Ctx,
 };
 
 /// The largest body `/v1/route` accepts (`server.MaxBodyBytes`).
@@ -117,9 +118,8 @@ impl flags::BenchRouter {
             handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect()
         })?;
 
-        let probe =
-            smoke::build_probe(&ctx.sh, &ws.path(ROUTER_DIR), Platform::host()?, &ws.target_dir()?.join("xtask"))?;
-        let prompts = ws.target_dir()?.join("xtask/bench-router-prompts.txt");
+        let probe = smoke::build_probe(&ctx.sh, &ws.path(ROUTER_DIR), Platform::host()?, ws.layout()?.root())?;
+        let prompts = ws.layout()?.bench("router-prompts.txt");
         std::fs::write(&prompts, (0..SHORT_REQUESTS).map(|i| short_prompt(i) + "\n").collect::<String>())?;
         let grpc = router.grpc.clone().context("the router reported no ext_proc address")?;
         let phase3 = phase(pid, "2,000 short prompts over ext_proc from 32 clients", || {

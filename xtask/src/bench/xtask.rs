@@ -17,7 +17,10 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use super::report::{self, Figure};
-use crate::{metrics::human, workspace::cargo, Ctx};
+use crate::{
+    metrics::human,
+    workspace::{cargo, Ctx},
+};
 
 const COLD_GOAL: f64 = 40.0;
 const WARM_GOAL: f64 = 0.3;

@@ -10,7 +10,6 @@
 //! `ci build` and `ci manifest` run `cargo xtask docker`'s own code with the
 //! options the plan gives, so a workflow step is one line.
 
-pub mod cli;
 pub mod disk;
 pub mod matrix;
 pub mod plan;
@@ -23,11 +22,11 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
-    docker::engine::BuildxMode,
     docker::{self, images, reference, report},
+    engine::BuildxMode,
     flags,
     platform::Platform,
-    Ctx,
+    workspace::Ctx,
 };
 use plan::{Event, Mode, Plan};
 
@@ -165,7 +164,7 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
     let (spec, p) = in_plan(&plan, &b.image, Some(b.platform))?;
     let p = p.expect("a platform was given");
     let slug = format!("{}-{}", spec.name, p.dir_name());
-    let dir = if b.dry_run { docker::xtask_dir_without_cargo(ctx, "") } else { docker::xtask_dir(ctx, "") };
+    let dir = if b.dry_run { ctx.layout_without_cargo() } else { ctx.layout() }.root().to_path_buf();
     let publish = plan.mode == Mode::Publish;
     let opts = flags::DockerBuild {
         image: Some(spec.name.into()),
@@ -220,7 +219,7 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
     if plan.mode != Mode::Publish {
         bail!("a {:?} run publishes nothing: no manifest to merge", plan.mode);
     }
-    let dir = if m.dry_run { docker::xtask_dir_without_cargo(ctx, "") } else { docker::xtask_dir(ctx, "") };
+    let dir = if m.dry_run { ctx.layout_without_cargo() } else { ctx.layout() }.root().to_path_buf();
     let slug = format!("manifest-{}", spec.name);
     let opts = flags::DockerManifest {
         image: spec.name.into(),

@@ -37,7 +37,11 @@ use std::{
 use anyhow::{Context, Result};
 use toml_edit::{DocumentMut, Item};
 
-use crate::{flags, platform::Platform, workspace::Workspace, Ctx};
+use crate::{
+    flags,
+    platform::Platform,
+    workspace::{Ctx, Workspace},
+};
 
 pub mod keep;
 mod names;
@@ -130,7 +134,7 @@ impl flags::CleanStale {
 /// the build-script binaries `cook` recorded whose sources are unchanged.
 /// Idempotent; never touches registry or git dependencies.
 pub fn clean_workspace_artifacts(ws: &Workspace, scope: &Scope) -> Result<Removed> {
-    let meta = crate::precache::skeleton_metadata(ws)?;
+    let meta = ws.local_metadata()?;
     clean_with_metadata(&meta, scope, Keep::Verified)
 }
 

@@ -1,197 +1,16 @@
 //! The docker command lines, as PURE functions of the request: which
 //! Dockerfile, which build arguments, cache, output, provenance, and the
 //! `docker build` fallback when buildx is absent. Golden-tested; nothing here
-//! runs anything or reads the environment.
-//!
-//! Also what may be printed of them: [`Command::display_line`] keeps the
-//! names of build arguments and secrets and hides their values (except the
-//! [`SAFE_BUILD_ARGS`] and base images), so that a proxy password passed as
-//! `--build-arg HTTP_PROXY=…` never reaches a log, an annotation or a file.
+//! runs anything or reads the environment. The argv type, [`Command`], and
+//! what may be printed of it are [`crate::engine`]'s.
 
 use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::{
-    dockerfile::DeclaredArgs,
-    images::{ImageSpec, IMAGES},
-    reference,
-};
+use super::{dockerfile::DeclaredArgs, images::ImageSpec, reference};
+pub use crate::engine::{secret_values, CacheKind, Capabilities, Command, CONTAINERD_STORE_FIX};
 use crate::platform::Platform;
-
-/// What a hidden value is printed as.
-pub const REDACTED: &str = "<redacted>";
-
-/// Build arguments whose values configure the build and are printed as they
-/// are; the base-image arguments of the image table are too. Every other
-/// `--build-arg` value is redacted wherever xtask prints it.
-pub const SAFE_BUILD_ARGS: &[&str] =
-    &["VERSION", "CARGO_BUILD_JOBS", "TARGETARCH", "SOURCE_DATE_EPOCH", "BUILDKIT_INLINE_CACHE"];
-
-/// Whether the value of build argument `name` may be printed.
-pub fn safe_build_arg(name: &str) -> bool {
-    SAFE_BUILD_ARGS.contains(&name) || IMAGES.iter().any(|i| i.base_args.contains(&name))
-}
-
-/// `K=V` with V hidden unless K is safe.
-fn redact_build_arg(kv: &str) -> String {
-    match kv.split_once('=') {
-        Some((k, _)) if safe_build_arg(k) => kv.to_owned(),
-        Some((k, _)) => format!("{k}={REDACTED}"),
-        None => kv.to_owned(),
-    }
-}
-
-/// A `--secret` spec with every value but the `id` and `type` hidden
-/// (`id=cacert,src=<redacted>`).
-fn redact_secret(spec: &str) -> String {
-    spec.split(',')
-        .map(|field| match field.split_once('=') {
-            Some((k, _)) if k == "id" || k == "type" => field.to_owned(),
-            Some((k, _)) => format!("{k}={REDACTED}"),
-            None => REDACTED.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The argv with build-argument and secret values hidden.
-pub fn redact_argv(argv: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(argv.len());
-    let mut next: Option<fn(&str) -> String> = None;
-    for a in argv {
-        if let Some(f) = next.take() {
-            out.push(f(a));
-            continue;
-        }
-        match a.as_str() {
-            "--build-arg" => next = Some(redact_build_arg),
-            "--secret" => next = Some(redact_secret),
-            _ => {}
-        }
-        if let Some(kv) = a.strip_prefix("--build-arg=") {
-            out.push(format!("--build-arg={}", redact_build_arg(kv)));
-        } else if let Some(spec) = a.strip_prefix("--secret=") {
-            out.push(format!("--secret={}", redact_secret(spec)));
-        } else {
-            out.push(a.clone());
-        }
-    }
-    out
-}
-
-/// The values [`redact_argv`] hides (at least 4 characters long: shorter ones
-/// are no secret and would blank out unrelated text), to scrub them from free
-/// text such as an error or docker's own output.
-pub fn secret_values(build_args: &[(String, String)], secrets: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = build_args.iter().filter(|(k, _)| !safe_build_arg(k)).map(|(_, v)| v.clone()).collect();
-    for spec in secrets {
-        for field in spec.split(',') {
-            match field.split_once('=') {
-                Some((k, _)) if k == "id" || k == "type" => {}
-                Some((_, v)) => out.push(v.to_owned()),
-                None => out.push(field.to_owned()),
-            }
-        }
-    }
-    out.retain(|v| v.chars().count() >= 4);
-    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    out.dedup();
-    out
-}
-
-/// Replace every secret value in `text` with `<redacted>`.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for v in secrets {
-        if !v.is_empty() {
-            out = out.replace(v.as_str(), REDACTED);
-        }
-    }
-    out
-}
-
-/// One command: environment assignments and an argv (never a shell string).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
-    pub env: Vec<(String, String)>,
-    pub argv: Vec<String>,
-}
-
-impl Command {
-    fn new(argv: Vec<String>) -> Command {
-        Command { env: Vec::new(), argv }
-    }
-
-    /// The command as one shell line: `K=V prog 'arg with space'`.
-    pub fn shell_line(&self) -> String {
-        let env = self.env.iter().map(|(k, v)| format!("{k}={}", quote(v)));
-        let argv = self.argv.iter().map(|a| quote(a));
-        env.chain(argv).collect::<Vec<_>>().join(" ")
-    }
-
-    /// The line to print (echo, dry run, errors): [`Command::shell_line`]
-    /// with build-argument and secret values hidden.
-    pub fn display_line(&self) -> String {
-        Command { env: self.env.clone(), argv: redact_argv(&self.argv) }.shell_line()
-    }
-}
-
-pub use crate::sys::quote;
-
-/// Where layers are cached between builds (`--cache`, parsed by clap).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum CacheKind {
-    #[default]
-    None,
-    /// GitHub Actions cache service (`type=gha`).
-    Gha,
-    /// A `buildcache-<os>-<arch>` tag in the registry.
-    Registry,
-    /// A directory.
-    Local,
-}
-
-impl CacheKind {
-    /// As on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            CacheKind::None => "none",
-            CacheKind::Gha => "gha",
-            CacheKind::Registry => "registry",
-            CacheKind::Local => "local",
-        }
-    }
-}
-
-/// What a buildx builder can do that CI's builder (docker-container) does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capabilities {
-    pub driver: String,
-    /// `--output type=image,push-by-digest=true`: every driver but `docker`
-    /// (buildx `build/opt.go`: "push-by-digest is currently not implemented
-    /// for docker driver").
-    pub push_by_digest: bool,
-    /// Cache export (`--cache-to`) and attestations (`--provenance`): the
-    /// `docker` driver only with the containerd image store.
-    pub exports: bool,
-}
-
-impl Capabilities {
-    /// CI's builder (docker-container), what a dry run plans with.
-    pub fn full() -> Capabilities {
-        Capabilities { driver: "docker-container".into(), push_by_digest: true, exports: true }
-    }
-
-    pub fn of(driver: &str, containerd_store: bool) -> Capabilities {
-        let docker = driver == "docker";
-        Capabilities { driver: driver.to_owned(), push_by_digest: !docker, exports: !docker || containerd_store }
-    }
-}
-
-/// The one fix for an engine without the containerd image store.
-pub const CONTAINERD_STORE_FIX: &str = "turn on the containerd image store (Docker >= 24): \
-     `{\"features\":{\"containerd-snapshotter\":true}}` in /etc/docker/daemon.json, then restart dockerd";
 
 /// Everything a build depends on, already parsed.
 #[derive(Debug, Clone)]
@@ -785,7 +604,11 @@ pub fn check_platforms(tag: &str, raw: &str, expected: &[Platform]) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::images::IMAGES;
+    use crate::{
+        docker::images::IMAGES,
+        engine::{redact_argv, scrub},
+        sys::quote,
+    };
 
     const AMD: Platform = Platform::AMD64;
     const ARM: Platform = Platform::ARM64;

@@ -233,6 +233,8 @@ mod tests {
                     super::super::dockerfile::DeclaredArgs::parse(&std::fs::read_to_string(root.join(file)).unwrap());
                 for arg in spec.base_args {
                     assert!(declared.contains(arg), "{file} lacks ARG {arg}");
+                    // Base images are printed as they are (not redacted).
+                    assert!(crate::engine::safe_build_arg(arg), "{}: base ARG {arg} must end in _IMAGE", spec.name);
                 }
             }
             assert!(IMAGES[..i].iter().all(|o| o.name != spec.name));

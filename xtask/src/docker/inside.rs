@@ -29,7 +29,7 @@ use crate::{
     clean_stale, cross, elf, flags,
     install::{self, Need, Rustup},
     platform::Platform,
-    Ctx,
+    workspace::Ctx,
 };
 
 /// What is missing to build for `target` on `host`, given probes.

@@ -19,20 +19,23 @@
 
 pub mod argv;
 pub mod dockerfile;
-pub mod engine;
 pub mod images;
 pub mod inside;
 pub mod reference;
 pub mod report;
 
-use std::{fs, path::PathBuf};
+use std::fs;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{flags, platform::Platform, Ctx};
+use crate::{
+    engine::{self, BuildxMode, Docker},
+    flags,
+    platform::Platform,
+    workspace::Ctx,
+};
 use argv::{BuildRequest, CacheKind, ManifestRequest};
 use dockerfile::DeclaredArgs;
-use engine::{BuildxMode, Docker};
 use report::{MetricsTarget, RunReport};
 
 impl flags::Docker {
@@ -108,8 +111,8 @@ fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(
             BuildxMode::Auto => {
                 eprintln!(
                     "dry run: would probe `{} version` (the engine) and `{} buildx version`; planned with buildx",
-                    argv::quote(&name),
-                    argv::quote(&name)
+                    crate::sys::quote(&name),
+                    crate::sys::quote(&name)
                 );
                 true
             }
@@ -158,22 +161,15 @@ pub fn build_with(
         None => ctx.workspace()?.root.clone(),
     };
     let context = if context_dir == cwd { ".".to_owned() } else { context_dir.display().to_string() };
-    let xtask_dir = if opts.dry_run {
-        xtask_dir_without_cargo(ctx, "")
-    } else {
-        match ctx.workspace() {
-            Ok(ws) => ws.target_dir().unwrap_or_else(|_| ws.path("target")).join("xtask"),
-            Err(_) => cwd.join("target/xtask"),
-        }
-    };
+    let layout = if opts.dry_run { ctx.layout_without_cargo() } else { ctx.layout() };
     let (cache_dir, cache_dir_exact) = match &opts.cache_dir {
         Some(d) => (cwd.join(d).display().to_string(), true),
-        None => (xtask_dir.join("buildcache").display().to_string(), false),
+        None => (layout.buildcache().display().to_string(), false),
     };
     // A push always records its digest: in the given file, else in ours.
     let metadata_file = match (&opts.metadata_file, opts.push && !opts.dry_run) {
         (Some(f), _) => Some(cwd.join(f).display().to_string()),
-        (None, true) => Some(xtask_dir.join("docker").join(format!("{image}-metadata.json")).display().to_string()),
+        (None, true) => Some(layout.push_metadata(image).display().to_string()),
         (None, false) => None,
     };
     let req = BuildRequest {
@@ -436,23 +432,4 @@ pub fn merge_annotated(
         eprintln!("{tag}: {}", found.join(", "));
         Ok(found)
     })
-}
-
-/// Where e2e and tests put their files: `<target>/xtask/<sub>`.
-pub fn xtask_dir(ctx: &Ctx, sub: &str) -> PathBuf {
-    let target =
-        ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
-    target.join("xtask").join(sub)
-}
-
-/// [`xtask_dir`] for a dry run, which runs no program, so does not ask
-/// cargo: `$CARGO_TARGET_DIR`, else `<workspace>/target` (a `build.target-dir`
-/// in a cargo config is not read; it only changes printed default paths).
-pub fn xtask_dir_without_cargo(ctx: &Ctx, sub: &str) -> PathBuf {
-    let cwd = ctx.sh.current_dir();
-    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
-        Some(t) => cwd.join(t),
-        None => ctx.workspace().map(|ws| ws.path("target")).unwrap_or_else(|_| cwd.join("target")),
-    };
-    target.join("xtask").join(sub)
 }

@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use super::{argv, reference};
+use super::reference;
 use crate::{
     metrics::{human, Metrics, Step},
     table::{Align, Table},
@@ -123,7 +123,7 @@ impl RunReport {
     /// Text as this module prints or writes it: secret values redacted,
     /// control characters escaped.
     pub fn clean(&self, text: &str) -> String {
-        reference::show(&argv::scrub(text, &self.secrets))
+        reference::show(&crate::engine::scrub(text, &self.secrets))
     }
 
     /// The command's result as `main` prints it: an error cleaned like
@@ -275,13 +275,11 @@ pub fn minutes(secs: f64) -> String {
 }
 
 /// `--metrics-file`, else a new file per run under `<target-dir>/xtask/metrics/`.
-pub fn metrics_path(ctx: &crate::Ctx, flag: Option<&Path>) -> MetricsTarget {
+pub fn metrics_path(ctx: &crate::workspace::Ctx, flag: Option<&Path>) -> MetricsTarget {
     if let Some(f) = flag {
         return MetricsTarget::File(ctx.sh.current_dir().join(f));
     }
-    let target =
-        ctx.workspace().ok().and_then(|ws| ws.target_dir().ok()).unwrap_or_else(|| ctx.sh.current_dir().join("target"));
-    MetricsTarget::PerRun(target.join("xtask").join("metrics"))
+    MetricsTarget::PerRun(ctx.layout().metrics())
 }
 
 /// `docker manifest extproc` → `docker-manifest-extproc`.

@@ -46,16 +46,12 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
-    docker::{
-        self, argv,
-        engine::{BuildxMode, Docker},
-        report::RunReport,
-        Built,
-    },
+    docker::{self, argv, report::RunReport, Built},
+    engine::{BuildxMode, Docker},
     flags, http,
     platform::Platform,
     table::{Align, Table},
-    Ctx,
+    workspace::Ctx,
 };
 
 /// Bump to rebuild the cached base images.
@@ -125,7 +121,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         needs.extend(platforms.iter().filter(|p| **p != host).map(|p| Need::Qemu(*p)));
         crate::doctor::ensure(ctx, &needs)
     })?;
-    let work = docker::xtask_dir(ctx, "e2e");
+    let work = ctx.layout().e2e();
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     // 1. engine

@@ -16,7 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::http;
-use crate::{docker::engine::Docker, platform::Platform};
+use crate::{engine::Docker, platform::Platform};
 
 /// Processes this run started.
 #[derive(Default)]
@@ -68,7 +68,7 @@ const CONTAINERD_SOCK: &str = "/run/containerd/containerd.sock";
 /// that CI's builder does (push by digest with the docker driver) is said
 /// by the build planner in one line.
 pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<Docker> {
-    let name = crate::docker::engine::choose(flag);
+    let name = crate::engine::choose(flag);
     let docker = Docker::find(&name)?;
     let buildx = docker.buildx_version()?;
     if docker.check_engine().is_err() {
@@ -79,7 +79,7 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
     }
     let version = docker.check_engine()?;
     ensure!(
-        crate::docker::engine::major(&version) >= 24,
+        crate::engine::major(&version) >= 24,
         "the running Docker engine is {version}: the e2e needs >= 24 with the containerd image store; stop it \
          (the e2e then starts its own) or upgrade it (`cargo xtask doctor --fix`)"
     );

@@ -34,7 +34,7 @@ use crate::{
     metrics::human,
     platform::Platform,
     table::{Align, Table},
-    Ctx,
+    workspace::Ctx,
 };
 use tools::{Dirs, Runner, Tool};
 

@@ -11,8 +11,8 @@ use crate::{
     clean_stale::{self, Keep, Removed, Scope},
     cross, flags,
     platform::Platform,
+    workspace::Ctx,
     workspace::{cargo, profile_args, Workspace},
-    Ctx,
 };
 
 /// What to build: the same selection as the real build, so that features are
@@ -138,7 +138,7 @@ pub fn cook(
         None => Scope::configured(&ws.root, &ws.root)?,
     }
     .profile(Some(profile_dir.to_owned()));
-    let meta = crate::precache::skeleton_metadata(ws)?;
+    let meta = ws.local_metadata()?;
     // A fresh start: nothing local (or recorded) from an earlier cook survives.
     clean_stale::clean_with_metadata(&meta, &scope, Keep::Nothing)?;
 

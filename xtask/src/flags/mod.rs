@@ -3,12 +3,14 @@
 //! Every subcommand is a struct here and a module of its own with a
 //! `run(self, sh)` entry point (see `main.rs`).
 
+mod ci;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    docker::{argv::CacheKind, engine::BuildxMode},
+    engine::{BuildxMode, CacheKind},
     platform::Platform,
 };
 
@@ -599,8 +601,8 @@ pub struct DockerWarmLint {
     pub build_platform: Platform,
 }
 
-// `cargo xtask ci`: the workflow's commands, defined next to them.
-pub use crate::ci::cli::{Ci, CiBuild, CiCmd, CiFreeDisk, CiManifest};
+// `cargo xtask ci`: the workflow's commands.
+pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiManifest};
 
 #[derive(Debug, Args)]
 pub struct E2e {

@@ -1,11 +1,11 @@
-//! The command line of `cargo xtask ci` (re-exported by `flags`): the
-//! commands the GitHub workflow runs, and nothing else calls.
+//! The command line of `cargo xtask ci`: the commands the GitHub workflow
+//! runs, and nothing else calls.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::{docker::argv::CacheKind, platform::Platform};
+use crate::{engine::CacheKind, platform::Platform};
 
 #[derive(Debug, Args)]
 pub struct Ci {
