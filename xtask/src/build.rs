@@ -21,10 +21,11 @@ use anyhow::{Context, Result};
 use xshell::cmd;
 
 use crate::{
-    cross, flags,
+    cross,
+    ctx::Ctx,
+    flags,
     metrics::Metrics,
     platform::Platform,
-    workspace::Ctx,
     workspace::{cargo, profile_args, Workspace},
 };
 

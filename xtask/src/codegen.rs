@@ -7,10 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{
-    flags,
-    workspace::{cargo, Ctx},
-};
+use crate::{ctx::Ctx, flags, workspace::cargo};
 
 /// The header's path, relative to the crate directory.
 pub const HEADER: &str = "include/candle_semantic_router.h";

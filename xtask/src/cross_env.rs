@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 
 use crate::{
     cross::{cross_cc, go_env, rust_env},
+    ctx::Ctx,
     flags,
     sys::quote,
-    workspace::Ctx,
 };
 
 impl flags::CrossEnv {

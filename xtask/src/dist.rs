@@ -25,11 +25,11 @@ use anyhow::{Context, Result};
 
 use crate::{
     build::{self, Outputs},
+    ctx::Ctx,
     flags, fsutil,
     metrics::Metrics,
     platform::Platform,
     verify::{self, Expectations},
-    workspace::Ctx,
 };
 
 /// The example config shipped beside the router, relative to the workspace root.

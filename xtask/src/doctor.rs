@@ -19,10 +19,11 @@ use xshell::{cmd, Shell};
 
 pub use crate::install::Need;
 use crate::{
-    binfmt, cross, flags,
+    binfmt, cross,
+    ctx::Ctx,
+    flags,
     install::{self, install_hint, labels, package_manager, refusal_not_root, Rustup},
     platform::Platform,
-    workspace::Ctx,
 };
 
 /// The outcome of probing one need.

@@ -41,7 +41,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use goblin::elf::{header, section_header as sh, Elf};
 
-use crate::{elf, flags, workspace::Ctx};
+use crate::{ctx::Ctx, elf, flags};
 
 /// The committed fixtures mutated by default (relative to the workspace):
 /// two libraries and three archives (one with thread-local data and the

@@ -16,6 +16,7 @@ mod clean_stale;
 mod codegen;
 mod cross;
 mod cross_env;
+mod ctx;
 mod dist;
 mod docker;
 mod doctor;
@@ -73,7 +74,7 @@ fn args(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<()> {
-    let ctx = workspace::Ctx::new(flags.manifest_path)?;
+    let ctx = ctx::Ctx::new(flags.manifest_path)?;
     use flags::Cmd;
     match flags.cmd {
         Cmd::Codegen(cmd) => cmd.run(&ctx),

@@ -16,7 +16,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use xshell::cmd;
 
-use crate::{flags, workspace::Ctx};
+use crate::{ctx::Ctx, flags};
 
 /// The files a model directory must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];

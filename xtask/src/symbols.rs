@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::{elf, flags, workspace::Ctx};
+use crate::{ctx::Ctx, elf, flags};
 
 impl flags::Symbols {
     pub fn run(self, _ctx: &Ctx) -> Result<()> {

@@ -9,12 +9,12 @@ use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
 use crate::{
+    ctx::Ctx,
     doctor::{self, Need},
     flags::{self, OtherImage, Suite},
     metrics::Metrics,
     platform::Platform,
     workspace::cargo,
-    workspace::Ctx,
 };
 
 /// Platforms the `dist` suite builds and runs (foreign ones under qemu-user):

@@ -278,8 +278,18 @@ fn use_tree(c: &[char], i: &mut usize, mut prefix: Vec<String>, out: &mut Vec<Ve
             *i += 2;
             continue;
         }
-        // `as name`, or the end of the path.
+        // The end of the path, and its `as name` if any.
         out.push(prefix);
+        let mut j = *i;
+        skip_ws(&mut j);
+        if c[j..].iter().take(3).copied().eq("as ".chars()) {
+            j += 3;
+            skip_ws(&mut j);
+            while j < c.len() && is_ident(c[j]) {
+                j += 1;
+            }
+            *i = j;
+        }
         return;
     }
 }
@@ -292,9 +302,9 @@ fn owner<'a>(path: &[String], map: &'a BTreeMap<String, Layer>) -> Option<&'a st
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// The violations of the rule, one line each (empty: the rule holds).
-/// `files`: (module path, source text); `aliases`: crate-root re-exports.
-fn check(files: &[(String, String)], map: &BTreeMap<String, Layer>, aliases: &BTreeMap<String, String>) -> Vec<String> {
-    let (mut problems, graph) = imports(files, map, aliases);
+/// `files`: (module path, source text).
+fn check(files: &[(String, String)], map: &BTreeMap<String, Layer>) -> Vec<String> {
+    let (mut problems, graph) = imports(files, map);
     for cycle in cycles(&graph) {
         problems.push(format!("import circle: {}", cycle.join(" -> ")));
     }
@@ -309,7 +319,6 @@ fn check(files: &[(String, String)], map: &BTreeMap<String, Layer>, aliases: &BT
 fn imports(
     files: &[(String, String)],
     map: &BTreeMap<String, Layer>,
-    aliases: &BTreeMap<String, String>,
 ) -> (Vec<String>, Graph) {
     let mut problems = Vec::new();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -325,12 +334,14 @@ fn imports(
         let from_layer = map[from];
         let code = without_tests(&code_only(text));
         for mut path in references(&code, module) {
-            if let Some(full) = path.first().and_then(|first| aliases.get(first)) {
-                let mut p: Vec<String> = full.split("::").map(str::to_owned).collect();
-                p.extend(path.drain(1..));
-                path = p;
-            }
-            let Some(to) = owner(&path, map) else { continue };
+            let Some(to) = owner(&path, map) else {
+                // Only the crate root (main.rs) owns what no module does.
+                problems.push(format!(
+                    "`{module}` uses `crate::{}` of main.rs: the entry point is no dependency, import it from its module",
+                    path.join("::")
+                ));
+                continue;
+            };
             if to == from {
                 continue;
             }
@@ -431,19 +442,6 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     out
 }
 
-/// `pub use workspace::Ctx;` lines of the crate root.
-fn root_aliases(main: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in main.lines() {
-        if let Some(path) = line.trim().strip_prefix("pub use ").and_then(|l| l.strip_suffix(';')) {
-            if let Some(name) = path.rsplit("::").next() {
-                out.insert(name.to_owned(), path.to_owned());
-            }
-        }
-    }
-    out
-}
-
 fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -473,8 +471,7 @@ fn the_layering_rule_holds() {
     let map = code_map(&architecture_md());
     assert!(map.len() >= 20, "the code map lists too few modules: {map:?}");
     let files = sources();
-    let main = &files.iter().find(|(m, _)| m.is_empty()).expect("main.rs").1;
-    let problems = check(&files, &map, &root_aliases(main));
+    let problems = check(&files, &map);
     assert!(problems.is_empty(), "ARCHITECTURE.md's rule is broken:\n{}", problems.join("\n"));
 }
 
@@ -517,26 +514,31 @@ fn a_planted_upward_import_fails() {
         ("install", "use crate::sys::quote;"),
         ("sys", "// use crate::doctor;\nconst S: &str = \"crate::doctor::x\";"),
     ]);
-    assert_eq!(check(&ok, &m, &BTreeMap::new()), Vec::<String>::new());
+    assert_eq!(check(&ok, &m), Vec::<String>::new());
     let bad = files(&[("doctor", "use crate::install;"), ("install", "pub fn f() { crate::doctor::probe(); }")]);
     assert_eq!(
-        check(&bad, &m, &BTreeMap::new()),
+        check(&bad, &m),
         [
             "folder circle: doctor -> install -> doctor",
             "import circle: doctor -> install -> doctor",
             "upward import: `install` (service) uses `doctor::probe` (command)"
         ]
     );
-    // Through a use tree, a crate-root alias and `super::`.
+    // Through a use tree and `super::`; a name of the crate root (main.rs).
     let m = map(&[
         ("workspace", Layer::Service),
         ("docker", Layer::Command),
         ("docker::argv", Layer::Service),
         ("docker::engine", Layer::Service),
     ]);
-    let aliases: BTreeMap<String, String> = [("Ctx".to_string(), "workspace::Ctx".to_string())].into();
-    let bad = files(&[("docker::engine", "use super::{Built, argv};\nuse crate::{Ctx, flags as f};")]);
-    assert_eq!(check(&bad, &m, &aliases), ["upward import: `docker::engine` (service) uses `docker::Built` (command)"]);
+    let bad = files(&[("docker::engine", "use super::{Built, argv};\nuse crate::{workspace::Ctx as C, Ctx};")]);
+    assert_eq!(
+        check(&bad, &m),
+        [
+            "`docker::engine` uses `crate::Ctx` of main.rs: the entry point is no dependency, import it from its module",
+            "upward import: `docker::engine` (service) uses `docker::Built` (command)"
+        ]
+    );
 }
 
 #[test]
@@ -549,7 +551,6 @@ fn a_planted_folder_circle_fails() {
         ("build", Layer::Command),
         ("flags", Layer::Command),
     ]);
-    let none = BTreeMap::new();
     // No circle between modules, and none between layers: `docker` uses
     // `doctor`, `doctor` uses the service `docker::engine`. Between the
     // folders `docker` and `doctor`, that is a circle.
@@ -560,12 +561,12 @@ fn a_planted_folder_circle_fails() {
         ("flags", ""),
         ("sys", ""),
     ];
-    assert_eq!(check(&files(&base), &m, &none), ["folder circle: docker -> doctor -> docker"]);
+    assert_eq!(check(&files(&base), &m), ["folder circle: docker -> doctor -> docker"]);
     // A longer one: build → doctor → docker → build.
     let mut more = base.to_vec();
     more[0] = ("docker", "use crate::build;");
     more.push(("build", "fn b() { crate::doctor::ensure(); }"));
-    assert_eq!(check(&files(&more), &m, &none), ["folder circle: build -> doctor -> docker -> build"]);
+    assert_eq!(check(&files(&more), &m), ["folder circle: build -> doctor -> docker -> build"]);
     // `flags` is a folder like any other: a type of `docker` in `flags`,
     // and `docker` using its flag struct, is a circle.
     let hub = files(&[
@@ -575,7 +576,7 @@ fn a_planted_folder_circle_fails() {
         ("doctor", ""),
         ("sys", ""),
     ]);
-    assert_eq!(check(&hub, &m, &none), ["folder circle: docker -> flags -> docker"]);
+    assert_eq!(check(&hub, &m), ["folder circle: docker -> flags -> docker"]);
 }
 
 #[test]
@@ -597,7 +598,7 @@ fn a_planted_upward_import_between_folders_fails() {
         ("doctor", ""),
     ]);
     assert_eq!(
-        check(&f, &m, &BTreeMap::new()),
+        check(&f, &m),
         [
             "upward import: `docker::engine` (service) uses `doctor::ensure` (command)",
             "upward import: `sys` (leaf) uses `docker::engine::choose` (service)",
@@ -626,7 +627,7 @@ fn test_code_and_unmapped_modules() {
         ),
         ("lonely", "fn x() {}"),
     ]);
-    assert_eq!(check(&f, &m, &BTreeMap::new()), ["`lonely` is not in the code map of ARCHITECTURE.md"]);
+    assert_eq!(check(&f, &m), ["`lonely` is not in the code map of ARCHITECTURE.md"]);
 }
 
 #[test]

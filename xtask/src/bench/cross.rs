@@ -28,10 +28,11 @@ use anyhow::{bail, Context, Result};
 use super::report::{self, Figure};
 use crate::{
     build::{Outputs, PACKAGE},
-    cross, flags,
+    cross,
+    ctx::Ctx,
+    flags,
     metrics::human,
     platform::Platform,
-    workspace::Ctx,
     workspace::{cargo, Workspace},
 };
 

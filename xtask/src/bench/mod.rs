@@ -10,7 +10,7 @@ mod xtask;
 
 use anyhow::Result;
 
-use crate::{flags, workspace::Ctx};
+use crate::{ctx::Ctx, flags};
 
 impl flags::Bench {
     pub fn run(self, ctx: &Ctx) -> Result<()> {

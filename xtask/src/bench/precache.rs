@@ -36,10 +36,10 @@ use anyhow::{bail, Context, Result};
 use super::report::{self, Figure};
 use crate::{
     build::PACKAGE,
+    ctx::Ctx,
     metrics::{human, Metrics},
     platform::Platform,
     workspace::cargo,
-    workspace::Ctx,
 };
 
 /// Goals, from issue 17.

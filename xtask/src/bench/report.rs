@@ -17,7 +17,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::workspace::{Ctx, Workspace};
+use crate::{ctx::Ctx, workspace::Workspace};
 
 /// Where the records live, relative to the workspace root.
 pub const RECORDS_DIR: &str = "benchmarks/records";

@@ -31,11 +31,11 @@ use anyhow::{Context, Result};
 use super::report::{self, Figure};
 use crate::{
     build::{self, ROUTER_DIR},
+    ctx::Ctx,
     flags, http,
     metrics::{human, Metrics},
     platform::Platform,
     smoke,
-    workspace::Ctx,
 };
 
 /// The largest body `/v1/route` accepts (`server.MaxBodyBytes`).

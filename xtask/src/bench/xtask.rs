@@ -17,10 +17,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use super::report::{self, Figure};
-use crate::{
-    metrics::human,
-    workspace::{cargo, Ctx},
-};
+use crate::{ctx::Ctx, metrics::human, workspace::cargo};
 
 const COLD_GOAL: f64 = 40.0;
 const WARM_GOAL: f64 = 0.3;

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
-use crate::{flags, metrics::human, workspace::Ctx};
+use crate::{ctx::Ctx, flags, metrics::human};
 
 /// Preinstalled on GitHub's Ubuntu runner images and unused by our builds.
 pub const UNUSED: &[&str] = &[

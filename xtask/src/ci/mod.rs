@@ -22,11 +22,11 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
+    ctx::Ctx,
     docker::{self, images, reference, report},
     engine::BuildxMode,
     flags,
     platform::Platform,
-    workspace::Ctx,
 };
 use plan::{Event, Mode, Plan};
 

@@ -37,11 +37,7 @@ use std::{
 use anyhow::{Context, Result};
 use toml_edit::{DocumentMut, Item};
 
-use crate::{
-    flags,
-    platform::Platform,
-    workspace::{Ctx, Workspace},
-};
+use crate::{ctx::Ctx, flags, platform::Platform, workspace::Workspace};
 
 pub mod keep;
 mod names;

@@ -26,10 +26,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     build::{Outputs, ROUTER_BIN, ROUTER_DIR},
-    clean_stale, cross, elf, flags,
+    clean_stale, cross,
+    ctx::Ctx,
+    elf, flags,
     install::{self, Need, Rustup},
     platform::Platform,
-    workspace::Ctx,
 };
 
 /// What is missing to build for `target` on `host`, given probes.

@@ -29,10 +29,10 @@ use std::fs;
 use anyhow::{bail, Context, Result};
 
 use crate::{
+    ctx::Ctx,
     engine::{self, BuildxMode, Docker},
     flags,
     platform::Platform,
-    workspace::Ctx,
 };
 use argv::{BuildRequest, CacheKind, ManifestRequest};
 use dockerfile::DeclaredArgs;

@@ -275,7 +275,7 @@ pub fn minutes(secs: f64) -> String {
 }
 
 /// `--metrics-file`, else a new file per run under `<target-dir>/xtask/metrics/`.
-pub fn metrics_path(ctx: &crate::workspace::Ctx, flag: Option<&Path>) -> MetricsTarget {
+pub fn metrics_path(ctx: &crate::ctx::Ctx, flag: Option<&Path>) -> MetricsTarget {
     if let Some(f) = flag {
         return MetricsTarget::File(ctx.sh.current_dir().join(f));
     }

@@ -46,12 +46,12 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
+    ctx::Ctx,
     docker::{self, argv, report::RunReport, Built},
     engine::{BuildxMode, Docker},
     flags, http,
     platform::Platform,
     table::{Align, Table},
-    workspace::Ctx,
 };
 
 /// Bump to rebuild the cached base images.

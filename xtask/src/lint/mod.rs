@@ -30,11 +30,11 @@ use xshell::{cmd, Shell};
 
 pub use crate::flags::LintCheck;
 use crate::{
+    ctx::Ctx,
     flags,
     metrics::human,
     platform::Platform,
     table::{Align, Table},
-    workspace::Ctx,
 };
 use tools::{Dirs, Runner, Tool};
 

@@ -9,9 +9,10 @@ use xshell::cmd;
 use super::skeleton::{dummy_source, Skeleton};
 use crate::{
     clean_stale::{self, Keep, Removed, Scope},
-    cross, flags,
+    cross,
+    ctx::Ctx,
+    flags,
     platform::Platform,
-    workspace::Ctx,
     workspace::{cargo, profile_args, Workspace},
 };
 

@@ -21,7 +21,7 @@ use std::{fs, io::ErrorKind};
 
 use anyhow::{Context, Result};
 
-use crate::{flags, workspace::Ctx};
+use crate::{ctx::Ctx, flags};
 use skeleton::Skeleton;
 
 impl flags::Precache {

@@ -37,7 +37,7 @@ pub use checks::{verify_file, verify_outputs};
 pub use expect::Expectations;
 pub use report::SymbolReport;
 
-use crate::{build::Outputs, flags, platform::Platform, workspace::Ctx};
+use crate::{build::Outputs, ctx::Ctx, flags, platform::Platform};
 
 /// SONAME of the library, set by `candle-binding/build.rs`.
 pub const SONAME: &str = "libcandle_semantic_router.so";
