@@ -333,7 +333,7 @@ fn imports(
         };
         let from_layer = map[from];
         let code = without_tests(&code_only(text));
-        for mut path in references(&code, module) {
+        for path in references(&code, module) {
             let Some(to) = owner(&path, map) else {
                 // Only the crate root (main.rs) owns what no module does.
                 problems.push(format!(
