@@ -21,11 +21,11 @@ use anyhow::{Context, Result};
 use xshell::cmd;
 
 use crate::{
-    cross,
     ctx::Ctx,
     flags,
     metrics::Metrics,
     platform::Platform,
+    prereq::{self, Prereqs},
     workspace::{cargo, profile_args, Workspace},
 };
 
@@ -93,7 +93,7 @@ impl Outputs {
 impl flags::Build {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let platforms = Platform::or_host(&self.platform)?;
-        crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, !self.no_go))?;
+        let prereqs = prereq::ensure(ctx, &prereq::toolchain(&platforms, !self.no_go))?;
         let opts = Options {
             profile: self.profile,
             features: self.features,
@@ -102,22 +102,30 @@ impl flags::Build {
             ..Default::default()
         };
         let mut metrics = Metrics::default();
-        let result = platforms.iter().try_for_each(|p| build(ctx, *p, &opts, &mut metrics).map(drop));
+        let result = platforms.iter().try_for_each(|p| build(ctx, &prereqs, *p, &opts, &mut metrics).map(drop));
         eprintln!("\n{}", metrics.table());
         result
     }
 }
 
-/// Build one platform: the library, then (if asked) the router against it.
-pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metrics) -> Result<Outputs> {
+/// Build one platform: the library, then (if asked) the router against it,
+/// with the toolchains `prereqs` resolved for it.
+pub fn build(
+    ctx: &Ctx,
+    prereqs: &Prereqs,
+    platform: Platform,
+    opts: &Options,
+    metrics: &mut Metrics,
+) -> Result<Outputs> {
     let ws = ctx.workspace()?;
     let target_dir = opts.target_dir(ws)?;
     let out = Outputs::new(&target_dir, platform, &opts.profile);
     let step = format!("cargo build {PACKAGE} ({platform})");
-    metrics.step(step, || build_library(ctx, ws, platform, opts))?;
+    metrics.step(step, || build_library(ctx, ws, prereqs, platform, opts))?;
     if opts.go {
-        metrics
-            .step(format!("go build {ROUTER_BIN} ({platform})"), || build_router(ctx, ws, &out, opts, &target_dir))?;
+        metrics.step(format!("go build {ROUTER_BIN} ({platform})"), || {
+            build_router(ctx, ws, prereqs, &out, opts, &target_dir)
+        })?;
     }
     Ok(out)
 }
@@ -126,9 +134,14 @@ pub fn build(ctx: &Ctx, platform: Platform, opts: &Options, metrics: &mut Metric
 /// when reproducible, the remapped `RUSTFLAGS`, the target directory and
 /// `SOURCE_DATE_EPOCH`). `cargo test` run with it reuses the build's
 /// dependencies instead of compiling them again.
-pub fn cargo_env(ws: &Workspace, platform: Platform, opts: &Options) -> Result<Vec<(String, String)>> {
+pub fn cargo_env(
+    ws: &Workspace,
+    prereqs: &Prereqs,
+    platform: Platform,
+    opts: &Options,
+) -> Result<Vec<(String, String)>> {
     let target_dir = opts.target_dir(ws)?;
-    let mut env = cross::rust_env(&platform)?;
+    let mut env = prereqs.rust_env(platform)?;
     if opts.reproducible {
         let rustc = env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| PathBuf::from(v));
         let paths = crate::repro::BuildPaths::of(ws, &target_dir, rustc.as_deref());
@@ -139,8 +152,8 @@ pub fn cargo_env(ws: &Workspace, platform: Platform, opts: &Options) -> Result<V
     Ok(env)
 }
 
-fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) -> Result<()> {
-    let env = cargo_env(ws, platform, opts)?;
+fn build_library(ctx: &Ctx, ws: &Workspace, prereqs: &Prereqs, platform: Platform, opts: &Options) -> Result<()> {
+    let env = cargo_env(ws, prereqs, platform, opts)?;
     let cargo = cargo();
     let manifest = &ws.manifest;
     let (profile, _) = profile_args(&opts.profile);
@@ -164,7 +177,14 @@ fn build_library(ctx: &Ctx, ws: &Workspace, platform: Platform, opts: &Options) 
     Ok(())
 }
 
-fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options, target_dir: &Path) -> Result<()> {
+fn build_router(
+    ctx: &Ctx,
+    ws: &Workspace,
+    prereqs: &Prereqs,
+    out: &Outputs,
+    opts: &Options,
+    target_dir: &Path,
+) -> Result<()> {
     let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
     let lib = out.shared_lib();
     if !lib.is_file() {
@@ -178,7 +198,7 @@ fn build_router(ctx: &Ctx, ws: &Workspace, out: &Outputs, opts: &Options, target
     // `-buildid=`: the build id hashes the inputs' paths and tools; nothing reads it.
     let ldflags = format!("-buildid= -X main.version={version}");
     let mut cmd = cmd!(sh, "{go} build -trimpath -buildvcs=false -ldflags {ldflags} -o {output} {ROUTER_MAIN}");
-    for (k, v) in cross::go_env(&out.platform, Some(&out.lib_dir)) {
+    for (k, v) in prereqs.go_env(out.platform, Some(&out.lib_dir)) {
         // The router finds the library next to it in `dist/` (bin/ and lib/).
         let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
         cmd = cmd.env(k, v);

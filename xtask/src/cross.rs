@@ -1,8 +1,10 @@
 //! Cross-compilation environment for cargo and Go.
 //!
-//! Nothing here matters when the target is the host: [`rust_env`] is then
-//! empty and [`go_env`] only pins `CGO_ENABLED/GOOS/GOARCH` and the library
-//! search path.
+//! The probes ([`target_std`], [`cross_cc`]) run once per command, through
+//! [`crate::prereq`], which keeps what they found; the environments are pure
+//! functions of that ([`plan_rust_env`], [`plan_go_env`]). Nothing here
+//! matters when the target is the host: the cargo environment is then empty
+//! and Go's only pins `CGO_ENABLED/GOOS/GOARCH` and the library search path.
 //!
 //! For a foreign target we need two things:
 //! - a Rust standard library for the target triple ([`target_std`]): either the
@@ -48,25 +50,6 @@ pub struct Toolchain {
 
 /// The distro compiler tried when the current toolchain lacks the target's std.
 pub const DISTRO_RUSTC: &str = "/usr/bin/rustc";
-
-/// Environment for cargo to build for `target` (empty for the host).
-pub fn rust_env(target: &Platform) -> Result<Vec<(String, String)>> {
-    let host = Platform::host()?;
-    if *target == host {
-        return Ok(Vec::new());
-    }
-    let toolchain = target_std(target)?;
-    let cc = cross_cc(*target);
-    plan_rust_env(host, *target, &toolchain, cc.as_ref(), &process_env)
-}
-
-/// Environment for `go build` of the cgo router for `target`, linking against
-/// the library in `lib_dir` (if given).
-pub fn go_env(target: &Platform, lib_dir: Option<&Path>) -> Vec<(String, String)> {
-    let host = Platform::host().unwrap_or(*target);
-    let cc = if *target == host { None } else { cross_cc(*target).ok() };
-    plan_go_env(host, *target, lib_dir, cc.as_ref(), &process_env)
-}
 
 /// The C toolchain that compiles and links for a foreign target.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,21 +7,21 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use crate::{
-    cross::{cross_cc, go_env, rust_env},
     ctx::Ctx,
     flags,
+    prereq::{Host, Need, Prereqs},
     sys::quote,
 };
 
 impl flags::CrossEnv {
-    pub fn run(self, _ctx: &Ctx) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
         let target = self.platform;
-        let mut vars = rust_env(&target)?;
+        // Printed, not installed: what is missing is an error naming the fix.
+        let needs = if target.is_host() { Vec::new() } else { vec![Need::TargetStd(target), Need::CrossCc(target)] };
+        let prereqs = Prereqs::present(&mut Host::new(ctx)?, &needs)?;
+        let mut vars = prereqs.rust_env(target)?;
         if self.go {
-            if !target.is_host() {
-                cross_cc(target)?; // say why, rather than print a CC that is not there
-            }
-            vars.extend(go_env(&target, self.lib_dir.as_deref()));
+            vars.extend(prereqs.go_env(target, self.lib_dir.as_deref()));
         }
         let mut out = std::io::stdout().lock();
         for (k, v) in vars {

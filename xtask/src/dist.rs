@@ -29,6 +29,7 @@ use crate::{
     flags, fsutil,
     metrics::Metrics,
     platform::Platform,
+    prereq::Prereqs,
     verify::{self, Expectations},
 };
 
@@ -40,13 +41,13 @@ impl flags::Dist {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
         let ws = ctx.workspace()?;
         let platforms = Platform::or_host(&self.platform)?;
-        crate::doctor::ensure(ctx, &crate::doctor::toolchain(&platforms, true))?;
+        let prereqs = crate::prereq::ensure(ctx, &crate::prereq::toolchain(&platforms, true))?;
         let profile = release_by_default(self.profile);
         let out_root = std::path::absolute(self.out.unwrap_or_else(|| ws.path("dist")))?;
         let mut metrics = Metrics::default();
         let result = (|| {
             for &platform in &platforms {
-                let dir = dist_platform(ctx, platform, &profile, &out_root, &mut metrics)?;
+                let dir = dist_platform(ctx, &prereqs, platform, &profile, &out_root, &mut metrics)?;
                 println!("{}", dir.display());
                 println!("{}", tarball(&out_root, platform).display());
             }
@@ -109,6 +110,7 @@ fn release_by_default(profile: flags::Profile) -> flags::Profile {
 /// Build, verify and assemble one platform; returns its dist directory.
 pub fn dist_platform(
     ctx: &Ctx,
+    prereqs: &Prereqs,
     platform: Platform,
     profile: &flags::Profile,
     out_root: &Path,
@@ -123,7 +125,7 @@ pub fn dist_platform(
         source_date_epoch: epoch,
         ..Default::default()
     };
-    let outputs = build::build(ctx, platform, &opts, metrics)?;
+    let outputs = build::build(ctx, prereqs, platform, &opts, metrics)?;
     metrics.step(format!("verify-symbols ({platform})"), || {
         let exp = Expectations::from_workspace(&ws.root, platform, None)?;
         let report = verify::verify_outputs(&outputs, true, &exp)?;

@@ -3,7 +3,7 @@
 //! need has a row by construction), install plans ([`fix_plan`]: pure argv
 //! lists, golden-tested) and their execution ([`install`], [`run_plan`]).
 //!
-//! `doctor --fix`, the prerequisites of every command (`doctor::ensure`),
+//! `doctor --fix`, the prerequisites of every command (`prereq::ensure`),
 //! `docker toolchain` and `lint --install` all install through here. The
 //! probes (what is present) are `doctor`'s; this module never looks at the
 //! machine except for the package manager, rustup and the root check.
@@ -663,7 +663,7 @@ pub fn has_epel(os_release: &str) -> bool {
 }
 
 /// Install `missing` on this machine (as root): [`fix_plan`], then [`run_plan`].
-/// `doctor --fix`, `doctor::ensure` and `lint --install` all install through here.
+/// `doctor --fix`, `prereq::ensure` and `lint --install` all install through here.
 pub fn install(sh: &Shell, missing: &[Need], host: Platform) -> Result<()> {
     if !crate::sys::is_root() {
         let what: Vec<String> = missing.iter().map(|n| n.label()).collect();

@@ -35,6 +35,7 @@ mod metrics;
 mod model;
 mod platform;
 mod precache;
+mod prereq;
 mod repro;
 mod smoke;
 mod symbols;

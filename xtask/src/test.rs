@@ -10,10 +10,10 @@ use xshell::cmd;
 
 use crate::{
     ctx::Ctx,
-    doctor::{self, Need},
     flags::{self, OtherImage, Suite},
     metrics::Metrics,
     platform::Platform,
+    prereq::{self, Need},
     workspace::cargo,
 };
 
@@ -30,19 +30,19 @@ impl flags::Test {
 
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
-        let mut env = Env::default();
         // Every prerequisite first, before anything is compiled: as root,
         // what is missing is installed; otherwise one error says how.
         let host = Platform::host()?;
         let foreign: Vec<Platform> = DIST_PLATFORMS.into_iter().filter(|p| *p != host).collect();
-        metrics.step("prerequisites", || doctor::ensure(ctx, &needs(&wanted, host, &foreign)))?;
+        let prereqs = metrics.step("prerequisites", || prereq::ensure(ctx, &needs(&wanted, host, &foreign)))?;
+        let mut env = Env { prereqs, model_dir: PathBuf::new(), lib_dir: PathBuf::new(), cargo: Default::default() };
         // The e2e builds and runs foreign images: that takes binfmt handlers,
         // which a machine (or a container) may refuse. Then the e2e is not
         // run, and says why; under CI that is a failure.
         let mut not_run: Vec<(Suite, String)> = Vec::new();
         if wanted(Suite::E2e) || wanted(Suite::Images) {
             let handlers: Vec<Need> = foreign.iter().map(|p| Need::Qemu(*p)).collect();
-            if let Err(e) = metrics.step("prerequisites (binfmt)", || doctor::ensure(ctx, &handlers)) {
+            if let Err(e) = metrics.step("prerequisites (binfmt)", || prereq::ensure(ctx, &handlers)) {
                 let why = format!("{e:#}");
                 not_run
                     .extend([Suite::E2e, Suite::Images].into_iter().filter(|s| wanted(*s)).map(|s| (s, why.clone())));
@@ -62,7 +62,7 @@ impl flags::Test {
                 source_date_epoch: crate::repro::source_date_epoch(&ws.root)?,
                 ..Default::default()
             };
-            env.lib_dir = crate::build::build(ctx, host, &env.cargo, &mut metrics)?.lib_dir;
+            env.lib_dir = crate::build::build(ctx, &env.prereqs, host, &env.cargo, &mut metrics)?.lib_dir;
         }
 
         let mut failed = Vec::new();
@@ -113,7 +113,7 @@ fn needs(wanted: &dyn Fn(Suite) -> bool, host: Platform, foreign: &[Platform]) -
     }
     let e2e = wanted(Suite::E2e) || wanted(Suite::Images);
     let go = e2e || [Suite::Xtask, Suite::GoBinding, Suite::Router, Suite::Dist].into_iter().any(wanted);
-    let mut out = doctor::toolchain(&platforms, go);
+    let mut out = prereq::toolchain(&platforms, go);
     if cross {
         out.extend(foreign.iter().map(|p| Need::QemuUser(*p)));
     }
@@ -126,10 +126,11 @@ fn needs(wanted: &dyn Fn(Suite) -> bool, host: Platform, foreign: &[Platform]) -
     out
 }
 
-/// Whether this runs in CI (`CI=true`, as GitHub and `.ci/run` set it).
-
-#[derive(Default)]
+/// What the suites share: the resolved prerequisites, the model and the
+/// library built once.
 struct Env {
+    /// What the prerequisites resolved to (the toolchains of every platform).
+    prereqs: prereq::Prereqs,
     model_dir: PathBuf,
     lib_dir: PathBuf,
     /// How the library was built (the rust suite tests it the same way).
@@ -169,7 +170,7 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
                 manifest
             )
             .env("CANDLE_MODEL_DIR", &env.model_dir);
-            for (k, v) in crate::build::cargo_env(ws, Platform::host()?, &env.cargo)? {
+            for (k, v) in crate::build::cargo_env(ws, &env.prereqs, Platform::host()?, &env.cargo)? {
                 test = test.env(k, v);
             }
             cargo_test(test)?
@@ -384,7 +385,7 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let mut metrics = Metrics::default();
     let probe = crate::smoke::build_probe(&ctx.sh, &ws.path(crate::build::ROUTER_DIR), Platform::host()?, &out)?;
     for platform in DIST_PLATFORMS {
-        let dir = crate::dist::dist_platform(ctx, platform, &release, &out, &mut metrics)?;
+        let dir = crate::dist::dist_platform(ctx, &env.prereqs, platform, &release, &out, &mut metrics)?;
         let bin = dir.join("bin/extproc");
         let runner = crate::dist::runner(platform, &bin)?;
         let how = if runner.is_empty() { "native" } else { "qemu-user" };

@@ -316,10 +316,7 @@ fn check(files: &[(String, String)], map: &BTreeMap<String, Layer>) -> Vec<Strin
 
 /// The import graph between the modules of the code map, and the problems
 /// found on the way (unmapped modules, upward imports).
-fn imports(
-    files: &[(String, String)],
-    map: &BTreeMap<String, Layer>,
-) -> (Vec<String>, Graph) {
+fn imports(files: &[(String, String)], map: &BTreeMap<String, Layer>) -> (Vec<String>, Graph) {
     let mut problems = Vec::new();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (module, text) in files {

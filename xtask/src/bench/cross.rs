@@ -28,7 +28,6 @@ use anyhow::{bail, Context, Result};
 use super::report::{self, Figure};
 use crate::{
     build::{Outputs, PACKAGE},
-    cross,
     ctx::Ctx,
     flags,
     metrics::human,
@@ -50,7 +49,7 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
         bail!("--platform {host} is the host: it is always built, as the native reference");
     }
     let all: Vec<Platform> = std::iter::once(host).chain(foreign.iter().copied()).collect();
-    crate::doctor::ensure(ctx, &crate::doctor::toolchain(&all, false))?;
+    let prereqs = crate::prereq::ensure(ctx, &crate::prereq::toolchain(&all, false))?;
     let root = ws.layout()?.bench("cross");
     let release = flags::Profile::RELEASE;
 
@@ -64,7 +63,7 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
     // compiler used (usually one), so that every ratio compares one compiler.
     let mut plan: Vec<(Platform, Option<String>)> = Vec::new();
     for &p in &foreign {
-        let env = cross::rust_env(&p)?;
+        let env = prereqs.rust_env(p)?;
         plan.push((p, env.iter().find(|(k, _)| k == "RUSTC").map(|(_, v)| v.clone())));
     }
     let mut compilers: Vec<Option<String>> = Vec::new();
@@ -97,7 +96,7 @@ pub fn run(ctx: &Ctx, no_build: bool, platforms: &[Platform]) -> Result<()> {
             std::fs::remove_dir_all(&target_dir).with_context(|| format!("cannot clear {}", target_dir.display()))?;
         }
         eprintln!("==> cold release build of {PACKAGE} for {platform} in {}", target_dir.display());
-        let time = cold_build(ws, &target_dir, *platform, rustc.as_deref())?;
+        let time = cold_build(ws, &target_dir, *platform, prereqs.rust_env(*platform)?, rustc.as_deref())?;
         eprintln!("    {}", human(time));
         built.push((*platform, rustc.clone(), Some(time), lib));
     }
@@ -182,7 +181,13 @@ fn ms(d: Duration) -> f64 {
 
 /// A cold `cargo build --release` of the library for `platform` in
 /// `target_dir`, with `rustc` as the compiler when given.
-fn cold_build(ws: &Workspace, target_dir: &Path, platform: Platform, rustc: Option<&str>) -> Result<Duration> {
+fn cold_build(
+    ws: &Workspace,
+    target_dir: &Path,
+    platform: Platform,
+    cross_env: Vec<(String, String)>,
+    rustc: Option<&str>,
+) -> Result<Duration> {
     let mut cmd = Command::new(cargo());
     cmd.args(["build", "--locked", "--release", "--package", PACKAGE, "--manifest-path"])
         .arg(&ws.manifest)
@@ -190,7 +195,7 @@ fn cold_build(ws: &Workspace, target_dir: &Path, platform: Platform, rustc: Opti
     if !platform.is_host() {
         cmd.args(["--target", platform.rust_triple()]);
     }
-    cmd.envs(cross::rust_env(&platform)?);
+    cmd.envs(cross_env);
     if let Some(rustc) = rustc {
         cmd.env("RUSTC", rustc);
     }

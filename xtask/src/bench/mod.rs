@@ -14,7 +14,7 @@ use crate::{ctx::Ctx, flags};
 
 impl flags::Bench {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        // Each benchmark installs its own prerequisites first (`doctor::ensure`).
+        // Each benchmark installs its own prerequisites first (`prereq::ensure`).
         match self.cmd {
             flags::BenchCmd::Precache(cmd) => precache::run(ctx, &cmd.package),
             flags::BenchCmd::Xtask => xtask::run(ctx),

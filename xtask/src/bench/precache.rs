@@ -64,7 +64,7 @@ struct Bench<'a> {
 }
 
 pub fn run(ctx: &Ctx, packages: &[String]) -> Result<()> {
-    crate::doctor::ensure(ctx, &crate::doctor::toolchain(&[Platform::host()?], false))?;
+    crate::prereq::ensure(ctx, &crate::prereq::toolchain(&[Platform::host()?], false))?;
     let ws = ctx.workspace()?;
     let base = ws.target_dir()?.join("xtask-bench-precache");
     if base.exists() {
@@ -307,10 +307,11 @@ impl Bench<'_> {
     }
 
     /// The environment of `xtask build` for the host (`cook` uses the same):
-    /// every build of the bench shares it, or cargo would rebuild every
-    /// dependency. Only `dist` adds path remapping, in a target dir of its own.
+    /// none of its own (no cross environment for the host), so that every
+    /// build of the bench shares it, or cargo would rebuild every dependency.
+    /// Only `dist` adds path remapping, in a target dir of its own.
     fn env(&self, _target: &Path) -> Result<Env> {
-        crate::cross::rust_env(&Platform::host()?)
+        Ok(Env::new())
     }
 
     fn run(&self, mut cmd: Command, target: &Path, env: &Env) -> Result<Timed> {

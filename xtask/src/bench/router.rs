@@ -60,15 +60,15 @@ const SHORT_PROMPTS: [&str; 8] = [
 
 impl flags::BenchRouter {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let mut needs = crate::doctor::toolchain(&[Platform::host()?], true);
-        needs.push(crate::doctor::Need::Model);
-        crate::doctor::ensure(ctx, &needs)?;
+        let mut needs = crate::prereq::toolchain(&[Platform::host()?], true);
+        needs.push(crate::prereq::Need::Model);
+        let prereqs = crate::prereq::ensure(ctx, &needs)?;
         let ws = ctx.workspace()?;
         let mut metrics = Metrics::default();
         let model = metrics.step("model", || model_dir(ctx))?;
         let release = flags::Profile { release: true, profile: None };
         let opts = build::Options { profile: release, go: true, ..Default::default() };
-        let out = build::build(ctx, Platform::host()?, &opts, &mut metrics)?;
+        let out = build::build(ctx, &prereqs, Platform::host()?, &opts, &mut metrics)?;
         let config = ws.path(ROUTER_DIR).join("config/config.json");
 
         let cmd =

@@ -25,7 +25,7 @@ const RUNS: usize = 9;
 const COLD_RUNS: usize = 3;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
-    crate::doctor::ensure(ctx, &[crate::doctor::Need::Cargo])?;
+    crate::prereq::ensure(ctx, &[crate::prereq::Need::Cargo])?;
     let ws = ctx.workspace()?;
     if !ws.path("xtask/Cargo.toml").is_file() {
         bail!("{} has no xtask/ package; run this in the workspace that builds xtask", ws.root.display());

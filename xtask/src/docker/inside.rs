@@ -31,6 +31,7 @@ use crate::{
     elf, flags,
     install::{self, Need, Rustup},
     platform::Platform,
+    prereq::{Host, Prereqs},
 };
 
 /// What is missing to build for `target` on `host`, given probes.
@@ -65,7 +66,7 @@ pub fn toolchain(_ctx: &Ctx, opts: &flags::DockerToolchain) -> Result<()> {
     let probe_std = || cross::target_std(&target).is_ok();
     let probe_cc = || cross::cross_cc(target).is_ok();
     // `go` counts only when it builds the router (an older one is replaced).
-    let tool = |name: &str| if name == "go" { crate::doctor::go_satisfies() } else { crate::sys::tool_exists(name) };
+    let tool = |name: &str| if name == "go" { crate::prereq::go_satisfies() } else { crate::sys::tool_exists(name) };
     let need = missing(host, target, &tool, &probe_cc, &probe_std);
     if need.is_empty() {
         eprintln!("toolchain: everything for {target} is here");
@@ -121,7 +122,9 @@ pub fn self_build_plan(target: Platform, cross_env: Vec<(String, String)>) -> (V
 pub fn self_build(ctx: &Ctx, opts: &flags::DockerSelfBuild) -> Result<()> {
     let ws = ctx.workspace()?;
     let target = opts.platform.map_or_else(Platform::host, Ok)?;
-    let (argv, env) = self_build_plan(target, cross::rust_env(&target)?);
+    let needs = if target.is_host() { Vec::new() } else { vec![Need::TargetStd(target), Need::CrossCc(target)] };
+    let prereqs = Prereqs::present(&mut Host::new(ctx)?, &needs)?;
+    let (argv, env) = self_build_plan(target, prereqs.rust_env(target)?);
     let shown: Vec<String> = env.iter().map(|(k, v)| crate::sys::quote(&format!("{k}={v}"))).collect();
     eprintln!("self-build: {} {}", shown.join(" "), argv.join(" "));
     let (prog, args) = argv.split_first().context("empty argv")?;

@@ -205,7 +205,7 @@ pub fn build_with(
     // reported by `docker_for`.
     let named = opts.engine.docker.is_some() || crate::sys::env_var("DOCKER").is_some();
     if !opts.dry_run && !named && !crate::sys::tool_exists("docker") {
-        crate::doctor::ensure(ctx, &[crate::doctor::Need::Docker])?;
+        crate::prereq::ensure(ctx, &[crate::prereq::Need::Docker])?;
     }
     let (docker, buildx, caps) = docker_and_caps(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
     let req = BuildRequest { caps, ..req };

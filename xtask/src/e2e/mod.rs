@@ -115,11 +115,11 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // Every prerequisite before anything starts: the engine, registry and
     // debootstrap; the model; and for foreign platforms, qemu's handlers.
     report.step("prerequisites", || {
-        use crate::doctor::Need;
+        use crate::prereq::Need;
         // Go builds the ext_proc client the runs route through.
         let mut needs = vec![Need::E2eTools, Need::Buildx, Need::Model, Need::Go];
         needs.extend(platforms.iter().filter(|p| **p != host).map(|p| Need::Qemu(*p)));
-        crate::doctor::ensure(ctx, &needs)
+        crate::prereq::ensure(ctx, &needs)
     })?;
     let work = ctx.layout().e2e();
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;

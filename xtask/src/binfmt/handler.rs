@@ -193,26 +193,6 @@ pub fn refusal_no_privilege(what: &str) -> String {
     )
 }
 
-impl crate::flags::Binfmt {
-    pub fn run(self) -> Result<()> {
-        let host = Platform::host()?;
-        let platforms = if self.platform.is_empty() {
-            Platform::ALL.into_iter().filter(|p| *p != host).collect()
-        } else {
-            Platform::or_host(&self.platform)?
-        };
-        for p in platforms.into_iter().filter(|p| *p != host) {
-            register(p)?;
-            let how = match state(p) {
-                State::Enabled { flags, .. } => format!("{} enabled, flags {flags}", qemu_name(p)),
-                _ => "registered outside this view".into(),
-            };
-            eprintln!("binfmt: {p} programs run here ({how}; a test program exited {PROBE_STATUS})");
-        }
-        Ok(())
-    }
-}
-
 /// Run [`tiny_program`] for `p` and expect [`PROBE_STATUS`].
 pub fn probe(p: Platform) -> Result<()> {
     if p.is_host() {
