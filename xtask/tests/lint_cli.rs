@@ -1,6 +1,10 @@
 //! `cargo xtask lint` through the built binary: our own checks pass on the
 //! repository, fail (with `file:line: rule: message`, exit 1) on a broken
-//! workspace, and bad input is one `error:` line.
+//! workspace, and bad input is one `error:` line. The workflow and Dockerfile
+//! linters (actionlint with shellcheck, zizmor, hadolint) pass on a copy of
+//! the tree and fail on each defect planted in it; they are installed first
+//! (`lint --install-only`, into the workspace's lint tools, which needs root
+//! for shellcheck and Go and the network the first time).
 
 use std::{
     path::{Path, PathBuf},
@@ -156,6 +160,7 @@ fn list_names_every_check() {
             "go-vet",
             "shellcheck",
             "actionlint",
+            "zizmor",
             "yamllint",
             "workflow-commands",
             "hadolint",
@@ -163,4 +168,164 @@ fn list_names_every_check() {
             "dockerfile"
         ]
     );
+}
+
+/// Where `cargo xtask lint --install` puts the tools: `$XTASK_LINT_TOOLS`, else
+/// `<target>/xtask` (the target dir of this test's xtask binary).
+fn lint_tools_dir() -> PathBuf {
+    match std::env::var_os("XTASK_LINT_TOOLS").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_BIN_EXE_xtask")).parent().unwrap().parent().unwrap().join("xtask"),
+    }
+}
+
+/// The workflow and Dockerfile linters, installed once per test run.
+fn install_workflow_linters() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = lint_tools_dir();
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .current_dir(root())
+            .env("XTASK_LINT_TOOLS", &dir)
+            .args(["lint", "--install-only", "--only", "actionlint,zizmor,hadolint"])
+            .output()
+            .expect("run xtask");
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "`cargo xtask lint --install-only` failed:\nstdout:\n{out}\nstderr:\n{err}");
+        dir
+    })
+}
+
+/// The files these linters read, copied from the tree into `ws`, a git
+/// repository (actionlint reads a local called workflow from its project,
+/// which the `.git` directory marks).
+fn copy_linted_files(ws: &Path) {
+    if !ws.join(".git").is_dir() {
+        let o = Command::new("git").args(["init", "-q"]).current_dir(ws).output().expect("run git");
+        assert!(o.status.success(), "git init: {:?}", text(&o));
+    }
+    write(ws, "Cargo.toml", "[workspace]\nmembers = []\nresolver = \"2\"\n");
+    let mut copied = 0;
+    for dir in [".github/workflows", "tools/docker"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".yml") || name.starts_with("Dockerfile") {
+                let rel = format!("{dir}/{name}");
+                write(ws, &rel, &std::fs::read_to_string(root().join(&rel)).unwrap());
+                copied += 1;
+            }
+        }
+    }
+    assert!(copied >= 6, "{copied} files");
+    for rel in [".hadolint.yaml", ".github/zizmor.yml"] {
+        if let Ok(body) = std::fs::read_to_string(root().join(rel)) {
+            write(ws, rel, &body);
+        }
+    }
+}
+
+/// `lint --only actionlint,zizmor,hadolint` in `ws`: (exit code, stdout).
+fn lint_workflows(ws: &Path) -> (Option<i32>, String) {
+    let tools = install_workflow_linters();
+    let manifest = ws.join("Cargo.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(ws)
+        .env("XTASK_LINT_TOOLS", tools)
+        .args(["--manifest-path", manifest.to_str().unwrap(), "lint", "--only", "actionlint,zizmor,hadolint"])
+        .output()
+        .expect("run xtask");
+    let (out, err) = text(&o);
+    (o.status.code(), format!("{out}\n{err}"))
+}
+
+/// Replace the one occurrence of `from` in `ws/rel`.
+fn plant(ws: &Path, rel: &str, from: &str, to: &str) {
+    let body = std::fs::read_to_string(ws.join(rel)).unwrap();
+    assert_eq!(body.matches(from).count(), 1, "{rel}: `{from}` once");
+    std::fs::write(ws.join(rel), body.replacen(from, to, 1)).unwrap();
+}
+
+/// The 1-based line of `ws/rel` that contains `needle` (the n-th one).
+fn line_of(ws: &Path, rel: &str, needle: &str, nth: usize) -> usize {
+    let body = std::fs::read_to_string(ws.join(rel)).unwrap();
+    body.lines().enumerate().filter(|(_, l)| l.contains(needle)).nth(nth).map(|(i, _)| i + 1).unwrap()
+}
+
+#[test]
+fn workflow_and_dockerfile_linters_pass_on_the_tree_and_fail_on_each_planted_defect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    let publish = ".github/workflows/docker-publish.yml";
+    let images = ".github/workflows/docker-images.yml";
+
+    copy_linted_files(ws);
+    let (code, out) = lint_workflows(ws);
+    assert_eq!(code, Some(0), "the tree:\n{out}");
+    for check in ["actionlint", "zizmor", "hadolint"] {
+        assert!(out.lines().any(|l| l.starts_with(check) && l.contains(" PASS ")), "{check}:\n{out}");
+    }
+
+    // 1. A required input of the called workflow removed: each call passes it.
+    plant(
+        ws,
+        images,
+        "      images:\n        description: \"This wave's images, a JSON list (from the plan)\"\n        required: true\n        type: string\n",
+        "",
+    );
+    let (code, out) = lint_workflows(ws);
+    assert_eq!(code, Some(1), "{out}");
+    for nth in [0, 1] {
+        let n = line_of(ws, publish, "images: ${{ needs.plan.outputs.wave", nth);
+        let want =
+            format!("{publish}:{n}: actionlint: input \"images\" is not defined in \"./{images}\" reusable workflow");
+        assert!(out.lines().any(|l| l.starts_with(&want)), "want `{want}`:\n{out}");
+    }
+    copy_linted_files(ws);
+
+    // The caller no longer passes it: the called workflow requires it.
+    let call = "      images: ${{ needs.plan.outputs.wave0_images }}\n";
+    let n = line_of(ws, publish, "uses: ./.github/workflows/docker-images.yml", 0);
+    plant(ws, publish, call, "");
+    let (code, out) = lint_workflows(ws);
+    assert_eq!(code, Some(1), "{out}");
+    let want = format!("{publish}:{n}: actionlint: input \"images\" is required by \"./{images}\" reusable workflow");
+    assert!(out.lines().any(|l| l.starts_with(&want)), "want `{want}`:\n{out}");
+    copy_linted_files(ws);
+
+    // 2. An action pinned by tag.
+    let n = line_of(ws, images, "uses: docker/login-action@", 0);
+    let body = std::fs::read_to_string(ws.join(images)).unwrap();
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines[n - 1] = "      - uses: docker/login-action@v4";
+    write(ws, images, &(lines.join("\n") + "\n"));
+    let (code, out) = lint_workflows(ws);
+    assert_eq!(code, Some(1), "{out}");
+    let want = format!("{images}:{n}: zizmor: unpinned action reference");
+    assert!(out.lines().any(|l| l.starts_with(&want) && l.ends_with("[unpinned-uses]")), "want `{want}`:\n{out}");
+    copy_linted_files(ws);
+
+    // 3. An unpinned `apt-get install` in a shipped stage (the extproc runtime).
+    let extproc = "tools/docker/Dockerfile.extproc";
+    let body = std::fs::read_to_string(ws.join(extproc)).unwrap();
+    let runtime =
+        body.lines().position(|l| l.starts_with("FROM ${RUNTIME_IMAGE} AS runtime")).expect("runtime stage") + 1;
+    let mut lines: Vec<&str> = body.lines().collect();
+    let planted =
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*";
+    lines.insert(runtime, planted);
+    write(ws, extproc, &(lines.join("\n") + "\n"));
+    let (code, out) = lint_workflows(ws);
+    assert_eq!(code, Some(1), "{out}");
+    let want = format!("{extproc}:{}: hadolint: DL3008 warning: Pin versions in apt get install", runtime + 1);
+    assert!(out.lines().any(|l| l.starts_with(&want)), "want `{want}`:\n{out}");
+    copy_linted_files(ws);
+
+    // 4. shellcheck runs on `run:` scripts: an unquoted variable.
+    let free = "        run: xtask ci free-disk\n";
+    let n = line_of(ws, images, "run: xtask ci free-disk", 0);
+    plant(ws, images, free, "        run: xtask ci free-disk $RUNNER_TEMP\n");
+    let (code, out) = lint_workflows(ws);
+    assert_eq!(code, Some(1), "{out}");
+    let want = format!("{images}:{n}: actionlint: shellcheck reported issue in this script: SC2086");
+    assert!(out.lines().any(|l| l.starts_with(&want)), "want `{want}`:\n{out}");
 }

@@ -10,7 +10,11 @@
 //! - the matrix comes from `xtask ci plan`, and every wave it plans has a job;
 //! - xtask is compiled once per run and handed over as an artifact;
 //! - a fork guard on every job that can publish; a disk cleanup before the
-//!   builds; a nightly that tests before it publishes.
+//!   builds; a nightly that tests before it publishes;
+//! - hygiene (issue 28): every remote `uses:` is a commit SHA with its
+//!   version in a comment, the same for an action everywhere; checkout keeps
+//!   no credentials; permissions are per job, write only where a job pushes;
+//!   no third-party action but the registry login in a job that can write.
 
 use std::path::{Path, PathBuf};
 
@@ -320,4 +324,164 @@ fn the_nightly_tests_before_it_publishes() {
     assert!(needs.iter().any(|n| n == test_id), "wave0 needs {needs:?}, not the test job {test_id}");
     let cond = text(&wave0["if"]).unwrap_or_default();
     assert!(cond.contains("!failure()") || cond.contains("success()"), "wave0 runs when the tests failed: {cond}");
+}
+
+/// Every `uses:` of a workflow: (file, job id, 1-based line, value), job-level
+/// (a called workflow) and step-level alike. The line is found in the text,
+/// the n-th `uses:` line for the n-th `uses:` in document order.
+fn all_uses() -> Vec<(&'static str, String, usize, String)> {
+    let mut out = Vec::new();
+    for file in FILES {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let lines: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                let t = l.trim_start().trim_start_matches("- ");
+                t.starts_with("uses:")
+            })
+            .map(|(i, l)| (i + 1, l))
+            .collect();
+        let mut values = Vec::new();
+        let wf = load(file);
+        for (id, job) in wf["jobs"].as_hash().unwrap() {
+            let id = id.as_str().unwrap().to_owned();
+            if let Some(u) = job["uses"].as_str() {
+                values.push((id.clone(), u.to_owned()));
+            }
+            for step in steps(job) {
+                if !uses(&step).is_empty() {
+                    values.push((id.clone(), uses(&step).to_owned()));
+                }
+            }
+        }
+        assert_eq!(lines.len(), values.len(), "{file}: every `uses:` line is a `uses:` key");
+        for ((n, line), (id, value)) in lines.into_iter().zip(values) {
+            assert!(line.contains(&value), "{file}:{n}: `{line}` is not `uses: {value}`");
+            out.push((file, id, n, line.to_owned()));
+        }
+    }
+    out
+}
+
+/// `owner/repo[/path]@<40 hex>  # vX.Y.Z` → (action, sha, version), else why not.
+fn pinned(line: &str) -> Result<(String, String, String), String> {
+    let value = line.trim_start().trim_start_matches("- ").trim_start_matches("uses:").trim();
+    let (target, comment) = value.split_once('#').ok_or("no `# vX.Y.Z` comment")?;
+    let (action, sha) = target.trim().split_once('@').ok_or("no `@ref`")?;
+    if sha.len() != 40 || !sha.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        return Err(format!("`{sha}` is not a full commit SHA"));
+    }
+    let version = comment.split_whitespace().next().unwrap_or("");
+    let parts: Vec<&str> = version.strip_prefix('v').unwrap_or("").split('.').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+        return Err(format!("the comment `#{comment}` does not start with the version (`# vX.Y.Z`)"));
+    }
+    Ok((action.to_owned(), sha.to_owned(), version.to_owned()))
+}
+
+#[test]
+fn every_action_is_pinned_by_commit_with_its_version() {
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    let mut remote = 0;
+    for (file, id, n, line) in all_uses() {
+        let value = line.trim_start().trim_start_matches("- ").trim_start_matches("uses:").trim();
+        // A workflow of this repository is read at the caller's commit.
+        if value.starts_with("./") {
+            continue;
+        }
+        remote += 1;
+        let (action, sha, version) = pinned(&line).unwrap_or_else(|e| panic!("{file}:{n} (job {id}): {e}: {line}"));
+        match seen.iter().find(|(a, ..)| *a == action) {
+            Some((_, s, v)) => assert!(
+                (s, v) == (&sha, &version),
+                "{file}:{n}: {action} is pinned to {sha} ({version}) here and to {s} ({v}) elsewhere"
+            ),
+            None => seen.push((action, sha, version)),
+        }
+    }
+    assert!(remote >= 10, "the workflows' actions were not found ({remote})");
+    for bad in [
+        "      - uses: actions/checkout@v7  # v7.0.1",
+        "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
+        "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1  # v7",
+        "      - uses: actions/checkout@3d3c42e5aac5ba80  # v7.0.1",
+    ] {
+        assert!(pinned(bad).is_err(), "accepted: {bad}");
+    }
+}
+
+#[test]
+fn checkout_keeps_no_credentials() {
+    let mut checkouts = 0;
+    for (file, id, job) in jobs() {
+        for step in steps(&job).iter().filter(|s| uses(s).starts_with("actions/checkout@")) {
+            checkouts += 1;
+            assert_eq!(
+                text(&step["with"]["persist-credentials"]).as_deref(),
+                Some("false"),
+                "{file}: job {id}: actions/checkout without `persist-credentials: false`"
+            );
+        }
+    }
+    assert!(checkouts >= 6, "{checkouts} checkouts");
+}
+
+/// The jobs that push images: the only ones that may write, and only packages.
+const PUSHERS: [&str; 4] = ["wave0", "wave1", "build_platform", "create_manifest"];
+
+#[test]
+fn permissions_are_per_job_and_least() {
+    for file in FILES {
+        let wf = load(file);
+        assert!(
+            wf["permissions"].as_hash().is_some_and(|h| h.is_empty()),
+            "{file}: the workflow's default permissions are not `{{}}`: {:?}",
+            wf["permissions"]
+        );
+    }
+    for (file, id, job) in jobs() {
+        let perms = job["permissions"].as_hash().unwrap_or_else(|| panic!("{file}: job {id} sets no permissions"));
+        for (scope, level) in perms {
+            let (scope, level) = (text(scope).unwrap(), text(level).unwrap_or_default());
+            let allowed = match scope.as_str() {
+                "contents" => level == "read",
+                "packages" => level == "write" && PUSHERS.contains(&id.as_str()),
+                _ => false,
+            };
+            assert!(allowed, "{file}: job {id} holds `{scope}: {level}`");
+        }
+        assert!(
+            text(&job["permissions"]["contents"]).as_deref() == Some("read"),
+            "{file}: job {id} needs `contents: read` (checkout)"
+        );
+    }
+}
+
+#[test]
+fn no_third_party_action_gets_a_write_token_it_does_not_need() {
+    // In a job that can write: GitHub's own actions, and Docker's, of which
+    // only the registry login is given the token.
+    let allowed = ["docker/setup-qemu-action", "docker/setup-buildx-action", "docker/login-action"];
+    let mut writers = 0;
+    for (file, id, job) in jobs() {
+        let writes = job["permissions"].as_hash().is_some_and(|h| h.values().any(|v| v.as_str() == Some("write")));
+        if !writes || job["uses"].as_str().is_some() {
+            continue;
+        }
+        writers += 1;
+        for step in steps(&job) {
+            let action = uses(&step).split('@').next().unwrap_or("");
+            if action.is_empty() || action.starts_with("actions/") || action.starts_with("./") {
+                continue;
+            }
+            assert!(allowed.contains(&action), "{file}: job {id} holds a write token and runs {action}");
+            let given = step["with"].as_hash().into_iter().flatten().filter_map(|(_, v)| text(v));
+            for v in given {
+                let token = v.contains("secrets.GITHUB_TOKEN") || v.contains("github.token");
+                assert!(!token || action == "docker/login-action", "{file}: job {id} gives {action} the token");
+            }
+        }
+    }
+    assert_eq!(writers, 2, "the jobs that push images");
 }

@@ -717,6 +717,7 @@ pub enum LintCheck {
     GoVet,
     Shellcheck,
     Actionlint,
+    Zizmor,
     Yamllint,
     WorkflowCommands,
     Hadolint,
@@ -725,13 +726,14 @@ pub enum LintCheck {
 }
 
 impl LintCheck {
-    pub const ALL: [LintCheck; 11] = [
+    pub const ALL: [LintCheck; 12] = [
         LintCheck::Rustfmt,
         LintCheck::Clippy,
         LintCheck::Gofmt,
         LintCheck::GoVet,
         LintCheck::Shellcheck,
         LintCheck::Actionlint,
+        LintCheck::Zizmor,
         LintCheck::Yamllint,
         LintCheck::WorkflowCommands,
         LintCheck::Hadolint,
@@ -748,6 +750,7 @@ impl LintCheck {
             LintCheck::GoVet => "go-vet",
             LintCheck::Shellcheck => "shellcheck",
             LintCheck::Actionlint => "actionlint",
+            LintCheck::Zizmor => "zizmor",
             LintCheck::Yamllint => "yamllint",
             LintCheck::WorkflowCommands => "workflow-commands",
             LintCheck::Hadolint => "hadolint",
@@ -764,7 +767,8 @@ impl LintCheck {
             LintCheck::Gofmt => "gofmt -l on the tracked Go files",
             LintCheck::GoVet => "go vet ./... in each Go module (cgo: needs the header, not the library)",
             LintCheck::Shellcheck => "shellcheck on *.sh and tracked files with a sh/bash shebang",
-            LintCheck::Actionlint => "actionlint on .github/workflows/*.yml",
+            LintCheck::Actionlint => "actionlint (with shellcheck on `run:` scripts) on .github/workflows/*.yml",
+            LintCheck::Zizmor => "zizmor --offline (workflow security) on .github/workflows/*.yml",
             LintCheck::Yamllint => "yamllint -c .yamllint.yml on the tracked YAML files",
             LintCheck::WorkflowCommands => "every `cargo xtask …` of a workflow or .ci/run exists (`--help` exits 0)",
             LintCheck::Hadolint => "hadolint (.hadolint.yaml) on tools/docker/Dockerfile*",

