@@ -80,7 +80,7 @@ impl Dirs {
         let base = match (tools.filter(|t| !t.is_empty()), target) {
             (Some(dir), _) => std::path::absolute(&dir)
                 .with_context(|| format!("{TOOLS_ENV}={}: not a usable path", Path::new(&dir).display()))?,
-            (None, Some(target)) => target.join("xtask"),
+            (None, Some(target)) => crate::workspace::Layout::new(target).root().to_path_buf(),
             (None, None) => bail!(
                 "no place for the lint tools: {TOOLS_ENV} is not set and there is no workspace target \
                  directory (set {TOOLS_ENV}=<dir>, or run inside the project)"
@@ -359,7 +359,7 @@ fn install_actionlint(sh: &Shell, dirs: &Dirs, host: Platform) -> Result<()> {
 /// `go1.24.4` (`go env GOVERSION`) must be at least [`ACTIONLINT_GO`].
 fn check_go_for_actionlint(version: &str, host: Platform) -> Result<()> {
     let (want_major, want_minor) = ACTIONLINT_GO;
-    match crate::doctor::parse_go_version(version) {
+    match crate::prereq::parse_go_version(version) {
         Some(v) if v >= ACTIONLINT_GO => Ok(()),
         _ => bail!(
             "actionlint {ACTIONLINT_VERSION} needs Go >= {want_major}.{want_minor}, and `go` here is `{version}`: \
