@@ -181,15 +181,39 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         base_tag: plan.base_tag(spec),
         build_arg: vec![format!("VERSION={}", plan.version)],
         metadata_file: publish.then(|| dir.join(format!("metadata-{slug}.json"))),
-        digests_dir: b.digests_dir.clone(),
         engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         dry_run: b.dry_run,
         buildx: BuildxMode::Auto,
         ..Default::default()
     };
     reported(format!("docker {}", spec.name), metrics_file(&dir, &slug), b.dry_run, |report| {
-        docker::build_with(ctx, &opts, &plan.oci(spec), report).map(drop)
+        for built in docker::build(ctx, &opts, &plan.oci(spec), report)? {
+            if let Some(d) = &built.digest {
+                record_digest(d, b.digests_dir.as_deref().map(|dir| ctx.sh.current_dir().join(dir)).as_deref())?;
+            }
+        }
+        Ok(())
     })
+}
+
+/// A pushed digest, for the workflow: the file `DIR/<digest hex>` (the
+/// build jobs' artifact that `ci manifest --digests DIR` merges) and
+/// `digest=<digest>` in `$GITHUB_OUTPUT`.
+fn record_digest(digest: &str, dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let file = dir.join(digest.trim_start_matches("sha256:"));
+        std::fs::write(&file, b"").with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out)
+            .with_context(|| format!("cannot open GITHUB_OUTPUT {}", Path::new(&out).display()))?;
+        writeln!(f, "digest={digest}")?;
+    }
+    Ok(())
 }
 
 /// A docker step of `ci` under a report named `command`, its metrics in
@@ -233,7 +257,7 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
         ..Default::default()
     };
     reported(format!("docker manifest {}", spec.name), metrics_file(&dir, &slug), m.dry_run, |report| {
-        docker::manifest_with(ctx, &opts, &plan.oci(spec), report).map(drop)
+        docker::manifest(ctx, &opts, &plan.oci(spec), report).map(drop)
     })
 }
 

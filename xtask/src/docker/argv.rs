@@ -157,33 +157,80 @@ pub fn oci_metadata(source: &str, revision: &str, version: &str, description: &s
         .collect()
 }
 
-/// Refuse what Docker would refuse, before anything runs: the repository
-/// name (`--registry` + image), every `--tag`, and a `--tag` that a buildx
-/// build without `--load` or `--push` would drop.
-pub fn check_build(req: &BuildRequest<'_>, buildx: bool) -> Result<()> {
-    let name = image_name(req.registry.as_deref(), req.spec.name);
-    reference::check_name(&name, "--registry")?;
-    for t in &req.tags {
-        reference::check_tag_arg(t)?;
-        let full = tag_ref(&name, t);
-        if full.chars().count() > reference::NAME_MAX + 1 + reference::TAG_MAX {
-            bail!("--tag `{}`: reference too long", reference::shown(&full));
+/// A [`BuildRequest`] that passed [`BuildRequest::check`]: the only input
+/// of [`plan_build`], so that each rule is checked once, before any probe.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    req: BuildRequest<'a>,
+    /// The buildx-only rule (a tag needs `--load` or `--push`) waits for
+    /// the probe when whether buildx builds is not known yet.
+    tag_rule_pending: bool,
+}
+
+impl<'a> BuildRequest<'a> {
+    /// Refuse what no builder can build, before anything runs: names, tags,
+    /// labels, a push or registry cache without a registry, a `--pr` build
+    /// for a foreign platform. `buildx`: whether buildx builds, if known.
+    pub fn check(self, buildx: Option<bool>) -> Result<Checked<'a>> {
+        let req = self;
+        if req.platforms.is_empty() {
+            bail!("no platform to build");
         }
+        let name = image_name(req.registry.as_deref(), req.spec.name);
+        reference::check_name(&name, "--registry")?;
+        for t in &req.tags {
+            reference::check_tag_arg(t)?;
+            let full = tag_ref(&name, t);
+            if full.chars().count() > reference::NAME_MAX + 1 + reference::TAG_MAX {
+                bail!("--tag `{}`: reference too long", reference::shown(&full));
+            }
+        }
+        if let Some(bx) = buildx {
+            tag_rule(&req, bx)?;
+        }
+        for (k, _) in req.labels.iter().chain(&req.annotations) {
+            if k.is_empty() || k.contains(['=', ',']) || k.chars().any(char::is_control) {
+                bail!(
+                    "label or annotation key `{}` is empty or contains `=`, `,` or a control character",
+                    reference::shown(k)
+                );
+            }
+        }
+        if req.push && req.registry.is_none() {
+            bail!("--push needs --registry (e.g. ghcr.io/<owner>/<repo>)");
+        }
+        if req.cache == CacheKind::Registry && req.registry.is_none() {
+            bail!("--cache registry needs --registry");
+        }
+        if req.pr {
+            if let Some(p) = req.platforms.iter().find(|p| **p != req.host) {
+                bail!("--pr builds natively for the host ({}) only, not {p}", req.host);
+            }
+        }
+        Ok(Checked { req, tag_rule_pending: buildx.is_none() })
     }
+}
+
+impl<'a> Checked<'a> {
+    pub fn request(&self) -> &BuildRequest<'a> {
+        &self.req
+    }
+
+    /// The same request, planned for a builder that can do `caps` (probed).
+    pub fn with_caps(self, caps: Capabilities) -> Checked<'a> {
+        Checked { req: BuildRequest { caps, ..self.req }, ..self }
+    }
+}
+
+/// A buildx build keeps its result in the build cache unless it loads or
+/// pushes it: a tag would not exist.
+fn tag_rule(req: &BuildRequest<'_>, buildx: bool) -> Result<()> {
     if buildx && !req.tags.is_empty() && !req.load && !req.push {
         bail!(
             "--tag {}: a buildx build without --load or --push keeps the image in the build cache only, \
              so no tag would exist; add --load (local engine) or --push (registry)",
             reference::shown(&req.tags[0])
         );
-    }
-    for (k, _) in req.labels.iter().chain(&req.annotations) {
-        if k.is_empty() || k.contains(['=', ',']) || k.chars().any(char::is_control) {
-            bail!(
-                "label or annotation key `{}` is empty or contains `=`, `,` or a control character",
-                reference::shown(k)
-            );
-        }
     }
     Ok(())
 }
@@ -209,25 +256,14 @@ fn per_platform_file(file: &str, p: Platform, many: bool) -> String {
 /// scope and its own digest, which `docker manifest` then merges (the CI
 /// matrix builds the platforms in parallel jobs the same way).
 pub fn plan_build(
-    req: &BuildRequest<'_>,
+    checked: &Checked<'_>,
     declared: &dyn Fn(&str) -> Result<DeclaredArgs>,
     buildx: bool,
 ) -> Result<BuildPlan> {
-    if req.platforms.is_empty() {
-        bail!("no platform to build");
+    if checked.tag_rule_pending {
+        tag_rule(&checked.req, buildx)?;
     }
-    check_build(req, buildx)?;
-    if req.push && req.registry.is_none() {
-        bail!("--push needs --registry (e.g. ghcr.io/<owner>/<repo>)");
-    }
-    if req.cache == CacheKind::Registry && req.registry.is_none() {
-        bail!("--cache registry needs --registry");
-    }
-    if req.pr {
-        if let Some(p) = req.platforms.iter().find(|p| **p != req.host) {
-            bail!("--pr builds natively for the host ({}) only, not {p}", req.host);
-        }
-    }
+    let req = &checked.req;
     let name = image_name(req.registry.as_deref(), req.spec.name);
     let many = req.platforms.len() > 1;
     let jobs = if req.push { "20" } else { "8" };
@@ -443,29 +479,42 @@ pub struct ManifestPlan {
     pub dropped: Vec<String>,
 }
 
-pub fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan> {
-    plan_manifest_annotated(req, &[], buildx)
+impl ManifestRequest {
+    /// Refuse what no registry takes, before anything runs: no tag, no
+    /// source, or a reference that is not one.
+    pub fn check(self) -> Result<CheckedManifest> {
+        if self.tags.is_empty() {
+            bail!("no tag to create (--tag)");
+        }
+        if self.sources.is_empty() {
+            bail!("no source image to merge (--digests DIR is empty, or no --sources)");
+        }
+        for t in &self.tags {
+            reference::check_reference(t, "--tag")?;
+        }
+        for src in &self.sources {
+            reference::check_reference(src, "--sources")?;
+        }
+        Ok(CheckedManifest(self))
+    }
 }
 
-/// [`plan_manifest`] with index annotations (`--annotation index:K=V`,
-/// buildx only; the fallback says it drops them).
-pub fn plan_manifest_annotated(
-    req: &ManifestRequest,
-    annotations: &[(String, String)],
-    buildx: bool,
-) -> Result<ManifestPlan> {
-    if req.tags.is_empty() {
-        bail!("no tag to create (--tag)");
+/// A [`ManifestRequest`] that passed [`ManifestRequest::check`]: the only
+/// input of [`plan_manifest`].
+#[derive(Debug, Clone)]
+pub struct CheckedManifest(ManifestRequest);
+
+impl CheckedManifest {
+    pub fn request(&self) -> &ManifestRequest {
+        &self.0
     }
-    if req.sources.is_empty() {
-        bail!("no source image to merge (--digests DIR is empty, or no --sources)");
-    }
-    for t in &req.tags {
-        reference::check_reference(t, "--tag")?;
-    }
-    for src in &req.sources {
-        reference::check_reference(src, "--sources")?;
-    }
+}
+
+/// The commands that merge the sources into the tags, with index
+/// `annotations` (`--annotation index:K=V`, buildx only; the fallback says
+/// it drops them), and the inspection of the first tag.
+pub fn plan_manifest(checked: &CheckedManifest, annotations: &[(String, String)], buildx: bool) -> ManifestPlan {
+    let req = &checked.0;
     let d = || req.docker.clone();
     let s = |x: &str| x.to_owned();
     if buildx {
@@ -478,11 +527,7 @@ pub fn plan_manifest_annotated(
         }
         create.extend(req.sources.iter().cloned());
         let inspect = vec![d(), s("buildx"), s("imagetools"), s("inspect"), s("--raw"), req.tags[0].clone()];
-        return Ok(ManifestPlan {
-            create: vec![Command::new(create)],
-            inspect: Command::new(inspect),
-            dropped: vec![],
-        });
+        return ManifestPlan { create: vec![Command::new(create)], inspect: Command::new(inspect), dropped: vec![] };
     }
     let insecure: Vec<String> = if req.insecure { vec![s("--insecure")] } else { vec![] };
     let mut create = Vec::new();
@@ -500,7 +545,7 @@ pub fn plan_manifest_annotated(
     let mut inspect = vec![d(), s("manifest"), s("inspect")];
     inspect.extend(insecure.iter().cloned());
     inspect.push(req.tags[0].clone());
-    Ok(ManifestPlan {
+    ManifestPlan {
         create,
         inspect: Command::new(inspect),
         dropped: std::iter::once(s(
@@ -508,7 +553,7 @@ pub fn plan_manifest_annotated(
         ))
         .chain((!annotations.is_empty()).then(|| s("no buildx: index annotations need buildx; the index has none")))
         .collect(),
-    })
+    }
 }
 
 /// Whether a registry address is loopback (plain HTTP allowed).
@@ -609,6 +654,36 @@ mod tests {
         engine::{redact_argv, scrub},
         sys::quote,
     };
+
+    /// Check, then plan (what `docker` does, with buildx known up front).
+    fn plan_build(
+        r: &BuildRequest<'_>,
+        declared: &dyn Fn(&str) -> Result<DeclaredArgs>,
+        buildx: bool,
+    ) -> Result<BuildPlan> {
+        super::plan_build(&r.clone().check(Some(buildx))?, declared, buildx)
+    }
+
+    fn plan_manifest(req: &ManifestRequest, buildx: bool) -> Result<ManifestPlan> {
+        Ok(super::plan_manifest(&req.clone().check()?, &[], buildx))
+    }
+
+    fn plan_manifest_annotated(req: &ManifestRequest, oci: &[(String, String)], buildx: bool) -> Result<ManifestPlan> {
+        Ok(super::plan_manifest(&req.clone().check()?, oci, buildx))
+    }
+
+    #[test]
+    fn a_tag_rule_unknown_up_front_is_checked_once_buildx_is_known() {
+        let spec = &IMAGES[0];
+        let declared = |_: &str| Ok(DeclaredArgs::default());
+        let r =
+            BuildRequest { tags: vec!["t".into()], ..BuildRequest::new(spec, vec![Platform::AMD64], Platform::AMD64) };
+        let checked = r.clone().check(None).unwrap();
+        let err = super::plan_build(&checked, &declared, true).unwrap_err().to_string();
+        assert!(err.contains("without --load or --push"), "{err}");
+        assert!(super::plan_build(&checked, &declared, false).is_ok());
+        assert!(r.check(Some(true)).is_err());
+    }
 
     const AMD: Platform = Platform::AMD64;
     const ARM: Platform = Platform::ARM64;

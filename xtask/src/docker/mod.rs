@@ -45,14 +45,14 @@ impl flags::Docker {
                 let image = self.build.image.clone().unwrap_or_default();
                 let mut report = RunReport::new(format!("docker {image}"));
                 let metrics = metrics_target(ctx, self.build.engine.metrics_file.as_deref(), self.build.dry_run);
-                let res = build(ctx, &self.build, &mut report).map(drop);
+                let res = build(ctx, &self.build, &[], &mut report).map(drop);
                 report.finish(&res, &metrics);
                 report.cleaned(res)
             }
             Some(flags::DockerCmd::Manifest(m)) => {
                 let mut report = RunReport::new(format!("docker manifest {}", m.image));
                 let metrics = metrics_target(ctx, m.engine.metrics_file.as_deref(), m.dry_run);
-                let res = manifest(ctx, &m, &mut report).map(drop);
+                let res = manifest(ctx, &m, &[], &mut report).map(drop);
                 report.finish(&res, &metrics);
                 report.cleaned(res)
             }
@@ -84,25 +84,18 @@ pub struct Built {
     pub seconds: f64,
 }
 
-/// [`docker_for`], and what the buildx builder can do (probed: buildx
-/// version, driver, the engine's image store; a dry run plans with CI's).
-fn docker_and_caps(
-    flag: Option<&str>,
-    buildx: BuildxMode,
-    dry_run: bool,
-) -> Result<(Option<Docker>, bool, argv::Capabilities)> {
-    let (docker, bx) = docker_for(flag, buildx, dry_run)?;
-    let caps = match (&docker, bx) {
-        (Some(d), true) => d.capabilities()?,
-        _ => argv::Capabilities::full(),
-    };
-    Ok((docker, bx, caps))
+/// Where a plan goes: printed (a dry run, which probes nothing), or run on
+/// an engine.
+pub enum Runner {
+    DryRun,
+    Engine(Docker),
 }
 
-/// Resolve the docker CLI and decide buildx. A dry run runs nothing, not
-/// even a probe: `--buildx auto` then prints the probe it would run and
-/// plans with buildx (what CI runs).
-fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Option<Docker>, bool)> {
+/// Resolve the docker CLI and decide buildx, with what its builder can do
+/// (probed: buildx version, driver, the engine's image store). A dry run
+/// runs nothing, not even a probe: `--buildx auto` then prints the probe it
+/// would run and plans with buildx and CI's builder.
+fn runner(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(Runner, bool, argv::Capabilities)> {
     let name = engine::choose(flag);
     if dry_run {
         let bx = match buildx {
@@ -117,22 +110,19 @@ fn docker_for(flag: Option<&str>, buildx: BuildxMode, dry_run: bool) -> Result<(
                 true
             }
         };
-        return Ok((None, bx));
+        return Ok((Runner::DryRun, bx, argv::Capabilities::full()));
     }
     let docker = Docker::find(&name)?;
     docker.check_engine()?;
     let bx = docker.buildx_mode(buildx)?;
-    Ok((Some(docker), bx))
+    let caps = if bx { docker.capabilities()? } else { argv::Capabilities::full() };
+    Ok((Runner::Engine(docker), bx, caps))
 }
 
-/// `cargo xtask docker <image> …` (also called by the e2e test).
-pub fn build(ctx: &Ctx, opts: &flags::DockerBuild, report: &mut RunReport) -> Result<Vec<Built>> {
-    build_with(ctx, opts, &[], report)
-}
-
-/// [`build`], with OCI metadata (source, revision, version, description) as
-/// labels of each image and annotations of its manifest (`ci build`).
-pub fn build_with(
+/// `cargo xtask docker <image> …` (also run by `ci build` and the e2e),
+/// with OCI metadata (source, revision, version, description) as labels of
+/// each image and annotations of its manifest (`oci`, empty but for `ci`).
+pub fn build(
     ctx: &Ctx,
     opts: &flags::DockerBuild,
     oci: &[(String, String)],
@@ -195,10 +185,15 @@ pub fn build_with(
         annotations: if opts.push { oci.to_vec() } else { Vec::new() },
         caps: argv::Capabilities::full(),
     };
-    // Refused before anything runs, the engine probes included. A tag that
-    // buildx would drop is known now with `--buildx yes`, else once the
-    // probe has decided (`plan_build` checks again).
-    argv::check_build(&req, opts.buildx == BuildxMode::Yes)?;
+    // Refused before anything runs, the engine probes included. Whether
+    // buildx would drop a tag is known now with `--buildx yes|no`, else once
+    // the probe has decided (`plan_build` checks it then).
+    let known = match opts.buildx {
+        BuildxMode::Yes => Some(true),
+        BuildxMode::No => Some(false),
+        BuildxMode::Auto => None,
+    };
+    let checked = req.check(known)?;
     // No docker CLI at all: install one first (root), once the request is
     // known to be valid. A dry run probes nothing, a CLI named by `--docker`
     // or `$DOCKER` is the user's, and an engine that does not answer is
@@ -207,24 +202,27 @@ pub fn build_with(
     if !opts.dry_run && !named && !crate::sys::tool_exists("docker") {
         crate::prereq::ensure(ctx, &[crate::prereq::Need::Docker])?;
     }
-    let (docker, buildx, caps) = docker_and_caps(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
-    let req = BuildRequest { caps, ..req };
+    let (runner, buildx, caps) = runner(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
+    let checked = checked.with_caps(caps);
+    let req = checked.request();
     let declared = |file: &str| -> Result<DeclaredArgs> {
         let path = context_dir.join(file);
         let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         Ok(DeclaredArgs::parse(&text))
     };
-    let plan = argv::plan_build(&req, &declared, buildx)?;
+    let plan = argv::plan_build(&checked, &declared, buildx)?;
     for note in &plan.dropped {
         eprintln!("note: {note}");
     }
-    if opts.dry_run {
-        for c in plan.commands() {
-            println!("{}", c.display_line());
+    let docker = match runner {
+        Runner::DryRun => {
+            for c in plan.commands() {
+                println!("{}", c.display_line());
+            }
+            return Ok(Vec::new());
         }
-        return Ok(Vec::new());
-    }
-    let docker = docker.expect("not a dry run");
+        Runner::Engine(docker) => docker,
+    };
     if let Some(f) = &req.metadata_file {
         if let Some(dir) = std::path::Path::new(f).parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -264,16 +262,6 @@ pub fn build_with(
         })?;
         if let Some(d) = &digest {
             eprintln!("{} {}: pushed {name}@{d}", spec.name, b.platform);
-            if let Some(dir) = &opts.digests_dir {
-                let dir = cwd.join(dir);
-                fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-                fs::write(dir.join(d.trim_start_matches("sha256:")), b"")?;
-            }
-            if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
-                use std::io::Write;
-                let line = format!("digest={d}\n");
-                fs::OpenOptions::new().create(true).append(true).open(out)?.write_all(line.as_bytes())?;
-            }
         }
         for r in &b.loaded {
             eprintln!("{} {}: loaded as {r}", spec.name, b.platform);
@@ -296,7 +284,8 @@ pub fn build_with(
             .collect::<Result<Vec<_>>>()?;
         let tags = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
         let expected: Vec<Platform> = built.iter().map(|b| b.platform).collect();
-        merge_annotated(&docker, buildx, tags, sources, &expected, oci, report)?;
+        let plan = manifest_request(docker.name.clone(), tags, sources)?;
+        merge(&docker, buildx, &plan, &expected, oci, report)?;
     }
     Ok(built)
 }
@@ -319,13 +308,9 @@ fn repo_digest(docker: &Docker, r: &str, name: &str) -> Result<String> {
         .with_context(|| format!("no digest of {name} among the RepoDigests of {r}: {json}"))
 }
 
-/// `cargo xtask docker manifest <image> …` (also called by the e2e test).
-pub fn manifest(ctx: &Ctx, opts: &flags::DockerManifest, report: &mut RunReport) -> Result<Vec<String>> {
-    manifest_with(ctx, opts, &[], report)
-}
-
-/// [`manifest`] with index annotations (`ci manifest`).
-pub fn manifest_with(
+/// `cargo xtask docker manifest <image> …` (also run by `ci manifest`, with
+/// index annotations `oci`).
+pub fn manifest(
     ctx: &Ctx,
     opts: &flags::DockerManifest,
     oci: &[(String, String)],
@@ -356,65 +341,41 @@ pub fn manifest_with(
         reference::check_tag_arg(t)?;
     }
     let tags: Vec<String> = opts.tag.iter().map(|t| argv::tag_ref(&name, t)).collect();
-    // The whole plan is checked (tags, sources) before anything runs.
-    let docker_name = engine::choose(opts.engine.docker.as_deref());
-    manifest_plan(docker_name.clone(), opts.buildx != BuildxMode::No, tags.clone(), sources.clone(), oci, false)?;
-    let (docker, buildx) = docker_for(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)?;
-    if opts.dry_run {
-        let (_, plan) = manifest_plan(docker_name, buildx, tags, sources, oci, true)?;
-        for c in plan.create.iter().chain([&plan.inspect]) {
-            println!("{}", c.display_line());
+    // The request (tags, sources) is checked before anything runs.
+    let checked = manifest_request(engine::choose(opts.engine.docker.as_deref()), tags, sources)?;
+    match runner(opts.engine.docker.as_deref(), opts.buildx, opts.dry_run)? {
+        (Runner::DryRun, buildx, _) => {
+            let plan = argv::plan_manifest(&checked, oci, buildx);
+            for c in plan.create.iter().chain([&plan.inspect]) {
+                println!("{}", c.display_line());
+            }
+            Ok(Vec::new())
         }
-        return Ok(Vec::new());
+        (Runner::Engine(docker), buildx, _) => merge(&docker, buildx, &checked, &expected, oci, report),
     }
-    merge_annotated(&docker.expect("not a dry run"), buildx, tags, sources, &expected, oci, report)
 }
 
-/// The manifest request for `tags` from `sources` and its plan; says what
-/// the fallback without buildx drops.
-fn manifest_plan(
-    docker: String,
-    buildx: bool,
-    tags: Vec<String>,
-    sources: Vec<String>,
-    oci: &[(String, String)],
-    notes: bool,
-) -> Result<(ManifestRequest, argv::ManifestPlan)> {
+/// The checked manifest request for `tags` from `sources`.
+pub fn manifest_request(docker: String, tags: Vec<String>, sources: Vec<String>) -> Result<argv::CheckedManifest> {
     let insecure = tags.first().is_some_and(|t| argv::is_loopback_registry(t));
-    let req = ManifestRequest { docker, insecure, tags, sources };
-    let plan = argv::plan_manifest_annotated(&req, oci, buildx)?;
-    if notes {
-        for note in &plan.dropped {
-            eprintln!("note: {note}");
-        }
-    }
-    Ok((req, plan))
+    ManifestRequest { docker, insecure, tags, sources }.check()
 }
 
-/// Create the tags from the sources, push, inspect, check the platforms.
+/// Create the tags of `req` from its sources, with index annotations `oci`,
+/// push, inspect, and check the platforms against `expected`.
 pub fn merge(
     docker: &Docker,
     buildx: bool,
-    tags: Vec<String>,
-    sources: Vec<String>,
-    expected: &[Platform],
-    report: &mut RunReport,
-) -> Result<Vec<String>> {
-    merge_annotated(docker, buildx, tags, sources, expected, &[], report)
-}
-
-/// [`merge`] with index annotations.
-pub fn merge_annotated(
-    docker: &Docker,
-    buildx: bool,
-    tags: Vec<String>,
-    sources: Vec<String>,
+    req: &argv::CheckedManifest,
     expected: &[Platform],
     oci: &[(String, String)],
     report: &mut RunReport,
 ) -> Result<Vec<String>> {
-    let (req, plan) = manifest_plan(docker.name.clone(), buildx, tags, sources, oci, true)?;
-    let tag = req.tags[0].clone();
+    let plan = argv::plan_manifest(req, oci, buildx);
+    for note in &plan.dropped {
+        eprintln!("note: {note}");
+    }
+    let tag = req.request().tags[0].clone();
     // The steps are named by the tool the plan runs: buildx's imagetools, or
     // `docker manifest` where there is no buildx.
     let tool = if buildx { "imagetools" } else { "docker manifest" };

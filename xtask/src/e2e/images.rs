@@ -82,8 +82,9 @@ pub fn run(
             refs.push((p, argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?)?));
         }
         let sources = refs.iter().map(|(_, r)| r.clone()).collect();
-        crate::docker::merge(&env.docker, true, vec![tag.clone()], sources, platforms, report)?;
-        let raw = env.docker.read(&super::argv_inspect(env, &tag))?;
+        let req = crate::docker::manifest_request(env.docker.name.clone(), vec![tag.clone()], sources)?;
+        crate::docker::merge(&env.docker, true, &req, platforms, &[], report)?;
+        let raw = env.docker.read(&super::argv_inspect(env, &tag)?)?;
         super::check_attestations(&tag, &raw, platforms)?;
         Ok((tag, refs))
     };

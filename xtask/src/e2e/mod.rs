@@ -171,9 +171,10 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         .iter()
         .map(|b| argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?))
         .collect::<Result<Vec<_>>>()?;
-    let found = docker::merge(&env.docker, true, vec![tag.clone()], sources, &platforms, report)?;
+    let req = docker::manifest_request(env.docker.name.clone(), vec![tag.clone()], sources)?;
+    let found = docker::merge(&env.docker, true, &req, &platforms, &[], report)?;
     ensure!(found.len() >= platforms.len(), "{tag} has {} platforms, expected {}", found.len(), platforms.len());
-    let raw = env.docker.read(&argv_inspect(&env, &tag))?;
+    let raw = env.docker.read(&argv_inspect(&env, &tag)?)?;
     report.step(format!("attestations of {tag}"), || check_attestations(&tag, &raw, &platforms))?;
 
     // The fallback without buildx, in a smaller case: `docker manifest` merges
@@ -253,17 +254,13 @@ fn fallback_manifest(env: &Env<'_>, platforms: &[Platform], report: &mut RunRepo
             serde_json::from_str::<serde_json::Value>(&raw).ok().is_some_and(|v| v.get("manifests").is_some());
         sources.push(if is_list { format!("{name}@{}", platform_digest(&raw, p)?) } else { remote });
     }
-    docker::merge(&env.docker, false, vec![format!("{name}:fallback")], sources, platforms, report).map(drop)
+    let req = docker::manifest_request(env.docker.name.clone(), vec![format!("{name}:fallback")], sources)?;
+    docker::merge(&env.docker, false, &req, platforms, &[], report).map(drop)
 }
 
-fn argv_inspect(env: &Env<'_>, tag: &str) -> argv::Command {
-    let req = argv::ManifestRequest {
-        docker: env.docker.name.clone(),
-        tags: vec![tag.to_owned()],
-        sources: vec!["unused".into()],
-        insecure: argv::is_loopback_registry(tag),
-    };
-    argv::plan_manifest(&req, true).expect("valid request").inspect
+fn argv_inspect(env: &Env<'_>, tag: &str) -> Result<argv::Command> {
+    let req = docker::manifest_request(env.docker.name.clone(), vec![tag.to_owned()], vec![tag.to_owned()])?;
+    Ok(argv::plan_manifest(&req, &[], true).inspect)
 }
 
 /// The digest of `p`'s image in a raw index.
@@ -347,7 +344,7 @@ fn build_image(
         cache_dir: how.exported.then(|| env.cache_dir(image, p)),
         ..Default::default()
     };
-    let mut built = docker::build(env.ctx, &opts, report)?;
+    let mut built = docker::build(env.ctx, &opts, &[], report)?;
     ensure!(built.len() == 1, "one build expected");
     Ok(built.remove(0))
 }
@@ -574,7 +571,7 @@ fn rebuilds(
             buildx: BuildxMode::Yes,
             ..Default::default()
         };
-        let pr = docker::build(env.ctx, &opts, report)?.remove(0);
+        let pr = docker::build(env.ctx, &opts, &[], report)?.remove(0);
         let cook = cook_cached(&pr.output);
         ensure!(
             cook == Cook::Cached,

@@ -487,9 +487,6 @@ pub struct DockerBuild {
     /// Write the build's metadata (digest, ...) to this file.
     #[arg(long, value_name = "F")]
     pub metadata_file: Option<PathBuf>,
-    /// After a push, touch `DIR/<digest hex>` per platform (for `docker manifest --digests`).
-    #[arg(long, value_name = "DIR")]
-    pub digests_dir: Option<PathBuf>,
     /// Print the commands, one argv per line, shell-quoted; run nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -587,7 +587,7 @@ fn passed_build_args(root: &Path) -> Result<(Vec<dockerfile::PassedArg>, Vec<Fin
                         std::fs::read_to_string(root.join(file)).with_context(|| format!("cannot read {file}"))?;
                     Ok(DeclaredArgs::parse(&text))
                 };
-                match plan_build(&req, &declared, true) {
+                match req.check(Some(true)).and_then(|checked| plan_build(&checked, &declared, true)) {
                     Ok(plan) => {
                         for b in &plan.builds {
                             for pair in b.build.argv.windows(2).filter(|w| w[0] == "--build-arg") {
