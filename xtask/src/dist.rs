@@ -13,7 +13,7 @@
 //! SHA256SUMS                       of every file above
 //! ```
 //!
-//! and `dist/<os>-<arch>.tar.gz` of that tree ([`crate::archive`]).
+//! and `dist/<os>-<arch>.tar.gz` of that tree ([`crate::tarball`]).
 //!
 //! The build is reproducible ([`crate::repro`]): `--verify-reproducible`
 //! builds everything again from a copy of the sources in another directory,
@@ -141,7 +141,7 @@ pub fn dist_platform(
             eprintln!("note: no SOURCE_DATE_EPOCH and no git commit: the tarball's mtimes are 0 (1970)");
             0
         });
-        crate::archive::write_tar_gz(&staging.tree(), platform.dir_name(), mtime, &staging.tarball())?;
+        crate::tarball::write_tar_gz(&staging.tree(), platform.dir_name(), mtime, &staging.tarball())?;
         crate::interrupt::test_point("pack");
         Ok(())
     })?;

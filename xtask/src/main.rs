@@ -7,7 +7,7 @@
 //! - one module per command (`codegen`, `model`, `test`, ...).
 
 mod apt_backport;
-mod archive;
+mod tarball;
 mod bench;
 mod binfmt;
 mod build;

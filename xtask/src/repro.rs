@@ -16,7 +16,7 @@
 //!   ([`crate::build`]);
 //! - time: [`source_date_epoch`] (the commit's time) is given to the
 //!   compilers as `SOURCE_DATE_EPOCH` and is the mtime of every tarball entry
-//!   ([`crate::archive`]).
+//!   ([`crate::tarball`]).
 //!
 //! [`first_difference`] says where two `dist/` trees differ: the first file,
 //! and for ELF files (also inside `.a` members) the section.
