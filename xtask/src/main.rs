@@ -7,7 +7,6 @@
 //! - one module per command (`codegen`, `model`, `test`, ...).
 
 mod apt_backport;
-mod tarball;
 mod bench;
 mod binfmt;
 mod build;
@@ -41,6 +40,7 @@ mod smoke;
 mod symbols;
 mod sys;
 mod table;
+mod tarball;
 mod test;
 mod verify;
 mod workspace;

@@ -52,6 +52,11 @@ impl Layout {
         self.root.join("docker").join(format!("{image}-metadata.json"))
     }
 
+    /// The named build context `xtask`: a prebuilt xtask for the images.
+    pub fn xtask_context(&self) -> PathBuf {
+        self.root.join("xtask-context")
+    }
+
     /// Step metrics, one file per run.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics")

@@ -899,3 +899,31 @@ fn the_local_docker_driver_says_what_it_cannot_do() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("buildx 0.10.4 is too old"), "{}", stderr(&o));
 }
+
+/// `--xtask-bin`: a static xtask for this machine is the named context
+/// `xtask`; a dynamic one is refused before anything runs, naming the fix.
+#[test]
+fn a_prebuilt_xtask_must_be_static() {
+    let o =
+        xtask(&["docker", "extproc", "--xtask-bin", env!("CARGO_BIN_EXE_xtask"), "--buildx", "yes", "--dry-run"], &[]);
+    one_error(&o, "is dynamically linked");
+    assert!(stderr(&o).contains("cargo xtask docker self-build --out FILE"), "{}", stderr(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("static");
+    let cc = Command::new("cc")
+        .args(["-static", "-x", "c", "-", "-o"])
+        .arg(&bin)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"int main(void) { return 0; }\n")?;
+            c.wait()
+        })
+        .expect("cc runs");
+    assert!(cc.success(), "cc -static failed");
+    let o = xtask(&["docker", "extproc", "--xtask-bin", bin.to_str().unwrap(), "--buildx", "yes", "--dry-run"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("--build-context xtask="), "{}", stdout(&o));
+}

@@ -180,6 +180,7 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         registry: publish.then(|| plan.registry.clone()),
         base_tag: plan.base_tag(spec),
         build_arg: vec![format!("VERSION={}", plan.version)],
+        xtask_bin: b.xtask_bin.clone(),
         metadata_file: publish.then(|| dir.join(format!("metadata-{slug}.json"))),
         engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         dry_run: b.dry_run,

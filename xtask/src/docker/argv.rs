@@ -36,6 +36,10 @@ pub struct BuildRequest<'a> {
     pub secrets: Vec<String>,
     pub network: Option<String>,
     pub context: String,
+    /// A directory holding a prebuilt static `xtask` for the build platform,
+    /// given to the Dockerfile as the named context `xtask` (its `xtask`
+    /// stage is then not built; buildx only).
+    pub xtask_context: Option<String>,
     /// Image labels (`--label K=V`), e.g. the OCI ones.
     pub labels: Vec<(String, String)>,
     /// Manifest annotations (`--annotation K=V`, buildx only).
@@ -66,6 +70,7 @@ impl<'a> BuildRequest<'a> {
             build_args: vec![],
             secrets: vec![],
             network: None,
+            xtask_context: None,
             context: ".".into(),
             labels: vec![],
             annotations: vec![],
@@ -417,7 +422,13 @@ pub fn plan_build(
             if let Some(m) = &metadata_file {
                 argv.extend(["--metadata-file".into(), m.clone()]);
             }
+            if let Some(dir) = &req.xtask_context {
+                argv.extend(["--build-context".into(), format!("xtask={dir}")]);
+            }
         } else {
+            if req.xtask_context.is_some() {
+                drop_note("no buildx: named build contexts need buildx; xtask is compiled in the image".into());
+            }
             if req.cache != CacheKind::None {
                 drop_note(format!(
                     "no buildx: --cache {}: cache import/export needs buildx; building with the engine's local cache only",
@@ -670,6 +681,16 @@ mod tests {
 
     fn plan_manifest_annotated(req: &ManifestRequest, oci: &[(String, String)], buildx: bool) -> Result<ManifestPlan> {
         Ok(super::plan_manifest(&req.clone().check()?, oci, buildx))
+    }
+
+    #[test]
+    fn a_prebuilt_xtask_is_the_named_context_and_dropped_without_buildx() {
+        let r = BuildRequest { xtask_context: Some("/t/xtask/xtask-context".into()), ..req(&[AMD]) };
+        let line = plan_build(&r, &declared, true).unwrap().builds[0].build.shell_line();
+        assert!(line.contains(" --build-context xtask=/t/xtask/xtask-context "), "{line}");
+        let plan = plan_build(&r, &declared, false).unwrap();
+        assert!(!plan.builds[0].build.shell_line().contains("--build-context"));
+        assert!(plan.dropped.iter().any(|d| d.contains("named build contexts need buildx")), "{:?}", plan.dropped);
     }
 
     #[test]

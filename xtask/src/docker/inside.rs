@@ -137,7 +137,7 @@ pub fn self_build(ctx: &Ctx, opts: &flags::DockerSelfBuild) -> Result<()> {
 }
 
 /// The binary is for `target` and needs no loader and no shared library.
-fn check_static(path: &Path, target: Platform) -> Result<()> {
+pub fn check_static(path: &Path, target: Platform) -> Result<()> {
     let info = elf::read_elf(path)?;
     if info.ident.machine != target.elf_machine() {
         bail!("{} is for {}, not {target}", path.display(), elf::machine_name(info.ident.machine));

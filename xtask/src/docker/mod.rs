@@ -162,6 +162,26 @@ pub fn build(
         (None, true) => Some(layout.push_metadata(image).display().to_string()),
         (None, false) => None,
     };
+    // A prebuilt xtask: checked now (a static ELF for this machine, which
+    // runs every build-platform stage), and the one file of the named
+    // context `xtask`.
+    let xtask_context = match &opts.xtask_bin {
+        Some(file) => {
+            let file = cwd.join(file);
+            inside::check_static(&file, host).with_context(|| {
+                format!(
+                    "--xtask-bin {}: build a static xtask with `cargo xtask docker self-build --out FILE`",
+                    file.display()
+                )
+            })?;
+            let dir = layout.xtask_context();
+            if !opts.dry_run {
+                stage_xtask(&file, &dir)?;
+            }
+            Some(dir.display().to_string())
+        }
+        None => None,
+    };
     let req = BuildRequest {
         spec,
         platforms,
@@ -181,6 +201,7 @@ pub fn build(
         secrets: opts.secret.clone(),
         network: opts.network.clone(),
         context,
+        xtask_context,
         labels: oci.to_vec(),
         annotations: if opts.push { oci.to_vec() } else { Vec::new() },
         caps: argv::Capabilities::full(),
@@ -288,6 +309,17 @@ pub fn build(
         merge(&docker, buildx, &plan, &expected, oci, report)?;
     }
     Ok(built)
+}
+
+/// `file` as `dir/xtask`, the only file of the named context (written
+/// beside, then renamed: a build never reads half a binary).
+fn stage_xtask(file: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let part = dir.join(".xtask.partial");
+    fs::copy(file, &part).with_context(|| format!("cannot copy {} to {}", file.display(), part.display()))?;
+    fs::set_permissions(&part, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    fs::rename(&part, dir.join("xtask")).with_context(|| format!("cannot move {} into place", part.display()))?;
+    Ok(())
 }
 
 fn metadata_digest(file: &str) -> Result<String> {

@@ -71,6 +71,10 @@ pub struct CiBuild {
     /// After a push, touch `DIR/<digest hex>` (for `ci manifest --digests`).
     #[arg(long, value_name = "DIR")]
     pub digests_dir: Option<PathBuf>,
+    /// A prebuilt static xtask for this runner (as `docker --xtask-bin`):
+    /// the images do not compile xtask again.
+    #[arg(long, value_name = "FILE")]
+    pub xtask_bin: Option<PathBuf>,
     /// Build cache (as `docker --cache`).
     #[arg(long, value_name = "KIND", value_enum, default_value_t = CacheKind::Gha)]
     pub cache: CacheKind,

@@ -502,6 +502,10 @@ pub struct DockerBuild {
     /// Network mode of RUN steps (e.g. `host`).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// A prebuilt static xtask for this machine (`docker self-build --out
+    /// FILE`): the Dockerfile's xtask stage is then not built (buildx).
+    #[arg(long, value_name = "FILE")]
+    pub xtask_bin: Option<PathBuf>,
     /// Build context (default: the workspace root).
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
