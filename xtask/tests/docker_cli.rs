@@ -402,8 +402,14 @@ case "$1 $2" in
     if [ -n "$FAKE_DOCKER_FAIL" ]; then echo "ERROR: failed to solve: $FAKE_DOCKER_FAIL" >&2; exit 1; fi ;;
   "buildx imagetools")
     if [ "$3" = inspect ]; then
-      echo '{{"manifests":[{{"platform":{{"os":"linux","architecture":"amd64"}}}},{{"platform":{{"os":"linux","architecture":"arm64"}}}},{{"platform":{{"os":"linux","architecture":"riscv64"}}}}]}}'
+      case "$*" in
+        *@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*) echo '{{"config":{{"size":1000}},"layers":[{{"size":60000000}}]}}' ;;
+        *) echo '{{"manifests":[{{"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{{"os":"linux","architecture":"amd64"}}}},{{"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{{"os":"linux","architecture":"arm64"}}}},{{"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{{"os":"linux","architecture":"riscv64"}}}}]}}' ;;
+      esac
     fi ;;
+  "history --no-trunc")
+    printf '0\tENTRYPOINT ["/app/bin/extproc"]\n29822976\tCOPY /out/ /app/ # buildkit\n132947968\tADD rootfs.tar / # buildkit\n'
+    if [ -n "$FAKE_PLANTED" ]; then printf '50000000\tCOPY big.bin /big.bin # buildkit\n'; fi ;;
 esac
 exit 0
 "#,
@@ -926,4 +932,42 @@ fn a_prebuilt_xtask_must_be_static() {
     let o = xtask(&["docker", "extproc", "--xtask-bin", bin.to_str().unwrap(), "--buildx", "yes", "--dry-run"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("--build-context xtask="), "{}", stdout(&o));
+}
+
+/// Sizes: every build's are recorded in the metrics; a planted 50 MB layer
+/// in the runtime stage puts extproc over its budget (tools/docker/budgets.toml),
+/// one error naming the largest layers; the same against a baseline.
+#[test]
+fn an_image_over_its_size_budget_fails_naming_its_largest_layers() {
+    let fake = FakeDocker::new();
+    let target = tempfile::tempdir().unwrap();
+    let d = fake.bin();
+    let load = ["docker", "extproc", "--platform", "linux/amd64", "--load", "--tag", "t", "--docker", &d];
+    let o = xtask_in(target.path(), &load, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("extproc linux/amd64: 162.8 MB uncompressed"), "{}", stderr(&o));
+    let metrics = target.path().join("xtask/metrics/latest.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(metrics).unwrap()).unwrap();
+    assert_eq!(json["images"][0]["uncompressed_bytes"], 162_770_944u64);
+
+    let o = xtask_in(target.path(), &load, &[("FAKE_PLANTED", "1")]);
+    one_error(
+        &o,
+        "extproc linux/amd64: 212.8 MB uncompressed > budget 200.0 MB; largest layers: 132.9 MB `ADD rootfs.tar /`, \
+         50.0 MB `COPY big.bin /big.bin`, 29.8 MB `COPY /out/ /app/` (budgets: tools/docker/budgets.toml)",
+    );
+
+    // Pushed: the compressed size comes from the registry's manifest.
+    let meta = target.path().join("meta.json");
+    std::fs::write(
+        &meta,
+        r#"{"containerimage.digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001"}"#,
+    )
+    .unwrap();
+    let push = ["docker", "extproc", "--platform", "linux/arm64", "--push", "--registry", "127.0.0.1:5000"];
+    let mut args = push.to_vec();
+    args.extend(["--metadata-file", meta.to_str().unwrap(), "--docker", &d]);
+    let o = xtask_in(target.path(), &args, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("extproc linux/arm64: ? uncompressed, 60.0 MB compressed"), "{}", stderr(&o));
 }

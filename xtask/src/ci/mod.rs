@@ -181,6 +181,9 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         base_tag: plan.base_tag(spec),
         build_arg: vec![format!("VERSION={}", plan.version)],
         xtask_bin: b.xtask_bin.clone(),
+        // A pull request's image may grow by the budgets' growth_percent
+        // over the published one.
+        size_baseline: (!publish).then(|| format!("{}/{}:latest", plan.registry, spec.name)),
         metadata_file: publish.then(|| dir.join(format!("metadata-{slug}.json"))),
         engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         dry_run: b.dry_run,

@@ -23,6 +23,7 @@ pub mod images;
 pub mod inside;
 pub mod reference;
 pub mod report;
+pub mod size;
 
 use std::fs;
 
@@ -215,6 +216,7 @@ pub fn build(
         BuildxMode::Auto => None,
     };
     let checked = req.check(known)?;
+    let budgets = size_budgets(&context_dir)?;
     // No docker CLI at all: install one first (root), once the request is
     // known to be valid. A dry run probes nothing, a CLI named by `--docker`
     // or `$DOCKER` is the user's, and an engine that does not answer is
@@ -287,6 +289,50 @@ pub fn build(
         for r in &b.loaded {
             eprintln!("{} {}: loaded as {r}", spec.name, b.platform);
         }
+        // The image's size, recorded, then held to its budget.
+        let local = b.loaded.first().or(b.pushed_ref.as_ref());
+        let measured = size::Measured {
+            compressed: match &digest {
+                Some(d) => Some(size::compressed_in_registry(&docker, &argv::digest_ref(&name, d)?, b.platform)?),
+                None => None,
+            },
+            ..match local {
+                Some(r) => size::measure_local(&docker, r)?,
+                None => size::Measured::default(),
+            }
+        };
+        report.sizes(spec.name, b.platform.docker(), measured.uncompressed, measured.compressed);
+        let what = format!("{} {}", spec.name, b.platform);
+        eprintln!(
+            "{what}: {} uncompressed, {} compressed",
+            measured.uncompressed.map(size::show).unwrap_or_else(|| "?".into()),
+            measured.compressed.map(size::show).unwrap_or_else(|| "? (not pushed)".into())
+        );
+        match budgets.as_ref().map(|bs| (bs, bs.get(spec.name, b.platform))) {
+            Some((bs, Some(budget))) => {
+                let baseline = match &opts.size_baseline {
+                    Some(r) if b.platform == host => match baseline_of(&docker, r) {
+                        Ok(m) => Some(m),
+                        // The first build of an image has none.
+                        Err(e) => {
+                            eprintln!("warning: {what}: no growth check: {e:#}");
+                            None
+                        }
+                    },
+                    Some(_) => {
+                        eprintln!(
+                            "note: {what}: no growth check (the baseline is measured for the host platform only)"
+                        );
+                        None
+                    }
+                    None => None,
+                };
+                size::check(&what, &measured, budget, baseline.as_ref(), bs.growth_percent)
+                    .map_err(|e| anyhow::anyhow!("{e} (budgets: {})", size::BUDGETS_FILE))?;
+            }
+            Some((_, None)) => eprintln!("note: {what} has no size budget in {}", size::BUDGETS_FILE),
+            None => {}
+        }
         built.push(Built {
             platform: b.platform,
             dockerfile: b.dockerfile.clone(),
@@ -309,6 +355,25 @@ pub fn build(
         merge(&docker, buildx, &plan, &expected, oci, report)?;
     }
     Ok(built)
+}
+
+/// The size budgets of the build context, if it has them.
+fn size_budgets(context: &std::path::Path) -> Result<Option<size::Budgets>> {
+    let path = context.join(size::BUDGETS_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => size::Budgets::parse(&text).map(Some).with_context(|| format!("{}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The size of the baseline image `reference` for this machine's platform,
+/// pulled first.
+fn baseline_of(docker: &Docker, reference: &str) -> Result<size::Measured> {
+    let pull = engine::Command::new(vec![docker.name.clone(), "pull".into(), "--quiet".into(), reference.into()]);
+    eprintln!("$ {}", pull.display_line());
+    docker.run(&pull).with_context(|| format!("--size-baseline {reference}: cannot pull it"))?;
+    size::measure_local(docker, reference)
 }
 
 /// `file` as `dir/xtask`, the only file of the named context (written

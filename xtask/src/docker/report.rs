@@ -36,6 +36,12 @@ pub struct ImageResult {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Bytes: the layers as `docker history` gives them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncompressed_bytes: Option<u64>,
+    /// Bytes: the pushed manifest's layers and config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compressed_bytes: Option<u64>,
 }
 
 pub struct RunReport {
@@ -112,8 +118,24 @@ impl RunReport {
         if self.gha {
             println!("{line}");
         }
-        self.images.push(ImageResult { image: image.into(), platform: platform.into(), seconds: secs, ok, digest });
+        self.images.push(ImageResult {
+            image: image.into(),
+            platform: platform.into(),
+            seconds: secs,
+            ok,
+            digest,
+            uncompressed_bytes: None,
+            compressed_bytes: None,
+        });
         res.map(|(t, _)| t)
+    }
+
+    /// The sizes of the last build of `image` for `platform`.
+    pub fn sizes(&mut self, image: &str, platform: &str, uncompressed: Option<u64>, compressed: Option<u64>) {
+        if let Some(i) = self.images.iter_mut().rev().find(|i| i.image == image && i.platform == platform) {
+            i.uncompressed_bytes = uncompressed;
+            i.compressed_bytes = compressed;
+        }
     }
 
     pub fn figure(&mut self, name: impl Into<String>, value: f64) {
@@ -232,13 +254,19 @@ impl RunReport {
         }
         md += &steps.markdown();
         if !self.images.is_empty() {
-            let mut images = Table::new(&["image", "platform", "time", "result", "digest"]).align(2, Align::Right);
+            let mut images =
+                Table::new(&["image", "platform", "time", "result", "uncompressed", "compressed", "digest"])
+                    .align(2, Align::Right)
+                    .align(4, Align::Right)
+                    .align(5, Align::Right);
             for i in &self.images {
                 images.row([
                     i.image.clone(),
                     i.platform.clone(),
                     minutes(i.seconds),
                     if i.ok { "ok" } else { "**failed**" }.to_owned(),
+                    i.uncompressed_bytes.map(super::size::show).unwrap_or_default(),
+                    i.compressed_bytes.map(super::size::show).unwrap_or_default(),
                     i.digest.as_deref().map(|d| format!("`{d}`")).unwrap_or_default(),
                 ]);
             }

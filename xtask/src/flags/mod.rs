@@ -502,6 +502,10 @@ pub struct DockerBuild {
     /// Network mode of RUN steps (e.g. `host`).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// Fail when the image grows by more than the budgets' `growth_percent`
+    /// over this image (pulled; e.g. the published `latest`).
+    #[arg(long, value_name = "REF")]
+    pub size_baseline: Option<String>,
     /// A prebuilt static xtask for this machine (`docker self-build --out
     /// FILE`): the Dockerfile's xtask stage is then not built (buildx).
     #[arg(long, value_name = "FILE")]
