@@ -971,3 +971,34 @@ fn an_image_over_its_size_budget_fails_naming_its_largest_layers() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("extproc linux/arm64: ? uncompressed, 60.0 MB compressed"), "{}", stderr(&o));
 }
+
+/// `ci release`: each platform's tarball and SBOM, with their SHA256SUMS;
+/// `--upload` creates the release when missing and replaces its files.
+#[test]
+fn ci_release_gathers_tarballs_sboms_and_their_sums() {
+    let dist = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec!["ci", "release", "--platform", "linux/amd64,linux/arm64"];
+        a.extend(["--dist", dist.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+        a.extend(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| xtask(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    one_error(&run(args(&[])), "(run `cargo xtask dist --platform linux/amd64,linux/arm64 --out");
+    for p in ["linux-amd64", "linux-arm64"] {
+        std::fs::create_dir_all(dist.path().join(p)).unwrap();
+        std::fs::write(dist.path().join(format!("{p}.tar.gz")), format!("tar {p}")).unwrap();
+        std::fs::write(dist.path().join(p).join("sbom.spdx.json"), format!("sbom {p}")).unwrap();
+    }
+    let o = run(args(&["--upload", "v1.2.0", "--dry-run"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sums = std::fs::read_to_string(out.path().join("SHA256SUMS")).unwrap();
+    let names: Vec<&str> = sums.lines().map(|l| l.split("  ").nth(1).unwrap()).collect();
+    assert_eq!(names, ["linux-amd64.tar.gz", "linux-amd64.spdx.json", "linux-arm64.tar.gz", "linux-arm64.spdx.json"]);
+    assert_eq!(std::fs::read_to_string(out.path().join("linux-arm64.spdx.json")).unwrap(), "sbom linux-arm64");
+    let text = stdout(&o);
+    assert!(text.contains("gh release view v1.2.0"), "{text}");
+    assert!(text.contains("SHA256SUMS --clobber"), "{text}");
+    one_error(&run(args(&["--upload", "v1;x", "--dry-run"])), "--upload: tag `v1;x` contains `;`");
+}

@@ -485,3 +485,35 @@ fn no_third_party_action_gets_a_write_token_it_does_not_need() {
     }
     assert_eq!(writers, 2, "the jobs that push images");
 }
+
+/// A `v*` tag's release: every platform's dist, reproducible; its tarballs,
+/// SBOMs and SHA256SUMS uploaded by `xtask ci release` (which replaces the
+/// files a re-run finds), after their attestation; actions pinned by SHA.
+#[test]
+fn the_release_uploads_tarballs_sboms_and_sums() {
+    let file = ".github/workflows/release.yml";
+    let wf = load(file);
+    let tags: Vec<String> = wf["on"]["push"]["tags"].as_vec().unwrap().iter().filter_map(text).collect();
+    assert_eq!(tags, ["v*"]);
+    let job = &wf["jobs"]["release"];
+    let dist = steps(job).into_iter().position(|s| run(&s).contains("cargo xtask dist")).expect("a dist step");
+    let dist_run = run(&steps(job)[dist]).to_owned();
+    assert!(dist_run.contains("--platform linux/amd64,linux/arm64,linux/riscv64"), "{dist_run}");
+    assert!(dist_run.contains("--verify-reproducible"), "{dist_run}");
+    let gather = steps(job)
+        .iter()
+        .position(|s| run(s).contains("xtask ci release --out release") && !run(s).contains("--upload"));
+    let attest = steps(job).iter().position(|s| uses(s).starts_with("actions/attest-build-provenance@"));
+    let upload = steps(job).iter().position(|s| run(s).contains("xtask ci release --out release --upload"));
+    let (gather, attest, upload) =
+        (gather.expect("a gather step"), attest.expect("an attest step"), upload.expect("an upload"));
+    assert!(dist < gather && gather < attest && attest < upload, "dist, gather, attest, upload in this order");
+    assert_eq!(text(&steps(job)[attest]["with"]["subject-checksums"]).as_deref(), Some("release/SHA256SUMS"));
+    for s in steps(job).iter().filter(|s| !uses(s).is_empty()) {
+        let line = uses(s);
+        let sha = line.split('@').nth(1).unwrap_or("");
+        assert!(sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()), "{file}: {line} is not pinned by SHA");
+    }
+    assert_eq!(text(&job["permissions"]["contents"]).as_deref(), Some("write"));
+    assert_eq!(wf["concurrency"]["cancel-in-progress"].as_bool(), Some(false));
+}

@@ -2,10 +2,10 @@
 //! that the YAML only wires jobs together (and is tested by
 //! `xtask/tests/workflow.rs`).
 //!
-//! - `cli`: the command line (re-exported by `flags`);
 //! - `matrix`: image × platform entries, affected images, runners;
 //! - `plan`: one run from its GitHub event: mode, images, tags, OCI metadata;
-//! - `disk`: `free-disk` on GitHub-hosted runners.
+//! - `disk`: `free-disk` on GitHub-hosted runners;
+//! - `release`: a `v*` tag's GitHub Release (dist tarballs, SBOMs, SHA256SUMS).
 //!
 //! `ci build` and `ci manifest` run `cargo xtask docker`'s own code with the
 //! options the plan gives, so a workflow step is one line.
@@ -13,6 +13,7 @@
 pub mod disk;
 pub mod matrix;
 pub mod plan;
+pub mod release;
 
 use std::{
     io::Write,
@@ -51,6 +52,7 @@ impl flags::Ci {
             flags::CiCmd::Build(b) => build(ctx, &b),
             flags::CiCmd::Manifest(m) => manifest(ctx, &m),
             flags::CiCmd::FreeDisk(d) => d.run(ctx),
+            flags::CiCmd::Release(r) => r.run(ctx),
         }
     }
 }

@@ -28,6 +28,9 @@ pub enum CiCmd {
     /// Free disk space on a GitHub-hosted runner (preinstalled SDKs the
     /// builds do not use) and print the space before and after.
     FreeDisk(CiFreeDisk),
+    /// Gather a release's files from `dist` (each platform's tarball and
+    /// SBOM) with their SHA256SUMS, and upload them to the GitHub Release.
+    Release(CiRelease),
 }
 
 #[derive(Debug, Args)]
@@ -107,4 +110,24 @@ pub struct CiFreeDisk {
     /// Also outside a GitHub-hosted runner (`RUNNER_ENVIRONMENT` is not `github-hosted`).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiRelease {
+    /// The `dist` output (`cargo xtask dist --out DIR`; default `dist`).
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    pub dist: PathBuf,
+    /// The platforms released (default: every platform of the table).
+    #[arg(long, value_name = "P", value_delimiter = ',', value_parser = Platform::parse)]
+    pub platform: Vec<Platform>,
+    /// Where the release's files are gathered.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Upload them to the GitHub Release of this tag (created if missing;
+    /// files already there are replaced), with `gh`.
+    #[arg(long, value_name = "TAG")]
+    pub upload: Option<String>,
+    /// Print the `gh` commands, run nothing (the files are still gathered).
+    #[arg(long)]
+    pub dry_run: bool,
 }
