@@ -267,7 +267,8 @@ pub fn build_with(
             if let Some(dir) = &opts.digests_dir {
                 let dir = cwd.join(dir);
                 fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-                fs::write(dir.join(d.trim_start_matches("sha256:")), b"")?;
+                // The file names the platform: `ci manifest` checks that each is there.
+                fs::write(dir.join(d.trim_start_matches("sha256:")), format!("{}\n", b.platform.docker()))?;
             }
             if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
                 use std::io::Write;

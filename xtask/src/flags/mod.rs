@@ -487,7 +487,8 @@ pub struct DockerBuild {
     /// Write the build's metadata (digest, ...) to this file.
     #[arg(long, value_name = "F")]
     pub metadata_file: Option<PathBuf>,
-    /// After a push, touch `DIR/<digest hex>` per platform (for `docker manifest --digests`).
+    /// After a push, write `DIR/<digest hex>` per platform, holding the
+    /// platform (for `docker manifest --digests`).
     #[arg(long, value_name = "DIR")]
     pub digests_dir: Option<PathBuf>,
     /// Print the commands, one argv per line, shell-quoted; run nothing.
@@ -602,7 +603,7 @@ pub struct DockerWarmLint {
 }
 
 // `cargo xtask ci`: the workflow's commands.
-pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiManifest};
+pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest};
 
 #[derive(Debug, Args)]
 pub struct E2e {
