@@ -88,7 +88,7 @@ pub fn decide(current: Option<&Pointer>, candidate: &Pointer, ancestry: Ancestry
     match ancestry {
         Ancestry::Same => Decision::Move(format!("`latest` is {now}, the same commit: it moves to {cand}")),
         Ancestry::Newer => Decision::Move(format!("{cand} descends from `latest`'s {now}: `latest` moves")),
-        Ancestry::Older => Decision::Skip(format!("`latest` is {now}, newer than {cand} (its descendant): it stays")),
+        Ancestry::Older => Decision::Skip(format!("`latest` is {now}, which descends from {cand}: it stays")),
         Ancestry::Diverged { candidate: a, current: b } if a > b => {
             Decision::Move(format!("{cand} is a later commit than `latest`'s {now} (diverged history): `latest` moves"))
         }
