@@ -568,6 +568,15 @@ fn one_failed_platform_does_not_skip_the_other_images() {
         "{file}: job {id} runs only if every build of the wave succeeded (`if: {cond}`): \
          add `if: ${{{{ !cancelled() }}}}`; `ci manifest` checks each image's own digests"
     );
+    // The same across waves: wave 1 runs when some of wave 0 failed (an
+    // image built FROM an unpublished one fails its own build).
+    let publish = load(FILES[0]);
+    let cond = squashed(&text(&publish["jobs"]["wave1"]["if"]).unwrap_or_default());
+    assert!(
+        cond.contains("!cancelled()") && !cond.contains("!failure()") && !cond.contains("success()"),
+        "docker-publish.yml: wave1 is skipped when one image x platform of wave 0 failed (`if: {cond}`): \
+         check the plan, the test and the xtask build by their results, not wave 0's"
+    );
 }
 
 /// Re-runs are allowed for 30 days after a run; an artifact another job
