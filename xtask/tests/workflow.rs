@@ -14,7 +14,13 @@
 //! - hygiene (issue 28): every remote `uses:` is a commit SHA with its
 //!   version in a comment, the same for an action everywhere; checkout keeps
 //!   no credentials; permissions are per job, write only where a job pushes;
-//!   no third-party action but the registry login in a job that can write.
+//!   no third-party action but the registry login in a job that can write;
+//! - GitHub's semantics (issue 27): every commit publishes (no run waits in
+//!   a group another run can empty), only the move of `latest` is
+//!   serialised and goes through `ci latest`'s check; one failed image ×
+//!   platform skips no other image's merge, nor the next wave; artifacts
+//!   outlive the re-run window; every action runs on Node 24; the nightly
+//!   test restores a cache that only main saves.
 
 use std::path::{Path, PathBuf};
 
