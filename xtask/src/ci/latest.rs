@@ -160,6 +160,14 @@ pub fn ancestry(sh: &xshell::Shell, candidate: &str, current: &str) -> Result<An
     if candidate == current {
         return Ok(Ancestry::Same);
     }
+    // Revisions come from the registry's annotations: only commit ids reach git.
+    let commit_id = |rev: &str| (7..=64).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit());
+    if !commit_id(candidate) {
+        bail!("this run's revision `{}` is not a commit id", reference::shown(candidate));
+    }
+    if !commit_id(current) {
+        return Ok(Ancestry::Unknown);
+    }
     let has = |rev: &str| {
         let obj = format!("{rev}^{{commit}}");
         xshell::cmd!(sh, "git cat-file -e {obj}").quiet().ignore_stderr().run().is_ok()
@@ -353,5 +361,7 @@ mod tests {
         );
         assert_eq!(ancestry(&sh, &c2, &"f".repeat(40)).unwrap(), Ancestry::Unknown);
         assert!(ancestry(&sh, &"e".repeat(40), &c2).is_err());
+        assert_eq!(ancestry(&sh, &c2, "--output=x").unwrap(), Ancestry::Unknown, "not a commit id: git never sees it");
+        assert!(ancestry(&sh, "-x", &c2).is_err());
     }
 }
