@@ -237,7 +237,8 @@ impl Docker {
         Ok(Docker { name: name.to_owned(), path })
     }
 
-    fn output(&self, args: &[&str]) -> Result<std::process::Output> {
+    /// Run `docker ARGS…` and capture its output, whatever its status.
+    pub fn output(&self, args: &[&str]) -> Result<std::process::Output> {
         let sh = Shell::new()?;
         let path = &self.path;
         cmd!(sh, "{path} {args...}")

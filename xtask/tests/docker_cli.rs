@@ -517,8 +517,8 @@ fn a_dry_run_runs_no_program_and_writes_no_file() {
     assert_eq!(fake.calls(), Vec::<String>::new(), "a dry run ran a program");
     assert_eq!(files_under(target.path()), Vec::<String>::new(), "a dry run wrote files");
     // The same with `ci build --dry-run` from a plan.
-    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456","latest"],
-        "sha_tag":"sha-0123456","version":"main-0123456","revision":"0123456789","source":"https://github.com/o/r",
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456"],
+        "latest":true,"sha_tag":"sha-0123456","version":"main-0123456","revision":"0123456789","source":"https://github.com/o/r",
         "images":["extproc","stack"],"platforms":["linux/amd64","linux/arm64"],"notes":[]}"#;
     let o = xtask_in(
         target.path(),
@@ -544,7 +544,8 @@ fn a_dry_run_runs_no_program_and_writes_no_file() {
     // from the Dockerfile's default, nothing pushed.
     let check = plan
         .replace(r#""mode":"publish""#, r#""mode":"check""#)
-        .replace(r#""tags":["sha-0123456","latest"]"#, r#""tags":["pr-42"]"#);
+        .replace(r#""tags":["sha-0123456"],"#, r#""tags":["pr-42"],"#)
+        .replace(r#""latest":true"#, r#""latest":false"#);
     let o = xtask_in(
         target.path(),
         &["ci", "build", "--image", "stack", "--platform", "linux/amd64", "--dry-run"],

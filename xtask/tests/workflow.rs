@@ -14,7 +14,13 @@
 //! - hygiene (issue 28): every remote `uses:` is a commit SHA with its
 //!   version in a comment, the same for an action everywhere; checkout keeps
 //!   no credentials; permissions are per job, write only where a job pushes;
-//!   no third-party action but the registry login in a job that can write.
+//!   no third-party action but the registry login in a job that can write;
+//! - GitHub's semantics (issue 27): every commit publishes (no run waits in
+//!   a group another run can empty), only the move of `latest` is
+//!   serialised and goes through `ci latest`'s check; one failed image ×
+//!   platform skips no other image's merge, nor the next wave; artifacts
+//!   outlive the re-run window; every action runs on Node 24; the nightly
+//!   test restores a cache that only main saves.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +31,8 @@ fn root() -> PathBuf {
 }
 
 const FILES: [&str; 2] = [".github/workflows/docker-publish.yml", ".github/workflows/docker-images.yml"];
+/// The release workflow: held to the hygiene tests (pins, Node 24) too.
+const RELEASE: &str = ".github/workflows/release.yml";
 
 fn load(file: &str) -> Yaml {
     let text = std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -331,7 +339,7 @@ fn the_nightly_tests_before_it_publishes() {
 /// the n-th `uses:` line for the n-th `uses:` in document order.
 fn all_uses() -> Vec<(&'static str, String, usize, String)> {
     let mut out = Vec::new();
-    for file in FILES {
+    for file in FILES.into_iter().chain([RELEASE]) {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
         let lines: Vec<(usize, &str)> = text
             .lines()
@@ -428,7 +436,7 @@ fn checkout_keeps_no_credentials() {
 }
 
 /// The jobs that push images: the only ones that may write, and only packages.
-const PUSHERS: [&str; 4] = ["wave0", "wave1", "build_platform", "create_manifest"];
+const PUSHERS: [&str; 5] = ["wave0", "wave1", "build_platform", "create_manifest", "latest"];
 
 #[test]
 fn permissions_are_per_job_and_least() {
@@ -483,7 +491,205 @@ fn no_third_party_action_gets_a_write_token_it_does_not_need() {
             }
         }
     }
-    assert_eq!(writers, 2, "the jobs that push images");
+    assert_eq!(writers, 3, "the jobs that push images");
+}
+
+/// The job that runs `xtask <args>`: (file, id, job); exactly one.
+fn the_job_running(args: &str) -> (&'static str, String, Yaml) {
+    let found: Vec<_> = jobs().into_iter().filter(|(_, _, j)| runs_xtask(j, args)).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one job runs `xtask {args}`: {:?}",
+        found.iter().map(|(f, id, _)| format!("{f}:{id}")).collect::<Vec<_>>()
+    );
+    found.into_iter().next().unwrap()
+}
+
+fn squashed(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A concurrency group holds one running and one pending run; a newer one
+/// cancels the pending one. Keyed on the ref, three quick pushes to main
+/// lose the middle commit's `sha-` tag. Every run but a pull request's is
+/// its own group (the run id), and only the job that moves `latest` shares
+/// one group across runs.
+#[test]
+fn every_commit_publishes_and_only_latest_is_serialised() {
+    let wf = load(FILES[0]);
+    let group = squashed(&text(&wf["concurrency"]["group"]).unwrap_or_default());
+    if !group.is_empty() {
+        assert!(
+            group.contains("github.run_id"),
+            "docker-publish.yml: a run that publishes waits in a group shared with the next push ({group}): \
+             of three quick pushes the middle one is cancelled; key it on github.run_id outside pull requests"
+        );
+        assert!(group.contains("pull_request"), "pull requests keep a group per ref: {group}");
+    }
+    let (file, id, job) = the_job_running("ci latest");
+    let c = &job["concurrency"];
+    let group = squashed(&text(&c["group"]).or_else(|| text(c)).unwrap_or_default());
+    assert!(!group.is_empty(), "{file}: job {id} moves `latest` outside a concurrency group");
+    for per_run in ["run_id", "run_number", "github.sha", "github.ref", "event_name", "run_attempt"] {
+        assert!(
+            !group.contains(per_run),
+            "{file}: job {id}: the group `{group}` differs between runs ({per_run}): `latest` moves from several"
+        );
+    }
+    assert_ne!(text(&c["cancel-in-progress"]).as_deref(), Some("true"), "{file}: job {id} cancels a move");
+    for (f, other, j) in jobs() {
+        if other != id && !j["concurrency"].is_badvalue() {
+            panic!("{f}: job {other} has a concurrency group: only the move of `latest` is serialised");
+        }
+    }
+}
+
+/// `latest` is moved by `xtask ci latest`, which reads what it points at
+/// first, only after the image's own tags are merged.
+#[test]
+fn latest_moves_only_through_its_guard() {
+    let (file, id, job) = the_job_running("ci latest");
+    let needs: Vec<String> = match &job["needs"] {
+        Yaml::Array(a) => a.iter().filter_map(text).collect(),
+        other => text(other).into_iter().collect(),
+    };
+    let (_, manifest_id, _) = the_job_running("ci manifest");
+    assert!(needs.contains(&manifest_id), "{file}: job {id} needs {needs:?}, not the merge job {manifest_id}");
+    let cond = squashed(&text(&job["if"]).unwrap_or_default());
+    assert!(cond.contains("!cancelled()"), "{file}: job {id}: one image's failure must not skip the others: {cond}");
+    // The guard compares commits: the job has the history.
+    let checkout = steps(&job).into_iter().find(|s| uses(s).starts_with("actions/checkout@")).expect("a checkout");
+    assert_eq!(text(&checkout["with"]["fetch-depth"]).as_deref(), Some("0"), "{file}: job {id} compares commits");
+}
+
+/// `needs:` a whole matrix skips the job when one leg failed: one failed
+/// image × platform skipped every image's merge. Each image's merge runs
+/// unless the run was cancelled, and `ci manifest` refuses an image whose
+/// platform digests are not all there (a unit test of `ci`).
+#[test]
+fn one_failed_platform_does_not_skip_the_other_images() {
+    let (file, id, job) = the_job_running("ci manifest");
+    let cond = squashed(&text(&job["if"]).unwrap_or_default());
+    assert!(
+        cond.contains("!cancelled()") || cond.contains("always()"),
+        "{file}: job {id} runs only if every build of the wave succeeded (`if: {cond}`): \
+         add `if: ${{{{ !cancelled() }}}}`; `ci manifest` checks each image's own digests"
+    );
+    // The same across waves: wave 1 runs when some of wave 0 failed (an
+    // image built FROM an unpublished one fails its own build).
+    let publish = load(FILES[0]);
+    let cond = squashed(&text(&publish["jobs"]["wave1"]["if"]).unwrap_or_default());
+    assert!(
+        cond.contains("!cancelled()") && !cond.contains("!failure()") && !cond.contains("success()"),
+        "docker-publish.yml: wave1 is skipped when one image x platform of wave 0 failed (`if: {cond}`): \
+         check the plan, the test and the xtask build by their results, not wave 0's"
+    );
+}
+
+/// Re-runs are allowed for 30 days after a run; an artifact another job
+/// downloads lives at least that long.
+#[test]
+fn artifacts_outlive_the_rerun_window() {
+    let mut seen = 0;
+    for (file, id, job) in jobs() {
+        for step in steps(&job).iter().filter(|s| uses(s).starts_with("actions/upload-artifact@")) {
+            let name = text(&step["with"]["name"]).unwrap_or_default();
+            if !(name.starts_with("xtask-") || name.starts_with("digests-")) {
+                continue;
+            }
+            seen += 1;
+            if let Some(days) = text(&step["with"]["retention-days"]) {
+                let days: u32 = days.parse().unwrap_or_else(|_| panic!("{file}: job {id}: retention-days {days}"));
+                assert!(
+                    days >= 30,
+                    "{file}: job {id}: `{name}` expires after {days} day(s); a re-run (allowed for 30 days) \
+                     then fails: retention-days: 30"
+                );
+            }
+        }
+    }
+    assert!(seen >= 3, "the xtask and digest uploads ({seen})");
+}
+
+/// The first major of each action that runs on Node 24 (its action.yml's
+/// `runs.using`). Node 20 is end-of-life on the runners.
+const NODE24: [(&str, u32); 10] = [
+    ("actions/attest-build-provenance", 3),
+    ("actions/checkout", 5),
+    ("actions/upload-artifact", 6),
+    ("actions/download-artifact", 7),
+    ("actions/github-script", 8),
+    ("docker/setup-buildx-action", 4),
+    ("docker/setup-qemu-action", 4),
+    ("docker/login-action", 4),
+    ("crazy-max/ghaction-github-runtime", 4),
+    ("Swatinem/rust-cache", 2),
+];
+
+#[test]
+fn every_action_runs_on_node_24() {
+    let mut checked = 0;
+    for (file, id, n, line) in all_uses() {
+        // The version of the comment (`@<sha>  # v4.0.0`), else of the ref (`@v3`).
+        let (action, version) = match pinned(&line) {
+            Ok((action, _, version)) => (action, version),
+            Err(_) => {
+                let value = line.trim_start().trim_start_matches("- ").trim_start_matches("uses:").trim();
+                match value.split_once('@') {
+                    Some((a, r)) if r.starts_with('v') => {
+                        (a.to_owned(), r.split_whitespace().next().unwrap().to_owned())
+                    }
+                    _ => continue, // this repository's workflow
+                }
+            }
+        };
+        let major: u32 = version.trim_start_matches('v').split('.').next().unwrap().parse().unwrap();
+        let (_, first) = NODE24
+            .iter()
+            .find(|(a, _)| *a == action)
+            .unwrap_or_else(|| panic!("{file}:{n} (job {id}): {action}: add its first Node 24 major to NODE24"));
+        checked += 1;
+        assert!(major >= *first, "{file}:{n} (job {id}): {action} {version} runs on Node 20; its v{first} on Node 24");
+        if let (true, Some(minor)) = (action == "Swatinem/rust-cache", version.split('.').nth(1)) {
+            let minor: u32 = minor.parse().unwrap();
+            assert!(minor >= 9, "{file}:{n}: {action} {version} runs on Node 20; v2.9.0 on Node 24");
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+}
+
+/// The nightly's `cargo xtask test` restores a Rust cache, saved only by
+/// main's runs under its own key (a pull request's run never writes what
+/// main restores).
+#[test]
+fn the_nightly_test_is_cached_from_main_only() {
+    let publish = load(FILES[0]);
+    let jobs = publish["jobs"].as_hash().unwrap();
+    let (id, job) = jobs
+        .iter()
+        .find(|(_, j)| steps(j).iter().any(|s| run(s).contains("cargo xtask test")))
+        .expect("a job that runs `cargo xtask test`");
+    let s = steps(job);
+    let test = s.iter().position(|s| run(s).contains("cargo xtask test")).unwrap();
+    let cache = s.iter().position(|s| uses(s).starts_with("Swatinem/rust-cache@"));
+    let Some(cache) = cache.filter(|c| *c < test) else {
+        panic!("job {id:?} compiles the workspace from scratch every night: add Swatinem/rust-cache before the test")
+    };
+    let with = &s[cache]["with"];
+    let key = text(&with["shared-key"]).or_else(|| text(&with["key"])).unwrap_or_default();
+    assert!(!key.is_empty(), "job {id:?}: the cache needs a key of its own");
+    for (_, other, j) in self::jobs() {
+        for st in steps(&j).iter().filter(|st| uses(st).starts_with("Swatinem/rust-cache@")) {
+            let k = text(&st["with"]["shared-key"]).or_else(|| text(&st["with"]["key"])).unwrap_or_default();
+            assert!(Some(other.as_str()) == id.as_str() || k != key, "job {other} shares the test's cache key {key}");
+        }
+    }
+    let save = squashed(&text(&with["save-if"]).unwrap_or_default());
+    assert!(
+        save.contains("github.ref=='refs/heads/main'"),
+        "job {id:?}: the cache is saved by main's runs only (save-if: github.ref == 'refs/heads/main'): {save}"
+    );
 }
 
 /// A `v*` tag's release: every platform's dist, reproducible; its tarballs,
@@ -491,7 +697,7 @@ fn no_third_party_action_gets_a_write_token_it_does_not_need() {
 /// files a re-run finds), after their attestation; actions pinned by SHA.
 #[test]
 fn the_release_uploads_tarballs_sboms_and_sums() {
-    let file = ".github/workflows/release.yml";
+    let file = RELEASE;
     let wf = load(file);
     let tags: Vec<String> = wf["on"]["push"]["tags"].as_vec().unwrap().iter().filter_map(text).collect();
     assert_eq!(tags, ["v*"]);

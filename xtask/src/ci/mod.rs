@@ -5,12 +5,14 @@
 //! - `matrix`: image × platform entries, affected images, runners;
 //! - `plan`: one run from its GitHub event: mode, images, tags, OCI metadata;
 //! - `disk`: `free-disk` on GitHub-hosted runners;
+//! - `latest`: `ci latest`, the move of the shared `latest` tag and its guard.
 //! - `release`: a `v*` tag's GitHub Release (dist tarballs, SBOMs, SHA256SUMS).
 //!
 //! `ci build` and `ci manifest` run `cargo xtask docker`'s own code with the
 //! options the plan gives, so a workflow step is one line.
 
 pub mod disk;
+pub mod latest;
 pub mod matrix;
 pub mod plan;
 pub mod release;
@@ -51,6 +53,7 @@ impl flags::Ci {
             flags::CiCmd::Plan(_) => run_plan(ctx),
             flags::CiCmd::Build(b) => build(ctx, &b),
             flags::CiCmd::Manifest(m) => manifest(ctx, &m),
+            flags::CiCmd::Latest(l) => latest::run(ctx, &l),
             flags::CiCmd::FreeDisk(d) => d.run(ctx),
             flags::CiCmd::Release(r) => r.run(ctx),
         }
@@ -195,21 +198,25 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
     reported(format!("docker {}", spec.name), metrics_file(&dir, &slug), b.dry_run, |report| {
         for built in docker::build(ctx, &opts, &plan.oci(spec), report)? {
             if let Some(d) = &built.digest {
-                record_digest(d, b.digests_dir.as_deref().map(|dir| ctx.sh.current_dir().join(dir)).as_deref())?;
+                let dir = b.digests_dir.as_deref().map(|dir| ctx.sh.current_dir().join(dir));
+                record_digest(d, built.platform, dir.as_deref())?;
             }
         }
         Ok(())
     })
 }
 
-/// A pushed digest, for the workflow: the file `DIR/<digest hex>` (the
-/// build jobs' artifact that `ci manifest --digests DIR` merges) and
+/// A pushed digest, for the workflow: the file `DIR/<digest hex>` holding
+/// its platform (the build jobs' artifact that `ci manifest --digests DIR`
+/// merges) and
 /// `digest=<digest>` in `$GITHUB_OUTPUT`.
-fn record_digest(digest: &str, dir: Option<&Path>) -> Result<()> {
+fn record_digest(digest: &str, platform: Platform, dir: Option<&Path>) -> Result<()> {
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // The file names the platform: `ci manifest` checks that each is there.
         let file = dir.join(digest.trim_start_matches("sha256:"));
-        std::fs::write(&file, b"").with_context(|| format!("cannot write {}", file.display()))?;
+        std::fs::write(&file, format!("{}\n", platform.docker()))
+            .with_context(|| format!("cannot write {}", file.display()))?;
     }
     if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
         let mut f = std::fs::OpenOptions::new()
@@ -251,12 +258,16 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
     }
     let dir = if m.dry_run { ctx.layout_without_cargo() } else { ctx.layout() }.root().to_path_buf();
     let slug = format!("manifest-{}", spec.name);
+    let expected = plan.platforms_of(spec)?;
+    let files = digest_files(&ctx.sh.current_dir().join(&m.digests))?;
+    let digests = platform_digests(spec.name, &expected, &files)?;
+    let name = crate::docker::argv::image_name(Some(&plan.registry), spec.name);
     let opts = flags::DockerManifest {
         image: spec.name.into(),
         tag: plan.tags.clone(),
-        digests: Some(m.digests.clone()),
+        sources: digests.iter().map(|d| crate::docker::argv::digest_ref(&name, d)).collect::<Result<Vec<_>>>()?,
         registry: Some(plan.registry.clone()),
-        platform: plan.platforms.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?,
+        platform: expected,
         dry_run: m.dry_run,
         buildx: BuildxMode::Auto,
         engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
@@ -267,9 +278,106 @@ fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
     })
 }
 
+/// The digest files under `dir` (`ci build --digests-dir`, one artifact
+/// each, downloaded side by side or merged): (file name, contents).
+fn digest_files(dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the digests directory {} (the build jobs' artifacts)", dir.display()))?;
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if e.file_type()?.is_dir() {
+            out.extend(digest_files(&e.path())?);
+        } else {
+            let text =
+                std::fs::read_to_string(e.path()).with_context(|| format!("cannot read {}", e.path().display()))?;
+            out.push((name, text.trim().to_owned()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// One digest per expected platform of `image`, from the digest files
+/// (named by digest, holding the platform), in platform order; an error
+/// naming every missing platform: merging the others would publish an
+/// image without it.
+pub fn platform_digests(image: &str, expected: &[Platform], files: &[(String, String)]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for p in expected {
+        let of: Vec<&String> = files.iter().filter(|(_, text)| text == p.docker()).map(|(name, _)| name).collect();
+        match of.as_slice() {
+            [one] => out.push((*one).clone()),
+            [] => missing.push(p.docker()),
+            many => bail!(
+                "{image}: {} digests for {} ({}): the digests directory mixes runs; download this run's artifacts only",
+                many.len(),
+                p.docker(),
+                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{image}: no digest for {}: that build failed or did not run, so {image} is not merged (its other \
+             platforms alone would be published as the whole image); re-run the failed jobs",
+            missing.join(", ")
+        );
+    }
+    for (name, text) in files {
+        if !expected.iter().any(|p| p.docker() == text) {
+            bail!(
+                "{image}: digest file {name} holds `{}`, not one of the platforms {}: written by another xtask \
+                 (an empty file: before digest files named their platform) or another run; rebuild",
+                reference::shown(text),
+                expected.iter().map(|p| p.docker()).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::docker::{dockerfile::DeclaredArgs, images::IMAGES};
+    use crate::platform::Platform;
+
+    fn files(f: &[(&str, &str)]) -> Vec<(String, String)> {
+        f.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    /// One failed image × platform fails that image's merge, loudly, and
+    /// only that image's.
+    #[test]
+    fn an_image_is_merged_only_with_every_platform() {
+        let both = [Platform::AMD64, Platform::ARM64];
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let ok = super::platform_digests("dev", &both, &files(&[(&b, "linux/arm64"), (&a, "linux/amd64")])).unwrap();
+        assert_eq!(ok, [a.clone(), b.clone()]);
+        let e = super::platform_digests("dev", &both, &files(&[(&a, "linux/amd64")])).unwrap_err().to_string();
+        assert!(e.starts_with("dev: no digest for linux/arm64") && e.contains("re-run the failed jobs"), "{e}");
+        let e = super::platform_digests("dev", &both, &[]).unwrap_err().to_string();
+        assert!(e.contains("linux/amd64, linux/arm64"), "{e}");
+        let e = super::platform_digests("dev", &both, &files(&[(&a, "linux/amd64"), (&b, "linux/amd64")]));
+        assert!(e.unwrap_err().to_string().contains("2 digests for linux/amd64"));
+        let e = super::platform_digests("dev", &both, &files(&[(&a, "linux/amd64"), (&b, "linux/arm64"), ("c", "")]));
+        assert!(e.unwrap_err().to_string().contains("digest file c holds ``"));
+    }
+
+    /// The files are found side by side or one directory per artifact.
+    #[test]
+    fn digest_files_are_read_at_any_depth() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("digests-dev-linux-arm64")).unwrap();
+        std::fs::write(d.path().join("digests-dev-linux-arm64").join("bb"), "linux/arm64\n").unwrap();
+        std::fs::write(d.path().join("aa"), "linux/amd64\n").unwrap();
+        assert_eq!(super::digest_files(d.path()).unwrap(), files(&[("aa", "linux/amd64"), ("bb", "linux/arm64")]));
+    }
 
     /// `ci build` passes `VERSION` to every image: every Dockerfile declares it.
     #[test]

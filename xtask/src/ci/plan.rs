@@ -4,10 +4,15 @@
 //! | event | images | platforms | mode | tags |
 //! | --- | --- | --- | --- | --- |
 //! | `pull_request` | affected (`BASE...HEAD`) | amd64 | check (loaded, never pushed) | `pr-<n>` |
-//! | `push` to `main` | affected (`before...HEAD`) | both | publish | `sha-<short>`, `latest` |
-//! | `push` of a `v*` tag | all | both | publish | `<tag>`, `sha-<short>`, `latest` if it is the highest release |
+//! | `push` to `main` | affected (`before...HEAD`) | both | publish | `sha-<short>`; `latest` |
+//! | `push` of a `v*` tag | all | both | publish | `<tag>`, `sha-<short>`; `latest` if it is the highest release |
 //! | `schedule` (after `cargo xtask test`) | all | both | publish | `nightly-YYYYMMDD`, `sha-<short>` |
-//! | `workflow_dispatch` | all | both | publish | `sha-<short>` (+ `latest` on main) |
+//! | `workflow_dispatch` | all | both | publish | `sha-<short>`; `latest` on main |
+//!
+//! `tags` are the run's own, merged by `ci manifest` in parallel with other
+//! runs. `latest` is shared by runs: the plan only says whether this run
+//! may move it (`latest`), and `ci latest` moves it in one concurrency group,
+//! never to an older commit or release than the one it points at.
 //!
 //! Publishing needs `XTASK_PUBLISH=true` (a repository variable; forks do
 //! not have it): without it every run is a check run, so a fork never tries
@@ -67,8 +72,12 @@ pub struct Plan {
     pub event: String,
     /// `ghcr.io/<owner>/<name>`, lowercase.
     pub registry: String,
-    /// The tags of every image of the run (check runs: the one loaded).
+    /// The run's own tags of every image (check runs: the one loaded),
+    /// the first one the run's alone; never `latest`.
     pub tags: Vec<String>,
+    /// This run may move `latest` (`ci latest` decides whether it does).
+    #[serde(default)]
+    pub latest: bool,
     /// `sha-<short>`: the tag images of the next wave are built FROM.
     pub sha_tag: String,
     /// `VERSION` and `org.opencontainers.image.version`.
@@ -128,13 +137,13 @@ pub fn plan(ev: &Event, changed: Option<&[String]>, release_tags: &[String]) -> 
 
     let branch = ev.git_ref.strip_prefix("refs/heads/");
     let git_tag = ev.git_ref.strip_prefix("refs/tags/");
-    let (mut mode, mut tags, version, all_images) = match ev.name.as_str() {
+    let (mut mode, mut tags, mut latest, version, all_images) = match ev.name.as_str() {
         "pull_request" => {
             let n = ev.pr_number.context("a pull_request event without a number in its payload")?;
-            (Mode::Check, vec![format!("pr-{n}")], format!("pr-{n}-{short}"), false)
+            (Mode::Check, vec![format!("pr-{n}")], false, format!("pr-{n}-{short}"), false)
         }
         "push" if branch == Some("main") => {
-            (Mode::Publish, vec![sha_tag.clone(), "latest".into()], format!("main-{short}"), false)
+            (Mode::Publish, vec![sha_tag.clone()], true, format!("main-{short}"), false)
         }
         "push" if git_tag.is_some_and(|t| t.starts_with('v')) => {
             let raw = git_tag.unwrap_or_default();
@@ -146,26 +155,22 @@ pub fn plan(ev: &Event, changed: Option<&[String]>, release_tags: &[String]) -> 
                     reference::shown(raw)
                 ));
             }
-            let mut tags = vec![tag.clone(), sha_tag.clone()];
-            if is_highest(raw, release_tags) {
-                tags.push("latest".into());
-                notes.push(format!("{tag} is the highest release: `latest` moves"));
+            let highest = is_highest(raw, release_tags);
+            if highest {
+                notes
+                    .push(format!("{tag} is the highest release: `latest` may move (unless it points at a newer one)"));
             } else {
                 notes.push(format!("{tag} is not the highest stable release: `latest` stays"));
             }
-            (Mode::Publish, tags, tag, true)
+            (Mode::Publish, vec![tag.clone(), sha_tag.clone()], highest, tag, true)
         }
         "schedule" => {
             let nightly = format!("nightly-{}", date(ev.now));
-            (Mode::Publish, vec![nightly.clone(), sha_tag.clone()], nightly, true)
+            (Mode::Publish, vec![nightly.clone(), sha_tag.clone()], false, nightly, true)
         }
         "workflow_dispatch" => {
-            let mut tags = vec![sha_tag.clone()];
-            if branch == Some("main") {
-                tags.push("latest".into());
-            }
             let name = reference::sanitize_tag(branch.or(git_tag).unwrap_or("dispatch"))?;
-            (Mode::Publish, tags, format!("{name}-{short}"), true)
+            (Mode::Publish, vec![sha_tag.clone()], branch == Some("main"), format!("{name}-{short}"), true)
         }
         other => bail!(
             "no plan for event `{}` on `{}`: the workflow runs on pull_request, push (main, v* tags), \
@@ -181,6 +186,7 @@ pub fn plan(ev: &Event, changed: Option<&[String]>, release_tags: &[String]) -> 
         );
         mode = Mode::Check;
         tags = vec![format!("check-{short}")];
+        latest = false;
     }
     for t in &tags {
         reference::check_tag(t)?;
@@ -211,6 +217,7 @@ pub fn plan(ev: &Event, changed: Option<&[String]>, release_tags: &[String]) -> 
         event: ev.name.clone(),
         registry,
         tags,
+        latest,
         sha_tag,
         version,
         revision: ev.sha.clone(),
@@ -252,6 +259,12 @@ impl Plan {
         })
     }
 
+    /// The plan's platforms that `image` is built for.
+    pub fn platforms_of(&self, image: &images::ImageSpec) -> Result<Vec<Platform>> {
+        let planned = self.platforms.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?;
+        Ok(image.platforms.iter().copied().filter(|p| planned.contains(p)).collect())
+    }
+
     /// The OCI labels and annotations of `image`.
     pub fn oci(&self, image: &images::ImageSpec) -> Vec<(String, String)> {
         argv::oci_metadata(&self.source, &self.revision, &self.version, image.about)
@@ -280,7 +293,7 @@ impl Plan {
         serde_json::from_str(&text).context("the plan is not the JSON of `cargo xtask ci plan` (of this xtask?)")
     }
 
-    /// The `$GITHUB_OUTPUT` lines: `plan`, `publish`, `check`/`wave<N>`
+    /// The `$GITHUB_OUTPUT` lines: `plan`, `publish`, `latest`, `check`/`wave<N>`
     /// (matrices), `<name>_count`, `wave<N>_images`, `arm64` (an arm64
     /// xtask is needed).
     pub fn outputs(&self, arm64_qemu: bool) -> Result<Vec<(String, String)>> {
@@ -288,6 +301,7 @@ impl Plan {
         let mut out = vec![
             ("plan".to_owned(), serde_json::to_string(self)?),
             ("publish".to_owned(), (self.mode == Mode::Publish).to_string()),
+            ("latest".to_owned(), (self.mode == Mode::Publish && self.latest).to_string()),
             ("check".to_owned(), serde_json::to_string(&m.check)?),
             ("check_count".to_owned(), m.check.include.len().to_string()),
         ];
@@ -358,7 +372,7 @@ mod tests {
     fn main_publishes_affected_images_as_sha_and_latest() {
         let p = plan(&ev("push", "refs/heads/main"), Some(&files(&["tools/docker/Dockerfile"])), &[]).unwrap();
         assert_eq!(p.mode, Mode::Publish);
-        assert_eq!(p.tags, ["sha-0123456", "latest"]);
+        assert_eq!((p.tags.clone(), p.latest), (vec!["sha-0123456".to_owned()], true));
         assert_eq!(p.images, ["dev", "precommit"]);
         // Every platform of the table; each image's matrix keeps its own (dev and precommit: two).
         assert_eq!(p.platforms, ["linux/amd64", "linux/arm64", "linux/riscv64"]);
@@ -380,12 +394,12 @@ mod tests {
     fn releases_move_latest_only_when_highest() {
         let tags = files(&["v1.0.0", "v1.2.0", "v2.0.0-rc1", "v0.9", "junk"]);
         let p = plan(&ev("push", "refs/tags/v1.2.0"), None, &tags).unwrap();
-        assert_eq!(p.tags, ["v1.2.0", "sha-0123456", "latest"]);
+        assert_eq!((p.tags.clone(), p.latest), (files(&["v1.2.0", "sha-0123456"]), true));
         assert_eq!(p.images.len(), 4, "a release builds every image");
         let p = plan(&ev("push", "refs/tags/v1.0.1"), None, &tags).unwrap();
-        assert_eq!(p.tags, ["v1.0.1", "sha-0123456"]);
+        assert_eq!((p.tags.clone(), p.latest), (files(&["v1.0.1", "sha-0123456"]), false));
         let p = plan(&ev("push", "refs/tags/v3.0.0-rc1"), None, &tags).unwrap();
-        assert!(!p.tags.contains(&"latest".to_owned()), "a pre-release never moves latest");
+        assert!(!p.latest, "a pre-release never moves latest");
         // Docker's grammar: sanitised deterministically, or refused.
         let p = plan(&ev("push", "refs/tags/v1.0+b1"), None, &tags).unwrap();
         assert_eq!(p.tags[0], "v1.0-b1");
@@ -407,15 +421,16 @@ mod tests {
     #[test]
     fn nightly_and_dispatch() {
         let p = plan(&ev("schedule", "refs/heads/main"), Some(&files(&["README.md"])), &[]).unwrap();
-        assert_eq!(p.tags, ["nightly-20261231", "sha-0123456"]);
+        assert_eq!((p.tags.clone(), p.latest), (files(&["nightly-20261231", "sha-0123456"]), false));
         assert_eq!(p.images.len(), 4, "a nightly builds every image, whatever changed");
         let p = plan(&ev("workflow_dispatch", "refs/heads/main"), None, &[]).unwrap();
-        assert_eq!(p.tags, ["sha-0123456", "latest"]);
+        assert_eq!((p.tags.clone(), p.latest), (files(&["sha-0123456"]), true));
         let p = plan(&ev("workflow_dispatch", "refs/heads/feature/x"), None, &[]).unwrap();
         assert_eq!(
             (p.tags.clone(), p.version.clone()),
             (vec!["sha-0123456".to_owned()], "feature-x-0123456".to_owned())
         );
+        assert!(!p.latest, "a branch other than main never moves latest");
         assert!(plan(&ev("issues", "refs/heads/main"), None, &[]).is_err());
         assert_eq!(date(0), "19700101");
     }
@@ -425,12 +440,30 @@ mod tests {
         let e = Event { publish: false, ..ev("push", "refs/heads/main") };
         let p = plan(&e, None, &[]).unwrap();
         assert_eq!(p.mode, Mode::Check);
-        assert_eq!(p.tags, ["check-0123456"]);
+        assert_eq!((p.tags.clone(), p.latest), (files(&["check-0123456"]), false));
         assert_eq!(p.platforms, ["linux/amd64"]);
         assert!(p.notes.iter().any(|n| n.contains("PUBLISH_IMAGES")));
         let out = p.outputs(false).unwrap();
         assert!(out.iter().any(|(k, v)| k == "publish" && v == "false"));
+        assert!(out.iter().any(|(k, v)| k == "latest" && v == "false"));
         assert!(out.iter().any(|(k, v)| k == "wave0_count" && v == "0"));
+    }
+
+    /// `latest` is shared by every run that may move it: no run merges it
+    /// with its own tags (that merge is not serialised and runs in any
+    /// order); `ci latest` moves it, in one group, after a check.
+    #[test]
+    fn no_run_merges_latest_with_its_own_tags() {
+        let tags = files(&["v1.0.0", "v1.2.0"]);
+        for (name, r) in [
+            ("push", "refs/heads/main"),
+            ("push", "refs/tags/v1.2.0"),
+            ("workflow_dispatch", "refs/heads/main"),
+            ("schedule", "refs/heads/main"),
+        ] {
+            let p = plan(&ev(name, r), None, &tags).unwrap();
+            assert!(!p.tags.iter().any(|t| t == "latest"), "{name} {r}: {:?}", p.tags);
+        }
     }
 
     #[test]

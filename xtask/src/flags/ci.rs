@@ -23,8 +23,12 @@ pub enum CiCmd {
     /// Build one image for one platform as the plan says: a check build
     /// (loaded) or a publish build (pushed by digest).
     Build(CiBuild),
-    /// Merge one image's pushed digests into the plan's tags, with OCI annotations.
+    /// Merge one image's pushed digests into the run's own tags, with OCI
+    /// annotations, once every platform of the image has its digest.
     Manifest(CiManifest),
+    /// Move the image's `latest` to this run's image, unless `latest` points
+    /// at a newer commit or release.
+    Latest(CiLatest),
     /// Free disk space on a GitHub-hosted runner (preinstalled SDKs the
     /// builds do not use) and print the space before and after.
     FreeDisk(CiFreeDisk),
@@ -71,7 +75,7 @@ pub struct CiBuild {
     /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
-    /// After a push, touch `DIR/<digest hex>` (for `ci manifest --digests`).
+    /// After a push, write `DIR/<digest hex>` holding the platform (for `ci manifest --digests`).
     #[arg(long, value_name = "DIR")]
     pub digests_dir: Option<PathBuf>,
     /// A prebuilt static xtask for this runner (as `docker --xtask-bin`):
@@ -94,10 +98,28 @@ pub struct CiManifest {
     /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
-    /// Directory of files named by digest (the build jobs' artifacts).
+    /// Directory of the build jobs' digest files (`ci build --digests-dir`),
+    /// at any depth; every platform of the image must have one, else
+    /// nothing is merged.
     #[arg(long, value_name = "DIR")]
     pub digests: PathBuf,
     /// Print the docker commands, run nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `cargo xtask ci latest`: reads what `<registry>/<image>:latest` points at
+/// (its revision and version annotations) and moves it to the run's own tag
+/// only if that is not older; run from a checkout with the whole history.
+#[derive(Debug, Args)]
+pub struct CiLatest {
+    /// The image (in the plan).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Print the docker commands, run nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

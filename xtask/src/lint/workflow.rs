@@ -403,7 +403,7 @@ jobs:
             p
         };
         assert_eq!(paths(&publish), ["ci build", "ci free-disk", "ci plan", "test"]);
-        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci manifest"]);
+        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci latest", "ci manifest"]);
         assert!(build_args_in_yaml(&waves).is_empty(), "`xtask ci build` passes them");
     }
 
