@@ -723,3 +723,30 @@ fn the_release_uploads_tarballs_sboms_and_sums() {
     assert_eq!(text(&job["permissions"]["contents"]).as_deref(), Some("write"));
     assert_eq!(wf["concurrency"]["cancel-in-progress"].as_bool(), Some(false));
 }
+
+/// The images get the run's xtask instead of compiling their own (issue
+/// 29): every `ci build` passes `--xtask-bin`, and each xtask artifact is
+/// built static for its runner's triple (the images' glibc may be older).
+#[test]
+fn the_images_take_the_runs_static_xtask() {
+    let mut builds = 0;
+    for (file, id, job) in jobs() {
+        for s in steps(&job) {
+            if run(&s).contains("xtask ci build") {
+                builds += 1;
+                assert!(run(&s).contains("--xtask-bin \"$RUNNER_TEMP/xtask/xtask\""), "{file} {id}: {}", run(&s));
+            }
+            if run(&s).contains("cargo build --locked --package xtask") {
+                let target = run(&s).split("--target ").nth(1).map(|t| t.split_whitespace().next().unwrap_or(""));
+                let target = target.unwrap_or_else(|| panic!("{file} {id}: xtask is built without --target"));
+                let var = format!("CARGO_TARGET_{}_RUSTFLAGS", target.replace('-', "_").to_ascii_uppercase());
+                assert_eq!(
+                    text(&s["env"][var.as_str()]).as_deref(),
+                    Some("-C target-feature=+crt-static"),
+                    "{file} {id}: xtask for {target} is not static"
+                );
+            }
+        }
+    }
+    assert!(builds >= 1);
+}
