@@ -3,6 +3,7 @@
 //! `bench report` renders the records into BENCHMARKS.md (`report`).
 
 mod cross;
+mod images;
 mod precache;
 pub mod report;
 mod router;
@@ -19,6 +20,7 @@ impl flags::Bench {
             flags::BenchCmd::Precache(cmd) => precache::run(ctx, &cmd.package),
             flags::BenchCmd::Xtask => xtask::run(ctx),
             flags::BenchCmd::Cross(cmd) => cross::run(ctx, cmd.no_build, &cmd.platform),
+            flags::BenchCmd::Images(cmd) => images::run(ctx, cmd.platform),
             flags::BenchCmd::Router(cmd) => cmd.run(ctx),
             flags::BenchCmd::Report(cmd) => report::run(ctx, cmd.check),
         }

@@ -35,7 +35,7 @@
 //! manifest` merging the two base images.
 
 mod images;
-mod services;
+pub mod services;
 
 use std::{
     fs,
@@ -395,7 +395,7 @@ pub fn step_cached(output: &str, needle: &str) -> Cook {
 
 /// Copy the files git knows (tracked and untracked, not ignored) to `to`,
 /// or with `rev` the tree of that commit.
-fn copy_sources(ctx: &Ctx, to: &Path, rev: Option<&str>) -> Result<()> {
+pub fn copy_sources(ctx: &Ctx, to: &Path, rev: Option<&str>) -> Result<()> {
     let ws = ctx.workspace()?;
     if let Some(rev) = rev {
         if to.exists() {

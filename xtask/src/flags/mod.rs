@@ -400,10 +400,20 @@ pub enum BenchCmd {
     Cross(BenchCross),
     /// xtask's own cost: cold compile, warm `cargo xtask --help`, binary size.
     Xtask,
+    /// An image's cost over the bare build: dist and the extproc image, cold,
+    /// then after the same one-line library change.
+    Images(BenchImages),
     /// The router under load: 64 concurrent 64 KiB prompts, then 2,000 short ones; RSS and latency.
     Router(BenchRouter),
     /// Generate BENCHMARKS.md from the records the benches append to `benchmarks/records/`.
     Report(BenchReport),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchImages {
+    /// The platform (default: the host's).
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
 }
 
 #[derive(Debug, Args)]
