@@ -37,6 +37,7 @@ mod platform;
 mod precache;
 mod prereq;
 mod repro;
+mod sbom;
 mod smoke;
 mod symbols;
 mod sys;
