@@ -3,7 +3,7 @@
 //! (it reads a binary of any architecture); and the independent check of
 //! the result, `spdx-tools`' validator in a venv of its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use cargo_metadata::{DependencyKind, TargetKind};
@@ -123,9 +123,9 @@ pub fn graph(ws: &Workspace, triple: Option<&str>) -> Result<Graph> {
     Ok(graph)
 }
 
-/// `spdx-tools`' validator on each of `files`, from a venv under `venv`
-/// made on first use (python3-venv installed when missing, as root).
-pub fn validate(sh: &Shell, venv: &Path, files: &[PathBuf]) -> Result<()> {
+/// `spdx-tools`' validator on `file`, from a venv at `venv` made on first
+/// use (python3-venv installed when missing, as root).
+pub fn validate(sh: &Shell, venv: &Path, file: &Path) -> Result<()> {
     let tool = venv.join("bin/pyspdxtools");
     if !tool.is_file() {
         let python = venv.join("bin/python");
@@ -143,13 +143,11 @@ pub fn validate(sh: &Shell, venv: &Path, files: &[PathBuf]) -> Result<()> {
                 format!("installing spdx-tools into {} failed (PyPI must be reachable)", venv.display())
             })?;
     }
-    for file in files {
-        let out = cmd!(sh, "{tool} --infile {file}").quiet().ignore_status().output()?;
-        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        if !out.status.success() {
-            bail!("spdx-tools finds {} invalid ({}): {}", file.display(), out.status, said.trim());
-        }
-        eprintln!("spdx-tools: {} is valid SPDX 2.3 {}", file.display(), said.trim());
+    let out = cmd!(sh, "{tool} --infile {file}").quiet().ignore_status().output()?;
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("spdx-tools finds {} invalid ({}): {}", file.display(), out.status, said.trim());
     }
+    eprintln!("spdx-tools: {} is valid SPDX 2.3 {}", file.display(), said.trim());
     Ok(())
 }

@@ -560,20 +560,20 @@ pub fn rfc3339(secs: u64) -> String {
 }
 
 /// What a dist tree's SBOM must say, checked on the document: every name of
-/// `must` is a package of it, no name of `must_not` is.
-pub fn check_names(doc: &str, must: &[&str], must_not: &BTreeSet<String>) -> Result<()> {
+/// `must` is a package of it, no crate of `must_not` (name and version) is.
+pub fn check_names(doc: &str, must: &[&str], must_not: &BTreeSet<NameVersion>) -> Result<()> {
     let v: Value = serde_json::from_str(doc).context("the SBOM is not JSON")?;
-    let names: BTreeSet<&str> = v["packages"]
+    let listed: BTreeSet<NameVersion> = v["packages"]
         .as_array()
         .context("the SBOM has no `packages`")?
         .iter()
-        .filter_map(|p| p["name"].as_str())
+        .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["versionInfo"].as_str()?.to_string())))
         .collect();
-    let missing: Vec<&str> = must.iter().copied().filter(|n| !names.contains(n)).collect();
+    let missing: Vec<&str> = must.iter().copied().filter(|n| !listed.iter().any(|(name, _)| name == n)).collect();
     if !missing.is_empty() {
         bail!("the SBOM lacks {}", missing.join(", "));
     }
-    let extra: Vec<&str> = must_not.iter().map(String::as_str).filter(|n| names.contains(n)).collect();
+    let extra: Vec<String> = must_not.intersection(&listed).map(|(n, v)| format!("{n} {v}")).collect();
     if !extra.is_empty() {
         bail!("the SBOM lists crates only dev-dependencies bring in: {}", extra.join(", "));
     }

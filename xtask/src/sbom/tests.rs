@@ -302,9 +302,13 @@ fn check_names_requires_some_packages_and_refuses_others() {
     check_names(&text, &["candle-core", "google.golang.org/grpc"], &none).unwrap();
     let err = check_names(&text, &["candle-core", "missing-crate"], &none).unwrap_err().to_string();
     assert_eq!(err, "the SBOM lacks missing-crate");
-    let dev: BTreeSet<String> = ["proptest".to_string(), "half".to_string()].into();
+    let nv = |n: &str, v: &str| (n.to_string(), v.to_string());
+    // half 2.7.1 is compiled; another version of it, only for tests, is not.
+    let dev: BTreeSet<NameVersion> = [nv("proptest", "1.0.0"), nv("half", "1.0.0")].into();
+    check_names(&text, &["candle-core"], &dev).unwrap();
+    let dev: BTreeSet<NameVersion> = [nv("proptest", "1.0.0"), nv("half", "2.7.1")].into();
     let err = check_names(&text, &["candle-core"], &dev).unwrap_err().to_string();
-    assert_eq!(err, "the SBOM lists crates only dev-dependencies bring in: half");
+    assert_eq!(err, "the SBOM lists crates only dev-dependencies bring in: half 2.7.1");
 }
 
 #[test]
