@@ -10,6 +10,7 @@
 //! lib/libcandle_semantic_router.a
 //! include/candle_semantic_router.h
 //! config/config.json               the example config
+//! sbom.spdx.json                   SPDX 2.3: the crates and Go modules inside
 //! SHA256SUMS                       of every file above
 //! ```
 //!
@@ -132,10 +133,21 @@ pub fn dist_platform(
         print!("{}", report.table());
         report.into_result()
     })?;
+    let sbom = metrics.step(format!("sbom ({platform})"), || {
+        let req = crate::sbom::collect::Request {
+            platform,
+            library: build::PACKAGE,
+            router: &outputs.router,
+            router_dir: &ws.path(build::ROUTER_DIR),
+            version: build::version(),
+            created: epoch.unwrap_or(0),
+        };
+        crate::sbom::document(&crate::sbom::collect::inputs(&ctx.sh, ws, &req)?)
+    })?;
     let dir = out_root.join(platform.dir_name());
     let tar = tarball(out_root, platform);
     let staging = Staging::new(out_root, platform)?;
-    metrics.step(format!("assemble {}", dir.display()), || assemble(&ws.root, &outputs, &staging.tree()))?;
+    metrics.step(format!("assemble {}", dir.display()), || assemble(&ws.root, &outputs, &sbom, &staging.tree()))?;
     metrics.step(format!("pack {}", tar.display()), || {
         let mtime = epoch.unwrap_or_else(|| {
             eprintln!("note: no SOURCE_DATE_EPOCH and no git commit: the tarball's mtimes are 0 (1970)");
@@ -226,13 +238,16 @@ fn exchange(new: &Path, at: &Path) -> Result<()> {
     }
 }
 
-/// Lay out one platform's tree in the new directory `dir` and write `SHA256SUMS`.
-pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
+/// Lay out one platform's tree in the new directory `dir`, with its SBOM
+/// (`sbom`, the document's text), and write `SHA256SUMS`.
+pub fn assemble(root: &Path, outputs: &Outputs, sbom: &str, dir: &Path) -> Result<()> {
     let mut files: Vec<(PathBuf, String)> = vec![
         (outputs.router.clone(), format!("bin/{}", build::ROUTER_BIN)),
         (outputs.shared_lib(), format!("lib/{}.so", build::LIB_STEM)),
         (outputs.static_lib(), format!("lib/{}.a", build::LIB_STEM)),
         (root.join(EXAMPLE_CONFIG), "config/config.json".into()),
+        // Written from `sbom`, not copied.
+        (PathBuf::new(), crate::sbom::FILE.into()),
     ];
     let headers = root.join(HEADER_DIR);
     for entry in std::fs::read_dir(&headers).with_context(|| format!("cannot read {}", headers.display()))? {
@@ -246,7 +261,11 @@ pub fn assemble(root: &Path, outputs: &Outputs, dir: &Path) -> Result<()> {
     let mut sums = String::new();
     for (from, rel) in &files {
         let to = dir.join(rel);
-        fsutil::copy(from, &to)?;
+        if rel == crate::sbom::FILE {
+            std::fs::write(&to, sbom).with_context(|| format!("cannot write {}", to.display()))?;
+        } else {
+            fsutil::copy(from, &to)?;
+        }
         sums += &format!("{}  {rel}\n", fsutil::sha256_hex(&to)?);
         crate::interrupt::test_point("assemble");
     }
@@ -311,7 +330,7 @@ mod tests {
             std::fs::write(path, body).unwrap();
         }
         let dir = tmp.path().join("dist").join(host.dir_name());
-        assemble(&root, &outputs, &dir).unwrap();
+        assemble(&root, &outputs, "{\"spdxVersion\": \"SPDX-2.3\"}\n", &dir).unwrap();
 
         let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
         let listed: Vec<&str> = sums.lines().map(|l| l.split_once("  ").unwrap().1).collect();
@@ -322,9 +341,11 @@ mod tests {
                 "config/config.json",
                 "include/candle_semantic_router.h",
                 "lib/libcandle_semantic_router.a",
-                "lib/libcandle_semantic_router.so"
+                "lib/libcandle_semantic_router.so",
+                "sbom.spdx.json"
             ]
         );
+        assert_eq!(std::fs::read_to_string(dir.join("sbom.spdx.json")).unwrap(), "{\"spdxVersion\": \"SPDX-2.3\"}\n");
         // sha256("so"), as sha256sum prints it
         assert!(sums.contains(
             "a1d9890884c1b4b960c279cfe7554a900d169422d6cec980beef67761487d3b9  lib/libcandle_semantic_router.so"

@@ -36,6 +36,7 @@ mod platform;
 mod precache;
 mod prereq;
 mod repro;
+mod sbom;
 mod smoke;
 mod symbols;
 mod sys;

@@ -376,16 +376,48 @@ fn extproc_client_test(ctx: &Ctx, env: &Env) -> Result<()> {
     Ok(())
 }
 
+/// What every platform's SBOM must list: the crate the library is built on
+/// and the Go modules of the router's gRPC and Envoy API.
+pub const SBOM_MUST_LIST: [&str; 3] =
+    ["candle-core", "google.golang.org/grpc", "github.com/envoyproxy/go-control-plane/envoy"];
+
 /// `dist` for every platform of [`DIST_PLATFORMS`], then each tree's router
 /// answers `/healthz` and one `/v1/route` on loopback with the real model.
+/// Each tree's SBOM is valid SPDX (`spdx-tools`, which must also refuse a
+/// broken copy of it), lists [`SBOM_MUST_LIST`] and no crate that only
+/// dev-dependencies of the workspace bring in.
 fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     let ws = ctx.workspace()?;
-    let out = ws.layout()?.dist_test();
+    let layout = ws.layout()?;
+    let out = layout.dist_test();
     let release = flags::Profile::RELEASE;
     let mut metrics = Metrics::default();
     let probe = crate::smoke::build_probe(&ctx.sh, &ws.path(crate::build::ROUTER_DIR), Platform::host()?, &out)?;
+    let graph = crate::sbom::collect::graph(ws, None)?;
+    let dev_only: std::collections::BTreeSet<crate::sbom::NameVersion> =
+        graph.dev_only()?.iter().map(|id| (graph.nodes[id].name.clone(), graph.nodes[id].version.clone())).collect();
+    if dev_only.is_empty() {
+        bail!("no crate of the workspace comes in through dev-dependencies only: the SBOM's dev-dependency check would prove nothing");
+    }
     for platform in DIST_PLATFORMS {
         let dir = crate::dist::dist_platform(ctx, &env.prereqs, platform, &release, &out, &mut metrics)?;
+        metrics.step(format!("sbom {platform}"), || {
+            let sbom = dir.join(crate::sbom::FILE);
+            crate::sbom::collect::validate(&ctx.sh, &layout.spdx_tools(), &sbom)?;
+            let text = std::fs::read_to_string(&sbom).with_context(|| format!("cannot read {}", sbom.display()))?;
+            crate::sbom::check_names(&text, &SBOM_MUST_LIST, &dev_only)
+                .with_context(|| format!("{}", sbom.display()))?;
+            let sums = std::fs::read_to_string(dir.join("SHA256SUMS"))?;
+            if !sums.lines().any(|l| l.ends_with(&format!("  {}", crate::sbom::FILE))) {
+                bail!("{}/SHA256SUMS does not cover {}", dir.display(), crate::sbom::FILE);
+            }
+            eprintln!(
+                "{platform}: SBOM valid, lists {}, none of {} dev-only crates",
+                SBOM_MUST_LIST.join(", "),
+                dev_only.len()
+            );
+            Ok(())
+        })?;
         let bin = dir.join("bin/extproc");
         let runner = crate::dist::runner(platform, &bin)?;
         let how = if runner.is_empty() { "native" } else { "qemu-user" };
@@ -393,6 +425,22 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
             crate::smoke::smoke(&runner, &bin, &dir.join("config/config.json"), &env.model_dir, &probe, &[])
         })?;
         eprintln!("{platform}: /healthz 200, /v1/route -> {}, ext_proc -> {routed}", answer.trim());
+    }
+    // The validator is no rubber stamp: a copy whose relationship names a
+    // package the document lacks is refused.
+    let sbom = out.join(DIST_PLATFORMS[0].dir_name()).join(crate::sbom::FILE);
+    let broken = out.join("broken.spdx.json");
+    let text = std::fs::read_to_string(&sbom)?.replacen(
+        "\"relatedSpdxElement\": \"SPDXRef-Package-library\"",
+        "\"relatedSpdxElement\": \"SPDXRef-Package-absent\"",
+        1,
+    );
+    if !text.contains("SPDXRef-Package-absent") {
+        bail!("{} has no relationship to the library to break", sbom.display());
+    }
+    std::fs::write(&broken, text)?;
+    if crate::sbom::collect::validate(&ctx.sh, &layout.spdx_tools(), &broken).is_ok() {
+        bail!("spdx-tools accepted {}, whose relationship names a package it lacks", broken.display());
     }
     eprintln!("{}", metrics.table());
     Ok(())

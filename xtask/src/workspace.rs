@@ -77,6 +77,11 @@ impl Layout {
         self.root.join("extproc-client")
     }
 
+    /// The venv of `spdx-tools`, the SBOMs' validator.
+    pub fn spdx_tools(&self) -> PathBuf {
+        self.root.join("spdx-tools")
+    }
+
     /// The dist suite's release trees.
     pub fn dist_test(&self) -> PathBuf {
         self.root.join("dist-test")

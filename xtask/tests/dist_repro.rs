@@ -88,6 +88,21 @@ fn the_fixture_is_reproducible_and_packed() {
     let run = Command::new(tree.join("bin/extproc")).env_remove("LD_LIBRARY_PATH").output().unwrap();
     assert!(run.status.success(), "{}: {}", run.status, String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), format!("{} 42 115 0", env!("CARGO_PKG_VERSION")));
+    // The SBOM is in the tree, covered by SHA256SUMS and in the tarball
+    // (and byte-identical in the second build, above), created at
+    // SOURCE_DATE_EPOCH.
+    let sbom = std::fs::read_to_string(tree.join("sbom.spdx.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&sbom).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert_eq!(doc["creationInfo"]["created"], "2023-11-14T22:13:20Z");
+    let names: Vec<&str> = doc["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"candle-semantic-router"), "{names:?}");
+    let sums = std::fs::read_to_string(tree.join("SHA256SUMS")).unwrap();
+    assert!(sums.lines().any(|l| l.ends_with("  sbom.spdx.json")), "{sums}");
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(&tarball).unwrap());
+    let entries: Vec<String> =
+        tar::Archive::new(gz).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert!(entries.contains(&format!("{}/sbom.spdx.json", dir_name())), "{entries:?}");
 }
 
 fn plant(ws: &Path, code: &str) {
