@@ -69,6 +69,7 @@ use super::{Class, ElfType, Endianness, Ident, Symbol};
 mod dynamic;
 mod eh_frame;
 mod insn;
+mod loader;
 mod reloc;
 mod sections;
 
@@ -142,6 +143,7 @@ fn endian(le: bool) -> Endian {
 pub(super) fn check(b: &[u8]) -> Result<Checked> {
     let f = File::new(b)?;
     f.check_program_headers()?;
+    f.check_image()?;
     f.check_sections()?;
     let symtabs = f.check_symbol_tables()?;
     let pic = f.check_relocation_sections()?;
