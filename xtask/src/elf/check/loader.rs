@@ -53,6 +53,19 @@ fn plt_type(machine: u16, t: u32) -> Option<bool> {
     })
 }
 
+/// Whether dynamic relocation type `t` fills a slot with a symbol's address
+/// (`GLOB_DAT`, `JUMP_SLOT`): ld writes no addend there, and glibc adds it
+/// on some machines (AArch64), so a call through the slot lands beside the
+/// function.
+fn slot_type(machine: u16, t: u32) -> bool {
+    match machine {
+        header::EM_X86_64 => matches!(t, 6 | 7),
+        header::EM_AARCH64 => matches!(t, 1025 | 1026),
+        header::EM_RISCV => t == 5,
+        _ => false,
+    }
+}
+
 /// Whether dynamic relocation type `t` is a thread-local one (module,
 /// offset, descriptor), whose symbol must be thread-local.
 fn tls_type(machine: u16, t: u32) -> Option<bool> {
@@ -162,6 +175,13 @@ impl File<'_> {
                 if sym_tls { "" } else { "not " }
             );
         }
+        ensure!(
+            !slot_type(m, r.r_type) || r.r_addend.unwrap_or(0) == 0,
+            "{}: type {} fills a GOT or PLT slot with a symbol's address, but its addend is {} (ld writes 0)",
+            what(),
+            hex(t),
+            r.r_addend.unwrap_or(0)
+        );
         let len = self.write_width(r.r_type);
         ensure!(
             r.r_offset.is_multiple_of(len),
@@ -197,8 +217,33 @@ impl File<'_> {
     }
 
     /// The memory image of the `PT_LOAD`s (ascending, see
-    /// `check_program_headers`) is at most [`MAX_IMAGE`].
+    /// `check_program_headers`) is at most [`MAX_IMAGE`], and the TLS
+    /// initialisation image (`PT_TLS`'s file part, which the loader copies
+    /// from its address for each thread) lies in the file contents of a
+    /// `PT_LOAD` at its own address.
     pub(super) fn check_image(&self) -> Result<()> {
+        if let Some(i) = self.phdrs.iter().position(|p| p.p_type == ph::PT_TLS) {
+            let t = &self.phdrs[i];
+            ensure!(
+                t.p_filesz <= t.p_memsz,
+                "{}: p_filesz {} is larger than p_memsz {}",
+                self.phdr(i),
+                hex(t.p_filesz),
+                hex(t.p_memsz)
+            );
+            ensure!(
+                self.load_of_file_range(t.p_offset, t.p_filesz).is_some_and(|l| {
+                    let l = &self.phdrs[l];
+                    t.p_vaddr.wrapping_sub(l.p_vaddr) == t.p_offset - l.p_offset
+                }),
+                "{}: the TLS image ({}+{} at address {}) is not inside the file contents of a PT_LOAD at the same \
+                 address (the loader copies it from there for each thread)",
+                self.phdr(i),
+                hex(t.p_offset),
+                hex(t.p_filesz),
+                hex(t.p_vaddr)
+            );
+        }
         let loads: Vec<usize> = (0..self.phdrs.len()).filter(|&i| self.phdrs[i].p_type == ph::PT_LOAD).collect();
         let (Some(&first), Some(&last)) = (loads.first(), loads.last()) else { return Ok(()) };
         let start = self.phdrs[first].p_vaddr & !(PAGE - 1);
