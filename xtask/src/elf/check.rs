@@ -36,7 +36,12 @@
 //!   lands on another string), `vn_file` one of `DT_NEEDED` (glibc asserts
 //!   it), unique version indices, and every symbol's version index defined;
 //! - relocations (`DT_RELA`, `DT_REL`, `DT_JMPREL`, `DT_RELR`): symbol index
-//!   inside the dynamic symbol table, target inside a `PT_LOAD`;
+//!   inside the dynamic symbol table, target inside a `PT_LOAD`; what the
+//!   loader relies on besides (`loader`): known tags, sizes with their
+//!   tables, lazy types in `DT_JMPREL`, aligned writes that overlap no other,
+//!   TLS types on TLS symbols, no addend on a slot, every init and fini array
+//!   entry relocated to code, `PT_TLS` mapped, a memory image of at most
+//!   1 GiB;
 //! - the section view (what `nm` reads) equal to the dynamic view (what the
 //!   loader reads): `.dynsym`, `.dynstr`, `.dynamic`, the hash and version
 //!   sections at the addresses and sizes the dynamic entries give;
@@ -545,11 +550,12 @@ impl<'a> File<'a> {
         Ok(())
     }
 
-    /// Whether `addr` lies in an executable `PT_LOAD`.
+    /// Whether `addr` lies in an executable `PT_LOAD`, and is code there
+    /// (`File::code_at`).
     fn executable(&self, addr: u64) -> bool {
         self.phdrs.iter().any(|p| {
             p.p_type == ph::PT_LOAD && p.p_flags & ph::PF_X != 0 && addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz
-        })
+        }) && self.code_at(addr)
     }
 
     /// Whether `[addr, addr + len)` lies in one writable `PT_LOAD`.

@@ -96,6 +96,28 @@ impl Write {
 }
 
 impl File<'_> {
+    /// Whether `addr` can be where the loader calls (an initialiser or
+    /// finaliser): aligned to the machine's instructions (4 bytes on
+    /// AArch64, 2 on RISC-V with compressed instructions) and, when the
+    /// file has section headers for its allocated contents, inside an
+    /// executable section (an executable `PT_LOAD` also maps read-only
+    /// data on AArch64).
+    pub(super) fn code_at(&self, addr: u64) -> bool {
+        let align = match self.h.e_machine {
+            header::EM_AARCH64 => 4,
+            header::EM_RISCV => 2,
+            _ => 1,
+        };
+        let mut alloc = self.shdrs.iter().filter(|s| s.sh_flags & u64::from(sh::SHF_ALLOC) != 0).peekable();
+        let in_code = alloc.peek().is_none()
+            || alloc.any(|s| {
+                s.sh_flags & u64::from(sh::SHF_EXECINSTR) != 0
+                    && addr >= s.sh_addr
+                    && addr < s.sh_addr.saturating_add(s.sh_size)
+            });
+        addr.is_multiple_of(align) && in_code
+    }
+
     /// The bytes the loader writes for type `t`: 32-bit fields where the
     /// type names one, else a word.
     fn write_width(&self, t: u32) -> u64 {
@@ -197,7 +219,17 @@ impl File<'_> {
     /// relocation's (a second one over it, or half over it, corrupts it).
     /// An entry read through two tags (`DT_RELASZ` covering `DT_JMPREL`, as
     /// RISC-V's ld writes them) is applied once: glibc skips the overlap.
-    pub(super) fn check_writes(&self, mut writes: Vec<Write>) -> Result<()> {
+    ///
+    /// In a shared object or PIE (loaded at an address of the loader's
+    /// choosing) each entry of the init and fini arrays (`functions`: tag,
+    /// address, size) is written by a relocation: the loader calls what the
+    /// entry holds, and an unrelocated one is a link-time address.
+    pub(super) fn check_writes(
+        &self,
+        mut writes: Vec<Write>,
+        functions: &[(u64, u64, u64)],
+        at: &dyn Fn(u64) -> String,
+    ) -> Result<()> {
         writes.sort_by_key(|w| (w.at, w.len, w.entry));
         writes.dedup_by(|b, a| (a.at, a.len, a.entry) == (b.at, b.len, b.entry));
         for p in writes.windows(2) {
@@ -212,6 +244,21 @@ impl File<'_> {
                 hex(a.at),
                 a.len
             );
+        }
+        if self.h.e_type == header::ET_DYN {
+            let w = self.word();
+            for &(tag, a, n) in functions {
+                for k in 0..n / w {
+                    let e = a + k * w;
+                    ensure!(
+                        writes.binary_search_by_key(&(e, w), |x| (x.at, x.len)).is_ok(),
+                        "{}: entry {k} (address {}) is written by no relocation, so the loader would call its \
+                         link-time address",
+                        at(tag),
+                        hex(e)
+                    );
+                }
+            }
         }
         Ok(())
     }

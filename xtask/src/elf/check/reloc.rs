@@ -252,7 +252,7 @@ impl File<'_> {
                         let target = r.r_addend.unwrap_or(0) as u64;
                         ensure!(
                             self.executable(target),
-                            "{}: fills an entry of {} with {}, which is not inside an executable PT_LOAD",
+                            "{}: fills an entry of {} with {}, which is not code (an instruction address in an executable section of an executable PT_LOAD)",
                             what(),
                             tag_name(arr),
                             hex(target)
@@ -311,7 +311,7 @@ impl File<'_> {
             ensure!(size % w == 0, "{}: {} is not a multiple of {w}", at(DT_RELRSZ), size);
             self.check_relr(table(DT_RELR, size)?, size, textrel, &mut writes)?;
         }
-        self.check_writes(writes)
+        self.check_writes(writes, functions, at)
     }
 
     /// The `DT_RELR` table at file offset `start` (`size` bytes): every
