@@ -521,6 +521,7 @@ impl<'a> File<'a> {
                 last_load = Some(p.p_vaddr + p.p_memsz);
             }
         }
+        self.check_load_pages()?;
         // The loader makes PT_GNU_RELRO read-only after relocating; the
         // range must be memory it mapped writable, or mprotect fails
         // ("cannot apply additional memory protection after relocation").

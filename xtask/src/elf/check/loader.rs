@@ -263,6 +263,29 @@ impl File<'_> {
         Ok(())
     }
 
+    /// No two `PT_LOAD`s (ascending, see `check_program_headers`) share a
+    /// page.
+    pub(super) fn check_load_pages(&self) -> Result<()> {
+        let loads: Vec<usize> = (0..self.phdrs.len()).filter(|&i| self.phdrs[i].p_type == ph::PT_LOAD).collect();
+        // The loader maps whole pages, each segment over what the one before
+        // mapped: a page two segments share takes the second's file page and
+        // protections (the first's code would lose PROT_EXEC, say).
+        for w in loads.windows(2) {
+            let (a, b) = (&self.phdrs[w[0]], &self.phdrs[w[1]]);
+            let end = (a.p_vaddr + a.p_memsz).div_ceil(PAGE).saturating_mul(PAGE);
+            ensure!(
+                b.p_vaddr & !(PAGE - 1) >= end,
+                "{}: PT_LOAD at {} starts in the last page of the one before (program header {}, ending at {}): the \
+                 loader's mapping of one would replace the other's",
+                self.phdr(w[1]),
+                hex(b.p_vaddr),
+                w[0],
+                hex(a.p_vaddr + a.p_memsz)
+            );
+        }
+        Ok(())
+    }
+
     /// The memory image of the `PT_LOAD`s (ascending, see
     /// `check_program_headers`) is at most [`MAX_IMAGE`], and the TLS
     /// initialisation image (`PT_TLS`'s file part, which the loader copies
