@@ -129,7 +129,7 @@ impl File<'_> {
         // The loader calls these: code, in an executable PT_LOAD.
         for tag in [dt::DT_INIT, dt::DT_FINI] {
             if let Some(a) = d.get(tag) {
-                ensure!(self.executable(a), "{}: address {} is not code (an instruction address in an executable section of an executable PT_LOAD)", at(tag), hex(a));
+                ensure!(self.executable(a), "{}: address {} is not code (a function's start, in an executable section of an executable PT_LOAD)", at(tag), hex(a));
             }
         }
         let mut functions: Vec<(u64, u64, u64)> = Vec::new();

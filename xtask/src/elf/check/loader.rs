@@ -98,10 +98,10 @@ impl Write {
 impl File<'_> {
     /// Whether `addr` can be where the loader calls (an initialiser or
     /// finaliser): aligned to the machine's instructions (4 bytes on
-    /// AArch64, 2 on RISC-V with compressed instructions) and, when the
-    /// file has section headers for its allocated contents, inside an
-    /// executable section (an executable `PT_LOAD` also maps read-only
-    /// data on AArch64).
+    /// AArch64, 2 on RISC-V with compressed instructions), when the file has
+    /// section headers for its allocated contents inside an executable
+    /// section (an executable `PT_LOAD` also maps read-only data on
+    /// AArch64), and a function's start.
     pub(super) fn code_at(&self, addr: u64) -> bool {
         let align = match self.h.e_machine {
             header::EM_AARCH64 => 4,
@@ -115,7 +115,23 @@ impl File<'_> {
                     && addr >= s.sh_addr
                     && addr < s.sh_addr.saturating_add(s.sh_size)
             });
-        addr.is_multiple_of(align) && in_code
+        addr.is_multiple_of(align) && in_code && self.function_start(addr)
+    }
+
+    /// Whether `addr` is where a function of `.symtab` starts (`_init`,
+    /// `_fini`, a constructor), when the file has a `.symtab` (what ld's
+    /// `-init`/`-fini` and the init arrays name is a function; a stripped
+    /// file can only be held to code).
+    fn function_start(&self, addr: u64) -> bool {
+        let Some(i) = self.section_of_type(sh::SHT_SYMTAB) else { return true };
+        let t = &self.shdrs[i];
+        let n = t.sh_size / self.sym_size();
+        (0..n).any(|k| {
+            let off = (t.sh_offset + k * self.sym_size()) as usize;
+            self.b.pread_with::<Sym>(off, self.ctx).is_ok_and(|s| {
+                s.st_value == addr && s.st_shndx != 0 && matches!(s.st_type(), sym::STT_FUNC | STT_GNU_IFUNC)
+            })
+        })
     }
 
     /// The bytes the loader writes for type `t`: 32-bit fields where the
@@ -144,6 +160,16 @@ impl File<'_> {
                  described is never applied)",
                 hex(off),
                 hex(t)
+            );
+        }
+        // The loader writes the first slots of DT_PLTGOT (the resolver and
+        // the link map; on RISC-V even when binding eagerly).
+        if let Some(a) = d.get(dt::DT_PLTGOT) {
+            ensure!(
+                a.is_multiple_of(self.word()) && self.writable(a, 2 * self.word()),
+                "{}: address {} is not an aligned GOT inside a writable PT_LOAD (the loader writes its first slots)",
+                at(dt::DT_PLTGOT),
+                hex(a)
             );
         }
         for (size, table) in SIZED {

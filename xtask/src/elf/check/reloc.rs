@@ -252,7 +252,7 @@ impl File<'_> {
                         let target = r.r_addend.unwrap_or(0) as u64;
                         ensure!(
                             self.executable(target),
-                            "{}: fills an entry of {} with {}, which is not code (an instruction address in an executable section of an executable PT_LOAD)",
+                            "{}: fills an entry of {} with {}, which is not code (a function's start, in an executable section of an executable PT_LOAD)",
                             what(),
                             tag_name(arr),
                             hex(target)
