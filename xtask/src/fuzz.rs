@@ -6,8 +6,8 @@
 //! aligned field, a small delta, a field copied from elsewhere), three in four
 //! of them inside the structures the readers follow (ELF, program and section
 //! headers, dynamic segment, symbol, string, hash, version and relocation
-//! tables, `ar` headers and index), the rest anywhere (in a library; an
-//! archive's edits all hit structures). The parser runs in
+//! tables, `ar` headers and index), the rest anywhere but in code and data
+//! (in a library; an archive's edits all hit structures). The parser runs in
 //! process without its panic guard, so a panic is counted, and under a
 //! watchdog, so a hang stops the run with the input that caused it.
 //!
@@ -15,8 +15,11 @@
 //! file: `nm -D --defined-only` (`nm --defined-only` for archives) exits 0
 //! without a word on stderr and, for shared objects, prints the same names as
 //! [`elf::exported_symbols`]; and a program calling one of its functions links
-//! against it with the C compiler of its machine (`cc`, or
-//! `aarch64-linux-gnu-gcc` for arm64 on an amd64 host; a PIE, its default).
+//! against it with the C compiler of its machine (`cc`, or the GNU cross
+//! compiler, `aarch64-linux-gnu-gcc` for arm64 on an amd64 host; a PIE, its
+//! default); and a shared library loads with `dlopen` (see `load`: natively
+//! or under qemu-user; when that oracle cannot run, the mutants it did not
+//! judge are counted as not run).
 //! A mutant counts as accepted when `verify-symbols` would pass it: it
 //! parses, keeps the base's machine and type, its imports resolve (a
 //! library's against its `DT_NEEDED` libraries, an archive's against its
@@ -39,9 +42,11 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use goblin::elf::{header, section_header as sh, Elf};
+use goblin::elf::{section_header as sh, Elf};
 
 use crate::{ctx::Ctx, elf, flags};
+
+mod load;
 
 /// The committed fixtures mutated by default (relative to the workspace):
 /// two libraries and three archives (one with thread-local data and the
@@ -94,12 +99,14 @@ impl flags::Fuzz {
         let secs = started.elapsed().as_secs_f64();
         println!(
             "fuzz total: {} mutants in {secs:.1} s ({:.0}/s), seed {seed:#x}: {} accepted, {} rejected, {} failed by \
-             verify-symbols; panics {}, hangs 0, false passes {}",
+             verify-symbols; loaded {}, load oracle not run {}; panics {}, hangs 0, false passes {}",
             total.mutants,
             total.mutants as f64 / secs,
             total.accepted,
             total.rejected,
             total.verify_fails,
+            total.loaded,
+            total.load_not_run,
             total.panics,
             total.false_passes
         );
@@ -174,6 +181,10 @@ struct Tally {
     nm_accepts_rejected: u64,
     /// Parsed, but `verify-symbols` fails it (machine, type, imports).
     verify_fails: u64,
+    /// Accepted shared libraries the loader loaded.
+    loaded: u64,
+    /// Accepted shared libraries the load oracle could not judge.
+    load_not_run: u64,
 }
 
 impl Tally {
@@ -186,6 +197,8 @@ impl Tally {
         self.sampled += o.sampled;
         self.nm_accepts_rejected += o.nm_accepts_rejected;
         self.verify_fails += o.verify_fails;
+        self.loaded += o.loaded;
+        self.load_not_run += o.load_not_run;
     }
 }
 
@@ -224,13 +237,17 @@ struct Target {
     kind: Kind,
     /// `[start, end)` file ranges of the structures.
     regions: Vec<(usize, usize)>,
+    /// File ranges of a library's code and data (allocated `PROGBITS`
+    /// sections that are not structures): no edit lands there, as only the
+    /// CPU reads them, and the loader runs the constructors' code.
+    opaque: Vec<(usize, usize)>,
     /// The C compiler that links for the file's machine, if installed.
     cc: Option<String>,
     /// An object whose `main` calls a function the file defines.
     main_o: Option<PathBuf>,
-    /// A program that `dlopen`s its argument (`RTLD_NOW`), for shared
-    /// libraries of the host's machine: the loader as an oracle.
-    loader: Option<PathBuf>,
+    /// For a shared library: the loader as an oracle (`dlopen`, natively or
+    /// under qemu-user), or why it cannot run here.
+    loader: Option<std::result::Result<load::Loader, String>>,
     /// What nm says on stderr about the base itself (a Rust archive's
     /// members without symbols: "no symbols"): not held against a mutant.
     nm_base_stderr: Vec<String>,
@@ -315,15 +332,16 @@ impl Target {
             }
         };
         regions.retain(|&(s, e)| e > s && e <= bytes.len());
-        let host = crate::platform::Platform::host()?.elf_machine();
-        let cc = if machine == host {
-            Some("cc".to_string())
-        } else if machine == header::EM_AARCH64 {
-            Some("aarch64-linux-gnu-gcc".to_string())
-        } else {
-            None
+        let mut opaque = Vec::new();
+        if kind == Kind::Shared {
+            for s in &Elf::parse(&bytes)?.section_headers {
+                if s.sh_type == sh::SHT_PROGBITS && s.sh_flags & u64::from(sh::SHF_ALLOC) != 0 {
+                    opaque.push((s.sh_offset as usize, (s.sh_offset + s.sh_size) as usize));
+                }
+            }
         }
-        .filter(|c| which::which(c).is_ok());
+        let platform = load::platform_of(machine);
+        let cc = platform.and_then(load::compiler);
         let mut main_o = None;
         if let (Some(cc), Some(f)) = (&cc, &function) {
             let src = work.join(format!("main-{name}.c"));
@@ -335,9 +353,10 @@ impl Target {
             }
             main_o = Some(o);
         }
-        let loader = match (kind, machine == host, &cc) {
-            (Kind::Shared, true, Some(cc)) => Some(build_loader(cc, work)?),
-            _ => None,
+        let loader = match (kind, platform) {
+            (Kind::Shared, Some(p)) => Some(load::Loader::build(p, path, work)),
+            (Kind::Shared, None) => Some(Err(format!("no platform of xtask has ELF machine {machine}"))),
+            (Kind::Archive, _) => None,
         };
         let ident = identities(&parsed);
         if let Some(why) = Target::verify_refuses_ident(&ident, &parsed, &mut elf::Resolver::default()) {
@@ -349,6 +368,7 @@ impl Target {
             bytes,
             kind,
             regions,
+            opaque,
             cc,
             main_o,
             loader,
@@ -379,7 +399,11 @@ impl Target {
             (Some(cc), Some(_)) => format!("links with {cc}"),
             _ => "no linker for its machine: the link oracle does not run".to_string(),
         };
-        let link = if self.loader.is_some() { format!("{link}, loads with dlopen") } else { link };
+        let link = match &self.loader {
+            Some(Ok(l)) => format!("{link}, loads with {}", l.how),
+            Some(Err(why)) => format!("{link}; the load oracle does not run: {why}"),
+            None => link,
+        };
         println!(
             "fuzz {} ({} bytes, {} structure ranges), {link}",
             self.path.display(),
@@ -420,9 +444,14 @@ impl Target {
                     } else {
                         t.accepted += 1;
                         std::fs::write(&file, &bytes)?;
-                        if let Err(why) = self.oracles(&file, &out, &parsed) {
-                            t.false_passes += 1;
-                            println!("FALSE PASS ({why}) {line}");
+                        match self.oracles(&file, &out, &parsed) {
+                            Err(why) => {
+                                t.false_passes += 1;
+                                println!("FALSE PASS ({why}) {line}");
+                            }
+                            Ok(true) if self.loader.is_some() => t.loaded += 1,
+                            Ok(true) => {}
+                            Ok(false) => t.load_not_run += 1,
                         }
                     }
                 }
@@ -450,6 +479,9 @@ impl Target {
             t.nm_accepts_rejected,
             t.sampled - t.nm_accepts_rejected
         );
+        if self.loader.is_some() {
+            println!("  the loader loaded {} accepted mutants; not run on {}", t.loaded, t.load_not_run);
+        }
         std::io::stdout().flush().ok();
         Ok(t)
     }
@@ -514,7 +546,9 @@ impl Target {
         Ok(Ok(names))
     }
 
-    fn oracles(&self, file: &Path, out: &Path, parsed: &elf::Binary) -> Result<(), String> {
+    /// `Ok(true)`: every oracle accepts it, the loader included; `Ok(false)`:
+    /// the others accept it and the load oracle did not run.
+    fn oracles(&self, file: &Path, out: &Path, parsed: &elf::Binary) -> Result<bool, String> {
         let nm = self.nm(file).map_err(|e| format!("{e:#}"))?;
         let nm = nm?;
         if let elf::Binary::Elf(info) = parsed {
@@ -545,22 +579,15 @@ impl Target {
                 Some(_) => {}
             }
         }
-        if let Some(loader) = &self.loader {
-            let o = run_bounded(duct::cmd!(loader, file)).map_err(|e| format!("{e:#}"))?;
-            match o {
-                None => return Err("dlopen timed out".into()),
-                Some(o) if !o.status.success() => {
-                    use std::os::unix::process::ExitStatusExt;
-                    let why = match o.status.signal() {
-                        Some(sig) => format!("signal {sig}"),
-                        None => String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").trim().to_owned(),
-                    };
-                    return Err(format!("dlopen refuses it: {why}"));
-                }
-                Some(_) => {}
-            }
+        match &self.loader {
+            Some(Ok(loader)) => match loader.load(file) {
+                Ok(load::Verdict::Loads) => Ok(true),
+                Ok(load::Verdict::Refuses(why)) => Err(format!("{} refuses it: {why}", loader.how)),
+                Err(_) => Ok(false),
+            },
+            Some(Err(_)) => Ok(false),
+            None => Ok(true),
         }
-        Ok(())
     }
 
     fn mutate(&self, rng: &mut Rng, bytes: &[u8]) -> Vec<(usize, Vec<u8>)> {
@@ -580,7 +607,12 @@ impl Target {
             } else {
                 (0, len)
             };
-            let at = start + rng.below((end - start) as u64) as usize;
+            let mut at = start + rng.below((end - start) as u64) as usize;
+            if !self.regions.is_empty() && self.opaque.iter().any(|&(s, e)| at + 8 > s && at < e) {
+                // Code or data: a structure instead.
+                let (s, e) = self.regions[rng.below(self.regions.len() as u64) as usize];
+                at = s + rng.below((e - s) as u64) as usize;
+            }
             let patch = match rng.below(5) {
                 0 => (at, vec![rng.next() as u8]),
                 1 => (at, vec![bytes[at] ^ (1 << rng.below(8))]),
@@ -650,28 +682,6 @@ fn identities(parsed: &elf::Binary) -> Vec<elf::Ident> {
 
 fn le(b: &[u8]) -> u64 {
     b.iter().rev().fold(0, |acc, &x| (acc << 8) | u64::from(x))
-}
-
-/// Compile the `dlopen` oracle with `cc`: it loads its argument with
-/// `RTLD_NOW` (every relocation applied, constructors run) and exits 0, or
-/// prints `dlerror()` and exits 1; a crash in the loader is a signal.
-fn build_loader(cc: &str, work: &Path) -> Result<PathBuf> {
-    let src = work.join("dlopen.c");
-    std::fs::write(
-        &src,
-        "#include <dlfcn.h>\n#include <stdio.h>\n\
-         int main(int argc, char **argv) {\n\
-           if (argc != 2) return 2;\n\
-           if (!dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) { fprintf(stderr, \"%s\\n\", dlerror()); return 1; }\n\
-           return 0;\n\
-         }\n",
-    )?;
-    let bin = work.join("dlopen");
-    let out = duct::cmd!(cc, "-o", &bin, &src, "-ldl").stderr_capture().unchecked().run()?;
-    if !out.status.success() {
-        bail!("{cc} dlopen.c: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(bin)
 }
 
 /// Run a tool with captured output, killed after [`TOOL_TIMEOUT`] (`None`).

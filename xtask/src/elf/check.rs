@@ -36,7 +36,12 @@
 //!   lands on another string), `vn_file` one of `DT_NEEDED` (glibc asserts
 //!   it), unique version indices, and every symbol's version index defined;
 //! - relocations (`DT_RELA`, `DT_REL`, `DT_JMPREL`, `DT_RELR`): symbol index
-//!   inside the dynamic symbol table, target inside a `PT_LOAD`;
+//!   inside the dynamic symbol table, target inside a `PT_LOAD`; what the
+//!   loader relies on besides (`loader`): known tags, sizes with their
+//!   tables, lazy types in `DT_JMPREL`, aligned writes that overlap no other,
+//!   TLS types on TLS symbols, no addend on a slot, every init and fini array
+//!   entry relocated to code, `PT_TLS` mapped, a memory image of at most
+//!   1 GiB;
 //! - the section view (what `nm` reads) equal to the dynamic view (what the
 //!   loader reads): `.dynsym`, `.dynstr`, `.dynamic`, the hash and version
 //!   sections at the addresses and sizes the dynamic entries give;
@@ -69,6 +74,7 @@ use super::{Class, ElfType, Endianness, Ident, Symbol};
 mod dynamic;
 mod eh_frame;
 mod insn;
+mod loader;
 mod reloc;
 mod sections;
 
@@ -142,6 +148,7 @@ fn endian(le: bool) -> Endian {
 pub(super) fn check(b: &[u8]) -> Result<Checked> {
     let f = File::new(b)?;
     f.check_program_headers()?;
+    f.check_image()?;
     f.check_sections()?;
     let symtabs = f.check_symbol_tables()?;
     let pic = f.check_relocation_sections()?;
@@ -514,6 +521,7 @@ impl<'a> File<'a> {
                 last_load = Some(p.p_vaddr + p.p_memsz);
             }
         }
+        self.check_load_pages()?;
         // The loader makes PT_GNU_RELRO read-only after relocating; the
         // range must be memory it mapped writable, or mprotect fails
         // ("cannot apply additional memory protection after relocation").
@@ -543,11 +551,12 @@ impl<'a> File<'a> {
         Ok(())
     }
 
-    /// Whether `addr` lies in an executable `PT_LOAD`.
+    /// Whether `addr` lies in an executable `PT_LOAD`, and is code there
+    /// (`File::code_at`).
     fn executable(&self, addr: u64) -> bool {
         self.phdrs.iter().any(|p| {
             p.p_type == ph::PT_LOAD && p.p_flags & ph::PF_X != 0 && addr >= p.p_vaddr && addr < p.p_vaddr + p.p_memsz
-        })
+        }) && self.code_at(addr)
     }
 
     /// Whether `[addr, addr + len)` lies in one writable `PT_LOAD`.

@@ -46,7 +46,7 @@ pub enum Cmd {
     VerifySymbols(VerifySymbols),
     /// Print the exported dynamic symbols of an ELF file, one per line, sorted.
     Symbols(Symbols),
-    /// Mutate ELF files and archives: what xtask accepts, nm and the linker must accept.
+    /// Mutate ELF files and archives: what xtask accepts, nm, the linker and the loader (dlopen; under qemu-user for a foreign machine) must accept.
     Fuzz(Fuzz),
     /// Print the environment of a cross build (`export K=V` lines, for `eval`): linker, CC, RUSTC, ...
     CrossEnv(CrossEnv),

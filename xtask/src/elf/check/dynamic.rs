@@ -17,6 +17,12 @@ impl Dyns {
     pub(super) fn get(&self, tag: u64) -> Option<u64> {
         self.tags.get(&tag).map(|&(v, _)| v)
     }
+
+    /// Each tag but `DT_NEEDED`, `DT_RPATH` and `DT_RUNPATH`, with the
+    /// offset of its first entry.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.tags.iter().map(|(&t, &(_, off))| (t, off))
+    }
 }
 
 pub(super) fn tag_name(tag: u64) -> String {
@@ -109,6 +115,7 @@ impl File<'_> {
             }
             Ok(())
         };
+        self.check_tags(&d, &at)?;
         entsize(dt::DT_SYMENT, self.sym_size())?;
         entsize(dt::DT_RELAENT, Reloc::size(true, self.ctx) as u64)?;
         entsize(dt::DT_RELENT, Reloc::size(false, self.ctx) as u64)?;
@@ -122,7 +129,7 @@ impl File<'_> {
         // The loader calls these: code, in an executable PT_LOAD.
         for tag in [dt::DT_INIT, dt::DT_FINI] {
             if let Some(a) = d.get(tag) {
-                ensure!(self.executable(a), "{}: address {} is not inside an executable PT_LOAD", at(tag), hex(a));
+                ensure!(self.executable(a), "{}: address {} is not code (a function's start, in an executable section of an executable PT_LOAD)", at(tag), hex(a));
             }
         }
         let mut functions: Vec<(u64, u64, u64)> = Vec::new();
@@ -369,7 +376,8 @@ impl File<'_> {
         }
         out.glibc_required = glibc.into_iter().map(|(_, n)| n).collect();
 
-        self.check_dynamic_relocations(&d, count, &functions, &at, &need, &table)?;
+        let types: Vec<u8> = syms.iter().map(|&(_, t)| t).collect();
+        self.check_dynamic_relocations(&d, &types, &functions, &at, &need, &table)?;
         out.dynsyms = syms.into_iter().skip(1).map(|(s, _)| s).collect();
         Ok(out)
     }

@@ -200,7 +200,7 @@ impl File<'_> {
     pub(super) fn check_dynamic_relocations(
         &self,
         d: &super::dynamic::Dyns,
-        count: u64,
+        types: &[u8],
         functions: &[(u64, u64, u64)],
         at: &dyn Fn(u64) -> String,
         need: &dyn Fn(u64, u64) -> Result<u64>,
@@ -209,6 +209,8 @@ impl File<'_> {
         // Relocations.
         const DF_TEXTREL: u64 = 0x4;
         let textrel = d.get(dt::DT_TEXTREL).is_some() || d.get(dt::DT_FLAGS).is_some_and(|f| f & DF_TEXTREL != 0);
+        let count = types.len() as u64;
+        let mut writes = Vec::new();
         for (tag, sz, rela) in [
             (dt::DT_RELA, dt::DT_RELASZ, true),
             (dt::DT_REL, dt::DT_RELSZ, false),
@@ -250,7 +252,7 @@ impl File<'_> {
                         let target = r.r_addend.unwrap_or(0) as u64;
                         ensure!(
                             self.executable(target),
-                            "{}: fills an entry of {} with {}, which is not inside an executable PT_LOAD",
+                            "{}: fills an entry of {} with {}, which is not code (a function's start, in an executable section of an executable PT_LOAD)",
                             what(),
                             tag_name(arr),
                             hex(target)
@@ -273,6 +275,7 @@ impl File<'_> {
                     what(),
                     r.r_sym
                 );
+                self.check_loader_reloc(tag, &r, off, types, &what, &mut writes)?;
                 // Type 0 is R_<machine>_NONE on every machine: the loader
                 // skips it, and ld leaves such entries (offset 0) where
                 // relaxation dropped a dynamic relocation (riscv64 cgo
@@ -306,15 +309,21 @@ impl File<'_> {
             let size = need(DT_RELRSZ, DT_RELR)?;
             let w = self.word();
             ensure!(size % w == 0, "{}: {} is not a multiple of {w}", at(DT_RELRSZ), size);
-            self.check_relr(table(DT_RELR, size)?, size, textrel)?;
+            self.check_relr(table(DT_RELR, size)?, size, textrel, &mut writes)?;
         }
-        Ok(())
+        self.check_writes(writes, functions, at)
     }
 
     /// The `DT_RELR` table at file offset `start` (`size` bytes): every
     /// address it relocates lies in a writable PT_LOAD (or any, with text
     /// relocations), as the loader writes there.
-    pub(super) fn check_relr(&self, start: u64, size: u64, textrel: bool) -> Result<()> {
+    pub(super) fn check_relr(
+        &self,
+        start: u64,
+        size: u64,
+        textrel: bool,
+        writes: &mut Vec<super::loader::Write>,
+    ) -> Result<()> {
         let w = self.word();
         let mut base = 0u64;
         for k in 0..size / w {
@@ -332,6 +341,7 @@ impl File<'_> {
                     what(),
                     hex(e)
                 );
+                writes.push(super::loader::Write::new(e, w, off, what()));
                 base = e + w;
             } else {
                 let bits = 8 * w - 1;
@@ -344,6 +354,9 @@ impl File<'_> {
                         what(),
                         hex(a)
                     );
+                }
+                for b in (0..bits).filter(|b| (e >> (b + 1)) & 1 == 1) {
+                    writes.push(super::loader::Write::new(base + b * w, w, off, what()));
                 }
                 base += bits * w;
             }
