@@ -30,7 +30,7 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::docker::engine::{parse_driver, Docker};
+use crate::engine::{parse_driver, Docker};
 
 /// The Go module of buildkitd and buildctl.
 pub const BUILDKIT_MODULE: &str = "github.com/moby/buildkit";
