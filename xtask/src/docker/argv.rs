@@ -93,6 +93,9 @@ pub struct PlatformBuild {
     pub metadata_file: Option<String>,
     /// The references the image is loaded as.
     pub loaded: Vec<String>,
+    /// A reference of the image in the local store, if the build leaves one:
+    /// a loaded tag, or the temporary tag of a push that is not by digest.
+    pub local: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,6 +374,7 @@ pub fn plan_build(
         };
         let mut push_cmd = None;
         let mut pushed_ref = None;
+        let mut local = loaded.first().cloned();
         if buildx {
             if req.cache != CacheKind::None && !req.caps.exports {
                 bail!(
@@ -393,6 +397,7 @@ pub fn plan_build(
                     // The nearest equivalent: a temporary tag per platform; the
                     // digest comes from --metadata-file all the same.
                     let r = format!("{name}:xtask-{}-{}", p.os(), p.goarch());
+                    local = local.or_else(|| Some(r.clone()));
                     drop_note(format!(
                         "the buildx `{}` driver cannot push by digest (CI's docker-container driver does): \
                          pushing the tag {name}:xtask-<os>-<arch> and taking the digest from --metadata-file",
@@ -444,6 +449,7 @@ pub fn plan_build(
                 drop_note("no buildx: provenance attestations need buildx; none are attached".into());
                 tags.push(r.clone());
                 push_cmd = Some(Command::new(vec![req.docker.clone(), "push".into(), r.clone()]));
+                local = local.or_else(|| Some(r.clone()));
                 pushed_ref = Some(r);
             }
             if metadata_file.is_some() {
@@ -463,6 +469,7 @@ pub fn plan_build(
             build: Command { env: cmd_env, argv },
             push: push_cmd,
             pushed_ref,
+            local,
             metadata_file,
             loaded,
         });

@@ -290,7 +290,7 @@ pub fn build(
             eprintln!("{} {}: loaded as {r}", spec.name, b.platform);
         }
         // The image's size, recorded, then held to its budget.
-        let local = b.loaded.first().or(b.pushed_ref.as_ref());
+        let local = b.local.as_ref();
         let measured = size::Measured {
             compressed: match &digest {
                 Some(d) => Some(size::compressed_in_registry(&docker, &argv::digest_ref(&name, d)?, b.platform)?),

@@ -103,6 +103,8 @@ struct Env<'a> {
     registry: String,
     work: PathBuf,
     secrets: Vec<String>,
+    /// The run's static xtask, handed to the images as CI does (`--xtask-bin`).
+    xtask_bin: PathBuf,
 }
 
 fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut services::Started) -> Result<()> {
@@ -153,7 +155,11 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     report.step("build context", || copy_sources(ctx, &context, opts.rev.as_deref()))?;
     let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
     let secrets = if ca.is_file() { vec![format!("id=cacert,src={}", ca.display())] } else { vec![] };
-    let env = Env { ctx, docker, registry: opts.registry.clone(), work: work.clone(), secrets };
+    // The run's xtask, static, as CI builds it once and hands it to every
+    // image build: their xtask stage is then skipped.
+    let xtask_bin = work.join("xtask-static");
+    report.step("static xtask", || static_xtask(ctx, &xtask_bin))?;
+    let env = Env { ctx, docker, registry: opts.registry.clone(), work: work.clone(), secrets, xtask_bin };
 
     let mut cold: Vec<Built> = Vec::new();
     for &p in &platforms {
@@ -168,8 +174,19 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         cold.push(b);
     }
 
-    // 5. the multi-arch tag
+    // 5. run each platform's pushed digest, before any tag names it: the
+    //    HTTP API and ext_proc (with the host's ext_proc client: the runs
+    //    share its network). A digest whose run fails is never tagged.
     let name = argv::image_name(Some(&env.registry), "extproc");
+    let router_dir = ctx.workspace()?.path(crate::build::ROUTER_DIR);
+    let probe = report.step("ext_proc client", || crate::smoke::build_probe(&ctx.sh, &router_dir, host, &work))?;
+    for (b, &p) in cold.iter().zip(&platforms) {
+        let image = argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?)?;
+        report.step(format!("run {p}"), || run_image(&env, &image, p, &model, &probe))?;
+    }
+    eprintln!("e2e: every pushed digest ran; only now does a tag name them");
+
+    // 6. the multi-arch tag, of the digests that ran
     let tag = format!("{name}:e2e");
     let sources = cold
         .iter()
@@ -185,16 +202,6 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // the two base images, pushed by tag.
     if platforms.len() > 1 {
         fallback_manifest(&env, &platforms, report)?;
-    }
-
-    // 6. run each platform's image, as listed in the index: the HTTP API and
-    //    ext_proc (with the host's ext_proc client: the runs share its network)
-    let router_dir = ctx.workspace()?.path(crate::build::ROUTER_DIR);
-    let probe = report.step("ext_proc client", || crate::smoke::build_probe(&ctx.sh, &router_dir, host, &work))?;
-    for &p in &platforms {
-        let digest = platform_digest(&raw, p)?;
-        let image = format!("{name}@{digest}");
-        report.step(format!("run {p}"), || run_image(&env, &image, p, &model, &probe))?;
     }
 
     // 7. the other images, for every platform (or the host's)
@@ -331,6 +338,10 @@ fn build_image(
     how: How,
     report: &mut RunReport,
 ) -> Result<Built> {
+    // The foreign platforms' builds take the run's xtask, as CI's do; the
+    // host's compile their own (the fallback), so that every host build,
+    // the pull request's included, shares the layers after xtask.
+    let given = p != Platform::host()?;
     let opts = flags::DockerBuild {
         image: Some(image.into()),
         platform: vec![p],
@@ -346,11 +357,40 @@ fn build_image(
         buildx: BuildxMode::Yes,
         cache: if how.exported { argv::CacheKind::Local } else { argv::CacheKind::None },
         cache_dir: how.exported.then(|| env.cache_dir(image, p)),
+        xtask_bin: given.then(|| env.xtask_bin.clone()),
         ..Default::default()
     };
     let mut built = docker::build(env.ctx, &opts, &[], report)?;
     ensure!(built.len() == 1, "one build expected");
-    Ok(built.remove(0))
+    let b = built.remove(0);
+    if given {
+        ensure!(
+            !compiled_xtask(&b.output),
+            "{image} {p}: the xtask stage ran although the build was given --xtask-bin {}",
+            env.xtask_bin.display()
+        );
+    } else if image != "stack" && image != "precommit" {
+        ensure!(compiled_xtask(&b.output), "{image} {p}: a build without --xtask-bin did not build its own xtask");
+    }
+    Ok(b)
+}
+
+/// Whether a build's progress shows the Dockerfile's own xtask compile
+/// (`xtask-build`, run or CACHED): never when the image is given a binary.
+pub fn compiled_xtask(output: &str) -> bool {
+    output.lines().any(|l| l.starts_with('#') && l.contains(" [xtask-build "))
+}
+
+/// `xtask docker self-build --out FILE` in the workspace: xtask for this
+/// machine, static.
+fn static_xtask(ctx: &Ctx, out: &Path) -> Result<()> {
+    let me = std::env::current_exe().context("cannot locate the xtask executable")?;
+    let root = &ctx.workspace()?.root;
+    duct::cmd!(me, "docker", "self-build", "--out", out)
+        .dir(root)
+        .run()
+        .with_context(|| format!("`xtask docker self-build --out {}` failed", out.display()))?;
+    Ok(())
 }
 
 /// Whether the dependency cook step was CACHED in a build's plain progress output.
@@ -555,6 +595,11 @@ fn rebuilds(
         ensure!(got == Cook::Ran, "{host}: after a go.sum change, the Go module layer {}", got.describe());
         eprintln!("e2e: {host}: go.sum change: Go module layer ran again");
         rows.push((host, "go.sum change", changed.seconds, cold[i].seconds, cook_cached(&changed.output)));
+
+        // A 50 MB file planted in the runtime stage: over extproc's size
+        // budget, and the error names the layer.
+        report.phase = Some("planted 50 MB".into());
+        planted_file_fails(env, context, host, report)?;
     }
     // A pull request (`--pr`: CARGO_BUILD_JOBS=8, loaded, not pushed) of the
     // tree a push (20 jobs) just built reuses its dependency layer.
@@ -643,6 +688,30 @@ fn rebuilds(
             if cook_cached(&cold[i].output) == Cook::Ran { 1.0 } else { 0.0 },
         );
     }
+    Ok(())
+}
+
+/// Build `host`'s extproc with a 50 MB file copied into its runtime stage:
+/// the build must fail on the size budget, naming that layer. The context
+/// is put back either way.
+fn planted_file_fails(env: &Env<'_>, context: &Path, host: Platform, report: &mut RunReport) -> Result<()> {
+    const PLANTED: &str = "e2e-planted.bin";
+    let dockerfile = context.join("tools/docker/Dockerfile.extproc");
+    let original = fs::read_to_string(&dockerfile)?;
+    fs::write(context.join(PLANTED), vec![0u8; 50_000_000])?;
+    fs::write(&dockerfile, format!("{original}COPY {PLANTED} /app/{PLANTED}\n"))?;
+    let result = build(env, context, host, host, How::default(), report);
+    fs::write(&dockerfile, original)?;
+    fs::remove_file(context.join(PLANTED))?;
+    let err = match result {
+        Ok(_) => bail!("{host}: extproc with a planted 50 MB file passed its size budget"),
+        Err(e) => format!("{e:#}"),
+    };
+    ensure!(
+        err.contains("> budget") && err.contains(PLANTED),
+        "{host}: the planted 50 MB file failed the build, but not on its size budget: {err}"
+    );
+    eprintln!("e2e: {host}: a planted 50 MB file fails the size budget: {err}");
     Ok(())
 }
 
