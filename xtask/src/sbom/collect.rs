@@ -153,6 +153,9 @@ pub fn validate(sh: &Shell, venv: &Path, file: &Path) -> Result<()> {
     if !out.status.success() {
         bail!("spdx-tools finds {} invalid ({}): {}", file.display(), out.status, said.trim());
     }
-    eprintln!("spdx-tools: {} is valid SPDX 2.3 {}", file.display(), said.trim());
+    eprintln!("spdx-tools: {} is valid SPDX 2.3", file.display());
+    if !said.trim().is_empty() {
+        eprintln!("{}", said.trim());
+    }
     Ok(())
 }
