@@ -246,8 +246,6 @@ pub fn assemble(root: &Path, outputs: &Outputs, sbom: &str, dir: &Path) -> Resul
         (outputs.shared_lib(), format!("lib/{}.so", build::LIB_STEM)),
         (outputs.static_lib(), format!("lib/{}.a", build::LIB_STEM)),
         (root.join(EXAMPLE_CONFIG), "config/config.json".into()),
-        // Written from `sbom`, not copied.
-        (PathBuf::new(), crate::sbom::FILE.into()),
     ];
     let headers = root.join(HEADER_DIR);
     for entry in std::fs::read_dir(&headers).with_context(|| format!("cannot read {}", headers.display()))? {
@@ -257,19 +255,19 @@ pub fn assemble(root: &Path, outputs: &Outputs, sbom: &str, dir: &Path) -> Resul
             files.push((path, format!("include/{name}")));
         }
     }
-    files.sort_by(|a, b| a.1.cmp(&b.1));
-    let mut sums = String::new();
+    let mut sums: Vec<(String, String)> = Vec::new();
     for (from, rel) in &files {
         let to = dir.join(rel);
-        if rel == crate::sbom::FILE {
-            std::fs::write(&to, sbom).with_context(|| format!("cannot write {}", to.display()))?;
-        } else {
-            fsutil::copy(from, &to)?;
-        }
-        sums += &format!("{}  {rel}\n", fsutil::sha256_hex(&to)?);
+        fsutil::copy(from, &to)?;
+        sums.push((rel.clone(), fsutil::sha256_hex(&to)?));
         crate::interrupt::test_point("assemble");
     }
-    std::fs::write(dir.join("SHA256SUMS"), sums).context("cannot write SHA256SUMS")?;
+    let to = dir.join(crate::sbom::FILE);
+    std::fs::write(&to, sbom).with_context(|| format!("cannot write {}", to.display()))?;
+    sums.push((crate::sbom::FILE.to_string(), fsutil::sha256_hex(&to)?));
+    sums.sort();
+    let text: String = sums.iter().map(|(rel, sum)| format!("{sum}  {rel}\n")).collect();
+    std::fs::write(dir.join("SHA256SUMS"), text).context("cannot write SHA256SUMS")?;
     Ok(())
 }
 

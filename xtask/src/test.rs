@@ -442,6 +442,7 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
     if crate::sbom::collect::validate(&ctx.sh, &layout.spdx_tools(), &broken).is_ok() {
         bail!("spdx-tools accepted {}, whose relationship names a package it lacks", broken.display());
     }
+    eprintln!("spdx-tools refuses {}, whose relationship names a package it lacks", broken.display());
     eprintln!("{}", metrics.table());
     Ok(())
 }

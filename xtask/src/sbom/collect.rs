@@ -131,28 +131,29 @@ pub fn graph(ws: &Workspace, triple: Option<&str>) -> Result<Graph> {
 /// `spdx-tools`' validator on `file`, from a venv at `venv` made on first
 /// use (python3-venv installed when missing, as root).
 pub fn validate(sh: &Shell, venv: &Path, file: &Path) -> Result<()> {
-    let tool = venv.join("bin/pyspdxtools");
-    if !tool.is_file() {
-        let python = venv.join("bin/python");
-        if !python.is_file() && cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run().is_err() {
-            let _ = std::fs::remove_dir_all(venv);
-            crate::install::install(sh, &[crate::install::Need::PythonVenv], Platform::host()?)
-                .context("`python3 -m venv` failed and python3-venv could not be installed")?;
-            cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
-        }
-        let pins = VALIDATOR;
-        cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet --only-binary=:all: {pins...}")
-            .envs(crate::fsutil::ca_env())
-            .run()
-            .with_context(|| {
-                format!("installing spdx-tools into {} failed (PyPI must be reachable)", venv.display())
-            })?;
+    let python = venv.join("bin/python");
+    if !python.is_file() && cmd!(sh, "python3 -m venv {venv}").quiet().ignore_stderr().run().is_err() {
+        let _ = std::fs::remove_dir_all(venv);
+        crate::install::install(sh, &[crate::install::Need::PythonVenv], Platform::host()?)
+            .context("`python3 -m venv` failed and python3-venv could not be installed")?;
+        cmd!(sh, "python3 -m venv {venv}").run().context("`python3 -m venv` failed")?;
     }
+    // Every time: nothing is fetched when the pins are installed already,
+    // and a venv made under other pins is brought to these.
+    let pins = VALIDATOR;
+    cmd!(sh, "{python} -m pip install --disable-pip-version-check --quiet --only-binary=:all: {pins...}")
+        .envs(crate::fsutil::ca_env())
+        .run()
+        .with_context(|| format!("installing spdx-tools into {} failed (PyPI must be reachable)", venv.display()))?;
+    let tool = venv.join("bin/pyspdxtools");
     let out = cmd!(sh, "{tool} --infile {file}").quiet().ignore_status().output()?;
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
         bail!("spdx-tools finds {} invalid ({}): {}", file.display(), out.status, said.trim());
     }
-    eprintln!("spdx-tools: {} is valid SPDX 2.3 {}", file.display(), said.trim());
+    eprintln!("spdx-tools: {} is valid SPDX 2.3", file.display());
+    if !said.trim().is_empty() {
+        eprintln!("{}", said.trim());
+    }
     Ok(())
 }
