@@ -38,7 +38,7 @@
 // (`cargo test -p xtask --bin xtask -- --ignored e2e::builder`).
 #[cfg_attr(not(test), allow(dead_code))]
 mod builder;
-mod images;
+mod other_images;
 pub mod services;
 
 use std::{
@@ -117,7 +117,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     if !opts.registry.starts_with("127.") && !opts.registry.starts_with("localhost:") {
         bail!("--registry must be a loopback address (127.x.x.x:PORT or localhost:PORT), not {}", opts.registry);
     }
-    images::check_wanted(&opts.images)?;
+    other_images::check_wanted(&opts.images)?;
     // Every prerequisite before anything starts: the engine, registry and
     // debootstrap; the model; and for foreign platforms, qemu's handlers.
     report.step("prerequisites", || {
@@ -212,7 +212,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
             eprintln!("e2e: --images-host-only, and the host ({host}) is not among the platforms: no other images");
         } else {
             let wanted = if opts.images.is_empty() { flags::OtherImage::ALL.to_vec() } else { opts.images.clone() };
-            images::run(&env, &context, &tag, &image_platforms, &wanted, &model, report)?;
+            other_images::run(&env, &context, &tag, &image_platforms, &wanted, &model, report)?;
         }
     }
 
