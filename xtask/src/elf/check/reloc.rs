@@ -134,8 +134,8 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
         },
         (EM_AARCH64, true) => match t {
             0 | 256 => kind(0, false),
-            257 | 260 | 307 => kind(8, false),
-            261 | 308 => kind(4, false),
+            257 | 260 => kind(8, false),
+            261 => kind(4, false),
             258 => pic(4, Pic::Absolute),
             259 => pic(2, Pic::Absolute),
             262 => kind(2, false),
@@ -146,9 +146,13 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
             // A symbol's own page or low 12 bits (ADRP, ADD/LDST `:lo12:`):
             // a PIE cannot reach a shared library's function through them.
             275..=278 | 284..=286 | 299 => pic(4, Pic::Direct),
-            287..=293 | 300..=306 => kind(4, false),
+            // ld 2.40 takes MOVW_GOTOFF_G0_NC and _G1 of the GOT-relative
+            // group, not the rest (nor GOTREL64/32): 'unrecognized relocation'.
+            287..=293 | 301 | 302 => kind(4, false),
             309..=313 => kind(4, true),
-            512..=573 => tls(4, true),
+            // Not 520..=522 (TLSGD_MOVW_*) or 570..=573 (the 128-bit TLS
+            // load/store ones), which ld 2.40 does not recognise.
+            512..=519 | 523..=569 => tls(4, true),
             1024..=1032 => Type::DynamicOnly,
             _ => Type::Unknown,
         },

@@ -107,6 +107,15 @@ impl File<'_> {
                     "{}: allocated, but the linker does not load {name} sections",
                     self.sec(i)
                 );
+                // ld leaves SHF_EXCLUDE sections out of the link, and with
+                // them what they define ("undefined reference").
+                const SHF_EXCLUDE: u64 = 0x8000_0000;
+                ensure!(
+                    !alloc || s.sh_flags & SHF_EXCLUDE == 0,
+                    "{}: allocated and SHF_EXCLUDE ({}): the linker leaves it, and what it defines, out of the link",
+                    self.sec(i),
+                    hex(s.sh_flags)
+                );
                 // Thread-local data is `.tdata` (contents) or `.tbss`
                 // (zeroes): ld's default script gathers only these names into
                 // the TLS segment ("TLS sections are not adjacent" for any
