@@ -34,8 +34,8 @@ fn bounded_fuzz_run_has_no_panic_hang_or_false_pass() {
     // The loader is an oracle for each library: natively for the host's
     // machine, under qemu-user for arm64. Where it cannot run, the run says
     // so and counts the mutants it did not judge; under CI that is a failure
-    // (`cargo xtask doctor --fix --platform linux/arm64` and `cargo xtask
-    // binfmt` install and register what it needs).
+    // (`cargo xtask doctor --fix --platform linux/arm64` installs what it
+    // needs).
     let loaded: u64 = total
         .split("loaded ")
         .nth(1)
