@@ -230,6 +230,25 @@ impl File<'_> {
             hex(t),
             r.r_addend.unwrap_or(0)
         );
+        // ld puts the slots GLOB_DAT and JUMP_SLOT fill in the GOT (`.got`,
+        // `.got.plt`); one elsewhere overwrites data and leaves its slot
+        // unbound.
+        // (Outside every PT_LOAD: the caller names that.)
+        if slot_type(m, r.r_type) && self.in_memory(r.r_offset, 1) {
+            let got = self.shdrs.iter().enumerate().any(|(i, s)| {
+                self.names.get(i).is_some_and(|n| n.starts_with(".got"))
+                    && r.r_offset >= s.sh_addr
+                    && r.r_offset < s.sh_addr.saturating_add(s.sh_size)
+            });
+            let sections = self.shdrs.iter().any(|s| s.sh_flags & u64::from(sh::SHF_ALLOC) != 0);
+            ensure!(
+                got || !sections,
+                "{}: type {} fills a GOT slot, but r_offset {} is in no .got section",
+                what(),
+                hex(t),
+                hex(r.r_offset)
+            );
+        }
         let len = self.write_width(r.r_type);
         ensure!(
             r.r_offset.is_multiple_of(len),
@@ -318,6 +337,27 @@ impl File<'_> {
     /// from its address for each thread) lies in the file contents of a
     /// `PT_LOAD` at its own address.
     pub(super) fn check_image(&self) -> Result<()> {
+        // PT_PHDR is the program header table as mapped (`dl_iterate_phdr`
+        // hands it to the unwinder).
+        if let Some(i) = self.phdrs.iter().position(|p| p.p_type == ph::PT_PHDR) {
+            let p = &self.phdrs[i];
+            let size = u64::from(self.h.e_phnum) * u64::from(self.h.e_phentsize);
+            ensure!(
+                p.p_offset == self.h.e_phoff
+                    && p.p_filesz == size
+                    && self.load_of_file_range(p.p_offset, p.p_filesz).is_some_and(|l| {
+                        let l = &self.phdrs[l];
+                        p.p_vaddr.wrapping_sub(l.p_vaddr) == p.p_offset - l.p_offset
+                    }),
+                "{}: {}+{} at address {} is not the program header table ({}+{}) where a PT_LOAD maps it",
+                self.phdr(i),
+                hex(p.p_offset),
+                hex(p.p_filesz),
+                hex(p.p_vaddr),
+                hex(self.h.e_phoff),
+                hex(size)
+            );
+        }
         if let Some(i) = self.phdrs.iter().position(|p| p.p_type == ph::PT_TLS) {
             let t = &self.phdrs[i];
             ensure!(

@@ -134,11 +134,13 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
         },
         (EM_AARCH64, true) => match t {
             0 | 256 => kind(0, false),
-            257 | 260 => kind(8, false),
-            261 => kind(4, false),
+            257 => kind(8, false),
+            // PREL64, PREL32, PREL16: data PC-relative, as direct as ADRP.
+            260 => pic(8, Pic::Direct),
+            261 => pic(4, Pic::Direct),
             258 => pic(4, Pic::Absolute),
             259 => pic(2, Pic::Absolute),
-            262 => kind(2, false),
+            262 => pic(2, Pic::Direct),
             263..=272 => pic(4, Pic::Absolute),
             279 => branch(15),
             273 | 274 | 280 => branch(20),
