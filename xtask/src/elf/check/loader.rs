@@ -1,10 +1,13 @@
 //! What glibc's loader relies on beyond the tables' own consistency: every
 //! dynamic tag is one it reads (an unknown tag is skipped, and a table it
-//! described is never applied), a size tag comes with its table, the lazy
-//! (`DT_JMPREL`) table holds the types the loader binds lazily, each write
-//! is aligned to its width and no two writes overlap, thread-local types
-//! name thread-local symbols, and the memory image is one the loader can
-//! reserve.
+//! described is never applied), a size tag comes with its table, `DT_PLTGOT`
+//! is a writable GOT, the lazy (`DT_JMPREL`) table holds the types the loader
+//! binds lazily, each write is aligned to its width and no two writes
+//! overlap, GOT slots lie in a `.got` section without addend, thread-local
+//! types name thread-local symbols, what the loader calls is a function's
+//! start and every init and fini array entry is relocated, `PT_TLS` and
+//! `PT_PHDR` are mapped where they say, no two `PT_LOAD`s share a page, and
+//! the memory image is one the loader can reserve.
 
 use super::{dynamic::tag_name, *};
 
