@@ -175,6 +175,17 @@ impl File<'_> {
                 hex(a)
             );
         }
+        // DF_1_NOOPEN: dlopen refuses the library; bits past DF_1_NOCOMMON
+        // mean nothing to any loader.
+        if let Some(f) = d.get(dt::DT_FLAGS_1) {
+            const DF_1_NOOPEN: u64 = 0x40;
+            ensure!(
+                f & DF_1_NOOPEN == 0 && f <= 0x7fff_ffff,
+                "{}: {} has DF_1_NOOPEN (dlopen refuses the file) or bits no loader defines",
+                at(dt::DT_FLAGS_1),
+                hex(f)
+            );
+        }
         for (size, table) in SIZED {
             ensure!(
                 d.get(size).is_none() || d.get(table).is_some(),
@@ -182,6 +193,27 @@ impl File<'_> {
                 at(size),
                 tag_name(table)
             );
+        }
+        // Each relocation section the linker wrote is a table the loader
+        // applies: one outside DT_RELA/DT_REL/DT_JMPREL is never applied.
+        let tables: Vec<(u64, u64)> =
+            [(dt::DT_RELA, dt::DT_RELASZ), (dt::DT_REL, dt::DT_RELSZ), (dt::DT_JMPREL, dt::DT_PLTRELSZ)]
+                .into_iter()
+                .filter_map(|(t, sz)| Some((d.get(t)?, d.get(sz).unwrap_or(0))))
+                .collect();
+        for (i, s) in self.shdrs.iter().enumerate() {
+            let reloc = matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL);
+            if reloc && s.sh_flags & u64::from(sh::SHF_ALLOC) != 0 && s.sh_size > 0 {
+                let end = s.sh_addr.saturating_add(s.sh_size);
+                ensure!(
+                    tables.iter().any(|&(a, n)| s.sh_addr >= a && end <= a.saturating_add(n)),
+                    "{}: relocations at {}+{} outside every table the dynamic entries give the loader (DT_RELA, \
+                     DT_REL, DT_JMPREL and their sizes)",
+                    self.sec(i),
+                    hex(s.sh_addr),
+                    hex(s.sh_size)
+                );
+            }
         }
         Ok(())
     }
@@ -191,11 +223,13 @@ impl File<'_> {
     /// symbols (`types`: each dynamic symbol's `st_type`) and the others on
     /// none, `r_offset` aligned to the width written. The write is added to
     /// `writes` for [`File::check_writes`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn check_loader_reloc(
         &self,
         tag: u64,
         r: &Reloc,
         entry: u64,
+        pltgot: Option<u64>,
         types: &[u8],
         what: &dyn Fn() -> String,
         writes: &mut Vec<Write>,
@@ -203,6 +237,18 @@ impl File<'_> {
         let m = self.h.e_machine;
         let t = u64::from(r.r_type);
         if tag == dt::DT_JMPREL {
+            // The first GOT slots at DT_PLTGOT are the loader's own (3 words;
+            // 2 on RISC-V): a jump slot there leaves its function unbound.
+            let reserved = if m == header::EM_RISCV { 2 } else { 3 } * self.word();
+            if let Some(got) = pltgot {
+                ensure!(
+                    !slot_type(m, r.r_type) || r.r_offset < got || r.r_offset >= got.saturating_add(reserved),
+                    "{}: r_offset {} is one of the loader's own slots at DT_PLTGOT ({})",
+                    what(),
+                    hex(r.r_offset),
+                    hex(got)
+                );
+            }
             ensure!(
                 plt_type(m, r.r_type) != Some(false),
                 "{}: type {} in DT_JMPREL, which holds only the types the loader binds lazily (jump slots, TLS \

@@ -281,7 +281,7 @@ impl File<'_> {
                     what(),
                     r.r_sym
                 );
-                self.check_loader_reloc(tag, &r, off, types, &what, &mut writes)?;
+                self.check_loader_reloc(tag, &r, off, d.get(dt::DT_PLTGOT), types, &what, &mut writes)?;
                 // Type 0 is R_<machine>_NONE on every machine: the loader
                 // skips it, and ld leaves such entries (offset 0) where
                 // relaxation dropped a dynamic relocation (riscv64 cgo
