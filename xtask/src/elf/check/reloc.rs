@@ -668,7 +668,11 @@ impl File<'_> {
         // A local label of size 0 is only an address, which ld takes as it
         // is: gcc's RISC-V section anchors sit past a small section's end
         // (glibc's `.LANCHOR1` at 0x1000 of a 2,137-byte .bss).
-        let label = sy.st_bind() == sym::STB_LOCAL && ty == sym::STT_NOTYPE && sy.st_size == 0;
+        // Not AArch64's mapping symbols (`$x`, `$d`), which ld reads to
+        // scan the code they mark (out of its section, ld stops).
+        let mapping = self.h.e_machine == header::EM_AARCH64
+            && ["$x", "$d"].iter().any(|m| name == *m || name.starts_with(&format!("{m}.")));
+        let label = sy.st_bind() == sym::STB_LOCAL && ty == sym::STT_NOTYPE && sy.st_size == 0 && !mapping;
         ensure!(
             label || sy.st_value.checked_add(sy.st_size).is_some_and(|e| e <= s.sh_size),
             "{}: st_value {} + st_size {} is outside its section {shndx} ({} bytes)",

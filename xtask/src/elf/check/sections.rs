@@ -121,6 +121,9 @@ impl File<'_> {
                 // the TLS segment ("TLS sections are not adjacent" for any
                 // other), and bfd asserts on another section type.
                 if s.sh_flags & u64::from(sh::SHF_TLS) != 0 {
+                    // ld gathers thread-local sections into the loaded TLS
+                    // segment ("TLS sections are not adjacent" otherwise).
+                    ensure!(alloc, "{}: SHF_TLS on a section that is not allocated", self.sec(i));
                     ensure!(
                         matches!(s.sh_type, sh::SHT_PROGBITS | sh::SHT_NOBITS),
                         "{}: SHF_TLS on a section of type {}, where thread-local data is SHT_PROGBITS (.tdata) or SHT_NOBITS (.tbss)",
