@@ -273,6 +273,12 @@ impl File<'_> {
             );
         }
         ensure!(
+            !slot_type(m, r.r_type) || r.r_sym != 0,
+            "{}: type {} fills a GOT or PLT slot with a symbol's address, but names no symbol",
+            what(),
+            hex(t)
+        );
+        ensure!(
             !slot_type(m, r.r_type) || r.r_addend.unwrap_or(0) == 0,
             "{}: type {} fills a GOT or PLT slot with a symbol's address, but its addend is {} (ld writes 0)",
             what(),
