@@ -87,7 +87,8 @@ impl flags::Fuzz {
         });
         let work = std::env::temp_dir().join(format!("xtask-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-        let _cleanup = RemoveOnDrop(work.clone());
+        // Removed at the end, and on SIGINT/SIGTERM.
+        let _cleanup = crate::interrupt::Scratch::new(work.clone());
         let watchdog = Watchdog::start();
         let mut total = Tally::default();
         let started = Instant::now();
@@ -118,14 +119,6 @@ impl flags::Fuzz {
             );
         }
         Ok(())
-    }
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -52,7 +52,7 @@ impl Loader {
     /// the loader must load). `Err`: why this oracle cannot run here, with
     /// the command that fixes it.
     pub fn build(p: Platform, base: &Path, work: &Path) -> std::result::Result<Loader, String> {
-        let fix = format!("run `cargo xtask doctor --fix --platform {p}` and `cargo xtask binfmt`");
+        let fix = format!("run `cargo xtask doctor --fix --platform {p}`");
         let cc = compiler(p).ok_or_else(|| format!("no C compiler for {p}: {fix}"))?;
         let bin = compile(&cc, p, work).map_err(|e| format!("{e:#}"))?;
         let mut argv: Vec<OsString> =

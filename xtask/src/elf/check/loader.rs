@@ -1,10 +1,13 @@
 //! What glibc's loader relies on beyond the tables' own consistency: every
 //! dynamic tag is one it reads (an unknown tag is skipped, and a table it
-//! described is never applied), a size tag comes with its table, the lazy
-//! (`DT_JMPREL`) table holds the types the loader binds lazily, each write
-//! is aligned to its width and no two writes overlap, thread-local types
-//! name thread-local symbols, and the memory image is one the loader can
-//! reserve.
+//! described is never applied), a size tag comes with its table, `DT_PLTGOT`
+//! is a writable GOT, the lazy (`DT_JMPREL`) table holds the types the loader
+//! binds lazily, each write is aligned to its width and no two writes
+//! overlap, GOT slots lie in a `.got` section without addend, thread-local
+//! types name thread-local symbols, what the loader calls is a function's
+//! start and every init and fini array entry is relocated, `PT_TLS` and
+//! `PT_PHDR` are mapped where they say, no two `PT_LOAD`s share a page, and
+//! the memory image is one the loader can reserve.
 
 use super::{dynamic::tag_name, *};
 
@@ -172,6 +175,17 @@ impl File<'_> {
                 hex(a)
             );
         }
+        // DF_1_NOOPEN: dlopen refuses the library; bits past DF_1_NOCOMMON
+        // mean nothing to any loader.
+        if let Some(f) = d.get(dt::DT_FLAGS_1) {
+            const DF_1_NOOPEN: u64 = 0x40;
+            ensure!(
+                f & DF_1_NOOPEN == 0 && f <= 0x7fff_ffff,
+                "{}: {} has DF_1_NOOPEN (dlopen refuses the file) or bits no loader defines",
+                at(dt::DT_FLAGS_1),
+                hex(f)
+            );
+        }
         for (size, table) in SIZED {
             ensure!(
                 d.get(size).is_none() || d.get(table).is_some(),
@@ -179,6 +193,27 @@ impl File<'_> {
                 at(size),
                 tag_name(table)
             );
+        }
+        // Each relocation section the linker wrote is a table the loader
+        // applies: one outside DT_RELA/DT_REL/DT_JMPREL is never applied.
+        let tables: Vec<(u64, u64)> =
+            [(dt::DT_RELA, dt::DT_RELASZ), (dt::DT_REL, dt::DT_RELSZ), (dt::DT_JMPREL, dt::DT_PLTRELSZ)]
+                .into_iter()
+                .filter_map(|(t, sz)| Some((d.get(t)?, d.get(sz).unwrap_or(0))))
+                .collect();
+        for (i, s) in self.shdrs.iter().enumerate() {
+            let reloc = matches!(s.sh_type, sh::SHT_RELA | sh::SHT_REL);
+            if reloc && s.sh_flags & u64::from(sh::SHF_ALLOC) != 0 && s.sh_size > 0 {
+                let end = s.sh_addr.saturating_add(s.sh_size);
+                ensure!(
+                    tables.iter().any(|&(a, n)| s.sh_addr >= a && end <= a.saturating_add(n)),
+                    "{}: relocations at {}+{} outside every table the dynamic entries give the loader (DT_RELA, \
+                     DT_REL, DT_JMPREL and their sizes)",
+                    self.sec(i),
+                    hex(s.sh_addr),
+                    hex(s.sh_size)
+                );
+            }
         }
         Ok(())
     }
@@ -188,11 +223,13 @@ impl File<'_> {
     /// symbols (`types`: each dynamic symbol's `st_type`) and the others on
     /// none, `r_offset` aligned to the width written. The write is added to
     /// `writes` for [`File::check_writes`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn check_loader_reloc(
         &self,
         tag: u64,
         r: &Reloc,
         entry: u64,
+        pltgot: Option<u64>,
         types: &[u8],
         what: &dyn Fn() -> String,
         writes: &mut Vec<Write>,
@@ -200,6 +237,18 @@ impl File<'_> {
         let m = self.h.e_machine;
         let t = u64::from(r.r_type);
         if tag == dt::DT_JMPREL {
+            // The first GOT slots at DT_PLTGOT are the loader's own (3 words;
+            // 2 on RISC-V): a jump slot there leaves its function unbound.
+            let reserved = if m == header::EM_RISCV { 2 } else { 3 } * self.word();
+            if let Some(got) = pltgot {
+                ensure!(
+                    !slot_type(m, r.r_type) || r.r_offset < got || r.r_offset >= got.saturating_add(reserved),
+                    "{}: r_offset {} is one of the loader's own slots at DT_PLTGOT ({})",
+                    what(),
+                    hex(r.r_offset),
+                    hex(got)
+                );
+            }
             ensure!(
                 plt_type(m, r.r_type) != Some(false),
                 "{}: type {} in DT_JMPREL, which holds only the types the loader binds lazily (jump slots, TLS \
@@ -224,12 +273,37 @@ impl File<'_> {
             );
         }
         ensure!(
+            !slot_type(m, r.r_type) || r.r_sym != 0,
+            "{}: type {} fills a GOT or PLT slot with a symbol's address, but names no symbol",
+            what(),
+            hex(t)
+        );
+        ensure!(
             !slot_type(m, r.r_type) || r.r_addend.unwrap_or(0) == 0,
             "{}: type {} fills a GOT or PLT slot with a symbol's address, but its addend is {} (ld writes 0)",
             what(),
             hex(t),
             r.r_addend.unwrap_or(0)
         );
+        // ld puts the slots GLOB_DAT and JUMP_SLOT fill in the GOT (`.got`,
+        // `.got.plt`); one elsewhere overwrites data and leaves its slot
+        // unbound.
+        // (Outside every PT_LOAD: the caller names that.)
+        if slot_type(m, r.r_type) && self.in_memory(r.r_offset, 1) {
+            let got = self.shdrs.iter().enumerate().any(|(i, s)| {
+                self.names.get(i).is_some_and(|n| n.starts_with(".got"))
+                    && r.r_offset >= s.sh_addr
+                    && r.r_offset < s.sh_addr.saturating_add(s.sh_size)
+            });
+            let sections = self.shdrs.iter().any(|s| s.sh_flags & u64::from(sh::SHF_ALLOC) != 0);
+            ensure!(
+                got || !sections,
+                "{}: type {} fills a GOT slot, but r_offset {} is in no .got section",
+                what(),
+                hex(t),
+                hex(r.r_offset)
+            );
+        }
         let len = self.write_width(r.r_type);
         ensure!(
             r.r_offset.is_multiple_of(len),
@@ -318,6 +392,27 @@ impl File<'_> {
     /// from its address for each thread) lies in the file contents of a
     /// `PT_LOAD` at its own address.
     pub(super) fn check_image(&self) -> Result<()> {
+        // PT_PHDR is the program header table as mapped (`dl_iterate_phdr`
+        // hands it to the unwinder).
+        if let Some(i) = self.phdrs.iter().position(|p| p.p_type == ph::PT_PHDR) {
+            let p = &self.phdrs[i];
+            let size = u64::from(self.h.e_phnum) * u64::from(self.h.e_phentsize);
+            ensure!(
+                p.p_offset == self.h.e_phoff
+                    && p.p_filesz == size
+                    && self.load_of_file_range(p.p_offset, p.p_filesz).is_some_and(|l| {
+                        let l = &self.phdrs[l];
+                        p.p_vaddr.wrapping_sub(l.p_vaddr) == p.p_offset - l.p_offset
+                    }),
+                "{}: {}+{} at address {} is not the program header table ({}+{}) where a PT_LOAD maps it",
+                self.phdr(i),
+                hex(p.p_offset),
+                hex(p.p_filesz),
+                hex(p.p_vaddr),
+                hex(self.h.e_phoff),
+                hex(size)
+            );
+        }
         if let Some(i) = self.phdrs.iter().position(|p| p.p_type == ph::PT_TLS) {
             let t = &self.phdrs[i];
             ensure!(

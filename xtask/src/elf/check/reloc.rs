@@ -134,11 +134,13 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
         },
         (EM_AARCH64, true) => match t {
             0 | 256 => kind(0, false),
-            257 | 260 | 307 => kind(8, false),
-            261 | 308 => kind(4, false),
+            257 => kind(8, false),
+            // PREL64, PREL32, PREL16: data PC-relative, as direct as ADRP.
+            260 => pic(8, Pic::Direct),
+            261 => pic(4, Pic::Direct),
             258 => pic(4, Pic::Absolute),
             259 => pic(2, Pic::Absolute),
-            262 => kind(2, false),
+            262 => pic(2, Pic::Direct),
             263..=272 => pic(4, Pic::Absolute),
             279 => branch(15),
             273 | 274 | 280 => branch(20),
@@ -146,9 +148,13 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
             // A symbol's own page or low 12 bits (ADRP, ADD/LDST `:lo12:`):
             // a PIE cannot reach a shared library's function through them.
             275..=278 | 284..=286 | 299 => pic(4, Pic::Direct),
-            287..=293 | 300..=306 => kind(4, false),
+            // ld 2.40 takes MOVW_GOTOFF_G0_NC and _G1 of the GOT-relative
+            // group, not the rest (nor GOTREL64/32): 'unrecognized relocation'.
+            287..=293 | 301 | 302 => kind(4, false),
             309..=313 => kind(4, true),
-            512..=573 => tls(4, true),
+            // Not 520..=522 (TLSGD_MOVW_*) or 570..=573 (the 128-bit TLS
+            // load/store ones), which ld 2.40 does not recognise.
+            512..=519 | 523..=569 => tls(4, true),
             1024..=1032 => Type::DynamicOnly,
             _ => Type::Unknown,
         },
@@ -275,7 +281,7 @@ impl File<'_> {
                     what(),
                     r.r_sym
                 );
-                self.check_loader_reloc(tag, &r, off, types, &what, &mut writes)?;
+                self.check_loader_reloc(tag, &r, off, d.get(dt::DT_PLTGOT), types, &what, &mut writes)?;
                 // Type 0 is R_<machine>_NONE on every machine: the loader
                 // skips it, and ld leaves such entries (offset 0) where
                 // relaxation dropped a dynamic relocation (riscv64 cgo
@@ -662,7 +668,11 @@ impl File<'_> {
         // A local label of size 0 is only an address, which ld takes as it
         // is: gcc's RISC-V section anchors sit past a small section's end
         // (glibc's `.LANCHOR1` at 0x1000 of a 2,137-byte .bss).
-        let label = sy.st_bind() == sym::STB_LOCAL && ty == sym::STT_NOTYPE && sy.st_size == 0;
+        // Not AArch64's mapping symbols (`$x`, `$d`), which ld reads to
+        // scan the code they mark (out of its section, ld stops).
+        let mapping = self.h.e_machine == header::EM_AARCH64
+            && ["$x", "$d"].iter().any(|m| name == *m || name.starts_with(&format!("{m}.")));
+        let label = sy.st_bind() == sym::STB_LOCAL && ty == sym::STT_NOTYPE && sy.st_size == 0 && !mapping;
         ensure!(
             label || sy.st_value.checked_add(sy.st_size).is_some_and(|e| e <= s.sh_size),
             "{}: st_value {} + st_size {} is outside its section {shndx} ({} bytes)",

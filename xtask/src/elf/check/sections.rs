@@ -107,11 +107,23 @@ impl File<'_> {
                     "{}: allocated, but the linker does not load {name} sections",
                     self.sec(i)
                 );
+                // ld leaves SHF_EXCLUDE sections out of the link, and with
+                // them what they define ("undefined reference").
+                const SHF_EXCLUDE: u64 = 0x8000_0000;
+                ensure!(
+                    !alloc || s.sh_flags & SHF_EXCLUDE == 0,
+                    "{}: allocated and SHF_EXCLUDE ({}): the linker leaves it, and what it defines, out of the link",
+                    self.sec(i),
+                    hex(s.sh_flags)
+                );
                 // Thread-local data is `.tdata` (contents) or `.tbss`
                 // (zeroes): ld's default script gathers only these names into
                 // the TLS segment ("TLS sections are not adjacent" for any
                 // other), and bfd asserts on another section type.
                 if s.sh_flags & u64::from(sh::SHF_TLS) != 0 {
+                    // ld gathers thread-local sections into the loaded TLS
+                    // segment ("TLS sections are not adjacent" otherwise).
+                    ensure!(alloc, "{}: SHF_TLS on a section that is not allocated", self.sec(i));
                     ensure!(
                         matches!(s.sh_type, sh::SHT_PROGBITS | sh::SHT_NOBITS),
                         "{}: SHF_TLS on a section of type {}, where thread-local data is SHT_PROGBITS (.tdata) or SHT_NOBITS (.tbss)",
