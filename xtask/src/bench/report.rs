@@ -396,11 +396,7 @@ fn command_line(argv: Vec<String>) -> String {
 }
 
 /// `2026-12-07T21:04:05Z` for a Unix time.
-pub fn utc(unix: u64) -> String {
-    let (y, m, d) = crate::docker::report::civil_date(unix / 86_400);
-    let t = unix % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
-}
+pub use crate::docker::report::rfc3339 as utc;
 
 impl Machine {
     /// This machine: cores, memory, CPU model and kernel from `/proc`.

@@ -126,18 +126,7 @@ fn run_plan(ctx: &Ctx) -> Result<()> {
     }
     let outputs = plan.outputs(ev.arm64_qemu)?;
     println!("{}", serde_json::to_string_pretty(&plan)?);
-    if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&out)
-            .with_context(|| format!("cannot open GITHUB_OUTPUT {}", Path::new(&out).display()))?;
-        for (k, v) in &outputs {
-            // One line each: every value is compact JSON or a word.
-            debug_assert!(!v.contains('\n'));
-            writeln!(f, "{k}={v}")?;
-        }
-    }
+    github_output(&outputs)?;
     Ok(())
 }
 
@@ -218,13 +207,21 @@ fn record_digest(digest: &str, platform: Platform, dir: Option<&Path>) -> Result
         std::fs::write(&file, format!("{}\n", platform.docker()))
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
-    if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&out)
-            .with_context(|| format!("cannot open GITHUB_OUTPUT {}", Path::new(&out).display()))?;
-        writeln!(f, "digest={digest}")?;
+    github_output(&[("digest".to_owned(), digest.to_owned())])
+}
+
+/// Append `k=v` lines to `$GITHUB_OUTPUT`, when set (one line each: every
+/// value is compact JSON or a word).
+fn github_output(outputs: &[(String, String)]) -> Result<()> {
+    let Some(out) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out)
+        .with_context(|| format!("cannot open GITHUB_OUTPUT {}", Path::new(&out).display()))?;
+    for (k, v) in outputs {
+        debug_assert!(!v.contains('\n'));
+        writeln!(f, "{k}={v}")?;
     }
     Ok(())
 }

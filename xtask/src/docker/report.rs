@@ -321,6 +321,13 @@ fn slug(command: &str) -> String {
     }
 }
 
+/// `2026-01-02T03:04:05Z` (RFC 3339, UTC) for a Unix time.
+pub fn rfc3339(unix: u64) -> String {
+    let (y, m, d) = civil_date(unix / 86_400);
+    let t = unix % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+}
+
 /// `20260102T030405Z` for a Unix time (UTC).
 pub fn utc_stamp(unix: u64) -> String {
     let (y, m, d) = civil_date(unix / 86_400);

@@ -161,9 +161,9 @@ fn licenses_become_spdx_expressions_or_noassertion() {
 
 #[test]
 fn rfc3339_of_epoch_seconds() {
-    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-    assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+    assert_eq!(crate::docker::report::rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(crate::docker::report::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(crate::docker::report::rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
 }
 
 fn inputs() -> Inputs {
