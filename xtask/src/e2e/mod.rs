@@ -381,16 +381,11 @@ pub fn compiled_xtask(output: &str) -> bool {
     output.lines().any(|l| l.starts_with('#') && l.contains(" [xtask-build "))
 }
 
-/// `xtask docker self-build --out FILE` in the workspace: xtask for this
+/// `docker self-build --out FILE` (in this process: under `cargo xtask
+/// test` the running binary may have been rebuilt): xtask for this
 /// machine, static.
 fn static_xtask(ctx: &Ctx, out: &Path) -> Result<()> {
-    let me = std::env::current_exe().context("cannot locate the xtask executable")?;
-    let root = &ctx.workspace()?.root;
-    duct::cmd!(me, "docker", "self-build", "--out", out)
-        .dir(root)
-        .run()
-        .with_context(|| format!("`xtask docker self-build --out {}` failed", out.display()))?;
-    Ok(())
+    docker::inside::self_build(ctx, &flags::DockerSelfBuild { platform: None, out: out.to_path_buf() })
 }
 
 /// Whether the dependency cook step was CACHED in a build's plain progress output.
