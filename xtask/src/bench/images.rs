@@ -72,7 +72,7 @@ fn bench(
     e2e::copy_sources(ctx, &context, None)?;
     // The run's xtask, static, as CI builds it once and hands to the images.
     let xtask_bin = work.join("xtask-static");
-    run_xtask(&me, &context, &["docker", "self-build", "--out", path(&xtask_bin)?], &[])?;
+    docker::inside::self_build(ctx, &flags::DockerSelfBuild { platform: None, out: xtask_bin.clone() })?;
 
     let target = work.join("target");
     if target.exists() {
