@@ -289,8 +289,10 @@ pub fn build(
         for r in &b.loaded {
             eprintln!("{} {}: loaded as {r}", spec.name, b.platform);
         }
-        // The image's size, recorded, then held to its budget.
-        let local = b.local.as_ref();
+        // The image's size, recorded, then held to its budget. The layers
+        // of a foreign platform's image are not unpacked on this machine, so
+        // `docker history` cannot read it: its uncompressed size stays unknown.
+        let local = b.local.as_ref().filter(|_| b.platform == host);
         let measured = size::Measured {
             compressed: match &digest {
                 Some(d) => Some(size::compressed_in_registry(&docker, &argv::digest_ref(&name, d)?, b.platform)?),
@@ -305,7 +307,10 @@ pub fn build(
         let what = format!("{} {}", spec.name, b.platform);
         eprintln!(
             "{what}: {} uncompressed, {} compressed",
-            measured.uncompressed.map(size::show).unwrap_or_else(|| "?".into()),
+            measured.uncompressed.map(size::show).unwrap_or_else(|| match b.local {
+                Some(_) if b.platform != host => format!("? (not unpacked on this {host} machine)"),
+                _ => "?".into(),
+            }),
             measured.compressed.map(size::show).unwrap_or_else(|| "? (not pushed)".into())
         );
         match budgets.as_ref().map(|bs| (bs, bs.get(spec.name, b.platform))) {
