@@ -382,9 +382,15 @@ fn baseline_of(docker: &Docker, reference: &str) -> Result<size::Measured> {
 }
 
 /// `file` as `dir/xtask`, the only file of the named context (written
-/// beside, then renamed: a build never reads half a binary).
+/// beside, then renamed: a build never reads half a binary). The same bytes
+/// already there are left alone, file times included, so that the context
+/// of an unchanged binary is unchanged.
 fn stage_xtask(file: &std::path::Path, dir: &std::path::Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let staged = dir.join("xtask");
+    if staged.is_file() && crate::fsutil::sha256_hex(&staged)? == crate::fsutil::sha256_hex(file)? {
+        return Ok(());
+    }
     let part = dir.join(".xtask.partial");
     fs::copy(file, &part).with_context(|| format!("cannot copy {} to {}", file.display(), part.display()))?;
     fs::set_permissions(&part, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
