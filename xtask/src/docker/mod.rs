@@ -295,7 +295,7 @@ pub fn build(
         let local = b.local.as_ref().filter(|_| b.platform == host);
         let measured = size::Measured {
             compressed: match &digest {
-                Some(d) => Some(size::compressed_in_registry(&docker, &argv::digest_ref(&name, d)?, b.platform)?),
+                Some(d) => Some(size::compressed_in_registry(&docker, &name, d, b.platform)?),
                 None => None,
             },
             ..match local {

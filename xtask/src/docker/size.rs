@@ -218,30 +218,22 @@ pub fn measure_local(docker: &Docker, reference: &str) -> Result<Measured> {
     Ok(Measured { uncompressed: Some(uncompressed), compressed: None, layers })
 }
 
-/// The compressed size of `platform`'s image at `reference` (a digest or
-/// tag) in its registry.
-pub fn compressed_in_registry(docker: &Docker, reference: &str, platform: Platform) -> Result<u64> {
-    let inspect = |r: &str| {
+/// The compressed size of `platform`'s image pushed as `name@digest`.
+pub fn compressed_in_registry(docker: &Docker, name: &str, digest: &str, platform: Platform) -> Result<u64> {
+    let inspect = |digest: &str| {
         Command::new(vec![
             docker.name.clone(),
             "buildx".into(),
             "imagetools".into(),
             "inspect".into(),
             "--raw".into(),
-            r.into(),
+            format!("{name}@{digest}"),
         ])
     };
-    let raw = docker.read(&inspect(reference))?;
+    let raw = docker.read(&inspect(digest))?;
     match index_entry(&raw, platform)? {
         None => manifest_size(&raw),
-        Some(digest) => {
-            let name = reference.split('@').next().unwrap_or(reference);
-            let name = match name.rfind(':') {
-                Some(i) if !name[i..].contains('/') => &name[..i],
-                _ => name,
-            };
-            manifest_size(&docker.read(&inspect(&format!("{name}@{digest}")))?)
-        }
+        Some(entry) => manifest_size(&docker.read(&inspect(&entry))?),
     }
 }
 

@@ -369,10 +369,17 @@ fn build_image(
             "{image} {p}: the xtask stage ran although the build was given --xtask-bin {}",
             env.xtask_bin.display()
         );
-    } else if image != "stack" && image != "precommit" {
+    } else if has_stage(context, &b.dockerfile, "xtask-build")? {
         ensure!(compiled_xtask(&b.output), "{image} {p}: a build without --xtask-bin did not build its own xtask");
     }
     Ok(b)
+}
+
+/// Whether the Dockerfile `file` (relative to `context`) has a stage `name`.
+fn has_stage(context: &Path, file: &str, name: &str) -> Result<bool> {
+    let text = fs::read_to_string(context.join(file)).with_context(|| format!("cannot read {file}"))?;
+    let df = docker::dockerfile::Dockerfile::parse(&text);
+    Ok(df.stages.iter().any(|s| s.name.as_deref() == Some(name)))
 }
 
 /// Whether a build's progress shows the Dockerfile's own xtask compile
