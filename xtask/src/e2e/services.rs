@@ -39,6 +39,11 @@ impl Started {
         Ok(())
     }
 
+    /// Whether the child started as `what` has exited.
+    fn exited(&self, what: &str) -> bool {
+        self.children.iter().any(|(w, h)| w == what && matches!(h.try_wait(), Ok(Some(_)) | Err(_)))
+    }
+
     /// SIGTERM each child we started, newest first, and wait for it (30 s,
     /// then SIGKILL): dockerd shuts its containers down on SIGTERM.
     pub fn stop(&mut self) {
@@ -106,17 +111,26 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
 fn start_engine(docker: &Docker, work: &Path, started: &mut Started) -> Result<()> {
     let dockerd = which::which("dockerd")
         .context("the Docker engine is not running and dockerd is not installed (`cargo xtask doctor --fix`)")?;
-    if !Path::new(CONTAINERD_SOCK).exists() {
+    // A socket file alone is not a containerd: one that was killed leaves it.
+    if !answers(Path::new(CONTAINERD_SOCK)) {
         let containerd =
             which::which("containerd").context("containerd is not installed (apt-get install containerd)")?;
         eprintln!("e2e: starting containerd (log: {})", work.join("containerd.log").display());
         started.spawn("containerd", duct::cmd!(containerd), &work.join("containerd.log"))?;
         let start = Instant::now();
-        while !Path::new(CONTAINERD_SOCK).exists() {
+        while !answers(Path::new(CONTAINERD_SOCK)) {
+            let log = work.join("containerd.log");
+            ensure!(
+                !started.exited("containerd"),
+                "containerd exited at start (see {}):\n{}",
+                log.display(),
+                log_tail(&log)
+            );
             ensure!(
                 start.elapsed() < Duration::from_secs(30),
-                "containerd did not open {CONTAINERD_SOCK} within 30s (see {})",
-                work.join("containerd.log").display()
+                "containerd did not answer on {CONTAINERD_SOCK} within 30s (see {}):\n{}",
+                log.display(),
+                log_tail(&log)
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -146,12 +160,31 @@ fn start_engine(docker: &Docker, work: &Path, started: &mut Started) -> Result<(
                 eprintln!("e2e: dockerd {v} answers after {:.1}s", start.elapsed().as_secs_f64());
                 return Ok(());
             }
+            Err(e) if started.exited("dockerd") => {
+                return Err(e.context(format!("dockerd exited at start (see {}):\n{}", log.display(), log_tail(&log))))
+            }
             Err(e) if start.elapsed() > Duration::from_secs(60) => {
-                return Err(e.context(format!("dockerd did not answer within 60s (see {})", log.display())))
+                return Err(e.context(format!(
+                    "dockerd did not answer within 60s (see {}):\n{}",
+                    log.display(),
+                    log_tail(&log)
+                )))
             }
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
+}
+
+/// Whether a process accepts connections on the Unix socket `sock`.
+fn answers(sock: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(sock).is_ok()
+}
+
+/// The last lines of a service's log, for the error that names it.
+fn log_tail(log: &Path) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
 /// Make `tag` from a minbase debootstrap of Debian `suite` for `p`, unless it exists.
