@@ -157,7 +157,7 @@ fn dry_run_registry_cache_without_buildx_says_what_it_drops() {
     assert!(
         out.contains(
             "--cache-from type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64 \
-         --cache-to type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64,mode=max"
+         --cache-to type=registry,ref=127.0.0.1:5000/extproc:buildcache-linux-arm64,mode=max,compression=zstd,compression-level=1"
         ),
         "{out}"
     );
@@ -403,7 +403,10 @@ case "$1 $2" in
   "buildx imagetools")
     if [ "$3" = inspect ]; then
       case "$*" in
-        *@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*) echo '{{"config":{{"size":1000}},"layers":[{{"size":60000000}}]}}' ;;
+        *--format*) echo '{{"history":[{{"created_by":"ADD rootfs.tar / # buildkit"}},{{"created_by":"ENV A=b","empty_layer":true}},{{"created_by":"COPY big.bin /big.bin # buildkit"}}]}}' ;;
+        *@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*)
+          if [ -n "$FAKE_PLANTED" ]; then echo '{{"config":{{"size":1000}},"layers":[{{"size":30000000}},{{"size":60000000}}]}}';
+          else echo '{{"config":{{"size":1000}},"layers":[{{"size":60000000}}]}}'; fi ;;
         *) echo '{{"manifests":[{{"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{{"os":"linux","architecture":"amd64"}}}},{{"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{{"os":"linux","architecture":"arm64"}}}},{{"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{{"os":"linux","architecture":"riscv64"}}}}]}}' ;;
       esac
     fi ;;
@@ -970,7 +973,20 @@ fn an_image_over_its_size_budget_fails_naming_its_largest_layers() {
     args.extend(["--metadata-file", meta.to_str().unwrap(), "--docker", &d]);
     let o = xtask_in(target.path(), &args, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("extproc linux/arm64: ? uncompressed, 60.0 MB compressed"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(
+            "extproc linux/arm64: ? (pushed by digest: not in the engine's store) uncompressed, 60.0 MB compressed"
+        ),
+        "{e}"
+    );
+    // Over budget in the registry: the layers are named by the image's history.
+    let o = xtask_in(target.path(), &args, &[("FAKE_PLANTED", "1")]);
+    one_error(
+        &o,
+        "extproc linux/arm64: 90.0 MB compressed > budget 80.0 MB; largest layers: 60.0 MB `COPY big.bin /big.bin`, \
+         30.0 MB `ADD rootfs.tar /` (budgets: tools/docker/budgets.toml)",
+    );
 }
 
 /// `ci release`: each platform's tarball and SBOM, with their SHA256SUMS;

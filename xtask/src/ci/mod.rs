@@ -159,8 +159,30 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
     let p = p.expect("a platform was given");
     let slug = format!("{}-{}", spec.name, p.dir_name());
     let dir = if b.dry_run { ctx.layout_without_cargo() } else { ctx.layout() }.root().to_path_buf();
+    let opts = build_request(&plan, spec, p, b, &dir);
+    reported(format!("docker {}", spec.name), metrics_file(&dir, &slug), b.dry_run, |report| {
+        for built in docker::build(ctx, &opts, &plan.oci(spec), report)? {
+            if let Some(d) = &built.digest {
+                let dir = b.digests_dir.as_deref().map(|dir| ctx.sh.current_dir().join(dir));
+                record_digest(d, built.platform, dir.as_deref())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// What `ci build` asks `docker` to build for `spec` on `p` (pure; `dir`
+/// holds the metadata and metrics files). The e2e takes the same request.
+pub fn build_request(
+    plan: &Plan,
+    spec: &images::ImageSpec,
+    p: Platform,
+    b: &flags::CiBuild,
+    dir: &Path,
+) -> flags::DockerBuild {
+    let slug = format!("{}-{}", spec.name, p.dir_name());
     let publish = plan.mode == Mode::Publish;
-    let opts = flags::DockerBuild {
+    flags::DockerBuild {
         image: Some(spec.name.into()),
         platform: vec![p],
         tag: if publish { Vec::new() } else { plan.tags.clone() },
@@ -179,27 +201,18 @@ fn build(ctx: &Ctx, b: &flags::CiBuild) -> Result<()> {
         // over the published one.
         size_baseline: (!publish).then(|| format!("{}/{}:latest", plan.registry, spec.name)),
         metadata_file: publish.then(|| dir.join(format!("metadata-{slug}.json"))),
-        engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
+        engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(dir, &slug)) },
         dry_run: b.dry_run,
         buildx: BuildxMode::Auto,
         ..Default::default()
-    };
-    reported(format!("docker {}", spec.name), metrics_file(&dir, &slug), b.dry_run, |report| {
-        for built in docker::build(ctx, &opts, &plan.oci(spec), report)? {
-            if let Some(d) = &built.digest {
-                let dir = b.digests_dir.as_deref().map(|dir| ctx.sh.current_dir().join(dir));
-                record_digest(d, built.platform, dir.as_deref())?;
-            }
-        }
-        Ok(())
-    })
+    }
 }
 
 /// A pushed digest, for the workflow: the file `DIR/<digest hex>` holding
 /// its platform (the build jobs' artifact that `ci manifest --digests DIR`
 /// merges) and
 /// `digest=<digest>` in `$GITHUB_OUTPUT`.
-fn record_digest(digest: &str, platform: Platform, dir: Option<&Path>) -> Result<()> {
+pub fn record_digest(digest: &str, platform: Platform, dir: Option<&Path>) -> Result<()> {
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         // The file names the platform: `ci manifest` checks that each is there.
@@ -247,7 +260,7 @@ fn metrics_file(dir: &Path, slug: &str) -> PathBuf {
 }
 
 /// `cargo xtask ci manifest --image I --digests DIR`.
-fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
+pub fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
     let plan = Plan::load(m.plan.as_deref())?;
     let (spec, _) = in_plan(&plan, &m.image, None)?;
     if plan.mode != Mode::Publish {

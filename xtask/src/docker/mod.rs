@@ -82,6 +82,8 @@ pub struct Built {
     /// Everything docker printed (progress included), e.g. to look for `CACHED`.
     pub output: String,
     pub digest: Option<String>,
+    /// Pushed by digest alone (`push-by-digest=true`), no tag.
+    pub pushed_by_digest: bool,
     pub seconds: f64,
 }
 
@@ -289,19 +291,23 @@ pub fn build(
         for r in &b.loaded {
             eprintln!("{} {}: loaded as {r}", spec.name, b.platform);
         }
-        // The image's size, recorded, then held to its budget. The layers
-        // of a foreign platform's image are not unpacked on this machine, so
-        // `docker history` cannot read it: its uncompressed size stays unknown.
+        // The image's size, recorded, then held to its budget. The
+        // uncompressed size is read from the engine's store (`docker
+        // history`), where the build left the image: not a foreign
+        // platform's (its layers are not unpacked on this machine), nor an
+        // image pushed by digest (the builder's store is not the engine's).
+        // A pushed image's compressed size and layers come from the registry.
         let local = b.local.as_ref().filter(|_| b.platform == host);
-        let measured = size::Measured {
-            compressed: match &digest {
-                Some(d) => Some(size::compressed_in_registry(&docker, &name, d, b.platform)?),
-                None => None,
-            },
-            ..match local {
-                Some(r) => size::measure_local(&docker, r)?,
-                None => size::Measured::default(),
+        let pushed = match &digest {
+            Some(d) => Some(size::measure_registry(&docker, &name, d, b.platform)?),
+            None => None,
+        };
+        let measured = match (local, pushed) {
+            (Some(r), pushed) => {
+                size::Measured { compressed: pushed.and_then(|m| m.compressed), ..size::measure_local(&docker, r)? }
             }
+            (None, Some(m)) => m,
+            (None, None) => size::Measured::default(),
         };
         report.sizes(spec.name, b.platform.docker(), measured.uncompressed, measured.compressed);
         let what = format!("{} {}", spec.name, b.platform);
@@ -309,6 +315,7 @@ pub fn build(
             "{what}: {} uncompressed, {} compressed",
             measured.uncompressed.map(size::show).unwrap_or_else(|| match b.local {
                 Some(_) if b.platform != host => format!("? (not unpacked on this {host} machine)"),
+                None if digest.is_some() => "? (pushed by digest: not in the engine's store)".into(),
                 _ => "?".into(),
             }),
             measured.compressed.map(size::show).unwrap_or_else(|| "? (not pushed)".into())
@@ -342,6 +349,7 @@ pub fn build(
             platform: b.platform,
             dockerfile: b.dockerfile.clone(),
             output,
+            pushed_by_digest: digest.is_some() && buildx && req.caps.push_by_digest,
             digest,
             seconds: start.elapsed().as_secs_f64(),
         });

@@ -52,6 +52,8 @@ pub struct RunReport {
     pub figures: Vec<(String, f64)>,
     /// Appended to image step names, e.g. `no change` for an e2e rebuild.
     pub phase: Option<String>,
+    /// Named facts that are not figures (the e2e's builder, index, builds).
+    pub facts: serde_json::Map<String, serde_json::Value>,
     /// Values never to print (secret build arguments; see [`argv::secret_values`]).
     pub secrets: Vec<String>,
     gha: bool,
@@ -77,6 +79,7 @@ impl RunReport {
             images: Vec::new(),
             figures: Vec::new(),
             phase: None,
+            facts: serde_json::Map::new(),
             secrets: Vec::new(),
             gha: std::env::var("GITHUB_ACTIONS").map(|v| v == "true").unwrap_or(false),
             start: Instant::now(),
@@ -135,6 +138,21 @@ impl RunReport {
         if let Some(i) = self.images.iter_mut().rev().find(|i| i.image == image && i.platform == platform) {
             i.uncompressed_bytes = uncompressed;
             i.compressed_bytes = compressed;
+        }
+    }
+
+    /// Record a fact under `name`; a list when `name` ends in `[]`.
+    pub fn fact(&mut self, name: &str, value: serde_json::Value) {
+        match name.strip_suffix("[]") {
+            Some(list) => {
+                let entry = self.facts.entry(list).or_insert_with(|| serde_json::json!([]));
+                if let Some(a) = entry.as_array_mut() {
+                    a.push(value);
+                }
+            }
+            None => {
+                self.facts.insert(name.to_owned(), value);
+            }
         }
     }
 
@@ -204,6 +222,8 @@ impl RunReport {
             steps: &'a [Step],
             images: &'a [ImageResult],
             figures: serde_json::Map<String, serde_json::Value>,
+            #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+            facts: &'a serde_json::Map<String, serde_json::Value>,
         }
         let figures = self.figures.iter().map(|(k, v)| (self.clean(k), serde_json::json!(v))).collect();
         let steps: Vec<Step> =
@@ -217,6 +237,7 @@ impl RunReport {
             steps: &steps,
             images: &self.images,
             figures,
+            facts: &self.facts,
         };
         Ok(serde_json::to_string_pretty(&out)? + "\n")
     }

@@ -7,7 +7,7 @@
 //! holds the figures to the image's budget, and to a baseline (the
 //! published image) by `growth_percent`; a failure is one line that names
 //! the largest layers. Parsing and checking are pure; the engine reads are
-//! [`measure_local`] and [`compressed_in_registry`].
+//! [`measure_local`] and [`measure_registry`].
 
 use std::collections::BTreeMap;
 
@@ -218,23 +218,57 @@ pub fn measure_local(docker: &Docker, reference: &str) -> Result<Measured> {
     Ok(Measured { uncompressed: Some(uncompressed), compressed: None, layers })
 }
 
-/// The compressed size of `platform`'s image pushed as `name@digest`.
-pub fn compressed_in_registry(docker: &Docker, name: &str, digest: &str, platform: Platform) -> Result<u64> {
-    let inspect = |digest: &str| {
-        Command::new(vec![
-            docker.name.clone(),
-            "buildx".into(),
-            "imagetools".into(),
-            "inspect".into(),
-            "--raw".into(),
-            format!("{name}@{digest}"),
-        ])
+/// `platform`'s image pushed as `name@digest`, as the registry holds it:
+/// its compressed size (config and layers of its manifest) and its layers,
+/// each with its compressed size and the step that made it (the config's
+/// history, whose entries that are not `empty_layer` are the manifest's
+/// layers in order). Its uncompressed size is not in the registry.
+pub fn measure_registry(docker: &Docker, name: &str, digest: &str, platform: Platform) -> Result<Measured> {
+    let inspect = |digest: &str, format: Option<&str>| {
+        let mut argv = vec![docker.name.clone(), "buildx".into(), "imagetools".into(), "inspect".into()];
+        match format {
+            Some(f) => argv.extend(["--format".into(), f.into()]),
+            None => argv.push("--raw".into()),
+        }
+        argv.push(format!("{name}@{digest}"));
+        Command::new(argv)
     };
-    let raw = docker.read(&inspect(digest))?;
-    match index_entry(&raw, platform)? {
-        None => manifest_size(&raw),
-        Some(entry) => manifest_size(&docker.read(&inspect(&entry))?),
-    }
+    let raw = docker.read(&inspect(digest, None))?;
+    let (manifest, image) = match index_entry(&raw, platform)? {
+        None => (raw, digest.to_owned()),
+        Some(entry) => (docker.read(&inspect(&entry, None))?, entry),
+    };
+    let config = docker.read(&inspect(&image, Some("{{json .Image}}")))?;
+    Ok(Measured {
+        uncompressed: None,
+        compressed: Some(manifest_size(&manifest)?),
+        layers: registry_layers(&manifest, &config)?,
+    })
+}
+
+/// The layers of an image manifest, named by its config's history.
+pub fn registry_layers(manifest: &str, config: &str) -> Result<Vec<Layer>> {
+    let m: serde_json::Value = serde_json::from_str(manifest).context("the manifest is not JSON")?;
+    let c: serde_json::Value = serde_json::from_str(config).context("the image config is not JSON")?;
+    let sizes: Vec<u64> = m["layers"]
+        .as_array()
+        .context("not an image manifest (no layers)")?
+        .iter()
+        .map(|d| d["size"].as_u64().context("a layer descriptor has no size"))
+        .collect::<Result<_>>()?;
+    let steps: Vec<String> = c["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| !h["empty_layer"].as_bool().unwrap_or(false))
+        .map(|h| h["created_by"].as_str().unwrap_or("").to_owned())
+        .collect();
+    // A config without history (or a shorter one) leaves layers unnamed.
+    Ok(sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| Layer { size, created_by: steps.get(i).cloned().unwrap_or_default() })
+        .collect())
 }
 
 #[cfg(test)]
@@ -242,6 +276,28 @@ mod tests {
     use super::*;
 
     const AMD: Platform = Platform::AMD64;
+
+    #[test]
+    fn registry_layers_are_named_by_the_config_history() {
+        let manifest = r#"{"config":{"size":10},"layers":[{"size":300},{"size":5000}]}"#;
+        let config = r#"{"history":[{"created_by":"ADD rootfs.tar /"},{"created_by":"ENV A=b","empty_layer":true},
+                        {"created_by":"COPY big.bin /app/ # buildkit"}]}"#;
+        let layers = registry_layers(manifest, config).unwrap();
+        assert_eq!(
+            layers,
+            [
+                Layer { size: 300, created_by: "ADD rootfs.tar /".into() },
+                Layer { size: 5000, created_by: "COPY big.bin /app/ # buildkit".into() }
+            ]
+        );
+        let m = Measured { uncompressed: None, compressed: Some(5310), layers };
+        let b = Budget { uncompressed: 10_000, compressed: 1_000 };
+        let e = check("x linux/amd64", &m, b, None, 10.0).unwrap_err();
+        assert!(e.contains("5.3 kB compressed > budget 1.0 kB") && e.contains("5.0 kB `COPY big.bin /app/`"), "{e}");
+        // No history: sizes alone.
+        assert_eq!(registry_layers(manifest, "{}").unwrap()[1].created_by, "");
+        assert!(registry_layers("{}", "{}").is_err());
+    }
 
     #[test]
     fn sizes() {

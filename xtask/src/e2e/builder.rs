@@ -88,6 +88,31 @@ pub struct Builder {
     pub go_seconds: f64,
     pub image_seconds: f64,
     pub bootstrap_seconds: f64,
+    /// The BuildKit image's ID (a second builder runs the same).
+    pub image_id: String,
+}
+
+/// `BUILDX_BUILDER=<name>` for this process and the commands it runs (as
+/// setup-buildx-action exports it for the job's later steps), until dropped.
+pub struct Use {
+    before: Option<std::ffi::OsString>,
+}
+
+impl Use {
+    pub fn builder(name: &str) -> Use {
+        let before = std::env::var_os("BUILDX_BUILDER");
+        std::env::set_var("BUILDX_BUILDER", name);
+        Use { before }
+    }
+}
+
+impl Drop for Use {
+    fn drop(&mut self) {
+        match self.before.take() {
+            Some(v) => std::env::set_var("BUILDX_BUILDER", v),
+            None => std::env::remove_var("BUILDX_BUILDER"),
+        }
+    }
 }
 
 /// Build buildkitd and buildctl into `out` from the pinned module.
@@ -139,41 +164,67 @@ pub fn image(docker: &Docker, dir: &Path, base: &str) -> Result<String> {
     docker.inspect("{{.Id}}", &tag)
 }
 
-/// The builder for `registry`: kept if it runs `image_id` with this
-/// configuration, else made again; then bootstrapped and checked.
+/// The builder `BUILDER` for `registry`: kept if it runs `image_id` with
+/// this configuration, else made again; then bootstrapped and checked.
 pub fn ensure_builder(docker: &Docker, work: &Path, registry: &str, image_id: &str) -> Result<(String, String)> {
-    let dir = work.join("builder");
+    ensure_named(docker, work, BUILDER, registry, image_id, false)
+}
+
+/// A builder `name` with empty state (a second CI runner): made again if
+/// it exists, bootstrapped and checked. [`remove`] it after use.
+pub fn fresh(docker: &Docker, work: &Path, name: &str, registry: &str, image_id: &str) -> Result<(String, String)> {
+    ensure_named(docker, work, name, registry, image_id, true)
+}
+
+/// `docker buildx rm NAME`: the builder's container and its state.
+pub fn remove(docker: &Docker, name: &str) -> Result<()> {
+    let (sh, path) = (Shell::new()?, &docker.path);
+    cmd!(sh, "{path} buildx rm {name}").run().with_context(|| format!("`docker buildx rm {name}` failed"))
+}
+
+fn ensure_named(
+    docker: &Docker,
+    work: &Path,
+    name: &str,
+    registry: &str,
+    image_id: &str,
+    fresh: bool,
+) -> Result<(String, String)> {
+    let dir = work.join("builder").join(name);
     fs::create_dir_all(&dir)?;
     let config_file = dir.join("buildkitd.toml");
     let stamp_file = dir.join("stamp");
     let stamp = format!("{image_id}\n{}", config(registry));
     let path = &docker.path;
     let sh = Shell::new()?;
-    let exists = cmd!(sh, "{path} buildx inspect {BUILDER}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
-    let same = fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp);
+    let exists = cmd!(sh, "{path} buildx inspect {name}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+    let same = !fresh && fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp);
     if exists && !same {
-        eprintln!("e2e: builder {BUILDER}: its image or configuration changed, made again");
-        cmd!(sh, "{path} buildx rm {BUILDER}").run().with_context(|| format!("`docker buildx rm {BUILDER}` failed"))?;
+        eprintln!(
+            "e2e: builder {name}: made again ({})",
+            if fresh { "empty state" } else { "its image or configuration changed" }
+        );
+        cmd!(sh, "{path} buildx rm {name}").run().with_context(|| format!("`docker buildx rm {name}` failed"))?;
     }
     if !exists || !same {
         fs::write(&config_file, config(registry))?;
-        let args = create_args(BUILDER, &image_tag(), &config_file);
+        let args = create_args(name, &image_tag(), &config_file);
         cmd!(sh, "{path} {args...}").run().context("docker buildx create failed")?;
         fs::write(&stamp_file, &stamp)?;
     } else {
-        eprintln!("e2e: builder {BUILDER} kept (same image and configuration)");
+        eprintln!("e2e: builder {name} kept (same image and configuration)");
     }
-    let text = cmd!(sh, "{path} buildx inspect --bootstrap {BUILDER}")
+    let text = cmd!(sh, "{path} buildx inspect --bootstrap {name}")
         .read()
-        .with_context(|| format!("`docker buildx inspect --bootstrap {BUILDER}` failed"))?;
+        .with_context(|| format!("`docker buildx inspect --bootstrap {name}` failed"))?;
     let driver = parse_driver(&text).context("`docker buildx inspect` names no driver")?;
     let version = inspect_field(&text, "BuildKit version").unwrap_or_default();
     let status = inspect_field(&text, "Status").unwrap_or_default();
-    ensure!(driver == "docker-container", "builder {BUILDER} has the `{driver}` driver, not docker-container");
-    ensure!(status == "running", "builder {BUILDER} is `{status}` after its bootstrap, not running");
+    ensure!(driver == "docker-container", "builder {name} has the `{driver}` driver, not docker-container");
+    ensure!(status == "running", "builder {name} is `{status}` after its bootstrap, not running");
     ensure!(
         version == BUILDKIT_VERSION,
-        "builder {BUILDER} runs BuildKit `{version}`, not {BUILDKIT_VERSION}: `docker buildx rm {BUILDER}` and run again"
+        "builder {name} runs BuildKit `{version}`, not {BUILDKIT_VERSION}: `docker buildx rm {name}` and run again"
     );
     Ok((driver, version))
 }
@@ -198,7 +249,15 @@ pub fn prepare(docker: &Docker, work: &Path, registry: &str, base: &str) -> Resu
     eprintln!(
         "e2e: builder {BUILDER}: driver {driver}, BuildKit {buildkit_version} (go build {go_seconds:.1}s, image {image_seconds:.1}s, builder {bootstrap_seconds:.1}s)"
     );
-    Ok(Builder { name: BUILDER.into(), driver, buildkit_version, go_seconds, image_seconds, bootstrap_seconds })
+    Ok(Builder {
+        name: BUILDER.into(),
+        driver,
+        buildkit_version,
+        go_seconds,
+        image_seconds,
+        bootstrap_seconds,
+        image_id: id,
+    })
 }
 
 #[cfg(test)]

@@ -9,34 +9,31 @@
 //!    (Debian 12; riscv64: Debian 13, whose builder has a riscv64 std
 //!    package), see [`base_image`];
 //! 3. Debian's `docker-registry` on 127.0.0.1:5000 (reused if it answers);
-//! 4. `extproc` for linux/amd64 (native Dockerfile) and linux/arm64 (cross
-//!    Dockerfile), built and pushed by the same code as `cargo xtask docker`,
-//!    base images overridden with `--build-arg`; the multi-arch tag made and
-//!    inspected by `cargo xtask docker manifest`'s code;
-//! 5. each platform's image pulled by digest and run (arm64 under QEMU
-//!    binfmt) with the model mounted read-only: `/healthz` and `/v1/route`;
-//! 6. the other images for every platform, `dev`, `precommit` (FROM dev)
+//! 4. CI's builder: a `docker-container` builder on a BuildKit image built
+//!    here ([`builder`]), the base images pushed where it reads them (the
+//!    registry); every later build goes through it (`BUILDX_BUILDER`);
+//! 5. `extproc` for linux/amd64 (native Dockerfile) and linux/arm64 (cross
+//!    Dockerfile), built as `ci build` builds it ([`ci::build_request`]):
+//!    pushed by digest, recorded in a digests directory; the host's build
+//!    exports its cache to the registry;
+//! 6. each pushed digest pulled and run (arm64 under QEMU binfmt) with the
+//!    model mounted read-only: `/healthz`, `/v1/route` and ext_proc;
+//! 7. `ci manifest` merges the digests into `extproc:e2e`; its index holds
+//!    the pushed images with their attestations, and no tag names them;
+//! 8. the other images for every platform, `dev`, `precommit` (FROM dev)
 //!    and `stack` (FROM extproc), each built, pushed, merged and smoke-run,
 //!    a foreign platform under qemu with no compile step emulated (see
-//!    [`images`]);
-//! 7. rebuilds with no change and with a change in candle-binding, timed
+//!    [`other_images`]);
+//! 9. rebuilds with no change and with a change in candle-binding, timed
 //!    against the first build, with the dependency cook checked CACHED; a
-//!    pull-request build; and a rebuild after `buildx prune`, whose cook
-//!    must come from the exported cache.
+//!    router change, a go.sum change, a planted file over the size budget,
+//!    a pull-request build; and a second builder with empty state, whose
+//!    cook must come from the first one's registry cache.
 //!
-//! Every build goes through buildx (the argv CI uses: `--platform`,
-//! `--build-arg`, `--secret`, `--metadata-file`, `--provenance`, a local
-//! cache export and import for the host's extproc (see [`How`]),
-//! `--output type=image,…,push=true`) on an engine
-//! with the containerd image store, and every merge through `buildx
-//! imagetools create`, with the index's attestations checked. What the
-//! local docker driver cannot do (push by digest) is said in one line by
-//! the planner. The path without buildx is run in a smaller case: `docker
-//! manifest` merging the two base images.
+//! The path without buildx is run in a smaller case: `docker manifest`
+//! merging the two base images. The run's report holds `facts` (builder,
+//! index, each build's CACHED steps) beside its figures.
 
-// The docker-container builder CI's path needs; its own test builds it
-// (`cargo test -p xtask --bin xtask -- --ignored e2e::builder`).
-#[cfg_attr(not(test), allow(dead_code))]
 mod builder;
 mod other_images;
 pub mod services;
@@ -50,9 +47,13 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
+    ci::{
+        self,
+        plan::{Mode, Plan},
+    },
     ctx::Ctx,
     docker::{self, argv, report::RunReport, Built},
-    engine::{BuildxMode, Docker},
+    engine::{BuildxMode, CacheKind, Docker},
     flags, http,
     platform::Platform,
     table::{Align, Table},
@@ -61,13 +62,16 @@ use crate::{
 /// Bump to rebuild the cached base images.
 pub const BASE_VERSION: u32 = 1;
 
+/// The repository of the local base images.
+const BASE_REPO: &str = "xtask-e2e/debian";
+
 /// The local base image of architecture `arch` for images of `target`: a
 /// debootstrap of `target`'s first Debian release ([`Platform::debian`]).
 /// The runtime is `base_image(target, target)`, the builder on the build
 /// machine `base_image(host, target)`: a riscv64 image builds on Debian 13,
 /// where `libstd-rust-web-dev:riscv64` exists.
 pub fn base_image(arch: Platform, target: Platform) -> String {
-    format!("xtask-e2e/debian:{}-{}-v{BASE_VERSION}", target.debian().1, arch.debian_arch())
+    format!("{BASE_REPO}:{}-{}-v{BASE_VERSION}", target.debian().1, arch.debian_arch())
 }
 
 /// Every base image the builds for `platforms` use, as (arch, target).
@@ -105,6 +109,12 @@ struct Env<'a> {
     secrets: Vec<String>,
     /// The run's static xtask, handed to the images as CI does (`--xtask-bin`).
     xtask_bin: PathBuf,
+    /// The publish plan the extproc builds take, as `ci plan` writes it,
+    /// and its file.
+    plan: Plan,
+    plan_file: PathBuf,
+    /// Where the first builds record their digests (`ci build --digests-dir`).
+    digests: PathBuf,
 }
 
 fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut services::Started) -> Result<()> {
@@ -150,7 +160,24 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         report.step("model", || flags::Model { dir: None, from: None, wheel: None }.run(ctx))?;
     }
 
-    // 4. build and push each platform from a copy of the sources
+    // 4. CI's builder: what setup-buildx-action makes (a docker-container
+    //    builder), on our BuildKit image; the base images where it reads
+    //    them (the registry: it sees nothing of the engine's store). From
+    //    here on every build goes through it, named by BUILDX_BUILDER as
+    //    the action exports it.
+    let bk = report.step("buildx builder (docker-container)", || {
+        builder::prepare(&docker, &work, &opts.registry, &base_image(host, host))
+    })?;
+    report.figure("buildkit go build seconds", bk.go_seconds);
+    report.figure("buildkit image seconds", bk.image_seconds);
+    report.figure("buildkit builder seconds", bk.bootstrap_seconds);
+    report.fact("builder", serde_json::json!({"name": bk.name, "driver": bk.driver, "buildkit": bk.buildkit_version}));
+    report.step("base images to the registry", || push_bases(&docker, &opts.registry, &platforms, host))?;
+    let _using = builder::Use::builder(&bk.name);
+
+    // 5. build and push each platform from a copy of the sources, as the
+    //    workflow's build jobs do (`ci build`: by digest, recorded in a
+    //    digests directory)
     let context = work.join("context");
     report.step("build context", || copy_sources(ctx, &context, opts.rev.as_deref()))?;
     let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
@@ -159,14 +186,33 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // image build: their xtask stage is then skipped.
     let xtask_bin = work.join("xtask-static");
     report.step("static xtask", || static_xtask(ctx, &xtask_bin))?;
-    let env = Env { ctx, docker, registry: opts.registry.clone(), work: work.clone(), secrets, xtask_bin };
+    let (plan, plan_file, digests) =
+        report.step("publish plan", || e2e_plan(ctx, &work, &opts.registry, &platforms))?;
+    let env = Env {
+        ctx,
+        docker,
+        registry: opts.registry.clone(),
+        work: work.clone(),
+        secrets,
+        xtask_bin,
+        plan,
+        plan_file,
+        digests,
+    };
 
     let mut cold: Vec<Built> = Vec::new();
     for &p in &platforms {
         let b = build(&env, &context, p, host, How { no_cache: opts.cold, exported: p == host }, report)?;
+        let digest = b.digest.as_deref().context("no digest after a push")?;
+        ensure!(
+            b.pushed_by_digest,
+            "{p}: the `{}` builder pushed a tag, not a digest (CI's builder pushes by digest)",
+            bk.driver
+        );
+        ci::record_digest(digest, p, Some(&env.digests))?;
         let cook = cook_cached(&b.output);
         eprintln!(
-            "e2e: {p} built from {} in {} (dependency cook {})",
+            "e2e: {p} built from {} in {}, pushed by digest (dependency cook {})",
             b.dockerfile,
             docker::report::minutes(b.seconds),
             cook.describe()
@@ -174,7 +220,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         cold.push(b);
     }
 
-    // 5. run each platform's pushed digest, before any tag names it: the
+    // 6. run each platform's pushed digest, before any tag names it: the
     //    HTTP API and ext_proc (with the host's ext_proc client: the runs
     //    share its network). A digest whose run fails is never tagged.
     let name = argv::image_name(Some(&env.registry), "extproc");
@@ -186,17 +232,20 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     }
     eprintln!("e2e: every pushed digest ran; only now does a tag name them");
 
-    // 6. the multi-arch tag, of the digests that ran
-    let tag = format!("{name}:e2e");
-    let sources = cold
-        .iter()
-        .map(|b| argv::digest_ref(&name, b.digest.as_deref().context("no digest after a push")?))
-        .collect::<Result<Vec<_>>>()?;
-    let req = docker::manifest_request(env.docker.name.clone(), vec![tag.clone()], sources)?;
-    let found = docker::merge(&env.docker, true, &req, &platforms, &[], report)?;
-    ensure!(found.len() >= platforms.len(), "{tag} has {} platforms, expected {}", found.len(), platforms.len());
+    // 7. the multi-arch tag, of the digests that ran, as the workflow's
+    //    manifest job makes it (`ci manifest`: `imagetools create`)
+    let manifest = flags::CiManifest {
+        image: "extproc".into(),
+        plan: Some(env.plan_file.clone()),
+        digests: env.digests.clone(),
+        dry_run: false,
+    };
+    report.step("ci manifest extproc", || ci::manifest(ctx, &manifest))?;
+    let tag = format!("{name}:{E2E_TAG}");
     let raw = env.docker.read(&argv_inspect(&env, &tag)?)?;
     report.step(format!("attestations of {tag}"), || check_attestations(&tag, &raw, &platforms))?;
+    let index = report.step(format!("index of {tag}"), || check_index(&env, &name, &raw, &cold, &platforms))?;
+    report.fact("index", index);
 
     // The fallback without buildx, in a smaller case: `docker manifest` merges
     // the two base images, pushed by tag.
@@ -204,7 +253,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         fallback_manifest(&env, &platforms, report)?;
     }
 
-    // 7. the other images, for every platform (or the host's)
+    // 8. the other images, for every platform (or the host's)
     if !opts.no_images {
         let image_platforms: Vec<Platform> =
             platforms.iter().copied().filter(|p| !opts.images_host_only || *p == host).collect();
@@ -216,9 +265,9 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         }
     }
 
-    // 8. rebuild figures
+    // 9. rebuild figures, and a second builder that reads the first's cache
     if !opts.no_rebuild {
-        rebuilds(&env, &context, &platforms, host, &cold, report)?;
+        rebuilds(&env, &context, &platforms, host, &cold, &bk, report)?;
     }
     if !opts.keep {
         fs::remove_dir_all(&context).ok();
@@ -226,11 +275,143 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     Ok(())
 }
 
+/// The tag the e2e's publish plan gives every image.
+const E2E_TAG: &str = "e2e";
+
 impl Env<'_> {
-    /// The local cache (`--cache local`) of one image and platform.
-    fn cache_dir(&self, image: &str, p: Platform) -> PathBuf {
-        self.work.join("buildcache").join(argv::scope(image, p))
+    /// [`build_args`] with the base images where the builder reads them:
+    /// in the registry.
+    fn build_args(&self, image: &str, host: Platform, p: Platform, from_ref: &str) -> Vec<String> {
+        build_args(image, host, p, from_ref)
+            .into_iter()
+            .map(|a| match a.split_once('=') {
+                Some((k, v)) if v.starts_with(BASE_REPO) => format!("{k}={}/{v}", self.registry),
+                _ => a,
+            })
+            .collect()
     }
+}
+
+/// Push the base images of `platforms` to `registry`, under the same names.
+fn push_bases(docker: &Docker, registry: &str, platforms: &[Platform], host: Platform) -> Result<()> {
+    let sh = xshell::Shell::new()?;
+    let path = &docker.path;
+    for (arch, target) in base_images(platforms, host) {
+        let local = base_image(arch, target);
+        let remote = format!("{registry}/{local}");
+        xshell::cmd!(sh, "{path} tag {local} {remote}").quiet().run()?;
+        xshell::cmd!(sh, "{path} push --quiet {remote}").quiet().ignore_stdout().run()?;
+    }
+    Ok(())
+}
+
+/// A publish plan as `ci plan` writes it for a push, whose registry is the
+/// loopback one and whose one tag is [`E2E_TAG`]; its file, and an empty
+/// digests directory.
+fn e2e_plan(ctx: &Ctx, work: &Path, registry: &str, platforms: &[Platform]) -> Result<(Plan, PathBuf, PathBuf)> {
+    let root = ctx.workspace()?.root.clone();
+    let revision = duct::cmd!("git", "rev-parse", "HEAD")
+        .dir(&root)
+        .read()
+        .with_context(|| format!("git rev-parse HEAD failed in {}", root.display()))?;
+    let sha_tag = format!("sha-{}", revision.get(..7).context("a commit id")?);
+    let plan = Plan {
+        mode: Mode::Publish,
+        event: "push".into(),
+        registry: registry.into(),
+        tags: vec![E2E_TAG.into()],
+        latest: false,
+        sha_tag: sha_tag.clone(),
+        version: sha_tag,
+        revision,
+        source: "https://github.com/vllm-project/semantic-router".into(),
+        images: vec!["extproc".into()],
+        platforms: platforms.iter().map(|p| p.docker().to_owned()).collect(),
+        notes: Vec::new(),
+    };
+    let file = work.join("ci-plan.json");
+    fs::write(&file, serde_json::to_string_pretty(&plan)? + "\n")?;
+    let digests = work.join("ci-digests");
+    if digests.exists() {
+        fs::remove_dir_all(&digests)?;
+    }
+    fs::create_dir_all(&digests)?;
+    Ok((plan, file, digests))
+}
+
+/// The merged index holds each platform's image that the build pushed by
+/// digest, and no tag of the repository names a pushed image: the
+/// per-platform images are untagged.
+fn check_index(
+    env: &Env<'_>,
+    name: &str,
+    raw: &str,
+    cold: &[Built],
+    platforms: &[Platform],
+) -> Result<serde_json::Value> {
+    let mut pushed = Vec::new();
+    for (b, &p) in cold.iter().zip(platforms) {
+        let d = b.digest.clone().context("no digest after a push")?;
+        let image = image_of(env, name, &d, p)?;
+        let merged = platform_digest(raw, p)?;
+        ensure!(merged == image, "{name}:{E2E_TAG}: its {p} image is {merged}, not the pushed {image} (in {d})");
+        pushed.extend([d, image]);
+    }
+    let repo = name.strip_prefix(&format!("{}/", env.registry)).context("the image is under the registry")?;
+    let (status, body) = http::request("GET", &env.registry, &format!("/v2/{repo}/tags/list"), None)?;
+    ensure!(status == 200, "GET /v2/{repo}/tags/list: HTTP {status}: {body}");
+    let tags = parse_tags(&body)?;
+    for t in &tags {
+        let cmd = argv::Command::new(vec![
+            env.docker.name.clone(),
+            "buildx".into(),
+            "imagetools".into(),
+            "inspect".into(),
+            "--format".into(),
+            "{{json .Manifest}}".into(),
+            format!("{name}:{t}"),
+        ]);
+        let desc: serde_json::Value = serde_json::from_str(&env.docker.read(&cmd)?).context("not JSON")?;
+        let d = desc["digest"].as_str().unwrap_or_default();
+        ensure!(!pushed.iter().any(|p| p == d), "{name}:{t} names {d}, an image pushed by digest");
+    }
+    let attestations = argv::index_attestations(raw)?.len();
+    eprintln!(
+        "e2e: {name}:{E2E_TAG}: {} platforms, {attestations} attestation manifests; no tag of {repo} ({}) names a \
+         pushed image",
+        platforms.len(),
+        tags.join(", ")
+    );
+    Ok(serde_json::json!({
+        "tag": format!("{name}:{E2E_TAG}"),
+        "platforms": platforms.iter().map(|p| p.docker()).collect::<Vec<_>>(),
+        "attestations": attestations,
+        "pushed_by_digest": cold.iter().all(|b| b.pushed_by_digest),
+        "repository_tags": tags,
+    }))
+}
+
+/// The image manifest of `p` that `name@digest` is or holds.
+fn image_of(env: &Env<'_>, name: &str, digest: &str, p: Platform) -> Result<String> {
+    let cmd = argv::Command::new(vec![
+        env.docker.name.clone(),
+        "buildx".into(),
+        "imagetools".into(),
+        "inspect".into(),
+        "--raw".into(),
+        format!("{name}@{digest}"),
+    ]);
+    let raw = env.docker.read(&cmd)?;
+    Ok(docker::size::index_entry(&raw, p)?.unwrap_or_else(|| digest.to_owned()))
+}
+
+/// The tags of a registry's `GET /v2/<repo>/tags/list`, sorted.
+fn parse_tags(body: &str) -> Result<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_str(body).context("the tag list is not JSON")?;
+    let mut tags: Vec<String> =
+        v["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+    tags.sort();
+    Ok(tags)
 }
 
 /// Every platform's image has its provenance attestation in the index: an
@@ -287,7 +468,9 @@ fn platform_digest(raw: &str, p: Platform) -> Result<String> {
     bail!("the index has no {p} image")
 }
 
-/// Build and push one platform of extproc with `cargo xtask docker`'s code.
+/// Build and push one platform of extproc as `ci build` does (its request,
+/// [`ci::build_request`]), with what this machine has and CI's runners do
+/// not: the base images and the CA bundle.
 fn build(
     env: &Env<'_>,
     context: &Path,
@@ -296,18 +479,36 @@ fn build(
     how: How,
     report: &mut RunReport,
 ) -> Result<Built> {
-    build_image(env, context, "extproc", p, build_args("extproc", host, p, ""), how, report)
+    let spec = docker::images::find("extproc")?;
+    let given = p != host;
+    let ci = flags::CiBuild {
+        image: spec.name.into(),
+        platform: p,
+        plan: Some(env.plan_file.clone()),
+        digests_dir: None,
+        xtask_bin: given.then(|| env.xtask_bin.clone()),
+        cache: if how.exported { CacheKind::Registry } else { CacheKind::None },
+        dry_run: false,
+    };
+    let mut opts = ci::build_request(&env.plan, spec, p, &ci, &env.work);
+    opts.build_arg.extend(env.build_args(spec.name, host, p, ""));
+    opts.secret = env.secrets.clone();
+    opts.context = Some(context.to_path_buf());
+    opts.no_cache = how.no_cache;
+    opts.engine = flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None };
+    opts.buildx = BuildxMode::Yes;
+    built_one(env, context, spec.name, p, &opts, &env.plan.oci(spec), report)
 }
 
-/// How the e2e builds an image. Every build uses the engine's own build
-/// cache; only the host's extproc reads and writes an exported one (`--cache
-/// local`), since only the "cache import" rebuild reads it back. An export
-/// costs ~50 s per build here, which the other builds do not pay.
+/// How the e2e builds an image. Every build uses its builder's own cache;
+/// only the host's extproc reads and writes the registry's
+/// (`--cache registry`, as a second CI runner would read it): the "second
+/// builder" rebuild reads it back.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct How {
     /// `--no-cache` (the first builds under `--cold`).
     pub no_cache: bool,
-    /// `--cache local`, into [`Env::cache_dir`].
+    /// `--cache registry`.
     pub exported: bool,
 }
 
@@ -338,32 +539,40 @@ fn build_image(
     how: How,
     report: &mut RunReport,
 ) -> Result<Built> {
-    // The foreign platforms' builds take the run's xtask, as CI's do; the
-    // host's compile their own (the fallback), so that every host build,
-    // the pull request's included, shares the layers after xtask.
-    let given = p != Platform::host()?;
     let opts = flags::DockerBuild {
         image: Some(image.into()),
         platform: vec![p],
         push: true,
         no_cache: how.no_cache,
         registry: Some(env.registry.clone()),
-        network: Some("host".into()),
         context: Some(context.to_path_buf()),
         engine: flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None },
         build_arg,
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
         buildx: BuildxMode::Yes,
-        cache: if how.exported { argv::CacheKind::Local } else { argv::CacheKind::None },
-        cache_dir: how.exported.then(|| env.cache_dir(image, p)),
-        xtask_bin: given.then(|| env.xtask_bin.clone()),
+        xtask_bin: (p != Platform::host()?).then(|| env.xtask_bin.clone()),
         ..Default::default()
     };
-    let mut built = docker::build(env.ctx, &opts, &[], report)?;
+    built_one(env, context, image, p, &opts, &[], report)
+}
+
+/// Run one build. The foreign platforms' builds take the run's xtask, as
+/// CI's do; the host's compile their own (the fallback), so that every host
+/// build, the pull request's included, shares the layers after xtask.
+fn built_one(
+    env: &Env<'_>,
+    context: &Path,
+    image: &str,
+    p: Platform,
+    opts: &flags::DockerBuild,
+    oci: &[(String, String)],
+    report: &mut RunReport,
+) -> Result<Built> {
+    let mut built = docker::build(env.ctx, opts, oci, report)?;
     ensure!(built.len() == 1, "one build expected");
     let b = built.remove(0);
-    if given {
+    if opts.xtask_bin.is_some() {
         ensure!(
             !compiled_xtask(&b.output),
             "{image} {p}: the xtask stage ran although the build was given --xtask-bin {}",
@@ -372,6 +581,18 @@ fn build_image(
     } else if has_stage(context, &b.dockerfile, "xtask-build")? {
         ensure!(compiled_xtask(&b.output), "{image} {p}: a build without --xtask-bin did not build its own xtask");
     }
+    report.fact(
+        "builds[]",
+        serde_json::json!({
+            "image": image,
+            "platform": p.docker(),
+            "phase": report.phase.clone().unwrap_or_else(|| "first".into()),
+            "builder": std::env::var("BUILDX_BUILDER").unwrap_or_default(),
+            "pushed_by_digest": b.pushed_by_digest,
+            "cached": steps(&b.output, true),
+            "ran": steps(&b.output, false),
+        }),
+    );
     Ok(b)
 }
 
@@ -535,6 +756,7 @@ fn rebuilds(
     platforms: &[Platform],
     host: Platform,
     cold: &[Built],
+    first: &builder::Builder,
     report: &mut RunReport,
 ) -> Result<()> {
     let mut rows = Vec::new();
@@ -614,15 +836,14 @@ fn rebuilds(
             load: true,
             pr: true,
             registry: Some(env.registry.clone()),
-            network: Some("host".into()),
             context: Some(context.to_path_buf()),
             engine: flags::DockerArgs { docker: Some(env.docker.name.clone()), metrics_file: None },
-            build_arg: build_args("extproc", host, host, ""),
+            build_arg: env.build_args("extproc", host, host, ""),
             secret: env.secrets.clone(),
             buildx: BuildxMode::Yes,
             ..Default::default()
         };
-        let pr = docker::build(env.ctx, &opts, &[], report)?.remove(0);
+        let pr = built_one(env, context, "extproc", host, &opts, &[], report)?;
         let cook = cook_cached(&pr.output);
         ensure!(
             cook == Cook::Cached,
@@ -632,25 +853,30 @@ fn rebuilds(
         eprintln!("e2e: {host} pull-request build (CARGO_BUILD_JOBS=8; the push builds: 20): dependency cook CACHED");
         rows.push((host, "pull request", pr.seconds, cold[i].seconds, cook));
     }
-    // The cache export of the builds is real: with the engine's own build
-    // cache emptied, a rebuild of the host platform imports the dependency
-    // cook from `--cache-from type=local` alone.
+    // Many runners, one cache: a second builder with empty state (a new
+    // runner) builds the host's extproc of the same tree; its dependency
+    // cook comes from the cache the first builder exported to the registry.
     if let Some(i) = platforms.iter().position(|p| *p == host) {
-        report.phase = Some("cache import".into());
-        let (docker, dir) = (&env.docker.path, env.cache_dir("extproc", host));
-        let sh = xshell::Shell::new()?;
-        eprintln!("$ {} buildx prune --all --force", env.docker.name);
-        xshell::cmd!(sh, "{docker} buildx prune --all --force").quiet().ignore_stdout().run()?;
-        let imported = build(env, context, host, host, How { no_cache: false, exported: true }, report)?;
+        report.phase = Some("second builder".into());
+        let second = format!("{}-b", first.name);
+        report.step(format!("builder {second} (empty state)"), || {
+            builder::fresh(&env.docker, &env.work, &second, &env.registry, &first.image_id).map(drop)
+        })?;
+        let imported = {
+            let _using = builder::Use::builder(&second);
+            build(env, context, host, host, How { no_cache: false, exported: true }, report)
+        };
+        builder::remove(&env.docker, &second)?;
+        let imported = imported?;
         let cook = cook_cached(&imported.output);
+        let cache = format!("{}:buildcache-{}", argv::image_name(Some(&env.registry), "extproc"), host.dir_name());
         ensure!(
             cook == Cook::Cached,
-            "{host}: after `buildx prune`, the dependency cook {} instead of coming from the cache in {}",
-            cook.describe(),
-            dir.display()
+            "{host}: a second builder, empty, {} the dependency cook instead of reading it from {cache}",
+            cook.describe()
         );
-        eprintln!("e2e: {host}: build cache pruned, dependency cook CACHED from {}", dir.display());
-        rows.push((host, "cache import", imported.seconds, cold[i].seconds, cook));
+        eprintln!("e2e: {host}: builder {second} (empty state): dependency cook CACHED from {cache}");
+        rows.push((host, "second builder", imported.seconds, cold[i].seconds, cook));
     }
     report.phase = None;
     let mut table = Table::new(&["platform", "rebuild", "time", "first", "ratio", "dependency cook"]);
@@ -700,7 +926,18 @@ fn planted_file_fails(env: &Env<'_>, context: &Path, host: Platform, report: &mu
     const PLANTED: &str = "e2e-planted.bin";
     let dockerfile = context.join("tools/docker/Dockerfile.extproc");
     let original = fs::read_to_string(&dockerfile)?;
-    fs::write(context.join(PLANTED), vec![0u8; 50_000_000])?;
+    // Random bytes, so that the layer weighs 50 MB compressed too (a
+    // pushed image's size is the registry's: compressed).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..50_000_000 / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    fs::write(context.join(PLANTED), bytes)?;
     fs::write(&dockerfile, format!("{original}COPY {PLANTED} /app/{PLANTED}\n"))?;
     let result = build(env, context, host, host, How::default(), report);
     fs::write(&dockerfile, original)?;
@@ -719,15 +956,19 @@ fn planted_file_fails(env: &Env<'_>, context: &Path, host: Platform, report: &mu
 
 /// RUN steps that executed (not CACHED) in a build's output.
 pub fn ran_steps(output: &str) -> Vec<String> {
+    steps(output, false)
+}
+
+/// The RUN steps of a build's output that were CACHED (`cached`) or ran.
+pub fn steps(output: &str, cached: bool) -> Vec<String> {
     let mut out = Vec::new();
     for line in output.lines() {
         let Some(rest) = line.strip_prefix('#') else { continue };
         let Some((id, text)) = rest.split_once(' ') else { continue };
-        let ran = text.starts_with('[')
-            && text.contains(" RUN ")
-            && !output.lines().any(|l| l.trim_end() == format!("#{id} CACHED"));
+        let is_cached = output.lines().any(|l| l.trim_end() == format!("#{id} CACHED"));
+        let wanted = text.starts_with('[') && text.contains(" RUN ") && is_cached == cached;
         let text: String = text.chars().take(100).collect();
-        if ran && !out.contains(&text) {
+        if wanted && !out.contains(&text) {
             out.push(text); // a vertex can be printed more than once
         }
     }
@@ -753,6 +994,8 @@ mod tests {
         assert_eq!(step_cached(OUT, "nothing like it"), Cook::NotFound);
         assert_eq!(ran_steps(OUT).len(), 1);
         assert!(ran_steps(OUT)[0].contains("xtask clean-stale"));
+        assert_eq!(steps(OUT, true).len(), 1);
+        assert!(steps(OUT, true)[0].contains("precache cook"));
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub fn run(
         }
         let mut refs = Vec::new();
         for &p in platforms {
-            let args = super::build_args(image, host, p, from);
+            let args = env.build_args(image, host, p, from);
             let b = build_image(env, context, image, p, args, super::How::default(), report)?;
             let emulated = spec.emulated(p, host);
             if p != host {
