@@ -569,8 +569,9 @@ pub struct DockerArgs {
     /// The docker CLI (default: `$DOCKER`, else `docker`; e2e also tries `/usr/bin/docker`).
     #[arg(long, value_name = "BIN")]
     pub docker: Option<String>,
-    /// Where to write the step metrics (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
-    #[arg(long, value_name = "F")]
+    /// Where to write the run's report: steps, images, figures and facts
+    /// (default: a new `target/xtask/metrics/<command>-<time>.json` per run).
+    #[arg(long, visible_alias = "report", value_name = "F")]
     pub metrics_file: Option<PathBuf>,
 }
 
