@@ -273,7 +273,11 @@ fn xtask_version(docker: &Docker, r: &Run) -> Result<()> {
     let out = cmd!(sh, "{path} {args...}").ignore_status().output()?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     ensure!(out.status.success(), "`xtask --version` in the image failed ({}): {}", out.status, text.trim());
-    ensure!(text.starts_with("xtask "), "`xtask --version` in the image printed `{}`, not `xtask <version>`", text.trim());
+    ensure!(
+        text.starts_with("xtask "),
+        "`xtask --version` in the image printed `{}`, not `xtask <version>`",
+        text.trim()
+    );
     eprintln!("ci smoke: {}: {}", r.platform, text.trim());
     Ok(())
 }
