@@ -195,11 +195,23 @@ pub fn run(ctx: &Ctx, s: &flags::CiSmoke) -> Result<()> {
     } else {
         PathBuf::new()
     };
+    // The host's ext_proc client, built once for every extproc run.
+    let mut host_probe: Option<PathBuf> = None;
     let mut failed = Vec::new();
     for r in &runs {
         eprintln!("ci smoke: {}", r.describe());
         let res = pulled(&docker, r).and_then(|()| match r.check {
-            Check::Router => router(ctx, &docker, r, &model, &work),
+            Check::Router => {
+                let probe = match &host_probe {
+                    Some(p) => p.clone(),
+                    None => {
+                        let router_dir = ctx.workspace()?.path(crate::build::ROUTER_DIR);
+                        let built = crate::smoke::build_probe(&ctx.sh, &router_dir, Platform::host()?, &work)?;
+                        host_probe.insert(built).clone()
+                    }
+                };
+                router(&docker, r, &model, &probe)
+            }
             Check::Stack => stack(ctx, &docker, r, &model, &work),
             Check::XtaskVersion => xtask_version(&docker, r),
         });
@@ -229,9 +241,7 @@ fn pulled(docker: &Docker, r: &Run) -> Result<()> {
 
 /// extproc, as the e2e runs each pushed digest: `/healthz`, `/v1/route`,
 /// then ext_proc with the host's client (the container shares its network).
-fn router(ctx: &Ctx, docker: &Docker, r: &Run, model: &Path, work: &Path) -> Result<()> {
-    let router_dir = ctx.workspace()?.path(crate::build::ROUTER_DIR);
-    let probe = crate::smoke::build_probe(&ctx.sh, &router_dir, Platform::host()?, work)?;
+fn router(docker: &Docker, r: &Run, model: &Path, probe: &Path) -> Result<()> {
     let port = http::free_port()?;
     let listen = format!("127.0.0.1:{port}");
     let grpc = format!("127.0.0.1:{}", http::free_port()?);
@@ -249,7 +259,7 @@ fn router(ctx: &Ctx, docker: &Docker, r: &Run, model: &Path, work: &Path) -> Res
         eprintln!("ci smoke: {}: /healthz 200 after {:.1}s", r.platform, took.as_secs_f64());
         let answer = crate::smoke::check_route(&listen)?;
         eprintln!("ci smoke: {}: /v1/route -> {answer}", r.platform);
-        let routed = crate::smoke::check_extproc(&probe, &[], &grpc, Duration::from_secs(60))?;
+        let routed = crate::smoke::check_extproc(probe, &[], &grpc, Duration::from_secs(60))?;
         eprintln!("ci smoke: {}: ext_proc -> {routed}", r.platform);
         Ok(())
     })();
