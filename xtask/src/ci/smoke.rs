@@ -284,12 +284,21 @@ fn xtask_version(docker: &Docker, r: &Run) -> Result<()> {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     ensure!(out.status.success(), "`xtask --version` in the image failed ({}): {}", out.status, text.trim());
     ensure!(
-        text.starts_with("xtask "),
-        "`xtask --version` in the image printed `{}`, not `xtask <version>`",
+        is_version_line(&text),
+        "`xtask --version` in the image printed `{}`, not `cargo xtask <version>`",
         text.trim()
     );
     eprintln!("ci smoke: {}: {}", r.platform, text.trim());
     Ok(())
+}
+
+/// What `xtask --version` prints: one line, `cargo xtask <version>`.
+pub fn is_version_line(text: &str) -> bool {
+    let mut lines = text.trim().lines();
+    let (Some(line), None) = (lines.next(), lines.next()) else { return false };
+    line.rsplit_once(' ').is_some_and(|(name, v)| {
+        name.ends_with("xtask") && v.split('.').count() == 3 && v.starts_with(|c: char| c.is_ascii_digit())
+    })
 }
 
 #[cfg(test)]
@@ -381,6 +390,15 @@ mod tests {
             )
         );
         assert!(!dev[0].check.needs_model() && stack[0].check.needs_model());
+    }
+
+    #[test]
+    fn the_version_line() {
+        assert!(is_version_line("cargo xtask 0.1.0\n"));
+        assert!(is_version_line("xtask 1.2.3"));
+        assert!(!is_version_line("exec: \"xtask\": executable file not found in $PATH"));
+        assert!(!is_version_line("cargo xtask 0.1.0\nerror: something else"));
+        assert!(!is_version_line(""));
     }
 
     /// A platform without its digest is not run and not merged: one error
