@@ -904,3 +904,62 @@ fn the_images_take_the_runs_static_xtask() {
     }
     assert!(builds >= 1);
 }
+
+/// `xtask ci smoke`, as the smoke job calls it: a dry run prints the pull
+/// and the run of each platform's digest (by digest, never a tag); an image
+/// with a platform's digest missing is one error naming it; a check plan
+/// pushed nothing to run.
+#[test]
+fn ci_smoke_runs_each_pushed_digest() {
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456"],
+        "latest":true,"sha_tag":"sha-0123456","version":"sha-0123456","revision":"0123456789","source":"https://github.com/o/r",
+        "images":["extproc"],"platforms":["linux/amd64","linux/arm64"],"notes":[]}"#;
+    let digests = tempfile::tempdir().unwrap();
+    let (a, b) = ("a".repeat(64), "b".repeat(64));
+    std::fs::create_dir(digests.path().join("digests-extproc-linux-arm64")).unwrap();
+    std::fs::write(digests.path().join("digests-extproc-linux-arm64").join(&b), "linux/arm64\n").unwrap();
+    std::fs::write(digests.path().join(&a), "linux/amd64\n").unwrap();
+    let smoke = |plan: &str, dry: bool| {
+        let mut args = vec!["ci", "smoke", "--image", "extproc", "--digests", digests.path().to_str().unwrap()];
+        if dry {
+            args.push("--dry-run");
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .current_dir(root())
+            .args(args)
+            .env("XTASK_PLAN", plan)
+            .env("CANDLE_MODEL_DIR", "/m")
+            .env_remove("DOCKER")
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = smoke(plan, true);
+    assert!(ok, "{err}");
+    let mount = "type=bind,src=/m,dst=/models/all-MiniLM-L6-v2,readonly";
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            format!("docker pull --platform linux/amd64 ghcr.io/o/r/extproc@sha256:{a}"),
+            format!(
+                "docker run -d --rm --name NAME --platform linux/amd64 --network host --mount {mount} \
+                 ghcr.io/o/r/extproc@sha256:{a} --listen 127.0.0.1:PORT --grpc-listen 127.0.0.1:GRPC"
+            ),
+            format!("docker pull --platform linux/arm64 ghcr.io/o/r/extproc@sha256:{b}"),
+            format!(
+                "docker run -d --rm --name NAME --platform linux/arm64 --network host --mount {mount} \
+                 ghcr.io/o/r/extproc@sha256:{b} --listen 127.0.0.1:PORT --grpc-listen 127.0.0.1:GRPC"
+            ),
+        ]
+    );
+    std::fs::remove_dir_all(digests.path().join("digests-extproc-linux-arm64")).unwrap();
+    let (ok, _, err) = smoke(plan, false);
+    assert!(!ok && err.contains("extproc: no digest for linux/arm64"), "{err}");
+    let check = plan.replace(r#""mode":"publish""#, r#""mode":"check""#);
+    let (ok, _, err) = smoke(&check, false);
+    assert!(!ok && err.contains("pushes nothing"), "{err}");
+}
