@@ -146,12 +146,15 @@ fn check_binfmt(p: Platform) -> Result<()> {
         return Ok(());
     }
     match handler::state(p) {
-        handler::State::Enabled { .. } => Ok(()),
+        // A container's programs reach the handler only with flag F (the
+        // interpreter opened when registered).
+        handler::State::Enabled { flags, .. } if flags.contains('F') => Ok(()),
         other => {
             let state = match other {
                 handler::State::NotMounted => "absent (binfmt_misc is not mounted)",
                 handler::State::Disabled => "disabled",
-                _ => "not registered",
+                handler::State::Enabled { .. } => "registered without flag F (containers cannot use it)",
+                handler::State::NotRegistered => "not registered",
             };
             bail!(
                 "{p} runs under qemu-user here, and its binfmt handler is {state}: run `cargo xtask binfmt \
