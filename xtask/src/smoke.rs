@@ -285,12 +285,8 @@ pub fn stack(
     let sh = Shell::new()?;
     let d = docker;
     let docker = &d.path;
-    let pd = p.docker();
-    cmd!(sh, "{docker} run -d --rm --platform {pd} --name {name} --network none --mount {mount} {image}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .context("docker run failed")?;
+    let args = stack_argv(image, p, mount, name);
+    cmd!(sh, "{docker} {args...}").quiet().ignore_stdout().run().context("docker run failed")?;
     let fetch = |url: &str| -> Result<(u16, String)> {
         let out = cmd!(sh, "{docker} exec {name} python3 -c {FETCH_PY} {url}").quiet().ignore_stderr().read()?;
         let (status, body) = out.split_once('\n').unwrap_or((&out, ""));
@@ -341,6 +337,14 @@ pub fn target_health(body: &str, job: &str) -> Option<String> {
         .iter()
         .find(|t| t["labels"]["job"] == job)
         .and_then(|t| t["health"].as_str().map(str::to_owned))
+}
+
+/// `docker run` of the stack image `image` for `p`, detached, named `name`,
+/// with only loopback and the model mounted with `mount`.
+pub fn stack_argv(image: &str, p: Platform, mount: &str, name: &str) -> Vec<String> {
+    ["run", "-d", "--rm", "--platform", p.docker(), "--name", name, "--network", "none", "--mount", mount, image]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Whether the container `name` runs.

@@ -128,13 +128,7 @@ pub fn describe_commands(run: &Run, model: &Path) -> Vec<String> {
     let mut out = vec![pull_argv(run)];
     match run.check {
         Check::Router => out.push(router_argv(run, "NAME", model, "127.0.0.1:PORT", "127.0.0.1:GRPC")),
-        Check::Stack => out.push(
-            ["run", "-d", "--rm", "--platform", run.platform.docker(), "--name", "NAME", "--network", "none"]
-                .into_iter()
-                .map(String::from)
-                .chain(["--mount".into(), model_mount(model), run.reference.clone()])
-                .collect(),
-        ),
+        Check::Stack => out.push(crate::smoke::stack_argv(&run.reference, run.platform, &model_mount(model), "NAME")),
         Check::XtaskVersion => out.push(version_argv(run)),
     }
     out.into_iter().map(|a| format!("docker {}", a.join(" "))).collect()
