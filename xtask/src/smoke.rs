@@ -1,6 +1,6 @@
 //! Run a built router and talk to it over loopback: `/healthz`, then one
-//! `/v1/route`. Used by the dist test (natively and under qemu-user) and the
-//! image e2e.
+//! `/v1/route`. Used by the dist test (natively and under qemu-user), the
+//! image e2e and `ci smoke`; [`stack`] smoke-runs the stack image.
 //!
 //! The router prints `listening on ADDR` on stderr once it accepts
 //! connections; `/healthz` answers 200 once the model is loaded.
@@ -12,9 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
+use xshell::{cmd, Shell};
 
-use crate::http;
+use crate::{engine::Docker, http, platform::Platform};
 
 /// A prompt and the category the example config must route it to.
 pub const PROBE: (&str, &str) = ("How do I fix a segmentation fault in my C program?", "coding");
@@ -252,6 +253,105 @@ pub fn check_route(addr: &str) -> Result<String> {
     Ok(answer)
 }
 
+/// What `docker exec` runs in the stack container: GET a URL, print the status
+/// on the first line and the body after it (0 and the error when unreachable).
+const FETCH_PY: &str = "import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=5)
+    print(r.status); sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); sys.stdout.write(e.read().decode())
+except Exception as e:
+    print(0); print(e)
+";
+
+/// The stack image `image` (a reference) for `p` in a container with only
+/// loopback (`--network none`, the model mounted with `mount`), named
+/// `name`, read from inside with the image's own python3 (`docker exec`):
+/// router `/healthz` 200, `/dashboard` lists the routes, Prometheus reports
+/// the router target `up`, and the probe prompt routed through ext_proc on
+/// the image's port 50051 by the client `probe` builds for `p` (copied in).
+/// Progress lines start with `log`. On failure the container's logs are
+/// printed; the container is stopped either way.
+pub fn stack(
+    docker: &Docker,
+    image: &str,
+    p: Platform,
+    mount: &str,
+    name: &str,
+    log: &str,
+    probe: &mut dyn FnMut() -> Result<PathBuf>,
+) -> Result<()> {
+    let sh = Shell::new()?;
+    let d = docker;
+    let docker = &d.path;
+    let args = stack_argv(image, p, mount, name);
+    cmd!(sh, "{docker} {args...}").quiet().ignore_stdout().run().context("docker run failed")?;
+    let fetch = |url: &str| -> Result<(u16, String)> {
+        let out = cmd!(sh, "{docker} exec {name} python3 -c {FETCH_PY} {url}").quiet().ignore_stderr().read()?;
+        let (status, body) = out.split_once('\n').unwrap_or((&out, ""));
+        Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
+    };
+    let result = (|| -> Result<()> {
+        let mut alive = || {
+            ensure!(container_running(d, name), "the stack container exited");
+            Ok(())
+        };
+        // The model loads under qemu in about 40 s (amd64: 1 s).
+        let limit = Duration::from_secs(if p.is_host() { 120 } else { 420 });
+        let ((), took) = poll("router /healthz 200", limit, &mut alive, &mut || {
+            Ok((fetch("http://127.0.0.1:8080/healthz")?.0 == 200).then_some(()))
+        })?;
+        eprintln!("{log}: stack: router /healthz 200 after {:.1}s", took.as_secs_f64());
+        let (status, page) = fetch("http://127.0.0.1:8080/dashboard")?;
+        ensure!(status == 200 && page.contains("semantic-router dashboard"), "dashboard: {status} {page:.200}");
+        ensure!(page.contains("coding"), "the dashboard lists no routes: {page:.300}");
+        eprintln!("{log}: stack: /dashboard 200 ({} bytes, routes listed)", page.len());
+        let ((), took) = poll("Prometheus target semantic-router up", limit, &mut alive, &mut || {
+            let (status, body) = fetch("http://127.0.0.1:9090/api/v1/targets")?;
+            Ok((status == 200 && target_health(&body, "semantic-router").as_deref() == Some("up")).then_some(()))
+        })?;
+        eprintln!("{log}: stack: Prometheus target semantic-router up after {:.1}s more", took.as_secs_f64());
+        // ext_proc on the image's own port, from inside (only loopback
+        // there): the client, built for the image's platform, copied in.
+        let probe = probe()?;
+        let inside = format!("{name}:/tmp/extproc-probe");
+        cmd!(sh, "{docker} cp {probe} {inside}").quiet().ignore_stdout().run().context("docker cp failed")?;
+        let wrap: Vec<String> = [docker.display().to_string(), "exec".into(), name.to_owned()].into();
+        let routed = check_extproc(Path::new("/tmp/extproc-probe"), &wrap, "127.0.0.1:50051", limit)?;
+        eprintln!("{log}: stack: ext_proc on 50051 -> {routed}");
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = cmd!(sh, "{docker} logs {name}").run();
+    }
+    let _ = cmd!(sh, "{docker} stop -t 5 {name}").quiet().ignore_stdout().ignore_stderr().run();
+    result
+}
+
+/// The health of the active target of `job` in Prometheus' `/api/v1/targets`.
+pub fn target_health(body: &str, job: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v["data"]["activeTargets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["labels"]["job"] == job)
+        .and_then(|t| t["health"].as_str().map(str::to_owned))
+}
+
+/// `docker run` of the stack image `image` for `p`, detached, named `name`,
+/// with only loopback and the model mounted with `mount`.
+pub fn stack_argv(image: &str, p: Platform, mount: &str, name: &str) -> Vec<String> {
+    ["run", "-d", "--rm", "--platform", p.docker(), "--name", name, "--network", "none", "--mount", mount, image]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Whether the container `name` runs.
+fn container_running(d: &Docker, name: &str) -> bool {
+    d.inspect("{{.State.Running}}", name).map(|s| s == "true").unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +389,16 @@ mod tests {
         let err = Router::start(cmd, "fake", false, Duration::from_secs(10)).err().expect("an error").to_string();
         assert!(err.starts_with("fake did not report `listening on`"), "{err}");
         assert!(err.contains("no model here"), "{err}");
+    }
+
+    #[test]
+    fn prometheus_targets() {
+        let body = r#"{"status":"success","data":{"activeTargets":[
+            {"labels":{"job":"other"},"health":"down"},
+            {"labels":{"instance":"127.0.0.1:8080","job":"semantic-router"},"health":"up"}]}}"#;
+        assert_eq!(target_health(body, "semantic-router").as_deref(), Some("up"));
+        assert_eq!(target_health(body, "other").as_deref(), Some("down"));
+        assert_eq!(target_health(body, "nope"), None);
+        assert_eq!(target_health("not json", "x"), None);
     }
 }

@@ -283,9 +283,10 @@ fn workflow_and_dockerfile_linters_pass_on_the_tree_and_fail_on_each_planted_def
     copy_linted_files(ws);
 
     // The caller no longer passes it: the called workflow requires it.
-    let call = "      images: ${{ needs.plan.outputs.wave0_images }}\n";
+    // (wave 0's build call: its tag call passes the same images.)
+    let call = "      matrix: ${{ needs.plan.outputs.wave0 }}\n      images: ${{ needs.plan.outputs.wave0_images }}\n";
     let n = line_of(ws, publish, "uses: ./.github/workflows/docker-images.yml", 0);
-    plant(ws, publish, call, "");
+    plant(ws, publish, call, "      matrix: ${{ needs.plan.outputs.wave0 }}\n");
     let (code, out) = lint_workflows(ws);
     assert_eq!(code, Some(1), "{out}");
     let want = format!("{publish}:{n}: actionlint: input \"images\" is required by \"./{images}\" reusable workflow");

@@ -21,6 +21,10 @@
 //!   platform skips no other image's merge, nor the next wave; artifacts
 //!   outlive the re-run window; every action runs on Node 24; the nightly
 //!   test restores a cache that only main saves.
+//! - only tested digests get names (issue 28): on every publishing run the
+//!   tag moves wait for `cargo xtask test` and for the wave's smoke runs
+//!   (`needs`/`if` followed through the calls), merge only the digests the
+//!   smoke run handed on, and the builds do not wait for the tests.
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +34,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-const FILES: [&str; 2] = [".github/workflows/docker-publish.yml", ".github/workflows/docker-images.yml"];
+/// The caller, the wave it calls (builds and smoke runs) and the wave's tag
+/// moves.
+const FILES: [&str; 3] = [
+    ".github/workflows/docker-publish.yml",
+    ".github/workflows/docker-images.yml",
+    ".github/workflows/docker-tags.yml",
+];
 /// The release workflow: held to the hygiene tests (pins, Node 24) too.
 const RELEASE: &str = ".github/workflows/release.yml";
 
@@ -79,13 +89,7 @@ fn text(y: &Yaml) -> Option<String> {
 /// Whether a job's steps run `xtask <args>` (the prebuilt binary) with these
 /// first arguments.
 fn runs_xtask(job: &Yaml, args: &str) -> bool {
-    steps(job).iter().any(|s| {
-        run(s).lines().any(|l| {
-            let l = l.trim_start();
-            let (prog, rest) = l.split_once(' ').unwrap_or((l, ""));
-            (prog == "xtask" || prog.ends_with("/xtask")) && rest.starts_with(args)
-        })
-    })
+    steps(job).iter().any(|s| runs_xtask_line(run(s), args))
 }
 
 #[test]
@@ -313,25 +317,169 @@ fn disk_is_freed_before_every_build() {
     assert!(builds >= 2, "build jobs for pull requests and for publishing");
 }
 
-/// The nightly runs `cargo xtask test` and publishes only if it passes.
-#[test]
-fn the_nightly_tests_before_it_publishes() {
-    let publish = load(FILES[0]);
-    assert!(publish["on"]["schedule"].as_vec().is_some_and(|v| !v.is_empty()), "no schedule trigger");
+/// A job's `needs`, as a list.
+fn needs(job: &Yaml) -> Vec<String> {
+    match &job["needs"] {
+        Yaml::Array(a) => a.iter().filter_map(text).collect(),
+        other => text(other).into_iter().collect(),
+    }
+}
+
+/// Every job `id` waits for in `jobs` (its needs, theirs, …).
+fn waits_for(jobs: &Yaml, id: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut todo = needs(&jobs[id]);
+    while let Some(n) = todo.pop() {
+        if !seen.contains(&n) {
+            todo.extend(needs(&jobs[n.as_str()]));
+            seen.push(n);
+        }
+    }
+    seen
+}
+
+/// The jobs of the caller that call `file` (a reusable workflow), by id.
+fn callers_of(publish: &Yaml, file: &str) -> Vec<String> {
     let jobs = publish["jobs"].as_hash().unwrap();
-    let (test_id, _) = jobs
+    let called = format!("./{file}");
+    jobs.iter()
+        .filter(|(_, j)| j["uses"].as_str() == Some(called.as_str()))
+        .map(|(id, _)| id.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The id of the caller's job that runs `cargo xtask test`.
+fn test_job(publish: &Yaml) -> String {
+    let jobs = publish["jobs"].as_hash().unwrap();
+    let (id, _) = jobs
         .iter()
         .find(|(_, j)| steps(j).iter().any(|s| run(s).contains("cargo xtask test")))
         .expect("a job that runs `cargo xtask test`");
-    let test_id = test_id.as_str().unwrap();
-    let wave0 = &publish["jobs"]["wave0"];
-    let needs: Vec<String> = match &wave0["needs"] {
-        Yaml::Array(a) => a.iter().filter_map(text).collect(),
-        other => text(other).into_iter().collect(),
-    };
-    assert!(needs.iter().any(|n| n == test_id), "wave0 needs {needs:?}, not the test job {test_id}");
-    let cond = text(&wave0["if"]).unwrap_or_default();
-    assert!(cond.contains("!failure()") || cond.contains("success()"), "wave0 runs when the tests failed: {cond}");
+    id.as_str().unwrap().to_owned()
+}
+
+/// Which plan wave a call of a reusable workflow is for (`wave0` from
+/// `needs.plan.outputs.wave0_images`).
+fn wave_of(job: &Yaml) -> String {
+    let images = text(&job["with"]["images"]).unwrap_or_default();
+    let squashed = squashed(&images);
+    let wave = squashed.strip_prefix("${{needs.plan.outputs.").and_then(|s| s.strip_suffix("_images}}"));
+    wave.unwrap_or_else(|| panic!("a call passes `images: {images}`, not a wave's images")).to_owned()
+}
+
+/// `cargo xtask test` runs on every run that publishes (a push to main
+/// among them), not only on the nightly: its condition is the plan's
+/// publish flag alone.
+#[test]
+fn every_publishing_run_tests() {
+    let publish = load(FILES[0]);
+    assert!(publish["on"]["schedule"].as_vec().is_some_and(|v| !v.is_empty()), "no schedule trigger");
+    assert!(publish["on"]["push"]["branches"].as_vec().is_some_and(|b| b.iter().any(|b| b.as_str() == Some("main"))));
+    let test = test_job(&publish);
+    let cond = squashed(&text(&publish["jobs"][test.as_str()]["if"]).unwrap_or_default());
+    assert_eq!(cond, "needs.plan.outputs.publish=='true'", "job {test} does not run on every publishing run");
+}
+
+/// Only tested digests get names: every job that moves a tag (`ci
+/// manifest`: the run's own tags; `ci latest`) runs in docker-tags.yml,
+/// whose every call waits for the tests to have passed (`needs` and `if`)
+/// and for the builds and smoke runs of its own wave; the builds of wave 0
+/// wait for no test, and a later wave (built FROM an earlier wave's
+/// `sha-<commit>`) waits for that wave's tag moves.
+#[test]
+fn tags_move_only_after_the_tests_and_the_smoke_runs() {
+    let (images_file, tags_file) = (FILES[1], FILES[2]);
+    let (file, _, _) = the_job_running("ci manifest");
+    assert_eq!(file, tags_file, "`ci manifest` moves the run's own tags: it belongs in {tags_file}");
+    let (file, _, _) = the_job_running("ci latest");
+    assert_eq!(file, tags_file, "`ci latest` moves `latest`: it belongs in {tags_file}");
+    for (f, id, job) in jobs() {
+        assert!(
+            f == tags_file || !(runs_xtask(&job, "ci manifest") || runs_xtask(&job, "ci latest")),
+            "{f}: job {id} moves a tag outside {tags_file}"
+        );
+    }
+    let publish = load(FILES[0]);
+    let jobs = &publish["jobs"];
+    let test = test_job(&publish);
+    let builds = callers_of(&publish, images_file);
+    let tags = callers_of(&publish, tags_file);
+    assert!(builds.len() >= 2 && tags.len() == builds.len(), "a tag call per wave: builds {builds:?}, tags {tags:?}");
+    for t in &tags {
+        let job = &jobs[t.as_str()];
+        let wave = wave_of(job);
+        let waited = waits_for(jobs, t);
+        assert!(waited.contains(&test), "{t} moves tags without waiting for {test} (waits for {waited:?})");
+        let cond = squashed(&text(&job["if"]).unwrap_or_default());
+        assert!(
+            cond.contains(&format!("needs.{test}.result=='success'")),
+            "{t} runs when the tests failed (`if: {cond}`): require needs.{test}.result == 'success'"
+        );
+        let build = builds.iter().find(|b| wave_of(&jobs[b.as_str()]) == wave);
+        let build = build.unwrap_or_else(|| panic!("{t} moves the tags of {wave}, which no job builds"));
+        assert!(needs(job).contains(build), "{t} moves the tags of {wave} without waiting for its builds ({build})");
+    }
+    // The builds run beside the tests where they can: wave 0's builds wait
+    // for no test; a later wave's, built FROM wave 0's `sha-<commit>`, wait
+    // for that tag to name tested digests.
+    for b in &builds {
+        let waited = waits_for(jobs, b);
+        if wave_of(&jobs[b.as_str()]) == "wave0" {
+            assert!(!waited.contains(&test), "{b} waits for the tests: only the tag moves should");
+        } else {
+            let t0 = tags.iter().find(|t| wave_of(&jobs[t.as_str()]) == "wave0").unwrap();
+            assert!(waited.contains(t0), "{b} is built FROM wave 0's tag before {t0} moved it (waits for {waited:?})");
+        }
+    }
+}
+
+/// Inside a wave: the smoke job runs `ci smoke` after every build of the
+/// wave, and hands on the digests (`digests-tested-<image>`) only after it
+/// passed; the merge downloads those and no other digests, and `latest`
+/// follows the merge.
+#[test]
+fn only_smoke_tested_digests_are_merged() {
+    let (file, id, smoke) = the_job_running("ci smoke");
+    assert_eq!(file, FILES[1], "the smoke runs belong to the wave's builds");
+    let (_, build_id, _) = the_job_running("ci build --image \"$IMAGE\" --platform \"$PLATFORM\" --digests-dir");
+    assert!(needs(&smoke).contains(&build_id), "{file}: job {id} does not wait for the builds ({build_id})");
+    let s = steps(&smoke);
+    let ran = s.iter().position(|s| runs_xtask_line(run(s), "ci smoke")).unwrap();
+    let uploads: Vec<usize> = s
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| {
+            uses(st).starts_with("actions/upload-artifact@")
+                && text(&st["with"]["name"]).is_some_and(|n| n.starts_with("digests-tested-"))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(uploads.len(), 1, "{file}: job {id} hands on the tested digests once");
+    let up = &s[uploads[0]];
+    assert!(uploads[0] > ran, "{file}: job {id} uploads the tested digests before the smoke run");
+    assert!(up["if"].is_badvalue(), "{file}: job {id} uploads the tested digests whatever the smoke run did");
+    assert_eq!(up["continue-on-error"], Yaml::BadValue);
+    assert_eq!(s[ran]["continue-on-error"], Yaml::BadValue, "{file}: job {id}: a failed smoke run must fail");
+
+    let (file, id, merge) = the_job_running("ci manifest");
+    let digests: Vec<String> = steps(&merge)
+        .iter()
+        .filter(|st| uses(st).starts_with("actions/download-artifact@"))
+        .filter_map(|st| text(&st["with"]["pattern"]).or_else(|| text(&st["with"]["name"])))
+        .filter(|n| n.starts_with("digests-"))
+        .collect();
+    assert_eq!(digests, ["digests-tested-${{ matrix.image }}"], "{file}: job {id} merges digests that did not run");
+    let (_, latest_id, latest) = the_job_running("ci latest");
+    assert!(needs(&latest).contains(&id), "{file}: job {latest_id} does not follow the merge {id}");
+}
+
+/// Whether a `run:` line runs the prebuilt `xtask <args>`.
+fn runs_xtask_line(script: &str, args: &str) -> bool {
+    script.lines().any(|l| {
+        let l = l.trim_start();
+        let (prog, rest) = l.split_once(' ').unwrap_or((l, ""));
+        (prog == "xtask" || prog.ends_with("/xtask")) && rest.starts_with(args)
+    })
 }
 
 /// Every `uses:` of a workflow: (file, job id, 1-based line, value), job-level
@@ -436,7 +584,10 @@ fn checkout_keeps_no_credentials() {
 }
 
 /// The jobs that push images: the only ones that may write, and only packages.
-const PUSHERS: [&str; 5] = ["wave0", "wave1", "build_platform", "create_manifest", "latest"];
+const PUSHERS: [&str; 7] =
+    ["wave0", "wave1", "wave0_tags", "wave1_tags", "build_platform", "create_manifest", "latest"];
+/// The jobs that pull the pushed images (by digest) and push nothing.
+const PULLERS: [&str; 1] = ["smoke"];
 
 #[test]
 fn permissions_are_per_job_and_least() {
@@ -454,7 +605,10 @@ fn permissions_are_per_job_and_least() {
             let (scope, level) = (text(scope).unwrap(), text(level).unwrap_or_default());
             let allowed = match scope.as_str() {
                 "contents" => level == "read",
-                "packages" => level == "write" && PUSHERS.contains(&id.as_str()),
+                "packages" => {
+                    (level == "write" && PUSHERS.contains(&id.as_str()))
+                        || (level == "read" && PULLERS.contains(&id.as_str()))
+                }
                 _ => false,
             };
             assert!(allowed, "{file}: job {id} holds `{scope}: {level}`");
@@ -749,4 +903,63 @@ fn the_images_take_the_runs_static_xtask() {
         }
     }
     assert!(builds >= 1);
+}
+
+/// `xtask ci smoke`, as the smoke job calls it: a dry run prints the pull
+/// and the run of each platform's digest (by digest, never a tag); an image
+/// with a platform's digest missing is one error naming it; a check plan
+/// pushed nothing to run.
+#[test]
+fn ci_smoke_runs_each_pushed_digest() {
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456"],
+        "latest":true,"sha_tag":"sha-0123456","version":"sha-0123456","revision":"0123456789","source":"https://github.com/o/r",
+        "images":["extproc"],"platforms":["linux/amd64","linux/arm64"],"notes":[]}"#;
+    let digests = tempfile::tempdir().unwrap();
+    let (a, b) = ("a".repeat(64), "b".repeat(64));
+    std::fs::create_dir(digests.path().join("digests-extproc-linux-arm64")).unwrap();
+    std::fs::write(digests.path().join("digests-extproc-linux-arm64").join(&b), "linux/arm64\n").unwrap();
+    std::fs::write(digests.path().join(&a), "linux/amd64\n").unwrap();
+    let smoke = |plan: &str, dry: bool| {
+        let mut args = vec!["ci", "smoke", "--image", "extproc", "--digests", digests.path().to_str().unwrap()];
+        if dry {
+            args.push("--dry-run");
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .current_dir(root())
+            .args(args)
+            .env("XTASK_PLAN", plan)
+            .env("CANDLE_MODEL_DIR", "/m")
+            .env_remove("DOCKER")
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = smoke(plan, true);
+    assert!(ok, "{err}");
+    let mount = "type=bind,src=/m,dst=/models/all-MiniLM-L6-v2,readonly";
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            format!("docker pull --platform linux/amd64 ghcr.io/o/r/extproc@sha256:{a}"),
+            format!(
+                "docker run -d --rm --name NAME --platform linux/amd64 --network host --mount {mount} \
+                 ghcr.io/o/r/extproc@sha256:{a} --listen 127.0.0.1:PORT --grpc-listen 127.0.0.1:GRPC"
+            ),
+            format!("docker pull --platform linux/arm64 ghcr.io/o/r/extproc@sha256:{b}"),
+            format!(
+                "docker run -d --rm --name NAME --platform linux/arm64 --network host --mount {mount} \
+                 ghcr.io/o/r/extproc@sha256:{b} --listen 127.0.0.1:PORT --grpc-listen 127.0.0.1:GRPC"
+            ),
+        ]
+    );
+    std::fs::remove_dir_all(digests.path().join("digests-extproc-linux-arm64")).unwrap();
+    let (ok, _, err) = smoke(plan, false);
+    assert!(!ok && err.contains("extproc: no digest for linux/arm64"), "{err}");
+    let check = plan.replace(r#""mode":"publish""#, r#""mode":"check""#);
+    let (ok, _, err) = smoke(&check, false);
+    assert!(!ok && err.contains("pushes nothing"), "{err}");
 }

@@ -7,6 +7,7 @@
 //! - `disk`: `free-disk` on GitHub-hosted runners;
 //! - `latest`: `ci latest`, the move of the shared `latest` tag and its guard.
 //! - `release`: a `v*` tag's GitHub Release (dist tarballs, SBOMs, SHA256SUMS).
+//! - `smoke`: `ci smoke`, each pushed digest run before any tag names it.
 //!
 //! `ci build` and `ci manifest` run `cargo xtask docker`'s own code with the
 //! options the plan gives, so a workflow step is one line.
@@ -16,6 +17,7 @@ pub mod latest;
 pub mod matrix;
 pub mod plan;
 pub mod release;
+pub mod smoke;
 
 use std::{
     io::Write,
@@ -53,6 +55,7 @@ impl flags::Ci {
             flags::CiCmd::Plan(_) => run_plan(ctx),
             flags::CiCmd::Build(b) => build(ctx, &b),
             flags::CiCmd::Manifest(m) => manifest(ctx, &m),
+            flags::CiCmd::Smoke(s) => smoke::run(ctx, &s),
             flags::CiCmd::Latest(l) => latest::run(ctx, &l),
             flags::CiCmd::FreeDisk(d) => d.run(ctx),
             flags::CiCmd::Release(r) => r.run(ctx),

@@ -44,8 +44,12 @@ pub struct ImageSpec {
 
 /// Inputs of every image: the build context's filter and the workflows
 /// that build them (a change to those is tested on every image).
-pub const COMMON_INPUTS: &[&str] =
-    &[".dockerignore", ".github/workflows/docker-publish.yml", ".github/workflows/docker-images.yml"];
+pub const COMMON_INPUTS: &[&str] = &[
+    ".dockerignore",
+    ".github/workflows/docker-publish.yml",
+    ".github/workflows/docker-images.yml",
+    ".github/workflows/docker-tags.yml",
+];
 
 /// What the stage that compiles xtask reads (every Dockerfile has one, or
 /// runs xtask from its base image).

@@ -15,25 +15,13 @@
 //!   router's `/healthz`, the dashboard page, and Prometheus reporting the
 //!   router target `up`, read with the image's own python3 (`docker exec`).
 
-use std::{fs, path::Path, time::Duration};
+use std::{fs, path::Path};
 
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::{build_image, copy_sources, Env};
 use crate::{docker::argv, docker::report::RunReport, flags::OtherImage, platform::Platform};
-
-/// What `docker exec` runs in the stack container: GET a URL, print the status
-/// on the first line and the body after it (0 and the error when unreachable).
-const FETCH_PY: &str = "import sys, urllib.request, urllib.error
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=5)
-    print(r.status); sys.stdout.write(r.read().decode())
-except urllib.error.HTTPError as e:
-    print(e.code); sys.stdout.write(e.read().decode())
-except Exception as e:
-    print(0); print(e)
-";
 
 /// The formatting error planted for the precommit image (`rustfmt` rejects it).
 const PLANTED: (&str, &str) = ("candle-binding/src/error.rs", "\nfn  planted_by_xtask_e2e( ) {}\n");
@@ -277,70 +265,13 @@ fn smoke_precommit(env: &Env<'_>, image: &str, p: Platform) -> Result<()> {
     Ok(())
 }
 
-/// The stack image in a container with only loopback: router, dashboard,
-/// Prometheus target up.
+/// The stack image's smoke run (`smoke::stack`), its ext_proc client
+/// built for the image's platform.
 fn smoke_stack(env: &Env<'_>, image: &str, p: Platform, model: &Path) -> Result<()> {
-    let sh = Shell::new()?;
-    let docker = &env.docker.path;
     let name = format!("xtask-e2e-stack-{}-{}", p.goarch(), std::process::id());
-    let mount = model_mount(model);
-    let pd = p.docker();
-    cmd!(sh, "{docker} run -d --rm --platform {pd} --name {name} --network none --mount {mount} {image}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .context("docker run failed")?;
-    let fetch = |url: &str| -> Result<(u16, String)> {
-        let out = cmd!(sh, "{docker} exec {name} python3 -c {FETCH_PY} {url}").quiet().ignore_stderr().read()?;
-        let (status, body) = out.split_once('\n').unwrap_or((&out, ""));
-        Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
-    };
-    let result = (|| -> Result<()> {
-        let mut alive = || {
-            ensure!(super::container_running(&env.docker, &name), "the stack container exited");
-            Ok(())
-        };
-        // The model loads under qemu in about 40 s (amd64: 1 s).
-        let limit = Duration::from_secs(if p.is_host() { 120 } else { 420 });
-        let ((), took) = crate::smoke::poll("router /healthz 200", limit, &mut alive, &mut || {
-            Ok((fetch("http://127.0.0.1:8080/healthz")?.0 == 200).then_some(()))
-        })?;
-        eprintln!("e2e: stack: router /healthz 200 after {:.1}s", took.as_secs_f64());
-        let (status, page) = fetch("http://127.0.0.1:8080/dashboard")?;
-        ensure!(status == 200 && page.contains("semantic-router dashboard"), "dashboard: {status} {page:.200}");
-        ensure!(page.contains("coding"), "the dashboard lists no routes: {page:.300}");
-        eprintln!("e2e: stack: /dashboard 200 ({} bytes, routes listed)", page.len());
-        let ((), took) = crate::smoke::poll("Prometheus target semantic-router up", limit, &mut alive, &mut || {
-            let (status, body) = fetch("http://127.0.0.1:9090/api/v1/targets")?;
-            Ok((status == 200 && target_health(&body, "semantic-router").as_deref() == Some("up")).then_some(()))
-        })?;
-        eprintln!("e2e: stack: Prometheus target semantic-router up after {:.1}s more", took.as_secs_f64());
-        // ext_proc on the image's own port, from inside (only loopback
-        // there): the client, built for the image's platform, copied in.
-        let router_dir = env.ctx.workspace()?.path(crate::build::ROUTER_DIR);
-        let probe = crate::smoke::build_probe(&env.ctx.sh, &router_dir, p, &env.work)?;
-        let inside = format!("{name}:/tmp/extproc-probe");
-        cmd!(sh, "{docker} cp {probe} {inside}").quiet().ignore_stdout().run().context("docker cp failed")?;
-        let wrap: Vec<String> = [docker.display().to_string(), "exec".into(), name.clone()].into();
-        let routed = crate::smoke::check_extproc(Path::new("/tmp/extproc-probe"), &wrap, "127.0.0.1:50051", limit)?;
-        eprintln!("e2e: stack: ext_proc on 50051 -> {routed}");
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = cmd!(sh, "{docker} logs {name}").run();
-    }
-    let _ = cmd!(sh, "{docker} stop -t 5 {name}").quiet().ignore_stdout().ignore_stderr().run();
-    result
-}
-
-/// The health of the active target of `job` in Prometheus' `/api/v1/targets`.
-pub fn target_health(body: &str, job: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v["data"]["activeTargets"]
-        .as_array()?
-        .iter()
-        .find(|t| t["labels"]["job"] == job)
-        .and_then(|t| t["health"].as_str().map(str::to_owned))
+    let router_dir = env.ctx.workspace()?.path(crate::build::ROUTER_DIR);
+    let mut probe = || crate::smoke::build_probe(&env.ctx.sh, &router_dir, p, &env.work);
+    crate::smoke::stack(&env.docker, image, p, &model_mount(model), &name, "e2e", &mut probe)
 }
 
 #[cfg(test)]
@@ -364,17 +295,6 @@ mod tests {
         assert_eq!(compiled_in_stages(out, &["xtask".to_owned()]).len(), 1);
         let quiet = out.replace("#9 3.20    Checking candle-core v0.9.2\n", "#9 3.20 skipped: emulated\n");
         assert!(compiled_in_stages(&quiet, &target).is_empty());
-    }
-
-    #[test]
-    fn prometheus_targets() {
-        let body = r#"{"status":"success","data":{"activeTargets":[
-            {"labels":{"job":"other"},"health":"down"},
-            {"labels":{"instance":"127.0.0.1:8080","job":"semantic-router"},"health":"up"}]}}"#;
-        assert_eq!(target_health(body, "semantic-router").as_deref(), Some("up"));
-        assert_eq!(target_health(body, "other").as_deref(), Some("down"));
-        assert_eq!(target_health(body, "nope"), None);
-        assert_eq!(target_health("not json", "x"), None);
     }
 
     #[test]

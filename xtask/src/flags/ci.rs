@@ -26,6 +26,10 @@ pub enum CiCmd {
     /// Merge one image's pushed digests into the run's own tags, with OCI
     /// annotations, once every platform of the image has its digest.
     Manifest(CiManifest),
+    /// Pull each platform's pushed digest of the image and smoke-run it
+    /// (extproc: health, routing, ext_proc; stack: its router; dev and
+    /// precommit: their xtask): the digests `ci manifest` may then name.
+    Smoke(CiSmoke),
     /// Move the image's `latest` to this run's image, unless `latest` points
     /// at a newer commit or release.
     Latest(CiLatest),
@@ -104,6 +108,28 @@ pub struct CiManifest {
     #[arg(long, value_name = "DIR")]
     pub digests: PathBuf,
     /// Print the docker commands, run nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `cargo xtask ci smoke`: the digests of `ci build --digests-dir`, each
+/// run from `<registry>/<image>@<digest>` on its platform (a foreign one
+/// under qemu-user: its binfmt handler registered, `cargo xtask binfmt`);
+/// extproc and stack with the model (`cargo xtask model`) and the ext_proc
+/// client built from the router module (Go).
+#[derive(Debug, Args)]
+pub struct CiSmoke {
+    /// The image (in the plan).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Directory of the build jobs' digest files (`ci build --digests-dir`),
+    /// at any depth; every platform of the image must have one.
+    #[arg(long, value_name = "DIR")]
+    pub digests: PathBuf,
+    /// Print the docker commands, run nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

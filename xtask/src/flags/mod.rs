@@ -618,7 +618,7 @@ pub struct DockerWarmLint {
 }
 
 // `cargo xtask ci`: the workflow's commands.
-pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease};
+pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease, CiSmoke};
 
 #[derive(Debug, Args)]
 pub struct E2e {

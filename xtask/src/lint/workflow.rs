@@ -396,6 +396,7 @@ jobs:
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let publish = std::fs::read_to_string(root.join(".github/workflows/docker-publish.yml")).unwrap();
         let waves = std::fs::read_to_string(root.join(".github/workflows/docker-images.yml")).unwrap();
+        let tags = std::fs::read_to_string(root.join(".github/workflows/docker-tags.yml")).unwrap();
         let paths = |yaml: &str| {
             let mut p: Vec<String> = xtask_calls_in_yaml(yaml).iter().map(|c| c.command_path().join(" ")).collect();
             p.sort();
@@ -403,7 +404,8 @@ jobs:
             p
         };
         assert_eq!(paths(&publish), ["ci build", "ci free-disk", "ci plan", "test"]);
-        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci latest", "ci manifest"]);
+        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci smoke"]);
+        assert_eq!(paths(&tags), ["ci latest", "ci manifest"]);
         assert!(build_args_in_yaml(&waves).is_empty(), "`xtask ci build` passes them");
     }
 
