@@ -1019,3 +1019,51 @@ fn ci_release_gathers_tarballs_sboms_and_their_sums() {
     assert!(text.contains("SHA256SUMS --clobber"), "{text}");
     one_error(&run(args(&["--upload", "v1;x", "--dry-run"])), "--upload: tag `v1;x` contains `;`");
 }
+
+/// `--sbom-generator IMAGE`: the build attaches the generator's SBOM
+/// (`--attest type=sbom,generator=IMAGE`), for `docker` and `ci build`;
+/// without buildx it is one error naming the fix.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the golden argv are those of an amd64 host")]
+fn dry_run_with_an_sbom_generator() {
+    let gen = "127.0.0.1:5000/xtask-sbom-generator:0123456789abcdef";
+    let o = xtask(
+        &[
+            "docker",
+            "extproc",
+            "--push",
+            "--registry",
+            "127.0.0.1:5000",
+            "--metadata-file",
+            "/tmp/meta.json",
+            "--sbom-generator",
+            gen,
+            "--buildx",
+            "yes",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "docker buildx build --progress plain --platform linux/amd64 --file tools/docker/Dockerfile.extproc \
+             --build-arg CARGO_BUILD_JOBS=20 \
+             --output type=image,name=127.0.0.1:5000/extproc,push-by-digest=true,name-canonical=true,push=true \
+             --provenance=mode=max --attest type=sbom,generator={gen} --metadata-file /tmp/meta.json .\n"
+        )
+    );
+    let o = xtask(&["docker", "extproc", "--sbom-generator", gen, "--buildx", "no", "--dry-run"], &[]);
+    one_error(&o, "--sbom-generator: SBOM attestations need buildx (`cargo xtask doctor --fix` installs it)");
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456"],
+        "latest":true,"sha_tag":"sha-0123456","version":"main-0123456","revision":"0123456789","source":"https://github.com/o/r",
+        "images":["extproc"],"platforms":["linux/amd64"],"notes":[]}"#;
+    let o = xtask(
+        &["ci", "build", "--image", "extproc", "--platform", "linux/amd64", "--sbom-generator", gen, "--dry-run"],
+        &[("XTASK_PLAN", plan)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    assert!(line.contains(&format!(" --provenance=mode=max --attest type=sbom,generator={gen} ")), "{line}");
+}

@@ -488,6 +488,7 @@ fn build(
         digests_dir: None,
         xtask_bin: given.then(|| env.xtask_bin.clone()),
         cache: if how.exported { CacheKind::Registry } else { CacheKind::None },
+        sbom_generator: None,
         dry_run: false,
     };
     let mut opts = ci::build_request(&env.plan, spec, p, &ci, &env.work);
