@@ -645,6 +645,9 @@ pub struct SbomWrite {
     pub platform: Option<Platform>,
     #[command(flatten)]
     pub profile: Profile,
+    /// The router whose Go modules are listed (default: the one the build of this platform and profile made).
+    #[arg(long, value_name = "FILE")]
+    pub router: Option<PathBuf>,
     /// Where to write the SPDX 2.3 JSON document.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,

@@ -38,11 +38,14 @@ impl flags::Sbom {
 fn write(ctx: &Ctx, opts: &flags::SbomWrite) -> Result<()> {
     let ws = ctx.workspace()?;
     let platform = opts.platform.map_or_else(Platform::host, Ok)?;
-    let built = Outputs::new(&ws.target_dir()?, platform, &opts.profile);
-    if !built.router.is_file() {
+    let router = match &opts.router {
+        Some(r) => ctx.sh.current_dir().join(r),
+        None => Outputs::new(&ws.target_dir()?, platform, &opts.profile).router,
+    };
+    if !router.is_file() {
         anyhow::bail!(
             "{} was not built: run `xtask build` with the same --platform and profile first",
-            built.router.display()
+            router.display()
         );
     }
     // The commit time when there is a commit, else now: an image's build
@@ -54,7 +57,7 @@ fn write(ctx: &Ctx, opts: &flags::SbomWrite) -> Result<()> {
     let req = super::collect::Request {
         platform,
         library: build::PACKAGE,
-        router: &built.router,
+        router: &router,
         router_dir: &ws.path(build::ROUTER_DIR),
         version: build::version(),
         created,
