@@ -1067,3 +1067,59 @@ fn dry_run_with_an_sbom_generator() {
     let line = stdout(&o);
     assert!(line.contains(&format!(" --provenance=mode=max --attest type=sbom,generator={gen} ")), "{line}");
 }
+
+/// `xtask sbom scan` as BuildKit runs it in the generator image: outside
+/// any workspace, told where to read and write by the protocol's
+/// variables; one statement per filesystem, the core one named after its
+/// directory. Without the variables it says what sets them.
+#[test]
+fn sbom_scan_speaks_buildkits_generator_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let core = tmp.path().join("src/core");
+    std::fs::create_dir_all(core.join("var/lib/dpkg")).unwrap();
+    std::fs::copy(root().join("xtask/tests/fixtures/sbom/dpkg-status"), core.join("var/lib/dpkg/status")).unwrap();
+    let extras = tmp.path().join("extras");
+    std::fs::create_dir_all(extras.join("build/var/lib/dpkg")).unwrap();
+    std::fs::write(
+        extras.join("build/var/lib/dpkg/status"),
+        "Package: gcc-12\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.2.0-14\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let run = |env: &[(&str, &std::path::Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.current_dir(tmp.path()).args(["sbom", "scan"]).env("SOURCE_DATE_EPOCH", "1798761599");
+        for v in ["BUILDKIT_SCAN_SOURCE", "BUILDKIT_SCAN_SOURCE_EXTRAS", "BUILDKIT_SCAN_DESTINATION"] {
+            cmd.env_remove(v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let o = run(&[
+        ("BUILDKIT_SCAN_SOURCE", &core),
+        ("BUILDKIT_SCAN_SOURCE_EXTRAS", &extras),
+        ("BUILDKIT_SCAN_DESTINATION", &out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut written: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    written.sort();
+    assert_eq!(written, ["build.spdx.json", "core.spdx.json"]);
+    let stmt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("core.spdx.json")).unwrap()).unwrap();
+    assert_eq!(stmt["predicateType"], "https://spdx.dev/Document");
+    let doc = &stmt["predicate"];
+    assert_eq!(doc["creationInfo"]["created"], "2026-12-31T23:59:59Z");
+    let purls: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .collect();
+    assert!(purls.contains(&"pkg:deb/debian/libc6@2.36-9%2Bdeb12u10?arch=amd64"), "{purls:?}");
+    let o = run(&[("BUILDKIT_SCAN_DESTINATION", &out)]);
+    one_error(&o, "BuildKit sets BUILDKIT_SCAN_SOURCE");
+}

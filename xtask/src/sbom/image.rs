@@ -243,7 +243,6 @@ pub fn statement(document: &str) -> Result<String> {
 
 /// The predicate of a statement written by [`statement`], rendered as a
 /// document file (for `spdx-tools`).
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn predicate_of(statement: &str) -> Result<String> {
     let v: Value = serde_json::from_str(statement).context("the statement is not JSON")?;
     if v["_type"] != STATEMENT_TYPE || v["predicateType"] != PREDICATE_SPDX {
@@ -344,6 +343,29 @@ pub fn scan(targets: &[PathBuf], dest: &Path, epoch: Option<u64>) -> Result<Vec<
         written.push(file);
     }
     Ok(written)
+}
+
+/// A dpkg status file in the format of Debian 12's, with libc6.
+pub const STATUS_FIXTURE: &str = include_str!("../../tests/fixtures/sbom/dpkg-status");
+
+/// The document `sbom scan` writes for a root filesystem laid out in `work`
+/// with the dpkg status `status` and the project SBOM `project` where the
+/// images carry it: the predicate of its statement, written to
+/// `work/rootfs.spdx.json` (for `spdx-tools`), and its text.
+pub fn scan_check(work: &Path, status: &str, project: &Path) -> Result<(PathBuf, String)> {
+    let root = work.join("rootfs");
+    let _ = std::fs::remove_dir_all(work);
+    for dir in [root.join("var/lib/dpkg"), root.join("app/share"), work.join("out")] {
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), status)?;
+    std::fs::copy(project, root.join(PROJECT_SBOM))
+        .with_context(|| format!("cannot copy {} into {}", project.display(), root.display()))?;
+    let files = scan(&targets(&root, None)?, &work.join("out"), None)?;
+    let text = predicate_of(&std::fs::read_to_string(&files[0])?)?;
+    let file = work.join("rootfs.spdx.json");
+    std::fs::write(&file, &text)?;
+    Ok((file, text))
 }
 
 #[cfg(test)]

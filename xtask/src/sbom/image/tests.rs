@@ -3,40 +3,7 @@ use super::*;
 /// Three stanzas of a Debian 12 status file, trimmed: a package built from
 /// a source of another version, one removed with its configuration kept,
 /// one whose description continues over several lines.
-const STATUS: &str = "Package: libc6
-Status: install ok installed
-Priority: optional
-Section: libs
-Installed-Size: 12986
-Maintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>
-Architecture: amd64
-Multi-Arch: same
-Source: glibc
-Version: 2.36-9+deb12u10
-Depends: libgcc-s1
-Description: GNU C Library: Shared libraries
- Contains the standard libraries that are used by nearly all programs on
- the system.
-
-Package: old-tool
-Status: deinstall ok config-files
-Architecture: amd64
-Version: 1.0-1
-
-Package: libgcc-s1
-Status: install ok installed
-Architecture: amd64
-Source: gcc-12 (12.2.0-14+deb12u1)
-Version: 12.2.0-14+deb12u1
-Description: GCC support library
-
-Package: tzdata
-Status: install ok installed
-Architecture: all
-Version: 1:2025b-0+deb12u1
-Description: time zone and daylight-saving time data
- Multi-line: not a field
-";
+const STATUS: &str = include_str!("../../../tests/fixtures/sbom/dpkg-status");
 
 #[test]
 fn dpkg_status_gives_the_installed_packages_with_their_source() {
@@ -237,4 +204,18 @@ fn scan_reads_a_rootfs_and_its_extras_into_one_statement_each() {
     std::fs::write(core.join(PROJECT_SBOM), "{").unwrap();
     let err = format!("{:#}", scan_rootfs(&core, "core", None).unwrap_err());
     assert!(err.contains("is not JSON"), "{err}");
+}
+
+#[test]
+fn scan_check_lays_out_a_rootfs_and_gives_the_predicate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project_file = tmp.path().join("project.spdx.json");
+    std::fs::write(&project_file, project().to_string()).unwrap();
+    let work = tmp.path().join("work");
+    let (file, text) = scan_check(&work, STATUS_FIXTURE, &project_file).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    let none = std::collections::BTreeSet::new();
+    crate::sbom::check_names(&text, &["libc6", "tzdata", "candle-core", "google.golang.org/grpc"], &none).unwrap();
+    // Again over the same directory: the same document.
+    assert_eq!(scan_check(&work, STATUS_FIXTURE, &project_file).unwrap().1, text);
 }
