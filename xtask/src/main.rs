@@ -98,6 +98,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Ci(cmd) => cmd.run(&ctx),
         Cmd::E2e(cmd) => cmd.run(&ctx),
         Cmd::Lint(cmd) => cmd.run(&ctx),
+        Cmd::Sbom(cmd) => cmd.run(&ctx),
     }
 }
 

@@ -1019,3 +1019,107 @@ fn ci_release_gathers_tarballs_sboms_and_their_sums() {
     assert!(text.contains("SHA256SUMS --clobber"), "{text}");
     one_error(&run(args(&["--upload", "v1;x", "--dry-run"])), "--upload: tag `v1;x` contains `;`");
 }
+
+/// `--sbom-generator IMAGE`: the build attaches the generator's SBOM
+/// (`--attest type=sbom,generator=IMAGE`), for `docker` and `ci build`;
+/// without buildx it is one error naming the fix.
+#[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "the golden argv are those of an amd64 host")]
+fn dry_run_with_an_sbom_generator() {
+    let gen = "127.0.0.1:5000/xtask-sbom-generator:0123456789abcdef";
+    let o = xtask(
+        &[
+            "docker",
+            "extproc",
+            "--push",
+            "--registry",
+            "127.0.0.1:5000",
+            "--metadata-file",
+            "/tmp/meta.json",
+            "--sbom-generator",
+            gen,
+            "--buildx",
+            "yes",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "docker buildx build --progress plain --platform linux/amd64 --file tools/docker/Dockerfile.extproc \
+             --build-arg CARGO_BUILD_JOBS=20 \
+             --output type=image,name=127.0.0.1:5000/extproc,push-by-digest=true,name-canonical=true,push=true \
+             --provenance=mode=max --attest type=sbom,generator={gen} --metadata-file /tmp/meta.json .\n"
+        )
+    );
+    let o = xtask(&["docker", "extproc", "--sbom-generator", gen, "--buildx", "no", "--dry-run"], &[]);
+    one_error(&o, "--sbom-generator: SBOM attestations need buildx (`cargo xtask doctor --fix` installs it)");
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456"],
+        "latest":true,"sha_tag":"sha-0123456","version":"main-0123456","revision":"0123456789","source":"https://github.com/o/r",
+        "images":["extproc"],"platforms":["linux/amd64"],"notes":[]}"#;
+    let o = xtask(
+        &["ci", "build", "--image", "extproc", "--platform", "linux/amd64", "--sbom-generator", gen, "--dry-run"],
+        &[("XTASK_PLAN", plan)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    assert!(line.contains(&format!(" --provenance=mode=max --attest type=sbom,generator={gen} ")), "{line}");
+}
+
+/// `xtask sbom scan` as BuildKit runs it in the generator image: outside
+/// any workspace, told where to read and write by the protocol's
+/// variables; one statement per filesystem, the core one named after its
+/// directory. Without the variables it says what sets them.
+#[test]
+fn sbom_scan_speaks_buildkits_generator_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let core = tmp.path().join("src/core");
+    std::fs::create_dir_all(core.join("var/lib/dpkg")).unwrap();
+    std::fs::copy(root().join("xtask/tests/fixtures/sbom/dpkg-status"), core.join("var/lib/dpkg/status")).unwrap();
+    let extras = tmp.path().join("extras");
+    std::fs::create_dir_all(extras.join("build/var/lib/dpkg")).unwrap();
+    std::fs::write(
+        extras.join("build/var/lib/dpkg/status"),
+        "Package: gcc-12\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.2.0-14\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let run = |env: &[(&str, &std::path::Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.current_dir(tmp.path()).args(["sbom", "scan"]).env("SOURCE_DATE_EPOCH", "1798761599");
+        for v in ["BUILDKIT_SCAN_SOURCE", "BUILDKIT_SCAN_SOURCE_EXTRAS", "BUILDKIT_SCAN_DESTINATION"] {
+            cmd.env_remove(v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let o = run(&[
+        ("BUILDKIT_SCAN_SOURCE", &core),
+        ("BUILDKIT_SCAN_SOURCE_EXTRAS", &extras),
+        ("BUILDKIT_SCAN_DESTINATION", &out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut written: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    written.sort();
+    assert_eq!(written, ["build.spdx.json", "core.spdx.json"]);
+    let stmt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("core.spdx.json")).unwrap()).unwrap();
+    assert_eq!(stmt["predicateType"], "https://spdx.dev/Document");
+    let doc = &stmt["predicate"];
+    assert_eq!(doc["creationInfo"]["created"], "2026-12-31T23:59:59Z");
+    let purls: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .collect();
+    assert!(purls.contains(&"pkg:deb/debian/libc6@2.36-9%2Bdeb12u10?arch=amd64"), "{purls:?}");
+    let o = run(&[("BUILDKIT_SCAN_DESTINATION", &out)]);
+    one_error(&o, "BuildKit sets BUILDKIT_SCAN_SOURCE");
+}

@@ -200,6 +200,7 @@ pub fn build_request(
         base_tag: plan.base_tag(spec),
         build_arg: vec![format!("VERSION={}", plan.version)],
         xtask_bin: b.xtask_bin.clone(),
+        sbom_generator: b.sbom_generator.clone(),
         // A pull request's image may grow by the budgets' growth_percent
         // over the published one.
         size_baseline: (!publish).then(|| format!("{}/{}:latest", plan.registry, spec.name)),

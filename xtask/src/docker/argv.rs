@@ -40,6 +40,9 @@ pub struct BuildRequest<'a> {
     /// given to the Dockerfile as the named context `xtask` (its `xtask`
     /// stage is then not built; buildx only).
     pub xtask_context: Option<String>,
+    /// An SBOM generator image: `--attest type=sbom,generator=IMAGE`
+    /// (buildx, on a builder that exports attestations).
+    pub sbom_generator: Option<String>,
     /// Image labels (`--label K=V`), e.g. the OCI ones.
     pub labels: Vec<(String, String)>,
     /// Manifest annotations (`--annotation K=V`, buildx only).
@@ -71,6 +74,7 @@ impl<'a> BuildRequest<'a> {
             secrets: vec![],
             network: None,
             xtask_context: None,
+            sbom_generator: None,
             context: ".".into(),
             labels: vec![],
             annotations: vec![],
@@ -204,6 +208,12 @@ impl<'a> BuildRequest<'a> {
                 );
             }
         }
+        if let Some(g) = &req.sbom_generator {
+            reference::check_reference(g, "--sbom-generator")?;
+            if buildx == Some(false) {
+                bail!("{}", no_buildx_sbom());
+            }
+        }
         if req.push && req.registry.is_none() {
             bail!("--push needs --registry (e.g. ghcr.io/<owner>/<repo>)");
         }
@@ -228,6 +238,12 @@ impl<'a> Checked<'a> {
     pub fn with_caps(self, caps: Capabilities) -> Checked<'a> {
         Checked { req: BuildRequest { caps, ..self.req }, ..self }
     }
+}
+
+fn no_buildx_sbom() -> String {
+    "--sbom-generator: SBOM attestations need buildx (`cargo xtask doctor --fix` installs it); \
+     or build without --sbom-generator"
+        .into()
 }
 
 /// A buildx build keeps its result in the build cache unless it loads or
@@ -427,6 +443,17 @@ pub fn plan_build(
                 }
                 argv.push("--provenance=false".into());
             }
+            if let Some(g) = &req.sbom_generator {
+                if !req.caps.exports {
+                    bail!(
+                        "--sbom-generator: the buildx `{}` driver attaches no attestation on this engine; {} \
+                         (or use a docker-container builder)",
+                        req.caps.driver,
+                        CONTAINERD_STORE_FIX
+                    );
+                }
+                argv.extend(["--attest".into(), format!("type=sbom,generator={g}")]);
+            }
             if let Some(m) = &metadata_file {
                 argv.extend(["--metadata-file".into(), m.clone()]);
             }
@@ -434,6 +461,9 @@ pub fn plan_build(
                 argv.extend(["--build-context".into(), format!("xtask={dir}")]);
             }
         } else {
+            if req.sbom_generator.is_some() {
+                bail!("{}", no_buildx_sbom());
+            }
             if req.xtask_context.is_some() {
                 drop_note("no buildx: named build contexts need buildx; xtask is compiled in the image".into());
             }
@@ -701,6 +731,51 @@ mod tests {
         let plan = plan_build(&r, &declared, false).unwrap();
         assert!(!plan.builds[0].build.shell_line().contains("--build-context"));
         assert!(plan.dropped.iter().any(|d| d.contains("named build contexts need buildx")), "{:?}", plan.dropped);
+    }
+
+    #[test]
+    fn golden_push_with_an_sbom_generator() {
+        let r = BuildRequest {
+            push: true,
+            registry: Some("127.0.0.1:5000".into()),
+            metadata_file: Some("/tmp/m.json".into()),
+            sbom_generator: Some("127.0.0.1:5000/xtask-sbom-generator:0123456789abcdef".into()),
+            ..req(&[AMD])
+        };
+        let plan = plan_build(&r, &declared, true).unwrap();
+        assert_eq!(
+            lines(&plan),
+            ["docker buildx build --progress plain --platform linux/amd64 --file tools/docker/Dockerfile.extproc \
+              --build-arg CARGO_BUILD_JOBS=20 \
+              --output type=image,name=127.0.0.1:5000/extproc,push-by-digest=true,name-canonical=true,push=true \
+              --provenance=mode=max --attest type=sbom,generator=127.0.0.1:5000/xtask-sbom-generator:0123456789abcdef \
+              --metadata-file /tmp/m.json ."]
+        );
+        // Loaded: the attestation is asked for as well.
+        let r = BuildRequest { push: false, registry: None, metadata_file: None, load: true, ..r };
+        let line = plan_build(&r, &declared, true).unwrap().builds[0].build.shell_line();
+        assert!(line.ends_with(" --load --provenance=false --attest type=sbom,generator=127.0.0.1:5000/xtask-sbom-generator:0123456789abcdef ."), "{line}");
+    }
+
+    #[test]
+    fn an_sbom_generator_needs_a_builder_that_exports_attestations_and_buildx() {
+        let r = BuildRequest { load: true, sbom_generator: Some("gen:1".into()), ..req(&[AMD]) };
+        let docker_driver = r.clone().check(Some(true)).unwrap().with_caps(Capabilities::of("docker", false));
+        let err = super::plan_build(&docker_driver, &declared, true).unwrap_err().to_string();
+        assert!(
+            err.contains("the buildx `docker` driver attaches no attestation")
+                && err.contains("containerd-snapshotter"),
+            "{err}"
+        );
+        let containerd = r.clone().check(Some(true)).unwrap().with_caps(Capabilities::of("docker", true));
+        assert!(super::plan_build(&containerd, &declared, true).is_ok());
+        let err = r.clone().check(Some(false)).unwrap_err().to_string();
+        assert!(err.contains("SBOM attestations need buildx") && err.contains("doctor --fix"), "{err}");
+        let unknown = r.clone().check(None).unwrap();
+        assert!(super::plan_build(&unknown, &declared, false).unwrap_err().to_string().contains("need buildx"));
+        let bad = BuildRequest { sbom_generator: Some("Gen,type=x".into()), ..r };
+        let err = bad.check(Some(true)).unwrap_err().to_string();
+        assert!(err.starts_with("--sbom-generator"), "{err}");
     }
 
     #[test]

@@ -205,6 +205,7 @@ pub fn build(
         network: opts.network.clone(),
         context,
         xtask_context,
+        sbom_generator: opts.sbom_generator.clone(),
         labels: oci.to_vec(),
         annotations: if opts.push { oci.to_vec() } else { Vec::new() },
         caps: argv::Capabilities::full(),

@@ -102,7 +102,17 @@ pub fn check_index(
         let d = desc["digest"].as_str().unwrap_or_default();
         ensure!(!pushed.iter().any(|p| p == d), "{name}:{t} names {d}, an image pushed by digest");
     }
-    let attestations = argv::index_attestations(raw)?.len();
+    let attestations = argv::index_attestations(raw)?;
+    for (subject, manifest) in &attestations {
+        let types = predicate_types(&inspect_raw(env, &format!("{name}@{manifest}"))?)?;
+        for want in [SPDX, SLSA_PROVENANCE] {
+            ensure!(
+                types.iter().any(|t| t == want),
+                "{name}:{E2E_TAG}: the attestation manifest {manifest} of {subject} has no {want} statement: {types:?}"
+            );
+        }
+    }
+    let attestations = attestations.len();
     eprintln!(
         "e2e: {name}:{E2E_TAG}: {} platforms, {attestations} attestation manifests; no tag of {repo} ({}) names a \
          pushed image",
@@ -118,17 +128,36 @@ pub fn check_index(
     }))
 }
 
-/// The image manifest of `p` that `name@digest` is or holds.
-fn image_of(env: &Env<'_>, name: &str, digest: &str, p: Platform) -> Result<String> {
-    let cmd = argv::Command::new(vec![
+/// The predicate types of SPDX SBOMs and SLSA provenance in BuildKit's attestation manifests.
+const SPDX: &str = "https://spdx.dev/Document";
+const SLSA_PROVENANCE: &str = "https://slsa.dev/provenance/v0.2";
+
+/// `imagetools inspect --raw REF`.
+fn inspect_raw(env: &Env<'_>, reference: &str) -> Result<String> {
+    env.docker.read(&argv::Command::new(vec![
         env.docker.name.clone(),
         "buildx".into(),
         "imagetools".into(),
         "inspect".into(),
         "--raw".into(),
-        format!("{name}@{digest}"),
-    ]);
-    let raw = env.docker.read(&cmd)?;
+        reference.into(),
+    ]))
+}
+
+/// The `in-toto.io/predicate-type` annotations of an attestation manifest's layers.
+fn predicate_types(raw: &str) -> Result<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_str(raw).context("the attestation manifest is not JSON")?;
+    Ok(v["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["annotations"]["in-toto.io/predicate-type"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The image manifest of `p` that `name@digest` is or holds.
+fn image_of(env: &Env<'_>, name: &str, digest: &str, p: Platform) -> Result<String> {
+    let raw = inspect_raw(env, &format!("{name}@{digest}"))?;
     Ok(docker::size::index_entry(&raw, p)?.unwrap_or_else(|| digest.to_owned()))
 }
 
@@ -151,5 +180,13 @@ mod tests {
         assert_eq!(parse_tags(body).unwrap(), ["buildcache-linux-amd64", "e2e"]);
         assert!(parse_tags(r#"{"name":"r","tags":null}"#).unwrap().is_empty());
         assert!(parse_tags("not json").is_err());
+    }
+
+    #[test]
+    fn predicate_types_of_an_attestation_manifest() {
+        let raw = r#"{"layers":[{"annotations":{"in-toto.io/predicate-type":"https://spdx.dev/Document"}},
+                     {"annotations":{"in-toto.io/predicate-type":"https://slsa.dev/provenance/v0.2"}},{}]}"#;
+        assert_eq!(predicate_types(raw).unwrap(), [SPDX, SLSA_PROVENANCE]);
+        assert!(predicate_types("{}").unwrap().is_empty());
     }
 }

@@ -113,6 +113,8 @@ struct Env<'a> {
     plan_file: PathBuf,
     /// Where the first builds record their digests (`ci build --digests-dir`).
     digests: PathBuf,
+    /// The SBOM generator image extproc's builds attest with.
+    sbom_generator: String,
 }
 
 fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut services::Started) -> Result<()> {
@@ -186,8 +188,12 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     report.step("static xtask", || static_xtask(ctx, &xtask_bin))?;
     let (plan, plan_file, digests) =
         report.step("publish plan", || ci_path::e2e_plan(ctx, &work, &opts.registry, &platforms))?;
+    let sbom_generator = report.step("SBOM generator image", || {
+        crate::sbom::generator::ensure_generator(&docker, &opts.registry, &base_image(host, host), &xtask_bin)
+    })?;
     let env = Env {
         ctx,
+        sbom_generator,
         docker,
         registry: opts.registry.clone(),
         work: work.clone(),
@@ -365,6 +371,7 @@ fn build(
         digests_dir: None,
         xtask_bin: given.then(|| env.xtask_bin.clone()),
         cache: if how.exported { CacheKind::Registry } else { CacheKind::None },
+        sbom_generator: Some(env.sbom_generator.clone()),
         dry_run: false,
     };
     let mut opts = ci::build_request(&env.plan, spec, p, &ci, &env.work);

@@ -89,6 +89,9 @@ pub struct CiBuild {
     /// Build cache (as `docker --cache`).
     #[arg(long, value_name = "KIND", value_enum, default_value_t = CacheKind::Gha)]
     pub cache: CacheKind,
+    /// Attach an SBOM attestation made by this generator image (as `docker --sbom-generator`).
+    #[arg(long, value_name = "IMAGE")]
+    pub sbom_generator: Option<String>,
     /// Print the docker commands, run nothing, write nothing.
     #[arg(long)]
     pub dry_run: bool,

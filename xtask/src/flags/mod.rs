@@ -70,6 +70,8 @@ pub enum Cmd {
     Ci(Ci),
     /// End-to-end test of the images: local registry, both platforms, rebuild figures.
     E2e(E2e),
+    /// Image SBOMs: write the project's into an image tree, scan a root filesystem (BuildKit's generator), build the generator image.
+    Sbom(Sbom),
     /// Run the linters (Rust, Go, shell, workflows, Dockerfiles) and our own checks.
     Lint(Lint),
 }
@@ -523,6 +525,10 @@ pub struct DockerBuild {
     /// Build context (default: the workspace root).
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
+    /// Attach an SBOM attestation made by this generator image
+    /// (`--attest type=sbom,generator=IMAGE`; `cargo xtask sbom generator` builds ours).
+    #[arg(long, value_name = "IMAGE")]
+    pub sbom_generator: Option<String>,
     /// Use buildx: `auto` (if `docker buildx version` works), `yes`, `no`.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t)]
     pub buildx: BuildxMode,
@@ -615,6 +621,66 @@ pub struct DockerWarmLint {
     /// The platform the build runs on (`$BUILDPLATFORM`).
     #[arg(long, value_name = "P", value_parser = Platform::parse)]
     pub build_platform: Platform,
+}
+
+#[derive(Debug, Args)]
+pub struct Sbom {
+    #[command(subcommand)]
+    pub cmd: SbomCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SbomCmd {
+    /// (In a builder stage) the project's SBOM of the built router and library (as `dist` writes it).
+    Write(SbomWrite),
+    /// (In the generator image) BuildKit's SBOM generator: one in-toto SPDX statement per scanned filesystem.
+    Scan(SbomScan),
+    /// Build the generator image from a static xtask and push it; prints its reference.
+    Generator(SbomGenerator),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomWrite {
+    /// The platform that was built (default: the host).
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub platform: Option<Platform>,
+    #[command(flatten)]
+    pub profile: Profile,
+    /// The router whose Go modules are listed (default: the one the build of this platform and profile made).
+    #[arg(long, value_name = "FILE")]
+    pub router: Option<PathBuf>,
+    /// Where to write the SPDX 2.3 JSON document.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomScan {
+    /// The root filesystem to scan (default: `$BUILDKIT_SCAN_SOURCE`).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// A directory of more root filesystems (default: `$BUILDKIT_SCAN_SOURCE_EXTRAS`).
+    #[arg(long, value_name = "DIR")]
+    pub extras: Option<PathBuf>,
+    /// Where to write `<name>.spdx.json` (default: `$BUILDKIT_SCAN_DESTINATION`).
+    #[arg(long, value_name = "DIR")]
+    pub dest: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomGenerator {
+    /// The registry to push to, e.g. `127.0.0.1:5000`.
+    #[arg(long, value_name = "R")]
+    pub registry: String,
+    /// The base image (the engine's, or one it can pull) of this machine's platform.
+    #[arg(long, value_name = "IMAGE")]
+    pub base: String,
+    /// A static xtask for this machine (`cargo xtask docker self-build --out FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub xtask_bin: PathBuf,
+    /// The docker CLI (default: `$DOCKER`, else `docker`).
+    #[arg(long, value_name = "BIN")]
+    pub docker: Option<String>,
 }
 
 // `cargo xtask ci`: the workflow's commands.

@@ -23,7 +23,10 @@
 //! creation time is `SOURCE_DATE_EPOCH`, and the namespace is derived from
 //! the document's own content.
 
+pub mod cli;
 pub mod collect;
+pub mod generator;
+pub mod image;
 
 use std::collections::{BTreeMap, BTreeSet};
 
