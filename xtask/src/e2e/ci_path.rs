@@ -114,8 +114,8 @@ pub fn check_index(
     }
     let attestations = attestations.len();
     eprintln!(
-        "e2e: {name}:{E2E_TAG}: {} platforms, {attestations} attestation manifests; no tag of {repo} ({}) names a \
-         pushed image",
+        "e2e: {name}:{E2E_TAG}: {} platforms, {attestations} attestation manifests (each an SPDX SBOM and SLSA \
+         provenance); no tag of {repo} ({}) names a pushed image",
         platforms.len(),
         tags.join(", ")
     );
