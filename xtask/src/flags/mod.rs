@@ -617,7 +617,7 @@ pub struct DockerWarmLint {
 }
 
 // `cargo xtask ci`: the workflow's commands.
-pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease};
+pub use ci::{ActEvent, Ci, CiAct, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease};
 
 #[derive(Debug, Args)]
 pub struct E2e {
