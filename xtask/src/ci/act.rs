@@ -401,8 +401,11 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
         s("127.0.0.1"),
         s("--artifact-server-port"),
         ARTIFACT_PORT.to_string(),
+        // Each job's workspace and temp (removed when the job ends).
+        s("--action-cache-path"),
+        i.run_dir.join("jobs").display().to_string(),
         s("--cache-server-path"),
-        i.cache_dir.display().to_string(),
+        i.cache_dir.join("actcache").display().to_string(),
         s("--cache-server-addr"),
         s("127.0.0.1"),
         s("--var"),
@@ -411,7 +414,14 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
     if i.arm64_qemu {
         argv.extend([s("--var"), s("ARM64_RUNNERS=qemu")]);
     }
-    argv.extend([s("--env"), format!("XTASK_REGISTRY={REGISTRY}")]);
+    argv.extend([
+        s("--env"),
+        format!("XTASK_REGISTRY={REGISTRY}"),
+        s("--env"),
+        format!("XTASK_ACT_SOURCE={}", i.repo.display()),
+        s("--env"),
+        format!("XTASK_ACT_CACHE={}", i.cache_dir.display()),
+    ]);
     if let Some(suite) = i.test_suite {
         argv.extend([s("--env"), format!("XTASK_ACT_TEST_SUITES={suite}")]);
     }
@@ -764,7 +774,8 @@ mod tests {
                 yml.starts_with(&format!("# Stand-in for {action} ")),
                 "{dir}/action.yml must say it stands for {action}"
             );
-            assert!(yml.contains("using: composite"), "{dir}: a composite action (no node runtime)");
+            let node = *dir == "rust-cache"; // its post step saves the cache
+            assert!(yml.contains(if node { "using: node20" } else { "using: composite" }), "{dir}");
         }
         let e = stand_in_map(&[("o/new".into(), "r".into())], Path::new("/s")).unwrap_err().to_string();
         assert!(e.starts_with("no act stand-in for o/new@r: add a directory"), "{e}");
@@ -797,8 +808,10 @@ mod tests {
              --local-repository actions/checkout@c0=/t/act/repo/.github/act/checkout \
              --local-repository docker/login-action@l1=/t/act/repo/.github/act/login \
              --artifact-server-path /t/act/runs/r/artifacts --artifact-server-addr 127.0.0.1 --artifact-server-port 34589 \
-             --cache-server-path /t/act/cache --cache-server-addr 127.0.0.1 --var PUBLISH_IMAGES=true \
-             --var ARM64_RUNNERS=qemu --env XTASK_REGISTRY=127.0.0.1:5000 --matrix image:extproc"
+             --action-cache-path /t/act/runs/r/jobs --cache-server-path /t/act/cache/actcache \
+             --cache-server-addr 127.0.0.1 --var PUBLISH_IMAGES=true --var ARM64_RUNNERS=qemu \
+             --env XTASK_REGISTRY=127.0.0.1:5000 --env XTASK_ACT_SOURCE=/t/act/repo --env XTASK_ACT_CACHE=/t/act/cache \
+             --matrix image:extproc"
         );
         assert_eq!(ap.path_prepend, Path::new("/t/act/repo/.github/act/bin"));
     }
