@@ -356,7 +356,7 @@ pub struct ActInputs<'a> {
     pub only: &'a [String],
     pub arm64_qemu: bool,
     pub test_suite: Option<&'a str>,
-    pub dry_run: bool,
+    /// act's `--list` (the jobs; nothing runs).
     pub list: bool,
 }
 
@@ -421,6 +421,8 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
         format!("XTASK_ACT_SOURCE={}", i.repo.display()),
         s("--env"),
         format!("XTASK_ACT_CACHE={}", i.cache_dir.display()),
+        s("--env"),
+        format!("XTASK_ACT_RUN={}", i.run_dir.display()),
     ]);
     if let Some(suite) = i.test_suite {
         argv.extend([s("--env"), format!("XTASK_ACT_TEST_SUITES={suite}")]);
@@ -429,10 +431,9 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
         images::find(image)?;
         argv.extend([s("--matrix"), format!("image:{image}")]);
     }
+    // Not act's `--dryrun`: on a `-self-hosted` platform it runs the steps.
     if i.list {
         argv.push(s("--list"));
-    } else if i.dry_run {
-        argv.push(s("--dryrun"));
     }
     Ok(ActPlan {
         argv,
@@ -445,7 +446,7 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
 pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     let ws = ctx.workspace()?.path("");
     let state = ctx.layout_without_cargo().root().join("act");
-    let tools = Tools::resolve(&state.join(ACT_VERSION), !(a.print || a.list || a.dry_run))?;
+    let tools = Tools::resolve(&state.join(ACT_VERSION), !(a.list || a.dry_run))?;
     let repo = state.join("repo");
     let git = |dir: &Path, args: &[&str]| -> Result<String> {
         let out = Command::new(&tools.git)
@@ -517,8 +518,7 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
         only: &a.only,
         arm64_qemu: !a.arm64_native,
         test_suite: a.test_suite.as_deref(),
-        dry_run: a.dry_run,
-        list: a.list,
+        list: a.list || a.dry_run,
     };
     let ap = act_plan(&inputs)?;
     let changed = match a.event {
@@ -528,13 +528,12 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     let expected =
         expected_plan(a.event, &sha, &base, &a.tag, now, !a.arm64_native, changed.as_deref(), &release_tags)?;
     let promised = promises(&expected, &a.only)?;
-    if a.print {
+    if a.dry_run {
         println!("{}", crate::engine::Command::new(ap.argv.clone()).display_line());
         println!("{}", serde_json::to_string_pretty(&ap.payload)?);
         for p in &promised {
             println!("promise: {}", p.line());
         }
-        return Ok(());
     }
     std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     std::fs::write(run_dir.join("event.json"), serde_json::to_string_pretty(&ap.payload)?)?;
@@ -753,7 +752,6 @@ mod tests {
             only,
             arm64_qemu: true,
             test_suite: None,
-            dry_run: false,
             list: false,
         }
     }
@@ -774,7 +772,8 @@ mod tests {
                 yml.starts_with(&format!("# Stand-in for {action} ")),
                 "{dir}/action.yml must say it stands for {action}"
             );
-            let node = *dir == "rust-cache"; // its post step saves the cache
+            // Post steps: rust-cache saves, setup-buildx releases the builder.
+            let node = ["rust-cache", "setup-buildx"].contains(dir);
             assert!(yml.contains(if node { "using: node20" } else { "using: composite" }), "{dir}");
         }
         let e = stand_in_map(&[("o/new".into(), "r".into())], Path::new("/s")).unwrap_err().to_string();
@@ -811,7 +810,7 @@ mod tests {
              --action-cache-path /t/act/runs/r/jobs --cache-server-path /t/act/cache/actcache \
              --cache-server-addr 127.0.0.1 --var PUBLISH_IMAGES=true --var ARM64_RUNNERS=qemu \
              --env XTASK_REGISTRY=127.0.0.1:5000 --env XTASK_ACT_SOURCE=/t/act/repo --env XTASK_ACT_CACHE=/t/act/cache \
-             --matrix image:extproc"
+             --env XTASK_ACT_RUN=/t/act/runs/r --matrix image:extproc"
         );
         assert_eq!(ap.path_prepend, Path::new("/t/act/repo/.github/act/bin"));
     }
@@ -821,12 +820,11 @@ mod tests {
         let w = workflows();
         let texts: Vec<&str> = w.iter().map(String::as_str).collect();
         let mut i = inputs(ActEvent::Schedule, &texts, &[]);
-        i.dry_run = true;
         i.arm64_qemu = false;
         i.test_suite = Some("xtask");
         let argv = act_plan(&i).unwrap().argv;
         assert_eq!(argv[1], "schedule");
-        assert_eq!(argv.last().unwrap(), "--dryrun");
+        assert!(!argv.contains(&"--dryrun".into()), "act's dry run runs host steps");
         assert!(!argv.contains(&"ARM64_RUNNERS=qemu".into()) && !argv.contains(&"--matrix".into()));
         assert!(argv.contains(&"XTASK_ACT_TEST_SUITES=xtask".into()));
         i.list = true;

@@ -205,13 +205,12 @@ pub struct CiAct {
     /// (the runner's sudo stand-in narrows it, and says so); default: every suite.
     #[arg(long, value_name = "SUITE")]
     pub test_suite: Option<String>,
-    /// act's dry run (`-n`): the jobs and steps are planned, none runs; no check.
-    #[arg(long, conflicts_with = "list")]
+    /// Print the act command, the event payload and the promises, and act's
+    /// job list; run nothing (not act's `-n`, which runs the steps of a
+    /// `-self-hosted` platform).
+    #[arg(long)]
     pub dry_run: bool,
-    /// act's job list (`-l`).
+    /// act's job list (`-l`) only.
     #[arg(long)]
     pub list: bool,
-    /// Print the act command and the event payload, run nothing.
-    #[arg(long)]
-    pub print: bool,
 }
