@@ -415,6 +415,10 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
         argv.extend([s("--var"), s("ARM64_RUNNERS=qemu")]);
     }
     argv.extend([
+        // `ci free-disk` runs on GitHub-hosted runners only; `run` has
+        // checked that none of what it removes exists here.
+        s("--env"),
+        s("RUNNER_ENVIRONMENT=github-hosted"),
         s("--env"),
         format!("XTASK_REGISTRY={REGISTRY}"),
         s("--env"),
@@ -472,6 +476,14 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     if !git(&ws, &["status", "--porcelain", "--untracked-files=no"])?.is_empty() {
         eprintln!(
             "ci act: note: the worktree has uncommitted changes; the run is of HEAD (commit them to include them)"
+        );
+    }
+    // The jobs say they are on a GitHub-hosted runner (`ci free-disk` runs
+    // nowhere else): only where it would remove nothing.
+    if let Some(d) = super::disk::UNUSED.iter().find(|d| Path::new(d).exists()) {
+        bail!(
+            "{d} exists on this machine: `ci free-disk` in the jobs would remove it (it takes act's jobs for a \
+             GitHub-hosted runner); run ci act on a machine without it"
         );
     }
     let sha = git(&ws, &["rev-parse", "HEAD"])?;
@@ -809,7 +821,7 @@ mod tests {
              --artifact-server-path /t/act/runs/r/artifacts --artifact-server-addr 127.0.0.1 --artifact-server-port 34589 \
              --action-cache-path /t/act/runs/r/jobs --cache-server-path /t/act/cache/actcache \
              --cache-server-addr 127.0.0.1 --var PUBLISH_IMAGES=true --var ARM64_RUNNERS=qemu \
-             --env XTASK_REGISTRY=127.0.0.1:5000 --env XTASK_ACT_SOURCE=/t/act/repo --env XTASK_ACT_CACHE=/t/act/cache \
+             --env RUNNER_ENVIRONMENT=github-hosted --env XTASK_REGISTRY=127.0.0.1:5000 --env XTASK_ACT_SOURCE=/t/act/repo --env XTASK_ACT_CACHE=/t/act/cache \
              --env XTASK_ACT_RUN=/t/act/runs/r --matrix image:extproc"
         );
         assert_eq!(ap.path_prepend, Path::new("/t/act/repo/.github/act/bin"));
