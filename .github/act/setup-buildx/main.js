@@ -4,12 +4,12 @@ const { execFileSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
-const BUILDER = "xtask-e2e";
+const BUILDER = process.env.XTASK_ACT_BUILDER;
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 function main() {
   const run = process.env.XTASK_ACT_RUN;
-  if (!run) throw new Error("XTASK_ACT_RUN is not set: run the workflow through cargo xtask ci act");
+  if (!run || !BUILDER) throw new Error("XTASK_ACT_RUN or XTASK_ACT_BUILDER is not set: run the workflow through cargo xtask ci act");
   const lock = path.join(run, "builder.lock");
   const me = `${process.env.GITHUB_JOB} ${process.env.GITHUB_WORKSPACE}`;
   let said = false;
@@ -33,7 +33,7 @@ function main() {
   try {
     execFileSync("docker", ["buildx", "inspect", "--bootstrap", BUILDER], { stdio: "inherit" });
   } catch (e) {
-    throw new Error(`no builder ${BUILDER}: run cargo xtask e2e once (it makes the builder)`);
+    throw new Error(`no builder ${BUILDER}: cargo xtask ci act makes it (from the BuildKit image cargo xtask e2e builds)`);
   }
   fs.appendFileSync(process.env.GITHUB_ENV, `BUILDX_BUILDER=${BUILDER}\n`);
   fs.appendFileSync(process.env.GITHUB_OUTPUT, `name=${BUILDER}\n`);

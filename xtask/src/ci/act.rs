@@ -53,8 +53,16 @@ pub const PR_NUMBER: u64 = 1;
 /// act's artifact server port (its default is 34567; another is taken so
 /// that a stray act there does not collide).
 pub const ARTIFACT_PORT: u16 = 34589;
-/// The builder the setup-buildx stand-in uses (`xtask/src/e2e/builder.rs`).
-pub const BUILDER: &str = "xtask-e2e";
+/// The builder the setup-buildx stand-in uses: the e2e's BuildKit image
+/// (`xtask/src/e2e/builder.rs`) with the e2e builder's configuration plus a
+/// `docker.io` mirror on the loopback registry (no Docker Hub here: the
+/// Dockerfiles' default base images come from it, see [`mirrored`]).
+pub const BUILDER: &str = "xtask-act";
+/// The Debian 12 base images the e2e pushes to the loopback registry
+/// (`xtask/src/e2e/mod.rs`, `base_image`), per architecture.
+/// The e2e's BuildKit image (`xtask/src/e2e/builder.rs`, `image_tag`).
+pub const BUILDKIT_IMAGE: &str = "xtask-e2e/buildkit:v0.26.3";
+pub const E2E_BASE: &str = "xtask-e2e/debian:bookworm-{arch}-v1";
 
 /// Each third-party action the workflows use, and its stand-in's directory
 /// under [`STAND_INS_DIR`] (its `action.yml` says what it stands for).
@@ -124,6 +132,48 @@ fn build_act(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot run {}", go.display()))?;
     ensure!(status.success(), "`go install {module}` failed (it needs the Go module proxy, GOPROXY, and Go >= 1.25)");
     Ok(())
+}
+
+/// buildkitd's configuration of [`BUILDER`]: the loopback registry in plain
+/// HTTP (as the e2e's builder) and as Docker Hub's mirror.
+pub fn buildkitd_config() -> String {
+    format!(
+        "[registry.\"{REGISTRY}\"]\n  http = true\n  insecure = true\n[registry.\"docker.io\"]\n  mirrors = [\"{REGISTRY}\"]\n"
+    )
+}
+
+/// The Docker Hub images (`ARG *_IMAGE=<default>` with no registry host) the
+/// Dockerfiles of `specs` start FROM, in order: each is mirrored.
+pub fn hub_images(dockerfiles: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in dockerfiles {
+        for line in text.lines() {
+            let Some(rest) = line.trim().strip_prefix("ARG ") else { continue };
+            let Some((name, value)) = rest.split_once('=') else { continue };
+            let value = value.trim().trim_matches('"');
+            let first = value.split('/').next().unwrap_or("");
+            let hub = !first.contains('.') && !first.contains(':') || !value.contains('/');
+            if name.ends_with("_IMAGE")
+                && !value.is_empty()
+                && !value.contains('$')
+                && hub
+                && !out.iter().any(|o| o == value)
+            {
+                out.push(value.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Where the mirror holds a Docker Hub image (`rust:1.95-bookworm` →
+/// `127.0.0.1:5000/library/rust:1.95-bookworm`), and the e2e's Debian 12 base
+/// images (amd64, arm64) it is made of: the e2e builds with those in place of
+/// the Dockerfiles' defaults too.
+pub fn mirrored(image: &str) -> (String, Vec<String>) {
+    let path = if image.contains('/') { image.to_owned() } else { format!("library/{image}") };
+    let sources = ["amd64", "arm64"].iter().map(|a| format!("{REGISTRY}/{}", E2E_BASE.replace("{arch}", a))).collect();
+    (format!("{REGISTRY}/{path}"), sources)
 }
 
 /// `owner/repo@ref` of every third-party action in `workflow` (a YAML text),
@@ -427,6 +477,8 @@ pub fn act_plan(i: &ActInputs) -> Result<ActPlan> {
         format!("XTASK_ACT_CACHE={}", i.cache_dir.display()),
         s("--env"),
         format!("XTASK_ACT_RUN={}", i.run_dir.display()),
+        s("--env"),
+        format!("XTASK_ACT_BUILDER={BUILDER}"),
     ]);
     if let Some(suite) = i.test_suite {
         argv.extend([s("--env"), format!("XTASK_ACT_TEST_SUITES={suite}")]);
@@ -550,6 +602,18 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     std::fs::write(run_dir.join("event.json"), serde_json::to_string_pretty(&ap.payload)?)?;
     let check = !(a.dry_run || a.list);
+    if check {
+        prepare_builder(&tools.docker, &state)?;
+        let files: Vec<String> = images::IMAGES
+            .iter()
+            .flat_map(|s| s.files())
+            .map(|f| std::fs::read_to_string(repo.join(f)).with_context(|| format!("cannot read {f} of the clone")))
+            .collect::<Result<_>>()?;
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        for image in hub_images(&files) {
+            mirror(&tools.docker, &image)?;
+        }
+    }
     let before = if check { snapshot(&tools.docker, &promised)? } else { BTreeMap::new() };
     eprintln!("ci act: {} of {sha} ({}), log in {}", event_name(a.event), expected.tags.join(", "), run_dir.display());
     let log = run_dir.join("act.log");
@@ -581,6 +645,64 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     if let Some((p, why)) = broken.first() {
         bail!("the {} run did not keep its promise: {} ({why})", event_name(a.event), p.line());
     }
+    Ok(())
+}
+
+/// [`BUILDER`], made when missing: the e2e's BuildKit image (`cargo xtask
+/// e2e` builds it), host network, [`buildkitd_config`].
+fn prepare_builder(docker: &Docker, state: &Path) -> Result<()> {
+    if docker.output(&["buildx", "inspect", BUILDER])?.status.success() {
+        return Ok(());
+    }
+    let image = BUILDKIT_IMAGE;
+    ensure!(
+        docker.output(&["image", "inspect", image])?.status.success(),
+        "the BuildKit image {image} is not here: run cargo xtask e2e once (it builds it)"
+    );
+    let config = state.join("buildkitd.toml");
+    std::fs::write(&config, buildkitd_config())?;
+    let opt = format!("image={image},network=host");
+    let config = config.display().to_string();
+    let args = [
+        "buildx",
+        "create",
+        "--name",
+        BUILDER,
+        "--driver",
+        "docker-container",
+        "--driver-opt",
+        &opt,
+        "--buildkitd-config",
+        &config,
+        "--bootstrap",
+    ];
+    eprintln!("ci act: docker {}", args.join(" "));
+    let o = docker.output(&args)?;
+    ensure!(
+        o.status.success(),
+        "`docker buildx create` of {BUILDER} failed: {}",
+        String::from_utf8_lossy(&o.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Put `image` (a Docker Hub reference) in the loopback mirror, unless there.
+fn mirror(docker: &Docker, image: &str) -> Result<()> {
+    let (target, sources) = mirrored(image);
+    let path = target.strip_prefix(&format!("{REGISTRY}/")).unwrap_or(&target);
+    let (repo, tag) = path.rsplit_once(':').unwrap_or((path, "latest"));
+    if tags_of(repo)?.iter().any(|t| t == tag) {
+        return Ok(());
+    }
+    let mut args = vec!["buildx", "imagetools", "create", "--builder", BUILDER, "--tag", &target];
+    args.extend(sources.iter().map(String::as_str));
+    eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));
+    let o = docker.output(&args)?;
+    ensure!(
+        o.status.success(),
+        "the mirror of {image} failed: {}; the e2e's base images must be in {REGISTRY} (cargo xtask e2e pushes them)",
+        String::from_utf8_lossy(&o.stderr).trim()
+    );
     Ok(())
 }
 
@@ -822,7 +944,7 @@ mod tests {
              --action-cache-path /t/act/runs/r/jobs --cache-server-path /t/act/cache/actcache \
              --cache-server-addr 127.0.0.1 --var PUBLISH_IMAGES=true --var ARM64_RUNNERS=qemu \
              --env RUNNER_ENVIRONMENT=github-hosted --env XTASK_REGISTRY=127.0.0.1:5000 --env XTASK_ACT_SOURCE=/t/act/repo --env XTASK_ACT_CACHE=/t/act/cache \
-             --env XTASK_ACT_RUN=/t/act/runs/r --matrix image:extproc"
+             --env XTASK_ACT_RUN=/t/act/runs/r --env XTASK_ACT_BUILDER=xtask-act --matrix image:extproc"
         );
         assert_eq!(ap.path_prepend, Path::new("/t/act/repo/.github/act/bin"));
     }
@@ -953,6 +1075,36 @@ mod tests {
             {"digest":"sha256:2","platform":{"os":"linux","architecture":"amd64"}},
             {"digest":"sha256:3","platform":{"os":"unknown","architecture":"unknown"}}]}"#;
         assert_eq!(held(m).unwrap(), h("sha256:ab", &["linux/amd64", "linux/arm64"]));
+    }
+
+    #[test]
+    fn docker_hub_is_the_loopback_mirror() {
+        let c = buildkitd_config();
+        assert!(c.contains("[registry.\"127.0.0.1:5000\"]\n  http = true"), "{c}");
+        assert!(c.ends_with("[registry.\"docker.io\"]\n  mirrors = [\"127.0.0.1:5000\"]\n"), "{c}");
+        let files: Vec<String> = images::IMAGES
+            .iter()
+            .flat_map(|s| s.files())
+            .map(|f| std::fs::read_to_string(root().join(f)).unwrap())
+            .collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let hub = hub_images(&files);
+        assert!(
+            hub.contains(&"rust:1.95-bookworm".to_owned()) && hub.contains(&"debian:bookworm-slim".to_owned()),
+            "{hub:?}"
+        );
+        assert!(hub.iter().all(|i| !i.starts_with("ghcr.io/")), "{hub:?}");
+        assert_eq!(hub_images(&["ARG A_IMAGE=quay.io/x/y:1\nARG B_IMAGE=o/r:2\nARG C=d:1\n"]), ["o/r:2"]);
+        assert_eq!(
+            mirrored("rust:1.95-bookworm"),
+            (
+                "127.0.0.1:5000/library/rust:1.95-bookworm".to_owned(),
+                vec![
+                    "127.0.0.1:5000/xtask-e2e/debian:bookworm-amd64-v1".to_owned(),
+                    "127.0.0.1:5000/xtask-e2e/debian:bookworm-arm64-v1".to_owned()
+                ]
+            )
+        );
     }
 
     #[test]
