@@ -299,27 +299,19 @@ pub fn payload(e: ActEvent, sha: &str, base: &str, tag: &str) -> serde_json::Val
 
 /// The plan `ci plan` makes for the run (the same function, from the same
 /// inputs): what the registry must then hold.
-pub fn expected_plan(
-    e: ActEvent,
-    sha: &str,
-    base: &str,
-    tag: &str,
-    now: u64,
-    arm64_qemu: bool,
-    changed: Option<&[String]>,
-    release_tags: &[String],
-) -> Result<Plan> {
+pub fn expected_plan(i: &ActInputs, now: u64, changed: Option<&[String]>, release_tags: &[String]) -> Result<Plan> {
+    let e = i.event;
     let ev = Event {
         name: event_name(e).into(),
-        git_ref: git_ref(e, tag),
-        sha: sha.into(),
+        git_ref: git_ref(e, i.tag),
+        sha: i.sha.into(),
         repository: REPOSITORY.into(),
         server_url: "https://github.com".into(),
         pr_number: (e == ActEvent::PullRequest).then_some(PR_NUMBER),
-        base: matches!(e, ActEvent::Push | ActEvent::PullRequest).then(|| base.to_owned()),
+        base: matches!(e, ActEvent::Push | ActEvent::PullRequest).then(|| i.base.to_owned()),
         now,
         publish: true,
-        arm64_qemu,
+        arm64_qemu: i.arm64_qemu,
         registry_host: REGISTRY.into(),
     };
     plan::plan(&ev, changed, release_tags)
@@ -589,8 +581,7 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
         ActEvent::Push | ActEvent::PullRequest => Some(super::matrix::changed_since(&sh_in(&repo)?, &base)?),
         _ => None,
     };
-    let expected =
-        expected_plan(a.event, &sha, &base, &a.tag, now, !a.arm64_native, changed.as_deref(), &release_tags)?;
+    let expected = expected_plan(&inputs, now, changed.as_deref(), &release_tags)?;
     let promised = promises(&expected, &a.only)?;
     if a.dry_run {
         println!("{}", crate::engine::Command::new(ap.argv.clone()).display_line());
@@ -994,7 +985,7 @@ mod tests {
         let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         let only: Vec<String> = only.iter().map(|t| t.to_string()).collect();
         let changed = vec!["xtask/src/main.rs".to_owned()];
-        let plan = expected_plan(e, SHA, BASE, "v1.2.3", 1_796_601_600, true, Some(&changed), &tags).unwrap();
+        let plan = expected_plan(&inputs(e, &[], &[]), 1_796_601_600, Some(&changed), &tags).unwrap();
         assert_eq!(plan.registry, "127.0.0.1:5000/xtask-act/semantic-router");
         promises(&plan, &only).unwrap().iter().map(Promise::line).collect()
     }
