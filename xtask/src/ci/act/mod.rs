@@ -28,7 +28,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
 use super::plan::{self, Event, Mode, Plan};
-use check::{kept, snapshot, tags_of};
+use check::{kept, snapshot};
 
 pub mod check;
 use crate::{
@@ -242,7 +242,7 @@ pub fn stand_in_map(used: &[(String, String)], stand_ins: &Path) -> Result<Vec<S
     if !missing.is_empty() {
         bail!(
             "no act stand-in for {}: add a directory with an action.yml under {STAND_INS_DIR}/ and its row in \
-             STAND_INS (xtask/src/ci/act.rs)",
+             STAND_INS (xtask/src/ci/act/mod.rs)",
             missing.join(", ")
         );
     }
@@ -605,7 +605,7 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
             .collect::<Result<_>>()?;
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
         for image in hub_images(&files) {
-            mirror(&tools.docker, &image)?;
+            mirror(&tools.docker, &state, &image)?;
         }
     }
     let before = if check { snapshot(&tools.docker, &promised)? } else { BTreeMap::new() };
@@ -680,23 +680,68 @@ fn prepare_builder(docker: &Docker, state: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Put `image` (a Docker Hub reference) in the loopback mirror, unless there.
-fn mirror(docker: &Docker, image: &str) -> Result<()> {
+/// The mirror image's Dockerfile: an e2e base with this machine's CA
+/// certificates (the e2e gives its builds the same bundle as the secret
+/// `cacert`; `ci build`, CI's request, does not, and the Go module proxy and
+/// crates.io are reached here through a proxy with its own CA). COPY only:
+/// no step runs on the target platform.
+pub const MIRROR_DOCKERFILE: &str = "\
+ARG BASE
+FROM ${BASE}
+COPY local/ /usr/local/share/ca-certificates/
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+";
+
+/// The `docker buildx build` of one mirrored image (pure): both platforms of
+/// the e2e bases' index `base`, pushed as `target`.
+pub fn mirror_build_args(target: &str, base: &str, context: &Path) -> Vec<String> {
+    ["buildx", "build", "--builder", BUILDER, "--platform", "linux/amd64,linux/arm64", "--build-arg"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            format!("BASE={base}"),
+            "--provenance=false".into(),
+            "--push".into(),
+            "--tag".into(),
+            target.into(),
+            context.display().to_string(),
+        ])
+        .collect()
+}
+
+/// Put `image` (a Docker Hub reference) in the loopback mirror: the e2e's
+/// Debian 12 bases (one index) with this machine's CA certificates.
+fn mirror(docker: &Docker, state: &Path, image: &str) -> Result<()> {
     let (target, sources) = mirrored(image);
-    let path = target.strip_prefix(&format!("{REGISTRY}/")).unwrap_or(&target);
-    let (repo, tag) = path.rsplit_once(':').unwrap_or((path, "latest"));
-    if tags_of(repo)?.iter().any(|t| t == tag) {
-        return Ok(());
-    }
-    let mut args = vec!["buildx", "imagetools", "create", "--builder", BUILDER, "--tag", &target];
+    let base = format!("{REGISTRY}/xtask-act/e2e-debian:bookworm");
+    let mut args = vec!["buildx", "imagetools", "create", "--builder", BUILDER, "--tag", &base];
     args.extend(sources.iter().map(String::as_str));
-    eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));
     let o = docker.output(&args)?;
     ensure!(
         o.status.success(),
-        "the mirror of {image} failed: {}; the e2e's base images must be in {REGISTRY} (cargo xtask e2e pushes them)",
+        "the index of the e2e's base images failed: {}; they must be in {REGISTRY} (cargo xtask e2e pushes them)",
         String::from_utf8_lossy(&o.stderr).trim()
     );
+    let ctx = state.join("mirror");
+    let local = ctx.join("local");
+    std::fs::create_dir_all(&local)?;
+    std::fs::write(ctx.join("Dockerfile"), MIRROR_DOCKERFILE)?;
+    let bundle = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    std::fs::copy(&bundle, ctx.join("ca-certificates.crt"))
+        .with_context(|| format!("cannot copy this machine's CA bundle {}", bundle.display()))?;
+    if let Ok(entries) = std::fs::read_dir("/usr/local/share/ca-certificates") {
+        for e in entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "crt")) {
+            std::fs::copy(e.path(), local.join(e.file_name()))?;
+        }
+    }
+    let args = mirror_build_args(&target, &base, &ctx);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));
+    let o = docker.output(&args)?;
+    ensure!(o.status.success(), "the mirror of {image} failed: {}", String::from_utf8_lossy(&o.stderr).trim());
     Ok(())
 }
 
@@ -936,6 +981,18 @@ mod tests {
                 ]
             )
         );
+    }
+
+    #[test]
+    fn the_mirror_build() {
+        let args =
+            mirror_build_args("127.0.0.1:5000/library/rust:1.95-bookworm", "127.0.0.1:5000/b:1", Path::new("/m"));
+        assert_eq!(
+            args.join(" "),
+            "buildx build --builder xtask-act --platform linux/amd64,linux/arm64 --build-arg BASE=127.0.0.1:5000/b:1 \
+             --provenance=false --push --tag 127.0.0.1:5000/library/rust:1.95-bookworm /m"
+        );
+        assert!(!MIRROR_DOCKERFILE.contains("RUN"), "no step on the target platform");
     }
 
     #[test]
