@@ -12,6 +12,7 @@
 //! `ci build` and `ci manifest` run `cargo xtask docker`'s own code with the
 //! options the plan gives, so a workflow step is one line.
 
+pub mod act;
 pub mod disk;
 pub mod latest;
 pub mod matrix;
@@ -59,6 +60,7 @@ impl flags::Ci {
             flags::CiCmd::Latest(l) => latest::run(ctx, &l),
             flags::CiCmd::FreeDisk(d) => d.run(ctx),
             flags::CiCmd::Release(r) => r.run(ctx),
+            flags::CiCmd::Act(a) => act::run(ctx, &a),
         }
     }
 }
@@ -81,6 +83,7 @@ fn event() -> Result<Event> {
         },
         publish: env("XTASK_PUBLISH") == "true",
         arm64_qemu: env("XTASK_ARM64") == "qemu",
+        registry_host: env("XTASK_REGISTRY"),
         ..Event::default()
     };
     if ev.name.is_empty() {

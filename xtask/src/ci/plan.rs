@@ -55,6 +55,9 @@ pub struct Event {
     pub publish: bool,
     /// `XTASK_ARM64=qemu`: no arm64 runners.
     pub arm64_qemu: bool,
+    /// `XTASK_REGISTRY`: the registry host in place of `ghcr.io` (empty:
+    /// `ghcr.io`); `ci act` sets the loopback registry.
+    pub registry_host: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -70,7 +73,7 @@ pub enum Mode {
 pub struct Plan {
     pub mode: Mode,
     pub event: String,
-    /// `ghcr.io/<owner>/<name>`, lowercase.
+    /// `ghcr.io/<owner>/<name>` (or `$XTASK_REGISTRY/<owner>/<name>`), lowercase.
     pub registry: String,
     /// The run's own tags of every image (check runs: the one loaded),
     /// the first one the run's alone; never `latest`.
@@ -130,8 +133,9 @@ pub fn plan(ev: &Event, changed: Option<&[String]>, release_tags: &[String]) -> 
     if ev.repository.is_empty() || !ev.repository.contains('/') {
         bail!("GITHUB_REPOSITORY `{}` is not owner/name", reference::shown(&ev.repository));
     }
-    let registry = format!("ghcr.io/{}", ev.repository.to_ascii_lowercase());
-    reference::check_name(&registry, "GITHUB_REPOSITORY")?;
+    let host = if ev.registry_host.is_empty() { "ghcr.io" } else { ev.registry_host.as_str() };
+    let registry = format!("{host}/{}", ev.repository.to_ascii_lowercase());
+    reference::check_name(&registry, "GITHUB_REPOSITORY and XTASK_REGISTRY")?;
     let source = format!("{}/{}", ev.server_url.trim_end_matches('/'), ev.repository);
     let mut notes = Vec::new();
 
@@ -335,6 +339,7 @@ mod tests {
             now: 1_798_761_599, // 2026-12-31 23:59:59 UTC
             publish: true,
             arm64_qemu: false,
+            registry_host: String::new(),
         }
     }
 
@@ -353,6 +358,9 @@ mod tests {
         assert_eq!(p.platforms, ["linux/amd64"]);
         assert_eq!(p.registry, "ghcr.io/vllm-project/semantic-router");
         assert_eq!(p.source, "https://github.com/Vllm-Project/Semantic-Router");
+        // `ci act`: the loopback registry in place of ghcr.io.
+        let local = Event { registry_host: "127.0.0.1:5000".into(), ..e.clone() };
+        assert_eq!(plan(&local, None, &[]).unwrap().registry, "127.0.0.1:5000/vllm-project/semantic-router");
         let m = p.matrices(false).unwrap();
         assert_eq!(m.check.include.len(), 2);
         assert!(m.waves.iter().all(|w| w.include.is_empty()));

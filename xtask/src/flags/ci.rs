@@ -39,6 +39,12 @@ pub enum CiCmd {
     /// Gather a release's files from `dist` (each platform's tarball and
     /// SBOM) with their SHA256SUMS, and upload them to the GitHub Release.
     Release(CiRelease),
+    /// Run .github/workflows/docker-publish.yml on this machine with a pinned
+    /// act: the jobs' steps on the host, third-party actions replaced by the
+    /// stand-ins of .github/act/, images pushed to the loopback registry
+    /// 127.0.0.1:5000; then check that the registry holds what the event
+    /// promises.
+    Act(CiAct),
 }
 
 #[derive(Debug, Args)]
@@ -181,4 +187,59 @@ pub struct CiRelease {
     /// Print the `gh` commands, run nothing (the files are still gathered).
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The event `ci act` runs the workflow for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ActEvent {
+    /// A push to main: `sha-<short>` and `latest`, both platforms.
+    Push,
+    /// A pull request: check builds, nothing published.
+    #[value(name = "pull_request")]
+    PullRequest,
+    /// The nightly: `cargo xtask test`, then `nightly-YYYYMMDD`.
+    Schedule,
+    /// A push of the `v*` tag `--tag`: the version; `latest` if it is the highest.
+    Tag,
+}
+
+/// `cargo xtask ci act --event E`: the run is of the worktree's HEAD (commit
+/// first), in a clone under target/xtask/act/repo.
+#[derive(Debug, Args)]
+pub struct CiAct {
+    /// The event (its payload is generated).
+    #[arg(long, value_enum)]
+    pub event: ActEvent,
+    /// `--event tag`: the release tag pushed (made in the clone only).
+    #[arg(long, value_name = "TAG", default_value = "v0.1.0")]
+    pub tag: String,
+    /// `--event tag`: other release tags the repository has (made in the
+    /// clone only), e.g. a higher one, so that `latest` stays.
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    pub other_tags: Vec<String>,
+    /// What a push or pull request changes: `REV...HEAD` (default: HEAD's parent).
+    #[arg(long, value_name = "REV", default_value = "HEAD~1")]
+    pub base: String,
+    /// Narrowing for local runs: only these images' matrix entries run
+    /// (act's `--matrix image:I`), and only they are checked. Default: every
+    /// image of the plan, the workflow as written.
+    #[arg(long, value_name = "IMAGE", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Build arm64 on native arm64 runners (the label is mapped to this
+    /// machine too; their steps run arm64 binaries under qemu-user) instead
+    /// of the repository variable ARM64_RUNNERS=qemu, this machine's kind.
+    #[arg(long)]
+    pub arm64_native: bool,
+    /// `--event schedule`: the test job runs `cargo xtask test --suite S,…`
+    /// (the runner's sudo stand-in narrows it, and says so); default: every suite.
+    #[arg(long, value_name = "SUITE")]
+    pub test_suite: Option<String>,
+    /// Print the act command, the event payload and the promises, and act's
+    /// job list; run nothing (not act's `-n`, which runs the steps of a
+    /// `-self-hosted` platform).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// act's job list (`-l`) only.
+    #[arg(long)]
+    pub list: bool,
 }

@@ -684,7 +684,7 @@ pub struct SbomGenerator {
 }
 
 // `cargo xtask ci`: the workflow's commands.
-pub use ci::{Ci, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease, CiSmoke};
+pub use ci::{ActEvent, Ci, CiAct, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease, CiSmoke};
 
 #[derive(Debug, Args)]
 pub struct E2e {
