@@ -312,6 +312,11 @@ pub fn plan_build(
             args.push(("CARGO_BUILD_JOBS".into(), jobs.into()));
         }
         args.extend(req.build_args.iter().cloned());
+        for (k, v) in req.spec.platform_args(p) {
+            if declared_args.contains(&k) && !req.build_args.iter().any(|(a, _)| *a == k) {
+                args.push((k, v));
+            }
+        }
         declared_args.check(&args, dockerfile)?;
         let file = if req.context == "." {
             dockerfile.to_owned()
@@ -1094,6 +1099,22 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn riscv64_runs_on_debian_13s_slim_image_unless_told_otherwise() {
+        let rv = Platform::RISCV64;
+        let plan = plan_build(&req(&[AMD, rv]), &declared, true).unwrap();
+        let l = lines(&plan);
+        assert!(!l[0].contains("RUNTIME_IMAGE"), "{}", l[0]);
+        assert!(
+            l[1].contains("--build-arg CARGO_BUILD_JOBS=8 --build-arg RUNTIME_IMAGE=debian:trixie-slim"),
+            "{}",
+            l[1]
+        );
+        let r = BuildRequest { build_args: vec![("RUNTIME_IMAGE".into(), "mine".into())], ..req(&[rv]) };
+        let l = lines(&plan_build(&r, &declared, true).unwrap());
+        assert!(l[0].contains("--build-arg RUNTIME_IMAGE=mine") && !l[0].contains("trixie"), "{}", l[0]);
     }
 
     #[test]

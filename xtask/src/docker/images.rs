@@ -126,6 +126,19 @@ pub fn find(name: &str) -> Result<&'static ImageSpec> {
 }
 
 impl ImageSpec {
+    /// Build arguments a platform needs beyond the Dockerfile's defaults:
+    /// a platform whose first Debian release is newer than Debian 12 (the
+    /// defaults' `debian:bookworm-slim`, which has no riscv64 image) runs on
+    /// that release's slim image.
+    pub fn platform_args(&self, p: Platform) -> Vec<(String, String)> {
+        let (version, codename) = p.debian();
+        if version > 12 && self.base_args.contains(&"RUNTIME_IMAGE") {
+            vec![("RUNTIME_IMAGE".into(), format!("debian:{codename}-slim"))]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Every Dockerfile of the image.
     pub fn files(&self) -> Vec<&'static str> {
         std::iter::once(self.native).chain(self.cross).collect()
