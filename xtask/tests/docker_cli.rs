@@ -403,6 +403,7 @@ case "$1 $2" in
   "buildx imagetools")
     if [ "$3" = inspect ]; then
       case "$*" in
+        *"json .Manifest"*) echo '{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":1000}}' ;;
         *--format*) echo '{{"history":[{{"created_by":"ADD rootfs.tar / # buildkit"}},{{"created_by":"ENV A=b","empty_layer":true}},{{"created_by":"COPY big.bin /big.bin # buildkit"}}]}}' ;;
         *@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*)
           if [ -n "$FAKE_PLANTED" ]; then echo '{{"config":{{"size":1000}},"layers":[{{"size":30000000}},{{"size":60000000}}]}}';
@@ -1122,4 +1123,45 @@ fn sbom_scan_speaks_buildkits_generator_protocol() {
     assert!(purls.contains(&"pkg:deb/debian/libc6@2.36-9%2Bdeb12u10?arch=amd64"), "{purls:?}");
     let o = run(&[("BUILDKIT_SCAN_DESTINATION", &out)]);
     one_error(&o, "BuildKit sets BUILDKIT_SCAN_SOURCE");
+}
+
+/// `ci manifest` merges the tested digests into the plan's tags, then
+/// writes the index the tags name to `$GITHUB_OUTPUT` (`name`, `digest`):
+/// what the workflow attests.
+#[test]
+fn ci_manifest_outputs_the_merged_index_for_its_attestation() {
+    let fake = FakeDocker::new();
+    let target = tempfile::tempdir().unwrap();
+    let digests = tempfile::tempdir().unwrap();
+    for (d, p) in [("1", "linux/amd64"), ("2", "linux/arm64"), ("3", "linux/riscv64")] {
+        std::fs::write(digests.path().join(d.repeat(64)), format!("{p}\n")).unwrap();
+    }
+    let out = target.path().join("github_output");
+    let plan = r#"{"mode":"publish","event":"push","registry":"ghcr.io/o/r","tags":["sha-0123456"],
+        "latest":true,"sha_tag":"sha-0123456","version":"main-0123456","revision":"0123456789","source":"https://github.com/o/r",
+        "images":["extproc"],"platforms":["linux/amd64","linux/arm64","linux/riscv64"],"notes":[]}"#;
+    let o = xtask_in(
+        target.path(),
+        &["ci", "manifest", "--image", "extproc", "--digests", digests.path().to_str().unwrap()],
+        &[
+            ("XTASK_PLAN", plan),
+            ("DOCKER", &fake.bin()),
+            ("PATH", &fake.path()),
+            ("CARGO", &fake.cargo()),
+            ("GITHUB_OUTPUT", out.to_str().unwrap()),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        text,
+        "name=ghcr.io/o/r/extproc\ndigest=sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+    );
+    assert!(
+        fake.calls()
+            .iter()
+            .any(|c| c.contains("imagetools inspect --format {{json .Manifest}} ghcr.io/o/r/extproc:sha-0123456")),
+        "{:?}",
+        fake.calls()
+    );
 }

@@ -588,6 +588,8 @@ const PUSHERS: [&str; 7] =
     ["wave0", "wave1", "wave0_tags", "wave1_tags", "build_platform", "create_manifest", "latest"];
 /// The jobs that pull the pushed images (by digest) and push nothing.
 const PULLERS: [&str; 1] = ["smoke"];
+/// Jobs that attest a published index (and the calls that grant it).
+const ATTESTERS: [&str; 3] = ["create_manifest", "wave0_tags", "wave1_tags"];
 
 #[test]
 fn permissions_are_per_job_and_least() {
@@ -609,6 +611,7 @@ fn permissions_are_per_job_and_least() {
                     (level == "write" && PUSHERS.contains(&id.as_str()))
                         || (level == "read" && PULLERS.contains(&id.as_str()))
                 }
+                "id-token" | "attestations" => level == "write" && ATTESTERS.contains(&id.as_str()),
                 _ => false,
             };
             assert!(allowed, "{file}: job {id} holds `{scope}: {level}`");
@@ -962,4 +965,32 @@ fn ci_smoke_runs_each_pushed_digest() {
     let check = plan.replace(r#""mode":"publish""#, r#""mode":"check""#);
     let (ok, _, err) = smoke(&check, false);
     assert!(!ok && err.contains("pushes nothing"), "{err}");
+}
+
+/// Each merged index is attested: the step after `ci manifest` attests the
+/// name and digest it wrote to `$GITHUB_OUTPUT`, and pushes the
+/// attestation to the registry.
+#[test]
+fn every_merged_index_is_attested() {
+    let wf = load(".github/workflows/docker-tags.yml");
+    let job = &wf["jobs"]["create_manifest"];
+    let steps = steps(job);
+    let merge = steps.iter().position(|s| runs_xtask_line(run(s), "ci manifest")).expect("a ci manifest step");
+    assert_eq!(text(&steps[merge]["id"]).as_deref(), Some("manifest"));
+    let attest = &steps[merge + 1];
+    assert!(uses(attest).starts_with("actions/attest-build-provenance@"), "{}", uses(attest));
+    assert_eq!(text(&attest["with"]["subject-name"]).as_deref(), Some("${{ steps.manifest.outputs.name }}"));
+    assert_eq!(text(&attest["with"]["subject-digest"]).as_deref(), Some("${{ steps.manifest.outputs.digest }}"));
+    assert_eq!(attest["with"]["push-to-registry"].as_bool(), Some(true));
+    for scope in ["id-token", "attestations"] {
+        assert_eq!(text(&job["permissions"][scope]).as_deref(), Some("write"), "create_manifest {scope}");
+        let publish = load(".github/workflows/docker-publish.yml");
+        for caller in ["wave0_tags", "wave1_tags"] {
+            assert_eq!(
+                text(&publish["jobs"][caller]["permissions"][scope]).as_deref(),
+                Some("write"),
+                "{caller} {scope}"
+            );
+        }
+    }
 }

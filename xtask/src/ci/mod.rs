@@ -290,8 +290,17 @@ pub fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
         engine: flags::DockerArgs { docker: None, metrics_file: Some(metrics_file(&dir, &slug)) },
         ..Default::default()
     };
+    let first = opts.tag.first().map(|t| crate::docker::argv::tag_ref(&name, t)).context("the plan has no tag")?;
     reported(format!("docker manifest {}", spec.name), metrics_file(&dir, &slug), m.dry_run, |report| {
-        docker::manifest(ctx, &opts, &plan.oci(spec), report).map(drop)
+        docker::manifest(ctx, &opts, &plan.oci(spec), report)?;
+        if m.dry_run {
+            return Ok(());
+        }
+        // What the workflow attests: the index the tags name.
+        let docker = crate::engine::Docker::find(&crate::engine::choose(None))?;
+        let digest = docker::manifest_digest(&docker, &first)?;
+        eprintln!("{first}: {digest}");
+        github_output(&[("name".to_owned(), name.clone()), ("digest".to_owned(), digest)])
     })
 }
 

@@ -480,6 +480,25 @@ pub fn manifest_request(docker: String, tags: Vec<String>, sources: Vec<String>)
 
 /// Create the tags of `req` from its sources, with index annotations `oci`,
 /// push, inspect, and check the platforms against `expected`.
+/// The digest of the manifest or index `reference` names, as the registry
+/// serves it (`imagetools inspect --format '{{json .Manifest}}'`).
+pub fn manifest_digest(docker: &Docker, reference: &str) -> Result<String> {
+    let cmd = argv::Command::new(vec![
+        docker.name.clone(),
+        "buildx".into(),
+        "imagetools".into(),
+        "inspect".into(),
+        "--format".into(),
+        "{{json .Manifest}}".into(),
+        reference.into(),
+    ]);
+    let desc: serde_json::Value = serde_json::from_str(&docker.read(&cmd)?)
+        .with_context(|| format!("{reference}: the descriptor is not JSON"))?;
+    let digest = desc["digest"].as_str().with_context(|| format!("{reference}: the descriptor has no digest"))?;
+    reference::check_digest(digest)?;
+    Ok(digest.to_owned())
+}
+
 pub fn merge(
     docker: &Docker,
     buildx: bool,

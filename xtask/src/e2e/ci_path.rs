@@ -89,17 +89,8 @@ pub fn check_index(
     ensure!(status == 200, "GET /v2/{repo}/tags/list: HTTP {status}: {body}");
     let tags = parse_tags(&body)?;
     for t in &tags {
-        let cmd = argv::Command::new(vec![
-            env.docker.name.clone(),
-            "buildx".into(),
-            "imagetools".into(),
-            "inspect".into(),
-            "--format".into(),
-            "{{json .Manifest}}".into(),
-            format!("{name}:{t}"),
-        ]);
-        let desc: serde_json::Value = serde_json::from_str(&env.docker.read(&cmd)?).context("not JSON")?;
-        let d = desc["digest"].as_str().unwrap_or_default();
+        let d = docker::manifest_digest(&env.docker, &format!("{name}:{t}"))?;
+        let d = d.as_str();
         ensure!(!pushed.iter().any(|p| p == d), "{name}:{t} names {d}, an image pushed by digest");
     }
     let attestations = argv::index_attestations(raw)?;

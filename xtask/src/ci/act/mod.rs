@@ -42,9 +42,9 @@ use crate::{
 pub const ACT_MODULE: &str = "github.com/nektos/act";
 /// Its pinned version (its `go.mod` asks for Go 1.25; no replace directives).
 pub const ACT_VERSION: &str = "v0.2.89";
-/// The workflow `ci act` runs, and the one it calls.
+/// The workflow `ci act` runs, and the ones it calls.
 pub const WORKFLOW: &str = ".github/workflows/docker-publish.yml";
-pub const CALLED: &str = ".github/workflows/docker-images.yml";
+pub const CALLED: [&str; 2] = [".github/workflows/docker-images.yml", ".github/workflows/docker-tags.yml"];
 /// The stand-ins' directory, in the repository.
 pub const STAND_INS_DIR: &str = ".github/act";
 /// The loopback registry (Debian's docker-registry, plain HTTP; the e2e's).
@@ -559,8 +559,8 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let run_dir = state.join("runs").join(format!("{}-{now}", event_name(a.event)));
-    let texts: Vec<String> = [WORKFLOW, CALLED]
-        .iter()
+    let texts: Vec<String> = std::iter::once(WORKFLOW)
+        .chain(CALLED)
         .map(|w| std::fs::read_to_string(repo.join(w)).with_context(|| format!("cannot read {w} of the clone")))
         .collect::<Result<_>>()?;
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -792,7 +792,7 @@ mod tests {
     }
 
     fn workflows() -> Vec<String> {
-        [WORKFLOW, CALLED].iter().map(|w| std::fs::read_to_string(root().join(w)).unwrap()).collect()
+        std::iter::once(WORKFLOW).chain(CALLED).map(|w| std::fs::read_to_string(root().join(w)).unwrap()).collect()
     }
 
     fn inputs<'a>(event: ActEvent, texts: &'a [&'a str], only: &'a [String]) -> ActInputs<'a> {
