@@ -196,7 +196,7 @@ pub enum ActEvent {
     Push,
     /// A pull request: check builds, nothing published.
     #[value(name = "pull_request")]
-    PullRequest,
+    Pr,
     /// The nightly: `cargo xtask test`, then `nightly-YYYYMMDD`.
     Schedule,
     /// A push of the `v*` tag `--tag`: the version; `latest` if it is the highest.

@@ -253,7 +253,7 @@ pub fn stand_in_map(used: &[(String, String)], stand_ins: &Path) -> Result<Vec<S
 pub fn event_name(e: ActEvent) -> &'static str {
     match e {
         ActEvent::Push | ActEvent::Tag => "push",
-        ActEvent::PullRequest => "pull_request",
+        ActEvent::Pr => "pull_request",
         ActEvent::Schedule => "schedule",
     }
 }
@@ -263,7 +263,7 @@ pub fn event_name(e: ActEvent) -> &'static str {
 pub fn git_ref(e: ActEvent, tag: &str) -> String {
     match e {
         ActEvent::Push | ActEvent::Schedule => "refs/heads/main".into(),
-        ActEvent::PullRequest => format!("refs/pull/{PR_NUMBER}/merge"),
+        ActEvent::Pr => format!("refs/pull/{PR_NUMBER}/merge"),
         ActEvent::Tag => format!("refs/tags/{tag}"),
     }
 }
@@ -286,7 +286,7 @@ pub fn payload(e: ActEvent, sha: &str, base: &str, tag: &str) -> serde_json::Val
             "ref": git_ref(e, tag), "before": "0".repeat(40), "after": sha,
             "head_commit": {"id": sha}, "repository": repository,
         }),
-        ActEvent::PullRequest => json!({
+        ActEvent::Pr => json!({
             "action": "synchronize",
             "number": PR_NUMBER,
             "pull_request": {
@@ -310,8 +310,8 @@ pub fn expected_plan(i: &ActInputs, now: u64, changed: Option<&[String]>, releas
         sha: i.sha.into(),
         repository: REPOSITORY.into(),
         server_url: "https://github.com".into(),
-        pr_number: (e == ActEvent::PullRequest).then_some(PR_NUMBER),
-        base: matches!(e, ActEvent::Push | ActEvent::PullRequest).then(|| i.base.to_owned()),
+        pr_number: (e == ActEvent::Pr).then_some(PR_NUMBER),
+        base: matches!(e, ActEvent::Push | ActEvent::Pr).then(|| i.base.to_owned()),
         now,
         publish: true,
         arm64_qemu: i.arm64_qemu,
@@ -581,7 +581,7 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     };
     let ap = act_plan(&inputs)?;
     let changed = match a.event {
-        ActEvent::Push | ActEvent::PullRequest => Some(super::matrix::changed_since(&sh_in(&repo)?, &base)?),
+        ActEvent::Push | ActEvent::Pr => Some(super::matrix::changed_since(&sh_in(&repo)?, &base)?),
         _ => None,
     };
     let expected = expected_plan(&inputs, now, changed.as_deref(), &release_tags)?;
@@ -898,7 +898,7 @@ mod tests {
         assert_eq!(p["before"], BASE);
         assert_eq!(p["after"], SHA);
         assert_eq!(p["repository"]["full_name"], REPOSITORY);
-        let p = payload(ActEvent::PullRequest, SHA, BASE, "v1");
+        let p = payload(ActEvent::Pr, SHA, BASE, "v1");
         assert_eq!(
             p,
             json!({
@@ -934,7 +934,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            promised(ActEvent::PullRequest, &[], &["extproc"]),
+            promised(ActEvent::Pr, &[], &["extproc"]),
             [
                 format!("{r}:pr-1 is as before the run"),
                 format!("{r}:sha-0123456 is as before the run"),
