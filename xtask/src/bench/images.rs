@@ -95,6 +95,7 @@ fn bench(
             context: Some(context.clone()),
             engine: flags::DockerArgs { docker: Some(docker.name.clone()), metrics_file: None },
             build_arg: e2e::build_args("extproc", host, p, ""),
+            secret: e2e::ca_secret(),
             xtask_bin: Some(xtask_bin.clone()),
             buildx: BuildxMode::Yes,
             ..Default::default()

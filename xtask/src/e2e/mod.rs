@@ -180,8 +180,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     //    digests directory)
     let context = work.join("context");
     report.step("build context", || copy_sources(ctx, &context, opts.rev.as_deref()))?;
-    let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    let secrets = if ca.is_file() { vec![format!("id=cacert,src={}", ca.display())] } else { vec![] };
+    let secrets = ca_secret();
     // The run's xtask, static, as CI builds it once and hands it to every
     // image build: their xtask stage is then skipped.
     let xtask_bin = work.join("xtask-static");
@@ -278,6 +277,18 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
         fs::remove_dir_all(&context).ok();
     }
     Ok(())
+}
+
+/// The build secret `cacert` (the Dockerfiles' optional CA bundle) from
+/// this machine's bundle, when it has one: the mirrors may be reached
+/// through a TLS-intercepting proxy.
+pub fn ca_secret() -> Vec<String> {
+    let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    if ca.is_file() {
+        vec![format!("id=cacert,src={}", ca.display())]
+    } else {
+        vec![]
+    }
 }
 
 /// The tag the e2e's publish plan gives every image.
