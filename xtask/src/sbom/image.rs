@@ -23,7 +23,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::{purl, rel, SpdxIds, NOASSERTION};
+use super::{library_package, rel, SpdxIds, NOASSERTION};
 
 /// Where the images carry the project's SBOM, relative to their root (the
 /// Dockerfiles' build stage writes it into the tree copied to `/app`).
@@ -159,20 +159,10 @@ fn document_value(fs: &Rootfs) -> Result<Value> {
         if let Some(v) = &d.source_version {
             source += &format!(" {v}");
         }
-        packages.push(json!({
-            "SPDXID": spdx,
-            "name": d.name,
-            "versionInfo": d.version,
-            "primaryPackagePurpose": "LIBRARY",
-            "downloadLocation": NOASSERTION,
-            "filesAnalyzed": false,
-            "licenseConcluded": NOASSERTION,
-            "licenseDeclared": NOASSERTION,
-            "copyrightText": NOASSERTION,
-            "sourceInfo": source,
-            "comment": format!("Debian package, architecture {}", d.arch),
-            "externalRefs": [purl(&deb_purl(d))],
-        }));
+        let mut p = library_package(&spdx, &d.name, &d.version, &deb_purl(d));
+        p["sourceInfo"] = json!(source);
+        p["comment"] = json!(format!("Debian package, architecture {}", d.arch));
+        packages.push(p);
         relationships.push(rel(ROOTFS_ID, "CONTAINS", &spdx));
     }
     if let Some(project) = &fs.project {

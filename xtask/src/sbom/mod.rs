@@ -421,19 +421,25 @@ fn document_value(inputs: &Inputs) -> Result<Value> {
     }))
 }
 
-fn go_package(spdx: &str, m: &GoModule) -> Result<Value> {
-    let mut p = json!({
+/// A library package of a third party, known by its purl only: no download
+/// location, licenses or copyright asserted.
+fn library_package(spdx: &str, name: &str, version: &str, package_url: &str) -> Value {
+    json!({
         "SPDXID": spdx,
-        "name": m.path,
-        "versionInfo": m.version,
+        "name": name,
+        "versionInfo": version,
         "primaryPackagePurpose": "LIBRARY",
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": false,
         "licenseConcluded": NOASSERTION,
         "licenseDeclared": NOASSERTION,
         "copyrightText": NOASSERTION,
-        "externalRefs": [purl(&format!("pkg:golang/{}@{}", m.path, m.version))],
-    });
+        "externalRefs": [purl(package_url)],
+    })
+}
+
+fn go_package(spdx: &str, m: &GoModule) -> Result<Value> {
+    let mut p = library_package(spdx, &m.path, &m.version, &format!("pkg:golang/{}@{}", m.path, m.version));
     // The module that was built: the replacement, when there is one.
     let built = m.replace.as_deref().unwrap_or(m);
     let mut comment = Vec::new();
