@@ -120,8 +120,9 @@ pub fn rebuilds(
         rows.push((host, "pull request", pr.seconds, cold[i].seconds, cook));
     }
     // Many runners, one cache: a second builder with empty state (a new
-    // runner) builds the host's extproc of the same tree; its dependency
-    // cook comes from the cache the first builder exported to the registry.
+    // runner) builds the host's extproc of the tree the rebuilds left; its
+    // dependency cook comes from the cache the first builder exported to
+    // the registry.
     if let Some(i) = platforms.iter().position(|p| *p == host) {
         report.phase = Some("second builder".into());
         let second = format!("{}-b", first.name);
