@@ -459,11 +459,12 @@ impl File<'_> {
             "{}: the bloom filter size {bloom_size} is not a power of two",
             at(dt::DT_GNU_HASH)
         );
+        // The loader shifts the symbol's 32-bit hash by it: from 32 on, C
+        // leaves the result undefined (x86 and arm64 shift by it modulo 32).
         ensure!(
-            u64::from(bloom_shift) < 8 * self.word(),
-            "{}: bloom shift {bloom_shift} is not below {}",
-            at(dt::DT_GNU_HASH),
-            8 * self.word()
+            bloom_shift < 32,
+            "{}: bloom shift {bloom_shift} is not below 32, the width of the hash it shifts",
+            at(dt::DT_GNU_HASH)
         );
         let buckets_at = start + 16 + bloom_size * self.word();
         table(dt::DT_GNU_HASH, 16 + bloom_size * self.word() + 4 * nbuckets)?;
