@@ -100,13 +100,15 @@ impl flags::Fuzz {
         let secs = started.elapsed().as_secs_f64();
         println!(
             "fuzz total: {} mutants in {secs:.1} s ({:.0}/s), seed {seed:#x}: {} accepted, {} rejected, {} failed by \
-             verify-symbols; loaded {}, load oracle not run {}; panics {}, hangs 0, false passes {}",
+             verify-symbols; loaded {} (then crashed at exit {}), load oracle not run {}; panics {}, hangs 0, false \
+             passes {}",
             total.mutants,
             total.mutants as f64 / secs,
             total.accepted,
             total.rejected,
             total.verify_fails,
             total.loaded,
+            total.exit_crashes,
             total.load_not_run,
             total.panics,
             total.false_passes
@@ -178,6 +180,20 @@ struct Tally {
     loaded: u64,
     /// Accepted shared libraries the load oracle could not judge.
     load_not_run: u64,
+    /// Of those loaded, the ones whose process then crashed at exit.
+    exit_crashes: u64,
+}
+
+/// What the load oracle did with a file every other oracle accepts.
+enum Loaded {
+    Yes,
+    /// `dlopen` returned it; the library's code crashed at exit (not the
+    /// loader's verdict: counted and printed, not a false pass).
+    ThenCrashedAtExit(String),
+    /// Not a shared library.
+    NoLoader,
+    /// The oracle could not run.
+    NotRun,
 }
 
 impl Tally {
@@ -192,6 +208,7 @@ impl Tally {
         self.verify_fails += o.verify_fails;
         self.loaded += o.loaded;
         self.load_not_run += o.load_not_run;
+        self.exit_crashes += o.exit_crashes;
     }
 }
 
@@ -442,9 +459,14 @@ impl Target {
                                 t.false_passes += 1;
                                 println!("FALSE PASS ({why}) {line}");
                             }
-                            Ok(true) if self.loader.is_some() => t.loaded += 1,
-                            Ok(true) => {}
-                            Ok(false) => t.load_not_run += 1,
+                            Ok(Loaded::Yes) => t.loaded += 1,
+                            Ok(Loaded::ThenCrashedAtExit(why)) => {
+                                t.loaded += 1;
+                                t.exit_crashes += 1;
+                                println!("CRASH AT EXIT, after dlopen returned it ({why}) {line}");
+                            }
+                            Ok(Loaded::NoLoader) => {}
+                            Ok(Loaded::NotRun) => t.load_not_run += 1,
                         }
                     }
                 }
@@ -473,7 +495,10 @@ impl Target {
             t.sampled - t.nm_accepts_rejected
         );
         if self.loader.is_some() {
-            println!("  the loader loaded {} accepted mutants; not run on {}", t.loaded, t.load_not_run);
+            println!(
+                "  the loader loaded {} accepted mutants (then crashed at exit: {}); not run on {}",
+                t.loaded, t.exit_crashes, t.load_not_run
+            );
         }
         std::io::stdout().flush().ok();
         Ok(t)
@@ -539,9 +564,9 @@ impl Target {
         Ok(Ok(names))
     }
 
-    /// `Ok(true)`: every oracle accepts it, the loader included; `Ok(false)`:
-    /// the others accept it and the load oracle did not run.
-    fn oracles(&self, file: &Path, out: &Path, parsed: &elf::Binary) -> Result<bool, String> {
+    /// `Ok`: every oracle accepts it (how the loader did, if it ran);
+    /// `Err`: why one refuses it.
+    fn oracles(&self, file: &Path, out: &Path, parsed: &elf::Binary) -> Result<Loaded, String> {
         let nm = self.nm(file).map_err(|e| format!("{e:#}"))?;
         let nm = nm?;
         if let elf::Binary::Elf(info) = parsed {
@@ -574,12 +599,13 @@ impl Target {
         }
         match &self.loader {
             Some(Ok(loader)) => match loader.load(file) {
-                Ok(load::Verdict::Loads) => Ok(true),
+                Ok(load::Verdict::Loads) => Ok(Loaded::Yes),
                 Ok(load::Verdict::Refuses(why)) => Err(format!("{} refuses it: {why}", loader.how)),
-                Err(_) => Ok(false),
+                Ok(load::Verdict::CrashesAtExit(why)) => Ok(Loaded::ThenCrashedAtExit(why)),
+                Err(_) => Ok(Loaded::NotRun),
             },
-            Some(Err(_)) => Ok(false),
-            None => Ok(true),
+            Some(Err(_)) => Ok(Loaded::NotRun),
+            None => Ok(Loaded::NoLoader),
         }
     }
 

@@ -41,7 +41,7 @@ fn bounded_fuzz_run_has_no_panic_hang_or_false_pass() {
     let loaded: u64 = total
         .split("loaded ")
         .nth(1)
-        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .expect("a loaded count");
     assert!(loaded > 0, "{total}");

@@ -67,6 +67,7 @@ fn bench(
     for (arch, target) in bases {
         services::base_image(&docker, arch, target.debian().1, &e2e::base_image(arch, target), e2e_work)?;
     }
+    e2e::make_rust_image(&docker, host, e2e_work)?;
     let me = std::env::current_exe().context("cannot locate the xtask executable")?;
     let context = work.join("context");
     e2e::copy_sources(ctx, &context, None)?;

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{ensure, Context, Result};
 
-use super::{base_image, base_images, platform_digest, Env, E2E_TAG};
+use super::{base_image, base_images, platform_digest, rust_image, Env, E2E_TAG};
 use crate::{
     ci::plan::{Mode, Plan},
     ctx::Ctx,
@@ -23,8 +23,8 @@ use crate::{
 pub fn push_bases(docker: &Docker, registry: &str, platforms: &[Platform], host: Platform) -> Result<()> {
     let sh = xshell::Shell::new()?;
     let path = &docker.path;
-    for (arch, target) in base_images(platforms, host) {
-        let local = base_image(arch, target);
+    let bases = base_images(platforms, host).into_iter().map(|(arch, target)| base_image(arch, target));
+    for local in bases.chain([rust_image(host)]) {
         let remote = format!("{registry}/{local}");
         xshell::cmd!(sh, "{path} tag {local} {remote}").quiet().run()?;
         xshell::cmd!(sh, "{path} push --quiet {remote}").quiet().ignore_stdout().run()?;

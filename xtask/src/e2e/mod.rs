@@ -62,6 +62,14 @@ pub const BASE_VERSION: u32 = 1;
 
 /// The repository of the local base images.
 const BASE_REPO: &str = "xtask-e2e/debian";
+/// The repository of the local stand-in for the Rust image.
+const RUST_REPO: &str = "xtask-e2e/rust";
+/// Every local image's repository starts so (the registry holds them there too).
+const LOCAL_PREFIX: &str = "xtask-e2e/";
+
+/// The toolchain of the Dockerfiles' default builder, `rust:1.95-bookworm`
+/// (a test reads the Dockerfiles).
+pub const RUST_TOOLCHAIN: &str = "1.95";
 
 /// The local base image of architecture `arch` for images of `target`: a
 /// debootstrap of `target`'s first Debian release ([`Platform::debian`]).
@@ -70,6 +78,23 @@ const BASE_REPO: &str = "xtask-e2e/debian";
 /// where `libstd-rust-web-dev:riscv64` exists.
 pub fn base_image(arch: Platform, target: Platform) -> String {
     format!("{BASE_REPO}:{}-{}-v{BASE_VERSION}", target.debian().1, arch.debian_arch())
+}
+
+/// The local stand-in for `rust:{RUST_TOOLCHAIN}-<release>` on `arch`:
+/// [`base_image`]`(arch, arch)` with rustup's toolchain, as CI's builds get
+/// it. extproc builds on it; dev keeps the plain Debian builder, so the
+/// Dockerfiles' fallback (Debian's `cargo-web`) is built too.
+pub fn rust_image(arch: Platform) -> String {
+    format!("{RUST_REPO}:{RUST_TOOLCHAIN}-{}-{}-v{BASE_VERSION}", arch.debian().1, arch.debian_arch())
+}
+
+/// Make [`base_image`]`(arch, arch)`, then [`rust_image`]`(arch)` from it.
+pub fn make_rust_image(docker: &Docker, arch: Platform, work: &Path) -> Result<String> {
+    let base = base_image(arch, arch);
+    services::base_image(docker, arch, arch.debian().1, &base, work)?;
+    let tag = rust_image(arch);
+    services::rust_image(docker, &base, RUST_TOOLCHAIN, &tag, work)?;
+    Ok(tag)
 }
 
 /// Every base image the builds for `platforms` use, as (arch, target).
@@ -150,6 +175,9 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
             services::base_image(&docker, arch, target.debian().1, &tag, &work)
         })?;
     }
+
+    let rust = rust_image(host);
+    report.step(format!("rust image {rust}"), || make_rust_image(&docker, host, &work))?;
 
     // 3. registry
     report.step(format!("registry {}", opts.registry), || services::registry(&opts.registry, &work, started))?;
@@ -301,7 +329,7 @@ impl Env<'_> {
         build_args(image, host, p, from_ref)
             .into_iter()
             .map(|a| match a.split_once('=') {
-                Some((k, v)) if v.starts_with(BASE_REPO) => format!("{k}={}/{v}", self.registry),
+                Some((k, v)) if v.starts_with(LOCAL_PREFIX) => format!("{k}={}/{v}", self.registry),
                 _ => a,
             })
             .collect()
@@ -414,7 +442,7 @@ pub struct How {
 pub fn build_args(image: &str, host: Platform, p: Platform, from_ref: &str) -> Vec<String> {
     match image {
         "extproc" => {
-            vec![format!("BUILDER_IMAGE={}", base_image(host, p)), format!("RUNTIME_IMAGE={}", base_image(p, p))]
+            vec![format!("BUILDER_IMAGE={}", rust_image(host)), format!("RUNTIME_IMAGE={}", base_image(p, p))]
         }
         // The builder stages run on the build machine ($BUILDPLATFORM).
         "dev" => vec![format!("BASE_IMAGE={}", base_image(p, p)), format!("BUILDER_IMAGE={}", base_image(host, p))],
@@ -699,6 +727,27 @@ mod tests {
             };
             assert_eq!(names, wanted, "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn the_rust_stand_in_is_the_dockerfiles_default_builder() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for spec in crate::docker::images::IMAGES.iter().filter(|s| s.base_args.contains(&"BUILDER_IMAGE")) {
+            for file in [Some(spec.native), spec.cross].into_iter().flatten() {
+                let text = fs::read_to_string(root.join(file)).unwrap();
+                let default = format!("ARG BUILDER_IMAGE=rust:{RUST_TOOLCHAIN}-bookworm\n");
+                assert!(text.contains(&default), "{file}: {default}");
+            }
+        }
+        assert_eq!(rust_image(Platform::AMD64), format!("xtask-e2e/rust:1.95-bookworm-amd64-v{BASE_VERSION}"));
+        let args = build_args("extproc", Platform::AMD64, Platform::ARM64, "");
+        assert_eq!(args[0], format!("BUILDER_IMAGE={}", rust_image(Platform::AMD64)));
+        let dev = build_args("dev", Platform::AMD64, Platform::ARM64, "");
+        assert!(dev.iter().all(|a| !a.contains(RUST_REPO)), "dev builds on plain Debian (the cargo-web fallback)");
+        let file = services::rust_dockerfile("b:1", RUST_TOOLCHAIN);
+        assert!(file.starts_with("FROM b:1\n"), "{file}");
+        assert!(file.contains("rustup-init -y --no-modify-path --profile minimal --default-toolchain 1.95 \\\n"));
+        assert!(file.contains("ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo"), "{file}");
     }
 
     #[test]

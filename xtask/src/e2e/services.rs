@@ -239,6 +239,76 @@ pub fn base_image(docker: &Docker, p: Platform, suite: &str, tag: &str, work: &P
     Ok(())
 }
 
+/// The Dockerfile of [`rust_image`] (pure): what the official
+/// `rust:<toolchain>-bookworm` has that the builds use (gcc, CA
+/// certificates, rustup with `toolchain` in /usr/local), on the Debian
+/// base `base`, with this machine's CA certificates (its mirrors may be
+/// reached through a TLS-intercepting proxy).
+pub fn rust_dockerfile(base: &str, toolchain: &str) -> String {
+    format!(
+        "FROM {base}\n\
+         ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo \\\n    \
+         PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+         RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n    \
+         ca-certificates gcc libc6-dev && rm -rf /var/lib/apt/lists/*\n\
+         COPY local/ /usr/local/share/ca-certificates/\n\
+         COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n\
+         COPY rustup-init /usr/local/bin/rustup-init\n\
+         RUN rustup-init -y --no-modify-path --profile minimal --default-toolchain {toolchain} \\\n    \
+         && rm /usr/local/bin/rustup-init && rustc --version\n"
+    )
+}
+
+/// Copy this machine's CA bundle to `dir/ca-certificates.crt` and its local
+/// certificates to `dir/local/`, for an image that must trust what it does.
+pub fn copy_ca_files(dir: &Path) -> Result<()> {
+    let local = dir.join("local");
+    fs::create_dir_all(&local).with_context(|| format!("cannot create {}", local.display()))?;
+    let bundle = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    fs::copy(&bundle, dir.join("ca-certificates.crt"))
+        .with_context(|| format!("cannot copy this machine's CA bundle {}", bundle.display()))?;
+    if let Ok(entries) = fs::read_dir("/usr/local/share/ca-certificates") {
+        for e in entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "crt")) {
+            fs::copy(e.path(), local.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Make `tag`, the stand-in for the Dockerfiles' default builder
+/// `rust:<toolchain>-bookworm` (no image can be pulled), from the local
+/// Debian base `base` of the host's architecture, unless it exists. Its
+/// toolchain comes from rustup, as in the official image: this machine's
+/// `rustup` installs it (as `rustup-init`).
+pub fn rust_image(docker: &Docker, base: &str, toolchain: &str, tag: &str, work: &Path) -> Result<()> {
+    if docker.inspect("{{.Id}}", tag).is_ok() {
+        eprintln!("e2e: {tag} exists (cached)");
+        return Ok(());
+    }
+    let rustup = which::which("rustup").context(
+        "rustup is not on PATH: the stand-in for the rust image installs its toolchain with it (https://rustup.rs)",
+    )?;
+    let dir = work.join("rust-image");
+    if dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::create_dir_all(&dir)?;
+    fs::copy(&rustup, dir.join("rustup-init")).with_context(|| format!("cannot copy {}", rustup.display()))?;
+    copy_ca_files(&dir)?;
+    fs::write(dir.join("Dockerfile"), rust_dockerfile(base, toolchain))?;
+    eprintln!("e2e: {tag}: rust {toolchain} by rustup on {base}");
+    let (sh, docker_path) = (Shell::new()?, &docker.path);
+    cmd!(sh, "{docker_path} buildx build --load --provenance=false --network host --tag {tag} {dir}")
+        .quiet()
+        .run()
+        .with_context(|| format!("building {tag} failed"))?;
+    fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
 /// A registry on `addr` (loopback): reuse one that answers, else start Debian's `docker-registry`.
 pub fn registry(addr: &str, work: &Path, started: &mut Started) -> Result<()> {
     if matches!(http::request("GET", addr, "/v2/", None), Ok((200, _))) {

@@ -26,6 +26,11 @@ pub enum Verdict {
     Loads,
     /// `dlerror()`'s line, or the signal that ended the loader.
     Refuses(String),
+    /// `dlopen` returned the library, and the exit then failed (the signal):
+    /// the library's own code, its destructors or `__cxa_finalize`, which
+    /// runs after the loader is done with it (a call bound to another
+    /// function of the same kind is structurally sound).
+    CrashesAtExit(String),
 }
 
 /// A loader program for one machine and the argv prefix that runs it.
@@ -62,7 +67,9 @@ impl Loader {
         let l = Loader { argv, how };
         match l.load(base) {
             Ok(Verdict::Loads) => Ok(l),
-            Ok(Verdict::Refuses(why)) => Err(format!("the {p} loader does not load the base library ({why}): {fix}")),
+            Ok(Verdict::Refuses(why) | Verdict::CrashesAtExit(why)) => {
+                Err(format!("the {p} loader does not load the base library ({why}): {fix}"))
+            }
             Err(e) => Err(format!("the {p} loader does not run ({e:#}): {fix}")),
         }
     }
@@ -87,7 +94,8 @@ impl Loader {
             return Ok(Verdict::Loads);
         }
         use std::os::unix::process::ExitStatusExt;
-        Ok(Verdict::Refuses(match o.status.signal() {
+        let loaded = String::from_utf8_lossy(&o.stdout).lines().any(|l| l == LOADED);
+        let why = match o.status.signal() {
             Some(sig) => format!("signal {sig}"),
             None => {
                 let msg = String::from_utf8_lossy(&o.stderr);
@@ -95,22 +103,32 @@ impl Loader {
                 let line = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
                 format!("{line} (exit {})", o.status.code().unwrap_or(-1))
             }
-        }))
+        };
+        Ok(if loaded { Verdict::CrashesAtExit(why) } else { Verdict::Refuses(why) })
     }
 }
 
-/// Compile the loader for `p` with `cc`: it exits 0 when `dlopen` succeeds,
-/// prints `dlerror()` and exits 1 when it fails; a crash is a signal.
+/// What the loader prints once `dlopen` has returned the library.
+const LOADED: &str = "dlopen: loaded";
+
+/// Compile the loader for `p` with `cc`: it exits 0 when `dlopen` succeeds
+/// (printing [`LOADED`] first, so that a crash at exit is told from one in
+/// the loader), prints `dlerror()` and exits 1 when it fails; a crash is a
+/// signal.
 fn compile(cc: &str, p: Platform, work: &Path) -> Result<PathBuf> {
     let src = work.join("dlopen.c");
     std::fs::write(
         &src,
-        "#include <dlfcn.h>\n#include <stdio.h>\n\
-         int main(int argc, char **argv) {\n\
-           if (argc != 2) return 2;\n\
-           if (!dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) { fprintf(stderr, \"%s\\n\", dlerror()); return 1; }\n\
-           return 0;\n\
-         }\n",
+        format!(
+            "#include <dlfcn.h>\n#include <stdio.h>\n\
+             int main(int argc, char **argv) {{\n\
+               if (argc != 2) return 2;\n\
+               if (!dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) {{ fprintf(stderr, \"%s\\n\", dlerror()); return 1; }}\n\
+               puts(\"{LOADED}\");\n\
+               fflush(stdout);\n\
+               return 0;\n\
+             }}\n"
+        ),
     )?;
     let bin = work.join(format!("dlopen-{}", p.dir_name()));
     let out = duct::cmd!(cc, "-o", &bin, &src, "-ldl").stderr_capture().unchecked().run()?;
@@ -141,7 +159,29 @@ mod tests {
         std::fs::write(&broken, bytes).unwrap();
         match l.load(&broken).unwrap() {
             Verdict::Refuses(why) => assert!(why.contains("signal"), "{why}"),
-            Verdict::Loads => panic!("the loader loaded a library whose relocation writes into read-only memory"),
+            Verdict::Loads | Verdict::CrashesAtExit(_) => {
+                panic!("the loader loaded a library whose relocation writes into read-only memory")
+            }
+        }
+    }
+
+    /// `__cxa_finalize`'s GOT slot bound to `free` instead: `dlopen` returns
+    /// the library, and the exit aborts in `free(__dso_handle)`.
+    #[test]
+    fn a_crash_at_exit_is_told_from_a_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/base/libfixture.so");
+        let l = Loader::build(Platform::AMD64, &base, dir.path()).unwrap();
+        let mut bytes = std::fs::read(&base).unwrap();
+        // .rela.dyn entry 8 (GLOB_DAT __cxa_finalize, symbol 10) → symbol 1 (free).
+        assert_eq!(bytes[0x884], 10);
+        bytes[0x884] = 1;
+        let swapped = dir.path().join("swapped.so");
+        std::fs::write(&swapped, bytes).unwrap();
+        match l.load(&swapped).unwrap() {
+            Verdict::CrashesAtExit(why) => assert!(why.contains("signal 6") || why.contains("Abort"), "{why}"),
+            Verdict::Loads => panic!("free(__dso_handle) at exit did not abort"),
+            Verdict::Refuses(why) => panic!("dlopen returns this library, but the verdict is a refusal: {why}"),
         }
     }
 

@@ -723,20 +723,9 @@ fn mirror(docker: &Docker, state: &Path, image: &str) -> Result<()> {
         String::from_utf8_lossy(&o.stderr).trim()
     );
     let ctx = state.join("mirror");
-    let local = ctx.join("local");
-    std::fs::create_dir_all(&local)?;
+    std::fs::create_dir_all(&ctx)?;
     std::fs::write(ctx.join("Dockerfile"), MIRROR_DOCKERFILE)?;
-    let bundle = std::env::var_os("SSL_CERT_FILE")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
-    std::fs::copy(&bundle, ctx.join("ca-certificates.crt"))
-        .with_context(|| format!("cannot copy this machine's CA bundle {}", bundle.display()))?;
-    if let Ok(entries) = std::fs::read_dir("/usr/local/share/ca-certificates") {
-        for e in entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "crt")) {
-            std::fs::copy(e.path(), local.join(e.file_name()))?;
-        }
-    }
+    crate::e2e::services::copy_ca_files(&ctx)?;
     let args = mirror_build_args(&target, &base, &ctx);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));

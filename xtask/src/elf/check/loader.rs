@@ -43,6 +43,16 @@ fn known_tag(t: u64) -> bool {
         || (0x7000_0000..=0x7fff_ffff).contains(&t)
 }
 
+/// `DT_AUXILIARY` and `DT_FILTER`: tags of the processor-specific range's
+/// end that glibc reads on every machine, as libraries to load.
+fn filter_name(t: u64) -> Option<&'static str> {
+    match t {
+        0x7fff_fffd => Some("DT_AUXILIARY"),
+        0x7fff_ffff => Some("DT_FILTER"),
+        _ => None,
+    }
+}
+
 /// The types glibc binds through `DT_JMPREL` (`elf_machine_lazy_rel`; any
 /// other stops a lazy load, and in an eager one leaves the slot unbound).
 fn plt_type(machine: u16, t: u32) -> Option<bool> {
@@ -165,6 +175,18 @@ impl File<'_> {
                 hex(t)
             );
         }
+        // A filter names a library the loader loads beside this one (and,
+        // for DT_FILTER, refuses this one without): a dependency that the
+        // `needed` check does not see. The libraries have none.
+        for (t, off) in d.entries() {
+            if let Some(name) = filter_name(t) {
+                bail!(
+                    "dynamic entry at offset {}: {name} names a filter library that the loader must load, which \
+                     the `needed` check does not cover (a linker writes one only for `-F`/`-f`)",
+                    hex(off)
+                );
+            }
+        }
         // The loader writes the first slots of DT_PLTGOT (the resolver and
         // the link map; on RISC-V even when binding eagerly).
         if let Some(a) = d.get(dt::DT_PLTGOT) {
@@ -175,16 +197,17 @@ impl File<'_> {
                 hex(a)
             );
         }
-        // DF_1_NOOPEN: dlopen refuses the library; bits past DF_1_NOCOMMON
-        // mean nothing to any loader.
+        // Bits past the last one defined mean nothing to any loader; three
+        // make the library one that dlopen refuses or cannot complete.
         if let Some(f) = d.get(dt::DT_FLAGS_1) {
-            const DF_1_NOOPEN: u64 = 0x40;
-            ensure!(
-                f & DF_1_NOOPEN == 0 && f <= 0x7fff_ffff,
-                "{}: {} has DF_1_NOOPEN (dlopen refuses the file) or bits no loader defines",
-                at(dt::DT_FLAGS_1),
-                hex(f)
-            );
+            ensure!(f <= 0x7fff_ffff, "{}: {} has bits no loader defines", at(dt::DT_FLAGS_1), hex(f));
+            for (bit, name, why) in [
+                (0x40, "DF_1_NOOPEN", "dlopen refuses the file"),
+                (0x800, "DF_1_NODEFLIB", "the loader looks for its NEEDED libraries in its RUNPATH only"),
+                (0x0800_0000, "DF_1_PIE", "dlopen refuses a position-independent executable"),
+            ] {
+                ensure!(f & bit == 0, "{}: {} has {name}: {why}", at(dt::DT_FLAGS_1), hex(f));
+            }
         }
         for (size, table) in SIZED {
             ensure!(
