@@ -994,3 +994,36 @@ fn every_merged_index_is_attested() {
         }
     }
 }
+
+/// Every image a publishing build pushes is attested with our SBOM
+/// generator (issue 28): its `ci build` takes `--sbom-generator` from an
+/// earlier step of the same job that runs `xtask sbom generator` with the
+/// run's xtask.
+#[test]
+fn every_pushed_image_gets_an_sbom() {
+    let mut builds = 0;
+    for (file, id, job) in jobs() {
+        let s = steps(&job);
+        let Some(build) = s.iter().position(|s| run(s).contains("xtask ci build") && run(s).contains("--digests-dir"))
+        else {
+            continue;
+        };
+        builds += 1;
+        assert!(run(&s[build]).contains("--sbom-generator \"$SBOM_GENERATOR\""), "{file} {id}: {}", run(&s[build]));
+        let from = text(&s[build]["env"]["SBOM_GENERATOR"]).unwrap_or_default();
+        let step_id = from
+            .strip_prefix("${{ steps.")
+            .and_then(|r| r.strip_suffix(".outputs.image }}"))
+            .unwrap_or_else(|| panic!("{file} {id}: SBOM_GENERATOR is not a step's `image` output: {from}"));
+        let gen = s[..build]
+            .iter()
+            .find(|g| text(&g["id"]).as_deref() == Some(step_id))
+            .unwrap_or_else(|| panic!("{file} {id}: no step `{step_id}` before the build"));
+        assert!(
+            runs_xtask_line(run(gen), "sbom generator") && run(gen).contains("--xtask-bin \"$RUNNER_TEMP/xtask/xtask\""),
+            "{file} {id}: step {step_id} does not make the generator from the run's xtask: {}",
+            run(gen)
+        );
+    }
+    assert!(builds >= 1, "no publishing build found");
+}

@@ -232,7 +232,7 @@ pub fn record_digest(digest: &str, platform: Platform, dir: Option<&Path>) -> Re
 
 /// Append `k=v` lines to `$GITHUB_OUTPUT`, when set (one line each: every
 /// value is compact JSON or a word).
-fn github_output(outputs: &[(String, String)]) -> Result<()> {
+pub fn github_output(outputs: &[(String, String)]) -> Result<()> {
     let Some(out) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
     let mut f = std::fs::OpenOptions::new()
         .create(true)

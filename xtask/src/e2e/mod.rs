@@ -216,7 +216,8 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     let (plan, plan_file, digests) =
         report.step("publish plan", || ci_path::e2e_plan(ctx, &work, &opts.registry, &platforms))?;
     let sbom_generator = report.step("SBOM generator image", || {
-        crate::sbom::generator::ensure_generator(&docker, &opts.registry, &base_image(host, host), &xtask_bin)
+        // On no base, as the workflow makes it: the static xtask needs none.
+        crate::sbom::generator::ensure_generator(&docker, &opts.registry, "scratch", &xtask_bin)
     })?;
     let env = Env {
         ctx,

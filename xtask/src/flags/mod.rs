@@ -635,7 +635,7 @@ pub enum SbomCmd {
     Write(SbomWrite),
     /// (In the generator image) BuildKit's SBOM generator: one in-toto SPDX statement per scanned filesystem.
     Scan(SbomScan),
-    /// Build the generator image from a static xtask and push it; prints its reference.
+    /// Build the generator image from a static xtask and push it; prints its reference (and writes `image=` to $GITHUB_OUTPUT).
     Generator(SbomGenerator),
 }
 
@@ -672,8 +672,9 @@ pub struct SbomGenerator {
     /// The registry to push to, e.g. `127.0.0.1:5000`.
     #[arg(long, value_name = "R")]
     pub registry: String,
-    /// The base image (the engine's, or one it can pull) of this machine's platform.
-    #[arg(long, value_name = "IMAGE")]
+    /// The base image (the engine's, or one it can pull) of this machine's
+    /// platform; the static xtask needs none.
+    #[arg(long, value_name = "IMAGE", default_value = "scratch")]
     pub base: String,
     /// A static xtask for this machine (`cargo xtask docker self-build --out FILE`).
     #[arg(long, value_name = "FILE")]
