@@ -198,9 +198,7 @@ fn build_router(
     // `-buildid=`: the build id hashes the inputs' paths and tools; nothing reads it.
     let ldflags = format!("-buildid= -X main.version={version}");
     let mut cmd = cmd!(sh, "{go} build -trimpath -buildvcs=false -ldflags {ldflags} -o {output} {ROUTER_MAIN}");
-    for (k, v) in prereqs.go_env(out.platform, Some(&out.lib_dir)) {
-        // The router finds the library next to it in `dist/` (bin/ and lib/).
-        let v = if k == "CGO_LDFLAGS" { format!("{v} -Wl,-rpath,$ORIGIN/../lib") } else { v };
+    for (k, v) in router_env(prereqs, out) {
         cmd = cmd.env(k, v);
     }
     if opts.reproducible {
@@ -220,6 +218,18 @@ fn build_router(
         .run()
         .with_context(|| format!("building the router for {} failed", out.platform))?;
     Ok(())
+}
+
+/// The environment of the router's `go build` against the library of
+/// `out`. Every cgo package's flags are part of its build cache key, and
+/// every package importing one (`net`, so gRPC) inherits it: `precache go
+/// --compile` compiles the dependencies with this same environment.
+pub fn router_env(prereqs: &Prereqs, out: &Outputs) -> Vec<(String, String)> {
+    let env = prereqs.go_env(out.platform, Some(&out.lib_dir));
+    env.into_iter()
+        // The router finds the library next to it in `dist/` (bin/ and lib/).
+        .map(|(k, v)| if k == "CGO_LDFLAGS" { (k, format!("{v} -Wl,-rpath,$ORIGIN/../lib")) } else { (k, v) })
+        .collect()
 }
 
 /// A non-empty variable of the process environment.

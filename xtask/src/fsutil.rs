@@ -22,6 +22,25 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copy this machine's CA bundle to `dir/ca-certificates.crt` and its local
+/// certificates to `dir/local/`, for an image that must trust what it does.
+pub fn copy_ca_files(dir: &Path) -> Result<()> {
+    let local = dir.join("local");
+    std::fs::create_dir_all(&local).with_context(|| format!("cannot create {}", local.display()))?;
+    let bundle = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    std::fs::copy(&bundle, dir.join("ca-certificates.crt"))
+        .with_context(|| format!("cannot copy this machine's CA bundle {}", bundle.display()))?;
+    if let Ok(entries) = std::fs::read_dir("/usr/local/share/ca-certificates") {
+        for e in entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "crt")) {
+            std::fs::copy(e.path(), local.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The environment that makes pip, npm, curl and Python trust the CA bundle
 /// named by `XTASK_CA_BUNDLE` (e.g. an image build secret for a
 /// TLS-intercepting proxy); empty when it is unset or the file is absent.

@@ -46,3 +46,46 @@ pub fn verify(sh: &Shell, dir: &Path) -> Result<()> {
     })?;
     Ok(())
 }
+
+/// `go list`'s template for [`external_deps`]: a package of a module that
+/// is neither the main one nor replaced by a local directory.
+const EXTERNAL: &str =
+    "{{with .Module}}{{if and (not .Main) (or (not .Replace) .Replace.Version)}}{{$.ImportPath}}{{end}}{{end}}";
+
+/// The packages of other modules that package `pkg` of the Go module in
+/// `dir` imports, directly or not, for the platform of `env` (GOOS, GOARCH,
+/// CGO_ENABLED choose the files): what [`compile`] puts in the build cache.
+/// Packages of local replacements (`replace … => ../dir`) are left out:
+/// they change with the repository. Offline ([`OFFLINE`]).
+pub fn external_deps(sh: &Shell, dir: &Path, pkg: &str, env: &[(String, String)]) -> Result<Vec<String>> {
+    let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
+    let _dir = sh.push_dir(dir);
+    let mut cmd = cmd!(sh, "{go} list -deps -f {EXTERNAL} {pkg}").quiet().envs(OFFLINE);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd.read().with_context(|| {
+        format!("`go list -deps {pkg}` failed in {}: are its modules downloaded (`precache go`)?", dir.display())
+    })?;
+    let mut deps: Vec<String> = out.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    deps.sort();
+    deps.dedup();
+    Ok(deps)
+}
+
+/// Compile `pkgs` in the Go module `dir` as `xtask build` compiles the
+/// router's packages (`-trimpath`, the platform's `env`), offline: the
+/// results go to the build cache only, where the router's build finds them.
+pub fn compile(sh: &Shell, dir: &Path, pkgs: &[&str], env: &[(String, String)]) -> Result<()> {
+    if pkgs.is_empty() {
+        return Ok(());
+    }
+    let go = which::which("go").context("`go` is not installed: run `cargo xtask doctor --fix`")?;
+    let _dir = sh.push_dir(dir);
+    let mut cmd = cmd!(sh, "{go} build -trimpath {pkgs...}").envs(OFFLINE);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run().with_context(|| format!("`go build` of {} packages failed in {}", pkgs.len(), dir.display()))?;
+    Ok(())
+}

@@ -99,3 +99,21 @@ mod tests {
         assert_eq!(env_var("XTASK_SURELY_UNSET_VARIABLE"), None);
     }
 }
+
+/// Append `k=v` lines to `$GITHUB_OUTPUT`, when set (one line each: every
+/// value is compact JSON or a word).
+pub fn github_output(outputs: &[(String, String)]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let Some(out) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out)
+        .with_context(|| format!("cannot open GITHUB_OUTPUT {}", std::path::Path::new(&out).display()))?;
+    for (k, v) in outputs {
+        debug_assert!(!v.contains('\n'));
+        writeln!(f, "{k}={v}")?;
+    }
+    Ok(())
+}

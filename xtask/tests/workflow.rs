@@ -1020,7 +1020,8 @@ fn every_pushed_image_gets_an_sbom() {
             .find(|g| text(&g["id"]).as_deref() == Some(step_id))
             .unwrap_or_else(|| panic!("{file} {id}: no step `{step_id}` before the build"));
         assert!(
-            runs_xtask_line(run(gen), "sbom generator") && run(gen).contains("--xtask-bin \"$RUNNER_TEMP/xtask/xtask\""),
+            runs_xtask_line(run(gen), "sbom generator")
+                && run(gen).contains("--xtask-bin \"$RUNNER_TEMP/xtask/xtask\""),
             "{file} {id}: step {step_id} does not make the generator from the run's xtask: {}",
             run(gen)
         );

@@ -2,7 +2,7 @@
 //! bare build, in one run on one engine (the e2e's: its engine and its
 //! debootstrapped bases, since no image can be pulled).
 //!
-//! 1. `dist` for P, cold (a new target directory);
+//! 1. `dist` for P, cold (a new target directory and Go build cache);
 //! 2. P's extproc image, cold (`--no-cache`: every step runs), given the
 //!    run's static xtask (`--xtask-bin`, as CI gives it);
 //! 3. the same one-line change to candle-binding, then `dist` again and the
@@ -11,8 +11,8 @@
 //! Both build from the same copy of the sources. It prints each phase and
 //! the ratios (goals: cold image ÷ cold dist ≤ 1.25, warm ÷ warm ≤ 1.5) and
 //! records them for BENCHMARKS.md. The cold dist reuses the crates already
-//! in `~/.cargo/registry`; the cold image downloads its own, as a fresh
-//! CI runner does.
+//! in `~/.cargo/registry` and the Go modules; the cold image downloads its
+//! own, as a fresh CI runner does.
 
 use std::{
     path::{Path, PathBuf},
@@ -75,14 +75,19 @@ fn bench(
     let xtask_bin = work.join("xtask-static");
     docker::inside::self_build(ctx, &flags::DockerSelfBuild { platform: None, out: xtask_bin.clone() })?;
 
+    // Cold is cold for both: a new target directory and a new Go build
+    // cache (the downloaded crates and Go modules are kept).
     let target = work.join("target");
-    if target.exists() {
-        std::fs::remove_dir_all(&target).with_context(|| format!("cannot clear {}", target.display()))?;
+    let gocache = work.join("go-build");
+    for dir in [&target, &gocache] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+        }
     }
     let dist = |out: &str| -> Result<f64> {
         let start = Instant::now();
         let args = ["dist", "--platform", p.docker(), "--out", out];
-        run_xtask(&me, &context, &args, &[("CARGO_TARGET_DIR", path(&target)?)])?;
+        run_xtask(&me, &context, &args, &[("CARGO_TARGET_DIR", path(&target)?), ("GOCACHE", path(&gocache)?)])?;
         Ok(start.elapsed().as_secs_f64())
     };
     let image = |no_cache: bool| -> Result<f64> {

@@ -20,10 +20,7 @@ pub mod plan;
 pub mod release;
 pub mod smoke;
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -132,7 +129,7 @@ fn run_plan(ctx: &Ctx) -> Result<()> {
     }
     let outputs = plan.outputs(ev.arm64_qemu)?;
     println!("{}", serde_json::to_string_pretty(&plan)?);
-    github_output(&outputs)?;
+    crate::sys::github_output(&outputs)?;
     Ok(())
 }
 
@@ -227,23 +224,7 @@ pub fn record_digest(digest: &str, platform: Platform, dir: Option<&Path>) -> Re
         std::fs::write(&file, format!("{}\n", platform.docker()))
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
-    github_output(&[("digest".to_owned(), digest.to_owned())])
-}
-
-/// Append `k=v` lines to `$GITHUB_OUTPUT`, when set (one line each: every
-/// value is compact JSON or a word).
-pub fn github_output(outputs: &[(String, String)]) -> Result<()> {
-    let Some(out) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&out)
-        .with_context(|| format!("cannot open GITHUB_OUTPUT {}", Path::new(&out).display()))?;
-    for (k, v) in outputs {
-        debug_assert!(!v.contains('\n'));
-        writeln!(f, "{k}={v}")?;
-    }
-    Ok(())
+    crate::sys::github_output(&[("digest".to_owned(), digest.to_owned())])
 }
 
 /// A docker step of `ci` under a report named `command`, its metrics in
@@ -300,7 +281,7 @@ pub fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
         let docker = crate::engine::Docker::find(&crate::engine::choose(None))?;
         let digest = docker::manifest_digest(&docker, &first)?;
         eprintln!("{first}: {digest}");
-        github_output(&[("name".to_owned(), name.clone()), ("digest".to_owned(), digest)])
+        crate::sys::github_output(&[("name".to_owned(), name.clone()), ("digest".to_owned(), digest)])
     })
 }
 

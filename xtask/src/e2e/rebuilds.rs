@@ -16,6 +16,10 @@ use crate::{
 };
 
 /// No-change and app-change rebuilds, with their ratios to the first build.
+/// The Go module layer's RUN (its stage's name), and the Go dependency layer's.
+const GO_MODULES: &str = "[gomod ";
+const GO_DEPS: &str = "precache go --dir src/semantic-router --compile";
+
 pub fn rebuilds(
     env: &Env<'_>,
     context: &Path,
@@ -54,10 +58,11 @@ pub fn rebuilds(
         );
         rows.push((p, "candle-binding change", changed.seconds, first.seconds, cook));
     }
-    // The Go module layer (`precache go`) is keyed on go.mod and go.sum
-    // alone: a change to the router's code leaves it CACHED, a go.sum
-    // change runs it again. On the host platform (the layer is the same
-    // for every platform).
+    // The Go module layer (stage gomod) is keyed on go.mod and go.sum
+    // alone, and the Go dependency layer (`precache go --compile`) on them
+    // and the list of imported packages: a change to the router's code
+    // leaves both CACHED, a go.sum change runs them again. On the host
+    // platform.
     if let Some(i) = platforms.iter().position(|p| *p == host) {
         let router = context.join(crate::build::ROUTER_DIR);
         let main_go = router.join("cmd/extproc/main.go");
@@ -66,12 +71,18 @@ pub fn rebuilds(
         fs::write(&main_go, text)?;
         report.phase = Some("router change".into());
         let changed = build(env, context, host, host, How::default(), report)?;
-        for (step, want) in [("precache go", Cook::Cached), ("precache cook", Cook::Cached), ("xtask build", Cook::Ran)]
-        {
+        for (step, want) in [
+            (GO_MODULES, Cook::Cached),
+            (GO_DEPS, Cook::Cached),
+            ("precache cook", Cook::Cached),
+            ("xtask build", Cook::Ran),
+        ] {
             let got = step_cached(&changed.output, step);
             ensure!(got == want, "{host}: after a change in the router's code, the step `{step}` {}", got.describe());
         }
-        eprintln!("e2e: {host}: router change: Go module layer and dependency cook CACHED, build ran");
+        eprintln!(
+            "e2e: {host}: router change: Go module and dependency layers and the dependency cook CACHED, build ran"
+        );
         rows.push((host, "router change", changed.seconds, cold[i].seconds, cook_cached(&changed.output)));
 
         // A duplicated go.sum line: the same modules, other bytes.
@@ -81,9 +92,11 @@ pub fn rebuilds(
         fs::write(&go_sum, format!("{sum}{first_line}\n"))?;
         report.phase = Some("go.sum change".into());
         let changed = build(env, context, host, host, How::default(), report)?;
-        let got = step_cached(&changed.output, "precache go");
-        ensure!(got == Cook::Ran, "{host}: after a go.sum change, the Go module layer {}", got.describe());
-        eprintln!("e2e: {host}: go.sum change: Go module layer ran again");
+        for step in [GO_MODULES, GO_DEPS] {
+            let got = step_cached(&changed.output, step);
+            ensure!(got == Cook::Ran, "{host}: after a go.sum change, the step `{step}` {}", got.describe());
+        }
+        eprintln!("e2e: {host}: go.sum change: Go module and dependency layers ran again");
         rows.push((host, "go.sum change", changed.seconds, cold[i].seconds, cook_cached(&changed.output)));
 
         // A 50 MB file planted in the runtime stage: over extproc's size

@@ -259,25 +259,6 @@ pub fn rust_dockerfile(base: &str, toolchain: &str) -> String {
     )
 }
 
-/// Copy this machine's CA bundle to `dir/ca-certificates.crt` and its local
-/// certificates to `dir/local/`, for an image that must trust what it does.
-pub fn copy_ca_files(dir: &Path) -> Result<()> {
-    let local = dir.join("local");
-    fs::create_dir_all(&local).with_context(|| format!("cannot create {}", local.display()))?;
-    let bundle = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
-    fs::copy(&bundle, dir.join("ca-certificates.crt"))
-        .with_context(|| format!("cannot copy this machine's CA bundle {}", bundle.display()))?;
-    if let Ok(entries) = fs::read_dir("/usr/local/share/ca-certificates") {
-        for e in entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "crt")) {
-            fs::copy(e.path(), local.join(e.file_name()))?;
-        }
-    }
-    Ok(())
-}
-
 /// Make `tag`, the stand-in for the Dockerfiles' default builder
 /// `rust:<toolchain>-bookworm` (no image can be pulled), from the local
 /// Debian base `base` of the host's architecture, unless it exists. Its
@@ -297,7 +278,7 @@ pub fn rust_image(docker: &Docker, base: &str, toolchain: &str, tag: &str, work:
     }
     fs::create_dir_all(&dir)?;
     fs::copy(&rustup, dir.join("rustup-init")).with_context(|| format!("cannot copy {}", rustup.display()))?;
-    copy_ca_files(&dir)?;
+    crate::fsutil::copy_ca_files(&dir)?;
     fs::write(dir.join("Dockerfile"), rust_dockerfile(base, toolchain))?;
     eprintln!("e2e: {tag}: rust {toolchain} by rustup on {base}");
     let (sh, docker_path) = (Shell::new()?, &docker.path);

@@ -306,16 +306,32 @@ pub enum PrecacheCmd {
     Prepare(PrecachePrepare),
     /// Build the skeleton's dependencies in place, then drop workspace artifacts.
     Cook(PrecacheCook),
-    /// Download and verify the router's Go modules (the module cache layer).
+    /// Download and verify the router's Go modules (the module cache layer); or list, then compile, the packages of those modules the router imports (the Go dependency layer).
     Go(PrecacheGo),
 }
 
 #[derive(Debug, Args)]
 pub struct PrecacheGo {
     /// The Go module's directory (default: the workspace's router). Only
-    /// its `go.mod`, `go.sum` and the `go.mod` of local replacements are read.
+    /// its `go.mod`, `go.sum` and the `go.mod` of local replacements are read
+    /// (and with `--list-deps`, its Go sources).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Instead: write the packages of other modules that the router imports
+    /// (for `--platform`), one per line, from the module cache alone.
+    #[arg(long, value_name = "FILE", conflicts_with = "compile")]
+    pub list_deps: Option<PathBuf>,
+    /// Instead: compile the packages listed in FILE (`--list-deps`) for
+    /// `--platform` as `xtask build` compiles them, into the Go build cache.
+    #[arg(long, value_name = "FILE")]
+    pub compile: Option<PathBuf>,
+    /// The platform of `--list-deps` and `--compile` (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<Platform>,
+    /// The profile whose library the router links (`--compile` gives cgo
+    /// the same flags as `xtask build`, which name its directory).
+    #[command(flatten)]
+    pub profile: Profile,
 }
 
 #[derive(Debug, Args)]

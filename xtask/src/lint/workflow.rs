@@ -404,7 +404,7 @@ jobs:
             p
         };
         assert_eq!(paths(&publish), ["ci build", "ci free-disk", "ci plan", "test"]);
-        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci smoke"]);
+        assert_eq!(paths(&waves), ["ci build", "ci free-disk", "ci smoke", "sbom generator"]);
         assert_eq!(paths(&tags), ["ci latest", "ci manifest"]);
         assert!(build_args_in_yaml(&waves).is_empty(), "`xtask ci build` passes them");
     }

@@ -21,7 +21,7 @@ use std::{fs, io::ErrorKind};
 
 use anyhow::{Context, Result};
 
-use crate::{ctx::Ctx, flags};
+use crate::{ctx::Ctx, flags, platform::Platform};
 use skeleton::Skeleton;
 
 impl flags::Precache {
@@ -40,9 +40,37 @@ impl flags::PrecacheGo {
             Some(dir) => ctx.sh.current_dir().join(dir),
             None => ctx.workspace()?.path(crate::build::ROUTER_DIR),
         };
-        crate::gomod::download(&ctx.sh, &dir)?;
-        crate::gomod::verify(&ctx.sh, &dir)?;
-        eprintln!("precache go: the modules of {} are in the module cache, verified", dir.display());
+        if self.list_deps.is_none() && self.compile.is_none() {
+            crate::gomod::download(&ctx.sh, &dir)?;
+            crate::gomod::verify(&ctx.sh, &dir)?;
+            eprintln!("precache go: the modules of {} are in the module cache, verified", dir.display());
+            return Ok(());
+        }
+        // Exactly what `xtask build` gives `go build`: with other cgo flags,
+        // `net` and everything importing it would be compiled again.
+        let platform = self.platform.map_or_else(Platform::host, Ok)?;
+        let mut needs = vec![crate::prereq::Need::Go];
+        if !platform.is_host() {
+            needs.push(crate::prereq::Need::CrossCc(platform));
+        }
+        let prereqs = crate::prereq::ensure(ctx, &needs)?;
+        let cwd = ctx.sh.current_dir();
+        if let Some(file) = self.list_deps {
+            // The platform chooses the files, and so the imports.
+            let env = prereqs.go_env(platform, None);
+            let deps = crate::gomod::external_deps(&ctx.sh, &dir, crate::build::ROUTER_MAIN, &env)?;
+            let file = cwd.join(file);
+            fs::write(&file, deps.iter().map(|d| format!("{d}\n")).collect::<String>())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!("precache go: {} packages of other modules, listed in {}", deps.len(), file.display());
+        } else if let Some(file) = self.compile {
+            let file = cwd.join(file);
+            let text = fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let pkgs: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let out = crate::build::Outputs::new(&ctx.workspace()?.target_dir()?, platform, &self.profile);
+            crate::gomod::compile(&ctx.sh, &dir, &pkgs, &crate::build::router_env(&prereqs, &out))?;
+            eprintln!("precache go: compiled {} packages for {platform} into the build cache", pkgs.len());
+        }
         Ok(())
     }
 }

@@ -29,7 +29,7 @@ impl flags::Sbom {
                 let xtask_bin = ctx.sh.current_dir().join(&g.xtask_bin);
                 let reference = super::generator::ensure_generator(&docker, &g.registry, &g.base, &xtask_bin)?;
                 println!("{reference}");
-                crate::ci::github_output(&[("image".to_owned(), reference)])
+                crate::sys::github_output(&[("image".to_owned(), reference)])
             }
         }
     }

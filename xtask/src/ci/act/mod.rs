@@ -725,7 +725,7 @@ fn mirror(docker: &Docker, state: &Path, image: &str) -> Result<()> {
     let ctx = state.join("mirror");
     std::fs::create_dir_all(&ctx)?;
     std::fs::write(ctx.join("Dockerfile"), MIRROR_DOCKERFILE)?;
-    crate::e2e::services::copy_ca_files(&ctx)?;
+    crate::fsutil::copy_ca_files(&ctx)?;
     let args = mirror_build_args(&target, &base, &ctx);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));

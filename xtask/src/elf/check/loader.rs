@@ -197,14 +197,15 @@ impl File<'_> {
                 hex(a)
             );
         }
-        // Bits past the last one defined mean nothing to any loader; three
-        // make the library one that dlopen refuses or cannot complete.
+        // Bits past the last one defined mean nothing to any loader; two
+        // make the library one that dlopen refuses or cannot complete
+        // (DF_1_PIE, which dlopen refuses too, marks an executable: the
+        // type check holds a library to not being one).
         if let Some(f) = d.get(dt::DT_FLAGS_1) {
             ensure!(f <= 0x7fff_ffff, "{}: {} has bits no loader defines", at(dt::DT_FLAGS_1), hex(f));
             for (bit, name, why) in [
                 (0x40, "DF_1_NOOPEN", "dlopen refuses the file"),
                 (0x800, "DF_1_NODEFLIB", "the loader looks for its NEEDED libraries in its RUNPATH only"),
-                (0x0800_0000, "DF_1_PIE", "dlopen refuses a position-independent executable"),
             ] {
                 ensure!(f & bit == 0, "{}: {} has {name}: {why}", at(dt::DT_FLAGS_1), hex(f));
             }
