@@ -745,6 +745,9 @@ mod tests {
         assert_eq!(args[0], format!("BUILDER_IMAGE={}", rust_image(Platform::AMD64)));
         let dev = build_args("dev", Platform::AMD64, Platform::ARM64, "");
         assert!(dev.iter().all(|a| !a.contains(RUST_REPO)), "dev builds on plain Debian (the cargo-web fallback)");
+        // `ci act` mirrors the rust image from the same stand-in.
+        let (_, sources) = crate::ci::act::mirrored(&format!("rust:{RUST_TOOLCHAIN}-bookworm"));
+        assert_eq!(sources, [format!("127.0.0.1:5000/{}", rust_image(Platform::AMD64))]);
         let file = services::rust_dockerfile("b:1", RUST_TOOLCHAIN);
         assert!(file.starts_with("FROM b:1\n"), "{file}");
         assert!(file.contains("rustup-init -y --no-modify-path --profile minimal --default-toolchain 1.95 \\\n"));

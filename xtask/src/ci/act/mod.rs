@@ -61,11 +61,15 @@ pub const ARTIFACT_PORT: u16 = 34589;
 /// `docker.io` mirror on the loopback registry (no Docker Hub here: the
 /// Dockerfiles' default base images come from it, see [`mirrored`]).
 pub const BUILDER: &str = "xtask-act";
-/// The Debian 12 base images the e2e pushes to the loopback registry
-/// (`xtask/src/e2e/mod.rs`, `base_image`), per architecture.
 /// The e2e's BuildKit image (`xtask/src/e2e/builder.rs`, `image_tag`).
 pub const BUILDKIT_IMAGE: &str = "xtask-e2e/buildkit:v0.26.3";
+/// The Debian 12 base images the e2e pushes to the loopback registry
+/// (`xtask/src/e2e/mod.rs`, `base_image`), per architecture.
 pub const E2E_BASE: &str = "xtask-e2e/debian:bookworm-{arch}-v1";
+/// The e2e's stand-in for the Rust image `{image}` (`rust:<toolchain>-bookworm`)
+/// on this machine's architecture (`xtask/src/e2e/mod.rs`, `rust_image`): the
+/// builder stages that start FROM it run on the build machine only.
+pub const E2E_RUST: &str = "xtask-e2e/{image}-amd64-v1";
 
 /// Each third-party action the workflows use, and its stand-in's directory
 /// under [`STAND_INS_DIR`] (its `action.yml` says what it stands for).
@@ -169,13 +173,18 @@ pub fn hub_images(dockerfiles: &[&str]) -> Vec<String> {
     out
 }
 
-/// Where the mirror holds a Docker Hub image (`rust:1.95-bookworm` →
-/// `127.0.0.1:5000/library/rust:1.95-bookworm`), and the e2e's Debian 12 base
-/// images (amd64, arm64) it is made of: the e2e builds with those in place of
-/// the Dockerfiles' defaults too.
+/// Where the mirror holds a Docker Hub image (`debian:bookworm-slim` →
+/// `127.0.0.1:5000/library/debian:bookworm-slim`), and the e2e images it is
+/// made of, the same the e2e builds with in place of the Dockerfiles'
+/// defaults: the Debian 12 bases (amd64, arm64), or for `rust:…` the Rust
+/// stand-in (amd64).
 pub fn mirrored(image: &str) -> (String, Vec<String>) {
     let path = if image.contains('/') { image.to_owned() } else { format!("library/{image}") };
-    let sources = ["amd64", "arm64"].iter().map(|a| format!("{REGISTRY}/{}", E2E_BASE.replace("{arch}", a))).collect();
+    let sources = if image.starts_with("rust:") {
+        vec![format!("{REGISTRY}/{}", E2E_RUST.replace("{image}", image))]
+    } else {
+        ["amd64", "arm64"].iter().map(|a| format!("{REGISTRY}/{}", E2E_BASE.replace("{arch}", a))).collect()
+    };
     (format!("{REGISTRY}/{path}"), sources)
 }
 
@@ -692,10 +701,11 @@ COPY local/ /usr/local/share/ca-certificates/
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ";
 
-/// The `docker buildx build` of one mirrored image (pure): both platforms of
-/// the e2e bases' index `base`, pushed as `target`.
-pub fn mirror_build_args(target: &str, base: &str, context: &Path) -> Vec<String> {
-    ["buildx", "build", "--builder", BUILDER, "--platform", "linux/amd64,linux/arm64", "--build-arg"]
+/// The `docker buildx build` of one mirrored image (pure): the platforms of
+/// the index `base` (`count` images: amd64, then arm64), pushed as `target`.
+pub fn mirror_build_args(target: &str, base: &str, count: usize, context: &Path) -> Vec<String> {
+    let platforms = if count > 1 { "linux/amd64,linux/arm64" } else { "linux/amd64" };
+    ["buildx", "build", "--builder", BUILDER, "--platform", platforms, "--build-arg"]
         .iter()
         .map(|s| s.to_string())
         .chain([
@@ -710,23 +720,25 @@ pub fn mirror_build_args(target: &str, base: &str, context: &Path) -> Vec<String
 }
 
 /// Put `image` (a Docker Hub reference) in the loopback mirror: the e2e's
-/// Debian 12 bases (one index) with this machine's CA certificates.
+/// images it is made of ([`mirrored`], one index) with this machine's CA
+/// certificates.
 fn mirror(docker: &Docker, state: &Path, image: &str) -> Result<()> {
     let (target, sources) = mirrored(image);
-    let base = format!("{REGISTRY}/xtask-act/e2e-debian:bookworm");
+    let base = format!("{REGISTRY}/xtask-act/mirror-source:{}", image.replace([':', '/'], "-"));
     let mut args = vec!["buildx", "imagetools", "create", "--builder", BUILDER, "--tag", &base];
     args.extend(sources.iter().map(String::as_str));
     let o = docker.output(&args)?;
     ensure!(
         o.status.success(),
-        "the index of the e2e's base images failed: {}; they must be in {REGISTRY} (cargo xtask e2e pushes them)",
+        "the index of the e2e's images for {image} failed: {}; they must be in {REGISTRY} (cargo xtask e2e pushes \
+         them)",
         String::from_utf8_lossy(&o.stderr).trim()
     );
     let ctx = state.join("mirror");
     std::fs::create_dir_all(&ctx)?;
     std::fs::write(ctx.join("Dockerfile"), MIRROR_DOCKERFILE)?;
     crate::fsutil::copy_ca_files(&ctx)?;
-    let args = mirror_build_args(&target, &base, &ctx);
+    let args = mirror_build_args(&target, &base, sources.len(), &ctx);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));
     let o = docker.output(&args)?;
@@ -961,13 +973,20 @@ mod tests {
         assert!(hub.iter().all(|i| !i.starts_with("ghcr.io/")), "{hub:?}");
         assert_eq!(hub_images(&["ARG A_IMAGE=quay.io/x/y:1\nARG B_IMAGE=o/r:2\nARG C=d:1\n"]), ["o/r:2"]);
         assert_eq!(
-            mirrored("rust:1.95-bookworm"),
+            mirrored("debian:bookworm-slim"),
             (
-                "127.0.0.1:5000/library/rust:1.95-bookworm".to_owned(),
+                "127.0.0.1:5000/library/debian:bookworm-slim".to_owned(),
                 vec![
                     "127.0.0.1:5000/xtask-e2e/debian:bookworm-amd64-v1".to_owned(),
                     "127.0.0.1:5000/xtask-e2e/debian:bookworm-arm64-v1".to_owned()
                 ]
+            )
+        );
+        assert_eq!(
+            mirrored("rust:1.95-bookworm"),
+            (
+                "127.0.0.1:5000/library/rust:1.95-bookworm".to_owned(),
+                vec!["127.0.0.1:5000/xtask-e2e/rust:1.95-bookworm-amd64-v1".to_owned()]
             )
         );
     }
@@ -975,12 +994,14 @@ mod tests {
     #[test]
     fn the_mirror_build() {
         let args =
-            mirror_build_args("127.0.0.1:5000/library/rust:1.95-bookworm", "127.0.0.1:5000/b:1", Path::new("/m"));
+            mirror_build_args("127.0.0.1:5000/library/debian:bookworm-slim", "127.0.0.1:5000/b:1", 2, Path::new("/m"));
         assert_eq!(
             args.join(" "),
             "buildx build --builder xtask-act --platform linux/amd64,linux/arm64 --build-arg BASE=127.0.0.1:5000/b:1 \
-             --provenance=false --push --tag 127.0.0.1:5000/library/rust:1.95-bookworm /m"
+             --provenance=false --push --tag 127.0.0.1:5000/library/debian:bookworm-slim /m"
         );
+        let rust = mirror_build_args("127.0.0.1:5000/library/rust:1.95-bookworm", "r", 1, Path::new("/m"));
+        assert_eq!(rust[5], "linux/amd64");
         assert!(!MIRROR_DOCKERFILE.contains("RUN"), "no step on the target platform");
     }
 
