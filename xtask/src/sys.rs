@@ -70,6 +70,24 @@ pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// Append `k=v` lines to `$GITHUB_OUTPUT`, when set (one line each: every
+/// value is compact JSON or a word).
+pub fn github_output(outputs: &[(String, String)]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let Some(out) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out)
+        .with_context(|| format!("cannot open GITHUB_OUTPUT {}", std::path::Path::new(&out).display()))?;
+    for (k, v) in outputs {
+        debug_assert!(!v.contains('\n'));
+        writeln!(f, "{k}={v}")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,22 +116,4 @@ mod tests {
         assert!(!tool_exists("xtask-no-such-tool"));
         assert_eq!(env_var("XTASK_SURELY_UNSET_VARIABLE"), None);
     }
-}
-
-/// Append `k=v` lines to `$GITHUB_OUTPUT`, when set (one line each: every
-/// value is compact JSON or a word).
-pub fn github_output(outputs: &[(String, String)]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use std::io::Write;
-    let Some(out) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&out)
-        .with_context(|| format!("cannot open GITHUB_OUTPUT {}", std::path::Path::new(&out).display()))?;
-    for (k, v) in outputs {
-        debug_assert!(!v.contains('\n'));
-        writeln!(f, "{k}={v}")?;
-    }
-    Ok(())
 }
