@@ -73,6 +73,26 @@ pub fn external_deps(sh: &Shell, dir: &Path, pkg: &str, env: &[(String, String)]
     Ok(deps)
 }
 
+/// The packages of a `--list-deps` file, one import path a line (blank
+/// lines skipped); a line that is not an import path is an error naming it,
+/// never an argument of `go build`.
+pub fn parse_deps(text: &str) -> Result<Vec<&str>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let p = line.trim();
+        if p.is_empty() {
+            continue;
+        }
+        let ok =
+            !p.starts_with(['-', '.', '/']) && p.chars().all(|c| c.is_ascii_alphanumeric() || "._~/-+".contains(c));
+        if !ok {
+            bail!("line {}: `{p}` is not a Go import path (write the file with `precache go --list-deps`)", n + 1);
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 /// Compile `pkgs` in the Go module `dir` as `xtask build` compiles the
 /// router's packages (`-trimpath`, the platform's `env`), offline: the
 /// results go to the build cache only, where the router's build finds them.
@@ -88,4 +108,22 @@ pub fn compile(sh: &Shell, dir: &Path, pkgs: &[&str], env: &[(String, String)]) 
     }
     cmd.run().with_context(|| format!("`go build` of {} packages failed in {}", pkgs.len(), dir.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deps_file_holds_import_paths_only() {
+        let text = "google.golang.org/grpc\n\n  golang.org/x/net/http2 \ngithub.com/a/b/v3\n";
+        assert_eq!(
+            parse_deps(text).unwrap(),
+            ["google.golang.org/grpc", "golang.org/x/net/http2", "github.com/a/b/v3"]
+        );
+        for bad in ["-o /etc/passwd", "./local", "/abs", "a b", "a;b"] {
+            let err = parse_deps(&format!("x/y\n{bad}\n")).unwrap_err().to_string();
+            assert!(err.starts_with("line 2: `"), "{bad}: {err}");
+        }
+    }
 }

@@ -66,7 +66,7 @@ impl flags::PrecacheGo {
         } else if let Some(file) = self.compile {
             let file = cwd.join(file);
             let text = fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let pkgs: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let pkgs = crate::gomod::parse_deps(&text).with_context(|| file.display().to_string())?;
             let out = crate::build::Outputs::new(&ctx.workspace()?.target_dir()?, platform, &self.profile);
             crate::gomod::compile(&ctx.sh, &dir, &pkgs, &crate::build::router_env(&prereqs, &out))?;
             eprintln!("precache go: compiled {} packages for {platform} into the build cache", pkgs.len());
