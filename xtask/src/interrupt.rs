@@ -25,6 +25,11 @@ static CRITICAL: Mutex<()> = Mutex::new(());
 /// Set by the signal thread before it waits for a critical section.
 static PENDING: AtomicBool = AtomicBool::new(false);
 
+thread_local! {
+    /// Whether this thread is inside [`critical`].
+    static IN_CRITICAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Handle SIGINT and SIGTERM from here on. Call it first in `main`.
 pub fn install() {
     // SAFETY: plain libc calls on a local, zeroed sigset_t.
@@ -100,7 +105,10 @@ impl Drop for Scratch {
 pub fn critical<T>(f: impl FnOnce() -> T) -> T {
     let out = {
         let _section = CRITICAL.lock().unwrap_or_else(|e| e.into_inner());
-        f()
+        IN_CRITICAL.with(|c| c.set(true));
+        let out = f();
+        IN_CRITICAL.with(|c| c.set(false));
+        out
     };
     if PENDING.load(Ordering::SeqCst) {
         wait_for_exit();
@@ -122,7 +130,9 @@ pub fn test_point(point: &str) {
     if std::env::var("XTASK_TEST_INTERRUPT_AT").is_ok_and(|p| p == point) {
         // SAFETY: signalling this process.
         unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
-        if CRITICAL.try_lock().is_ok() {
+        // Not `CRITICAL.try_lock()`: the signal thread may hold it already,
+        // and this thread would then go on writing while it removes.
+        if !IN_CRITICAL.with(|c| c.get()) {
             wait_for_exit();
         }
     }
