@@ -300,6 +300,13 @@ fn archive_imports_and_pic_are_verify_checks() {
     let non_pic = patched("non-pic.a", &[(0x83c, &[10, 0, 0, 0])]);
     let r = row(&non_pic, "pic");
     assert!(r.starts_with("FAIL") && r.contains("fixture.o (relocation 0 of section header 2 (.rela.text)"), "{r}");
+    // The same relocation made R_X86_64_NONE against symbol 1, the FILE
+    // symbol (SHN_ABS): ld refuses a relocation against an absolute symbol
+    // in a PIE link unless it resolves to the value ("… against absolute
+    // symbol `fixture.c' in section `.text' is disallowed").
+    let none_abs = patched("none-abs.a", &[(0x83c, &[0, 0, 0, 0, 1, 0, 0, 0])]);
+    let r = row(&none_abs, "pic");
+    assert!(r.starts_with("FAIL") && r.contains("relocation 0 of section header 2 (.rela.text)"), "{r}");
     // Relocation 3 (r_info at 0x884) calls strlen.
     let pc32 = patched("pc32.a", &[(0x884, &[2, 0, 0, 0])]);
     let r = row(&pc32, "imports");

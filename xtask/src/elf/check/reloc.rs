@@ -563,6 +563,16 @@ impl File<'_> {
             // R_RISCV_ALIGN, on every call gcc emits, carry no symbol).
             return Ok(None);
         }
+        let loaded = target.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
+        // ld's x86 check (`_bfd_elf_x86_valid_reloc_p`): in a
+        // position-independent link, a relocation in loaded code or data
+        // against an absolute symbol must resolve to its value (+ addend):
+        // R_X86_64_64, 32S or a GOT load; any other "is disallowed".
+        let absolute_refused = self.h.e_machine == EM_X86_64
+            && r.r_sym != 0
+            && shndx == sh::SHN_ABS as usize
+            && loaded
+            && !matches!(r.r_type, 1 | 9 | 11 | 41 | 42);
         if k.size == 0 {
             // ld resolves no symbol for R_*_NONE: "unresolvable relocation".
             ensure!(
@@ -572,7 +582,7 @@ impl File<'_> {
                 r.r_type,
                 r.r_sym
             );
-            return Ok(None);
+            return Ok(absolute_refused.then_some(Pic::Absolute));
         }
         ensure!(r.r_sym != 0, "{}: type {} needs a symbol, but the symbol index is 0", what(), r.r_type);
         let ty = sy.st_type();
@@ -610,8 +620,8 @@ impl File<'_> {
                 r.r_type
             );
         }
-        let loaded = target.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
         Ok(match k.pic {
+            _ if absolute_refused => Some(Pic::Absolute),
             Pic::Absolute if loaded => Some(Pic::Absolute),
             Pic::Direct if loaded && undefined => Some(Pic::Direct),
             _ => None,
