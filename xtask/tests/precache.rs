@@ -717,3 +717,16 @@ fn a_changed_build_script_is_never_kept() {
     assert!(scripts.iter().all(|a| !a.fresh), "{scripts:#?}");
     assert_eq!(run_output(&target.join("debug/ffi-cli")), "answer=41 sum=5\n");
 }
+
+/// `precache go --platform` without `--list-deps` or `--compile` is one
+/// usage error, not a module download that ignores the platform.
+#[test]
+fn a_go_platform_needs_a_deps_mode() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["precache", "go", "--platform", "linux/arm64"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--list-deps <FILE>|--compile <FILE>"), "{stderr}");
+}

@@ -311,6 +311,7 @@ pub enum PrecacheCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("deps_mode").args(["list_deps", "compile"])))]
 pub struct PrecacheGo {
     /// The Go module's directory (default: the workspace's router). Only
     /// its `go.mod`, `go.sum` and the `go.mod` of local replacements are read
@@ -326,7 +327,7 @@ pub struct PrecacheGo {
     #[arg(long, value_name = "FILE")]
     pub compile: Option<PathBuf>,
     /// The platform of `--list-deps` and `--compile` (default: this machine's).
-    #[arg(long, value_name = "OS/ARCH")]
+    #[arg(long, value_name = "OS/ARCH", requires = "deps_mode")]
     pub platform: Option<Platform>,
     /// The profile whose library the router links (`--compile` gives cgo
     /// the same flags as `xtask build`, which name its directory).
