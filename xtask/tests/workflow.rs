@@ -24,7 +24,9 @@
 //! - only tested digests get names (issue 28): on every publishing run the
 //!   tag moves wait for `cargo xtask test` and for the wave's smoke runs
 //!   (`needs`/`if` followed through the calls), merge only the digests the
-//!   smoke run handed on, and the builds do not wait for the tests.
+//!   smoke run handed on, and the builds do not wait for the tests;
+//! - every plan field a workflow reads (`fromJSON(<plan>).F`, `matrix.F`)
+//!   is one that `ci plan` writes.
 
 use std::path::{Path, PathBuf};
 
@@ -205,21 +207,7 @@ fn the_matrix_comes_from_xtask() {
         }
     }
     // The waves the plan outputs are the waves the workflow builds.
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .current_dir(root())
-        .args(["ci", "plan"])
-        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
-        .env("GITHUB_REF", "refs/heads/main")
-        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
-        .env("GITHUB_REPOSITORY", "o/r")
-        .env("GITHUB_OUTPUT", out.path())
-        .env("XTASK_PUBLISH", "true")
-        .env_remove("GITHUB_EVENT_PATH")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let written = std::fs::read_to_string(out.path()).unwrap();
+    let written = plan_outputs();
     let keys: Vec<&str> = written.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
     let waves: Vec<&str> = keys.iter().copied().filter(|k| k.starts_with("wave") && !k.contains('_')).collect();
     assert!(waves.len() >= 2, "{keys:?}");
@@ -242,6 +230,123 @@ fn the_matrix_comes_from_xtask() {
             assert!(!text.contains(word), "{file} names `{word}`: the plan decides");
         }
     }
+}
+
+/// What `xtask ci plan` writes to `$GITHUB_OUTPUT` for a publishing run
+/// on main.
+fn plan_outputs() -> String {
+    plan_outputs_on("refs/heads/main", true)
+}
+
+/// What `xtask ci plan` writes to `$GITHUB_OUTPUT` for a manual run on `git_ref`.
+fn plan_outputs_on(git_ref: &str, publish: bool) -> String {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(root())
+        .args(["ci", "plan"])
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .env("GITHUB_REF", git_ref)
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_OUTPUT", out.path())
+        .env("XTASK_PUBLISH", publish.to_string())
+        .env_remove("GITHUB_EVENT_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out.path()).unwrap()
+}
+
+/// The plan outputs that `source` (an expression's operand) reads in
+/// `file`: `needs.plan.outputs.K` is K; `inputs.I` of a called workflow is
+/// each plan output a caller passes as I (one per wave, for a matrix).
+fn plan_outputs_of(file: &str, source: &str) -> Vec<String> {
+    if let Some(k) = source.strip_prefix("needs.plan.outputs.") {
+        return vec![k.to_owned()];
+    }
+    let Some(input) = source.strip_prefix("inputs.") else { return Vec::new() };
+    let mut passed = Vec::new();
+    for caller in FILES {
+        for (_, job) in load(caller)["jobs"].as_hash().into_iter().flatten() {
+            let calls = job["uses"].as_str().unwrap_or("");
+            if !calls.ends_with(file.rsplit('/').next().unwrap()) {
+                continue;
+            }
+            let given = text(&job["with"][input]).unwrap_or_else(|| panic!("{caller} calls {file} without `{input}`"));
+            let squashed = squashed(&given);
+            let k = squashed
+                .strip_prefix("${{needs.plan.outputs.")
+                .and_then(|r| r.strip_suffix("}}"))
+                .unwrap_or_else(|| panic!("{caller} passes {file} `{input}: {given}`, not a plan output"));
+            passed.push(k.to_owned());
+        }
+    }
+    passed.sort();
+    passed.dedup();
+    passed
+}
+
+/// Every field a workflow reads from the plan is one `ci plan` writes: a
+/// `fromJSON(<plan>).FIELD` names a key of the plan's JSON, and a `matrix.F`
+/// of a job whose matrix is a plan output names a key of its entries. A
+/// renamed field of `Plan` would otherwise reach the workflow as an empty
+/// string (GitHub's value of a missing property) only on GitHub.
+#[test]
+fn every_plan_field_the_workflows_read_is_written() {
+    // A publishing run's outputs, and a check run's matrix (a branch).
+    let (publishing, checking) = (plan_outputs(), plan_outputs_on("refs/heads/feature", false));
+    let mut outputs: std::collections::HashMap<&str, &str> =
+        publishing.lines().filter_map(|l| l.split_once('=')).collect();
+    let check = checking.lines().find_map(|l| l.strip_prefix("check=")).expect("a check run writes `check`");
+    outputs.insert("check", check);
+    let json = |k: &str| -> serde_json::Value {
+        serde_json::from_str(outputs.get(k).unwrap_or_else(|| panic!("ci plan writes no `{k}`")))
+            .unwrap_or_else(|e| panic!("ci plan's `{k}` is not JSON: {e}"))
+    };
+    let mut checked = 0;
+    for file in FILES {
+        let body = std::fs::read_to_string(root().join(file)).unwrap();
+        // `fromJSON(SOURCE).FIELD`
+        for (at, _) in body.match_indices("fromJSON(") {
+            let rest = &body[at + "fromJSON(".len()..];
+            let Some(close) = rest.find(')') else { continue };
+            let source = rest[..close].trim();
+            let Some(field) = rest[close + 1..].strip_prefix('.') else { continue };
+            let field: String = field.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let ks = plan_outputs_of(file, source);
+            assert!(!ks.is_empty(), "{file}: fromJSON({source}).{field}: not read from the plan");
+            for k in ks {
+                let value = json(&k);
+                assert!(value.get(&field).is_some(), "{file}: fromJSON({source}).{field}: ci plan's `{k}` has no `{field}`");
+                checked += 1;
+            }
+        }
+        // `matrix.F` of jobs whose matrix is a plan output
+        for (id, job) in load(file)["jobs"].as_hash().into_iter().flatten() {
+            let Some(m) = text(&job["strategy"]["matrix"]) else { continue };
+            let squashed = squashed(&m);
+            let Some(source) = squashed.strip_prefix("${{fromJSON(").and_then(|r| r.strip_suffix(")}}")) else {
+                continue;
+            };
+            let mut job_text = String::new();
+            yaml_rust2::YamlEmitter::new(&mut job_text).dump(job).unwrap();
+            for k in plan_outputs_of(file, source) {
+                let entries = json(&k);
+                let entries = entries["include"].as_array().unwrap_or_else(|| panic!("ci plan's `{k}` has no include"));
+                assert!(!entries.is_empty(), "ci plan's `{k}` is empty for a push to main");
+                for (at, _) in job_text.match_indices("matrix.") {
+                    let field: String =
+                        job_text[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                    for e in entries {
+                        let job = id.as_str().unwrap_or("?");
+                        assert!(e.get(&field).is_some(), "{file}: job {job}: matrix.{field}: an entry of `{k}` lacks it: {e}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} plan fields found: the workflows changed shape");
 }
 
 /// xtask is compiled in one job per architecture and handed to the others
