@@ -730,3 +730,16 @@ fn a_go_platform_needs_a_deps_mode() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--list-deps <FILE>|--compile <FILE>"), "{stderr}");
 }
+
+/// `--release` without `--compile` (a download, or `--list-deps`) is one
+/// error, not a flag silently ignored.
+#[test]
+fn a_go_profile_needs_compile() {
+    for args in [&["precache", "go", "--release"][..], &["precache", "go", "--list-deps", "x.txt", "--profile", "dev"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("without --compile they change nothing"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{stderr}");
+    }
+}

@@ -19,7 +19,7 @@ pub mod skeleton;
 
 use std::{fs, io::ErrorKind};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::{ctx::Ctx, flags, platform::Platform};
 use skeleton::Skeleton;
@@ -40,6 +40,12 @@ impl flags::PrecacheGo {
             Some(dir) => ctx.sh.current_dir().join(dir),
             None => ctx.workspace()?.path(crate::build::ROUTER_DIR),
         };
+        if self.compile.is_none() && (self.profile.release || self.profile.profile.is_some()) {
+            bail!(
+                "precache go: --release and --profile choose the library that `--compile` links against; \
+                 without --compile they change nothing: drop them, or add --compile FILE"
+            );
+        }
         if self.list_deps.is_none() && self.compile.is_none() {
             crate::gomod::download(&ctx.sh, &dir)?;
             crate::gomod::verify(&ctx.sh, &dir)?;
