@@ -138,7 +138,7 @@ pub struct Rootfs {
     pub debs: Vec<DebPackage>,
     pub rpms: Vec<RpmPackage>,
     /// The distribution's os-release `ID`, the vendor of the RPM packages'
-    /// purls.
+    /// purls (read when there are RPM packages).
     pub os_id: Option<String>,
     /// The project's SBOM found at [`PROJECT_SBOM`], parsed.
     pub project: Option<Value>,

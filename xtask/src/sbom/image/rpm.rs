@@ -188,10 +188,11 @@ pub fn db_format(data: &[u8]) -> Option<DbFormat> {
     None
 }
 
-/// The packages of an rpm SQLite database: every row of its table
+/// The packages of an rpm SQLite database, with its write-ahead log
+/// (`rpmdb.sqlite-wal`) when there is one: every row of its table
 /// `Packages` (`hnum INTEGER PRIMARY KEY, blob BLOB`), the blob an RPM
 /// header; sorted, without the `gpg-pubkey` keys.
-pub fn parse_rpmdb(data: &[u8]) -> Result<Vec<RpmPackage>> {
+pub fn parse_rpmdb(data: &[u8], wal: Option<&[u8]>) -> Result<Vec<RpmPackage>> {
     let only = "only rpm's SQLite database (rpmdb.sqlite) is read";
     match db_format(data) {
         Some(DbFormat::Sqlite) => {}
@@ -200,7 +201,7 @@ pub fn parse_rpmdb(data: &[u8]) -> Result<Vec<RpmPackage>> {
         None if data.is_empty() => bail!("an empty file, not an rpm database"),
         None => bail!("not an rpm database: neither SQLite, Berkeley DB nor ndb"),
     }
-    let db = Db::open(data)?;
+    let db = Db::open(data)?.with_wal(wal.unwrap_or_default())?;
     let root = db.table_root("Packages")?.context("no table `Packages`: not an rpm database")?;
     let mut out = Vec::new();
     db.rows(root, &mut |rowid, payload| {
@@ -237,7 +238,8 @@ const MAX_LINKS: usize = 40;
 /// The path on this machine of `rel` inside the root filesystem at `root`,
 /// its symbolic links followed as they would be inside it: an absolute
 /// target from `root`, `..` never above it. `None` when it does not exist.
-pub fn resolve_in_root(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
+pub fn resolve_in_root(root: &Path, rel: impl AsRef<Path>) -> Result<Option<PathBuf>> {
+    let rel = rel.as_ref();
     let mut done: Vec<OsString> = Vec::new();
     let mut todo: Vec<OsString> = Vec::new();
     let push = |todo: &mut Vec<OsString>, path: &Path| {
@@ -250,7 +252,7 @@ pub fn resolve_in_root(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
             }
         }
     };
-    push(&mut todo, Path::new(rel));
+    push(&mut todo, rel);
     let mut links = 0;
     while let Some(c) = todo.pop() {
         if c == ".." {
@@ -293,8 +295,10 @@ const MAX_DB_BYTES: u64 = 1 << 30;
 /// distribution's os-release `ID` (`etc/os-release`, else
 /// `usr/lib/os-release`) when there are some: the packages of each
 /// `rpmdb.sqlite` of [`RPM_DIRS`] (a directory and the link to it read
-/// once). Without one, a Berkeley DB `Packages` or ndb `Packages.db` there
-/// is an error that names its format; no database at all is no packages.
+/// once), with the pages its write-ahead log `rpmdb.sqlite-wal` commits
+/// (rpm empties the log when it closes the database). Without one, a
+/// Berkeley DB `Packages` or ndb `Packages.db` there is an error that names
+/// its format; no database at all is no packages.
 pub fn read_rootfs(root: &Path) -> Result<(Vec<RpmPackage>, Option<String>)> {
     let mut sqlite: Vec<PathBuf> = Vec::new();
     let mut other = None;
@@ -310,12 +314,26 @@ pub fn read_rootfs(root: &Path) -> Result<(Vec<RpmPackage>, Option<String>)> {
             }
         }
     }
+    let read = |path: &Path| -> Result<Option<Vec<u8>>> {
+        let size = match std::fs::metadata(path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        ensure!(size <= MAX_DB_BYTES, "{}: {size} bytes, larger than an rpm database this scan reads", path.display());
+        Ok(Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?))
+    };
     let mut packages = Vec::new();
     for path in sqlite.iter().chain(other.iter().filter(|_| sqlite.is_empty())) {
-        let size = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
-        ensure!(size <= MAX_DB_BYTES, "{}: {size} bytes, larger than an rpm database this scan reads", path.display());
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        packages.extend(parse_rpmdb(&data).with_context(|| format!("{}", path.display()))?);
+        let data = read(path)?.with_context(|| format!("cannot read {}: it is gone", path.display()))?;
+        // The log beside the database, found inside the root filesystem too.
+        let mut wal_rel = path.strip_prefix(root).unwrap_or(path).as_os_str().to_os_string();
+        wal_rel.push("-wal");
+        let wal = match resolve_in_root(root, &wal_rel)?.filter(|p| p.is_file()) {
+            Some(wal_path) => read(&wal_path)?,
+            None => None,
+        };
+        packages.extend(parse_rpmdb(&data, wal.as_deref()).with_context(|| format!("{}", path.display()))?);
     }
     packages.sort();
     packages.dedup();

@@ -1,7 +1,8 @@
 //! A reader of the SQLite 3 database file format
 //! (<https://www.sqlite.org/fileformat2.html>) that does what reading the
 //! rpm database needs and no more: the rows of one rowid table, found by
-//! name in `sqlite_schema`, their records decoded.
+//! name in `sqlite_schema`, their records decoded; with the pages a
+//! write-ahead log commits laid over the file's (see [`Db::with_wal`]).
 //!
 //! Bad input is an error, never a panic, a hang or an unbounded allocation:
 //! every offset and length is checked against its page or the file, each
@@ -30,6 +31,31 @@ pub struct Db<'a> {
     pages: u32,
     /// Pages of the write-ahead log that replace the file's.
     wal: BTreeMap<u32, &'a [u8]>,
+}
+
+/// The magic of a write-ahead log whose checksums are of little-endian
+/// words; with the low bit set, big-endian.
+const WAL_MAGIC: u32 = 0x377f_0682;
+const WAL_VERSION: u32 = 3_007_000;
+
+/// SQLite's checksum of a write-ahead log, over `data` (a multiple of 8
+/// bytes) from the running sums `s`: for each pair of 32-bit words x0, x1
+/// (`big`-endian or little), s0 += x0 + s1, then s1 += x1 + s0.
+pub fn wal_checksum(big: bool, data: &[u8], s: (u32, u32)) -> (u32, u32) {
+    let (mut s0, mut s1) = s;
+    let word = |b: &[u8]| {
+        let b = [b[0], b[1], b[2], b[3]];
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    for pair in data.chunks_exact(8) {
+        s0 = s0.wrapping_add(word(&pair[..4])).wrapping_add(s1);
+        s1 = s1.wrapping_add(word(&pair[4..])).wrapping_add(s0);
+    }
+    (s0, s1)
 }
 
 /// A value of a record.
@@ -114,7 +140,7 @@ impl<'a> Db<'a> {
         let encoding = u32_at(data, 56).unwrap_or(0);
         ensure!(encoding <= 1, "text encoding {encoding} is UTF-16: only UTF-8 databases are read");
         ensure!(
-            data.len() % page_size == 0,
+            data.len().is_multiple_of(page_size),
             "truncated: {} bytes is not a whole number of {page_size}-byte pages",
             data.len()
         );
@@ -129,6 +155,58 @@ impl<'a> Db<'a> {
             in_file
         };
         Ok(Db { data, page_size, usable, pages, wal: BTreeMap::new() })
+    }
+
+    /// The database with the pages its write-ahead log `wal` (the file
+    /// `<database>-wal`) commits, as SQLite reads it: when the database is
+    /// in WAL mode (header offsets 18 and 19), the frames after the log's
+    /// 32-byte header (a 24-byte frame header, then a page) whose salts are
+    /// the header's and whose running checksums hold, up to the last frame
+    /// that commits (a non-zero database size); the last frame of a page
+    /// wins. A log with no such frame, an invalid header or cut short adds
+    /// nothing: SQLite ignores it the same way.
+    pub fn with_wal(mut self, wal: &'a [u8]) -> Result<Db<'a>> {
+        if self.data[18] != 2 || wal.len() < 32 {
+            return Ok(self);
+        }
+        let magic = u32_at(wal, 0).unwrap_or(0);
+        let big = magic & 1 == 1;
+        let header_sum = wal_checksum(big, &wal[..24], (0, 0));
+        if magic & !1 != WAL_MAGIC
+            || u32_at(wal, 4) != Some(WAL_VERSION)
+            || u32_at(wal, 8) != Some(self.page_size as u32)
+            || (u32_at(wal, 24), u32_at(wal, 28)) != (Some(header_sum.0), Some(header_sum.1))
+        {
+            return Ok(self);
+        }
+        let salts = &wal[16..24];
+        let frames = wal[32..].chunks_exact(24 + self.page_size);
+        let most = frames.len() + self.data.len() / self.page_size;
+        let mut sum = header_sum;
+        let mut pending = BTreeMap::new();
+        for (i, frame) in frames.enumerate() {
+            let (page, commit) = (u32_at(frame, 0).unwrap_or(0), u32_at(frame, 4).unwrap_or(0));
+            sum = wal_checksum(big, &frame[..8], sum);
+            sum = wal_checksum(big, &frame[24..], sum);
+            if page == 0
+                || &frame[8..16] != salts
+                || (u32_at(frame, 16), u32_at(frame, 20)) != (Some(sum.0), Some(sum.1))
+            {
+                break;
+            }
+            pending.insert(page, &frame[24..]);
+            if commit != 0 {
+                // Every page of the database is in the file or the log.
+                ensure!(
+                    commit as usize <= most,
+                    "write-ahead log: frame {} commits a database of {commit} pages, more than the file and the log hold",
+                    i + 1
+                );
+                self.wal.append(&mut pending);
+                self.pages = commit;
+            }
+        }
+        Ok(self)
     }
 
     /// The usable bytes of page `n` (numbered from 1).

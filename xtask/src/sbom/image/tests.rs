@@ -225,7 +225,7 @@ fn scan_check_lays_out_a_rootfs_and_gives_the_predicate() {
 // The RPM packages: rpm's SQLite database, read by `rpm` and `sqlite`.
 
 use super::rpm::{db_format, os_release_id, parse_header, parse_rpmdb, read_rootfs, resolve_in_root, DbFormat};
-use super::sqlite::{local_payload, record, varint, Column, Db};
+use super::sqlite::{local_payload, record, varint, wal_checksum, Column, Db};
 
 /// The database rpm made (`tests/fixtures/rpm/make.sh`), its page size
 /// rpm's; the same with 512-byte pages; what `rpm -qa` lists of it.
@@ -309,7 +309,7 @@ fn the_rpm_databases_list_what_rpm_lists() {
     for (gz, size) in [(RPMDB_GZ, 4096), (RPMDB_512_GZ, 512)] {
         let data = gunzip(gz);
         assert_eq!(page_size(&data), size);
-        assert_eq!(parse_rpmdb(&data).unwrap(), want, "{size}-byte pages");
+        assert_eq!(parse_rpmdb(&data, None).unwrap(), want, "{size}-byte pages");
         // What the fixture is there for: a table b-tree with an interior
         // root, a header that needs an overflow chain of several pages.
         let (root, sizes) = packages_rows(&data);
@@ -458,7 +458,7 @@ fn other_rpm_database_formats_are_named_and_refused() {
     assert_eq!(db_format(&bdb), Some(DbFormat::BerkeleyDb));
     bdb[12..16].copy_from_slice(&0x0006_1561u32.to_be_bytes());
     assert_eq!(db_format(&bdb), Some(DbFormat::BerkeleyDb));
-    let err = parse_rpmdb(&bdb).unwrap_err().to_string();
+    let err = parse_rpmdb(&bdb, None).unwrap_err().to_string();
     assert!(
         err.starts_with("a Berkeley DB rpm database")
             && err.ends_with("only rpm's SQLite database (rpmdb.sqlite) is read"),
@@ -466,19 +466,19 @@ fn other_rpm_database_formats_are_named_and_refused() {
     );
     let ndb = b"RpmP\0\0\0\0\0\0\0\0\0\0\0\0";
     assert_eq!(db_format(ndb), Some(DbFormat::Ndb));
-    assert!(parse_rpmdb(ndb).unwrap_err().to_string().starts_with("an ndb rpm database"));
+    assert!(parse_rpmdb(ndb, None).unwrap_err().to_string().starts_with("an ndb rpm database"));
     assert_eq!(db_format(&gunzip(RPMDB_GZ)), Some(DbFormat::Sqlite));
     assert_eq!(db_format(b"hello"), None);
     assert_eq!(
-        parse_rpmdb(b"hello").unwrap_err().to_string(),
+        parse_rpmdb(b"hello", None).unwrap_err().to_string(),
         "not an rpm database: neither SQLite, Berkeley DB nor ndb"
     );
-    assert_eq!(parse_rpmdb(b"").unwrap_err().to_string(), "an empty file, not an rpm database");
+    assert_eq!(parse_rpmdb(b"", None).unwrap_err().to_string(), "an empty file, not an rpm database");
 }
 
 /// `parse_rpmdb`'s error for `data`, all of it.
 fn rpmdb_err(data: &[u8]) -> String {
-    format!("{:#}", parse_rpmdb(data).unwrap_err())
+    format!("{:#}", parse_rpmdb(data, None).unwrap_err())
 }
 
 #[test]
@@ -599,13 +599,31 @@ fn mutated_rpm_databases_never_panic() {
             if round % 10 == 0 {
                 data.truncate((xorshift(&mut state) as usize) % data.len());
             }
-            match parse_rpmdb(&data) {
+            match parse_rpmdb(&data, None) {
                 Ok(_) => ok += 1,
                 Err(_) => failed += 1,
             }
         }
         assert!(ok > 0 && failed > 0, "{ok} read, {failed} refused");
     }
+    // The pages of a write-ahead log, resealed so that they are read.
+    let data = gunzip(RPMDB_WAL_GZ);
+    let wal = gunzip(RPMDB_WAL_LOG_GZ);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let (mut ok, mut failed) = (0, 0);
+    for _ in 0..300 {
+        let mut log = wal.clone();
+        for _ in 0..1 + xorshift(&mut state) % 4 {
+            let at = 32 + (xorshift(&mut state) as usize) % (log.len() - 32);
+            log[at] = xorshift(&mut state) as u8;
+        }
+        reseal(&mut log, 512);
+        match parse_rpmdb(&data, Some(&log)) {
+            Ok(_) => ok += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    assert!(ok > 0 && failed > 0, "{ok} read, {failed} refused");
 }
 
 #[test]
@@ -718,7 +736,7 @@ fn a_rootfs_with_dpkg_and_rpm_lists_both() {
     std::fs::write(root.join("var/lib/dpkg/status"), STATUS).unwrap();
     let dest = tmp.path().join("out");
     std::fs::create_dir(&dest).unwrap();
-    let files = scan(&[root.clone()], &dest, Some(0)).unwrap();
+    let files = scan(std::slice::from_ref(&root), &dest, Some(0)).unwrap();
     let doc: Value =
         serde_json::from_str(&predicate_of(&std::fs::read_to_string(&files[0]).unwrap()).unwrap()).unwrap();
     let names: Vec<&str> = doc["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
@@ -760,11 +778,112 @@ fn rpm_databases_scan_finds_or_refuses() {
     assert_eq!(read_rootfs(&root).unwrap().0.len(), 16);
     // A corrupt one: its path and what is wrong.
     let mut bad = gunzip(RPMDB_512_GZ);
-    bad[(2 - 1) * 512] = 0x0a;
+    bad[512] = 0x0a; // page 2, the root of `Packages`
     std::fs::write(root.join("var/lib/rpm/rpmdb.sqlite"), &bad).unwrap();
     let err = format!("{:#}", scan_rootfs(&root, "r", Some(0)).unwrap_err());
     assert_eq!(
         err,
         format!("{}: page 2: type 0x0a is not a table b-tree page", root.join("var/lib/rpm/rpmdb.sqlite").display())
     );
+}
+
+/// rpmdb-512.sqlite in WAL mode, and its log: filler-01 to filler-03
+/// removed in one transaction, filler-04 in the next.
+const RPMDB_WAL_GZ: &[u8] = include_bytes!("../../../tests/fixtures/rpm/rpmdb-wal.sqlite.gz");
+const RPMDB_WAL_LOG_GZ: &[u8] = include_bytes!("../../../tests/fixtures/rpm/rpmdb-wal.sqlite-wal.gz");
+
+fn be32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// The checksums of a write-ahead log of `page`-byte pages, recomputed
+/// after its frames changed.
+fn reseal(wal: &mut [u8], page: usize) {
+    let big = wal[3] & 1 == 1;
+    let mut sum = wal_checksum(big, &wal[..24], (0, 0));
+    for at in (32..wal.len() - (wal.len() - 32) % (24 + page)).step_by(24 + page) {
+        sum = wal_checksum(big, &wal[at..at + 8], sum);
+        sum = wal_checksum(big, &wal[at + 24..at + 24 + page], sum);
+        wal[at + 16..at + 20].copy_from_slice(&sum.0.to_be_bytes());
+        wal[at + 20..at + 24].copy_from_slice(&sum.1.to_be_bytes());
+    }
+}
+
+#[test]
+fn the_commits_of_the_write_ahead_log_are_read() {
+    let data = gunzip(RPMDB_WAL_GZ);
+    let wal = gunzip(RPMDB_WAL_LOG_GZ);
+    let all = rpm_qa();
+    let without = |gone: &[&str]| -> Vec<RpmPackage> {
+        all.iter().filter(|p| !gone.contains(&p.name.as_str())).cloned().collect()
+    };
+    let first_only = without(&["filler-01", "filler-02", "filler-03"]);
+    assert_eq!((data[18], data[19]), (2, 2), "WAL mode");
+    assert_eq!(parse_rpmdb(&data, None).unwrap(), all, "the file alone: before the transactions");
+    assert_eq!(parse_rpmdb(&data, Some(&[])).unwrap(), all, "an empty log");
+    assert_eq!(parse_rpmdb(&data, Some(&wal)).unwrap(), without(&["filler-01", "filler-02", "filler-03", "filler-04"]));
+
+    let frame = 24 + 512;
+    let commits: Vec<usize> =
+        (0..(wal.len() - 32) / frame).filter(|i| be32_at(&wal, 32 + i * frame + 4) != 0).collect();
+    assert_eq!(commits.len(), 2, "{commits:?}");
+    let end_of_first = 32 + (commits[0] + 1) * frame;
+    // Cut in the second transaction, or a byte of it changed: the first.
+    assert_eq!(parse_rpmdb(&data, Some(&wal[..end_of_first])).unwrap(), first_only);
+    assert_eq!(parse_rpmdb(&data, Some(&wal[..end_of_first + frame / 2])).unwrap(), first_only);
+    assert_eq!(parse_rpmdb(&data, Some(&wal[..wal.len() - 1])).unwrap(), first_only);
+    let mut bad = wal.clone();
+    bad[end_of_first + 100] ^= 1;
+    assert_eq!(parse_rpmdb(&data, Some(&bad)).unwrap(), first_only);
+    // A frame of the first with other salts (an older log), a wrong header
+    // checksum, a database in rollback-journal mode: no page of the log.
+    for (at, why) in [(32 + 8, "salt"), (24, "header checksum")] {
+        let mut bad = wal.clone();
+        bad[at] ^= 1;
+        assert_eq!(parse_rpmdb(&data, Some(&bad)).unwrap(), all, "{why}");
+    }
+    let mut rollback = data.clone();
+    rollback[18..20].copy_from_slice(&[1, 1]);
+    assert_eq!(parse_rpmdb(&rollback, Some(&wal)).unwrap(), all);
+    // Resealed, the changed frames are read: a commit of more pages than
+    // there are is an error; a page of the log that loops too.
+    let mut bad = wal.clone();
+    let at = 32 + commits[0] * frame;
+    bad[at + 4..at + 8].copy_from_slice(&1_000_000u32.to_be_bytes());
+    reseal(&mut bad, 512);
+    let err = rpmdb_err_wal(&data, &bad);
+    assert_eq!(
+        err,
+        format!(
+            "write-ahead log: frame {} commits a database of 1000000 pages, more than the file and the log hold",
+            commits[0] + 1
+        )
+    );
+    let mut bad = wal.clone();
+    let (root, _) = packages_rows(&data);
+    let root_frame = (0..=commits[1]).rev().find(|i| be32_at(&wal, 32 + i * frame) == root).unwrap();
+    let at = 32 + root_frame * frame + 24;
+    bad[at + 8..at + 12].copy_from_slice(&root.to_be_bytes());
+    reseal(&mut bad, 512);
+    assert_eq!(rpmdb_err_wal(&data, &bad), format!("page {root}: the table b-tree loops (the page is reached twice)"));
+
+    // In a root filesystem: the log beside the database.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("var/lib/rpm");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rpmdb.sqlite"), &data).unwrap();
+    std::fs::write(dir.join("rpmdb.sqlite-wal"), &wal[..end_of_first]).unwrap();
+    assert_eq!(read_rootfs(tmp.path()).unwrap().0, first_only);
+    // A link to the log: inside the root filesystem.
+    #[cfg(unix)]
+    {
+        std::fs::create_dir_all(tmp.path().join("logs")).unwrap();
+        std::fs::rename(dir.join("rpmdb.sqlite-wal"), tmp.path().join("logs/rpmdb.sqlite-wal")).unwrap();
+        std::os::unix::fs::symlink("/logs/rpmdb.sqlite-wal", dir.join("rpmdb.sqlite-wal")).unwrap();
+        assert_eq!(read_rootfs(tmp.path()).unwrap().0, first_only);
+    }
+}
+
+fn rpmdb_err_wal(data: &[u8], wal: &[u8]) -> String {
+    format!("{:#}", parse_rpmdb(data, Some(wal)).unwrap_err())
 }
