@@ -9,8 +9,9 @@
 //!   each with its architecture, source package and purl
 //!   `pkg:deb/debian/<name>@<version>?arch=<arch>`;
 //! - the RPM packages rpm installed, from its SQLite database
-//!   (`var/lib/rpm/rpmdb.sqlite`, or `usr/lib/sysimage/rpm/rpmdb.sqlite`),
-//!   as on CentOS Stream 9, RHEL 9 and Fedora: each with its version
+//!   (`var/lib/rpm/rpmdb.sqlite`, or `usr/lib/sysimage/rpm/rpmdb.sqlite`,
+//!   with what its write-ahead log `rpmdb.sqlite-wal` commits), as on
+//!   CentOS Stream 9, RHEL 9 and Fedora: each with its version
 //!   `[epoch:]version-release`, architecture, source RPM, the license its
 //!   header states (as a comment: not always an SPDX expression), and purl
 //!   `pkg:rpm/<vendor>/<name>@<version>-<release>?arch=<arch>` (with
@@ -19,7 +20,8 @@
 //!   when the file does not say it. The signing keys rpm imported
 //!   (`gpg-pubkey`) are not packages and are not listed. The older rpm
 //!   databases (Berkeley DB `Packages`, ndb `Packages.db`) are not read:
-//!   scanning a filesystem that has one is an error that says so;
+//!   scanning a filesystem that has one and no SQLite database is an error
+//!   that says so;
 //! - the project's own SBOM, when the image carries it at [`PROJECT_SBOM`]
 //!   (the router, the library, the crates and Go modules inside them),
 //!   merged whole: its packages and relationships, the root filesystem
@@ -136,6 +138,7 @@ pub struct Rootfs {
     /// The scan's name (the last component of its path).
     pub name: String,
     pub debs: Vec<DebPackage>,
+    /// The RPM packages of rpm's database, sorted.
     pub rpms: Vec<RpmPackage>,
     /// The distribution's os-release `ID`, the vendor of the RPM packages'
     /// purls (read when there are RPM packages).

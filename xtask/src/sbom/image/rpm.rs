@@ -304,7 +304,7 @@ pub fn read_rootfs(root: &Path) -> Result<(Vec<RpmPackage>, Option<String>)> {
     let mut other = None;
     for dir in RPM_DIRS {
         for (file, list) in [("rpmdb.sqlite", true), ("Packages.db", false), ("Packages", false)] {
-            let Some(path) = resolve_in_root(root, &format!("{dir}/{file}"))?.filter(|p| p.is_file()) else {
+            let Some(path) = resolve_in_root(root, format!("{dir}/{file}"))?.filter(|p| p.is_file()) else {
                 continue;
             };
             if list && !sqlite.contains(&path) {
