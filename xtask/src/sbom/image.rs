@@ -8,6 +8,20 @@
 //!   one-file-per-package `var/lib/dpkg/status.d/` of distroless bases),
 //!   each with its architecture, source package and purl
 //!   `pkg:deb/debian/<name>@<version>?arch=<arch>`;
+//! - the RPM packages rpm installed, from its SQLite database
+//!   (`var/lib/rpm/rpmdb.sqlite`, or `usr/lib/sysimage/rpm/rpmdb.sqlite`,
+//!   with what its write-ahead log `rpmdb.sqlite-wal` commits), as on
+//!   CentOS Stream 9, RHEL 9 and Fedora: each with its version
+//!   `[epoch:]version-release`, architecture, source RPM, the license its
+//!   header states (as a comment: not always an SPDX expression), and purl
+//!   `pkg:rpm/<vendor>/<name>@<version>-<release>?arch=<arch>` (with
+//!   `&epoch=<n>` when it has an epoch), the vendor being the distribution's
+//!   `ID` in `etc/os-release` (`centos`, `fedora`, `rhel`), and no vendor
+//!   when the file does not say it. The signing keys rpm imported
+//!   (`gpg-pubkey`) are not packages and are not listed. The older rpm
+//!   databases (Berkeley DB `Packages`, ndb `Packages.db`) are not read:
+//!   scanning a filesystem that has one and no SQLite database is an error
+//!   that says so;
 //! - the project's own SBOM, when the image carries it at [`PROJECT_SBOM`]
 //!   (the router, the library, the crates and Go modules inside them),
 //!   merged whole: its packages and relationships, the root filesystem
@@ -24,6 +38,11 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use super::{library_package, rel, SpdxIds, NOASSERTION};
+
+mod rpm;
+mod sqlite;
+
+pub use rpm::{rpm_purl, RpmPackage};
 
 /// Where the images carry the project's SBOM, relative to their root (the
 /// Dockerfiles' build stage writes it into the tree copied to `/app`).
@@ -119,6 +138,11 @@ pub struct Rootfs {
     /// The scan's name (the last component of its path).
     pub name: String,
     pub debs: Vec<DebPackage>,
+    /// The RPM packages of rpm's database, sorted.
+    pub rpms: Vec<RpmPackage>,
+    /// The distribution's os-release `ID`, the vendor of the RPM packages'
+    /// purls (read when there are RPM packages).
+    pub os_id: Option<String>,
     /// The project's SBOM found at [`PROJECT_SBOM`], parsed.
     pub project: Option<Value>,
     /// `created`, RFC 3339.
@@ -162,6 +186,20 @@ fn document_value(fs: &Rootfs) -> Result<Value> {
         let mut p = library_package(&spdx, &d.name, &d.version, &deb_purl(d));
         p["sourceInfo"] = json!(source);
         p["comment"] = json!(format!("Debian package, architecture {}", d.arch));
+        packages.push(p);
+        relationships.push(rel(ROOTFS_ID, "CONTAINS", &spdx));
+    }
+    for r in &fs.rpms {
+        let evr = r.evr();
+        let spdx = ids.make("Rpm", &format!("{}-{}", r.name, r.arch), &evr);
+        let mut p = library_package(&spdx, &r.name, &evr, &rpm_purl(r, fs.os_id.as_deref()));
+        if let Some(src) = &r.source_rpm {
+            p["sourceInfo"] = json!(format!("built from the source RPM {src}"));
+        }
+        if let Some(license) = &r.license {
+            p["licenseComments"] = json!(format!("the RPM header's License: {license}"));
+        }
+        p["comment"] = json!(format!("RPM package, architecture {}", r.arch));
         packages.push(p);
         relationships.push(rel(ROOTFS_ID, "CONTAINS", &spdx));
     }
@@ -269,6 +307,7 @@ pub fn scan_rootfs(root: &Path, name: &str, epoch: Option<u64>) -> Result<Rootfs
     }
     debs.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
     debs.dedup();
+    let (rpms, os_id) = rpm::read_rootfs(root)?;
     let sbom = root.join(PROJECT_SBOM);
     let project = match read_optional(&sbom)? {
         Some(text) => Some(
@@ -284,7 +323,7 @@ pub fn scan_rootfs(root: &Path, name: &str, epoch: Option<u64>) -> Result<Rootfs
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         ),
     };
-    Ok(Rootfs { name: name.to_string(), debs, project, created })
+    Ok(Rootfs { name: name.to_string(), debs, rpms, os_id, project, created })
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {
@@ -324,9 +363,10 @@ pub fn scan(targets: &[PathBuf], dest: &Path, epoch: Option<u64>) -> Result<Vec<
         std::fs::write(&file, statement(&document(&fs)?)?)
             .with_context(|| format!("cannot write {}", file.display()))?;
         eprintln!(
-            "sbom scan: {}: {} Debian packages{} -> {}",
+            "sbom scan: {}: {} Debian packages, {} RPM packages{} -> {}",
             t.display(),
             fs.debs.len(),
+            fs.rpms.len(),
             if fs.project.is_some() { format!(", the project SBOM ({PROJECT_SBOM})") } else { String::new() },
             file.display()
         );
