@@ -52,6 +52,19 @@ impl Ctx {
         Ok(Ctx { sh, manifest_path, workspace: OnceCell::new() })
     }
 
+    /// The same context for another thread (a `Ctx` is not `Sync`): a new
+    /// shell in the same directory, the same manifest, the workspace if it
+    /// was located.
+    pub fn fork(&self) -> Result<Ctx> {
+        let sh = Shell::new().context("cannot set up a shell")?;
+        sh.change_dir(self.sh.current_dir());
+        let workspace = OnceCell::new();
+        if let Some(ws) = self.workspace.get() {
+            workspace.get_or_init(|| ws.clone());
+        }
+        Ok(Ctx { sh, manifest_path: self.manifest_path.clone(), workspace })
+    }
+
     /// The workspace, located on first use with `cargo locate-project`.
     pub fn workspace(&self) -> Result<&Workspace> {
         if let Some(ws) = self.workspace.get() {

@@ -422,9 +422,25 @@ fn expression(prog: impl Into<std::ffi::OsString>, args: &[String], env: &[(Stri
     env.iter().fold(duct::cmd(prog.into(), args), |e, (k, v)| e.env(k, v))
 }
 
+thread_local! {
+    /// What [`copy_lines`] puts before each line it prints on this thread.
+    static PREFIX: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Run `f` with every line a streamed command prints on this thread
+/// prefixed with `prefix` (builds running side by side, told apart in the
+/// log). The output kept for the caller has no prefix.
+pub fn with_output_prefix<T>(prefix: &str, f: impl FnOnce() -> T) -> T {
+    let before = PREFIX.with(|p| p.replace(prefix.to_owned()));
+    let out = f();
+    PREFIX.with(|p| *p.borrow_mut() = before);
+    out
+}
+
 /// Copy `r` to our stderr line by line until EOF (non-UTF-8 bytes replaced,
 /// `secrets` redacted), and return all of it.
 fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
+    let prefix = PREFIX.with(|p| p.borrow().clone());
     let mut all = String::new();
     let mut reader = BufReader::new(r);
     let mut buf = Vec::new();
@@ -435,7 +451,7 @@ fn copy_lines(r: impl std::io::Read, secrets: &[String]) -> String {
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf);
                 let line = scrub(line.trim_end_matches(['\n', '\r']), secrets);
-                eprintln!("{line}");
+                eprintln!("{prefix}{line}");
                 all.push_str(&line);
                 all.push('\n');
             }
@@ -504,6 +520,14 @@ pub fn major(version: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_lines_carry_the_threads_prefix_and_the_kept_output_none() {
+        let out =
+            with_output_prefix("[linux/arm64] ", || copy_lines(&b"#1 DONE\nkey=s3cret\n"[..], &["s3cret".into()]));
+        assert_eq!(out, "#1 DONE\nkey=<redacted>\n");
+        assert_eq!(PREFIX.with(|p| p.borrow().clone()), "", "the prefix ends with the closure");
+    }
 
     #[test]
     fn streaming_keeps_the_output_and_names_the_failure() {

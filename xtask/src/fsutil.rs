@@ -22,15 +22,22 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copy this machine's CA bundle to `dir/ca-certificates.crt` and its local
-/// certificates to `dir/local/`, for an image that must trust what it does.
+/// This machine's CA bundle: `$SSL_CERT_FILE` when it names a file, else
+/// Debian's `/etc/ssl/certs/ca-certificates.crt`, if it exists.
+pub fn ca_bundle() -> Option<std::path::PathBuf> {
+    std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| Some(std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt")).filter(|p| p.is_file()))
+}
+
+/// Copy this machine's CA bundle ([`ca_bundle`]) to `dir/ca-certificates.crt`
+/// and its local certificates to `dir/local/`, for an image that must trust
+/// what it does.
 pub fn copy_ca_files(dir: &Path) -> Result<()> {
     let local = dir.join("local");
     std::fs::create_dir_all(&local).with_context(|| format!("cannot create {}", local.display()))?;
-    let bundle = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    let bundle = ca_bundle().context("this machine has no CA bundle: set SSL_CERT_FILE or install ca-certificates")?;
     std::fs::copy(&bundle, dir.join("ca-certificates.crt"))
         .with_context(|| format!("cannot copy this machine's CA bundle {}", bundle.display()))?;
     if let Ok(entries) = std::fs::read_dir("/usr/local/share/ca-certificates") {

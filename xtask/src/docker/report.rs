@@ -86,6 +86,29 @@ impl RunReport {
         }
     }
 
+    /// An empty report for work that runs beside this report's (another
+    /// thread): the same phase, secrets and output mode. [`RunReport::absorb`]
+    /// takes its records back.
+    pub fn child(&self) -> RunReport {
+        RunReport { phase: self.phase.clone(), secrets: self.secrets.clone(), ..RunReport::new(self.command.clone()) }
+    }
+
+    /// Take a [`RunReport::child`]'s steps, images, figures and facts (a list
+    /// fact's entries appended to this report's list).
+    pub fn absorb(&mut self, child: RunReport) {
+        self.metrics.steps.extend(child.metrics.steps);
+        self.images.extend(child.images);
+        self.figures.extend(child.figures);
+        for (name, value) in child.facts {
+            match (self.facts.get_mut(&name), value) {
+                (Some(serde_json::Value::Array(mine)), serde_json::Value::Array(theirs)) => mine.extend(theirs),
+                (_, value) => {
+                    self.facts.insert(name, value);
+                }
+            }
+        }
+    }
+
     /// A timed step, in its own `::group::` under GitHub Actions.
     pub fn step<T>(&mut self, name: impl Into<String>, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let name = self.clean(&name.into());
@@ -403,6 +426,29 @@ fn write_per_run(dir: &Path, command: &str, json: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_report_is_absorbed_whole() {
+        let mut parent = RunReport::new("e2e");
+        parent.phase = Some("first".into());
+        parent.secrets = vec!["s3cret".into()];
+        parent.fact("builds[]", serde_json::json!("amd64"));
+        parent.fact("builder", serde_json::json!("a"));
+        let mut child = parent.child();
+        assert_eq!((child.phase.as_deref(), child.secrets.clone()), (Some("first"), vec!["s3cret".to_owned()]));
+        assert!(child.facts.is_empty() && child.images.is_empty());
+        child.step("docker build extproc (linux/arm64)", || Ok(())).unwrap();
+        child.image("extproc", "linux/arm64", || Ok(((), Some("sha256:1".into())))).unwrap();
+        child.fact("builds[]", serde_json::json!("arm64"));
+        child.fact("builder", serde_json::json!("b"));
+        child.figure("f", 1.0);
+        parent.absorb(child);
+        assert_eq!(parent.metrics.steps.len(), 2);
+        assert_eq!(parent.images[0].digest.as_deref(), Some("sha256:1"));
+        assert_eq!(parent.facts["builds"], serde_json::json!(["amd64", "arm64"]));
+        assert_eq!(parent.facts["builder"], serde_json::json!("b"));
+        assert_eq!(parent.figures, vec![("f".to_owned(), 1.0)]);
+    }
 
     #[test]
     fn annotations() {

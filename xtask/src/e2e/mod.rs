@@ -126,6 +126,13 @@ impl flags::E2e {
 
 struct Env<'a> {
     ctx: &'a Ctx,
+    shared: Shared,
+}
+
+/// What the run's steps share beside the context: a [`Ctx`] stays on its
+/// thread, this is cloned for builds that run side by side.
+#[derive(Clone)]
+struct Shared {
     docker: Docker,
     registry: String,
     work: PathBuf,
@@ -140,6 +147,13 @@ struct Env<'a> {
     digests: PathBuf,
     /// The SBOM generator image extproc's builds attest with.
     sbom_generator: String,
+}
+
+impl std::ops::Deref for Env<'_> {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut services::Started) -> Result<()> {
@@ -221,20 +235,25 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     })?;
     let env = Env {
         ctx,
-        sbom_generator,
-        docker,
-        registry: opts.registry.clone(),
-        work: work.clone(),
-        secrets,
-        xtask_bin,
-        plan,
-        plan_file,
-        digests,
+        shared: Shared {
+            sbom_generator,
+            docker,
+            registry: opts.registry.clone(),
+            work: work.clone(),
+            secrets,
+            xtask_bin,
+            plan,
+            plan_file,
+            digests,
+        },
     };
 
+    // The platforms' first builds run side by side, as CI's build jobs do
+    // on their own runners: one build's serial phases (pulls, the xtask
+    // compile, the export and push) overlap the other's compile.
+    let how = |p: Platform| How { no_cache: opts.cold, exported: p == host };
     let mut cold: Vec<Built> = Vec::new();
-    for &p in &platforms {
-        let b = build(&env, &context, p, host, How { no_cache: opts.cold, exported: p == host }, report)?;
+    for (b, &p) in side_by_side(&env, &context, &platforms, host, how, report)?.into_iter().zip(&platforms) {
         let digest = b.digest.as_deref().context("no digest after a push")?;
         ensure!(
             b.pushed_by_digest,
@@ -312,12 +331,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
 /// this machine's bundle, when it has one: the mirrors may be reached
 /// through a TLS-intercepting proxy.
 pub fn ca_secret() -> Vec<String> {
-    let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    if ca.is_file() {
-        vec![format!("id=cacert,src={}", ca.display())]
-    } else {
-        vec![]
-    }
+    crate::fsutil::ca_bundle().map(|ca| format!("id=cacert,src={}", ca.display())).into_iter().collect()
 }
 
 /// The tag the e2e's publish plan gives every image.
@@ -389,6 +403,58 @@ fn platform_digest(raw: &str, p: Platform) -> Result<String> {
         }
     }
     bail!("the index has no {p} image")
+}
+
+/// [`build`] for each platform at once, each on its own thread with its
+/// own context and report, its log lines prefixed with its platform. The
+/// builds are in `platforms`' order; the first failure is the error.
+fn side_by_side(
+    env: &Env<'_>,
+    context: &Path,
+    platforms: &[Platform],
+    host: Platform,
+    how: impl Fn(Platform) -> How,
+    report: &mut RunReport,
+) -> Result<Vec<Built>> {
+    let mut jobs = Vec::new();
+    for &p in platforms {
+        jobs.push((p, env.ctx.fork()?, env.shared.clone(), report.child(), how(p)));
+    }
+    let done: Vec<(RunReport, Result<Built>)> = std::thread::scope(|s| {
+        let running: Vec<_> = jobs
+            .into_iter()
+            .map(|(p, ctx, shared, mut child, how)| {
+                s.spawn(move || {
+                    let env = Env { ctx: &ctx, shared };
+                    let prefix = format!("[{p}] ");
+                    let built =
+                        crate::engine::with_output_prefix(&prefix, || build(&env, context, p, host, how, &mut child));
+                    (child, built)
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|t| {
+                t.join().unwrap_or_else(|_| (RunReport::new("e2e"), Err(anyhow::anyhow!("a build thread panicked"))))
+            })
+            .collect()
+    });
+    let mut built = Vec::new();
+    let mut first_error = None;
+    for (child, b) in done {
+        report.absorb(child);
+        match b {
+            Ok(b) => built.push(b),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(built),
+    }
 }
 
 /// Build and push one platform of extproc as `ci build` does (its request,
@@ -747,7 +813,12 @@ mod tests {
         assert!(dev.iter().all(|a| !a.contains(RUST_REPO)), "dev builds on plain Debian (the cargo-web fallback)");
         // `ci act` mirrors the rust image from the same stand-in.
         let (_, sources) = crate::ci::act::mirrored(&format!("rust:{RUST_TOOLCHAIN}-bookworm"));
-        assert_eq!(sources, [format!("127.0.0.1:5000/{}", rust_image(Platform::AMD64))]);
+        assert_eq!(sources, [(Platform::AMD64, format!("127.0.0.1:5000/{}", rust_image(Platform::AMD64)))]);
+        // ... and each Debian runtime from the runtime base of its platforms.
+        for p in Platform::ALL {
+            let (_, sources) = crate::ci::act::mirrored(&format!("debian:{}-slim", p.debian().1));
+            assert!(sources.contains(&(p, format!("127.0.0.1:5000/{}", base_image(p, p)))), "{p}: {sources:?}");
+        }
         let file = services::rust_dockerfile("b:1", RUST_TOOLCHAIN);
         assert!(file.starts_with("FROM b:1\n"), "{file}");
         assert!(file.contains("rustup-init -y --no-modify-path --profile minimal --default-toolchain 1.95 \\\n"));

@@ -6,7 +6,7 @@ use std::{fs, path::Path, time::Duration};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::{build, builder, built_one, cook_cached, ran_steps, step_cached, Cook, Env, How};
+use super::{build, builder, built_one, cook_cached, ran_steps, side_by_side, step_cached, Cook, Env, How};
 use crate::{
     docker::{argv, report::RunReport, Built},
     engine::BuildxMode,
@@ -47,9 +47,10 @@ pub fn rebuilds(
     ));
     fs::write(&lib, text)?;
     report.phase = Some("candle-binding change".into());
-    for (i, &p) in platforms.iter().enumerate() {
+    // Both platforms at once, as the first builds.
+    let all = side_by_side(env, context, platforms, host, |_| How::default(), report)?;
+    for ((i, &p), changed) in platforms.iter().enumerate().zip(all) {
         let first = &cold[i];
-        let changed = build(env, context, p, host, How::default(), report)?;
         let cook = cook_cached(&changed.output);
         ensure!(cook == Cook::Cached, "{p}: after a change in candle-binding the dependency cook {}", cook.describe());
         ensure!(
