@@ -36,6 +36,7 @@ use crate::{
     docker::images,
     engine::Docker,
     flags::{self, ActEvent},
+    platform::Platform,
 };
 
 /// act's Go module.
@@ -63,9 +64,9 @@ pub const ARTIFACT_PORT: u16 = 34589;
 pub const BUILDER: &str = "xtask-act";
 /// The e2e's BuildKit image (`xtask/src/e2e/builder.rs`, `image_tag`).
 pub const BUILDKIT_IMAGE: &str = "xtask-e2e/buildkit:v0.26.3";
-/// The Debian 12 base images the e2e pushes to the loopback registry
-/// (`xtask/src/e2e/mod.rs`, `base_image`), per architecture.
-pub const E2E_BASE: &str = "xtask-e2e/debian:bookworm-{arch}-v1";
+/// The Debian base images the e2e pushes to the loopback registry
+/// (`xtask/src/e2e/mod.rs`, `base_image`), per release and architecture.
+pub const E2E_BASE: &str = "xtask-e2e/debian:{codename}-{arch}-v1";
 /// The e2e's stand-in for the Rust image `{image}` (`rust:<toolchain>-bookworm`)
 /// on this machine's architecture (`xtask/src/e2e/mod.rs`, `rust_image`): the
 /// builder stages that start FROM it run on the build machine only.
@@ -173,17 +174,44 @@ pub fn hub_images(dockerfiles: &[&str]) -> Vec<String> {
     out
 }
 
+/// The Docker Hub images the image table gives a platform in place of a
+/// Dockerfile's default (`debian:trixie-slim`, riscv64's runtime), in
+/// order: each is mirrored too.
+pub fn platform_hub_images() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for spec in images::IMAGES {
+        for &p in spec.platforms {
+            for (_, image) in spec.platform_args(p) {
+                if !out.contains(&image) {
+                    out.push(image);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Where the mirror holds a Docker Hub image (`debian:bookworm-slim` →
 /// `127.0.0.1:5000/library/debian:bookworm-slim`), and the e2e images it is
 /// made of, the same the e2e builds with in place of the Dockerfiles'
-/// defaults: the Debian 12 bases (amd64, arm64), or for `rust:…` the Rust
-/// stand-in (amd64).
-pub fn mirrored(image: &str) -> (String, Vec<String>) {
+/// defaults: for `debian:<codename>-slim` the e2e's base of that release
+/// for each platform whose first Debian release it is (bookworm: amd64 and
+/// arm64; trixie: riscv64), for `rust:…` the Rust stand-in (amd64); with
+/// the platforms of those sources.
+pub fn mirrored(image: &str) -> (String, Vec<(Platform, String)>) {
     let path = if image.contains('/') { image.to_owned() } else { format!("library/{image}") };
     let sources = if image.starts_with("rust:") {
-        vec![format!("{REGISTRY}/{}", E2E_RUST.replace("{image}", image))]
+        vec![(Platform::AMD64, format!("{REGISTRY}/{}", E2E_RUST.replace("{image}", image)))]
     } else {
-        ["amd64", "arm64"].iter().map(|a| format!("{REGISTRY}/{}", E2E_BASE.replace("{arch}", a))).collect()
+        let codename = image.strip_prefix("debian:").map(|t| t.trim_end_matches("-slim")).unwrap_or("bookworm");
+        Platform::ALL
+            .iter()
+            .filter(|p| p.debian().1 == codename)
+            .map(|p| {
+                let base = E2E_BASE.replace("{codename}", codename).replace("{arch}", p.debian_arch());
+                (*p, format!("{REGISTRY}/{base}"))
+            })
+            .collect()
     };
     (format!("{REGISTRY}/{path}"), sources)
 }
@@ -613,7 +641,9 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
             .map(|f| std::fs::read_to_string(repo.join(f)).with_context(|| format!("cannot read {f} of the clone")))
             .collect::<Result<_>>()?;
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
-        for image in hub_images(&files) {
+        let mut hub = hub_images(&files);
+        hub.extend(platform_hub_images().into_iter().filter(|i| !hub.contains(i)).collect::<Vec<_>>());
+        for image in hub {
             mirror(&tools.docker, &state, &image)?;
         }
     }
@@ -701,11 +731,11 @@ COPY local/ /usr/local/share/ca-certificates/
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ";
 
-/// The `docker buildx build` of one mirrored image (pure): the platforms of
-/// the index `base` (`count` images: amd64, then arm64), pushed as `target`.
-pub fn mirror_build_args(target: &str, base: &str, count: usize, context: &Path) -> Vec<String> {
-    let platforms = if count > 1 { "linux/amd64,linux/arm64" } else { "linux/amd64" };
-    ["buildx", "build", "--builder", BUILDER, "--platform", platforms, "--build-arg"]
+/// The `docker buildx build` of one mirrored image (pure): the `platforms`
+/// of the index `base`, pushed as `target`.
+pub fn mirror_build_args(target: &str, base: &str, platforms: &[Platform], context: &Path) -> Vec<String> {
+    let platforms = platforms.iter().map(|p| p.docker()).collect::<Vec<_>>().join(",");
+    ["buildx", "build", "--builder", BUILDER, "--platform", &platforms, "--build-arg"]
         .iter()
         .map(|s| s.to_string())
         .chain([
@@ -726,19 +756,22 @@ fn mirror(docker: &Docker, state: &Path, image: &str) -> Result<()> {
     let (target, sources) = mirrored(image);
     let base = format!("{REGISTRY}/xtask-act/mirror-source:{}", image.replace([':', '/'], "-"));
     let mut args = vec!["buildx", "imagetools", "create", "--builder", BUILDER, "--tag", &base];
-    args.extend(sources.iter().map(String::as_str));
+    args.extend(sources.iter().map(|(_, s)| s.as_str()));
     let o = docker.output(&args)?;
+    let platforms: Vec<Platform> = sources.iter().map(|(p, _)| *p).collect();
+    let names: Vec<&str> = platforms.iter().map(|p| p.docker()).collect();
     ensure!(
         o.status.success(),
-        "the index of the e2e's images for {image} failed: {}; they must be in {REGISTRY} (cargo xtask e2e pushes \
-         them)",
-        String::from_utf8_lossy(&o.stderr).trim()
+        "the index of the e2e's images for {image} failed: {}; they must be in {REGISTRY}: `cargo xtask e2e \
+         --platform {}` pushes them",
+        String::from_utf8_lossy(&o.stderr).trim(),
+        names.join(",")
     );
     let ctx = state.join("mirror");
     std::fs::create_dir_all(&ctx)?;
     std::fs::write(ctx.join("Dockerfile"), MIRROR_DOCKERFILE)?;
     crate::fsutil::copy_ca_files(&ctx)?;
-    let args = mirror_build_args(&target, &base, sources.len(), &ctx);
+    let args = mirror_build_args(&target, &base, &platforms, &ctx);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eprintln!("ci act: mirror of docker.io's {image}: docker {}", args.join(" "));
     let o = docker.output(&args)?;
@@ -977,8 +1010,8 @@ mod tests {
             (
                 "127.0.0.1:5000/library/debian:bookworm-slim".to_owned(),
                 vec![
-                    "127.0.0.1:5000/xtask-e2e/debian:bookworm-amd64-v1".to_owned(),
-                    "127.0.0.1:5000/xtask-e2e/debian:bookworm-arm64-v1".to_owned()
+                    (Platform::AMD64, "127.0.0.1:5000/xtask-e2e/debian:bookworm-amd64-v1".to_owned()),
+                    (Platform::ARM64, "127.0.0.1:5000/xtask-e2e/debian:bookworm-arm64-v1".to_owned())
                 ]
             )
         );
@@ -986,21 +1019,33 @@ mod tests {
             mirrored("rust:1.95-bookworm"),
             (
                 "127.0.0.1:5000/library/rust:1.95-bookworm".to_owned(),
-                vec!["127.0.0.1:5000/xtask-e2e/rust:1.95-bookworm-amd64-v1".to_owned()]
+                vec![(Platform::AMD64, "127.0.0.1:5000/xtask-e2e/rust:1.95-bookworm-amd64-v1".to_owned())]
             )
+        );
+        // riscv64's runtime (the image table's, not a Dockerfile default):
+        // the e2e's Debian 13 base.
+        assert_eq!(platform_hub_images(), ["debian:trixie-slim"]);
+        assert_eq!(
+            mirrored("debian:trixie-slim").1,
+            [(Platform::RISCV64, "127.0.0.1:5000/xtask-e2e/debian:trixie-riscv64-v1".to_owned())]
         );
     }
 
     #[test]
     fn the_mirror_build() {
-        let args =
-            mirror_build_args("127.0.0.1:5000/library/debian:bookworm-slim", "127.0.0.1:5000/b:1", 2, Path::new("/m"));
+        let args = mirror_build_args(
+            "127.0.0.1:5000/library/debian:bookworm-slim",
+            "127.0.0.1:5000/b:1",
+            &[Platform::AMD64, Platform::ARM64],
+            Path::new("/m"),
+        );
         assert_eq!(
             args.join(" "),
             "buildx build --builder xtask-act --platform linux/amd64,linux/arm64 --build-arg BASE=127.0.0.1:5000/b:1 \
              --provenance=false --push --tag 127.0.0.1:5000/library/debian:bookworm-slim /m"
         );
-        let rust = mirror_build_args("127.0.0.1:5000/library/rust:1.95-bookworm", "r", 1, Path::new("/m"));
+        let rust =
+            mirror_build_args("127.0.0.1:5000/library/rust:1.95-bookworm", "r", &[Platform::AMD64], Path::new("/m"));
         assert_eq!(rust[5], "linux/amd64");
         assert!(!MIRROR_DOCKERFILE.contains("RUN"), "no step on the target platform");
     }
