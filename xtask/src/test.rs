@@ -417,15 +417,16 @@ fn dist_test(ctx: &Ctx, env: &Env) -> Result<()> {
                 dev_only.len()
             );
             // The image's SBOM (`xtask sbom scan`) of a root filesystem with
-            // this machine's dpkg status (else a fixture's) and this SBOM
-            // where the images carry it: valid too, the Debian packages and
-            // the merged project's listed.
+            // this machine's dpkg status (else a fixture's), an rpm database
+            // and this SBOM where the images carry it: valid too, the Debian
+            // and RPM packages and the merged project's listed.
             let host_status = std::fs::read_to_string("/var/lib/dpkg/status").ok();
             let status = host_status.as_deref().unwrap_or(crate::sbom::image::STATUS_FIXTURE);
             let work = out.join(format!("image-sbom-{}", platform.dir_name()));
             let (file, text) = crate::sbom::image::scan_check(&work, status, &sbom)?;
             crate::sbom::collect::validate(&ctx.sh, &layout.spdx_tools(), &file)?;
-            let must: Vec<&str> = ["libc6"].into_iter().chain(SBOM_MUST_LIST).collect();
+            let must: Vec<&str> =
+                ["libc6", crate::sbom::image::RPM_FIXTURE_PACKAGE].into_iter().chain(SBOM_MUST_LIST).collect();
             crate::sbom::check_names(&text, &must, &dev_only).with_context(|| format!("{}", file.display()))?;
             eprintln!("{platform}: image SBOM valid, lists {}", must.join(", "));
             Ok(())

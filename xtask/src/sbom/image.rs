@@ -378,17 +378,35 @@ pub fn scan(targets: &[PathBuf], dest: &Path, epoch: Option<u64>) -> Result<Vec<
 /// A dpkg status file in the format of Debian 12's, with libc6.
 pub const STATUS_FIXTURE: &str = include_str!("../../tests/fixtures/sbom/dpkg-status");
 
+/// An rpm database made by rpm 4.18 (`xtask/tests/fixtures/rpm/`), gzipped;
+/// it lists [`RPM_FIXTURE_PACKAGE`] among others.
+pub const RPMDB_FIXTURE_GZ: &[u8] = include_bytes!("../../tests/fixtures/rpm/rpmdb.sqlite.gz");
+/// A package of [`RPMDB_FIXTURE_GZ`] (with an epoch).
+pub const RPM_FIXTURE_PACKAGE: &str = "epochy";
+
 /// The document `sbom scan` writes for a root filesystem laid out in `work`
-/// with the dpkg status `status` and the project SBOM `project` where the
-/// images carry it: the predicate of its statement, written to
+/// with the dpkg status `status`, the rpm database [`RPMDB_FIXTURE_GZ`] of a
+/// CentOS (`ID="centos"`), and the project SBOM `project` where the images
+/// carry it: the predicate of its statement, written to
 /// `work/rootfs.spdx.json` (for `spdx-tools`), and its text.
 pub fn scan_check(work: &Path, status: &str, project: &Path) -> Result<(PathBuf, String)> {
     let root = work.join("rootfs");
     let _ = std::fs::remove_dir_all(work);
-    for dir in [root.join("var/lib/dpkg"), root.join("app/share"), work.join("out")] {
+    for dir in [
+        root.join("var/lib/dpkg"),
+        root.join("var/lib/rpm"),
+        root.join("etc"),
+        root.join("app/share"),
+        work.join("out"),
+    ] {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(root.join("var/lib/dpkg/status"), status)?;
+    let mut rpmdb = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(RPMDB_FIXTURE_GZ), &mut rpmdb)
+        .context("the rpm database fixture is not gzip")?;
+    std::fs::write(root.join("var/lib/rpm/rpmdb.sqlite"), rpmdb)?;
+    std::fs::write(root.join("etc/os-release"), "NAME=\"CentOS Stream\"\nID=\"centos\"\n")?;
     std::fs::copy(project, root.join(PROJECT_SBOM))
         .with_context(|| format!("cannot copy {} into {}", project.display(), root.display()))?;
     let files = scan(&targets(&root, None)?, &work.join("out"), None)?;
