@@ -62,11 +62,12 @@ pub const FIXTURES: [&str; 5] = [
     "xtask/tests/fixtures/elf/base/libfixture-tls-arm64.a",
 ];
 
-/// How long one parse may take before the run counts a hang (the largest
-/// real library parses in well under a second).
+/// How much CPU time one parse may use before the run counts a hang (the
+/// largest real library parses in well under a second).
 const HANG: Duration = Duration::from_secs(10);
-/// How long `nm` or the linker may take on one mutant.
-const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `nm` or the linker may take on one mutant (wall time, and
+/// generous: a run may share the machine with builds that starve it).
+const TOOL_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl flags::Fuzz {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
@@ -124,29 +125,38 @@ impl flags::Fuzz {
     }
 }
 
-/// Kills the run when one parse takes longer than [`HANG`], printing the
-/// input that hung.
+/// Kills the run when one parse uses more than [`HANG`] of CPU time,
+/// printing the input that hung. CPU time, not wall time: a parse starved
+/// by other work on the machine is slow, not hung (a parse is computation
+/// on bytes in memory; a hang is a loop, which burns CPU).
 struct Watchdog {
-    /// Milliseconds since `epoch` when the current parse started; 0 = idle.
+    /// The process's CPU milliseconds (plus one) when the current parse
+    /// started; 0 = idle.
     started: Arc<AtomicU64>,
     current: Arc<Mutex<String>>,
-    epoch: Instant,
+}
+
+/// This process's CPU time so far, in milliseconds (every thread's; while
+/// a parse runs, the others sleep).
+fn cpu_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec to write; the clock id is a constant.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
 impl Watchdog {
     fn start() -> Watchdog {
-        let w = Watchdog {
-            started: Arc::new(AtomicU64::new(0)),
-            current: Arc::new(Mutex::new(String::new())),
-            epoch: Instant::now(),
-        };
-        let (started, current, epoch) = (w.started.clone(), w.current.clone(), w.epoch);
+        let w = Watchdog { started: Arc::new(AtomicU64::new(0)), current: Arc::new(Mutex::new(String::new())) };
+        let (started, current) = (w.started.clone(), w.current.clone());
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(200));
             let s = started.load(Ordering::SeqCst);
-            if s != 0 && epoch.elapsed().as_millis() as u64 - s > HANG.as_millis() as u64 {
+            if s != 0 && cpu_ms().saturating_sub(s - 1) > HANG.as_millis() as u64 {
                 let line = current.lock().map(|c| c.clone()).unwrap_or_default();
-                eprintln!("error: hang: parsing took more than {} s on\n{line}", HANG.as_secs());
+                eprintln!("error: hang: parsing used more than {} s of CPU on\n{line}", HANG.as_secs());
                 std::process::exit(3);
             }
         });
@@ -158,7 +168,7 @@ impl Watchdog {
             c.clear();
             c.push_str(what);
         }
-        self.started.store((self.epoch.elapsed().as_millis() as u64).max(1), Ordering::SeqCst);
+        self.started.store(cpu_ms() + 1, Ordering::SeqCst);
         let r = f();
         self.started.store(0, Ordering::SeqCst);
         r

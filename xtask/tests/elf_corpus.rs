@@ -316,24 +316,26 @@ fn archive_imports_and_pic_are_verify_checks() {
     let r = row(&tls, "imports");
     assert!(r.starts_with("FAIL") && r.contains("free (fixture.o: a TLS reference"), "{r}");
     // AArch64: relocation 4 of tls.o's .rela.text (the CALL26 of free, r_info
-    // at 0x3dc) made PREL32, data PC-relative: ld refuses it in a PIE link
-    // ("can not be used when making a shared object").
-    let mut arm = std::fs::read(base("libfixture-tls-arm64.a")).unwrap();
-    arm[0x3dc..0x3e0].copy_from_slice(&[5, 1, 0, 0]);
-    let f = root.join("prel32-arm64.a");
-    std::fs::write(&f, arm).unwrap();
-    assert!(!nm_refuses(&f), "prel32-arm64.a: nm lists it");
-    let (_, stdout, stderr) = xtask(&[
-        "--manifest-path".as_ref(),
-        m.as_os_str(),
-        "verify-symbols".as_ref(),
-        "--platform".as_ref(),
-        "linux/arm64".as_ref(),
-        f.as_os_str(),
-    ]);
-    let r = stdout
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some("imports"))
-        .unwrap_or_else(|| panic!("{stdout}{stderr}"));
-    assert!(r.starts_with("FAIL") && r.contains("free (tls.o: a PC-relative reference"), "{r}");
+    // at 0x3dc) made PREL32, data PC-relative, or MOVW_PREL_G0_NC: ld refuses
+    // both in a PIE link ("can not be used when making a shared object").
+    for (name, t) in [("prel32-arm64.a", [5, 1, 0, 0]), ("movw-prel-arm64.a", [0x20, 1, 0, 0])] {
+        let mut arm = std::fs::read(base("libfixture-tls-arm64.a")).unwrap();
+        arm[0x3dc..0x3e0].copy_from_slice(&t);
+        let f = root.join(name);
+        std::fs::write(&f, arm).unwrap();
+        assert!(!nm_refuses(&f), "{name}: nm lists it");
+        let (_, stdout, stderr) = xtask(&[
+            "--manifest-path".as_ref(),
+            m.as_os_str(),
+            "verify-symbols".as_ref(),
+            "--platform".as_ref(),
+            "linux/arm64".as_ref(),
+            f.as_os_str(),
+        ]);
+        let r = stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("imports"))
+            .unwrap_or_else(|| panic!("{stdout}{stderr}"));
+        assert!(r.starts_with("FAIL") && r.contains("free (tls.o: a PC-relative reference"), "{name}: {r}");
+    }
 }

@@ -13,6 +13,29 @@ use super::{check, check_magic, malformed, ArchiveInfo, MemberInfo, AR_MAGIC, EL
 const HEADER: usize = 60;
 const SIZE_AT: usize = 48;
 const FMAG_AT: usize = 58;
+const NAME_LEN: usize = 16;
+
+/// A member name field as GNU ar writes it: the index `/`, the long-name
+/// table `//`, the 64-bit index `/SYM64/`, a long name `/<decimal offset>`,
+/// or a short `<name>/`; printable ASCII, then spaces to the end.
+fn check_name(field: &[u8]) -> std::result::Result<(), String> {
+    let end = field.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
+    let name = &field[..end];
+    if let Some(c) = name.iter().find(|c| !c.is_ascii_graphic() && **c != b' ') {
+        return Err(format!("byte {c:#04x} in a member name (printable ASCII, padded with spaces)"));
+    }
+    let ok = match name {
+        b"/" | b"//" | b"/SYM64/" => true,
+        [b'/', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        [short @ .., b'/'] => !short.is_empty() && !short.contains(&b'/'),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("not `/`, `//`, `/<offset>` nor `<name>/` (GNU ar's forms)".into())
+    }
+}
 
 pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
     check_headers(path, bytes)?;
@@ -68,6 +91,8 @@ fn check_headers(path: &Path, bytes: &[u8]) -> Result<()> {
                 at + FMAG_AT
             )));
         }
+        check_name(&h[..NAME_LEN])
+            .map_err(|e| bad(format!("ar_name {:?}: {e}", String::from_utf8_lossy(&h[..NAME_LEN]))))?;
         let field = &h[SIZE_AT..FMAG_AT];
         let digits = field.iter().take_while(|c| c.is_ascii_digit()).count();
         let size = std::str::from_utf8(&field[..digits]).ok().and_then(|s| s.parse::<u64>().ok());
@@ -123,6 +148,20 @@ fn check_armap(path: &Path, archive: &goblin::archive::Archive<'_>, members: &[M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_names_are_gnu_ars() {
+        let field = |s: &str| format!("{s:<16}").into_bytes();
+        for good in ["/", "//", "/SYM64/", "/32503", "lse_ldset2_rel.o/", "a b.o/"] {
+            assert_eq!(check_name(&field(good)), Ok(()), "{good}");
+        }
+        for bad in ["", "/32a", "x.o", "a/b/", "/ 1"] {
+            assert!(check_name(&field(bad)).unwrap_err().contains("GNU ar's forms"), "{bad}");
+        }
+        // A mutant of the release archive: NUL bytes in the name field.
+        let e = check_name(b"/3\x00\x00\x00\x00          ").unwrap_err();
+        assert!(e.contains("byte 0x00 in a member name"), "{e}");
+    }
 
     /// gcc's riscv64 calls carry R_RISCV_RELAX, which names no symbol.
     #[test]

@@ -108,6 +108,24 @@ fn branch(reach: u32) -> Type {
     Type::Ok(Kind { size: 4, runtime: false, reach, pic: Pic::Any, tls: false })
 }
 
+/// An AArch64 branch or load that stays within its own section.
+fn near_branch(reach: u32) -> Type {
+    Type::Ok(Kind { size: 4, runtime: false, reach, pic: Pic::Near, tls: false })
+}
+
+/// The alignment an AArch64 scaled load/store `:lo12:` field needs of its
+/// target (LDST16/32/64/128_ABS_LO12_NC): ld refuses a misaligned one
+/// ("relocation truncated to fit").
+fn ldst_scale(machine: u16, t: u32) -> Option<u64> {
+    match (machine, t) {
+        (EM_AARCH64, 284) => Some(2),
+        (EM_AARCH64, 285) => Some(4),
+        (EM_AARCH64, 286) => Some(8),
+        (EM_AARCH64, 299) => Some(16),
+        _ => None,
+    }
+}
+
 /// The relocation types GNU ld takes in an ELF64 object, from glibc's
 /// `elf.h` (binutils 2.40): x86-64 and AArch64.
 fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
@@ -135,22 +153,28 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
         (EM_AARCH64, true) => match t {
             0 | 256 => kind(0, false),
             257 => kind(8, false),
-            // PREL64, PREL32, PREL16: data PC-relative, as direct as ADRP.
+            // PREL64, PREL32: data PC-relative, as direct as ADRP; PREL16
+            // reaches no further than its own section.
             260 => pic(8, Pic::Direct),
             261 => pic(4, Pic::Direct),
             258 => pic(4, Pic::Absolute),
             259 => pic(2, Pic::Absolute),
-            262 => pic(2, Pic::Direct),
+            262 => pic(2, Pic::Near),
             263..=272 => pic(4, Pic::Absolute),
-            279 => branch(15),
-            273 | 274 | 280 => branch(20),
+            // TSTBR14, CONDBR19, LD_PREL_LO19: a branch or literal load
+            // within its own section (a function's); ADR reaches 1 MiB.
+            279 => near_branch(15),
+            273 | 280 => near_branch(20),
+            274 => branch(20),
             282 | 283 => branch(27),
             // A symbol's own page or low 12 bits (ADRP, ADD/LDST `:lo12:`):
             // a PIE cannot reach a shared library's function through them.
             275..=278 | 284..=286 | 299 => pic(4, Pic::Direct),
+            // MOVW_PREL_*: PC-relative, as direct as ADRP.
+            287..=293 => pic(4, Pic::Direct),
             // ld 2.40 takes MOVW_GOTOFF_G0_NC and _G1 of the GOT-relative
             // group, not the rest (nor GOTREL64/32): 'unrecognized relocation'.
-            287..=293 | 301 | 302 => kind(4, false),
+            301 | 302 => kind(4, false),
             309..=313 => kind(4, true),
             // Not 520..=522 (TLSGD_MOVW_*) or 570..=573 (the 128-bit TLS
             // load/store ones), which ld 2.40 does not recognise.
@@ -589,12 +613,26 @@ impl File<'_> {
         ensure!(ty != sym::STT_FILE, "{}: against symbol {}, a FILE symbol", what(), r.r_sym);
         ensure!(
             k.pic != Pic::Near || shndx == t,
-            "{}: a {}-byte PC-relative field (type {}) against symbol {} of another section: the layout decides whether it fits",
+            "{}: a PC-relative field of type {} (reach {} bytes) against symbol {} of another section: the layout \
+             decides whether it fits",
             what(),
-            k.size,
             r.r_type,
+            1u64 << k.reach,
             r.r_sym
         );
+        if let (Some(align), true) = (ldst_scale(self.h.e_machine, r.r_type), shndx != 0 && shndx < self.shdrs.len()) {
+            let section = self.shdrs[shndx].sh_addralign.max(1);
+            let at = (sy.st_value as i64).wrapping_add(r.r_addend.unwrap_or(0));
+            ensure!(
+                section.is_multiple_of(align) && at.rem_euclid(align as i64) == 0,
+                "{}: a {align}-byte scaled load or store (type {}) of symbol {} + {:#x}, which is not {align}-byte \
+                 aligned (its section {shndx} is aligned to {section})",
+                what(),
+                r.r_type,
+                r.r_sym,
+                at
+            );
+        }
         if k.tls {
             let tls_section = shndx < self.shdrs.len() && self.shdrs[shndx].sh_flags & u64::from(sh::SHF_TLS) != 0;
             ensure!(
