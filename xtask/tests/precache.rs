@@ -735,7 +735,8 @@ fn a_go_platform_needs_a_deps_mode() {
 /// error, not a flag silently ignored.
 #[test]
 fn a_go_profile_needs_compile() {
-    for args in [&["precache", "go", "--release"][..], &["precache", "go", "--list-deps", "x.txt", "--profile", "dev"]] {
+    for args in [&["precache", "go", "--release"][..], &["precache", "go", "--list-deps", "x.txt", "--profile", "dev"]]
+    {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");

@@ -317,7 +317,10 @@ fn every_plan_field_the_workflows_read_is_written() {
             assert!(!ks.is_empty(), "{file}: fromJSON({source}).{field}: not read from the plan");
             for k in ks {
                 let value = json(&k);
-                assert!(value.get(&field).is_some(), "{file}: fromJSON({source}).{field}: ci plan's `{k}` has no `{field}`");
+                assert!(
+                    value.get(&field).is_some(),
+                    "{file}: fromJSON({source}).{field}: ci plan's `{k}` has no `{field}`"
+                );
                 checked += 1;
             }
         }
@@ -339,7 +342,10 @@ fn every_plan_field_the_workflows_read_is_written() {
                         job_text[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                     for e in entries {
                         let job = id.as_str().unwrap_or("?");
-                        assert!(e.get(&field).is_some(), "{file}: job {job}: matrix.{field}: an entry of `{k}` lacks it: {e}");
+                        assert!(
+                            e.get(&field).is_some(),
+                            "{file}: job {job}: matrix.{field}: an entry of `{k}` lacks it: {e}"
+                        );
                     }
                     checked += 1;
                 }
