@@ -178,6 +178,17 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     })?;
     let work = ctx.layout().e2e();
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    // The run's xtask, static, as CI builds it once and hands it to every
+    // image build (their xtask stage is then skipped): compiled beside the
+    // engine, the bases and the builder, which wait on other things.
+    let xtask_bin = work.join("xtask-static");
+    let static_build = {
+        let (ctx, out) = (ctx.fork()?, xtask_bin.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            static_xtask(&ctx, &out).map(|()| started.elapsed())
+        })
+    };
 
     // 1. engine
     let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
@@ -223,10 +234,10 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     let context = work.join("context");
     report.step("build context", || copy_sources(ctx, &context, opts.rev.as_deref()))?;
     let secrets = ca_secret();
-    // The run's xtask, static, as CI builds it once and hands it to every
-    // image build: their xtask stage is then skipped.
-    let xtask_bin = work.join("xtask-static");
-    report.step("static xtask", || static_xtask(ctx, &xtask_bin))?;
+    let took = report.step("static xtask (the rest of its build)", || {
+        static_build.join().map_err(|_| anyhow::anyhow!("the static xtask build panicked"))?
+    })?;
+    eprintln!("e2e: static xtask {} built in {}", xtask_bin.display(), docker::report::minutes(took.as_secs_f64()));
     let (plan, plan_file, digests) =
         report.step("publish plan", || ci_path::e2e_plan(ctx, &work, &opts.registry, &platforms))?;
     let sbom_generator = report.step("SBOM generator image", || {
