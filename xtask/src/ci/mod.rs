@@ -249,15 +249,15 @@ fn metrics_file(dir: &Path, slug: &str) -> PathBuf {
 
 /// `cargo xtask ci manifest --image I --digests DIR`.
 pub fn manifest(ctx: &Ctx, m: &flags::CiManifest) -> Result<()> {
-    let plan = Plan::load(m.plan.as_deref())?;
-    let (spec, _) = in_plan(&plan, &m.image, None)?;
+    let plan = Plan::load(m.of.plan.as_deref())?;
+    let (spec, _) = in_plan(&plan, &m.of.image, None)?;
     if plan.mode != Mode::Publish {
         bail!("a {:?} run publishes nothing: no manifest to merge", plan.mode);
     }
     let dir = if m.dry_run { ctx.layout_without_cargo() } else { ctx.layout() }.root().to_path_buf();
     let slug = format!("manifest-{}", spec.name);
     let expected = plan.platforms_of(spec)?;
-    let files = digest_files(&ctx.sh.current_dir().join(&m.digests))?;
+    let files = digest_files(&ctx.sh.current_dir().join(&m.of.digests))?;
     let digests = platform_digests(spec.name, &expected, &files)?;
     let name = crate::docker::argv::image_name(Some(&plan.registry), spec.name);
     let opts = flags::DockerManifest {

@@ -160,12 +160,12 @@ fn check_binfmt(p: Platform) -> Result<()> {
 
 /// `cargo xtask ci smoke --image I --digests DIR`.
 pub fn run(ctx: &Ctx, s: &flags::CiSmoke) -> Result<()> {
-    let plan = Plan::load(s.plan.as_deref())?;
-    let (spec, _) = super::in_plan(&plan, &s.image, None)?;
+    let plan = Plan::load(s.of.plan.as_deref())?;
+    let (spec, _) = super::in_plan(&plan, &s.of.image, None)?;
     if plan.mode != Mode::Publish {
         bail!("a {:?} run pushes nothing: no digest to smoke-run", plan.mode);
     }
-    let files = super::digest_files(&ctx.sh.current_dir().join(&s.digests))?;
+    let files = super::digest_files(&ctx.sh.current_dir().join(&s.of.digests))?;
     let runs = runs(&plan, spec, &files)?;
     let check = Check::of(spec.name)?;
     if s.dry_run {

@@ -164,18 +164,17 @@ impl RunReport {
         }
     }
 
-    /// Record a fact under `name`; a list when `name` ends in `[]`.
+    /// Record a fact under `name`.
     pub fn fact(&mut self, name: &str, value: serde_json::Value) {
-        match name.strip_suffix("[]") {
-            Some(list) => {
-                let entry = self.facts.entry(list).or_insert_with(|| serde_json::json!([]));
-                if let Some(a) = entry.as_array_mut() {
-                    a.push(value);
-                }
-            }
-            None => {
-                self.facts.insert(name.to_owned(), value);
-            }
+        self.facts.insert(name.to_owned(), value);
+    }
+
+    /// Append a fact to the list under `name`.
+    pub fn fact_entry(&mut self, name: &str, value: serde_json::Value) {
+        let entry = self.facts.entry(name).or_insert_with(|| serde_json::json!([]));
+        match entry.as_array_mut() {
+            Some(a) => a.push(value),
+            None => *entry = serde_json::json!([value]),
         }
     }
 
@@ -432,14 +431,14 @@ mod tests {
         let mut parent = RunReport::new("e2e");
         parent.phase = Some("first".into());
         parent.secrets = vec!["s3cret".into()];
-        parent.fact("builds[]", serde_json::json!("amd64"));
+        parent.fact_entry("builds", serde_json::json!("amd64"));
         parent.fact("builder", serde_json::json!("a"));
         let mut child = parent.child();
         assert_eq!((child.phase.as_deref(), child.secrets.clone()), (Some("first"), vec!["s3cret".to_owned()]));
         assert!(child.facts.is_empty() && child.images.is_empty());
         child.step("docker build extproc (linux/arm64)", || Ok(())).unwrap();
         child.image("extproc", "linux/arm64", || Ok(((), Some("sha256:1".into())))).unwrap();
-        child.fact("builds[]", serde_json::json!("arm64"));
+        child.fact_entry("builds", serde_json::json!("arm64"));
         child.fact("builder", serde_json::json!("b"));
         child.figure("f", 1.0);
         parent.absorb(child);

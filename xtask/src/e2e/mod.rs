@@ -297,9 +297,11 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // 7. the multi-arch tag, of the digests that ran, as the workflow's
     //    manifest job makes it (`ci manifest`: `imagetools create`)
     let manifest = flags::CiManifest {
-        image: "extproc".into(),
-        plan: Some(env.plan_file.clone()),
-        digests: env.digests.clone(),
+        of: flags::PlanDigests {
+            image: "extproc".into(),
+            plan: Some(env.plan_file.clone()),
+            digests: env.digests.clone(),
+        },
         dry_run: false,
     };
     report.step("ci manifest extproc", || ci::manifest(ctx, &manifest))?;
@@ -582,8 +584,8 @@ fn built_one(
     } else if has_stage(context, &b.dockerfile, "xtask-build")? {
         ensure!(compiled_xtask(&b.output), "{image} {p}: a build without --xtask-bin did not build its own xtask");
     }
-    report.fact(
-        "builds[]",
+    report.fact_entry(
+        "builds",
         serde_json::json!({
             "image": image,
             "platform": p.docker(),

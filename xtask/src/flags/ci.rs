@@ -105,6 +105,17 @@ pub struct CiBuild {
 
 #[derive(Debug, Args)]
 pub struct CiManifest {
+    #[command(flatten)]
+    pub of: PlanDigests,
+    /// Print the docker commands, run nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// An image of the plan and its build jobs' digests: what `ci manifest`
+/// merges and `ci smoke` runs.
+#[derive(Debug, Args, Clone)]
+pub struct PlanDigests {
     /// The image (in the plan).
     #[arg(long, value_name = "IMAGE")]
     pub image: String,
@@ -113,12 +124,9 @@ pub struct CiManifest {
     pub plan: Option<PathBuf>,
     /// Directory of the build jobs' digest files (`ci build --digests-dir`),
     /// at any depth; every platform of the image must have one, else
-    /// nothing is merged.
+    /// nothing is merged or run.
     #[arg(long, value_name = "DIR")]
     pub digests: PathBuf,
-    /// Print the docker commands, run nothing, write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
 }
 
 /// `cargo xtask ci smoke`: the digests of `ci build --digests-dir`, each
@@ -128,16 +136,8 @@ pub struct CiManifest {
 /// client built from the router module (Go).
 #[derive(Debug, Args)]
 pub struct CiSmoke {
-    /// The image (in the plan).
-    #[arg(long, value_name = "IMAGE")]
-    pub image: String,
-    /// The plan (JSON of `ci plan`; default: `$XTASK_PLAN`).
-    #[arg(long, value_name = "FILE")]
-    pub plan: Option<PathBuf>,
-    /// Directory of the build jobs' digest files (`ci build --digests-dir`),
-    /// at any depth; every platform of the image must have one.
-    #[arg(long, value_name = "DIR")]
-    pub digests: PathBuf,
+    #[command(flatten)]
+    pub of: PlanDigests,
     /// Print the docker commands, run nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -702,7 +702,7 @@ pub struct SbomGenerator {
 }
 
 // `cargo xtask ci`: the workflow's commands.
-pub use ci::{ActEvent, Ci, CiAct, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease, CiSmoke};
+pub use ci::{ActEvent, Ci, CiAct, CiBuild, CiCmd, CiFreeDisk, CiLatest, CiManifest, CiRelease, CiSmoke, PlanDigests};
 
 #[derive(Debug, Args)]
 pub struct E2e {
