@@ -161,17 +161,19 @@ fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
             259 => pic(2, Pic::Absolute),
             262 => pic(2, Pic::Near),
             263..=272 => pic(4, Pic::Absolute),
-            // TSTBR14, CONDBR19, LD_PREL_LO19: a branch or literal load
-            // within its own section (a function's); ADR reaches 1 MiB.
+            // TSTBR14, CONDBR19, LD_PREL_LO19, ADR_PREL_LO21: a branch, a
+            // literal load or an address within its own section (a
+            // function's); another section may be laid out further away.
             279 => near_branch(15),
-            273 | 280 => near_branch(20),
-            274 => branch(20),
+            273 | 274 | 280 => near_branch(20),
             282 | 283 => branch(27),
             // A symbol's own page or low 12 bits (ADRP, ADD/LDST `:lo12:`):
             // a PIE cannot reach a shared library's function through them.
             275..=278 | 284..=286 | 299 => pic(4, Pic::Direct),
-            // MOVW_PREL_*: PC-relative, as direct as ADRP.
-            287..=293 => pic(4, Pic::Direct),
+            // MOVW_PREL_*: PC-relative, as direct as ADRP; MOVW_PREL_G0, the
+            // one whose 16 bits ld checks, within its own section.
+            287 => near_branch(16),
+            288..=293 => pic(4, Pic::Direct),
             // ld 2.40 takes MOVW_GOTOFF_G0_NC and _G1 of the GOT-relative
             // group, not the rest (nor GOTREL64/32): 'unrecognized relocation'.
             301 | 302 => kind(4, false),
