@@ -234,6 +234,11 @@ pub struct CiAct {
     /// (the runner's sudo stand-in narrows it, and says so); default: every suite.
     #[arg(long, value_name = "SUITE")]
     pub test_suite: Option<String>,
+    /// Publishing events: a commit of the run's clone makes IMAGE's build
+    /// for PLATFORM fail (`stack:linux/arm64`). The run must fail there;
+    /// the other images publish, and IMAGE's tags stay where they were.
+    #[arg(long, value_name = "IMAGE:PLATFORM")]
+    pub plant_failure: Option<String>,
     /// Print the act command, the event payload and the promises, and act's
     /// job list; run nothing (not act's `-n`, which runs the steps of a
     /// `-self-hosted` platform).

@@ -31,6 +31,7 @@ use super::plan::{self, Event, Mode, Plan};
 use check::{kept, snapshot};
 
 pub mod check;
+pub mod plant;
 use crate::{
     ctx::Ctx,
     docker::images,
@@ -553,6 +554,10 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
+    let plant = a.plant_failure.as_deref().map(plant::Plant::parse).transpose()?;
+    if plant.is_some() {
+        ensure!(a.event != ActEvent::Pr, "--plant-failure: a pull_request run publishes nothing to keep");
+    }
     if a.event == ActEvent::Tag {
         crate::docker::reference::check_tag(&a.tag)?;
         ensure!(a.tag.starts_with('v'), "--tag {}: the workflow runs for `v*` tags only", a.tag);
@@ -570,7 +575,7 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
              GitHub-hosted runner); run ci act on a machine without it"
         );
     }
-    let sha = git(&ws, &["rev-parse", "HEAD"])?;
+    let mut sha = git(&ws, &["rev-parse", "HEAD"])?;
     let base = git(&ws, &["rev-parse", &format!("{}^{{commit}}", a.base)])
         .with_context(|| format!("--base {}: not a commit of the worktree", a.base))?;
 
@@ -587,6 +592,16 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     }
     git(&repo, &["fetch", "--quiet", "--force", "--tags", &ws.display().to_string(), "HEAD"])?;
     git(&repo, &["checkout", "--quiet", "--force", "-B", "main", &sha])?;
+    if let Some(p) = &plant {
+        for file in p.image.files() {
+            let path = repo.join(file);
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file} of the clone"))?;
+            std::fs::write(&path, p.dockerfile(&text))?;
+        }
+        let (name, email) = ("user.name=xtask ci act", "user.email=xtask-act@localhost");
+        git(&repo, &["-c", name, "-c", email, "commit", "--quiet", "--all", "--message", &p.message()])?;
+        sha = git(&repo, &["rev-parse", "HEAD"])?;
+    }
     if a.event == ActEvent::Tag {
         for t in std::iter::once(&a.tag).chain(&a.other_tags) {
             git(&repo, &["tag", "--force", t, &sha])?;
@@ -622,7 +637,10 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
         _ => None,
     };
     let expected = expected_plan(&inputs, now, changed.as_deref(), &release_tags)?;
-    let promised = promises(&expected, &a.only)?;
+    let mut promised = promises(&expected, &a.only)?;
+    if let Some(p) = &plant {
+        promised = p.promises(&promised)?;
+    }
     if a.dry_run {
         println!("{}", crate::engine::Command::new(ap.argv.clone()).display_line());
         println!("{}", serde_json::to_string_pretty(&ap.payload)?);
@@ -653,10 +671,23 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     let started = Instant::now();
     let ok = run_logged(&ap, &repo, &log)?;
     let took = started.elapsed().as_secs();
-    if !ok {
-        bail!("act failed after {took} s: the failed job's lines are in {} (grep '❌' or 'Failure')", log.display());
+    match (&plant, ok) {
+        (None, false) => {
+            bail!("act failed after {took} s: the failed job's lines are in {} (grep '❌' or 'Failure')", log.display())
+        }
+        (None, true) => eprintln!("ci act: act passed in {took} s"),
+        (Some(p), true) => bail!("act passed after {took} s although {} was planted", p.marker()),
+        (Some(p), false) => {
+            let text = std::fs::read_to_string(&log)?;
+            ensure!(
+                text.contains(&p.marker()),
+                "act failed after {took} s, but not with the {}: see {}",
+                p.marker(),
+                log.display()
+            );
+            eprintln!("ci act: act failed in {took} s, with the {}", p.marker());
+        }
     }
-    eprintln!("ci act: act passed in {took} s");
     if !check {
         return Ok(());
     }
