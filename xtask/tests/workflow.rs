@@ -1139,3 +1139,74 @@ fn every_pushed_image_gets_an_sbom() {
     }
     assert!(builds >= 1, "no publishing build found");
 }
+
+/// Each act stand-in (`.github/act/<dir>/action.yml`, issue 27), by the
+/// action its first line says it stands for, with its directory's text.
+fn stand_ins() -> Vec<(String, Yaml, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root().join(".github/act")).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(dir.join("action.yml")) else { continue };
+        let action = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# Stand-in for "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{}: the first line names the action", dir.display()))
+            .to_owned();
+        let mut all = String::new();
+        for f in std::fs::read_dir(&dir).unwrap() {
+            all.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap_or_default());
+        }
+        let yml = YamlLoader::load_from_str(&text).unwrap().remove(0);
+        out.push((action, yml, all));
+    }
+    out
+}
+
+/// Under `ci act`, a `with:` input that the stand-in does not declare and
+/// read is silently empty: every input a workflow gives a third-party
+/// action is one its stand-in declares, and reads (`inputs.<name>` in a
+/// composite stand-in, `INPUT_<NAME>` in a node one) or says it ignores
+/// (a description starting with "Ignored").
+#[test]
+fn every_input_given_to_an_action_is_read_by_its_act_stand_in() {
+    let stand_ins = stand_ins();
+    let (mut checked, mut bad) = (0, Vec::new());
+    for file in FILES.into_iter().chain([RELEASE]) {
+        let wf = load(file);
+        for (id, job) in wf["jobs"].as_hash().unwrap() {
+            let id = id.as_str().unwrap();
+            for step in steps(job) {
+                let u = uses(&step);
+                if u.is_empty() || u.starts_with("./") {
+                    continue;
+                }
+                let action = u.split('@').next().unwrap();
+                let (_, yml, all) = stand_ins
+                    .iter()
+                    .find(|(a, _, _)| a == action)
+                    .unwrap_or_else(|| panic!("{file} job {id}: {action} has no stand-in under .github/act/"));
+                let Some(with) = step["with"].as_hash() else { continue };
+                for key in with.keys() {
+                    let key = key.as_str().unwrap();
+                    let declared = yml["inputs"].as_hash().is_some_and(|h| h.contains_key(&Yaml::String(key.into())));
+                    let ignored = yml["inputs"][key]["description"].as_str().is_some_and(|d| d.starts_with("Ignored"));
+                    let read = ignored
+                        || all.contains(&format!("inputs.{key}"))
+                        || all.contains(&format!("INPUT_{}", key.to_uppercase()));
+                    if !(declared && read) {
+                        bad.push(format!(
+                            "{file} job {id}: {action} is given `{key}`, which its act stand-in does not {}",
+                            if declared { "read" } else { "declare" }
+                        ));
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    bad.dedup();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert!(checked >= 20, "only {checked} inputs checked");
+}

@@ -189,6 +189,10 @@ fn about(bench: &str) -> Option<&'static str> {
         "e2e" => "`cargo xtask e2e`: the images end to end on one machine.",
         "images" => "`cargo xtask test --suite images`: every image × platform pair through buildx.",
         "fuzz" => "`cargo xtask fuzz`: mutated ELF files and archives.",
+        "act" => {
+            "`cargo xtask ci act --event E`: `docker-publish.yml` run by act on this machine, then the registry \
+             checked against what the event promises."
+        }
         "elf" => "`symbols` and `verify-symbols` on valid files: what they were checked on.",
         _ => return None,
     })
