@@ -37,6 +37,33 @@ fn check_name(field: &[u8]) -> std::result::Result<(), String> {
     }
 }
 
+/// A `/<offset>` name (checked by [`check_name`]) names the start of an
+/// entry of the long-name table `//` before it, as GNU ar writes it:
+/// `<name>/\n`. An offset into the middle of an entry is another name
+/// (the tail of that one), which the linker's and nm's messages then give.
+fn check_long_name(field: &[u8], table: Option<&[u8]>) -> std::result::Result<(), String> {
+    let name = field.split(|&c| c == b' ').next().unwrap_or(field);
+    let Some(digits) = name.strip_prefix(b"/").filter(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit)) else {
+        return Ok(());
+    };
+    let offset: usize = std::str::from_utf8(digits).ok().and_then(|d| d.parse().ok()).unwrap_or(usize::MAX);
+    let Some(table) = table else {
+        return Err("a long name, but no long-name table `//` comes before it".into());
+    };
+    if offset >= table.len() {
+        return Err(format!("long-name offset {offset} is past the long-name table ({} bytes)", table.len()));
+    }
+    if offset > 0 && table[offset - 1] != b'\n' {
+        return Err(format!("long-name offset {offset} is inside an entry of the long-name table, not at its start"));
+    }
+    let entry = &table[offset..];
+    let end = entry.iter().position(|&c| c == b'\n').unwrap_or(entry.len());
+    if end < 2 || entry[end - 1] != b'/' {
+        return Err(format!("the long-name entry at {offset} does not end with \"/\\n\""));
+    }
+    Ok(())
+}
+
 pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
     check_headers(path, bytes)?;
     let archive = goblin::archive::Archive::parse(bytes)
@@ -76,6 +103,7 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
 fn check_headers(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut at = AR_MAGIC.len();
     let mut k = 0;
+    let mut long_names: Option<&[u8]> = None;
     while at < bytes.len() {
         let bad = |what: String| {
             anyhow!("{}: malformed ar archive: member header {k} at offset {at:#x}: {what}", path.display())
@@ -92,6 +120,7 @@ fn check_headers(path: &Path, bytes: &[u8]) -> Result<()> {
             )));
         }
         check_name(&h[..NAME_LEN])
+            .and_then(|()| check_long_name(&h[..NAME_LEN], long_names))
             .map_err(|e| bad(format!("ar_name {:?}: {e}", String::from_utf8_lossy(&h[..NAME_LEN]))))?;
         let field = &h[SIZE_AT..FMAG_AT];
         let digits = field.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -111,6 +140,9 @@ fn check_headers(path: &Path, bytes: &[u8]) -> Result<()> {
                 bytes.len() - at - HEADER
             );
         };
+        if h[..NAME_LEN].starts_with(b"// ") {
+            long_names = Some(&bytes[at + HEADER..end as usize]);
+        }
         // Members start at even offsets: one byte of padding after odd sizes.
         at = end as usize + (end as usize & 1);
         k += 1;
@@ -161,6 +193,35 @@ mod tests {
         // A mutant of the release archive: NUL bytes in the name field.
         let e = check_name(b"/3\x00\x00\x00\x00          ").unwrap_err();
         assert!(e.contains("byte 0x00 in a member name"), "{e}");
+    }
+
+    /// A `/<offset>` name must start an entry of the long-name table: a
+    /// mutant of the release archive (a digit of the offset changed) named
+    /// the tail of another member's name, which nm then printed.
+    #[test]
+    fn long_names_start_an_entry_of_the_table() {
+        let header = |name: &str, size: usize| format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n", 0, 0, 0, 644);
+        let archive = |names: &[&str]| {
+            let table = "a-very-long-member-name.o/\nanother-long-member.o/\n";
+            let mut out = format!("!<arch>\n{}{table}", header("//", table.len()));
+            for n in names {
+                out.push_str(&header(n, 2));
+                out.push_str("x\n");
+            }
+            out.into_bytes()
+        };
+        let path = Path::new("t.a");
+        check_headers(path, &archive(&["/0", "/27"])).unwrap();
+        for (names, why) in [
+            (&["/0", "/20"][..], "long-name offset 20 is inside an entry of the long-name table, not at its start"),
+            (&["/50"][..], "long-name offset 50 is past the long-name table (50 bytes)"),
+        ] {
+            let e = format!("{:#}", check_headers(path, &archive(names)).unwrap_err());
+            assert!(e.contains(why), "{names:?}: {e}");
+        }
+        let no_table = [b"!<arch>\n".as_slice(), header("/0", 2).as_bytes(), b"x\n"].concat();
+        let e = format!("{:#}", check_headers(path, &no_table).unwrap_err());
+        assert!(e.contains("no long-name table `//` comes before it"), "{e}");
     }
 
     /// gcc's riscv64 calls carry R_RISCV_RELAX, which names no symbol.
