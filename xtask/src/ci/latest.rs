@@ -139,11 +139,37 @@ fn inspect(docker: &Docker, r: &str) -> Result<Option<String>> {
     if err.contains("not found") || err.contains("MANIFEST_UNKNOWN") {
         return Ok(None);
     }
+    // A plain-HTTP registry (loopback: the e2e's and `ci act`'s): buildx
+    // retries its 404 over HTTPS and reports that attempt's error instead,
+    // so the registry's own tag list says whether the tag exists.
+    if err.contains("server gave HTTP response to HTTPS client") {
+        if let Some((host, repo, tag)) = split_tagged(r) {
+            let tags = match crate::http::request("GET", host, &format!("/v2/{repo}/tags/list"), None)? {
+                (200, body) => super::act::check::parse_tags(&body)?,
+                (404, _) => Vec::new(),
+                (status, body) => bail!("GET http://{host}/v2/{repo}/tags/list answered {status}: {}", body.trim()),
+            };
+            if !tags.iter().any(|t| t == tag) {
+                return Ok(None);
+            }
+        }
+    }
     bail!(
         "`docker {}` failed: {}; check the registry login (docker/login-action) and the network",
         args.join(" "),
         err.trim()
     )
+}
+
+/// `host/repo:tag` → (host, repo, tag); `None` for a reference without a
+/// registry host or a tag (pure).
+fn split_tagged(r: &str) -> Option<(&str, &str, &str)> {
+    let (host, rest) = r.split_once('/')?;
+    if !(host.contains(':') || host.contains('.') || host == "localhost") || rest.contains('@') {
+        return None;
+    }
+    let (repo, tag) = rest.rsplit_once(':')?;
+    (!repo.is_empty() && !tag.is_empty() && !tag.contains('/')).then_some((host, repo, tag))
 }
 
 /// What `latest` points at now (`None`: nothing, or no revision annotation).
@@ -268,6 +294,17 @@ pub fn run(ctx: &Ctx, l: &flags::CiLatest) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tagged_references_split() {
+        assert_eq!(
+            split_tagged("127.0.0.1:5000/o/r/extproc:latest"),
+            Some(("127.0.0.1:5000", "o/r/extproc", "latest"))
+        );
+        assert_eq!(split_tagged("ghcr.io/o/extproc:sha-1"), Some(("ghcr.io", "o/extproc", "sha-1")));
+        for none in ["extproc:latest", "o/extproc:latest", "ghcr.io/o/extproc", "ghcr.io/o/x@sha256:ab", "h:1/r:"] {
+            assert_eq!(split_tagged(none), None, "{none}");
+        }
+    }
     use super::*;
 
     fn at(revision: &str, version: &str) -> Pointer {
