@@ -590,6 +590,16 @@ impl File<'_> {
             return Ok(None);
         }
         let loaded = target.sh_flags & u64::from(sh::SHF_ALLOC) != 0;
+        // Whatever the type (R_*_NONE too): ld leaves SHF_EXCLUDE sections (`.llvmbc`, `.llvmcmd`, …) out of
+        // the link: loaded code or data cannot refer to what they define
+        // ("defined in discarded section").
+        const SHF_EXCLUDE: u64 = 0x8000_0000;
+        ensure!(
+            !loaded || shndx == 0 || shndx >= self.shdrs.len() || self.shdrs[shndx].sh_flags & SHF_EXCLUDE == 0,
+            "{}: against symbol {}, defined in section {shndx}, which the link discards (SHF_EXCLUDE)",
+            what(),
+            r.r_sym
+        );
         // ld's x86 check (`_bfd_elf_x86_valid_reloc_p`): in a
         // position-independent link, a relocation in loaded code or data
         // against an absolute symbol must resolve to its value (+ addend):
