@@ -440,3 +440,22 @@ fn default_files_archive_and_router() {
     let r = ws.verify(&["--platform", foreign(), &a.display().to_string()]);
     r.assert_status("machine", "libcandle_semantic_router.a", "FAIL");
 }
+
+/// A scaled 8-byte `:lo12:` load of another member's function: each member
+/// is fine alone, and ld refuses the link ("relocation truncated to fit:
+/// R_AARCH64_LDST64_ABS_LO12_NC"), so the archive's `imports` row fails.
+#[test]
+fn a_scaled_load_of_another_members_function_fails_the_imports_row() {
+    let ws = Ws::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/scaled/libfixture-scaled-arm64.a");
+    let file = ws.path("libfixture-scaled-arm64.a");
+    std::fs::copy(fixture, &file).unwrap();
+    let run = ws.verify(&["--platform", "linux/arm64", file.to_str().unwrap()]);
+    assert!(!run.ok, "{run:?}");
+    assert_eq!(run.status("imports", "libfixture-scaled-arm64.a"), Some("FAIL"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("fixture_f (g.o: a 8-byte scaled load or store of a function, which code is not aligned to)"),
+        "{run:?}"
+    );
+}

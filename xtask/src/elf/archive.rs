@@ -85,12 +85,20 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<ArchiveInfo> {
         let member = if data.starts_with(ELF_MAGIC) {
             check_magic(&member_path, data)?;
             let c = check::check(data).map_err(|e| malformed(&member_path, e))?;
-            let (defined, undefined, non_pic, direct) = (c.defined, c.undefined, c.non_pic, c.direct);
-            MemberInfo { name, ident: Ok(c.ident), defined, undefined, non_pic, direct }
+            let (defined, undefined, non_pic, direct, scaled) = (c.defined, c.undefined, c.non_pic, c.direct, c.scaled);
+            MemberInfo { name, ident: Ok(c.ident), defined, undefined, non_pic, direct, scaled }
         } else {
             let head: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
             let ident = Err(format!("not an ELF file (starts with {head})"));
-            MemberInfo { name, ident, defined: vec![], undefined: vec![], non_pic: None, direct: Default::default() }
+            MemberInfo {
+                name,
+                ident,
+                defined: vec![],
+                undefined: vec![],
+                non_pic: None,
+                direct: Default::default(),
+                scaled: Default::default(),
+            }
         };
         members.push(member);
     }

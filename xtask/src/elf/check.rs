@@ -118,6 +118,8 @@ pub(super) struct Checked {
     pub non_pic: Option<String>,
     /// Undefined symbols an object's loaded code reaches PC-relative directly.
     pub direct: BTreeSet<String>,
+    /// Undefined symbols an object loads scaled, with the alignment they need.
+    pub scaled: BTreeMap<String, u64>,
 }
 
 /// The fixed layout of one ELF file: header, program and section headers.
@@ -180,7 +182,16 @@ pub(super) fn check(b: &[u8]) -> Result<Checked> {
     let symtab = symtabs.iter().find(|(i, _)| f.shdrs[*i].sh_type == sh::SHT_SYMTAB).map(|(_, s)| s.as_slice());
     let globals = symtab.unwrap_or_default().iter().filter(|s| s.bind != "LOCAL");
     let (defined, undefined) = globals.cloned().partition(|s| s.defined);
-    Ok(Checked { ident, interpreter, dynamic, defined, undefined, non_pic: pic.non_pic, direct: pic.direct })
+    Ok(Checked {
+        ident,
+        interpreter,
+        dynamic,
+        defined,
+        undefined,
+        non_pic: pic.non_pic,
+        direct: pic.direct,
+        scaled: pic.scaled,
+    })
 }
 
 impl<'a> File<'a> {

@@ -114,6 +114,24 @@ impl Resolver {
         let Some(machine) = a.members.iter().find_map(|m| m.ident.as_ref().ok()).map(|i| i.machine) else {
             return Ok(Imports::Resolved { count: 0, libraries: Vec::new() });
         };
+        // ld: "relocation truncated to fit: R_AARCH64_LDST64_ABS_LO12_NC
+        // against symbol `f'": instructions align code to 4 bytes only (what
+        // the members alone decide, whatever libraries are installed).
+        let scaled: BTreeSet<String> = a
+            .members
+            .iter()
+            .flat_map(|m| m.scaled.iter().map(move |(n, align)| (m, n, align)))
+            .filter(|(_, n, _)| a.defines_function(n))
+            .map(|(m, n, align)| {
+                format!(
+                    "{n} ({}: a {align}-byte scaled load or store of a function, which code is not aligned to)",
+                    m.name
+                )
+            })
+            .collect();
+        if !scaled.is_empty() {
+            return Ok(Imports::Unresolved(scaled.into_iter().collect()));
+        }
         let dirs = lib_dirs(machine);
         let loader = match machine {
             EM_X86_64 => "ld-linux-x86-64.so.2",

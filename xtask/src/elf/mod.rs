@@ -46,7 +46,7 @@
 //! `catch_unwind`; the fuzzer runs without that guard and counts none.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     fmt,
     panic::{self, AssertUnwindSafe},
     path::{Path, PathBuf},
@@ -232,6 +232,10 @@ pub struct MemberInfo {
     /// shared library.
     #[serde(skip)]
     pub direct: BTreeSet<String>,
+    /// Undefined symbols the member loads with a scaled `:lo12:` load or
+    /// store wider than an instruction, and the alignment that needs.
+    #[serde(skip)]
+    pub scaled: BTreeMap<String, u64>,
 }
 
 fn ser_member<S: serde::Serializer>(

@@ -55,6 +55,10 @@ pub(in crate::elf) struct ObjectRelocs {
     pub non_pic: Option<String>,
     /// Undefined symbols loaded code reaches PC-relative, not through the PLT/GOT.
     pub direct: BTreeSet<String>,
+    /// Undefined symbols loaded by a scaled `:lo12:` load or store wider
+    /// than an instruction (AArch64 LDST64/128): the width they must be
+    /// aligned to, which only their definition tells.
+    pub scaled: BTreeMap<String, u64>,
 }
 
 /// What a position-independent link (a PIE, as `cc` links by default, or a
@@ -433,6 +437,18 @@ impl File<'_> {
                 if let Some(t) = target {
                     if rela && self.h.e_machine == EM_X86_64 && matches!(r.r_type, R_X86_64_TLSGD | R_X86_64_TLSLD) {
                         self.check_tls_call(s, k, &r, symtab, &what)?;
+                    }
+                    let scale = ldst_scale(self.h.e_machine, r.r_type).filter(|&a| a > 4);
+                    if let Some(align) = scale {
+                        let sy: Sym = self
+                            .b
+                            .pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
+                        if r.r_sym != 0 && sy.st_shndx == sh::SHN_UNDEF as usize {
+                            let str_sec = &self.shdrs[symtab.sh_link as usize];
+                            let name = self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what)?;
+                            let at = out.scaled.entry(name.to_string()).or_insert(align);
+                            *at = (*at).max(align);
+                        }
                     }
                     match self.check_object_reloc(&r, t, symtab, &what)? {
                         Some(Pic::Absolute) if out.non_pic.is_none() => {
