@@ -35,9 +35,9 @@ impl Plant {
         Ok(Plant { image, platform })
     }
 
-    /// The line the failed build prints, found in act's log afterwards (the
-    /// step's own text, which BuildKit logs for every platform, names
-    /// `$TARGETPLATFORM` instead).
+    /// The line the failed build prints, found in act's log afterwards. The
+    /// step's own text, which BuildKit logs for every platform with its
+    /// arguments expanded, never holds it: printf assembles it.
     pub fn marker(&self) -> String {
         format!("planted failure of {} on {}", self.image.name, self.platform.docker())
     }
@@ -47,8 +47,8 @@ impl Plant {
         let mut out = text.trim_end().to_owned();
         out.push_str(&format!(
             "\n\n# Planted by `cargo xtask ci act --plant-failure {}:{}`.\nARG TARGETPLATFORM\n\
-             RUN if [ \"$TARGETPLATFORM\" = \"{}\" ]; then echo \"planted failure of {} on $TARGETPLATFORM\" >&2; \
-             exit 1; fi\n",
+             RUN if [ \"$TARGETPLATFORM\" = \"{}\" ]; then printf 'planted %s of %s on %s\\n' failure {} \
+             \"$TARGETPLATFORM\" >&2; exit 1; fi\n",
             self.image.name,
             self.platform.docker(),
             self.platform.docker(),
@@ -123,8 +123,8 @@ mod tests {
             "FROM scratch AS a\nFROM debian AS runtime\nCMD [\"x\"]\n\n\
              # Planted by `cargo xtask ci act --plant-failure extproc:linux/arm64`.\n\
              ARG TARGETPLATFORM\n\
-             RUN if [ \"$TARGETPLATFORM\" = \"linux/arm64\" ]; then echo \"planted failure of extproc on \
-             $TARGETPLATFORM\" >&2; exit 1; fi\n"
+             RUN if [ \"$TARGETPLATFORM\" = \"linux/arm64\" ]; then printf 'planted %s of %s on %s\\n' failure \
+             extproc \"$TARGETPLATFORM\" >&2; exit 1; fi\n"
         );
     }
 
