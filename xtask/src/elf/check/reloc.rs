@@ -438,31 +438,24 @@ impl File<'_> {
                     if rela && self.h.e_machine == EM_X86_64 && matches!(r.r_type, R_X86_64_TLSGD | R_X86_64_TLSLD) {
                         self.check_tls_call(s, k, &r, symtab, &what)?;
                     }
+                    let pic = self.check_object_reloc(&r, t, symtab, &what)?;
+                    if pic == Some(Pic::Absolute) && out.non_pic.is_none() {
+                        out.non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type));
+                    }
                     let scale = ldst_scale(self.h.e_machine, r.r_type).filter(|&a| a > 4);
-                    if let Some(align) = scale {
+                    if pic == Some(Pic::Direct) || scale.is_some() {
                         let sy: Sym = self
                             .b
                             .pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
-                        if r.r_sym != 0 && sy.st_shndx == sh::SHN_UNDEF as usize {
-                            let str_sec = &self.shdrs[symtab.sh_link as usize];
-                            let name = self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what)?;
+                        let str_sec = &self.shdrs[symtab.sh_link as usize];
+                        let name = self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what)?;
+                        if pic == Some(Pic::Direct) {
+                            out.direct.insert(name.to_string());
+                        }
+                        if let (Some(align), true) = (scale, r.r_sym != 0 && sy.st_shndx == sh::SHN_UNDEF as usize) {
                             let at = out.scaled.entry(name.to_string()).or_insert(align);
                             *at = (*at).max(align);
                         }
-                    }
-                    match self.check_object_reloc(&r, t, symtab, &what)? {
-                        Some(Pic::Absolute) if out.non_pic.is_none() => {
-                            out.non_pic = Some(format!("{}: type {} in loaded section {t}", what(), r.r_type))
-                        }
-                        Some(Pic::Direct) => {
-                            let str_sec = &self.shdrs[symtab.sh_link as usize];
-                            let sy: Sym = self
-                                .b
-                                .pread_with((symtab.sh_offset + r.r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
-                            let name = self.str_in(str_sec.sh_offset, str_sec.sh_size, sy.st_name as u64, what)?;
-                            out.direct.insert(name.to_string());
-                        }
-                        _ => {}
                     }
                 }
             }
