@@ -144,12 +144,7 @@ fn inspect(docker: &Docker, r: &str) -> Result<Option<String>> {
     // so the registry's own tag list says whether the tag exists.
     if err.contains("server gave HTTP response to HTTPS client") {
         if let Some((host, repo, tag)) = split_tagged(r) {
-            let tags = match crate::http::request("GET", host, &format!("/v2/{repo}/tags/list"), None)? {
-                (200, body) => super::act::check::parse_tags(&body)?,
-                (404, _) => Vec::new(),
-                (status, body) => bail!("GET http://{host}/v2/{repo}/tags/list answered {status}: {}", body.trim()),
-            };
-            if !tags.iter().any(|t| t == tag) {
+            if !super::act::check::tags_at(host, repo)?.iter().any(|t| t == tag) {
                 return Ok(None);
             }
         }
@@ -294,6 +289,8 @@ pub fn run(ctx: &Ctx, l: &flags::CiLatest) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn tagged_references_split() {
         assert_eq!(
@@ -305,7 +302,6 @@ mod tests {
             assert_eq!(split_tagged(none), None, "{none}");
         }
     }
-    use super::*;
 
     fn at(revision: &str, version: &str) -> Pointer {
         Pointer { revision: revision.into(), version: version.into() }

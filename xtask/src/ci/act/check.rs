@@ -48,12 +48,18 @@ pub fn snapshot(docker: &Docker, promised: &[Promise]) -> Result<BTreeMap<(Strin
 
 /// `GET /v2/<repo>/tags/list` of the loopback registry (none: a 404).
 pub fn tags_of(repo: &str) -> Result<Vec<String>> {
-    let (status, body) = crate::http::request("GET", REGISTRY, &format!("/v2/{repo}/tags/list"), None)
-        .with_context(|| format!("the registry {REGISTRY} does not answer: start it (cargo xtask e2e starts it)"))?;
+    tags_at(REGISTRY, repo)
+}
+
+/// `GET /v2/<repo>/tags/list` of a plain-HTTP loopback registry at
+/// `registry` (none: a 404).
+pub fn tags_at(registry: &str, repo: &str) -> Result<Vec<String>> {
+    let (status, body) = crate::http::request("GET", registry, &format!("/v2/{repo}/tags/list"), None)
+        .with_context(|| format!("the registry {registry} does not answer: start it (cargo xtask e2e starts it)"))?;
     match status {
         404 => Ok(Vec::new()),
         200 => parse_tags(&body),
-        s => bail!("GET /v2/{repo}/tags/list of {REGISTRY}: status {s}: {body}"),
+        s => bail!("GET /v2/{repo}/tags/list of {registry}: status {s}: {body}"),
     }
 }
 
