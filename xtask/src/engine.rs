@@ -412,9 +412,36 @@ pub fn run_streaming(cmd: &Command, prog: &std::path::Path, secrets: &[String]) 
             .or_else(|| all.lines().rev().map(str::trim).find(|l| !l.is_empty()))
             .map(|l| format!(": {}", short(l)))
             .unwrap_or_default();
-        bail!("`{}` failed ({status}){why}", short(&cmd.display_line()));
+        let tail = failed_step_tail(&all);
+        let tail =
+            if tail.is_empty() { String::new() } else { format!("; the step's last output: {}", tail.join(" | ")) };
+        bail!("`{}` failed ({status}){why}{tail}", short(&cmd.display_line()));
     }
     Ok(all)
+}
+
+/// The last lines (at most 3, each shortened) that the failed step printed:
+/// BuildKit repeats a failed step's output between `------` lines, after a
+/// ` > [stage n/m] RUN …:` header, with each line's timestamp first.
+fn failed_step_tail(all: &str) -> Vec<String> {
+    let lines: Vec<&str> = all.lines().map(str::trim_end).collect();
+    let Some(header) = lines.iter().rposition(|l| l.starts_with(" > [") && l.ends_with(':')) else {
+        return Vec::new();
+    };
+    let body: Vec<&str> = lines[header + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("------"))
+        .map(|l| {
+            // "12.34 text": the step's clock, then what it printed.
+            let l = l.trim();
+            match l.split_once(' ') {
+                Some((t, rest)) if t.parse::<f64>().is_ok() => rest.trim(),
+                _ => l,
+            }
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    body[body.len().saturating_sub(3)..].iter().map(|l| short(l)).collect()
 }
 
 /// `prog args…` with the environment assignments of a planned command.
@@ -544,6 +571,31 @@ mod tests {
         };
         let err = run_streaming(&bad, &sh, &[]).unwrap_err().to_string();
         assert!(err.contains("failed (exit status: 1): ERROR: no\u{fffd} space"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_steps_last_output_lines_are_kept() {
+        let log = "#23 [godeps 3/3] RUN xtask precache go\n#23 1.20 compiling\n#23 ERROR: process did not complete\n\
+                   ------\n > [godeps 3/3] RUN xtask precache go --compile /go-deps.txt:\n\
+                   1.20 compiling 118 packages\n2.51 go: write /root/.cache/go-build/x: no space left on device\n\
+                   2.52 error: `go build` failed (exit status: 1)\n------\nDockerfile:87\n--------------------\n\
+                     87 | >>> RUN xtask precache go\n--------------------\nERROR: failed to solve: process\n";
+        assert_eq!(
+            failed_step_tail(log),
+            [
+                "compiling 118 packages",
+                "go: write /root/.cache/go-build/x: no space left on device",
+                "error: `go build` failed (exit status: 1)"
+            ]
+        );
+        assert!(failed_step_tail("ERROR: failed to solve: no such image\n").is_empty());
+        let sh = which::which("sh").unwrap();
+        let bad = Command {
+            env: vec![],
+            argv: vec!["sh".into(), "-c".into(), format!("printf '{}'; exit 1", log.replace('`', ""))],
+        };
+        let err = run_streaming(&bad, &sh, &[]).unwrap_err().to_string();
+        assert!(err.contains("; the step's last output: compiling 118 packages | go: write"), "{err}");
     }
 
     #[test]

@@ -135,6 +135,12 @@ pub fn test_point(point: &str) {
         if !IN_CRITICAL.with(|c| c.get()) {
             wait_for_exit();
         }
+        // Inside a critical section: go on only once the signal thread has
+        // taken the signal (it then waits for the section), so that the
+        // section's end sees it however the threads are scheduled.
+        while !PENDING.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
 
