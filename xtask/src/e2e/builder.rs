@@ -56,9 +56,18 @@ pub fn image_tag() -> String {
     format!("xtask-e2e/buildkit:{BUILDKIT_VERSION}")
 }
 
-/// buildkitd's configuration: the loopback `registry` speaks plain HTTP.
+/// What the builder's state (its build cache, kept between e2e runs) may
+/// hold: BuildKit's garbage collection keeps it under this. One e2e run
+/// needs less, so a run never loses its own cache to it.
+pub const MAX_USED_SPACE: &str = "12GiB";
+
+/// buildkitd's configuration: the loopback `registry` speaks plain HTTP;
+/// the state is bounded by [`MAX_USED_SPACE`].
 pub fn config(registry: &str) -> String {
-    format!("[registry.\"{registry}\"]\n  http = true\n  insecure = true\n")
+    format!(
+        "[registry.\"{registry}\"]\n  http = true\n  insecure = true\n\
+         [worker.oci]\n  gc = true\n  maxUsedSpace = \"{MAX_USED_SPACE}\"\n"
+    )
 }
 
 /// `docker buildx create`, as setup-buildx-action runs it, for `image`.
@@ -279,6 +288,7 @@ mod tests {
         let toml = config("127.0.0.1:5000");
         assert!(toml.starts_with("[registry.\"127.0.0.1:5000\"]\n"), "{toml}");
         assert!(toml.contains("http = true") && toml.contains("insecure = true"), "{toml}");
+        assert!(toml.ends_with("[worker.oci]\n  gc = true\n  maxUsedSpace = \"12GiB\"\n"), "{toml}");
     }
 
     #[test]

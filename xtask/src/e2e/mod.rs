@@ -192,6 +192,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
 
     // 1. engine
     let docker = report.step("docker engine", || services::engine(opts.engine.docker.as_deref(), &work, started))?;
+    report.step("free disk space", || services::check_disk(&docker, &work, services::NEEDED_FREE))?;
 
     // 2. base images
     for (arch, target) in base_images(&platforms, host) {

@@ -106,6 +106,47 @@ pub fn engine(flag: Option<&str>, work: &Path, started: &mut Started) -> Result<
     Ok(docker)
 }
 
+/// Free space the e2e needs on each file system it fills (its work
+/// directory; the engine's data root and containerd's, for an engine on this
+/// machine): a run on a fresh engine, every image and the second builder.
+pub const NEEDED_FREE: u64 = 12 << 30;
+
+/// One clear error before anything is built when a file system the e2e
+/// fills has less than `needed` bytes free (a build that runs out of space
+/// fails deep in a compile, with the reason lost in its log).
+pub fn check_disk(docker: &Docker, work: &Path, needed: u64) -> Result<()> {
+    let mut dirs = vec![work.to_path_buf()];
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        let root = docker.output(&["info", "--format", "{{.DockerRootDir}}"])?;
+        let root = String::from_utf8_lossy(&root.stdout).trim().to_owned();
+        dirs.extend(
+            [root.as_str(), "/var/lib/containerd"].iter().map(Path::new).filter(|d| d.is_dir()).map(Path::to_path_buf),
+        );
+    }
+    for dir in dirs {
+        let free = crate::ci::disk::free_bytes(&dir)?;
+        if let Some(e) = short_of_space(&dir, free, needed) {
+            bail!(e);
+        }
+    }
+    Ok(())
+}
+
+/// The error for `dir` with `free` bytes of the `needed` ones, if short.
+fn short_of_space(dir: &Path, free: u64, needed: u64) -> Option<String> {
+    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    (free < needed).then(|| {
+        format!(
+            "{} has {} free; the e2e needs {}: free space (the e2e builder's cache: `docker buildx prune --builder \
+             {} --force`; images no container uses: `docker image prune --all`; old targets: `cargo clean`)",
+            dir.display(),
+            gib(free),
+            gib(needed),
+            super::builder::BUILDER
+        )
+    })
+}
+
 /// containerd (unless it answers), then `dockerd` with the containerd image
 /// store, its configuration in `work` (the machine's is not touched).
 fn start_engine(docker: &Docker, work: &Path, started: &mut Started) -> Result<()> {
@@ -320,4 +361,17 @@ pub fn registry(addr: &str, work: &Path, started: &mut Started) -> Result<()> {
         std::thread::sleep(Duration::from_millis(300));
     }
     bail!("the registry on {addr} did not answer within 30s (see {})", work.join("registry.log").display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_system_short_of_space_is_one_error_naming_the_fix() {
+        let e = short_of_space(Path::new("/var/lib/docker"), 3 << 30, NEEDED_FREE).unwrap();
+        assert!(e.starts_with("/var/lib/docker has 3.0 GiB free; the e2e needs 12.0 GiB"), "{e}");
+        assert!(e.contains("docker buildx prune --builder xtask-e2e --force"), "{e}");
+        assert_eq!(short_of_space(Path::new("/"), NEEDED_FREE, NEEDED_FREE), None);
+    }
 }

@@ -32,6 +32,7 @@ use check::{kept, snapshot};
 
 pub mod check;
 pub mod plant;
+pub mod state;
 use crate::{
     ctx::Ctx,
     docker::images,
@@ -651,8 +652,13 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     std::fs::write(run_dir.join("event.json"), serde_json::to_string_pretty(&ap.payload)?)?;
     let check = !(a.dry_run || a.list);
+    let mut _builder = None;
     if check {
-        prepare_builder(&tools.docker, &state)?;
+        for old in state::prune_runs(&state.join("runs"), state::KEPT_RUNS)? {
+            eprintln!("ci act: removed the old run directory {}", old.display());
+        }
+        state::bound_cache(inputs.cache_dir, state::CACHE_BUDGET)?;
+        _builder = Some(state::Builder::fresh(&tools.docker, &state)?);
         let files: Vec<String> = images::IMAGES
             .iter()
             .flat_map(|s| s.files())
@@ -709,44 +715,6 @@ pub fn run(ctx: &Ctx, a: &flags::CiAct) -> Result<()> {
     if let Some((p, why)) = broken.first() {
         bail!("the {} run did not keep its promise: {} ({why})", event_name(a.event), p.line());
     }
-    Ok(())
-}
-
-/// [`BUILDER`], made when missing: the e2e's BuildKit image (`cargo xtask
-/// e2e` builds it), host network, [`buildkitd_config`].
-fn prepare_builder(docker: &Docker, state: &Path) -> Result<()> {
-    if docker.output(&["buildx", "inspect", BUILDER])?.status.success() {
-        return Ok(());
-    }
-    let image = BUILDKIT_IMAGE;
-    ensure!(
-        docker.output(&["image", "inspect", image])?.status.success(),
-        "the BuildKit image {image} is not here: run cargo xtask e2e once (it builds it)"
-    );
-    let config = state.join("buildkitd.toml");
-    std::fs::write(&config, buildkitd_config())?;
-    let opt = format!("image={image},network=host");
-    let config = config.display().to_string();
-    let args = [
-        "buildx",
-        "create",
-        "--name",
-        BUILDER,
-        "--driver",
-        "docker-container",
-        "--driver-opt",
-        &opt,
-        "--buildkitd-config",
-        &config,
-        "--bootstrap",
-    ];
-    eprintln!("ci act: docker {}", args.join(" "));
-    let o = docker.output(&args)?;
-    ensure!(
-        o.status.success(),
-        "`docker buildx create` of {BUILDER} failed: {}",
-        String::from_utf8_lossy(&o.stderr).trim()
-    );
     Ok(())
 }
 
