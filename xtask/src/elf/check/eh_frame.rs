@@ -2,7 +2,9 @@
 //! reads it to build `.eh_frame_hdr`: every frame description (FDE) covers
 //! code inside the section its `pc_begin` relocation points to, and no two
 //! FDEs of an object cover the same code (ld: ".eh_frame_hdr refers to
-//! overlapping FDEs", then "final link failed"). The records are walked by
+//! overlapping FDEs", then "final link failed"). No relocation patches a
+//! field ld reads as it is in the file (a record's length, its CIE id or
+//! pointer, an FDE's pc_range). The records are walked by
 //! their lengths; only the pointer encodings compilers emit (4- or 8-byte,
 //! absolute or PC-relative) are read, other CIEs' FDEs are left to the linker.
 
@@ -109,6 +111,25 @@ impl File<'_> {
         let symtab = &self.shdrs[symtab];
         // (section, start, end, FDE offset) of every FDE read.
         let mut ranges: Vec<(usize, i64, i64, usize)> = Vec::new();
+        // The fields the linker reads as they are in the file (a record's
+        // length and CIE id or pointer, an FDE's pc_range): no relocation
+        // may patch them.
+        let unpatched = |start: u64, end: u64, name: &str, at: usize| -> Result<()> {
+            for (&off, list) in relocs.range(start.saturating_sub(8)..end) {
+                for &(_, _, r_type) in list {
+                    // An unknown type's width is not known: its first byte.
+                    let width = reloc::field_size(self.h.e_machine, self.is64, r_type).unwrap_or(1);
+                    ensure!(
+                        off + width <= start,
+                        "{}: the record at offset {:#x}: a relocation (type {r_type}) at section offset {off:#x} \
+                         patches its {name}, which the linker reads unrelocated",
+                        self.sec(i),
+                        s.sh_offset + at as u64
+                    );
+                }
+            }
+            Ok(())
+        };
         let mut at = 0usize;
         while at + 4 <= b.len() {
             let fde = || format!("{}: the record at offset {:#x}", self.sec(i), s.sh_offset + at as u64);
@@ -122,6 +143,9 @@ impl File<'_> {
                 fde()
             );
             let id = self.u32_at(s.sh_offset + at as u64 + 4)? as usize;
+            let a = at as u64;
+            unpatched(a, a + 4, "length", at)?;
+            unpatched(a + 4, a + 8, if id == 0 { "CIE id" } else { "CIE pointer" }, at)?;
             if id != 0 {
                 let cie = (at + 4).checked_sub(id);
                 let enc = cie.filter(|&c| c + 8 <= b.len()).and_then(|c| fde_encoding(b, c));
@@ -145,6 +169,7 @@ impl File<'_> {
                         fde(),
                         width.unwrap_or(0)
                     );
+                    unpatched(pc + size, pc + 2 * size, "pc_range", at)?;
                     let sy: Sym =
                         self.b.pread_with((symtab.sh_offset + *r_sym as u64 * self.sym_size()) as usize, self.ctx)?;
                     if sy.st_shndx != 0 && sy.st_shndx < self.shdrs.len() {
