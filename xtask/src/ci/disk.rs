@@ -44,7 +44,8 @@ pub fn free_bytes(path: &Path) -> Result<u64> {
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
-fn gib(bytes: u64) -> String {
+/// `bytes` in GiB, one decimal.
+pub fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 

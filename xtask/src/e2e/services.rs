@@ -134,7 +134,7 @@ pub fn check_disk(docker: &Docker, work: &Path, needed: u64) -> Result<()> {
 
 /// The error for `dir` with `free` bytes of the `needed` ones, if short.
 fn short_of_space(dir: &Path, free: u64, needed: u64) -> Option<String> {
-    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    let gib = crate::ci::disk::gib;
     (free < needed).then(|| {
         format!(
             "{} has {} free; the e2e needs {}: free space (the e2e builder's cache: `docker buildx prune --builder \
