@@ -810,7 +810,12 @@ fn run_logged(ap: &ActPlan, repo: &Path, log: &Path) -> Result<bool> {
 
 /// Whether act's log shows the test job succeeded.
 pub fn test_job_passed(log: &str) -> bool {
-    log.lines().any(|l| l.contains("/test]") && l.contains("Job succeeded"))
+    // act pads the job names of its prefix (`[docker-publish/test       ]`)
+    // to the longest one's width.
+    log.lines().any(|l| {
+        let job = l.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(j, _)| j.trim_end());
+        job.is_some_and(|j| j.ends_with("/test")) && l.contains("Job succeeded")
+    })
 }
 
 #[cfg(test)]
@@ -1053,5 +1058,9 @@ mod tests {
     fn the_schedule_log_shows_the_test_job() {
         assert!(test_job_passed("[docker-publish/test] 🏁  Job succeeded\n"));
         assert!(!test_job_passed("[docker-publish/plan] 🏁  Job succeeded\n"));
+        // As act prints it beside longer job names (a schedule run's log).
+        assert!(test_job_passed("[docker-publish/test       ] 🏁  Job succeeded\n"));
+        assert!(!test_job_passed("[docker-publish/test       ]   ❌  Failure - Main cargo xtask test\n"));
+        assert!(!test_job_passed("[wave0/docker-images/smoke extproc] 🏁  Job succeeded\n"));
     }
 }
