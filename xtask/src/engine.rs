@@ -12,6 +12,8 @@
 //! while stderr passes through, also with duct (xshell cannot keep the exit
 //! status of a command whose stdout it reads).
 
+pub mod buildx;
+
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,

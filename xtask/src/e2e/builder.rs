@@ -30,12 +30,11 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::engine::{parse_driver, Docker};
+use crate::engine::{
+    buildx::{self, create_args, remove, BUILDKIT_MODULE, BUILDKIT_VERSION},
+    parse_driver, Docker,
+};
 
-/// The Go module of buildkitd and buildctl.
-pub const BUILDKIT_MODULE: &str = "github.com/moby/buildkit";
-/// Its pinned version (its `go.mod` asks for Go 1.24.3).
-pub const BUILDKIT_VERSION: &str = "v0.26.3";
 /// The builder's name (`docker buildx ls`).
 pub const BUILDER: &str = "xtask-e2e";
 
@@ -50,41 +49,6 @@ COPY buildkitd buildctl /usr/bin/
 VOLUME /var/lib/buildkit
 ENTRYPOINT [\"buildkitd\"]
 ";
-
-/// The local tag of the BuildKit image.
-pub fn image_tag() -> String {
-    format!("xtask-e2e/buildkit:{BUILDKIT_VERSION}")
-}
-
-/// What the builder's state (its build cache, kept between e2e runs) may
-/// hold: BuildKit's garbage collection keeps it under this. One e2e run
-/// needs less, so a run never loses its own cache to it.
-pub const MAX_USED_SPACE: &str = "12GiB";
-
-/// buildkitd's configuration: the loopback `registry` speaks plain HTTP;
-/// the state is bounded by [`MAX_USED_SPACE`].
-pub fn config(registry: &str) -> String {
-    format!(
-        "[registry.\"{registry}\"]\n  http = true\n  insecure = true\n\
-         [worker.oci]\n  gc = true\n  maxUsedSpace = \"{MAX_USED_SPACE}\"\n"
-    )
-}
-
-/// `docker buildx create`, as setup-buildx-action runs it, for `image`.
-pub fn create_args(name: &str, image: &str, config: &Path) -> Vec<String> {
-    vec![
-        "buildx".into(),
-        "create".into(),
-        "--name".into(),
-        name.into(),
-        "--driver".into(),
-        "docker-container".into(),
-        "--driver-opt".into(),
-        format!("image={image},network=host"),
-        "--buildkitd-config".into(),
-        config.display().to_string(),
-    ]
-}
 
 /// The builder, bootstrapped.
 #[derive(Debug, Clone)]
@@ -165,7 +129,7 @@ fn module_dir(json: &str) -> Result<PathBuf> {
 /// The BuildKit image from the binaries in `dir`, on `base`: its image ID.
 pub fn image(docker: &Docker, dir: &Path, base: &str) -> Result<String> {
     fs::write(dir.join("Dockerfile"), DOCKERFILE)?;
-    let (path, tag, base_arg) = (&docker.path, image_tag(), format!("BASE_IMAGE={base}"));
+    let (path, tag, base_arg) = (&docker.path, buildx::image(), format!("BASE_IMAGE={base}"));
     let sh = Shell::new()?;
     cmd!(sh, "{path} buildx build --load --provenance=false --network host --build-arg {base_arg} --tag {tag} {dir}")
         .run()
@@ -185,12 +149,6 @@ pub fn fresh(docker: &Docker, work: &Path, name: &str, registry: &str, image_id:
     ensure_named(docker, work, name, registry, image_id, true)
 }
 
-/// `docker buildx rm NAME`: the builder's container and its state.
-pub fn remove(docker: &Docker, name: &str) -> Result<()> {
-    let (sh, path) = (Shell::new()?, &docker.path);
-    cmd!(sh, "{path} buildx rm {name}").run().with_context(|| format!("`docker buildx rm {name}` failed"))
-}
-
 fn ensure_named(
     docker: &Docker,
     work: &Path,
@@ -203,7 +161,7 @@ fn ensure_named(
     fs::create_dir_all(&dir)?;
     let config_file = dir.join("buildkitd.toml");
     let stamp_file = dir.join("stamp");
-    let stamp = format!("{image_id}\n{}", config(registry));
+    let stamp = format!("{image_id}\n{}", buildx::config(registry));
     let path = &docker.path;
     let sh = Shell::new()?;
     let exists = cmd!(sh, "{path} buildx inspect {name}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
@@ -213,11 +171,11 @@ fn ensure_named(
             "e2e: builder {name}: made again ({})",
             if fresh { "empty state" } else { "its image or configuration changed" }
         );
-        cmd!(sh, "{path} buildx rm {name}").run().with_context(|| format!("`docker buildx rm {name}` failed"))?;
+        remove(docker, name)?;
     }
     if !exists || !same {
-        fs::write(&config_file, config(registry))?;
-        let args = create_args(name, &image_tag(), &config_file);
+        fs::write(&config_file, buildx::config(registry))?;
+        let args = create_args(name, &buildx::image(), &config_file);
         cmd!(sh, "{path} {args...}").run().context("docker buildx create failed")?;
         fs::write(&stamp_file, &stamp)?;
     } else {
@@ -274,24 +232,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builder_is_made_as_setup_buildx_action_makes_it() {
-        let args = create_args("b", "xtask-e2e/buildkit:v1", Path::new("/w/buildkitd.toml"));
-        assert_eq!(
-            args.join(" "),
-            "buildx create --name b --driver docker-container --driver-opt image=xtask-e2e/buildkit:v1,network=host \
-             --buildkitd-config /w/buildkitd.toml"
-        );
-    }
-
-    #[test]
-    fn the_loopback_registry_is_plain_http() {
-        let toml = config("127.0.0.1:5000");
-        assert!(toml.starts_with("[registry.\"127.0.0.1:5000\"]\n"), "{toml}");
-        assert!(toml.contains("http = true") && toml.contains("insecure = true"), "{toml}");
-        assert!(toml.ends_with("[worker.oci]\n  gc = true\n  maxUsedSpace = \"12GiB\"\n"), "{toml}");
-    }
-
-    #[test]
     fn the_image_runs_buildkitd_with_runc() {
         let df = crate::docker::dockerfile::Dockerfile::parse(DOCKERFILE);
         assert_eq!(df.stages.len(), 1);
@@ -333,9 +273,9 @@ mod tests {
         let sh = Shell::new().unwrap();
         let path = &docker.path;
         let text = cmd!(sh, "{path} buildx inspect {BUILDER}").read().unwrap();
-        assert!(text.contains(&format!("image=\"{}\"", image_tag())), "{text}");
+        assert!(text.contains(&format!("image=\"{}\"", buildx::image())), "{text}");
         assert!(text.contains("network=\"host\""), "{text}");
-        let tag = image_tag();
+        let tag = buildx::image();
         let out = cmd!(sh, "{path} run --rm --network none --entrypoint runc {tag} --version").read().unwrap();
         assert!(out.starts_with("runc version"), "{out}");
     }

@@ -147,7 +147,7 @@ pub fn rebuilds(
             let _using = builder::Use::builder(&second);
             build(env, context, host, host, How { no_cache: false, exported: true }, report)
         };
-        builder::remove(&env.docker, &second)?;
+        crate::engine::buildx::remove(&env.docker, &second)?;
         let imported = imported?;
         let cook = cook_cached(&imported.output);
         let cache = format!("{}:buildcache-{}", argv::image_name(Some(&env.registry), "extproc"), host.dir_name());

@@ -60,12 +60,10 @@ pub const PR_NUMBER: u64 = 1;
 /// that a stray act there does not collide).
 pub const ARTIFACT_PORT: u16 = 34589;
 /// The builder the setup-buildx stand-in uses: the e2e's BuildKit image
-/// (`xtask/src/e2e/builder.rs`) with the e2e builder's configuration plus a
+/// ([`crate::engine::buildx`]) with the e2e builder's configuration plus a
 /// `docker.io` mirror on the loopback registry (no Docker Hub here: the
 /// Dockerfiles' default base images come from it, see [`mirrored`]).
 pub const BUILDER: &str = "xtask-act";
-/// The e2e's BuildKit image (`xtask/src/e2e/builder.rs`, `image_tag`).
-pub const BUILDKIT_IMAGE: &str = "xtask-e2e/buildkit:v0.26.3";
 /// The Debian base images the e2e pushes to the loopback registry
 /// (`xtask/src/e2e/mod.rs`, `base_image`), per release and architecture.
 pub const E2E_BASE: &str = "xtask-e2e/debian:{codename}-{arch}-v1";
@@ -144,12 +142,11 @@ fn build_act(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// buildkitd's configuration of [`BUILDER`]: the loopback registry in plain
-/// HTTP (as the e2e's builder) and as Docker Hub's mirror.
+/// buildkitd's configuration of [`BUILDER`]: the e2e builder's (the
+/// loopback registry in plain HTTP, a bounded state), with the loopback
+/// registry as Docker Hub's mirror.
 pub fn buildkitd_config() -> String {
-    format!(
-        "[registry.\"{REGISTRY}\"]\n  http = true\n  insecure = true\n[registry.\"docker.io\"]\n  mirrors = [\"{REGISTRY}\"]\n"
-    )
+    format!("{}[registry.\"docker.io\"]\n  mirrors = [\"{REGISTRY}\"]\n", crate::engine::buildx::config(REGISTRY))
 }
 
 /// The Docker Hub images (`ARG *_IMAGE=<default>` with no registry host) the

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 
-use super::{buildkitd_config, BUILDER, BUILDKIT_IMAGE};
+use super::{buildkitd_config, BUILDER};
+use crate::engine::buildx;
 use crate::engine::Docker;
 
 /// GitHub's cache limit per repository (10 GB).
@@ -33,36 +34,25 @@ pub struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    /// The e2e's BuildKit image (`cargo xtask e2e` builds it), host network,
+    /// The e2e's BuildKit image (`cargo xtask e2e` builds it), made as the
+    /// e2e makes its builder ([`buildx::create_args`]), with
     /// [`buildkitd_config`].
     pub fn fresh(docker: &'a Docker, state: &Path) -> Result<Builder<'a>> {
-        let image = BUILDKIT_IMAGE;
+        let image = buildx::image();
         ensure!(
-            docker.output(&["image", "inspect", image])?.status.success(),
+            docker.output(&["image", "inspect", &image])?.status.success(),
             "the BuildKit image {image} is not here: run cargo xtask e2e once (it builds it)"
         );
         if docker.output(&["buildx", "inspect", BUILDER])?.status.success() {
             eprintln!("ci act: builder {BUILDER} is left from another run: removed with its state");
-            remove(docker)?;
+            buildx::remove(docker, BUILDER)?;
         }
         let config = state.join("buildkitd.toml");
         std::fs::write(&config, buildkitd_config())?;
-        let opt = format!("image={image},network=host");
-        let config = config.display().to_string();
-        let args = [
-            "buildx",
-            "create",
-            "--name",
-            BUILDER,
-            "--driver",
-            "docker-container",
-            "--driver-opt",
-            &opt,
-            "--buildkitd-config",
-            &config,
-            "--bootstrap",
-        ];
+        let mut args = buildx::create_args(BUILDER, &image, &config);
+        args.push("--bootstrap".into());
         eprintln!("ci act: docker {}", args.join(" "));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = docker.output(&args)?;
         ensure!(
             o.status.success(),
@@ -75,21 +65,11 @@ impl<'a> Builder<'a> {
 
 impl Drop for Builder<'_> {
     fn drop(&mut self) {
-        match remove(self.docker) {
+        match buildx::remove(self.docker, BUILDER) {
             Ok(()) => eprintln!("ci act: builder {BUILDER} removed with its state"),
             Err(e) => eprintln!("ci act: warning: {e:#}"),
         }
     }
-}
-
-fn remove(docker: &Docker) -> Result<()> {
-    let o = docker.output(&["buildx", "rm", "--force", BUILDER])?;
-    ensure!(
-        o.status.success(),
-        "`docker buildx rm --force {BUILDER}` failed: {} (remove it by hand: its state holds the run's build cache)",
-        String::from_utf8_lossy(&o.stderr).trim()
-    );
-    Ok(())
 }
 
 /// Clear `cache` (act's cache server's directory, the rust-cache stand-in's
