@@ -728,7 +728,11 @@ COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ";
 
 /// The `docker buildx build` of one mirrored image (pure): the `platforms`
-/// of the index `base`, pushed as `target`.
+/// of the index `base`, pushed as `target`. Reproducible (a fixed
+/// `SOURCE_DATE_EPOCH`, the layers' file times rewritten to it): the same
+/// base and certificates give the same digest in every run, as Docker Hub's
+/// tag gives the same image, so that the workflow's cache of one run is
+/// valid in the next.
 pub fn mirror_build_args(target: &str, base: &str, platforms: &[Platform], context: &Path) -> Vec<String> {
     let platforms = platforms.iter().map(|p| p.docker()).collect::<Vec<_>>().join(",");
     ["buildx", "build", "--builder", BUILDER, "--platform", &platforms, "--build-arg"]
@@ -736,10 +740,11 @@ pub fn mirror_build_args(target: &str, base: &str, platforms: &[Platform], conte
         .map(|s| s.to_string())
         .chain([
             format!("BASE={base}"),
+            "--build-arg".into(),
+            "SOURCE_DATE_EPOCH=0".into(),
             "--provenance=false".into(),
-            "--push".into(),
-            "--tag".into(),
-            target.into(),
+            "--output".into(),
+            format!("type=image,name={target},push=true,rewrite-timestamp=true"),
             context.display().to_string(),
         ])
         .collect()
@@ -1043,7 +1048,8 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "buildx build --builder xtask-act --platform linux/amd64,linux/arm64 --build-arg BASE=127.0.0.1:5000/b:1 \
-             --provenance=false --push --tag 127.0.0.1:5000/library/debian:bookworm-slim /m"
+             --build-arg SOURCE_DATE_EPOCH=0 --provenance=false \
+             --output type=image,name=127.0.0.1:5000/library/debian:bookworm-slim,push=true,rewrite-timestamp=true /m"
         );
         let rust =
             mirror_build_args("127.0.0.1:5000/library/rust:1.95-bookworm", "r", &[Platform::AMD64], Path::new("/m"));
