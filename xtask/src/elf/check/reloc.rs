@@ -6,7 +6,8 @@
 //! a relocatable object the linker applies every entry itself, so a member
 //! nm lists happily can still fail the link: a relocated section that holds
 //! no contents ("unresolvable relocation"), a type the machine's linker does
-//! not know or takes only in linked files (`R_X86_64_COPY`), a field past the
+//! not know or takes only in linked files (`R_X86_64_COPY`) or the GNU C++
+//! vtable-GC ones (`R_X86_64_GNU_VTENTRY`), a field past the
 //! end of its section, a GOT/PLT/TLS type patching a section that is not
 //! loaded, a symbol placed outside its section or an addend far outside its
 //! target ("relocation truncated to fit", "failed to convert GOTPCREL
@@ -83,6 +84,12 @@ enum Type {
     Ok(Kind),
     /// Only in linked files (the loader's types).
     DynamicOnly,
+    /// GNU C++ vtable garbage collection (`R_X86_64_GNU_VTINHERIT`,
+    /// `_VTENTRY`, from the long-removed `-fvtable-gc`): ld checks them
+    /// against the vtable symbols of the section ("corrupt VTENTRY entry"
+    /// against a local one, "no symbol found for INHERIT"); no compiler of
+    /// this build emits them, so none is taken.
+    VtableGc,
     Unknown,
 }
 
@@ -135,7 +142,8 @@ fn ldst_scale(machine: u16, t: u32) -> Option<u64> {
 fn reloc_type(machine: u16, is64: bool, t: u32) -> Type {
     match (machine, is64) {
         (EM_X86_64, true) => match t {
-            0 | 250 | 251 => kind(0, false),
+            0 => kind(0, false),
+            250 | 251 => Type::VtableGc,
             1 | 25 | 29 | 33 => kind(8, false),
             16..=18 => tls(8, false),
             24 => pic(8, Pic::Direct),
@@ -553,6 +561,12 @@ impl File<'_> {
             Type::DynamicOnly => {
                 bail!("{}: type {} is a dynamic relocation, which the linker refuses in an object", what(), r.r_type)
             }
+            Type::VtableGc => bail!(
+                "{}: type {} is a GNU C++ vtable-GC relocation (VTINHERIT/VTENTRY), which no compiler of this \
+                 build emits and ld checks against vtable symbols",
+                what(),
+                r.r_type
+            ),
             Type::Unknown => bail!(
                 "{}: type {} is not a relocation type of {}",
                 what(),
