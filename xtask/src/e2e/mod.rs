@@ -34,7 +34,7 @@
 //! merging the two base images. The run's report holds `facts` (builder,
 //! index, each build's CACHED steps) beside its figures.
 
-pub mod builder;
+mod builder;
 mod ci_path;
 mod other_images;
 mod rebuilds;
