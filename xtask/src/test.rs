@@ -65,16 +65,28 @@ impl flags::Test {
             env.lib_dir = crate::build::build(ctx, &env.prereqs, host, &env.cargo, &mut metrics)?.lib_dir;
         }
 
+        // The e2e's engine, registry, bases, builder and static xtask are
+        // made in the background while the suites before it run.
+        let mut background = background_e2e(ctx, &wanted, &not_run);
         let mut failed = Vec::new();
         for suite in Suite::ALL.into_iter().filter(|s| wanted(*s)) {
             if let Some((_, why)) = not_run.iter().find(|(s, _)| *s == suite) {
                 eprintln!("suite {suite} NOT RUN: {why}");
                 continue;
             }
-            if let Err(err) = metrics.step(format!("suite {suite}"), || run_suite(ctx, suite, &env)) {
+            let res = metrics.step(format!("suite {suite}"), || {
+                if let Some(bg) = background.as_mut().filter(|_| E2E_SUITES.contains(&suite)) {
+                    bg.ready()?;
+                }
+                run_suite(ctx, suite, &env)
+            });
+            if let Err(err) = res {
                 eprintln!("suite {suite} FAILED: {err:#}");
                 failed.push((suite, format!("{err:#}")));
             }
+        }
+        if let Some(bg) = background {
+            bg.finish();
         }
         eprintln!("\n{}", metrics.table());
         let ran = Suite::ALL.into_iter().filter(|s| wanted(*s)).count() - not_run.len();
@@ -97,6 +109,30 @@ impl flags::Test {
         }
         Ok(())
     }
+}
+
+/// The suites that run `cargo xtask e2e`.
+const E2E_SUITES: [Suite; 2] = [Suite::E2e, Suite::Images];
+
+/// The e2e's preparation started in the background, when an e2e suite will
+/// run after other suites (alone, it prepares itself). If it cannot start,
+/// the e2e prepares itself, and the line says why.
+fn background_e2e(
+    ctx: &Ctx,
+    wanted: &dyn Fn(Suite) -> bool,
+    not_run: &[(Suite, String)],
+) -> Option<crate::e2e::prepare::Background> {
+    let runs = |s: Suite| wanted(s) && !not_run.iter().any(|(n, _)| *n == s);
+    let e2e = E2E_SUITES.into_iter().any(runs);
+    let before = Suite::ALL.into_iter().any(|s| runs(s) && !E2E_SUITES.contains(&s));
+    if !e2e || !before {
+        return None;
+    }
+    // The e2e's own platforms, or every platform for `images`.
+    let platforms: &[Platform] = if runs(Suite::Images) { &Platform::ALL } else { &[] };
+    crate::e2e::prepare::Background::spawn(ctx, platforms)
+        .map_err(|e| eprintln!("e2e: cannot prepare in the background ({e:#}); the e2e will prepare itself"))
+        .ok()
 }
 
 /// What the wanted suites need, all checked before anything is built:
@@ -191,10 +227,10 @@ fn run_suite(ctx: &Ctx, suite: Suite, env: &Env) -> Result<()> {
         }
         // Every image for every platform the image table publishes it for
         // (eight pairs on amd64 and arm64, and extproc for riscv64), each
-        // smoke-run, foreign ones under qemu-user; extproc's rebuild figures
-        // are the `e2e` suite's.
+        // smoke-run, foreign ones under qemu-user; and the checks that cost
+        // more than they prove in the `e2e` suite (`--all-checks`).
         Suite::Images => {
-            flags::E2e { no_rebuild: true, platform: Platform::ALL.to_vec(), ..Default::default() }.run(ctx)?
+            flags::E2e { all_checks: true, platform: Platform::ALL.to_vec(), ..Default::default() }.run(ctx)?
         }
     }
     Ok(())

@@ -24,11 +24,17 @@
 //!    and `stack` (FROM extproc), each built, pushed, merged and smoke-run,
 //!    a foreign platform under qemu with no compile step emulated (see
 //!    [`other_images`]);
-//! 9. rebuilds with no change and with a change in candle-binding, timed
-//!    against the first build, with the dependency cook checked CACHED; a
-//!    router change, a go.sum change, a planted file over the size budget,
-//!    a pull-request build; and a second builder with empty state, whose
+//! 9. rebuilds with no change and with a change in candle-binding (on the
+//!    host), timed against the first build, with the dependency cook checked
+//!    CACHED; a router change, a planted file over the size budget, a
+//!    pull-request build. `--all-checks` (the `images` suite) adds what
+//!    costs more than it proves in the default run: the host's builds
+//!    compiling their own xtask, a go.sum change, the library change on
+//!    the foreign platforms, and a second builder with empty state, whose
 //!    cook must come from the first one's registry cache.
+//!
+//! Steps 1 to 4 and the static xtask are `--prepare-only`; `cargo xtask
+//! test` runs them in the background beside its other suites ([`prepare`]).
 //!
 //! The path without buildx is run in a smaller case: `docker manifest`
 //! merging the two base images. The run's report holds `facts` (builder,
@@ -37,6 +43,7 @@
 mod builder;
 mod ci_path;
 mod other_images;
+pub mod prepare;
 mod rebuilds;
 pub mod services;
 
@@ -112,14 +119,18 @@ fn base_images(platforms: &[Platform], host: Platform) -> Vec<(Platform, Platfor
 
 impl flags::E2e {
     pub fn run(self, ctx: &Ctx) -> Result<()> {
-        let mut report = RunReport::new("e2e");
+        let mut report = RunReport::new(if self.prepare_only { "e2e prepare" } else { "e2e" });
         let metrics_file = docker::report::metrics_path(ctx, self.engine.metrics_file.as_deref());
         let mut started = services::Started::default();
         let res = e2e(ctx, &self, &mut report, &mut started);
-        if !self.keep {
+        report.finish(&res, &metrics_file);
+        if let Some(status) = &self.hold {
+            prepare::hold(status, &res);
+        }
+        // Without --hold, --prepare-only leaves what it started running.
+        if !self.keep && (!self.prepare_only || self.hold.is_some()) {
             started.stop();
         }
-        report.finish(&res, &metrics_file);
         res
     }
 }
@@ -147,6 +158,9 @@ struct Shared {
     digests: PathBuf,
     /// The SBOM generator image extproc's builds attest with.
     sbom_generator: String,
+    /// `--all-checks`: the host's builds compile their own xtask, and the
+    /// rebuilds include the ones the test suite leaves out.
+    all_checks: bool,
 }
 
 impl std::ops::Deref for Env<'_> {
@@ -208,12 +222,6 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // 3. registry
     report.step(format!("registry {}", opts.registry), || services::registry(&opts.registry, &work, started))?;
 
-    // The model, for the runs.
-    let model = crate::model::default_dir(ctx)?;
-    if !crate::model::verified(&model).unwrap_or(false) {
-        report.step("model", || flags::Model { dir: None, from: None, wheel: None }.run(ctx))?;
-    }
-
     // 4. CI's builder: what setup-buildx-action makes (a docker-container
     //    builder), on our BuildKit image; the base images where it reads
     //    them (the registry: it sees nothing of the engine's store). From
@@ -227,6 +235,19 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     report.figure("buildkit builder seconds", bk.bootstrap_seconds);
     report.fact("builder", serde_json::json!({"name": bk.name, "driver": bk.driver, "buildkit": bk.buildkit_version}));
     report.step("base images to the registry", || ci_path::push_bases(&docker, &opts.registry, &platforms, host))?;
+    if opts.prepare_only {
+        report.step("static xtask (the rest of its build)", || {
+            static_build.join().map_err(|_| anyhow::anyhow!("the static xtask build panicked"))?
+        })?;
+        eprintln!("e2e: prepared: engine, registry {}, base images, builder {}, static xtask", opts.registry, bk.name);
+        return Ok(());
+    }
+
+    // The model, for the runs.
+    let model = crate::model::default_dir(ctx)?;
+    if !crate::model::verified(&model).unwrap_or(false) {
+        report.step("model", || flags::Model { dir: None, from: None, wheel: None }.run(ctx))?;
+    }
     let _using = builder::Use::builder(&bk.name);
 
     // 5. build and push each platform from a copy of the sources, as the
@@ -257,6 +278,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
             plan,
             plan_file,
             digests,
+            all_checks: opts.all_checks,
         },
     };
 
@@ -483,7 +505,7 @@ fn build(
     report: &mut RunReport,
 ) -> Result<Built> {
     let spec = docker::images::find("extproc")?;
-    let given = p != host;
+    let given = env.given_xtask(p, host);
     let ci = flags::CiBuild {
         image: spec.name.into(),
         platform: p,
@@ -555,15 +577,24 @@ fn build_image(
         secret: env.secrets.clone(),
         metadata_file: Some(env.work.join(format!("metadata-{image}-{}.json", p.dir_name()))),
         buildx: BuildxMode::Yes,
-        xtask_bin: (p != Platform::host()?).then(|| env.xtask_bin.clone()),
+        xtask_bin: env.given_xtask(p, Platform::host()?).then(|| env.xtask_bin.clone()),
         ..Default::default()
     };
     built_one(env, context, image, p, &opts, &[], report)
 }
 
-/// Run one build. The foreign platforms' builds take the run's xtask, as
-/// CI's do; the host's compile their own (the fallback), so that every host
-/// build, the pull request's included, shares the layers after xtask.
+impl Shared {
+    /// Whether a build for `p` takes the run's xtask, as CI's do: all but
+    /// the host's under `--all-checks`, which compile their own (the
+    /// Dockerfiles' fallback). A platform's builds either all take it or
+    /// none does, so that its rebuilds share the layers after xtask.
+    fn given_xtask(&self, p: Platform, host: Platform) -> bool {
+        p != host || !self.all_checks
+    }
+}
+
+/// Run one build, and check that its xtask stage ran exactly when it was
+/// given no binary.
 fn built_one(
     env: &Env<'_>,
     context: &Path,

@@ -712,6 +712,23 @@ pub struct E2e {
     /// Skip the rebuild figures (no-change and app-change rebuilds).
     #[arg(long)]
     pub no_rebuild: bool,
+    /// Also the checks that cost more than they prove in the `e2e` suite of
+    /// `cargo xtask test` (the `images` suite runs them): the host's builds
+    /// compile their own xtask (the Dockerfiles' fallback when no binary is
+    /// given); rebuilds after a go.sum change and after a library change on
+    /// the foreign platforms; a second builder with empty state.
+    #[arg(long)]
+    pub all_checks: bool,
+    /// Only start the engine and the registry, make the base images and the
+    /// builder, and build the static xtask; then exit, leaving what it
+    /// started running (a later `cargo xtask e2e` finds it all ready).
+    #[arg(long)]
+    pub prepare_only: bool,
+    /// With `--prepare-only`: write `ok` or the error to FILE when prepared,
+    /// then wait until standard input closes and stop what it started (how
+    /// `cargo xtask test` prepares the e2e beside its other suites).
+    #[arg(long, value_name = "FILE", requires = "prepare_only")]
+    pub hold: Option<PathBuf>,
     /// Skip the other images (dev, precommit, stack) and their smoke runs.
     #[arg(long, conflicts_with = "images")]
     pub no_images: bool,
@@ -772,6 +789,9 @@ impl Default for E2e {
         E2e {
             registry: E2e::REGISTRY.into(),
             no_rebuild: false,
+            all_checks: false,
+            prepare_only: false,
+            hold: None,
             no_images: false,
             images: Vec::new(),
             platform: Vec::new(),
