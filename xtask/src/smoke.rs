@@ -297,7 +297,7 @@ pub fn stack(
             ensure!(container_running(d, name), "the stack container exited");
             Ok(())
         };
-        // The model loads under qemu in about 40 s (amd64: 1 s).
+        // Under qemu the model loads tens of times slower than natively.
         let limit = Duration::from_secs(if p.is_host() { 120 } else { 420 });
         let ((), took) = poll("router /healthz 200", limit, &mut alive, &mut || {
             Ok((fetch("http://127.0.0.1:8080/healthz")?.0 == 200).then_some(()))
