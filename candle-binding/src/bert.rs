@@ -7,7 +7,7 @@
 //! library cold four times. This encoder is the same arithmetic (post-norm
 //! layers, exact erf GELU as `hidden_act: "gelu"` asks); the rust suite holds
 //! it to an independent numpy reference within 1e-4
-//! (`tests/model.rs`, `tests/data/make_reference.py`).
+//! (`tests/abi/model.rs`, `tests/data/make_reference.py`).
 
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Module, Tensor};

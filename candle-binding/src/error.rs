@@ -66,9 +66,9 @@ pub fn take_c_string() -> Option<CString> {
 /// candle's backtraces left out.
 ///
 /// candle attaches a backtrace to many errors when `RUST_BACKTRACE` or
-/// `RUST_LIB_BACKTRACE` is set and prints it as part of the message, which
-/// turned a model that fails to load into a dozen lines on the router's
-/// stderr. Callers show this text to users, in logs and HTTP answers: one line.
+/// `RUST_LIB_BACKTRACE` is set and prints it as part of the message: a model
+/// that fails to load would be many lines on the router's stderr. Callers
+/// show this text to users, in logs and HTTP answers: one line.
 pub fn one_line(err: &anyhow::Error) -> String {
     let text = err
         .chain()
@@ -95,32 +95,4 @@ fn candle_text(err: &candle_core::Error) -> String {
 /// Lines joined with `"; "`, blank ones dropped.
 pub fn flatten(text: &str) -> String {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candle_backtraces_are_left_out() {
-        let bt = std::backtrace::Backtrace::force_capture();
-        assert!(bt.to_string().lines().count() > 1, "a forced backtrace has frames");
-        let inner = candle_core::Error::Msg("cannot find tensor embeddings.word_embeddings.weight".into());
-        let err = candle_core::Error::WithBacktrace { inner: Box::new(inner), backtrace: Box::new(bt) }
-            .with_path("/m/model.safetensors")
-            .context("loading");
-        assert!(err.to_string().lines().count() > 3, "candle's own text has the backtrace");
-        let err = anyhow::Error::from(err).context("model.safetensors does not match config.json");
-        assert_eq!(
-            one_line(&err),
-            "model.safetensors does not match config.json: loading: /m/model.safetensors: \
-             cannot find tensor embeddings.word_embeddings.weight"
-        );
-    }
-
-    #[test]
-    fn other_errors_keep_their_causes_on_one_line() {
-        let err = anyhow::anyhow!("line one\n\n  line two").context("outer");
-        assert_eq!(one_line(&err), "outer: line one; line two");
-    }
 }

@@ -22,6 +22,7 @@ use std::{
 
 use anyhow::{anyhow, bail, Context, Result};
 
+pub use error::one_line;
 pub use model::{cosine, SimilarityModel, Tokens};
 
 /// A sentence embedding. Free `data` with `free_embedding(data, length)`.

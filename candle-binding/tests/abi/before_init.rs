@@ -1,14 +1,17 @@
-//! Calls before `init_similarity_model` (its own process: nothing has initialised the model).
-
-mod common;
+//! Calls before `init_similarity_model`, each test in a process of its own
+//! (nothing has initialised the model there).
 
 use std::ptr;
 
 use candle_semantic_router as lib;
-use common::{c, last_error};
+
+use crate::common::{c, last_error, own_process};
 
 #[test]
 fn every_call_before_init_returns_its_error_value() {
+    if !own_process(module_path!(), "every_call_before_init_returns_its_error_value") {
+        return;
+    }
     assert!(!lib::is_similarity_model_initialized());
     let text = c("hello world");
 
@@ -32,6 +35,9 @@ fn every_call_before_init_returns_its_error_value() {
 
 #[test]
 fn init_with_bad_paths_fails_cleanly() {
+    if !own_process(module_path!(), "init_with_bad_paths_fails_cleanly") {
+        return;
+    }
     assert!(!unsafe { lib::init_similarity_model(ptr::null(), true) });
     assert!(last_error().unwrap().contains("model_path is NULL"));
 

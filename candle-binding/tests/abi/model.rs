@@ -1,11 +1,10 @@
 //! The C ABI on the real all-MiniLM-L6-v2 model.
 
-mod common;
-
 use std::{ptr, sync::Once};
 
 use candle_semantic_router as lib;
-use common::{c, embedding, last_error, similarity};
+
+use crate::common::{self, c, embedding, last_error, similarity};
 
 fn init() {
     static INIT: Once = Once::new();
@@ -81,7 +80,7 @@ fn batch_padding_does_not_change_embeddings() {
 #[test]
 fn matches_the_independent_numpy_reference() {
     init();
-    let reference: serde_json::Value = serde_json::from_str(include_str!("data/reference_embedding.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(include_str!("../data/reference_embedding.json")).unwrap();
     let sentence = reference["sentence"].as_str().unwrap();
     let want: Vec<f32> =
         reference["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();

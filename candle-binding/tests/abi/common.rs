@@ -1,7 +1,4 @@
-//! Shared helpers of the integration tests (`mod common;` in each). A
-//! directory module, not `tests/common.rs`: cargo would build that as one more
-//! test binary, one more release link of all of candle for no test.
-#![allow(dead_code)]
+//! Shared helpers of the ABI tests.
 
 use std::ffi::{CStr, CString};
 
@@ -43,4 +40,33 @@ pub fn embedding(text: &str) -> Vec<f32> {
 pub fn similarity(a: &str, b: &str) -> f32 {
     let (a, b) = (c(a), c(b));
     unsafe { lib::calculate_similarity(a.as_ptr(), b.as_ptr(), 0) }
+}
+
+/// Run the test `test` of module `module` (its `module_path!()`) in a child
+/// process of this test binary, where no other test has run. In the child
+/// this returns true and the caller runs the test's body; in this process
+/// it waits for the child, fails if the child's test failed or did not run,
+/// and returns false.
+pub fn own_process(module: &str, test: &str) -> bool {
+    const CHILD: &str = "CANDLE_TEST_OWN_PROCESS";
+    // The harness names a test by its path without the crate's name.
+    let name = match module.split_once("::") {
+        Some((_, path)) => format!("{path}::{test}"),
+        None => test.to_owned(),
+    };
+    if std::env::var(CHILD).as_deref() == Ok(name.as_str()) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([name.as_str(), "--exact", "--test-threads=1"])
+        .env(CHILD, &name)
+        .output()
+        .expect("cannot run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{name} failed in its own process:\n{stdout}\n{stderr}");
+    // A name that matches no test passes with none run.
+    assert!(stdout.contains("test result: ok. 1 passed"), "{name} did not run in its own process:\n{stdout}");
+    false
 }

@@ -1,10 +1,9 @@
 //! A model that fails to load is reported in one line, even with
-//! `RUST_BACKTRACE=1` (its own process: the variable is read once).
-
-mod common;
+//! `RUST_BACKTRACE=1` (in a process of its own: the variable is read once).
 
 use candle_semantic_router as lib;
-use common::{c, last_error};
+
+use crate::common::{self, c, last_error, own_process};
 
 /// A valid safetensors file whose one tensor has a BERT weight's name and
 /// the wrong shape: candle's own error (which carries a backtrace when
@@ -19,6 +18,9 @@ fn foreign_safetensors() -> Vec<u8> {
 
 #[test]
 fn load_errors_are_one_line_with_rust_backtrace_set() {
+    if !own_process(module_path!(), "load_errors_are_one_line_with_rust_backtrace_set") {
+        return;
+    }
     // Before anything reads it: std caches whether backtraces are enabled.
     std::env::set_var("RUST_BACKTRACE", "1");
     let real = std::path::PathBuf::from(common::model_dir());
