@@ -14,8 +14,9 @@
 //!    registry); every later build goes through it (`BUILDX_BUILDER`);
 //! 5. `extproc` for linux/amd64 (native Dockerfile) and linux/arm64 (cross
 //!    Dockerfile), built as `ci build` builds it ([`ci::build_request`]):
-//!    pushed by digest, recorded in a digests directory; the host's build
-//!    exports its cache to the registry;
+//!    pushed by digest, recorded in a digests directory; under
+//!    `--all-checks` the host's build exports its cache to the registry,
+//!    for the second builder to read;
 //! 6. each pushed digest pulled and run (arm64 under QEMU binfmt) with the
 //!    model mounted read-only: `/healthz`, `/v1/route` and ext_proc;
 //! 7. `ci manifest` merges the digests into `extproc:e2e`; its index holds
@@ -285,7 +286,7 @@ fn e2e(ctx: &Ctx, opts: &flags::E2e, report: &mut RunReport, started: &mut servi
     // The platforms' first builds run side by side, as CI's build jobs do
     // on their own runners: one build's serial phases (pulls, the xtask
     // compile, the export and push) overlap the other's compile.
-    let how = |p: Platform| How { no_cache: opts.cold, exported: p == host };
+    let how = |p: Platform| How { no_cache: opts.cold, exported: p == host && opts.all_checks };
     let mut cold: Vec<Built> = Vec::new();
     for (b, &p) in side_by_side(&env, &context, &platforms, host, how, report)?.into_iter().zip(&platforms) {
         let digest = b.digest.as_deref().context("no digest after a push")?;
@@ -527,9 +528,10 @@ fn build(
 }
 
 /// How the e2e builds an image. Every build uses its builder's own cache;
-/// only the host's extproc reads and writes the registry's
-/// (`--cache registry`, as a second CI runner would read it): the "second
-/// builder" rebuild reads it back.
+/// under `--all-checks` the host's first extproc build also writes the
+/// registry's (`--cache registry`, as a second CI runner would read it),
+/// and the "second builder" rebuild reads it back: without that reader an
+/// export would be work for nobody.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct How {
     /// `--no-cache` (the first builds under `--cold`).
