@@ -22,6 +22,30 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copy `from` over `to` with `mode`, atomically: written to a sibling name
+/// of this process and thread, then renamed, so that a reader never sees
+/// half a file and writers of the same file at once never share a partial.
+pub fn replace_file(from: &Path, to: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = to.file_name().with_context(|| format!("{} has no file name", to.display()))?;
+    let thread = format!("{:?}", std::thread::current().id());
+    let tag: String = thread.chars().filter(char::is_ascii_digit).collect();
+    let part = to.with_file_name(format!(".{}.{}-{tag}.partial", name.to_string_lossy(), std::process::id()));
+    let written = std::fs::copy(from, &part)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), part.display()))
+        .and_then(|_| {
+            std::fs::set_permissions(&part, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot set the mode of {}", part.display()))
+        })
+        .and_then(|()| {
+            std::fs::rename(&part, to).with_context(|| format!("cannot move {} to {}", part.display(), to.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    written
+}
+
 /// This machine's CA bundle: `$SSL_CERT_FILE` when it names a file, else
 /// Debian's `/etc/ssl/certs/ca-certificates.crt`, if it exists.
 pub fn ca_bundle() -> Option<std::path::PathBuf> {
@@ -89,7 +113,7 @@ pub fn beneath(root: &Path, rel: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::beneath;
+    use super::{beneath, replace_file};
 
     #[test]
     fn beneath_refuses_links_and_parents() {
@@ -103,5 +127,38 @@ mod tests {
         for bad in ["a/link/x.rs", "a/link", "file-link", "../outside/x", "/etc/passwd", "a/../../x"] {
             assert!(beneath(&root, bad).is_err(), "{bad}");
         }
+    }
+
+    /// Several threads replacing the same file at once all succeed, and
+    /// leave one whole copy and no partial behind.
+    #[test]
+    fn replace_file_from_threads_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let sources: Vec<_> = (0..4u8)
+            .map(|i| {
+                let f = dir.join(format!("src{i}"));
+                std::fs::write(&f, vec![i; 1 << 20]).unwrap();
+                f
+            })
+            .collect();
+        let to = dir.join("xtask");
+        std::thread::scope(|s| {
+            for from in &sources {
+                let to = &to;
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        replace_file(from, to, 0o755).unwrap();
+                    }
+                });
+            }
+        });
+        let bytes = std::fs::read(&to).unwrap();
+        assert_eq!(bytes.len(), 1 << 20);
+        assert!(bytes.iter().all(|&b| b == bytes[0]), "a mixed copy");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&to).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o755);
+        let names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 5, "{names:?}");
     }
 }

@@ -391,7 +391,8 @@ fn baseline_of(docker: &Docker, reference: &str) -> Result<size::Measured> {
 }
 
 /// `file` as `dir/xtask`, the only file of the named context (written
-/// beside, then renamed: a build never reads half a binary). The same bytes
+/// beside, then renamed: a build never reads half a binary, and the builds
+/// of several platforms at once may stage it together). The same bytes
 /// already there are left alone, file times included, so that the context
 /// of an unchanged binary is unchanged.
 fn stage_xtask(file: &std::path::Path, dir: &std::path::Path) -> Result<()> {
@@ -400,11 +401,7 @@ fn stage_xtask(file: &std::path::Path, dir: &std::path::Path) -> Result<()> {
     if staged.is_file() && crate::fsutil::sha256_hex(&staged)? == crate::fsutil::sha256_hex(file)? {
         return Ok(());
     }
-    let part = dir.join(".xtask.partial");
-    fs::copy(file, &part).with_context(|| format!("cannot copy {} to {}", file.display(), part.display()))?;
-    fs::set_permissions(&part, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    fs::rename(&part, dir.join("xtask")).with_context(|| format!("cannot move {} into place", part.display()))?;
-    Ok(())
+    crate::fsutil::replace_file(file, &staged, 0o755)
 }
 
 fn metadata_digest(file: &str) -> Result<String> {
