@@ -22,15 +22,21 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copy `from` over `to` with `mode`, atomically: written to a sibling name
-/// of this process and thread, then renamed, so that a reader never sees
-/// half a file and writers of the same file at once never share a partial.
-pub fn replace_file(from: &Path, to: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+/// A sibling name for writing `to` before renaming it into place: hidden,
+/// and of this process and thread, so that writers of the same file at once
+/// never share one.
+pub fn partial_of(to: &Path) -> Result<PathBuf> {
     let name = to.file_name().with_context(|| format!("{} has no file name", to.display()))?;
     let thread = format!("{:?}", std::thread::current().id());
     let tag: String = thread.chars().filter(char::is_ascii_digit).collect();
-    let part = to.with_file_name(format!(".{}.{}-{tag}.partial", name.to_string_lossy(), std::process::id()));
+    Ok(to.with_file_name(format!(".{}.{}-{tag}.partial", name.to_string_lossy(), std::process::id())))
+}
+
+/// Copy `from` over `to` with `mode`, atomically: written to its
+/// [`partial_of`], then renamed, so that a reader never sees half a file.
+pub fn replace_file(from: &Path, to: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let part = partial_of(to)?;
     let written = std::fs::copy(from, &part)
         .with_context(|| format!("cannot copy {} to {}", from.display(), part.display()))
         .and_then(|_| {

@@ -111,7 +111,7 @@ pub fn write_wrappers(dir: &Path, zig: &Path, p: Platform) -> Result<Wrappers> {
         let text = wrapper_script(zig, p, tool);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             // Write beside, then rename: a concurrent build never sees half a script.
-            let tmp = dir.join(format!(".{}.{}", wrapper_name(p, tool), std::process::id()));
+            let tmp = crate::fsutil::partial_of(&path)?;
             std::fs::write(&tmp, &text).with_context(|| format!("cannot write {}", tmp.display()))?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
             std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
