@@ -25,31 +25,45 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
 /// A sibling name for writing `to` before renaming it into place: hidden,
 /// and of this process and thread, so that writers of the same file at once
 /// never share one.
-pub fn partial_of(to: &Path) -> Result<PathBuf> {
+fn partial_of(to: &Path) -> Result<PathBuf> {
     let name = to.file_name().with_context(|| format!("{} has no file name", to.display()))?;
     let thread = format!("{:?}", std::thread::current().id());
     let tag: String = thread.chars().filter(char::is_ascii_digit).collect();
     Ok(to.with_file_name(format!(".{}.{}-{tag}.partial", name.to_string_lossy(), std::process::id())))
 }
 
-/// Copy `from` over `to` with `mode`, atomically: written to its
-/// [`partial_of`], then renamed, so that a reader never sees half a file.
-pub fn replace_file(from: &Path, to: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+/// Make `to` atomically: `write` makes its [`partial_of`] (a file or a
+/// symlink), which is then renamed over `to`, so that a reader never sees
+/// half of it; the partial is removed if either fails.
+pub fn write_then_rename(to: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
     let part = partial_of(to)?;
-    let written = std::fs::copy(from, &part)
-        .with_context(|| format!("cannot copy {} to {}", from.display(), part.display()))
-        .and_then(|_| {
-            std::fs::set_permissions(&part, std::fs::Permissions::from_mode(mode))
-                .with_context(|| format!("cannot set the mode of {}", part.display()))
-        })
-        .and_then(|()| {
-            std::fs::rename(&part, to).with_context(|| format!("cannot move {} to {}", part.display(), to.display()))
-        });
+    let _ = std::fs::remove_file(&part);
+    let written = write(&part).with_context(|| format!("cannot write {}", part.display())).and_then(|()| {
+        std::fs::rename(&part, to).with_context(|| format!("cannot move {} to {}", part.display(), to.display()))
+    });
     if written.is_err() {
         let _ = std::fs::remove_file(&part);
     }
     written
+}
+
+/// `bytes` as the file `to` with `mode`, by [`write_then_rename`].
+pub fn write_file(to: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    write_then_rename(to, |part| {
+        std::fs::write(part, bytes)?;
+        std::fs::set_permissions(part, std::fs::Permissions::from_mode(mode))
+    })
+}
+
+/// A copy of `from` as `to` with `mode`, by [`write_then_rename`].
+pub fn replace_file(from: &Path, to: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    write_then_rename(to, |part| {
+        std::fs::copy(from, part)?;
+        std::fs::set_permissions(part, std::fs::Permissions::from_mode(mode))
+    })
+    .with_context(|| format!("cannot copy {}", from.display()))
 }
 
 /// This machine's CA bundle: `$SSL_CERT_FILE` when it names a file, else

@@ -103,18 +103,14 @@ pub fn wrapper_script(zig: &Path, p: Platform, tool: Tool) -> String {
 
 /// Write (if changed) the wrappers for `p` calling `zig` into `dir`.
 pub fn write_wrappers(dir: &Path, zig: &Path, p: Platform) -> Result<Wrappers> {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut paths = Vec::new();
     for tool in Tool::ALL {
         let path = dir.join(wrapper_name(p, tool));
         let text = wrapper_script(zig, p, tool);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            // Write beside, then rename: a concurrent build never sees half a script.
-            let tmp = crate::fsutil::partial_of(&path)?;
-            std::fs::write(&tmp, &text).with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-            std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+            // A concurrent build never sees half a script.
+            crate::fsutil::write_file(&path, text.as_bytes(), 0o755)?;
         }
         paths.push(path);
     }

@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, check: bool) -> Result<()> {
             .with_context(|| format!("cannot read {}: run `cargo xtask bench report`", out.display()))?;
         return compare(&text, &have);
     }
-    write(&out, &text)?;
+    crate::fsutil::write_file(&out, text.as_bytes(), 0o644)?;
     eprintln!("bench report: wrote {}", out.display());
     Ok(())
 }
@@ -329,13 +329,6 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Write `text` to `path` through a temporary file beside it.
-fn write(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}
-
 /// Append `record` to its bench's file in `root`, then regenerate `BENCHMARKS.md` there.
 pub fn append(root: &Path, record: &Record) -> Result<PathBuf> {
     let dir = root.join(RECORDS_DIR);
@@ -349,8 +342,8 @@ pub fn append(root: &Path, record: &Record) -> Result<PathBuf> {
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
     };
     records.push(record.clone());
-    write(&file, &(serde_json::to_string_pretty(&records)? + "\n"))?;
-    write(&root.join(OUTPUT), &render(&load(&dir)?))?;
+    crate::fsutil::write_file(&file, (serde_json::to_string_pretty(&records)? + "\n").as_bytes(), 0o644)?;
+    crate::fsutil::write_file(&root.join(OUTPUT), render(&load(&dir)?).as_bytes(), 0o644)?;
     Ok(file)
 }
 

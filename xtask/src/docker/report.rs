@@ -413,11 +413,7 @@ fn write_per_run(dir: &Path, command: &str, json: &str) -> Result<PathBuf> {
     let name = path.file_name().expect("a file name").to_owned();
     for link in ["latest.json".to_owned(), format!("{}.latest.json", slug(command))] {
         // A new link renamed over the old one: readers never see none.
-        let tmp = crate::fsutil::partial_of(&dir.join(&link))?;
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&name, &tmp)
-            .and_then(|()| fs::rename(&tmp, dir.join(&link)))
-            .with_context(|| format!("cannot link {}", dir.join(&link).display()))?;
+        crate::fsutil::write_then_rename(&dir.join(&link), |part| std::os::unix::fs::symlink(&name, part))?;
     }
     Ok(path)
 }

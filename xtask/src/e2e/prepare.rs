@@ -34,9 +34,8 @@ pub fn hold(status: &Path, res: &Result<()>) {
         Ok(()) => "ok\n".to_owned(),
         Err(e) => format!("failed: {e:#}\n"),
     };
-    let aside = status.with_extension("writing");
-    if let Err(e) = fs::write(&aside, text).and_then(|()| fs::rename(&aside, status)) {
-        eprintln!("e2e: cannot write {}: {e}", status.display());
+    if let Err(e) = crate::fsutil::write_file(status, text.as_bytes(), 0o644) {
+        eprintln!("e2e: {e:#}");
         return;
     }
     if res.is_ok() {
